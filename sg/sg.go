@@ -1,0 +1,65 @@
+// Package sg holds the security-group model: plain rule types as a lab file
+// or an AWS API describes them, their validation, and their compilation into
+// the per-ENI lookup structures that the dataplane runs.
+//
+// Security groups only allow (spec §2.1): a packet passes a direction when
+// any rule of any group on the ENI allows it. The compiled form answers that
+// question, and which rule matched, without scanning rules one by one.
+package sg
+
+import "net/netip"
+
+// Protocol numbers with a meaning of their own in rules.
+const (
+	ProtoAll    = -1
+	ProtoICMP   = 1
+	ProtoTCP    = 6
+	ProtoUDP    = 17
+	ProtoICMPv6 = 58
+)
+
+// Rule is one inbound or outbound rule of a security group. Exactly one of
+// CIDR, Group and PrefixList names the peer.
+type Rule struct {
+	// ID is the rule's id (sgr-…) when the source gave one, else empty.
+	ID string
+	// Protocol is an IANA protocol number, or ProtoAll (-1).
+	Protocol int
+	// FromPort..ToPort is the inclusive destination-port range, used only
+	// for TCP and UDP; 0..65535 means all ports.
+	FromPort, ToPort int
+	// ICMPType and ICMPCode restrict ICMP and ICMPv6 rules; -1 means any.
+	// A type of -1 requires a code of -1.
+	ICMPType, ICMPCode int
+	// CIDR is the peer as an address block, host bits cleared.
+	CIDR netip.Prefix
+	// Group is the peer as a referenced security group's id.
+	Group string
+	// PrefixList is the peer as a prefix list's id.
+	PrefixList string
+	// Description is free text from the source.
+	Description string
+	// Line is the line in the source file that defined the rule (0 if none).
+	Line int
+}
+
+// Group is a security group.
+type Group struct {
+	ID          string
+	Description string
+	Ingress     []Rule
+	Egress      []Rule
+	// Line is the line in the source file that defined the group (0 for
+	// groups that exist without being written, such as the default group).
+	Line int
+}
+
+// DefaultGroupID is the id of the VPC's default security group.
+const DefaultGroupID = "default"
+
+// PortsMatter reports whether a rule of protocol p restricts ports
+// (TCP and UDP only; spec §2.2).
+func PortsMatter(p int) bool { return p == ProtoTCP || p == ProtoUDP }
+
+// ICMPMatters reports whether a rule of protocol p restricts ICMP type/code.
+func ICMPMatters(p int) bool { return p == ProtoICMP || p == ProtoICMPv6 }
