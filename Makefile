@@ -1,0 +1,38 @@
+# vpclab — see README.md.
+GO ?= go
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: all build test race bench fuzz demo vet clean
+
+all: build
+
+build:
+	$(GO) build -o bin/vpclab ./cmd/vpclab
+
+# The test command of the README: unit, differential and policy-suite tests.
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+race:
+	$(GO) test -count=1 -race ./conntrack/ ./dataplane/ ./classify/
+
+# Benchmarks with their baselines, measured in one run, printed as a table.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./bench/ ./reference/ | tee bench.out
+	$(GO) run ./bench/table < bench.out
+
+# Short fuzz runs of every fuzz target.
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./packet/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./lab/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./policytest/
+
+# The main job on the built-in example lab: its policy tests and an explain.
+demo: build
+	./bin/vpclab test testdata/policy/example.yaml
+	./bin/vpclab explain --from web1 --to db1 --proto tcp --dport 5432
+
+clean:
+	rm -rf bin bench.out

@@ -1,0 +1,279 @@
+package bench
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/vpclab/vpclab/conntrack"
+	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/internal/classbench"
+	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/packet"
+)
+
+var (
+	server = netip.MustParseAddr("10.0.1.10")
+	client = netip.MustParseAddr("10.0.2.10")
+	epoch  = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+)
+
+func engine(tb testing.TB, extra []string) *dataplane.Engine {
+	tb.Helper()
+	l, err := lab.Parse("bench.yaml", []byte(Lab(extra)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return dataplane.New(l)
+}
+
+func classBench10k(tb testing.TB) []classbench.Rule {
+	tb.Helper()
+	rules, err := classbench.Load(filepath.Join(ClassBenchDir, "neurocuts", "acl1_10k"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return rules
+}
+
+func tcp(src, dst netip.Addr, sport, dport uint16, flags uint8) []byte {
+	s := packet.Spec{Src: src, Dst: dst, Proto: packet.ProtoTCP, SrcPort: sport, DstPort: dport, TCPFlags: flags, Payload: 64}
+	return s.Append(make([]byte, 0, 256))
+}
+
+func mustPort(tb testing.TB, e *dataplane.Engine, id string) dataplane.Port {
+	p, ok := e.Port(id)
+	if !ok {
+		tb.Fatalf("no port %s", id)
+	}
+	return p
+}
+
+// established sets up one TCP flow client→server:5432 and returns the
+// client's port and a data packet of it.
+func established(b *testing.B, e *dataplane.Engine) (dataplane.Port, []byte) {
+	pc, ps := mustPort(b, e, "eni-client"), mustPort(b, e, "eni-server")
+	var v dataplane.Verdict
+	e.Process(pc, tcp(client, server, 40000, 5432, packet.TCPSyn), epoch, &v)
+	e.Process(ps, tcp(server, client, 5432, 40000, packet.TCPSyn|packet.TCPAck), epoch, &v)
+	data := tcp(client, server, 40000, 5432, packet.TCPAck)
+	e.Process(pc, data, epoch, &v)
+	if !v.Allowed {
+		b.Fatalf("established flow not allowed: %v %v", v.Stage, v.Code)
+	}
+	return pc, data
+}
+
+// BenchmarkDecode is the baseline of the established-flow benchmarks:
+// parsing the same packet, nothing else.
+func BenchmarkDecode(b *testing.B) {
+	data := tcp(client, server, 40000, 5432, packet.TCPAck)
+	var p packet.Parsed
+	b.ReportAllocs()
+	for b.Loop() {
+		p.Decode(data)
+	}
+}
+
+func benchEstablished(b *testing.B, extra []string) {
+	e := engine(b, extra)
+	pc, data := established(b, e)
+	var v dataplane.Verdict
+	now := epoch
+	b.ReportAllocs()
+	for b.Loop() {
+		now += 1000
+		e.Process(pc, data, now, &v)
+	}
+	if !v.Allowed {
+		b.Fatalf("denied: %v %v", v.Stage, v.Code)
+	}
+}
+
+// BenchmarkEstablished10: a packet of an established flow crossing two
+// subnets (two NACL lookups, two conntrack hits), 10 security-group rules.
+func BenchmarkEstablished10(b *testing.B) { benchEstablished(b, TenRules) }
+
+// BenchmarkEstablished10k: the same with 10,000 ClassBench rules on the
+// server's group.
+func BenchmarkEstablished10k(b *testing.B) {
+	benchEstablished(b, ClassBenchRules(classBench10k(b)))
+}
+
+// BenchmarkFirstPacket10: the first packet of a new flow (SG rules of both
+// ends, NACLs, two conntrack inserts), 10 rules. The virtual clock moves
+// 2 ms a packet, so old flows expire as they would in a steady state.
+func BenchmarkFirstPacket10(b *testing.B) {
+	e := engine(b, TenRules)
+	pc := mustPort(b, e, "eni-client")
+	pkts := make([][]byte, 60000)
+	for i := range pkts {
+		pkts[i] = tcp(client, server, uint16(1024+i), 5432, packet.TCPSyn)
+	}
+	var v dataplane.Verdict
+	now := epoch
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		now += 2e6
+		e.Process(pc, pkts[i], now, &v)
+		if !v.Allowed {
+			b.Fatalf("denied: %v %v", v.Stage, v.Code)
+		}
+		if i++; i == len(pkts) {
+			i = 0
+		}
+	}
+}
+
+// firstPackets10k returns SYNs from the internet that ClassBench rules of
+// the 10k set allow, each from its own source port.
+func firstPackets10k(tb testing.TB, rules []classbench.Rule, n int) [][]byte {
+	rng := rand.New(rand.NewPCG(1, 2))
+	vpc := netip.MustParsePrefix("10.0.0.0/16")
+	var pkts [][]byte
+	for len(pkts) < n {
+		r := rules[rng.IntN(len(rules))]
+		if !r.Src.Addr().Is4() || r.Src.Overlaps(vpc) || (r.Proto != 6 && r.Proto != -1) {
+			continue
+		}
+		a := r.Src.Addr().As4()
+		host := rng.Uint32() >> r.Src.Bits()
+		if r.Src.Bits() == 0 {
+			continue
+		}
+		for i := 0; i < 4; i++ {
+			a[3-i] |= byte(host >> (8 * i))
+		}
+		src := netip.AddrFrom4(a)
+		if vpc.Contains(src) || src.IsMulticast() || src.IsLinkLocalUnicast() {
+			continue
+		}
+		dport := r.DstLo + uint16(rng.IntN(int(r.DstHi-r.DstLo)+1))
+		pkts = append(pkts, tcp(src, server, uint16(1024+len(pkts)%60000), dport, packet.TCPSyn))
+	}
+	return pkts
+}
+
+// BenchmarkFirstPacket10k: the first packet of a new flow from the
+// internet against 10,000 ClassBench rules. Its baseline is the reference
+// evaluator's linear scan on the same rules and packets
+// (BenchmarkReferenceFirstPacket10k in package reference).
+func BenchmarkFirstPacket10k(b *testing.B) {
+	rules := classBench10k(b)
+	e := engine(b, ClassBenchRules(rules))
+	pkts := firstPackets10k(b, rules, 4096)
+	var v dataplane.Verdict
+	now := epoch
+	denied := 0
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		now += 31e6 // a packet's flow has expired when it comes round again
+		e.Process(dataplane.PortInternet, pkts[i], now, &v)
+		if !v.Allowed {
+			denied++
+		}
+		if i++; i == len(pkts) {
+			i = 0
+		}
+	}
+	if denied > 0 {
+		b.Fatalf("%d packets denied; the fixture should only hold allowed ones (last: %v %v)", denied, v.Stage, v.Code)
+	}
+}
+
+// replayPackets is an in-memory capture: 2,000 TCP flows between client and
+// server (SYN, SYN-ACK, then data both ways) and, every 16th packet, a
+// packet the policy denies.
+func replayPackets(n int) [][]byte {
+	var pkts [][]byte
+	for f := 0; len(pkts) < n; f++ {
+		sport := uint16(1024 + f%2000)
+		pkts = append(pkts,
+			tcp(client, server, sport, 5432, packet.TCPSyn),
+			tcp(server, client, 5432, sport, packet.TCPSyn|packet.TCPAck))
+		for j := 0; j < 14; j++ {
+			if j%2 == 0 {
+				pkts = append(pkts, tcp(client, server, sport, 5432, packet.TCPAck))
+			} else {
+				pkts = append(pkts, tcp(server, client, 5432, sport, packet.TCPAck))
+			}
+		}
+		pkts = append(pkts, tcp(client, server, sport, 22, packet.TCPSyn))
+	}
+	return pkts[:n]
+}
+
+// BenchmarkReplay judges an in-memory capture, entering each packet at
+// the ENI owning its source as `vpclab replay` does, on one core;
+// it reports packets per second. BenchmarkReplayDecode is its baseline.
+func BenchmarkReplay(b *testing.B) {
+	e := engine(b, TenRules)
+	pkts := replayPackets(1 << 16)
+	from := make([]dataplane.Port, len(pkts))
+	var p packet.Parsed
+	for i, pkt := range pkts {
+		p.Decode(pkt)
+		from[i] = e.SourcePort(p.Src)
+	}
+	var v dataplane.Verdict
+	now := epoch
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		for i, pkt := range pkts {
+			now += 1000
+			e.Process(from[i], pkt, now, &v)
+		}
+		n += len(pkts)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "pkts/s")
+}
+
+// BenchmarkReplayDecode is the baseline of BenchmarkReplay: the same loop,
+// parsing only.
+func BenchmarkReplayDecode(b *testing.B) {
+	pkts := replayPackets(1 << 16)
+	var p packet.Parsed
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		for _, pkt := range pkts {
+			p.Decode(pkt)
+		}
+		n += len(pkts)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "pkts/s")
+}
+
+// BenchmarkFlowMemory reports the heap held per tracked flow with one
+// million flows in a table.
+func BenchmarkFlowMemory(b *testing.B) {
+	const flows = 1 << 20
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		t := conntrack.NewTable(conntrack.NewAllowance(flows), conntrack.Timeouts{
+			TCPEstablished: 432000 * time.Second, UDP: 30 * time.Second, UDPStream: 180 * time.Second,
+			TCPSynSent: 120 * time.Second, TCPSynRecv: 60 * time.Second, TCPFinWait: 120 * time.Second,
+			TCPCloseWait: 60 * time.Second, TCPTimeWait: 120 * time.Second, TCPLastAck: 30 * time.Second,
+			TCPClose: 10 * time.Second, ICMP: 30 * time.Second, Other: 600 * time.Second,
+		})
+		for i := 0; i < flows; i++ {
+			a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+			k, lo := conntrack.MakeKey(a, server, packet.ProtoTCP, uint16(i), 443, 0, 0, 0)
+			if !t.Insert(&k, lo, packet.TCPSyn, epoch) {
+				b.Fatalf("insert %d refused", i)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/flows, "B/flow")
+		runtime.KeepAlive(t)
+	}
+}

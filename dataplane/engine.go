@@ -1,0 +1,392 @@
+// Package dataplane runs the packet path of spec §5 over a compiled policy:
+// parse, source/destination check, exemptions, the sender's security group,
+// the network ACLs of the subnets crossed, the receiver's security group,
+// the conntrack allowance and the route. It holds the per-ENI connection
+// tracking tables across policy changes.
+//
+// The packet path takes no lock and allocates nothing: it loads the current
+// Snapshot once per packet (or batch) through an atomic pointer, and Apply
+// publishes a new one without ever blocking it.
+package dataplane
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/vpclab/vpclab/classify"
+	"github.com/vpclab/vpclab/conntrack"
+	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/sg"
+)
+
+// Engine judges packets against the policy in force.
+type Engine struct {
+	snap  atomic.Pointer[Snapshot]
+	mu    sync.Mutex // serialises Apply
+	st    state
+	frags fragTable
+}
+
+// New returns an engine enforcing l, which must come from lab.Load or
+// lab.Parse (valid and complete).
+func New(l *lab.Lab) *Engine {
+	e := &Engine{st: state{slots: map[string]Port{}, allowances: map[string]*conntrack.Allowance{}}}
+	e.Apply(l)
+	return e
+}
+
+// Apply replaces the policy with l at once: the next packet is judged by
+// l, never by a mix. Tracked flows of ENIs that remain keep their entries
+// (spec §3.5); untracked flows and NACLs see the new rules at once.
+func (e *Engine) Apply(l *lab.Lab) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, p := compile(l, &e.st)
+	p.commit(&e.st)
+	e.snap.Store(s)
+}
+
+// Snapshot returns the policy in force.
+func (e *Engine) Snapshot() *Snapshot { return e.snap.Load() }
+
+// Port returns the port of the ENI with the given id.
+func (e *Engine) Port(eniID string) (Port, bool) {
+	s := e.snap.Load()
+	for _, p := range s.enis {
+		if p != nil && p.id == eniID {
+			return p.slot, true
+		}
+	}
+	return PortNone, false
+}
+
+// SourcePort returns where a packet with source address src enters: the
+// ENI that owns the address, the VPC's services, or the internet gateway.
+func (e *Engine) SourcePort(src netip.Addr) Port {
+	d, ok := e.snap.Load().dests[src.As16()]
+	switch {
+	case ok && d.kind == destENI:
+		return d.slot
+	case ok && d.kind == destService:
+		return PortService
+	}
+	return PortInternet
+}
+
+// PortName returns the ENI id of an ENI port, or "internet" / "vpc-service".
+func (s *Snapshot) PortName(p Port) string {
+	switch p {
+	case PortInternet:
+		return "internet"
+	case PortService:
+		return "vpc-service"
+	case PortNone:
+		return "-"
+	}
+	if ep := s.eni(p); ep != nil {
+		return ep.id
+	}
+	return "-"
+}
+
+// Table returns the conntrack table of an ENI port, or nil.
+func (s *Snapshot) Table(p Port) *conntrack.Table {
+	if ep := s.eni(p); ep != nil {
+		return ep.table
+	}
+	return nil
+}
+
+// Allowance returns the conntrack allowance of the instance owning an ENI
+// port, or nil.
+func (s *Snapshot) Allowance(p Port) *conntrack.Allowance {
+	if ep := s.eni(p); ep != nil {
+		return ep.allowance
+	}
+	return nil
+}
+
+func (s *Snapshot) eni(p Port) *eniPolicy {
+	if p < 0 || int(p) >= len(s.enis) {
+		return nil
+	}
+	return s.enis[p]
+}
+
+// Process judges one raw IP packet b entering at port from, at time now
+// (nanoseconds on the caller's clock: monotonic time when live, the
+// capture's timestamps in replay, a virtual clock in tests), and writes
+// the verdict to v. It creates the conntrack entries a delivered packet
+// needs. It allocates nothing unless v.Trace is set.
+func (e *Engine) Process(from Port, b []byte, now int64, v *Verdict) {
+	s := e.snap.Load()
+	tr := v.Trace
+	*v = Verdict{From: from, To: PortNone, Trace: tr}
+	var p packet.Parsed
+	if r := p.Decode(b); r != packet.OK {
+		v.Parse = r
+		v.deny(StageParse, CodeMalformed)
+		return
+	}
+	if p.IsLaterFragment() {
+		e.frags.follow(&p, now, v)
+		return
+	}
+	s.judge(from, &p, b, now, v)
+	if p.IsFirstFragment() && p.MoreFrags {
+		e.frags.store(&p, v, now+s.fragTTL)
+	}
+}
+
+func (v *Verdict) deny(stage Stage, code Code) {
+	v.Allowed = false
+	v.Stage = stage
+	v.Code = code
+	v.Trace.add(Step{Stage: stage, Code: code, ENI: v.ENI, ACL: v.ACL, NACLRule: v.NACLRule})
+}
+
+func (v *Verdict) pass(st Step) {
+	v.Stage = st.Stage
+	v.Code = st.Code
+	v.ENI = st.ENI
+	v.ACL = st.ACL
+	v.NACLRule = st.NACLRule
+	v.SG = st.SG
+	st.Pass = true
+	v.Trace.add(st)
+}
+
+func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Verdict) {
+	// Where the packet comes from, and may it come from there?
+	var src *eniPolicy
+	switch {
+	case from >= 0:
+		if src = s.eni(from); src == nil {
+			v.deny(StageSrcDstCheck, CodeSourceDestCheck)
+			return
+		}
+		if src.srcDstCheck && !src.owns(p.Src) {
+			v.ENI = src.id
+			v.deny(StageSrcDstCheck, CodeSourceDestCheck)
+			return
+		}
+	case from == PortInternet:
+		if s.inVPC(p.Src) || s.IsServiceAddr(p.Src) {
+			v.deny(StageSrcDstCheck, CodeSourceDestCheck)
+			return
+		}
+	case from != PortService:
+		v.deny(StageSrcDstCheck, CodeSourceDestCheck)
+		return
+	}
+
+	// Where it goes.
+	var dst *eniPolicy
+	dstSubnet := int32(-1)
+	if d, ok := s.dests[p.Dst.As16()]; ok {
+		switch d.kind {
+		case destENI:
+			dst, v.To, dstSubnet = s.enis[d.slot], d.slot, d.subnet
+		case destService:
+			v.To = PortService
+		case destBroadcast:
+			v.deny(StageRoute, CodeNoBroadcast)
+			return
+		}
+	} else {
+		switch {
+		case p.Dst == limitedBroadcast && from >= 0 && isDHCPBroadcast(p.Proto, p.SrcPort, p.DstPort):
+			v.To = PortService
+		case p.Dst == limitedBroadcast || p.Dst.IsMulticast():
+			v.deny(StageRoute, CodeNoBroadcast)
+			return
+		case s.inVPC(p.Dst):
+			v.deny(StageRoute, CodeCannotRoute)
+			return
+		case linkLocal4.Contains(p.Dst) || linkLocal6.Contains(p.Dst):
+			v.deny(StageRoute, CodeLinkLocal)
+			return
+		default:
+			v.To = PortInternet
+		}
+	}
+
+	// Exempt traffic: between an ENI and the VPC's own services (§6).
+	if v.To == PortService || from == PortService {
+		if (from >= 0 && v.To == PortService) || (from == PortService && v.To >= 0) {
+			v.pass(Step{Stage: StageExempt, Code: CodeExempt})
+			v.Allowed = true
+			return
+		}
+		v.deny(StageRoute, CodeCannotRoute)
+		return
+	}
+	switch {
+	case from == PortInternet && v.To == PortInternet:
+		v.deny(StageRoute, CodeCannotRoute)
+		return
+	case from == PortInternet && !s.subnets[dstSubnet].public,
+		v.To == PortInternet && !s.subnets[src.subnet].public:
+		v.deny(StageRoute, CodeNoInternetGateway)
+		return
+	}
+	if p.TTL <= 1 {
+		v.deny(StageRoute, CodeTTLExceeded)
+		return
+	}
+
+	f := famIdx(p.Src)
+	val := classify.PacketValue(p.Proto, p.DstPort, p.ICMPType, p.ICMPCode)
+	k, fromLo := conntrack.MakeKey(p.Src, p.Dst, p.Proto, p.SrcPort, p.DstPort, p.ICMPType, p.ICMPCode, p.ICMPID)
+	related := isICMPError(p)
+	var needSrc, needDst bool
+	if src != nil {
+		ok, need := s.sgStage(src, sg.Egress, f, p, b, val, &k, fromLo, related, now, v)
+		if !ok {
+			return
+		}
+		needSrc = need
+	}
+
+	srcSubnet := int32(-1)
+	if src != nil {
+		srcSubnet = src.subnet
+	}
+	if srcSubnet != dstSubnet {
+		if srcSubnet >= 0 && !s.naclStage(s.subnets[srcSubnet], true, f, p.Proto, p.Dst, val, v) {
+			return
+		}
+		if dstSubnet >= 0 && !s.naclStage(s.subnets[dstSubnet], false, f, p.Proto, p.Src, val, v) {
+			return
+		}
+	} else if tr := v.Trace; tr != nil {
+		tr.add(Step{Stage: StageNACLEgress, Pass: true, Code: CodeSameSubnet, ACL: s.subnets[srcSubnet].acl})
+	}
+
+	if dst != nil {
+		ok, need := s.sgStage(dst, sg.Ingress, f, p, b, val, &k, fromLo, related, now, v)
+		if !ok {
+			return
+		}
+		needDst = need
+	}
+
+	// Entries are made only for packets actually delivered (§3.9), and
+	// only while the instance's allowance lasts (§3.7).
+	if needSrc && src.allowance.Available() == 0 {
+		src.allowance.NoteExceeded()
+		v.ENI = src.id
+		v.deny(StageConntrackAllowance, CodeAllowanceExceeded)
+		return
+	}
+	if needDst && dst.allowance.Available() == 0 {
+		dst.allowance.NoteExceeded()
+		v.ENI = dst.id
+		v.deny(StageConntrackAllowance, CodeAllowanceExceeded)
+		return
+	}
+	if needSrc && !src.table.Insert(&k, fromLo, p.TCPFlags, now) {
+		v.ENI = src.id
+		v.deny(StageConntrackAllowance, CodeAllowanceExceeded)
+		return
+	}
+	if needDst && !dst.table.Insert(&k, fromLo, p.TCPFlags, now) {
+		v.ENI = dst.id
+		v.deny(StageConntrackAllowance, CodeAllowanceExceeded)
+		return
+	}
+	v.Allowed = true
+}
+
+// sgStage runs an ENI's security group for one direction: a live conntrack
+// entry passes the packet whatever the rules say (§3.1); otherwise a rule
+// must allow it, and the flow needs an entry unless it is untracked (§3.4).
+func (s *Snapshot) sgStage(e *eniPolicy, dir sg.Dir, f int, p *packet.Parsed, b []byte, val uint16,
+	k *conntrack.Key, fromLo, related bool, now int64, v *Verdict) (pass, needEntry bool) {
+	stage, rules, peer := StageSGIngress, e.in[f], p.Src
+	if dir == sg.Egress {
+		stage, rules, peer = StageSGEgress, e.out[f], p.Dst
+	}
+	if related {
+		// An ICMP error is judged by the rules (§3.8), unless the setting
+		// admits it by the entry of the flow it quotes.
+		if qk, qlo, ok := quotedKey(p, b); ok && s.settings.AdmitRelatedICMP && e.table.Lookup(&qk, qlo, 0, now) {
+			v.pass(Step{Stage: stage, Code: CodeConntrack, ENI: e.id})
+			return true, false
+		}
+	} else if e.table.Lookup(k, fromLo, p.TCPFlags, now) {
+		v.pass(Step{Stage: stage, Code: CodeConntrack, ENI: e.id})
+		return true, false
+	}
+	ref := rules.Match(p.Proto, peer, val)
+	if ref == nil {
+		v.ENI = e.id
+		v.deny(stage, CodeSGRulesMismatch)
+		return false, false
+	}
+	untracked := s.untracked(e, dir, f, p, peer)
+	v.pass(Step{Stage: stage, Code: CodeSGRuleMatch, ENI: e.id, SG: ref, Untracked: untracked, NewEntry: !untracked && !related})
+	return true, !untracked && !related
+}
+
+// untracked reports whether a TCP or UDP packet with no entry belongs to an
+// untracked flow (§3.4): it qualifies as sent (an all-addresses rule of its
+// direction allows it and the other direction allows the protocol on all
+// ports from everywhere), or as the reply of such a flow.
+func (s *Snapshot) untracked(e *eniPolicy, dir sg.Dir, f int, p *packet.Parsed, peer netip.Addr) bool {
+	if p.Proto != packet.ProtoTCP && p.Proto != packet.ProtoUDP {
+		return false // ICMP is always tracked; other protocols too (§3.3)
+	}
+	own, opp := e.in[f], e.out[f]
+	if dir == sg.Egress {
+		own, opp = opp, own
+	}
+	if s.settings.UntrackedAcrossGroups {
+		return openFlow(&own.Open, &opp.Open, p, peer)
+	}
+	for g := range own.ByGroup {
+		if openFlow(&own.ByGroup[g], &opp.ByGroup[g], p, peer) {
+			return true
+		}
+	}
+	return false
+}
+
+func openFlow(own, opp *sg.OpenSet, p *packet.Parsed, peer netip.Addr) bool {
+	if own.Rules.Match(p.Proto, peer, p.DstPort) >= 0 && opp.AllPorts(p.Proto) {
+		return true // qualifies as sent
+	}
+	return opp.Rules.Match(p.Proto, peer, p.SrcPort) >= 0 && own.AllPorts(p.Proto) // as the reply
+}
+
+// naclStage runs one direction of a subnet's network ACL.
+func (s *Snapshot) naclStage(sn *subnetPolicy, out bool, f int, proto uint8, peer netip.Addr, val uint16, v *Verdict) bool {
+	stage, c := StageNACLIngress, sn.in[f]
+	if out {
+		stage, c = StageNACLEgress, sn.out[f]
+	}
+	rule, allow := c.Match(proto, peer, val)
+	v.ACL, v.NACLRule = sn.acl, rule
+	if !allow {
+		v.ENI = ""
+		v.deny(stage, CodeSubnetACLRestrict)
+		return false
+	}
+	v.pass(Step{Stage: stage, Code: CodeNACLAllow, ACL: sn.acl, NACLRule: rule})
+	return true
+}
+
+func (e *eniPolicy) owns(a netip.Addr) bool {
+	for _, x := range e.addrs {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Snapshot) inVPC(a netip.Addr) bool {
+	return s.vpc4.Contains(a) || (s.vpc6.IsValid() && s.vpc6.Contains(a))
+}

@@ -1,0 +1,189 @@
+package dataplane_test
+
+import (
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/packet"
+)
+
+// Two subnets, two instances: web (10.0.1.10) may reach db (10.0.2.10) on
+// 5432; db's replies leave through a NACL that only allows the ephemeral
+// range.
+const twoTier = `
+vpc: {id: vpc-t, cidr: 10.0.0.0/16}
+subnets:
+  - {id: subnet-web, cidr: 10.0.1.0/24}
+  - {id: subnet-db, cidr: 10.0.2.0/24, network_acl: acl-db}
+network_acls:
+  - id: acl-db
+    ingress:
+      - {rule: 100, action: allow, protocol: tcp, ports: 5432, cidr: 10.0.1.0/24}
+    egress:
+      - {rule: 100, action: allow, protocol: tcp, ports: 32768-60999, cidr: 10.0.1.0/24}
+security_groups:
+  - id: sg-web
+  - id: sg-db
+    ingress:
+      - {protocol: tcp, ports: 5432, group: sg-web}
+instances:
+  - {name: web, subnet: subnet-web, ip: 10.0.1.10, security_groups: [sg-web]}
+  - {name: db, subnet: subnet-db, ip: 10.0.2.10, security_groups: [sg-db]}
+`
+
+const twoTierNoDB = `
+vpc: {id: vpc-t, cidr: 10.0.0.0/16}
+subnets:
+  - {id: subnet-web, cidr: 10.0.1.0/24}
+  - {id: subnet-db, cidr: 10.0.2.0/24, network_acl: acl-db}
+network_acls:
+  - id: acl-db
+    ingress:
+      - {rule: 100, action: allow, protocol: tcp, ports: 5432, cidr: 10.0.1.0/24}
+    egress:
+      - {rule: 100, action: allow, protocol: tcp, ports: 32768-60999, cidr: 10.0.1.0/24}
+security_groups:
+  - id: sg-web
+  - id: sg-db
+instances:
+  - {name: web, subnet: subnet-web, ip: 10.0.1.10, security_groups: [sg-web]}
+  - {name: db, subnet: subnet-db, ip: 10.0.2.10, security_groups: [sg-db]}
+`
+
+func mustLab(t testing.TB, src string) *lab.Lab {
+	t.Helper()
+	l, err := lab.Parse("test.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+var (
+	web = netip.MustParseAddr("10.0.1.10")
+	db  = netip.MustParseAddr("10.0.2.10")
+)
+
+func tcp(src, dst netip.Addr, sport, dport uint16, flags uint8) []byte {
+	s := packet.Spec{Src: src, Dst: dst, Proto: packet.ProtoTCP, SrcPort: sport, DstPort: dport, TCPFlags: flags}
+	return s.Append(nil)
+}
+
+func port(t testing.TB, e *dataplane.Engine, id string) dataplane.Port {
+	t.Helper()
+	p, ok := e.Port(id)
+	if !ok {
+		t.Fatalf("no port for %s", id)
+	}
+	return p
+}
+
+func check(t *testing.T, what string, v *dataplane.Verdict, allowed bool, stage dataplane.Stage) {
+	t.Helper()
+	if v.Allowed != allowed || v.Stage != stage {
+		t.Errorf("%s: got allowed=%v at %v (%v, rule %d), want allowed=%v at %v",
+			what, v.Allowed, v.Stage, v.Code, v.NACLRule, allowed, stage)
+	}
+}
+
+func TestTrackedFlowSurvivesRuleRemoval(t *testing.T) {
+	e := dataplane.New(mustLab(t, twoTier))
+	pw, pd := port(t, e, "eni-web"), port(t, e, "eni-db")
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	var v dataplane.Verdict
+
+	e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPSyn), now, &v)
+	check(t, "syn", &v, true, dataplane.StageSGIngress)
+	if v.SG == nil || v.SG.Group != "sg-db" {
+		t.Errorf("syn: deciding rule %+v, want one of sg-db", v.SG)
+	}
+	e.Process(pd, tcp(db, web, 5432, 40000, packet.TCPSyn|packet.TCPAck), now, &v)
+	check(t, "syn-ack", &v, true, dataplane.StageSGIngress)
+
+	// Remove db's only rule: the tracked flow goes on, a new one is refused.
+	e.Apply(mustLab(t, twoTierNoDB))
+	e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPAck), now, &v)
+	check(t, "ack after apply", &v, true, dataplane.StageSGIngress)
+	if v.Code != dataplane.CodeConntrack {
+		t.Errorf("ack after apply: code %v, want %v", v.Code, dataplane.CodeConntrack)
+	}
+	e.Process(pw, tcp(web, db, 40001, 5432, packet.TCPSyn), now, &v)
+	check(t, "new syn after apply", &v, false, dataplane.StageSGIngress)
+}
+
+func TestNACLReturnTrafficOutsideEphemeralRange(t *testing.T) {
+	e := dataplane.New(mustLab(t, twoTier))
+	pw, pd := port(t, e, "eni-web"), port(t, e, "eni-db")
+	var v dataplane.Verdict
+	e.Process(pw, tcp(web, db, 1000, 5432, packet.TCPSyn), 1, &v)
+	check(t, "syn from low port", &v, true, dataplane.StageSGIngress)
+	e.Process(pd, tcp(db, web, 5432, 1000, packet.TCPSyn|packet.TCPAck), 1, &v)
+	check(t, "reply to low port", &v, false, dataplane.StageNACLEgress)
+	if v.NACLRule != 32767 || v.ACL != "acl-db" {
+		t.Errorf("reply decided by %s rule %d, want acl-db rule 32767", v.ACL, v.NACLRule)
+	}
+}
+
+// The established-flow packet path allocates nothing, and neither does the
+// path of a denied packet.
+func TestProcessDoesNotAllocate(t *testing.T) {
+	e := dataplane.New(mustLab(t, twoTier))
+	pw, pd := port(t, e, "eni-web"), port(t, e, "eni-db")
+	var v dataplane.Verdict
+	syn := tcp(web, db, 40000, 5432, packet.TCPSyn)
+	e.Process(pw, syn, 1, &v)
+	e.Process(pd, tcp(db, web, 5432, 40000, packet.TCPSyn|packet.TCPAck), 1, &v)
+	data := tcp(web, db, 40000, 5432, packet.TCPAck)
+	denied := tcp(web, db, 40000, 22, packet.TCPSyn)
+	for name, f := range map[string]func(){
+		"established": func() { e.Process(pw, data, 2, &v) },
+		"denied":      func() { e.Process(pw, denied, 2, &v) },
+		"malformed":   func() { e.Process(pw, data[:10], 2, &v) },
+	} {
+		if n := testing.AllocsPerRun(1000, f); n != 0 {
+			t.Errorf("%s: %v allocations per packet, want 0", name, n)
+		}
+	}
+}
+
+// Apply never blocks or confuses the packet path: readers keep judging
+// while the policy flips, and every verdict is one of the two policies'.
+func TestApplyConcurrentWithProcess(t *testing.T) {
+	a, b := mustLab(t, twoTier), mustLab(t, twoTierNoDB)
+	e := dataplane.New(a)
+	pw := port(t, e, "eni-web")
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for r := 0; r < 2; r++ {
+		wg.Add(1)
+		go func(r int) {
+			defer wg.Done()
+			var v dataplane.Verdict
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				e.Process(pw, tcp(web, db, uint16(1024+i%30000), 5432, packet.TCPSyn), int64(i), &v)
+				if v.Stage != dataplane.StageSGIngress {
+					t.Errorf("reader %d: decided at %v, want sg-ingress", r, v.Stage)
+					return
+				}
+			}
+		}(r)
+	}
+	for i := 0; i < 200; i++ {
+		if i%2 == 0 {
+			e.Apply(b)
+		} else {
+			e.Apply(a)
+		}
+	}
+	close(stop)
+	wg.Wait()
+}

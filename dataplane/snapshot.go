@@ -1,0 +1,301 @@
+package dataplane
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/vpclab/vpclab/conntrack"
+	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/nacl"
+	"github.com/vpclab/vpclab/sg"
+)
+
+// Snapshot is one compiled, immutable policy. The engine publishes it with
+// an atomic pointer; the packet path reads it without locks.
+type Snapshot struct {
+	Lab *lab.Lab
+
+	enis    []*eniPolicy // by slot; nil where the slot's ENI is gone
+	subnets []*subnetPolicy
+	dests   map[[16]byte]dest // every address the VPC itself answers for
+
+	vpc4, vpc6 netip.Prefix
+	fragTTL    int64
+	settings   lab.Settings
+}
+
+type destKind uint8
+
+const (
+	destENI destKind = iota + 1
+	destService
+	destBroadcast
+)
+
+type dest struct {
+	kind   destKind
+	slot   Port  // destENI
+	subnet int32 // subnet index of the ENI, or of the reserved address
+}
+
+type eniPolicy struct {
+	id          string
+	slot        Port
+	subnet      int32
+	addrs       []netip.Addr
+	srcDstCheck bool
+	groups      []string
+	in, out     [2]*sg.Compiled // [0] IPv4, [1] IPv6
+	table       *conntrack.Table
+	allowance   *conntrack.Allowance
+}
+
+type subnetPolicy struct {
+	id      string
+	acl     string
+	public  bool
+	cidr4   netip.Prefix
+	cidr6   netip.Prefix
+	in, out [2]*nacl.Compiled
+}
+
+// state is what outlives snapshots: the ENIs' slots and conntrack tables,
+// the instances' allowances.
+type state struct {
+	slots      map[string]Port
+	tables     []*conntrack.Table // by slot
+	allowances map[string]*conntrack.Allowance
+}
+
+func famIdx(a netip.Addr) int {
+	if a.Is4() {
+		return 0
+	}
+	return 1
+}
+
+// resolver answers the SG compiler's questions about a lab.
+type resolver struct {
+	l       *lab.Lab
+	members map[string][]netip.Addr
+}
+
+func newResolver(l *lab.Lab) *resolver {
+	r := &resolver{l: l, members: map[string][]netip.Addr{}}
+	for _, e := range l.Interfaces() {
+		addrs := []netip.Addr{e.IP}
+		if l.Settings.SecondaryIPsInGroupRefs {
+			addrs = append(addrs, e.SecondaryIPs...)
+		}
+		addrs = append(addrs, e.IPv6...)
+		for _, g := range e.SecurityGroups {
+			r.members[g] = append(r.members[g], addrs...)
+		}
+	}
+	return r
+}
+
+func (r *resolver) PrefixList(id string) []netip.Prefix {
+	if p := r.l.PrefixList(id); p != nil {
+		return p.CIDRs
+	}
+	return nil
+}
+
+func (r *resolver) Members(group string) []netip.Addr { return r.members[group] }
+
+func timeouts(l *lab.Lab, e *lab.Interface) conntrack.Timeouts {
+	s := &l.Settings
+	return conntrack.Timeouts{
+		TCPEstablished: e.Conntrack.TCPEstablished,
+		UDP:            e.Conntrack.UDP,
+		UDPStream:      e.Conntrack.UDPStream,
+		TCPSynSent:     s.TCPSynSent,
+		TCPSynRecv:     s.TCPSynRecv,
+		TCPFinWait:     s.TCPFinWait,
+		TCPCloseWait:   s.TCPCloseWait,
+		TCPTimeWait:    s.TCPTimeWait,
+		TCPLastAck:     s.TCPLastAck,
+		TCPClose:       s.TCPClose,
+		ICMP:           s.ICMP,
+		Other:          s.Other,
+	}
+}
+
+// compile builds a snapshot of l. It assigns slots and creates tables in
+// st for new ENIs but changes nothing that a running snapshot reads: the
+// caller publishes the result, then calls commit.
+func compile(l *lab.Lab, st *state) (*Snapshot, *pending) {
+	s := &Snapshot{
+		Lab:      l,
+		dests:    map[[16]byte]dest{},
+		vpc4:     l.VPC.CIDR,
+		vpc6:     l.VPC.IPv6CIDR,
+		fragTTL:  int64(l.Settings.FragmentTimeout / time.Nanosecond),
+		settings: l.Settings,
+	}
+	p := &pending{}
+	subnetIdx := map[string]int32{}
+	for i, sn := range l.Subnets {
+		subnetIdx[sn.ID] = int32(i)
+		acl := l.ACL(sn.NetworkACL)
+		sp := &subnetPolicy{id: sn.ID, acl: acl.ID, public: sn.Public, cidr4: sn.CIDR, cidr6: sn.IPv6CIDR}
+		for f, fam := range []int{4, 6} {
+			sp.in[f] = nacl.Compile(fam, acl.Ingress)
+			sp.out[f] = nacl.Compile(fam, acl.Egress)
+		}
+		s.subnets = append(s.subnets, sp)
+		for _, c := range []netip.Prefix{sn.CIDR, sn.IPv6CIDR} {
+			if !c.IsValid() {
+				continue
+			}
+			a := c.Addr()
+			for k := 0; k < 4; k++ { // network, router, DNS, reserved
+				s.dests[a.As16()] = dest{kind: destService, subnet: int32(i)}
+				a = a.Next()
+			}
+			s.dests[lastAddr(c).As16()] = dest{kind: destBroadcast, subnet: int32(i)}
+		}
+	}
+	for _, a := range serviceAddrs(l) {
+		if _, ok := s.dests[a.As16()]; !ok {
+			s.dests[a.As16()] = dest{kind: destService, subnet: -1}
+		}
+	}
+
+	res := newResolver(l)
+	compiled := map[string]*[2][2]*sg.Compiled{} // by group set
+	for _, inst := range l.Instances {
+		a := st.allowances[inst.Name]
+		if a == nil {
+			a = conntrack.NewAllowance(inst.ConntrackAllowance)
+			p.allowances = append(p.allowances, namedAllowance{inst.Name, a})
+		} else {
+			p.resize = append(p.resize, resize{a, inst.ConntrackAllowance})
+		}
+		for _, e := range inst.Interfaces {
+			slot, ok := st.slots[e.ID]
+			var table *conntrack.Table
+			if ok {
+				table = st.tables[slot]
+				p.retime = append(p.retime, retime{table, timeouts(l, e), a})
+			} else {
+				slot = Port(len(st.tables) + len(p.tables))
+				table = conntrack.NewTable(a, timeouts(l, e))
+				p.tables = append(p.tables, namedTable{e.ID, slot, table})
+			}
+			key := groupSetKey(e.SecurityGroups)
+			c := compiled[key]
+			if c == nil {
+				var groups []*sg.Group
+				for _, id := range e.SecurityGroups {
+					groups = append(groups, l.Group(id))
+				}
+				c = &[2][2]*sg.Compiled{}
+				for f, fam := range []int{4, 6} {
+					c[0][f] = sg.Compile(fam, sg.Ingress, groups, res)
+					c[1][f] = sg.Compile(fam, sg.Egress, groups, res)
+				}
+				compiled[key] = c
+			}
+			ep := &eniPolicy{
+				id:          e.ID,
+				slot:        slot,
+				subnet:      subnetIdx[e.Subnet],
+				addrs:       e.Addrs(),
+				srcDstCheck: e.SourceDestCheck,
+				groups:      e.SecurityGroups,
+				in:          c[0],
+				out:         c[1],
+				table:       table,
+				allowance:   a,
+			}
+			for int(slot) >= len(s.enis) {
+				s.enis = append(s.enis, nil)
+			}
+			s.enis[slot] = ep
+			for _, addr := range ep.addrs {
+				s.dests[addr.As16()] = dest{kind: destENI, slot: slot, subnet: ep.subnet}
+			}
+		}
+	}
+	// ENIs that are gone: their tables are flushed when the snapshot is
+	// committed.
+	for id, slot := range st.slots {
+		if int(slot) >= len(s.enis) || s.enis[slot] == nil || s.enis[slot].id != id {
+			p.gone = append(p.gone, slot)
+		}
+	}
+	return s, p
+}
+
+// pending holds the changes to state that a compiled snapshot needs; they
+// are applied only once the snapshot is accepted.
+type pending struct {
+	tables     []namedTable
+	allowances []namedAllowance
+	resize     []resize
+	retime     []retime
+	gone       []Port
+}
+
+type namedTable struct {
+	id    string
+	slot  Port
+	table *conntrack.Table
+}
+type namedAllowance struct {
+	name string
+	a    *conntrack.Allowance
+}
+type resize struct {
+	a   *conntrack.Allowance
+	max int
+}
+type retime struct {
+	t  *conntrack.Table
+	to conntrack.Timeouts
+	a  *conntrack.Allowance
+}
+
+func (p *pending) commit(st *state) {
+	for _, t := range p.tables {
+		st.slots[t.id] = t.slot
+		st.tables = append(st.tables, t.table)
+	}
+	for _, a := range p.allowances {
+		st.allowances[a.name] = a.a
+	}
+	for _, r := range p.resize {
+		r.a.SetMax(r.max)
+	}
+	for _, r := range p.retime {
+		r.t.SetTimeouts(r.to)
+		r.t.SetAllowance(r.a)
+	}
+	for _, slot := range p.gone {
+		st.tables[slot].Flush()
+		for id, s := range st.slots {
+			if s == slot {
+				delete(st.slots, id)
+			}
+		}
+	}
+}
+
+func groupSetKey(ids []string) string {
+	k := ""
+	for _, id := range ids {
+		k += id + "\x00"
+	}
+	return k
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
