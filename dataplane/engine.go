@@ -65,7 +65,7 @@ func (e *Engine) Port(eniID string) (Port, bool) {
 // SourcePort returns where a packet with source address src enters: the
 // ENI that owns the address, the VPC's services, or the internet gateway.
 func (e *Engine) SourcePort(src netip.Addr) Port {
-	d, ok := e.snap.Load().dests[src.As16()]
+	d, ok := e.snap.Load().dests.get(src)
 	switch {
 	case ok && d.kind == destENI:
 		return d.slot
@@ -147,15 +147,13 @@ func (v *Verdict) deny(stage Stage, code Code) {
 	v.Trace.add(Step{Stage: stage, Code: code, ENI: v.ENI, ACL: v.ACL, NACLRule: v.NACLRule})
 }
 
-func (v *Verdict) pass(st Step) {
-	v.Stage = st.Stage
-	v.Code = st.Code
-	v.ENI = st.ENI
-	v.ACL = st.ACL
-	v.NACLRule = st.NACLRule
-	v.SG = st.SG
-	st.Pass = true
-	v.Trace.add(st)
+// pass records that a stage let the packet through; the stage's details
+// stay in v until a later stage overwrites them.
+func (v *Verdict) pass(stage Stage, code Code) {
+	v.Stage, v.Code = stage, code
+	if v.Trace != nil {
+		v.Trace.add(Step{Stage: stage, Pass: true, Code: code, ENI: v.ENI, ACL: v.ACL, NACLRule: v.NACLRule, SG: v.SG})
+	}
 }
 
 func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Verdict) {
@@ -185,7 +183,7 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 	// Where it goes.
 	var dst *eniPolicy
 	dstSubnet := int32(-1)
-	if d, ok := s.dests[p.Dst.As16()]; ok {
+	if d, ok := s.dests.get(p.Dst); ok {
 		switch d.kind {
 		case destENI:
 			dst, v.To, dstSubnet = s.enis[d.slot], d.slot, d.subnet
@@ -216,7 +214,7 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 	// Exempt traffic: between an ENI and the VPC's own services (§6).
 	if v.To == PortService || from == PortService {
 		if (from >= 0 && v.To == PortService) || (from == PortService && v.To >= 0) {
-			v.pass(Step{Stage: StageExempt, Code: CodeExempt})
+			v.pass(StageExempt, CodeExempt)
 			v.Allowed = true
 			return
 		}
@@ -261,8 +259,8 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 		if dstSubnet >= 0 && !s.naclStage(s.subnets[dstSubnet], false, f, p.Proto, p.Src, val, v) {
 			return
 		}
-	} else if tr := v.Trace; tr != nil {
-		tr.add(Step{Stage: StageNACLEgress, Pass: true, Code: CodeSameSubnet, ACL: s.subnets[srcSubnet].acl})
+	} else if v.Trace != nil {
+		v.Trace.add(Step{Stage: StageNACLEgress, Pass: true, Code: CodeSameSubnet, ACL: s.subnets[srcSubnet].acl})
 	}
 
 	if dst != nil {
@@ -277,23 +275,23 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 	// only while the instance's allowance lasts (§3.7).
 	if needSrc && src.allowance.Available() == 0 {
 		src.allowance.NoteExceeded()
-		v.ENI = src.id
+		v.ENI, v.SG = src.id, nil
 		v.deny(StageConntrackAllowance, CodeAllowanceExceeded)
 		return
 	}
 	if needDst && dst.allowance.Available() == 0 {
 		dst.allowance.NoteExceeded()
-		v.ENI = dst.id
+		v.ENI, v.SG = dst.id, nil
 		v.deny(StageConntrackAllowance, CodeAllowanceExceeded)
 		return
 	}
 	if needSrc && !src.table.Insert(&k, fromLo, p.TCPFlags, now) {
-		v.ENI = src.id
+		v.ENI, v.SG = src.id, nil
 		v.deny(StageConntrackAllowance, CodeAllowanceExceeded)
 		return
 	}
 	if needDst && !dst.table.Insert(&k, fromLo, p.TCPFlags, now) {
-		v.ENI = dst.id
+		v.ENI, v.SG = dst.id, nil
 		v.deny(StageConntrackAllowance, CodeAllowanceExceeded)
 		return
 	}
@@ -313,22 +311,27 @@ func (s *Snapshot) sgStage(e *eniPolicy, dir sg.Dir, f int, p *packet.Parsed, b 
 		// An ICMP error is judged by the rules (§3.8), unless the setting
 		// admits it by the entry of the flow it quotes.
 		if qk, qlo, ok := quotedKey(p, b); ok && s.settings.AdmitRelatedICMP && e.table.Lookup(&qk, qlo, 0, now) {
-			v.pass(Step{Stage: stage, Code: CodeConntrack, ENI: e.id})
+			v.ENI, v.SG, v.ACL, v.NACLRule = e.id, nil, "", 0
+			v.pass(stage, CodeConntrack)
 			return true, false
 		}
 	} else if e.table.Lookup(k, fromLo, p.TCPFlags, now) {
-		v.pass(Step{Stage: stage, Code: CodeConntrack, ENI: e.id})
+		v.ENI, v.SG, v.ACL, v.NACLRule = e.id, nil, "", 0
+		v.pass(stage, CodeConntrack)
 		return true, false
 	}
-	ref := rules.Match(p.Proto, peer, val)
-	if ref == nil {
-		v.ENI = e.id
+	v.ENI, v.SG, v.ACL, v.NACLRule = e.id, rules.Match(p.Proto, peer, val), "", 0
+	if v.SG == nil {
 		v.deny(stage, CodeSGRulesMismatch)
 		return false, false
 	}
 	untracked := s.untracked(e, dir, f, p, peer)
-	v.pass(Step{Stage: stage, Code: CodeSGRuleMatch, ENI: e.id, SG: ref, Untracked: untracked, NewEntry: !untracked && !related})
-	return true, !untracked && !related
+	needEntry = !untracked && !related
+	v.Stage, v.Code = stage, CodeSGRuleMatch
+	if v.Trace != nil {
+		v.Trace.add(Step{Stage: stage, Pass: true, Code: CodeSGRuleMatch, ENI: e.id, SG: v.SG, Untracked: untracked, NewEntry: needEntry})
+	}
+	return true, needEntry
 }
 
 // untracked reports whether a TCP or UDP packet with no entry belongs to an
@@ -368,13 +371,12 @@ func (s *Snapshot) naclStage(sn *subnetPolicy, out bool, f int, proto uint8, pee
 		stage, c = StageNACLEgress, sn.out[f]
 	}
 	rule, allow := c.Match(proto, peer, val)
-	v.ACL, v.NACLRule = sn.acl, rule
+	v.ENI, v.SG, v.ACL, v.NACLRule = "", nil, sn.acl, rule
 	if !allow {
-		v.ENI = ""
 		v.deny(stage, CodeSubnetACLRestrict)
 		return false
 	}
-	v.pass(Step{Stage: stage, Code: CodeNACLAllow, ACL: sn.acl, NACLRule: rule})
+	v.pass(stage, CodeNACLAllow)
 	return true
 }
 

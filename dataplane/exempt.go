@@ -35,7 +35,7 @@ func serviceAddrs(l *lab.Lab) []netip.Addr {
 // IsServiceAddr reports whether a is one of the snapshot's VPC service
 // addresses (including each subnet's reserved addresses).
 func (s *Snapshot) IsServiceAddr(a netip.Addr) bool {
-	d, ok := s.dests[a.As16()]
+	d, ok := s.dests.get(a)
 	return ok && d.kind == destService
 }
 

@@ -24,7 +24,7 @@ func (s *Snapshot) Resolve(name string, family int) (Endpoint, error) {
 		if family != 0 && familyOf(a) != family {
 			return Endpoint{}, fmt.Errorf("%s is not an IPv%d address", name, family)
 		}
-		if d, ok := s.dests[a.As16()]; ok {
+		if d, ok := s.dests.get(a); ok {
 			switch d.kind {
 			case destENI:
 				return Endpoint{Port: d.slot, Addr: a, Name: s.enis[d.slot].id}, nil

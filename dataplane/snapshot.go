@@ -17,7 +17,7 @@ type Snapshot struct {
 
 	enis    []*eniPolicy // by slot; nil where the slot's ENI is gone
 	subnets []*subnetPolicy
-	dests   map[[16]byte]dest // every address the VPC itself answers for
+	dests   addrTable // every address the VPC itself answers for
 
 	vpc4, vpc6 netip.Prefix
 	fragTTL    int64
@@ -128,13 +128,13 @@ func timeouts(l *lab.Lab, e *lab.Interface) conntrack.Timeouts {
 func compile(l *lab.Lab, st *state) (*Snapshot, *pending) {
 	s := &Snapshot{
 		Lab:      l,
-		dests:    map[[16]byte]dest{},
 		vpc4:     l.VPC.CIDR,
 		vpc6:     l.VPC.IPv6CIDR,
 		fragTTL:  int64(l.Settings.FragmentTimeout / time.Nanosecond),
 		settings: l.Settings,
 	}
 	p := &pending{}
+	dests := map[netip.Addr]dest{}
 	subnetIdx := map[string]int32{}
 	for i, sn := range l.Subnets {
 		subnetIdx[sn.ID] = int32(i)
@@ -151,15 +151,15 @@ func compile(l *lab.Lab, st *state) (*Snapshot, *pending) {
 			}
 			a := c.Addr()
 			for k := 0; k < 4; k++ { // network, router, DNS, reserved
-				s.dests[a.As16()] = dest{kind: destService, subnet: int32(i)}
+				dests[a] = dest{kind: destService, subnet: int32(i)}
 				a = a.Next()
 			}
-			s.dests[lastAddr(c).As16()] = dest{kind: destBroadcast, subnet: int32(i)}
+			dests[lastAddr(c)] = dest{kind: destBroadcast, subnet: int32(i)}
 		}
 	}
 	for _, a := range serviceAddrs(l) {
-		if _, ok := s.dests[a.As16()]; !ok {
-			s.dests[a.As16()] = dest{kind: destService, subnet: -1}
+		if _, ok := dests[a]; !ok {
+			dests[a] = dest{kind: destService, subnet: -1}
 		}
 	}
 
@@ -215,10 +215,11 @@ func compile(l *lab.Lab, st *state) (*Snapshot, *pending) {
 			}
 			s.enis[slot] = ep
 			for _, addr := range ep.addrs {
-				s.dests[addr.As16()] = dest{kind: destENI, slot: slot, subnet: ep.subnet}
+				dests[addr] = dest{kind: destENI, slot: slot, subnet: ep.subnet}
 			}
 		}
 	}
+	s.dests = newAddrTable(dests)
 	// ENIs that are gone: their tables are flushed when the snapshot is
 	// committed.
 	for id, slot := range st.slots {
