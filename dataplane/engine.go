@@ -135,7 +135,7 @@ func (e *Engine) Process(from Port, b []byte, now int64, v *Verdict) {
 		return
 	}
 	s.judge(from, &p, b, now, v)
-	if p.IsFirstFragment() && p.MoreFrags {
+	if p.IsFirstFragment() {
 		e.frags.store(&p, v, now+s.fragTTL)
 	}
 }

@@ -36,7 +36,13 @@ func fragKey(p *packet.Parsed) (k [5]uint64) {
 	k[1] = binary.LittleEndian.Uint64(s[8:])
 	k[2] = binary.LittleEndian.Uint64(d[:8])
 	k[3] = binary.LittleEndian.Uint64(d[8:])
-	k[4] = uint64(p.Proto)<<32 | uint64(p.FragID)
+	k[4] = uint64(p.FragID)
+	if p.Family == 4 {
+		// IPv4 datagrams are told apart by protocol too (RFC 791). IPv6
+		// ones by addresses and ID only (RFC 8200): a later fragment's
+		// Proto is the fragment header's next header, not the final one.
+		k[4] |= uint64(p.Proto) << 32
+	}
 	return k
 }
 
