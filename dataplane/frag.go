@@ -9,7 +9,7 @@ import (
 )
 
 // fragTable remembers the verdicts of first fragments, so that the later
-// fragments of the same datagram (source, destination, protocol, ID)
+// fragments of the same datagram (source, destination, ID; protocol too for IPv4)
 // follow them for a while (spec §8). Lookups take no lock: each slot is
 // guarded by a sequence number that writers make odd while they write.
 // It is a cache: a full set evicts its oldest slot.

@@ -1,12 +1,3 @@
-// Package lab reads, validates and describes a lab: one VPC with its subnets,
-// network ACLs, prefix lists, security groups, instances and their network
-// interfaces, and the internet hosts behind its gateway.
-//
-// A Lab returned by Load or Parse is complete and valid: defaults are filled
-// in (the default security group and network ACL, AWS's default egress rule,
-// connection-tracking timeouts, quotas and the Policy settings of the spec),
-// every reference resolves and every quota holds. Nothing else in vpclab
-// validates a lab again; the dataplane compiles it as it is.
 package lab
 
 import (
@@ -109,11 +100,16 @@ type Internet struct {
 }
 
 // Quotas are the limits enforced at load time (spec §2.4, §4.8).
+// Rules are counted per direction and IP family; a prefix-list rule counts
+// as its list's max entries and a group-referencing rule once in each family.
 type Quotas struct {
-	NACLEntries   int // per direction per family; default 20, at most 40
-	SGRules       int // per direction per family per group; default 60
-	SGsPerENI     int // default 5, at most 16
-	RulesTimesSGs int // rules per direction × groups per ENI; default 1000
+	NACLEntries int // entries per ACL, direction and family; default 20, at most 40
+	SGRules     int // rules per group, direction and family; default 60, at most 1000
+	SGsPerENI   int // groups per ENI; default 5, at most 16
+	// RulesTimesSGs bounds the rules of all the groups of one ENI together,
+	// per direction and family (AWS: rules per group × groups per ENI);
+	// default 1000, at most 16000.
+	RulesTimesSGs int
 }
 
 // Settings are the spec's Policy choices, each with the spec's default.
