@@ -26,7 +26,7 @@ func addrWords(a netip.Addr) (hi, lo uint64) {
 }
 
 func (t *addrTable) index(hi, lo uint64) uint64 {
-	return ((hi*0x9e3779b97f4a7c15)^lo)*0xbf58476d1ce4e5b9>>t.shift
+	return ((hi * 0x9e3779b97f4a7c15) ^ lo) * 0xbf58476d1ce4e5b9 >> t.shift
 }
 
 // newAddrTable builds a table of m.
