@@ -104,11 +104,11 @@ type Internet struct {
 // as its list's max entries and a group-referencing rule once in each family.
 type Quotas struct {
 	NACLEntries int // entries per ACL, direction and family; default 20, at most 40
-	SGRules     int // rules per group, direction and family; default 60, at most 1000
+	SGRules     int // rules per group, direction and family; default 60; AWS's most is 1000, a lab may go to 100000
 	SGsPerENI   int // groups per ENI; default 5, at most 16
 	// RulesTimesSGs bounds the rules of all the groups of one ENI together,
 	// per direction and family (AWS: rules per group × groups per ENI);
-	// default 1000, at most 16000.
+	// default 1000, at most 1600000.
 	RulesTimesSGs int
 }
 

@@ -1,0 +1,254 @@
+package lab
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vpclab/vpclab/sg"
+)
+
+// maxPrefixListEntries is AWS's limit on a prefix list's max_entries.
+const maxPrefixListEntries = 1000
+
+// readPrefixLists reads the prefix_lists section.
+func (p *parser) readPrefixLists(n *yaml.Node) {
+	items, _ := p.list(n, "prefix_lists")
+	for i, item := range items {
+		o, id, ok := p.item(item, "prefix_lists", i, "a prefix list", "id", "id", "max_entries", "cidrs")
+		if !ok {
+			continue
+		}
+		pl := &PrefixList{ID: id, Line: item.Line}
+		if first := p.prefixLists[id]; first != nil {
+			p.redefined(o, id, first.Line)
+		} else if id != "" {
+			p.prefixLists[id] = pl
+		}
+		cidrsN := p.need(o, "cidrs", "a prefix list needs cidrs, such as [203.0.113.0/24]")
+		cidrs, _ := p.list(cidrsN, o.at("cidrs"))
+		seen := map[netip.Prefix]int{} // CIDR → line
+		for j, cn := range cidrs {
+			field := fmt.Sprintf("%s[%d]", o.at("cidrs"), j)
+			c, ok := p.prefix(cn, field)
+			if !ok {
+				continue
+			}
+			if first, dup := seen[c]; dup {
+				p.errorf(cn, field, "%s is listed twice (first at line %d)", c, first)
+				continue
+			}
+			seen[c] = cn.Line
+			pl.CIDRs = append(pl.CIDRs, c)
+		}
+		pl.MaxEntries = max(len(pl.CIDRs), 1)
+		if v, ok := p.integer(o.vals["max_entries"], o.at("max_entries"), "a number of entries", 1, maxPrefixListEntries); ok {
+			pl.MaxEntries = v
+			if len(pl.CIDRs) > v {
+				p.errorf(cidrsN, o.at("cidrs"), "%d CIDRs is more than max_entries (%d): raise max_entries (up to %d) or remove CIDRs",
+					len(pl.CIDRs), v, maxPrefixListEntries)
+			}
+		}
+		p.l.PrefixLists = append(p.l.PrefixLists, pl)
+	}
+}
+
+// readSecurityGroups reads the security_groups section, adds the default
+// group unless the file defines it, and checks the references between
+// groups.
+func (p *parser) readSecurityGroups(n *yaml.Node) {
+	items, _ := p.list(n, "security_groups")
+	for i, item := range items {
+		o, id, ok := p.item(item, "security_groups", i, "a security group", "id", "id", "description", "ingress", "egress")
+		if !ok {
+			continue
+		}
+		g := &sg.Group{ID: id, Line: item.Line}
+		if first := p.groups[id]; first != nil {
+			p.redefined(o, id, first.Line)
+		} else if id != "" {
+			p.groups[id] = g
+		}
+		if d, ok := p.text(o.vals["description"], o.at("description")); ok {
+			g.Description = d
+		}
+		// A missing list means what AWS creates: the default group lets in
+		// everything from its own members, other groups nothing; every
+		// group lets everything out.
+		switch {
+		case o.vals["ingress"] != nil:
+			g.Ingress = p.rules(o, "ingress")
+		case id == sg.DefaultGroupID:
+			g.Ingress = []sg.Rule{selfReference()}
+		}
+		if o.vals["egress"] != nil {
+			g.Egress = p.rules(o, "egress")
+		} else {
+			g.Egress = p.allOut()
+		}
+		p.l.SecurityGroups = append(p.l.SecurityGroups, g)
+	}
+	if p.groups[sg.DefaultGroupID] == nil {
+		g := &sg.Group{ID: sg.DefaultGroupID, Description: "default VPC security group",
+			Ingress: []sg.Rule{selfReference()}, Egress: p.allOut()}
+		p.groups[g.ID] = g
+		p.l.SecurityGroups = append([]*sg.Group{g}, p.l.SecurityGroups...)
+	}
+	for _, ref := range p.groupRefs {
+		if p.groups[ref.id] == nil {
+			unknownRef(p, ref.node, ref.field, "security group", ref.id, p.groups)
+		}
+	}
+}
+
+// anyTraffic returns a rule matching every protocol, port and ICMP type,
+// without a peer.
+func anyTraffic() sg.Rule {
+	return sg.Rule{Protocol: sg.ProtoAll, FromPort: 0, ToPort: 65535, ICMPType: -1, ICMPCode: -1}
+}
+
+// selfReference returns the default group's inbound rule: everything from
+// its own members.
+func selfReference() sg.Rule {
+	r := anyTraffic()
+	r.Group = sg.DefaultGroupID
+	return r
+}
+
+// allOut returns AWS's outbound rules for a new group: everything to
+// 0.0.0.0/0, and to ::/0 when the VPC has IPv6.
+func (p *parser) allOut() []sg.Rule {
+	v4, v6 := anyTraffic(), anyTraffic()
+	v4.CIDR, v6.CIDR = anyIPv4, anyIPv6
+	if p.l.VPC.IPv6CIDR.IsValid() {
+		return []sg.Rule{v4, v6}
+	}
+	return []sg.Rule{v4}
+}
+
+// rules reads one direction of a security group and checks the rule
+// quota.
+func (p *parser) rules(group object, dir string) []sg.Rule {
+	items, _ := p.list(group.vals[dir], group.at(dir))
+	rules := make([]sg.Rule, 0, len(items))
+	var perFamily [2]int // quota weight by family: IPv4, IPv6
+	var excess [2]object // the first rule over the quota, by family
+	quota := p.l.Quotas.SGRules
+	for i, item := range items {
+		r, o, ok := p.rule(item, fmt.Sprintf("%s[%d]", group.at(dir), i))
+		if !ok {
+			continue
+		}
+		for fam, w := range p.weight(r) {
+			if perFamily[fam] <= quota && perFamily[fam]+w > quota {
+				excess[fam] = o
+			}
+			perFamily[fam] += w
+		}
+		rules = append(rules, r)
+	}
+	for fam, o := range excess {
+		if o.node != nil {
+			p.errorf(o.node, o.path, "%d %s rules in %s (a prefix-list rule counts as its max_entries): the quota is %d per direction and family (quotas.sg_rules)",
+				perFamily[fam], familyName(fam), dir, quota)
+		}
+	}
+	return rules
+}
+
+// peerKeys are the keys naming a rule's peer, exactly one per rule.
+var peerKeys = []string{"cidr", "group", "prefix_list"}
+
+// rule reads one security-group rule.
+func (p *parser) rule(n *yaml.Node, path string) (sg.Rule, object, bool) {
+	o, ok := p.object(n, path, "a security group rule", slices.Concat([]string{"id", "description"}, peerKeys, trafficKeys)...)
+	if !ok {
+		return sg.Rule{}, o, false
+	}
+	r := sg.Rule{Line: n.Line}
+	if idN := o.vals["id"]; idN != nil {
+		id, idOK := p.id(idN, o.at("id"))
+		first, dup := p.ruleIDs[id]
+		switch {
+		case !idOK:
+			ok = false
+		case !strings.HasPrefix(id, "sgr-"):
+			p.errorf(idN, o.at("id"), "%q is not a rule id: rule ids start with sgr-, such as sgr-0123456789abcdef0", id)
+			ok = false
+		case dup:
+			p.errorf(idN, o.at("id"), "%s is defined twice (first at line %d): ids are unique", id, first)
+			ok = false
+		default:
+			p.ruleIDs[id] = idN.Line
+			r.ID = id
+		}
+	}
+	if d, dok := p.text(o.vals["description"], o.at("description")); dok {
+		r.Description = d
+	}
+	t, tok := p.traffic(o)
+	r.Protocol, r.FromPort, r.ToPort, r.ICMPType, r.ICMPCode = t.proto, t.fromPort, t.toPort, t.icmpType, t.icmpCode
+	return r, o, p.peer(o, &r) && ok && tok
+}
+
+// peer reads the one peer of a rule.
+func (p *parser) peer(o object, r *sg.Rule) bool {
+	var given []string
+	for _, k := range peerKeys {
+		if o.vals[k] != nil {
+			given = append(given, k)
+		}
+	}
+	switch len(given) {
+	case 0:
+		p.errorf(o.node, o.path, "missing a peer: give one of cidr, group or prefix_list")
+		return false
+	case 1:
+	default:
+		p.errorf(o.node, o.path, "%s: a rule has exactly one peer", strings.Join(given, " and "))
+		return false
+	}
+	key := given[0]
+	n, field := o.vals[key], o.at(key)
+	var ok bool
+	switch key {
+	case "cidr":
+		r.CIDR, ok = p.prefix(n, field)
+	case "group":
+		if r.Group, ok = p.id(n, field); ok {
+			p.groupRefs = append(p.groupRefs, groupRef{id: r.Group, node: n, field: field})
+		}
+	case "prefix_list":
+		if r.PrefixList, ok = p.id(n, field); ok && p.prefixLists[r.PrefixList] == nil {
+			unknownRef(p, n, field, "prefix list", r.PrefixList, p.prefixLists)
+			ok = false
+		}
+	}
+	return ok
+}
+
+// weight returns how much rule r counts, by family, toward the rule quotas
+// (spec §2.4): a CIDR rule once in its family, a group reference once in
+// each family, a prefix-list rule its list's max_entries in each family the
+// list holds (in both when the list is empty).
+func (p *parser) weight(r sg.Rule) [2]int {
+	var w [2]int
+	switch {
+	case r.CIDR.IsValid():
+		w[family(r.CIDR.Addr())] = 1
+	case r.Group != "":
+		w = [2]int{1, 1}
+	case p.prefixLists[r.PrefixList] != nil:
+		pl := p.prefixLists[r.PrefixList]
+		for _, c := range pl.CIDRs {
+			w[family(c.Addr())] = pl.MaxEntries
+		}
+		if len(pl.CIDRs) == 0 {
+			w = [2]int{pl.MaxEntries, pl.MaxEntries}
+		}
+	}
+	return w
+}

@@ -1,0 +1,341 @@
+package lab
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vpclab/vpclab/nacl"
+	"github.com/vpclab/vpclab/sg"
+)
+
+// Load reads the lab file at path and parses it with Parse.
+func Load(path string) (*Lab, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates a lab file (YAML, or JSON, which is YAML);
+// file names it in errors. It returns either a complete, valid Lab and a nil
+// error, or a nil Lab and an ErrorList of every problem found, sorted by
+// position. The format is described in the package documentation.
+func Parse(file string, data []byte) (*Lab, error) {
+	p := &parser{
+		decoder:     decoder{file: file},
+		subnets:     map[string]*Subnet{},
+		acls:        map[string]*nacl.ACL{},
+		prefixLists: map[string]*PrefixList{},
+		groups:      map[string]*sg.Group{},
+		ruleIDs:     map[string]int{},
+		instances:   map[string]int{},
+		enis:        map[string]int{},
+		addrs:       map[netip.Addr]addrUse{},
+	}
+	if root := p.document(data); root != nil {
+		p.lab(root)
+	}
+	if err := p.errs.err(); err != nil {
+		return nil, err
+	}
+	return p.l, nil
+}
+
+// parser builds a Lab from the nodes of one file. It reads the sections in
+// the order their references need (prefix lists and network ACLs before
+// the subnets and groups that name them, groups before interfaces), so
+// that only references between security groups, which may point forward,
+// wait until the end.
+type parser struct {
+	decoder
+	l *Lab
+
+	// What has been read so far, by id, for references and duplicates.
+	subnets     map[string]*Subnet
+	acls        map[string]*nacl.ACL
+	prefixLists map[string]*PrefixList
+	groups      map[string]*sg.Group
+	ruleIDs     map[string]int // security-group rule id → line
+	instances   map[string]int // instance name → line
+	enis        map[string]int // ENI id → line
+	// addrs is every address given to an interface or internet host.
+	addrs map[netip.Addr]addrUse
+	// groupRefs are the rules' group references, resolved once every
+	// group has been read.
+	groupRefs []groupRef
+}
+
+// addrUse records who holds an address, for duplicate messages.
+type addrUse struct {
+	owner string
+	line  int
+}
+
+// groupRef is a security-group rule's reference to a group.
+type groupRef struct {
+	id    string
+	node  *yaml.Node
+	field string
+}
+
+// lab reads the top-level mapping.
+func (p *parser) lab(n *yaml.Node) {
+	top, ok := p.object(n, "", "a lab", "vpc", "subnets", "network_acls", "prefix_lists",
+		"security_groups", "instances", "internet", "quotas", "settings")
+	if !ok {
+		return
+	}
+	p.l = &Lab{File: p.file, Quotas: DefaultQuotas(), Settings: DefaultSettings()}
+	p.vpc(p.need(top, "vpc", "a lab needs a vpc, such as {id: vpc-lab, cidr: 10.0.0.0/16}"))
+	p.quotas(top.vals["quotas"])
+	p.settings(top.vals["settings"])
+	p.readPrefixLists(top.vals["prefix_lists"])
+	p.readNetworkACLs(top.vals["network_acls"])
+	p.readSubnets(top.vals["subnets"])
+	p.readSecurityGroups(top.vals["security_groups"])
+	p.readInstances(top.vals["instances"])
+	p.internet(top.vals["internet"])
+}
+
+// item reads item i of a list of objects identified by idKey ("id" or
+// "name"); messages name the item by its id when it is valid, else by its
+// index. what names the object for messages ("a subnet").
+func (p *parser) item(n *yaml.Node, list string, i int, what, idKey string, known ...string) (o object, id string, ok bool) {
+	path := fmt.Sprintf("%s[%d]", list, i)
+	if v := lookup(n, idKey); validID(v) {
+		path = fmt.Sprintf("%s[%s]", list, v.Value)
+	}
+	o, ok = p.object(n, path, what, known...)
+	if !ok {
+		return o, "", false
+	}
+	article := "an"
+	if idKey == "name" {
+		article = "a"
+	}
+	id, _ = p.id(p.need(o, idKey, fmt.Sprintf("%s needs %s %s", what, article, idKey)), o.at(idKey))
+	return o, id, true
+}
+
+// unknown reports a reference to an id that the lab does not define.
+func unknownRef[V any](p *parser, n *yaml.Node, field, kind, id string, defined map[string]V) {
+	ids := slices.Sorted(maps.Keys(defined))
+	switch {
+	case len(ids) == 0:
+		p.errorf(n, field, "no %s %q: the lab defines none", kind, id)
+	case len(ids) > 10:
+		p.errorf(n, field, "no %s %q: the lab defines %s, …", kind, id, strings.Join(ids[:10], ", "))
+	default:
+		p.errorf(n, field, "no %s %q: the lab defines %s", kind, id, strings.Join(ids, ", "))
+	}
+}
+
+// specialBlocks are the address blocks a VPC cannot use and no internet
+// host can have.
+var specialBlocks = []struct {
+	block netip.Prefix
+	what  string
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), `"this network"`},
+	{netip.MustParsePrefix("127.0.0.0/8"), "loopback"},
+	{netip.MustParsePrefix("169.254.0.0/16"), "link-local, where the instance services live"},
+	{netip.MustParsePrefix("224.0.0.0/3"), "multicast or reserved"},
+	{netip.MustParsePrefix("::/8"), "reserved (unspecified, loopback, IPv4-mapped)"},
+	{netip.MustParsePrefix("fd00:ec2::/64"), "where the instance services live"},
+	{netip.MustParsePrefix("fe80::/10"), "link-local"},
+	{netip.MustParsePrefix("ff00::/8"), "multicast"},
+}
+
+// specialBlock returns the special block c overlaps, if any, and what it
+// is.
+func specialBlock(c netip.Prefix) (netip.Prefix, string, bool) {
+	for _, r := range specialBlocks {
+		if r.block.Overlaps(c) {
+			return r.block, r.what, true
+		}
+	}
+	return netip.Prefix{}, "", false
+}
+
+// vpc reads the vpc section.
+func (p *parser) vpc(n *yaml.Node) {
+	o, ok := p.object(n, "vpc", "the vpc", "id", "cidr", "ipv6_cidr")
+	if !ok {
+		return
+	}
+	v := &p.l.VPC
+	v.ID, _ = p.id(p.need(o, "id", "the VPC needs an id, such as vpc-lab"), o.at("id"))
+	field := o.at("cidr")
+	n = p.need(o, "cidr", "the VPC needs an IPv4 block, such as 10.0.0.0/16")
+	if c, ok := p.prefix(n, field); ok {
+		switch r, what, bad := specialBlock(c); {
+		case !c.Addr().Is4():
+			p.errorf(n, field, "%s is IPv6: cidr is the VPC's IPv4 block (/16 to /28); put an IPv6 block in ipv6_cidr", c)
+		case c.Bits() < 16 || c.Bits() > 28:
+			p.errorf(n, field, "%s is a /%d: a VPC's IPv4 block is /16 to /28", c, c.Bits())
+		case bad:
+			p.errorf(n, field, "%s overlaps %s (%s): use a private block such as 10.0.0.0/16, 172.16.0.0/16 or 192.168.0.0/16", c, r, what)
+		default:
+			v.CIDR = c
+		}
+	}
+	field = o.at("ipv6_cidr")
+	n = o.vals["ipv6_cidr"]
+	if c, ok := p.prefix(n, field); ok {
+		switch r, what, bad := specialBlock(c); {
+		case !c.Addr().Is6():
+			p.errorf(n, field, "%s is IPv4: ipv6_cidr is the VPC's IPv6 block (/44 to /64, usually /56)", c)
+		case c.Bits() < 44 || c.Bits() > 64:
+			p.errorf(n, field, "%s is a /%d: a VPC's IPv6 block is /44 to /64 (usually /56)", c, c.Bits())
+		case bad:
+			p.errorf(n, field, "%s overlaps %s (%s): use a global block such as 2600:1f18:aa:bb00::/56", c, r, what)
+		default:
+			v.IPv6CIDR = c
+		}
+	}
+}
+
+// quotas reads the optional quotas section.
+func (p *parser) quotas(n *yaml.Node) {
+	// The maxima are AWS's, except for security-group rules: AWS stops at
+	// 1000 per group, a lab may hold up to 100,000 so that rule sets at
+	// ClassBench scale can be tested (rules_times_sgs follows: 16 × 100,000).
+	fields := []struct {
+		key     string
+		dst     *int
+		max     int
+		meaning string
+	}{
+		{"nacl_entries", &p.l.Quotas.NACLEntries, 40, "network ACL entries per direction and family"},
+		{"sg_rules", &p.l.Quotas.SGRules, 100000, "rules per security group, direction and family"},
+		{"sgs_per_eni", &p.l.Quotas.SGsPerENI, 16, "security groups per interface"},
+		{"rules_times_sgs", &p.l.Quotas.RulesTimesSGs, 1600000, "rules per direction and family over an interface's groups"},
+	}
+	known := make([]string, len(fields))
+	for i, f := range fields {
+		known[i] = f.key
+	}
+	o, ok := p.object(n, "quotas", "the quotas", known...)
+	if !ok {
+		return
+	}
+	for _, f := range fields {
+		if v, ok := p.integer(o.vals[f.key], o.at(f.key), "a quota of "+f.meaning, 1, f.max); ok {
+			*f.dst = v
+		}
+	}
+}
+
+// Limits of the settings section.
+const (
+	maxAllowance = 10_000_000
+	maxTimeout   = 432000 * time.Second // AWS's longest (TCP established)
+)
+
+// settings reads the optional settings section: the Policy choices.
+func (p *parser) settings(n *yaml.Node) {
+	s := &p.l.Settings
+	bools := []struct {
+		key string
+		dst *bool
+	}{
+		{"secondary_ips_in_group_refs", &s.SecondaryIPsInGroupRefs},
+		{"untracked_across_groups", &s.UntrackedAcrossGroups},
+		{"admit_related_icmp", &s.AdmitRelatedICMP},
+	}
+	timeouts := []struct {
+		key string
+		dst *time.Duration
+	}{
+		{"tcp_syn_sent", &s.TCPSynSent},
+		{"tcp_syn_recv", &s.TCPSynRecv},
+		{"tcp_fin_wait", &s.TCPFinWait},
+		{"tcp_close_wait", &s.TCPCloseWait},
+		{"tcp_time_wait", &s.TCPTimeWait},
+		{"tcp_last_ack", &s.TCPLastAck},
+		{"tcp_close", &s.TCPClose},
+		{"icmp", &s.ICMP},
+		{"fragment_timeout", &s.FragmentTimeout},
+	}
+	known := []string{"default_allowance"}
+	for _, b := range bools {
+		known = append(known, b.key)
+	}
+	for _, t := range timeouts {
+		known = append(known, t.key)
+	}
+	o, ok := p.object(n, "settings", "the settings", known...)
+	if !ok {
+		return
+	}
+	if v, ok := p.integer(o.vals["default_allowance"], o.at("default_allowance"), "a number of tracked flows", 1, maxAllowance); ok {
+		s.DefaultAllowance = v
+	}
+	for _, b := range bools {
+		if v, ok := p.boolean(o.vals[b.key], o.at(b.key)); ok {
+			*b.dst = v
+		}
+	}
+	for _, t := range timeouts {
+		if v, ok := p.duration(o.vals[t.key], o.at(t.key), time.Second, maxTimeout); ok {
+			*t.dst = v
+		}
+	}
+}
+
+// internet reads the optional internet section.
+func (p *parser) internet(n *yaml.Node) {
+	o, ok := p.object(n, "internet", "the internet", "hosts")
+	if !ok {
+		return
+	}
+	items, _ := p.list(o.vals["hosts"], o.at("hosts"))
+	for i, item := range items {
+		field := fmt.Sprintf("%s[%d]", o.at("hosts"), i)
+		a, ok := p.addr(item, field)
+		if !ok {
+			continue
+		}
+		vpc := p.l.VPC
+		switch r, what, bad := specialBlock(netip.PrefixFrom(a, a.BitLen())); {
+		case vpc.CIDR.Contains(a) || vpc.IPv6CIDR.Contains(a):
+			p.errorf(item, field, "%s is inside the VPC: internet hosts are outside %s", a, vpc.blocks())
+		case bad:
+			p.errorf(item, field, "%s is in %s (%s): an internet host needs a unicast address outside the VPC", a, r, what)
+		default:
+			if p.claim(a, item, field, "internet.hosts") {
+				p.l.Internet.Hosts = append(p.l.Internet.Hosts, a)
+			}
+		}
+	}
+}
+
+// blocks describes the VPC's address blocks for messages.
+func (v VPC) blocks() string {
+	var bs []string
+	for _, b := range []netip.Prefix{v.CIDR, v.IPv6CIDR} {
+		if b.IsValid() {
+			bs = append(bs, b.String())
+		}
+	}
+	return strings.Join(bs, " and ")
+}
+
+// claim records that owner holds address a, reporting an address used
+// twice; it returns whether a was free.
+func (p *parser) claim(a netip.Addr, n *yaml.Node, field, owner string) bool {
+	if u, used := p.addrs[a]; used {
+		p.errorf(n, field, "%s is already used by %s (line %d): each address belongs to one interface or host", a, u.owner, u.line)
+		return false
+	}
+	p.addrs[a] = addrUse{owner: owner, line: n.Line}
+	return true
+}
