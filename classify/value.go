@@ -6,7 +6,7 @@ package classify
 // their ranges with RuleRange and packets their value with PacketValue, so
 // the two can never disagree.
 
-// Any is the full value range.
+// anyLo..anyHi is the full value range.
 const anyLo, anyHi = 0, 0xffff
 
 // RuleRange returns the value range of a rule of protocol proto (-1 for
