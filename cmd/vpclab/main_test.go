@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/vpclab/vpclab/explain"
+	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/replay"
+)
+
+// vpclab runs the command line in-process and returns its exit status,
+// stdout and stderr.
+func vpclab(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// want checks an exit status and that stdout and stderr contain the given
+// strings.
+func want(t *testing.T, args []string, code int, inStdout, inStderr []string) string {
+	t.Helper()
+	got, out, errs := vpclab(t, args...)
+	if got != code {
+		t.Errorf("vpclab %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), got, code, out, errs)
+	}
+	for _, s := range inStdout {
+		if !strings.Contains(out, s) {
+			t.Errorf("vpclab %s: stdout lacks %q:\n%s", strings.Join(args, " "), s, out)
+		}
+	}
+	for _, s := range inStderr {
+		if !strings.Contains(errs, s) {
+			t.Errorf("vpclab %s: stderr lacks %q:\n%s", strings.Join(args, " "), s, errs)
+		}
+	}
+	return out
+}
+
+func TestHelp(t *testing.T) {
+	for _, cmd := range []string{"example", "explain", "test", "replay", "version"} {
+		want(t, []string{cmd, "--help"}, 0, []string{"Usage:", "vpclab " + cmd, "Examples:", "-h, --help"}, nil)
+	}
+	want(t, []string{"--help"}, 0, []string{"explain", "replay", "test", "example", "version", "Examples:"}, nil)
+	want(t, []string{"explain", "--help"}, 0, []string{"--from", "--to", "--proto", "--dport", "--sport", "--family", "--type", "--code", "--lab", "-o, --output"}, nil)
+	want(t, []string{"replay", "--help"}, 0, []string{"--verdicts", "--write-allowed", "--lab", "-o, --output"}, nil)
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"nosuch"},
+		{"explain", "--nosuch"},
+		{"explain", "--to", "app1", "--dport", "80"},                      // no --from
+		{"explain", "--from", "web1", "--to", "app1"},                     // tcp without --dport
+		{"explain", "--from", "web1", "--to", "app1", "--dport", "x"},     // not a number
+		{"explain", "--from", "web1", "--to", "app1", "--dport", "70000"}, // out of range
+		{"explain", "--from", "web1", "--to", "app1", "--proto", "gre"},   // unknown protocol
+		{"explain", "--from", "web1", "--to", "app1", "--proto", "icmp", "--dport", "80"},
+		{"explain", "--from", "web1", "--to", "app1", "--dport", "80", "--type", "3"},
+		{"explain", "--from", "web1", "--to", "app1", "--dport", "80", "--family", "5"},
+		{"explain", "--from", "web1", "--to", "app1", "--dport", "80", "-o", "yaml"},
+		{"explain", "extra", "--from", "web1", "--to", "app1", "--dport", "80"},
+		{"test"},
+		{"replay"},
+		{"replay", "a.pcap", "b.pcap"},
+		{"example", "extra"},
+		{"version", "-o", "xml"},
+	} {
+		want(t, args, 2, nil, []string{"Run 'vpclab", "--help' for usage."})
+	}
+}
+
+func TestExample(t *testing.T) {
+	out := want(t, []string{"example"}, 0, nil, nil)
+	if out != string(lab.Example()) {
+		t.Errorf("example printed something else than lab.Example()")
+	}
+}
+
+func TestExplain(t *testing.T) {
+	want(t, []string{"explain", "--from", "web1", "--to", "app1", "--proto", "tcp", "--dport", "8080"}, 0,
+		[]string{"request  web1 (eni-web1) → app1 (eni-app1)", "ALLOWED: delivered to eni-app1", "conntrack entry on eni-app1"}, nil)
+	want(t, []string{"explain", "--from", "web1", "--to", "db1", "--dport", "5432"}, 0,
+		[]string{"DENIED at nacl-ingress: acl-db rule 32767 (the implicit deny) — SUBNET_ACL_RESTRICTION"}, nil)
+
+	out := want(t, []string{"explain", "--from", "203.0.113.5", "--to", "web1", "--proto", "icmp", "--type", "8", "--code", "0", "-o", "json"}, 0, nil, nil)
+	var r explain.Result
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("-o json: %v\n%s", err, out)
+	}
+	if !r.Request.Allowed || r.Reply == nil || !r.Reply.Allowed || *r.Request.Packet.ICMPType != 8 {
+		t.Errorf("-o json: %s", out)
+	}
+
+	// Failures: exit 1, the problem on stderr.
+	want(t, []string{"explain", "--from", "nosuch", "--to", "app1", "--dport", "80"}, 1, nil, []string{`"nosuch" is not an instance`})
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("vpc: {id: vpc-x, cidr: 10.0.0.0/16}\nsubnets:\n  - {id: s, cidr: 10.9.0.0/24}\n"), 0o644)
+	want(t, []string{"explain", "--lab", bad, "--from", "web1", "--to", "app1", "--dport", "80"}, 1, nil,
+		[]string{bad + ":3:", "subnets[s].cidr"})
+	want(t, []string{"explain", "--lab", filepath.Join(dir, "missing.yaml"), "--from", "a", "--to", "b", "--dport", "1"}, 1, nil,
+		[]string{"missing.yaml", "no such file"})
+}
+
+// writeLab writes the example lab to dir and returns its path.
+func writeLab(t *testing.T, dir string) string {
+	path := filepath.Join(dir, "lab.yaml")
+	if err := os.WriteFile(path, lab.Example(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestPolicyTests(t *testing.T) {
+	dir := t.TempDir()
+	writeLab(t, dir)
+	pass := filepath.Join(dir, "pass.yaml")
+	os.WriteFile(pass, []byte(`lab: lab.yaml
+steps:
+  - name: web-to-app
+    send: {from: web1, to: app1, proto: tcp, sport: 40000, dport: 8080, flags: S}
+    expect: allow
+  - send: {reply: web-to-app, flags: SA}
+    expect: allow
+    by: conntrack
+  - send: {from: web1, to: db1, proto: tcp, sport: 40001, dport: 5432, flags: S}
+    expect: deny
+    by: nacl-ingress
+    rule: 32767
+`), 0o644)
+	fail := filepath.Join(dir, "fail.yaml")
+	os.WriteFile(fail, []byte(`lab: lab.yaml
+steps:
+  - send: {from: web1, to: db1, proto: tcp, sport: 40001, dport: 5432, flags: S}
+    expect: allow
+`), 0o644)
+	broken := filepath.Join(dir, "broken.yaml")
+	os.WriteFile(broken, []byte("lab: lab.yaml\nsteps:\n  - send: {from: web1}\n    expect: maybe\n"), 0o644)
+
+	want(t, []string{"test", pass}, 0, []string{"3 passed, 0 failed"}, nil)
+	want(t, []string{"test", pass, fail}, 1, []string{"3 passed, 0 failed", "0 passed, 1 failed"}, nil)
+	want(t, []string{"test", broken}, 1, nil, []string{broken + ":"})
+	want(t, []string{"test", filepath.Join(dir, "missing.yaml")}, 1, nil, []string{"missing.yaml"})
+}
+
+func TestReplay(t *testing.T) {
+	dir := t.TempDir()
+	labPath := writeLab(t, dir)
+	capture := filepath.Join(dir, "in.pcap")
+	writeCapture(t, capture)
+	verdicts, allowed := filepath.Join(dir, "v.jsonl"), filepath.Join(dir, "allowed.pcap")
+
+	want(t, []string{"replay", "--lab", labPath, capture}, 0,
+		[]string{"capture " + capture, "packets", "allowed", "SUBNET_ACL_RESTRICTION", "ethertype 0x0806 (ARP)"}, nil)
+
+	out := want(t, []string{"replay", "--lab", labPath, capture, "-o", "json", "--verdicts", verdicts, "--write-allowed", allowed}, 0, nil, nil)
+	var sum map[string]any
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatalf("-o json: %v\n%s", err, out)
+	}
+	for k, v := range map[string]float64{"frames": 4, "packets": 3, "allowed": 2, "denied": 1, "skipped": 1} {
+		if sum[k] != v {
+			t.Errorf("%s = %v, want %v", k, sum[k], v)
+		}
+	}
+	for _, k := range []string{"seconds", "pps", "wall_seconds", "denied_by_stage", "denied_by_code", "parse_drops", "skipped_by"} {
+		if _, ok := sum[k]; !ok {
+			t.Errorf("no %q in %s", k, out)
+		}
+	}
+	if b, _ := os.ReadFile(verdicts); strings.Count(string(b), "\n") != 3 {
+		t.Errorf("verdicts:\n%s", b)
+	}
+	pkts, err := replay.Packets(allowed)
+	if err != nil || len(pkts) != 2 {
+		t.Errorf("allowed pcap: %d packets, %v; want 2", len(pkts), err)
+	}
+
+	// The built-in lab by default; failures exit 1 naming the file.
+	want(t, []string{"replay", capture}, 0, []string{"frames"}, nil)
+	want(t, []string{"replay", filepath.Join(dir, "missing.pcap")}, 1, nil, []string{"missing.pcap"})
+	junk := filepath.Join(dir, "junk.pcap")
+	os.WriteFile(junk, []byte("not a capture, but long enough to have a header"), 0o644)
+	want(t, []string{"replay", junk}, 1, nil, []string{junk + ": not a pcap or pcapng capture"})
+	want(t, []string{"replay", "--verdicts", filepath.Join(dir, "no", "such", "dir.jsonl"), capture}, 1, nil, []string{"dir.jsonl"})
+}
+
+// writeCapture writes an Ethernet pcap against the example lab: a request
+// and its reply (allowed), a denied packet and an ARP frame.
+func writeCapture(t *testing.T, path string) {
+	web1, app1, db1 := netipAddr("10.0.1.10"), netipAddr("10.0.2.10"), netipAddr("10.0.3.10")
+	ips := [][]byte{
+		(&packet.Spec{Src: web1, Dst: app1, Proto: packet.ProtoTCP, SrcPort: 40000, DstPort: 8080, TCPFlags: packet.TCPSyn}).Append(nil),
+		(&packet.Spec{Src: app1, Dst: web1, Proto: packet.ProtoTCP, SrcPort: 8080, DstPort: 40000, TCPFlags: packet.TCPSyn | packet.TCPAck}).Append(nil),
+		(&packet.Spec{Src: web1, Dst: db1, Proto: packet.ProtoTCP, SrcPort: 40001, DstPort: 5432, TCPFlags: packet.TCPSyn}).Append(nil),
+	}
+	var frames [][]byte
+	mac := []byte{2, 0, 0, 0, 0, 1}
+	for _, ip := range ips {
+		buf := gopacket.NewSerializeBuffer()
+		gopacket.SerializeLayers(buf, gopacket.SerializeOptions{},
+			&layers.Ethernet{SrcMAC: mac, DstMAC: mac, EthernetType: layers.EthernetTypeIPv4}, gopacket.Payload(ip))
+		frames = append(frames, buf.Bytes())
+	}
+	buf := gopacket.NewSerializeBuffer()
+	gopacket.SerializeLayers(buf, gopacket.SerializeOptions{},
+		&layers.Ethernet{SrcMAC: mac, DstMAC: layers.EthernetBroadcast, EthernetType: layers.EthernetTypeARP},
+		&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
+			SourceHwAddress: mac, SourceProtAddress: web1.AsSlice(), DstHwAddress: make([]byte, 6), DstProtAddress: app1.AsSlice()})
+	frames = append(frames, buf.Bytes())
+
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := pcapgo.NewWriter(f)
+	w.WriteFileHeader(65536, layers.LinkTypeEthernet)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, fr := range frames {
+		ci := gopacket.CaptureInfo{Timestamp: t0.Add(time.Duration(i) * time.Second), CaptureLength: len(fr), Length: len(fr)}
+		if err := w.WritePacket(ci, fr); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	want(t, []string{"version"}, 0, []string{"vpclab ", "go1."}, nil)
+	out := want(t, []string{"version", "-o", "json"}, 0, nil, nil)
+	var v versionInfo
+	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Version == "" || v.Go == "" {
+		t.Errorf("version -o json: %v\n%s", err, out)
+	}
+}
+
+func netipAddr(s string) netip.Addr { return netip.MustParseAddr(s) }

@@ -1,0 +1,547 @@
+// Package explain answers "can X reach Y on this port, and why (not)?" for
+// a lab: it sends one request packet and its reply through a fresh
+// dataplane engine, with tracing on, and turns each stage's decision into
+// words a VPC user knows: the network-ACL entry by number, the
+// security-group rule by group, direction, position and id, the conntrack
+// entry, and the explanation code in AWS Reachability Analyzer's
+// vocabulary (spec §5).
+//
+// The reply is judged after the request, by the same engine, so that it
+// meets the conntrack entries the delivered request created; a request
+// that was not delivered leaves none, and its reply is judged by the rules
+// alone. Packets are built by policytest.Send, as the policy tests build
+// them.
+package explain
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/nacl"
+	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/policytest"
+)
+
+// Query is the packet to explain.
+type Query struct {
+	// From and To name the two ends: an instance name (its first ENI), an
+	// ENI id, or an address (an ENI's, a VPC service's, or one behind the
+	// internet gateway).
+	From, To string
+	// Proto is tcp, udp, icmp, icmpv6 or a protocol number.
+	Proto string
+	// Family is 4 or 6; 0 takes it from From and To when they are
+	// addresses, else 4.
+	Family int
+	// Sport and Dport are the TCP or UDP ports; a zero Sport means
+	// EphemeralPort.
+	Sport, Dport int
+	// Type and Code are the ICMP type and code; a nil Type means an echo
+	// request.
+	Type, Code *int
+}
+
+// Result is the explanation of a request and its reply.
+type Result struct {
+	// Lab is the lab file the packets were judged against.
+	Lab string `json:"lab"`
+	// Request is the packet of the query, Reply the packet coming back.
+	// Reply is nil when the request has no reply (an ICMP message other
+	// than an echo request).
+	Request Leg  `json:"request"`
+	Reply   *Leg `json:"reply,omitempty"`
+}
+
+// Leg is one packet's way through the dataplane.
+type Leg struct {
+	// From and To are where the packet enters the dataplane and where it
+	// is going.
+	From Endpoint `json:"from"`
+	To   Endpoint `json:"to"`
+	// Packet describes the packet's headers.
+	Packet Packet `json:"packet"`
+	// Steps are the stages' decisions, in order; the last one decided.
+	Steps []Step `json:"steps"`
+	// Allowed, Stage and Code are the final verdict (dataplane.Stage and
+	// dataplane.Code names). Stage is the stage that dropped the packet,
+	// or the last that let it through.
+	Allowed bool   `json:"allowed"`
+	Stage   string `json:"stage"`
+	Code    string `json:"code"`
+	// Verdict says it in one line, such as "DENIED at nacl-egress:
+	// acl-db rule 32767 (the implicit deny) — SUBNET_ACL_RESTRICTION".
+	Verdict string `json:"verdict"`
+	// Note adds what the reader should know to read the leg, such as the
+	// reply of an undelivered request meeting no conntrack entry.
+	Note string `json:"note,omitempty"`
+}
+
+// Endpoint is one end of a packet.
+type Endpoint struct {
+	// Name is the end as the query named it ("web1", "10.0.1.10").
+	Name string `json:"name"`
+	// Port is where the packet enters or leaves: an ENI id, "internet" or
+	// "vpc-service".
+	Port string `json:"port"`
+	// Addr is the IP address the packet uses.
+	Addr string `json:"addr"`
+}
+
+// Packet is the part of a packet's headers that the filters read.
+type Packet struct {
+	// Family is 4 or 6, Proto the protocol's name (tcp, udp, icmp,
+	// icmpv6, or "proto N"), Src and Dst the addresses.
+	Family int    `json:"family"`
+	Proto  string `json:"proto"`
+	Src    string `json:"src"`
+	Dst    string `json:"dst"`
+	// Sport and Dport are set for TCP and UDP, Flags for TCP ("S", "SA").
+	Sport *int   `json:"sport,omitempty"`
+	Dport *int   `json:"dport,omitempty"`
+	Flags string `json:"flags,omitempty"`
+	// ICMPType and ICMPCode are set for ICMP and ICMPv6.
+	ICMPType *int `json:"icmp_type,omitempty"`
+	ICMPCode *int `json:"icmp_code,omitempty"`
+	// Length is the IP packet's length in bytes.
+	Length int `json:"length"`
+}
+
+// Step is one stage's decision.
+type Step struct {
+	// Stage is the dataplane.Stage name, Allowed whether the packet went
+	// on, Code the dataplane.Code name.
+	Stage   string `json:"stage"`
+	Allowed bool   `json:"allowed"`
+	Code    string `json:"code"`
+	// By says what decided, in words: "acl-db rule 110: allow tcp 5432
+	// from 10.0.1.0/24", "sg-web ingress #2 (sgr-0a1b, line 52): tcp 8080
+	// from sg-app" (rules counted from 0), "conntrack entry on eni-web1".
+	By string `json:"by"`
+	// ENI is the ENI whose security group or conntrack table was read.
+	ENI string `json:"eni,omitempty"`
+	// ACL and NACLRule name the network-ACL entry that decided.
+	ACL      string `json:"acl,omitempty"`
+	NACLRule int    `json:"nacl_rule,omitempty"`
+	// SGRule is the security-group rule that matched.
+	SGRule *SGRule `json:"sg_rule,omitempty"`
+	// Conntrack is true when a conntrack entry let the packet through;
+	// NewEntry when delivering the packet created an entry for this
+	// stage's ENI; Untracked when a rule allowed an untracked flow, which
+	// gets no entry (spec §3.4).
+	Conntrack bool `json:"conntrack,omitempty"`
+	NewEntry  bool `json:"new_entry,omitempty"`
+	Untracked bool `json:"untracked,omitempty"`
+}
+
+// SGRule identifies a security-group rule.
+type SGRule struct {
+	// Group is the group's id, Direction ingress or egress.
+	Group     string `json:"group"`
+	Direction string `json:"direction"`
+	// Index is the rule's position in the group's list, from 0, as
+	// policy tests name it (sg-web/ingress/2) and lab errors show it
+	// (security_groups[sg-web].ingress[2]).
+	Index int `json:"index"`
+	// ID is the rule's sgr-… id when the lab gives one.
+	ID string `json:"id,omitempty"`
+	// Line is the rule's line in the lab file (0 when unknown).
+	Line int `json:"line,omitempty"`
+	// Rule describes the rule: "tcp 8080 from sg-web".
+	Rule string `json:"rule"`
+}
+
+// EphemeralPort is the source port of a TCP or UDP query that gives none:
+// the first of the ephemeral ports (RFC 6335), which network ACLs usually
+// open for replies as 1024-65535.
+const EphemeralPort = 49152
+
+// Timestamps of the two packets on the engine's clock (ns): the reply
+// follows the request by a millisecond, well within every timeout.
+const (
+	requestTime = int64(1e9)
+	replyTime   = requestTime + 1e6
+)
+
+// Run builds the request of q and its reply, judges both with a new engine
+// for l, and explains the verdicts. It fails when q names an end that l
+// does not have or a packet that cannot be built.
+func Run(l *lab.Lab, q Query) (*Result, error) {
+	send := &policytest.Send{
+		From: q.From, To: q.To, Family: q.Family, Proto: strings.ToLower(q.Proto),
+		Sport: q.Sport, Dport: q.Dport, Type: q.Type, Code: q.Code,
+	}
+	isTCP := send.Proto == "tcp" || send.Proto == "6"
+	ported := isTCP || send.Proto == "udp" || send.Proto == "17"
+	if isTCP {
+		send.Flags = "S"
+	}
+	if ported && send.Sport == 0 {
+		send.Sport = EphemeralPort
+	}
+	e := dataplane.New(l)
+	x := &explainer{l: l, snap: e.Snapshot()}
+	res := &Result{Lab: l.File}
+
+	req, delivered, err := x.leg(e, send, q.From, q.To, requestTime)
+	if err != nil {
+		return nil, err
+	}
+	res.Request = *req
+
+	if !hasReply(send) {
+		return res, nil
+	}
+	rev := send.Reverse()
+	if isTCP {
+		rev.Flags = "SA"
+	}
+	reply, _, err := x.leg(e, rev, q.To, q.From, replyTime)
+	if err != nil {
+		return nil, fmt.Errorf("the reply: %w", err)
+	}
+	if !delivered {
+		reply.Note = "the request was not delivered, so it created no conntrack entry: the reply is judged by the rules alone"
+	}
+	res.Reply = reply
+	return res, nil
+}
+
+// hasReply reports whether a packet gets a reply: any but an ICMP message
+// other than an echo request.
+func hasReply(s *policytest.Send) bool {
+	switch s.Proto {
+	case "icmp", "1":
+		return s.Type == nil || *s.Type == 8
+	case "icmpv6", "58":
+		return s.Type == nil || *s.Type == 128
+	}
+	return true
+}
+
+// explainer turns verdicts into words, with the lab at hand to look rules
+// up.
+type explainer struct {
+	l    *lab.Lab
+	snap *dataplane.Snapshot
+}
+
+// leg builds and judges one packet.
+func (x *explainer) leg(e *dataplane.Engine, s *policytest.Send, fromName, toName string, now int64) (*Leg, bool, error) {
+	from, to, pkt, err := s.Packet(x.snap, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	v := dataplane.Verdict{Trace: &dataplane.Trace{}}
+	e.Process(from.Port, pkt, now, &v)
+
+	leg := &Leg{
+		From:    Endpoint{Name: fromName, Port: from.Name, Addr: from.Addr.String()},
+		To:      Endpoint{Name: toName, Port: to.Name, Addr: to.Addr.String()},
+		Packet:  describePacket(pkt),
+		Allowed: v.Allowed,
+		Stage:   v.Stage.String(),
+		Code:    v.Code.String(),
+	}
+	for _, st := range v.Trace.Steps {
+		leg.Steps = append(leg.Steps, x.step(st, &v, &leg.Packet))
+	}
+	switch {
+	case v.Allowed && v.To == dataplane.PortInternet:
+		leg.Verdict = "ALLOWED: leaves through the internet gateway"
+	case v.Allowed && v.To == dataplane.PortService:
+		leg.Verdict = "ALLOWED: delivered to the VPC service (exempt from filtering)"
+	case v.Allowed && v.Code == dataplane.CodeExempt:
+		leg.Verdict = "ALLOWED: delivered to " + x.snap.PortName(v.To) + " (from a VPC service, exempt from filtering)"
+	case v.Allowed:
+		leg.Verdict = "ALLOWED: delivered to " + x.snap.PortName(v.To)
+	case len(leg.Steps) > 0:
+		last := leg.Steps[len(leg.Steps)-1]
+		leg.Verdict = fmt.Sprintf("DENIED at %s: %s — %s", last.Stage, last.By, last.Code)
+	default:
+		leg.Verdict = fmt.Sprintf("DENIED at %s — %s", v.Stage, v.Code)
+	}
+	return leg, v.Allowed, nil
+}
+
+// step explains one stage's decision; v is the packet's final verdict, p
+// the packet.
+func (x *explainer) step(st dataplane.Step, v *dataplane.Verdict, p *Packet) Step {
+	s := Step{
+		Stage: st.Stage.String(), Allowed: st.Pass, Code: st.Code.String(),
+		ENI: st.ENI, Untracked: st.Untracked, NewEntry: st.NewEntry && st.Pass && v.Allowed,
+	}
+	switch {
+	case st.Code == dataplane.CodeSameSubnet:
+		s.By = "both ends in one subnet: its network ACL (" + aclName(st.ACL) + ") does not apply"
+	case st.Stage == dataplane.StageNACLEgress || st.Stage == dataplane.StageNACLIngress:
+		s.ACL, s.NACLRule = st.ACL, st.NACLRule
+		s.By = x.naclEntry(st.ACL, st.NACLRule, st.Stage == dataplane.StageNACLEgress, familyOf(p))
+	case st.Code == dataplane.CodeConntrack:
+		s.Conntrack = true
+		s.By = "conntrack entry on " + st.ENI
+	case st.SG != nil:
+		s.SGRule = x.sgRule(st.SG.Group, st.SG.Dir.String(), st.SG.Index, st.SG.ID)
+		s.By = s.SGRule.String()
+		if st.Untracked {
+			s.By += " (untracked flow: no conntrack entry)"
+		}
+	case st.Code == dataplane.CodeSGRulesMismatch:
+		s.By = x.noSGRule(st, p)
+	case st.Stage == dataplane.StageParse:
+		s.By = "malformed packet (" + v.Parse.String() + ")"
+	default:
+		s.By = x.codeWords(st, p)
+	}
+	return s
+}
+
+// naclEntry describes entry number rule of a network ACL.
+func (x *explainer) naclEntry(aclID string, rule int, egress bool, family int) string {
+	head := fmt.Sprintf("%s rule %d", aclName(aclID), rule)
+	if rule == 32767 || rule == 32768 {
+		return head + " (the implicit deny)"
+	}
+	a := x.l.ACL(aclID)
+	if a == nil {
+		return head
+	}
+	entries := a.Ingress
+	if egress {
+		entries = a.Egress
+	}
+	for _, en := range entries {
+		if en.Rule == rule && famOfPrefix(en.CIDR.Addr().Is6()) == family {
+			action := "deny"
+			if en.Allow {
+				action = "allow"
+			}
+			dir := "from"
+			if egress {
+				dir = "to"
+			}
+			return fmt.Sprintf("%s: %s %s %s %s", head, action, traffic(en.Protocol, en.FromPort, en.ToPort, en.ICMPType, en.ICMPCode), dir, en.CIDR)
+		}
+	}
+	return head
+}
+
+// aclName names a network ACL in explanations: its id, or "default ACL"
+// for the VPC's default one, whose id alone reads oddly.
+func aclName(id string) string {
+	if id == nacl.DefaultACLID {
+		return "default ACL"
+	}
+	return id
+}
+
+func famOfPrefix(is6 bool) int {
+	if is6 {
+		return 6
+	}
+	return 4
+}
+
+// sgRule identifies and describes rule index of a group's rules in
+// direction dir.
+func (x *explainer) sgRule(group, dir string, index int, id string) *SGRule {
+	r := &SGRule{Group: group, Direction: dir, Index: index, ID: id}
+	g := x.l.Group(group)
+	if g == nil {
+		return r
+	}
+	rules, peerWord := g.Ingress, "from"
+	if dir == "egress" {
+		rules, peerWord = g.Egress, "to"
+	}
+	if index < 0 || index >= len(rules) {
+		return r
+	}
+	rule := rules[index]
+	if r.ID == "" {
+		r.ID = rule.ID
+	}
+	r.Line = rule.Line
+	peer := rule.CIDR.String()
+	switch {
+	case rule.Group != "":
+		peer = rule.Group
+	case rule.PrefixList != "":
+		peer = rule.PrefixList
+	}
+	r.Rule = fmt.Sprintf("%s %s %s", traffic(rule.Protocol, rule.FromPort, rule.ToPort, rule.ICMPType, rule.ICMPCode), peerWord, peer)
+	return r
+}
+
+// String returns "sg-web ingress #2 (sgr-0a1b, line 52): tcp 8080 from
+// sg-app", counting rules from 0.
+func (r *SGRule) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s #%d", r.Group, r.Direction, r.Index)
+	var ids []string
+	if r.ID != "" {
+		ids = append(ids, r.ID)
+	}
+	switch {
+	case r.Line > 0:
+		ids = append(ids, "line "+strconv.Itoa(r.Line))
+	case r.Rule != "":
+		ids = append(ids, "default rule") // made by AWS, not written in the lab
+	}
+	if len(ids) > 0 {
+		fmt.Fprintf(&b, " (%s)", strings.Join(ids, ", "))
+	}
+	if r.Rule != "" {
+		b.WriteString(": ")
+		b.WriteString(r.Rule)
+	}
+	return b.String()
+}
+
+// noSGRule explains a security group that allowed nothing.
+func (x *explainer) noSGRule(st dataplane.Step, p *Packet) string {
+	groups := "its security groups"
+	if eni := x.l.Interface(st.ENI); eni != nil {
+		groups = strings.Join(eni.SecurityGroups, ", ")
+	}
+	dir, peer := "ingress", "from "+p.Src
+	if st.Stage == dataplane.StageSGEgress {
+		dir, peer = "egress", "to "+p.Dst
+	}
+	return fmt.Sprintf("no %s rule of %s on %s allows %s %s", dir, groups, st.ENI, p.what(), peer)
+}
+
+// codeWords explains the decisions that involve no rule.
+func (x *explainer) codeWords(st dataplane.Step, p *Packet) string {
+	switch st.Code {
+	case dataplane.CodeExempt:
+		return "traffic with a VPC service (DNS, metadata, time, DHCP, the router): no security group or network ACL applies"
+	case dataplane.CodeSourceDestCheck:
+		if st.ENI != "" {
+			return fmt.Sprintf("%s does not own source address %s and its source/destination check is on", st.ENI, p.Src)
+		}
+		return fmt.Sprintf("source address %s cannot come from where the packet entered", p.Src)
+	case dataplane.CodeCannotRoute:
+		return fmt.Sprintf("nothing in the VPC takes %s, or the path is not one the VPC routes", p.Dst)
+	case dataplane.CodeNoBroadcast:
+		return fmt.Sprintf("%s is a broadcast or multicast address: a VPC has neither", p.Dst)
+	case dataplane.CodeLinkLocal:
+		return fmt.Sprintf("%s is link-local: the VPC does not route it", p.Dst)
+	case dataplane.CodeTTLExceeded:
+		return "the TTL (hop limit) would reach 0"
+	case dataplane.CodeNoInternetGateway:
+		return "the subnet has no route to the internet gateway (not public)"
+	case dataplane.CodeAllowanceExceeded:
+		return fmt.Sprintf("the conntrack allowance of the instance of %s is used up", st.ENI)
+	case dataplane.CodeFragmentOrphan:
+		return "a later fragment whose first fragment was not seen"
+	case dataplane.CodeFragmentFollowing, dataplane.CodeFragmentFollowDenied:
+		return "a later fragment, following its first fragment's verdict"
+	case dataplane.CodeMalformed:
+		return "malformed packet"
+	}
+	return strings.ToLower(strings.ReplaceAll(st.Code.String(), "_", " "))
+}
+
+// describePacket reads back the packet the builder made.
+func describePacket(b []byte) Packet {
+	var p packet.Parsed
+	p.Decode(b)
+	d := Packet{Family: int(p.Family), Proto: protoName(int(p.Proto)), Length: p.Length}
+	if p.Src.IsValid() {
+		d.Src, d.Dst = p.Src.String(), p.Dst.String()
+	}
+	if p.HasPorts {
+		sp, dp := int(p.SrcPort), int(p.DstPort)
+		d.Sport, d.Dport = &sp, &dp
+	}
+	if p.Proto == packet.ProtoTCP && p.HasPorts {
+		d.Flags = tcpFlags(p.TCPFlags)
+	}
+	if p.HasICMP {
+		t, c := int(p.ICMPType), int(p.ICMPCode)
+		d.ICMPType, d.ICMPCode = &t, &c
+	}
+	return d
+}
+
+// what describes the packet's traffic: "tcp 5432", "icmp type 8 code 0".
+func (p *Packet) what() string {
+	switch {
+	case p.Dport != nil:
+		return fmt.Sprintf("%s %d", p.Proto, *p.Dport)
+	case p.ICMPType != nil:
+		return fmt.Sprintf("%s type %d code %d", p.Proto, *p.ICMPType, *p.ICMPCode)
+	}
+	return p.Proto
+}
+
+func familyOf(p *Packet) int {
+	if p.Family == 6 {
+		return 6
+	}
+	return 4
+}
+
+// tcpFlags writes TCP flags as the policy tests do: "S", "SA", "FA", "R".
+func tcpFlags(f uint8) string {
+	var b []byte
+	for _, x := range []struct {
+		bit uint8
+		c   byte
+	}{{packet.TCPSyn, 'S'}, {packet.TCPFin, 'F'}, {packet.TCPRst, 'R'}, {packet.TCPPsh, 'P'}, {packet.TCPAck, 'A'}, {packet.TCPUrg, 'U'}} {
+		if f&x.bit != 0 {
+			b = append(b, x.c)
+		}
+	}
+	if len(b) == 0 {
+		return "none"
+	}
+	return string(b)
+}
+
+// protoName names an IP protocol number.
+func protoName(p int) string {
+	switch p {
+	case -1:
+		return "all"
+	case packet.ProtoTCP:
+		return "tcp"
+	case packet.ProtoUDP:
+		return "udp"
+	case packet.ProtoICMP:
+		return "icmp"
+	case packet.ProtoICMPv6:
+		return "icmpv6"
+	}
+	return "proto " + strconv.Itoa(p)
+}
+
+// traffic describes the traffic of a rule or entry: "tcp 5432",
+// "udp 1024-65535", "tcp all ports", "icmp type 8", "all traffic".
+func traffic(proto, from, to, icmpType, icmpCode int) string {
+	name := protoName(proto)
+	switch {
+	case proto == -1:
+		return "all traffic"
+	case proto == packet.ProtoTCP || proto == packet.ProtoUDP:
+		switch {
+		case from == 0 && to == 65535:
+			return name + " all ports"
+		case from == to:
+			return fmt.Sprintf("%s %d", name, from)
+		}
+		return fmt.Sprintf("%s %d-%d", name, from, to)
+	case proto == packet.ProtoICMP || proto == packet.ProtoICMPv6:
+		switch {
+		case icmpType == -1:
+			return name + " all types"
+		case icmpCode == -1:
+			return fmt.Sprintf("%s type %d", name, icmpType)
+		}
+		return fmt.Sprintf("%s type %d code %d", name, icmpType, icmpCode)
+	}
+	return name
+}

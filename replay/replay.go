@@ -1,0 +1,294 @@
+// Package replay runs packet captures through the dataplane: it reads pcap
+// and pcapng files (optionally gzip-compressed), strips their link headers
+// (Ethernet with VLAN tags, raw IP, Linux cooked SLL and SLL2, BSD
+// loopback), and judges every IP packet with a dataplane.Engine on the
+// capture's own clock.
+//
+// Each packet enters at the port that owns its source address
+// (dataplane.Engine.SourcePort): an ENI, the VPC's services, or the
+// internet gateway. A packet whose IP header is too broken to name a source
+// still goes to the engine, which drops it at the parse stage and counts
+// the reason.
+//
+// Run produces a Summary and, on request, a verdict per packet (JSON Lines)
+// and a pcap of the packets that were allowed. The loop allocates nothing
+// per packet: frames are read into a reused buffer, verdicts are written
+// with append-style encoders, and counters are arrays indexed by stage,
+// code and parse reason.
+//
+// Packets loads a whole capture into memory, for benchmarks that replay it
+// without file I/O.
+package replay
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/netip"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/packet"
+)
+
+// Options are the optional outputs of Run.
+type Options struct {
+	// Verdicts, when not nil, receives one JSON object per IP packet, one
+	// per line (JSON Lines), with the fields of VerdictRecord.
+	Verdicts io.Writer
+	// Allowed, when not nil, receives the allowed packets as a pcap file of
+	// link type LINKTYPE_RAW (101), with their original timestamps in
+	// nanoseconds.
+	Allowed io.Writer
+	// Progress, when not nil, receives a one-line progress bar, redrawn in
+	// place at most ten times a second and erased at the end. Give it a
+	// terminal only.
+	Progress io.Writer
+}
+
+// Summary counts what a replay saw. Frames = Packets + Skipped, Packets =
+// Allowed + Denied, the values of DeniedByStage and of DeniedByCode each
+// add up to Denied, those of ParseDrops to DeniedByCode["MALFORMED_PACKET"]
+// and those of SkippedBy to Skipped.
+type Summary struct {
+	// Capture is the file name, Format "pcap" or "pcapng", LinkType the
+	// capture's link type (its first interface's, for pcapng).
+	Capture  string `json:"capture"`
+	Format   string `json:"format"`
+	LinkType string `json:"link_type"`
+	// Frames is every frame read from the capture.
+	Frames int64 `json:"frames"`
+	// Packets is the IP packets judged by the engine.
+	Packets int64 `json:"packets"`
+	Allowed int64 `json:"allowed"`
+	Denied  int64 `json:"denied"`
+	// DeniedByStage and DeniedByCode break Denied down by the stage that
+	// dropped each packet (dataplane.Stage names) and by its explanation
+	// code (dataplane.Code names).
+	DeniedByStage map[string]int64 `json:"denied_by_stage"`
+	DeniedByCode  map[string]int64 `json:"denied_by_code"`
+	// ParseDrops breaks the malformed packets (code MALFORMED_PACKET)
+	// down by the parser's reason (packet.Reason names). The parse stage
+	// also drops the later fragments whose first fragment was not seen
+	// (FRAGMENT_ORPHAN); they are well formed and not counted here.
+	ParseDrops map[string]int64 `json:"parse_drops"`
+	// Skipped is the frames that held no IP packet, SkippedBy why (see
+	// Reader.Skipped).
+	Skipped   int64            `json:"skipped"`
+	SkippedBy map[string]int64 `json:"skipped_by"`
+	// Seconds is the time the capture spans: its last timestamp less its
+	// first (0 for fewer than two packets).
+	Seconds float64 `json:"seconds"`
+	// WallSeconds is how long the replay took, PPS the packets judged per
+	// wall-clock second.
+	WallSeconds float64 `json:"wall_seconds"`
+	PPS         float64 `json:"pps"`
+}
+
+// counters are the per-packet counts, kept in arrays so that counting
+// never allocates.
+type counters struct {
+	packets, allowed, denied int64
+	byStage                  [dataplane.NumStages]int64
+	byCode                   [dataplane.NumCodes]int64
+	byReason                 [packet.NumReasons]int64
+	first, last              int64 // capture timestamps, ns
+}
+
+func (c *counters) count(v *dataplane.Verdict, t int64) {
+	if c.packets == 0 || t < c.first {
+		c.first = t
+	}
+	if c.packets == 0 || t > c.last {
+		c.last = t
+	}
+	c.packets++
+	if v.Allowed {
+		c.allowed++
+		return
+	}
+	c.denied++
+	if v.Stage < dataplane.NumStages {
+		c.byStage[v.Stage]++
+	}
+	if v.Code < dataplane.NumCodes {
+		c.byCode[v.Code]++
+	}
+	if v.Code == dataplane.CodeMalformed && v.Parse < packet.NumReasons {
+		c.byReason[v.Parse]++
+	}
+}
+
+// Run judges every IP packet of capture c with engine e, in capture order,
+// using the capture's timestamps as the engine's clock, and writes the
+// outputs opts asks for. It does not close c.
+//
+// A damaged capture (a record that overruns the file, an impossible
+// length) ends the replay: Run returns the summary of what it judged so far
+// and an error naming the file and the frame number. An error writing an
+// output also ends it.
+func Run(e *dataplane.Engine, c *Reader, opts Options) (*Summary, error) {
+	start := time.Now()
+	var (
+		cnt  counters
+		v    dataplane.Verdict
+		vw   *verdictWriter
+		aw   *allowedWriter
+		prog *progress
+		err  error
+	)
+	if opts.Verdicts != nil {
+		vw = newVerdictWriter(opts.Verdicts, e.Snapshot())
+	}
+	if opts.Allowed != nil {
+		if aw, err = newAllowedWriter(opts.Allowed); err != nil {
+			return nil, fmt.Errorf("writing allowed packets: %w", err)
+		}
+	}
+	if opts.Progress != nil {
+		prog = newProgress(opts.Progress, start)
+	}
+	for {
+		fr, rerr := c.Next()
+		if rerr != nil {
+			if !errors.Is(rerr, io.EOF) {
+				err = rerr
+			}
+			break
+		}
+		from := dataplane.PortNone
+		if src := SourceAddr(fr.Data); src.IsValid() {
+			from = e.SourcePort(src)
+		}
+		e.Process(from, fr.Data, fr.Time, &v)
+		cnt.count(&v, fr.Time)
+		if vw != nil {
+			if werr := vw.write(&fr, &v); werr != nil {
+				err = fmt.Errorf("writing verdicts: %w", werr)
+				break
+			}
+		}
+		if aw != nil && v.Allowed {
+			if werr := aw.write(&fr); werr != nil {
+				err = fmt.Errorf("writing allowed packets: %w", werr)
+				break
+			}
+		}
+		if prog != nil && cnt.packets&1023 == 0 {
+			prog.update(c, cnt.packets)
+		}
+	}
+	if prog != nil {
+		prog.done()
+	}
+	if vw != nil {
+		if ferr := vw.w.Flush(); ferr != nil && err == nil {
+			err = fmt.Errorf("writing verdicts: %w", ferr)
+		}
+	}
+	if aw != nil {
+		if ferr := aw.w.Flush(); ferr != nil && err == nil {
+			err = fmt.Errorf("writing allowed packets: %w", ferr)
+		}
+	}
+	return cnt.summary(c, time.Since(start)), err
+}
+
+func (c *counters) summary(r *Reader, wall time.Duration) *Summary {
+	s := &Summary{
+		Capture:       r.Name(),
+		Format:        r.Format(),
+		LinkType:      linkTypeName(r.LinkType()),
+		Frames:        r.Frames(),
+		Packets:       c.packets,
+		Allowed:       c.allowed,
+		Denied:        c.denied,
+		DeniedByStage: map[string]int64{},
+		DeniedByCode:  map[string]int64{},
+		ParseDrops:    map[string]int64{},
+		WallSeconds:   wall.Seconds(),
+	}
+	s.Skipped, s.SkippedBy = r.Skipped()
+	for st, n := range c.byStage {
+		if n > 0 {
+			s.DeniedByStage[dataplane.Stage(st).String()] += n
+		}
+	}
+	for code, n := range c.byCode {
+		if n > 0 {
+			s.DeniedByCode[dataplane.Code(code).String()] += n
+		}
+	}
+	for r, n := range c.byReason {
+		if n > 0 {
+			s.ParseDrops[packet.Reason(r).String()] += n
+		}
+	}
+	if c.packets > 1 {
+		s.Seconds = float64(c.last-c.first) / 1e9
+	}
+	if s.WallSeconds > 0 {
+		s.PPS = math.Round(float64(c.packets) / s.WallSeconds)
+	}
+	return s
+}
+
+// linkTypeName returns "Ethernet (1)" and the like.
+func linkTypeName(lt layers.LinkType) string {
+	if n := linkName(lt); n != "" {
+		return fmt.Sprintf("%s (%d)", n, lt)
+	}
+	return fmt.Sprintf("link type %d", lt)
+}
+
+// SourceAddr returns the source address of the IP packet b, read straight
+// from its header, or the zero Addr when b is too short or not IPv4 or
+// IPv6. It validates nothing else: deciding whether the packet is well
+// formed is the engine's job.
+func SourceAddr(b []byte) netip.Addr {
+	if len(b) == 0 {
+		return netip.Addr{}
+	}
+	switch b[0] >> 4 {
+	case 4:
+		if len(b) >= 20 {
+			return netip.AddrFrom4([4]byte(b[12:16]))
+		}
+	case 6:
+		if len(b) >= 40 {
+			return netip.AddrFrom16([16]byte(b[8:24]))
+		}
+	}
+	return netip.Addr{}
+}
+
+// allowedWriter writes allowed packets as a raw-IP pcap.
+type allowedWriter struct {
+	w  *bufio.Writer
+	pw *pcapgo.Writer
+}
+
+// allowedSnaplen is the snap length written in the pcap header: libpcap's
+// largest, so that no packet of a capture, jumbograms included, exceeds it.
+const allowedSnaplen = 262144
+
+func newAllowedWriter(w io.Writer) (*allowedWriter, error) {
+	a := &allowedWriter{w: bufio.NewWriterSize(w, 64<<10)}
+	a.pw = pcapgo.NewWriterNanos(a.w)
+	return a, a.pw.WriteFileHeader(allowedSnaplen, layers.LinkTypeRaw)
+}
+
+func (a *allowedWriter) write(fr *Frame) error {
+	ci := gopacket.CaptureInfo{
+		Timestamp:     time.Unix(0, fr.Time),
+		CaptureLength: len(fr.Data),
+		Length:        fr.Length,
+	}
+	return a.pw.WritePacket(ci, fr.Data)
+}
