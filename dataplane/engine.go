@@ -237,7 +237,8 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 
 	f := famIdx(p.Src)
 	val := classify.PacketValue(p.Proto, p.DstPort, p.ICMPType, p.ICMPCode)
-	k, fromLo := conntrack.MakeKey(p.Src, p.Dst, p.Proto, p.SrcPort, p.DstPort, p.ICMPType, p.ICMPCode, p.ICMPID)
+	var k conntrack.Key
+	fromLo := k.Set(p.Src, p.Dst, p.Proto, p.SrcPort, p.DstPort, p.ICMPType, p.ICMPCode, p.ICMPID)
 	related := isICMPError(p)
 	var needSrc, needDst bool
 	if src != nil {
@@ -273,13 +274,13 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 
 	// Entries are made only for packets actually delivered (§3.9), and
 	// only while the instance's allowance lasts (§3.7).
-	if needSrc && src.allowance.Available() == 0 {
+	if needSrc && !src.allowanceLeft(now) {
 		src.allowance.NoteExceeded()
 		v.ENI, v.SG = src.id, nil
 		v.deny(StageConntrackAllowance, CodeAllowanceExceeded)
 		return
 	}
-	if needDst && dst.allowance.Available() == 0 {
+	if needDst && !dst.allowanceLeft(now) {
 		dst.allowance.NoteExceeded()
 		v.ENI, v.SG = dst.id, nil
 		v.deny(StageConntrackAllowance, CodeAllowanceExceeded)
@@ -379,6 +380,24 @@ func (s *Snapshot) naclStage(sn *subnetPolicy, out bool, f int, proto uint8, pee
 	v.pass(stage, CodeNACLAllow)
 	return true
 }
+
+// allowanceLeft reports whether the ENI's instance may track one more
+// flow. Expired entries hold their place until a table removes them, so
+// when none is left it first reclaims the expired entries of every table
+// of the instance (a rare path: the allowance is used up).
+func (e *eniPolicy) allowanceLeft(now int64) bool {
+	if e.allowance.Available() > 0 {
+		return true
+	}
+	for _, t := range e.instanceTables {
+		t.Expire(now, reclaimBudget)
+	}
+	return e.allowance.Available() > 0
+}
+
+// reclaimBudget bounds the expired entries removed per table when an
+// instance's allowance runs out.
+const reclaimBudget = 64
 
 func (e *eniPolicy) owns(a netip.Addr) bool {
 	for _, x := range e.addrs {

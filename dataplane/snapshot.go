@@ -48,6 +48,9 @@ type eniPolicy struct {
 	in, out     [2]*sg.Compiled // [0] IPv4, [1] IPv6
 	table       *conntrack.Table
 	allowance   *conntrack.Allowance
+	// instanceTables are the tables of every ENI of the instance, which
+	// share its allowance.
+	instanceTables []*conntrack.Table
 }
 
 type subnetPolicy struct {
@@ -173,6 +176,8 @@ func compile(l *lab.Lab, st *state) (*Snapshot, *pending) {
 		} else {
 			p.resize = append(p.resize, resize{a, inst.ConntrackAllowance})
 		}
+		var tables []*conntrack.Table
+		var eps []*eniPolicy
 		for _, e := range inst.Interfaces {
 			slot, ok := st.slots[e.ID]
 			var table *conntrack.Table
@@ -214,9 +219,14 @@ func compile(l *lab.Lab, st *state) (*Snapshot, *pending) {
 				s.enis = append(s.enis, nil)
 			}
 			s.enis[slot] = ep
+			tables = append(tables, table)
+			eps = append(eps, ep)
 			for _, addr := range ep.addrs {
 				dests[addr] = dest{kind: destENI, slot: slot, subnet: ep.subnet}
 			}
+		}
+		for _, ep := range eps {
+			ep.instanceTables = tables
 		}
 	}
 	s.dests = newAddrTable(dests)

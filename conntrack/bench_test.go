@@ -1,0 +1,169 @@
+package conntrack
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// tableOf returns a table tracking n flows (manyKey(0..n-1)), ESTABLISHED.
+func tableOf(n int) *Table {
+	tb := NewTable(nil, DefaultTimeouts())
+	for i := range n {
+		k := manyKey(i)
+		tb.Insert(&k, true, ack, 0)
+	}
+	return tb
+}
+
+var sizes = []struct {
+	name string
+	n    int
+}{{"1k", 1 << 10}, {"1M", 1 << 20}}
+
+// BenchmarkLookupHit looks up live flows in turn: with 1M flows most
+// lookups miss the CPU caches, as on a busy ENI.
+func BenchmarkLookupHit(b *testing.B) {
+	for _, sz := range sizes {
+		b.Run(sz.name, func(b *testing.B) {
+			tb := tableOf(sz.n)
+			keys := make([]Key, sz.n)
+			for i := range keys {
+				keys[i] = manyKey(i)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if !tb.Lookup(&keys[i&(sz.n-1)], i&1 == 0, ack, int64(i)) {
+					b.Fatal("miss")
+				}
+			}
+		})
+	}
+	b.Run("one flow", func(b *testing.B) {
+		tb := tableOf(1)
+		k := manyKey(0)
+		b.ReportAllocs()
+		for i := range b.N {
+			if !tb.Lookup(&k, i&1 == 0, ack, int64(i)) {
+				b.Fatal("miss")
+			}
+		}
+	})
+}
+
+// BenchmarkLookupMiss looks up flows that are not tracked, as for every
+// packet of an untracked flow.
+func BenchmarkLookupMiss(b *testing.B) {
+	for _, sz := range sizes {
+		b.Run(sz.name, func(b *testing.B) {
+			tb := tableOf(sz.n)
+			keys := make([]Key, sz.n)
+			for i := range keys {
+				keys[i] = manyKey(i)
+				keys[i].Proto = protoUDP
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if tb.Lookup(&keys[i&(sz.n-1)], true, 0, 0) {
+					b.Fatal("hit")
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkMakeKey(b *testing.B) {
+	b.ReportAllocs()
+	for i := range b.N {
+		MakeKey(a4, b4, protoTCP, uint16(i), 443, 0, 0, 0)
+	}
+}
+
+// BenchmarkSetAndLookup is the dataplane's per-packet cost: build the key
+// of a packet in a reused Key, then look it up (a hit).
+func BenchmarkSetAndLookup(b *testing.B) {
+	for _, tc := range []struct {
+		name     string
+		src, dst netip.Addr
+	}{{"v4", a4, b4}, {"v6", a6, b6}} {
+		b.Run(tc.name, func(b *testing.B) {
+			tb := NewTable(nil, DefaultTimeouts())
+			var k Key
+			tb.Insert(&k, k.Set(tc.src, tc.dst, protoTCP, 40000, 443, 0, 0, 0), ack, 0)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				fromLo := k.Set(tc.dst, tc.src, protoTCP, 443, 40000, 0, 0, 0)
+				if !tb.Lookup(&k, fromLo, ack, int64(i)) {
+					b.Fatal("miss")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkInsert inserts new flows. "churn": UDP flows expiring 30 s after
+// their insert, one new flow every 30s/2¹⁶ of virtual time, so about 65k
+// are live and each Insert also expires old ones. "grow": flows that stay,
+// up to 1M (then a Flush, untimed), so the cost includes the doublings.
+func BenchmarkInsert(b *testing.B) {
+	b.Run("churn", func(b *testing.B) {
+		tb := NewTable(nil, DefaultTimeouts())
+		step := int64(30*time.Second) >> 16
+		b.ReportAllocs()
+		for i := range b.N {
+			k := manyKey(i & (1<<24 - 1))
+			k.Proto = protoUDP
+			if !tb.Insert(&k, true, 0, int64(i)*step) {
+				b.Fatal("refused")
+			}
+		}
+		b.ReportMetric(float64(tb.Len()), "flows")
+	})
+	b.Run("grow", func(b *testing.B) {
+		tb := NewTable(nil, DefaultTimeouts())
+		b.ReportAllocs()
+		for i := range b.N {
+			if i&(1<<20-1) == 0 && i > 0 {
+				b.StopTimer()
+				tb.Flush()
+				b.StartTimer()
+			}
+			k := manyKey(i & (1<<20 - 1))
+			tb.Insert(&k, true, syn, 0)
+		}
+	})
+}
+
+// BenchmarkMemory reports the heap a table of 1M flows holds per flow.
+func BenchmarkMemory(b *testing.B) {
+	var per float64
+	for range b.N {
+		per = bytesPerFlow(1 << 20)
+	}
+	b.ReportMetric(per, "bytes/flow")
+}
+
+// BenchmarkMapBaseline looks the same keys up in a plain Go map, with no
+// synchronisation and no state: the scale for LookupHit's figures on a
+// given machine.
+func BenchmarkMapBaseline(b *testing.B) {
+	for _, sz := range sizes {
+		b.Run(sz.name, func(b *testing.B) {
+			m := make(map[Key]uint32, sz.n)
+			keys := make([]Key, sz.n)
+			for i := range keys {
+				keys[i] = manyKey(i)
+				m[keys[i]] = uint32(i)
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				if _, ok := m[keys[i&(sz.n-1)]]; !ok {
+					b.Fatal("miss")
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,57 @@
+// Package conntrack keeps the per-ENI connection-tracking tables that make
+// security groups stateful (spec §3): flow keys, entries, the TCP and UDP
+// state logic, idle timeouts, expiry and the per-instance allowance.
+//
+// The dataplane decides when to look up and when to insert; this package
+// promises that Lookup is lock-free, allocation-free and safe against every
+// concurrent writer, and that a hit is never wrong: a packet hits only the
+// live entry of its own flow.
+//
+// Per packet, the dataplane fills a reused Key with Key.Set and calls
+// Lookup on the ENI's table; when the packet is delivered without a hit on a
+// tracked flow, it calls Insert (which may refuse for lack of Allowance).
+// Now and then, e.g. once per batch, it calls Expire on every table.
+//
+// # Time
+//
+// Every call takes now, a virtual clock in nanoseconds; the package never
+// reads the wall clock. Timeouts are idle times: an entry lives while
+// now − last packet ≤ the timeout of its state, read from the table's
+// current Timeouts (so SetTimeouts reaches live entries).
+//
+// # Design
+//
+// A table is a slab of 64-byte, pointer-free entries, grown in 16 KiB chunks
+// and addressed by uint32 index, and a power-of-two array of bucket heads
+// chaining entries by index. All of it is reached through one immutable
+// view published with an atomic pointer. Every field readers and writers
+// share is accessed with sync/atomic, so the race detector checks the
+// protocol as written.
+//
+// Writers (Insert, Expire, Flush) serialise on a per-table mutex and recycle
+// slots in place. Readers guard against that as Linux's SLAB_TYPESAFE_BY_RCU
+// conntrack does: each entry's control word holds a sequence number that
+// grows when the slot is freed or filled, and a reader re-reads it after the
+// key; state transitions are CAS on that word, so a reader never changes a
+// recycled entry's state; and each chain ends in a marker naming its bucket,
+// so a reader that followed a recycled entry into another chain walks again.
+//
+// The bucket array doubles when the load passes 3/4, a little at a time and
+// without blocking anyone. Each entry has two link fields; the new array is
+// chained through the one the current array does not use, a few slots per
+// Insert, while readers go on walking the current array, whose chains this
+// never touches; once every slot is in, the new array is published. So no
+// call does more than a few slots of rehashing. (Sizing buckets from the
+// allowance up front would avoid rehashing but cost 4 bytes × allowance for
+// every ENI of an instance, whatever its traffic.)
+//
+// Expiry is amortised: a cursor walks the slab, and each Insert removes the
+// expired entries among a few slots, as does Expire within its budget. An
+// expired entry stops matching at once and holds its allowance until one of
+// them removes it, so the dataplane should call Expire on every table now
+// and then.
+//
+// Memory is 64 bytes per entry plus 5 to 11 bytes of bucket array per entry
+// (twice that while a doubling is under way): about 72 bytes per flow at a
+// million flows.
+package conntrack

@@ -1,0 +1,203 @@
+package conntrack
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+	"net/netip"
+)
+
+// IP protocol numbers MakeKey and the state machine know.
+const (
+	protoICMP   = 1
+	protoTCP    = 6
+	protoUDP    = 17
+	protoICMPv6 = 58
+)
+
+// Key is a flow key: packed, pointer-free and comparable, in canonical
+// order (the lower address, then the lower port, is Lo), so that a packet and
+// its reply give the same Key. Build it with MakeKey.
+type Key struct {
+	// Lo and Hi are the two addresses, IPv4 as IPv4-mapped IPv6.
+	Lo, Hi [16]byte
+	// LoPort and HiPort are the TCP or UDP ports of Lo and Hi. For an ICMP
+	// echo, LoPort is the identifier and HiPort 0; for another ICMP
+	// message, LoPort is the type and HiPort the code. Otherwise 0.
+	LoPort, HiPort uint16
+	// Proto is the IP protocol number.
+	Proto uint8
+	// IPv4 is true for an IPv4 flow (an IPv4-mapped IPv6 address in an
+	// IPv6 packet is another flow).
+	IPv4 bool
+	// Echo is true for an ICMP or ICMPv6 echo request or reply.
+	Echo bool
+}
+
+// MakeKey builds the key of a packet from src to dst and reports whether the
+// packet travels from the Lo side (spec §3.2):
+//   - TCP and UDP: the 5-tuple;
+//   - ICMP echo request/reply (type 8/0) and ICMPv6 echo (128/129):
+//     addresses and identifier, so that a reply matches its request;
+//   - other ICMP and ICMPv6 messages: addresses, protocol, type and code;
+//   - any other protocol: addresses and protocol.
+//
+// Arguments that do not apply to proto are ignored. On the packet path,
+// prefer Set on a reused Key: it spares a copy of the Key.
+func MakeKey(src, dst netip.Addr, proto uint8, sport, dport uint16, icmpType, icmpCode uint8, icmpID uint16) (k Key, fromLo bool) {
+	fromLo = k.Set(src, dst, proto, sport, dport, icmpType, icmpCode, icmpID)
+	return k, fromLo
+}
+
+// Set makes k the key of a packet from src to dst, as MakeKey does, and
+// reports whether the packet travels from the Lo side. It does not allocate.
+func (k *Key) Set(src, dst netip.Addr, proto uint8, sport, dport uint16, icmpType, icmpCode uint8, icmpID uint16) (fromLo bool) {
+	// Work on the addresses as 64-bit halves in registers, and store each
+	// with one 8-byte store, the way Lookup loads them: copying [16]byte
+	// values makes the CPU stall on store forwarding, at some 5 ns a time.
+	sh, sl := addrWords(src)
+	dh, dl := addrWords(dst)
+	order := func(sp, dp uint16) bool { return sh < dh || sh == dh && (sl < dl || sl == dl && sp <= dp) }
+	var lp, hp uint16
+	echo := false
+	switch proto {
+	case protoTCP, protoUDP:
+		fromLo = order(sport, dport)
+		lp, hp = sport, dport
+		if !fromLo {
+			lp, hp = dport, sport
+		}
+	case protoICMP, protoICMPv6:
+		fromLo = order(0, 0)
+		if echo = isEcho(proto, icmpType); echo {
+			lp = icmpID
+		} else {
+			// Type and code describe the message, not a side.
+			lp, hp = uint16(icmpType), uint16(icmpCode)
+		}
+	default:
+		fromLo = order(0, 0)
+	}
+	if !fromLo {
+		sh, sl, dh, dl = dh, dl, sh, sl
+	}
+	be := binary.BigEndian
+	be.PutUint64(k.Lo[:8], sh)
+	be.PutUint64(k.Lo[8:], sl)
+	be.PutUint64(k.Hi[:8], dh)
+	be.PutUint64(k.Hi[8:], dl)
+	k.LoPort, k.HiPort, k.Proto, k.IPv4, k.Echo = lp, hp, proto, src.Is4(), echo
+	return fromLo
+}
+
+// addrWords returns a's 16-byte form (IPv4-mapped for IPv4) as two
+// big-endian halves.
+func addrWords(a netip.Addr) (hi, lo uint64) {
+	if a.Is4() {
+		b := a.As4()
+		return 0, 0xffff<<32 | uint64(binary.BigEndian.Uint32(b[:]))
+	}
+	// AppendBinary writes the halves with 8-byte stores that the loads
+	// below can forward from; As16 would copy the array first. Without a
+	// zone (packets carry none) it writes 16 bytes: buf does not grow.
+	var buf [16]byte
+	b, _ := a.WithZone("").AppendBinary(buf[:0])
+	if len(b) < 16 {
+		return 0, 0 // the zero Addr
+	}
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:16])
+}
+
+func isEcho(proto, typ uint8) bool {
+	if proto == protoICMP {
+		return typ == 8 || typ == 0
+	}
+	return typ == 128 || typ == 129
+}
+
+// Addrs returns the Lo and Hi addresses (IPv4 addresses unmapped).
+func (k *Key) Addrs() (lo, hi netip.Addr) {
+	lo, hi = netip.AddrFrom16(k.Lo), netip.AddrFrom16(k.Hi)
+	if k.IPv4 {
+		lo, hi = lo.Unmap(), hi.Unmap()
+	}
+	return lo, hi
+}
+
+// String formats k for status output, e.g. "tcp 10.0.0.1:40000 <-> 10.0.0.2:80".
+// It allocates; keep it off the packet path.
+func (k Key) String() string {
+	lo, hi := k.Addrs()
+	switch {
+	case k.Proto == protoTCP || k.Proto == protoUDP:
+		name := "tcp"
+		if k.Proto == protoUDP {
+			name = "udp"
+		}
+		return fmt.Sprintf("%s %s <-> %s", name,
+			netip.AddrPortFrom(lo, k.LoPort), netip.AddrPortFrom(hi, k.HiPort))
+	case k.Echo:
+		return fmt.Sprintf("%s %s <-> %s echo id %d", icmpName(k.Proto), lo, hi, k.LoPort)
+	case k.Proto == protoICMP || k.Proto == protoICMPv6:
+		return fmt.Sprintf("%s %s <-> %s type %d code %d", icmpName(k.Proto), lo, hi, k.LoPort, k.HiPort)
+	}
+	return fmt.Sprintf("proto %d %s <-> %s", k.Proto, lo, hi)
+}
+
+func icmpName(proto uint8) string {
+	if proto == protoICMP {
+		return "icmp"
+	}
+	return "icmpv6"
+}
+
+// keyWords is a Key packed into five machine words: the form the table
+// stores (atomically), compares and hashes.
+type keyWords [5]uint64
+
+// set packs k into w. Filling w in place, rather than copying a returned
+// array, spares the per-packet path a store-forwarding stall.
+func (w *keyWords) set(k *Key) {
+	le := binary.LittleEndian
+	w[0], w[1] = le.Uint64(k.Lo[:8]), le.Uint64(k.Lo[8:])
+	w[2], w[3] = le.Uint64(k.Hi[:8]), le.Uint64(k.Hi[8:])
+	w[4] = uint64(k.LoPort) | uint64(k.HiPort)<<16 | uint64(k.Proto)<<32 |
+		b2u(k.IPv4)<<40 | b2u(k.Echo)<<41
+}
+
+func (w *keyWords) key() (k Key) {
+	le := binary.LittleEndian
+	le.PutUint64(k.Lo[:8], w[0])
+	le.PutUint64(k.Lo[8:], w[1])
+	le.PutUint64(k.Hi[:8], w[2])
+	le.PutUint64(k.Hi[8:], w[3])
+	k.LoPort, k.HiPort, k.Proto = uint16(w[4]), uint16(w[4]>>16), uint8(w[4]>>32)
+	k.IPv4, k.Echo = w[4]&(1<<40) != 0, w[4]&(1<<41) != 0
+	return k
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// hashSeed is a table's secret hash key. Each table draws its own, so that
+// flows crafted to collide in one table do not collide in another and cannot
+// be predicted from outside.
+type hashSeed [7]uint64
+
+// hash mixes the key words wyhash-style: three independent 64×64→128-bit
+// multiplies, then one to combine them.
+func (s *hashSeed) hash(w *keyWords) uint64 {
+	a := mix(w[0]^s[0], w[1]^s[1])
+	b := mix(w[2]^s[2], w[3]^s[3])
+	c := mix(w[4]^s[4], s[5])
+	return mix(a^s[6], b^c)
+}
+
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}

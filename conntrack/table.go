@@ -1,0 +1,510 @@
+package conntrack
+
+import (
+	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	chunkShift = 8
+	chunkLen   = 1 << chunkShift // entries per slab chunk: 16 KiB
+
+	// endBit marks the end of a chain: the last link is endBit|bucket, so a
+	// reader that strayed into another chain (its entry was recycled under
+	// it) notices at the end (Linux's hlist_nulls). Slot indices are below
+	// it, and start at 1: slot 0 is never used, so that a zero head means
+	// an empty bucket and a new bucket array needs no initialising.
+	endBit   = 1 << 31
+	noSlot   = endBit // end of the free list
+	maxSlots = endBit
+
+	minBuckets = 64
+	growStep   = 8    // slots each Insert chains into a growing bucket array
+	maxSteps   = 1024 // a longer walk is taken for interference and restarted
+
+	// refreshGrain: Lookup stores a new last-seen time only when it moved at
+	// least this much, so steady traffic does not write the entry per packet.
+	refreshGrain = int64(time.Millisecond)
+
+	insertScan  = 8  // slots each Insert examines for expired entries
+	reclaimScan = 64 // slots an Insert examines when the allowance is used up
+	expireScan  = 16 // slots Expire may examine per entry of its budget
+)
+
+// entry is one tracked flow: 64 bytes, one cache line, no pointers. Every
+// field is atomic because lock-free readers read it while writers recycle it.
+type entry struct {
+	// ctl is seq<<32 | cstate. The state (0 for a free slot) changes by CAS,
+	// so a reader's transition never lands on a recycled slot; seq grows
+	// each time the slot is freed or filled, so a reader that read the key
+	// and the link between two equal seqs read one flow's.
+	ctl atomic.Uint64
+	// last is the virtual time of the last packet, ns. Readers store it
+	// without CAS: one that races a recycle stores its packet's time, a
+	// current one, into the new flow's entry, which is harmless.
+	last atomic.Int64
+	// next links the entry into its bucket's chain: next[view.link] for the
+	// current bucket array. The other link is the previous array's, left
+	// intact for readers still walking it until the next doubling chains
+	// the array after through it. next[0] also links free slots.
+	next [2]atomic.Uint32
+	key  [5]atomic.Uint64 // keyWords
+}
+
+func (e *entry) words() (w keyWords) {
+	for i := range w {
+		w[i] = e.key[i].Load()
+	}
+	return w
+}
+
+type chunk [chunkLen]entry
+
+// view is what a reader needs: a bucket array and the slab's chunks. A
+// published view's fields never change (its heads and entries do,
+// atomically); writers publish a new view to grow either.
+type view struct {
+	heads  []atomic.Uint32 // first slot of each chain; 0 or endBit|bucket if empty
+	mask   uint32
+	link   uint8 // the entry.next field these heads chain through: 0 or 1
+	chunks []*chunk
+}
+
+func newView(buckets int, link uint8, chunks []*chunk) *view {
+	return &view{heads: make([]atomic.Uint32, buckets), mask: uint32(buckets - 1), link: link, chunks: chunks}
+}
+
+func (v *view) entry(i uint32) *entry { return &v.chunks[i>>chunkShift][i&(chunkLen-1)] }
+
+// head returns the first link of bucket b's chain.
+func (v *view) head(b uint32) uint32 {
+	if i := v.heads[b].Load(); i != 0 {
+		return i
+	}
+	return endBit | b
+}
+
+// push links slot i, holding a flow of hash h, at the head of its chain.
+// Only for a view readers do not see yet: see Insert for a published one.
+func (v *view) push(i uint32, e *entry, h uint64) {
+	b := uint32(h) & v.mask
+	e.next[v.link&1].Store(v.head(b))
+	v.heads[b].Store(i)
+}
+
+// unlink removes slot i, holding a flow of hash h, from its chain. Readers
+// on e go on along its link, which stays as it was.
+func (v *view) unlink(i uint32, e *entry, h uint64) {
+	p := &v.heads[uint32(h)&v.mask]
+	for j := p.Load(); j != i; j = p.Load() {
+		if j == 0 || j&endBit != 0 {
+			panic("conntrack: entry missing from its chain")
+		}
+		p = &v.entry(j).next[v.link&1]
+	}
+	p.Store(e.next[v.link&1].Load())
+}
+
+// Table is the connection-tracking table of one ENI. Lookup and Get are
+// lock-free and may run concurrently with each other and with the writers
+// (Insert, Expire, Flush, SetAllowance), which serialise on a mutex.
+type Table struct {
+	// Read on every lookup.
+	view     atomic.Pointer[view]
+	timeouts atomic.Pointer[timeoutTable]
+	seed     hashSeed
+
+	_ [64]byte // keep the writers' fields off the readers' cache lines
+
+	n      atomic.Int64 // entries held, live or expired
+	mu     sync.Mutex   // serialises writers; guards the fields below
+	allow  *Allowance
+	free   uint32 // first free slot, linked through next[0]; noSlot if none
+	used   uint32 // slots [1, used) have been handed out
+	cursor uint32 // next slot the expiry scan examines
+	// growing is the bucket array readers will use next, being built while
+	// they use the current one; nil if none. Slots [1, moved) are chained
+	// in it too.
+	growing *view
+	moved   uint32
+	// maxBuckets, if not 0, stops the bucket array growing: tests use it
+	// to make long chains for readers to walk while writers recycle.
+	maxBuckets int
+}
+
+// NewTable returns an empty table that draws entries from a (unlimited if
+// nil) and expires them after the idle timeouts t.
+func NewTable(a *Allowance, t Timeouts) *Table {
+	if a == nil {
+		a = NewAllowance(math.MaxInt)
+	}
+	tb := &Table{allow: a, free: noSlot, used: 1, cursor: 1}
+	for i := range tb.seed {
+		tb.seed[i] = rand.Uint64()
+	}
+	tb.view.Store(newView(minBuckets, 0, nil))
+	tb.timeouts.Store(t.table())
+	return tb
+}
+
+// SetTimeouts replaces the idle timeouts. They apply to every entry, live
+// ones included, from the next packet or expiry scan on; it is safe to call
+// concurrently with Lookup.
+func (t *Table) SetTimeouts(to Timeouts) { t.timeouts.Store(to.table()) }
+
+// SetAllowance moves the table's entries to allowance a (unlimited if nil):
+// the ENI moved to another instance. a may end up above its maximum; it then
+// refuses new flows until enough have expired.
+func (t *Table) SetAllowance(a *Allowance) {
+	if a == nil {
+		a = NewAllowance(math.MaxInt)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := t.n.Load()
+	t.allow.release(n)
+	a.inUse.Add(n)
+	t.allow = a
+}
+
+// Len returns the number of entries held, including expired ones that no
+// Expire or Insert has removed yet.
+func (t *Table) Len() int { return int(t.n.Load()) }
+
+// Lookup finds the live entry of k, as of now (virtual time, ns). On a hit it
+// advances the entry's state with this packet, which travels from the Lo side
+// if fromLo and carries tcpFlags (TCP header flag bits; ignored unless the
+// flow is TCP), refreshes its idle timer and returns true. A SYN without ACK
+// on a TIME_WAIT or CLOSE entry opens a new connection on the tuple: Lookup
+// reports a miss and leaves the entry to Insert.
+//
+// Lookup takes no lock, does not allocate and may run concurrently with
+// anything. Its idle-timer refresh has a 1 ms grain.
+func (t *Table) Lookup(k *Key, fromLo bool, tcpFlags uint8, now int64) bool {
+	var w keyWords
+	w.set(k)
+	h := t.seed.hash(&w)
+	for {
+		e, c, last := t.find(&w, h)
+		if e == nil {
+			return false
+		}
+		s := cstate(c)
+		if now-last > t.timeouts.Load()[s.kind()] || s.reopens(tcpFlags) {
+			return false
+		}
+		if !s.steady(tcpFlags) {
+			if ns := s.next(fromLo, tcpFlags); ns != s && !e.ctl.CompareAndSwap(c, c&^0xff|uint64(ns)) {
+				continue // another packet of the flow, or a writer, changed it first
+			}
+		}
+		if now-last >= refreshGrain {
+			e.last.Store(now)
+		}
+		return true
+	}
+}
+
+// find returns the entry holding w, with its control word and last-seen
+// time as read while it held w, or nil. It takes no lock: when a writer
+// interferes (recycles an entry on the way, or publishes a new view before a
+// miss is certain), it walks again.
+func (t *Table) find(w *keyWords, h uint64) (*entry, uint64, int64) {
+walk:
+	for {
+		v := t.view.Load()
+		b := uint32(h) & v.mask
+		i := v.head(b)
+		for steps := 0; i&endBit == 0; steps++ {
+			if int(i>>chunkShift) >= len(v.chunks) || steps == maxSteps {
+				continue walk
+			}
+			e := v.entry(i)
+			c := e.ctl.Load()
+			if cstate(c) == 0 {
+				continue walk // a free slot: this walk left its chain
+			}
+			// Compare the most distinctive words first: ports, then the
+			// low halves of the addresses (all of an IPv4 address).
+			match := e.key[4].Load() == w[4] && e.key[1].Load() == w[1] &&
+				e.key[3].Load() == w[3] && e.key[0].Load() == w[0] && e.key[2].Load() == w[2]
+			var last int64
+			if match {
+				last = e.last.Load()
+			}
+			i = e.next[v.link&1].Load()
+			c2 := e.ctl.Load()
+			if c2>>32 != c>>32 {
+				continue walk // recycled while we read it
+			}
+			if match {
+				return e, c2, last
+			}
+		}
+		if i == endBit|b && t.view.Load() == v {
+			return nil, 0, 0
+		}
+	}
+}
+
+// Insert records a new flow k whose first packet travels from the Lo side if
+// fromLo with tcpFlags; that side is the flow's originator. A TCP flow first
+// seen mid-connection starts as in Linux's loose mode: a SYN-ACK starts
+// SYN_RECV, opened by the other side; a FIN, FIN_WAIT; a RST, CLOSE; any
+// other segment, ESTABLISHED. An entry of k that has expired, or that a SYN
+// reopens (TIME_WAIT, CLOSE), is replaced in place; a live one is advanced
+// with the packet as Lookup would.
+//
+// Insert reports false and counts Allowance.Exceeded when the allowance is
+// used up. It takes the table's writer lock, and first removes a few expired
+// entries (more when the allowance is used up), so that expiry keeps pace
+// with new flows a little at a time. Lookups never wait for it.
+func (t *Table) Insert(k *Key, fromLo bool, tcpFlags uint8, now int64) bool {
+	var w keyWords
+	w.set(k)
+	h := t.seed.hash(&w)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.reap(now, insertScan, insertScan)
+
+	if e := t.findLocked(&w, h); e != nil {
+		// Readers may CAS the state meanwhile: loop until ours lands.
+		timeout := t.timeouts.Load()
+		for {
+			c := e.ctl.Load()
+			s := cstate(c)
+			ns := initial(k.Proto, fromLo, tcpFlags) // a new flow on an old tuple
+			if now-e.last.Load() <= timeout[s.kind()] && !s.reopens(tcpFlags) {
+				ns = s.next(fromLo, tcpFlags) // the flow is live: this is one more packet
+			}
+			if e.ctl.CompareAndSwap(c, c&^0xff|uint64(ns)) {
+				break
+			}
+		}
+		e.last.Store(now)
+		return true
+	}
+
+	if !t.allow.take() && (t.reap(now, 1, reclaimScan) == 0 || !t.allow.take()) {
+		t.allow.exceeded.Add(1)
+		return false
+	}
+	i, e := t.alloc()
+	if e == nil {
+		t.allow.release(1)
+		t.allow.exceeded.Add(1)
+		return false
+	}
+	v := t.view.Load()
+	for j := range w {
+		e.key[j].Store(w[j])
+	}
+	e.last.Store(now)
+	e.next[v.link^1].Store(endBit) // readers of an older view end there and walk again
+	b := uint32(h) & v.mask
+	e.next[v.link].Store(v.head(b))
+	e.ctl.Store((e.ctl.Load()>>32+1)<<32 | uint64(initial(k.Proto, fromLo, tcpFlags)))
+	v.heads[b].Store(i) // publish
+	if g := t.growing; g != nil && i < t.moved {
+		g.push(i, e, h)
+	}
+	t.n.Add(1)
+	t.grow()
+	return true
+}
+
+// findLocked returns the entry holding w. The caller holds t.mu, so chains
+// are stable.
+func (t *Table) findLocked(w *keyWords, h uint64) *entry {
+	v := t.view.Load()
+	for i := v.head(uint32(h) & v.mask); i&endBit == 0; {
+		e := v.entry(i)
+		if e.words() == *w {
+			return e
+		}
+		i = e.next[v.link&1].Load()
+	}
+	return nil
+}
+
+// alloc returns a free slot, from the free list or a fresh one, adding a
+// chunk to the slab when needed; nil when the table has 2³¹ slots.
+func (t *Table) alloc() (uint32, *entry) {
+	v := t.view.Load()
+	if i := t.free; i != noSlot {
+		e := v.entry(i)
+		t.free = e.next[0].Load()
+		return i, e
+	}
+	i := t.used
+	if i == maxSlots {
+		return 0, nil
+	}
+	if int(i>>chunkShift) == len(v.chunks) {
+		nv := *v
+		// append may fill the shared array past len(v.chunks): readers of
+		// v never look there.
+		nv.chunks = append(v.chunks, new(chunk))
+		t.view.Store(&nv)
+		v = &nv
+		if t.growing != nil {
+			t.growing.chunks = v.chunks
+		}
+	}
+	t.used++
+	return i, v.entry(i)
+}
+
+// grow doubles the bucket array, a little at a time. When the load passes
+// 3/4 it starts a new array chained through the link field the current one
+// does not use; each call then chains growStep more slots into it, and once
+// every slot is in, publishes it. Readers go on walking the current array,
+// whose chains this never touches, and no Insert does more than growStep
+// slots of this work. Inserts and removals meanwhile keep both arrays up to
+// date for the slots already moved.
+func (t *Table) grow() {
+	v := t.view.Load()
+	if t.growing == nil {
+		if t.n.Load() <= int64(len(v.heads))/4*3 || t.maxBuckets != 0 && len(v.heads) >= t.maxBuckets {
+			return
+		}
+		t.growing, t.moved = newView(2*len(v.heads), v.link^1, v.chunks), 1
+	}
+	g := t.growing
+	for end := min(t.moved+growStep, t.used); t.moved < end; t.moved++ {
+		e := v.entry(t.moved)
+		if cstate(e.ctl.Load()) != 0 {
+			w := e.words()
+			g.push(t.moved, e, t.seed.hash(&w))
+		}
+	}
+	if t.moved == t.used {
+		t.view.Store(g)
+		t.growing = nil
+	}
+}
+
+// reap examines up to scan slots from the expiry cursor, removing up to max
+// expired entries. It returns how many it removed.
+func (t *Table) reap(now int64, max, scan int) int {
+	scan = min(scan, int(t.used)-1)
+	v := t.view.Load()
+	timeout := t.timeouts.Load()
+	removed := 0
+	for ; scan > 0 && removed < max; scan-- {
+		i := t.cursor
+		if t.cursor++; t.cursor >= t.used {
+			t.cursor = 1
+		}
+		e := v.entry(i)
+		if s := cstate(e.ctl.Load()); s != 0 && now-e.last.Load() > timeout[s.kind()] {
+			t.remove(v, i, e)
+			removed++
+		}
+	}
+	return removed
+}
+
+// remove unlinks slot i, frees it and returns its allowance.
+func (t *Table) remove(v *view, i uint32, e *entry) {
+	w := e.words()
+	h := t.seed.hash(&w)
+	v.unlink(i, e, h)
+	if g := t.growing; g != nil && i < t.moved {
+		g.unlink(i, e, h)
+	}
+	e.ctl.Store((e.ctl.Load()>>32 + 1) << 32) // free: readers on e walk again
+	e.next[0].Store(t.free)
+	t.free = i
+	t.n.Add(-1)
+	t.allow.release(1)
+}
+
+// Expire removes up to budget expired entries, examining at most 16 slots
+// per unit of budget and never more than one pass over the table, so each
+// call is short; call it now and then (e.g. once per batch) to return the
+// allowance of idle flows. It returns how many entries it removed.
+func (t *Table) Expire(now int64, budget int) int {
+	if budget <= 0 {
+		return 0
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.reap(now, budget, min(budget, maxSlots)*expireScan)
+}
+
+// Flush removes every entry (the ENI was removed) and returns their
+// allowance.
+func (t *Table) Flush() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v := t.view.Load()
+	t.view.Store(newView(minBuckets, v.link, v.chunks))
+	for i := uint32(1); i < t.used; i++ {
+		e := v.entry(i)
+		if c := e.ctl.Load(); cstate(c) != 0 {
+			e.ctl.Store((c>>32 + 1) << 32)
+		}
+	}
+	t.free, t.used, t.cursor, t.growing = noSlot, 1, 1, nil
+	t.allow.release(t.n.Swap(0))
+}
+
+// EntryInfo describes one live entry, for status and explain.
+type EntryInfo struct {
+	Key     Key
+	OrigLo  bool // the flow was opened from the Lo side
+	State   State
+	Idle    time.Duration // since the last packet
+	Expires time.Duration // idle time left before the entry expires
+}
+
+func makeInfo(w *keyWords, s cstate, last, now int64, timeout *timeoutTable) (EntryInfo, bool) {
+	idle := now - last
+	left := timeout[s.kind()] - idle
+	return EntryInfo{
+		Key:     w.key(),
+		OrigLo:  s&origLo != 0,
+		State:   s.kind(),
+		Idle:    time.Duration(idle),
+		Expires: time.Duration(left),
+	}, left >= 0
+}
+
+// Get returns k's live entry as of now without touching it. It is lock-free;
+// explain uses it.
+func (t *Table) Get(k *Key, now int64) (EntryInfo, bool) {
+	var w keyWords
+	w.set(k)
+	e, c, last := t.find(&w, t.seed.hash(&w))
+	if e == nil {
+		return EntryInfo{}, false
+	}
+	if info, ok := makeInfo(&w, cstate(c), last, now, t.timeouts.Load()); ok {
+		return info, true
+	}
+	return EntryInfo{}, false
+}
+
+// Entries returns the live entries as of now, in no particular order. It
+// holds the writer lock while it copies them; keep it off the packet path.
+func (t *Table) Entries(now int64) []EntryInfo {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v := t.view.Load()
+	timeout := t.timeouts.Load()
+	out := make([]EntryInfo, 0, t.n.Load())
+	for i := uint32(1); i < t.used; i++ {
+		e := v.entry(i)
+		if s := cstate(e.ctl.Load()); s != 0 {
+			w := e.words()
+			if info, ok := makeInfo(&w, s, e.last.Load(), now, timeout); ok {
+				out = append(out, info)
+			}
+		}
+	}
+	return out
+}

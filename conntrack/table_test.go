@@ -1,0 +1,447 @@
+package conntrack
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// manyKey returns the i-th of many distinct TCP keys (i < 2²⁴), cheaply:
+// 10.x.y.z:443 <-> 10.200.0.1:40000.
+func manyKey(i int) Key {
+	return Key{
+		Lo:     [16]byte{10: 0xff, 11: 0xff, 12: 10, 13: byte(i >> 16), 14: byte(i >> 8), 15: byte(i)},
+		Hi:     [16]byte{10: 0xff, 11: 0xff, 12: 10, 13: 200, 15: 1},
+		LoPort: 443, HiPort: 40000, Proto: protoTCP, IPv4: true,
+	}
+}
+
+func TestAllowance(t *testing.T) {
+	a := NewAllowance(3)
+	eni1, eni2 := NewTable(a, DefaultTimeouts()), NewTable(a, DefaultTimeouts())
+	udp := func(i int) *Key { k := manyKey(i); k.Proto = protoUDP; return &k }
+	now := int64(0)
+	for i, tb := range []*Table{eni1, eni1, eni2} {
+		if !tb.Insert(udp(i), true, 0, now) {
+			t.Fatalf("insert %d refused", i)
+		}
+	}
+	if a.InUse() != 3 || a.Available() != 0 || a.Exceeded() != 0 {
+		t.Fatalf("InUse %d Available %d Exceeded %d, want 3 0 0", a.InUse(), a.Available(), a.Exceeded())
+	}
+	if eni2.Insert(udp(3), true, 0, now) || eni1.Insert(udp(4), true, 0, now) {
+		t.Fatal("insert beyond the allowance accepted")
+	}
+	if a.Exceeded() != 2 || eni2.Len() != 1 {
+		t.Fatalf("Exceeded %d Len %d, want 2 1", a.Exceeded(), eni2.Len())
+	}
+	// Existing flows keep working, and their inserts need no allowance.
+	if !eni1.Lookup(udp(0), false, 0, now) || !eni1.Insert(udp(1), false, 0, now) {
+		t.Error("existing flow refused when the allowance is used up")
+	}
+	a.NoteExceeded()
+	if a.Exceeded() != 3 {
+		t.Errorf("Exceeded %d after NoteExceeded, want 3", a.Exceeded())
+	}
+
+	// Expired entries give their allowance back: Insert reclaims its own.
+	now += 31 * sec
+	if !eni2.Insert(udp(5), true, 0, now) || a.InUse() != 3 {
+		t.Errorf("insert after expiry: InUse %d, want 3", a.InUse())
+	}
+	// eni1's expired entries come back when it expires them.
+	if n := eni1.Expire(now, 10); n != 2 || a.Available() != 2 {
+		t.Errorf("Expire removed %d, Available %d, want 2 2", n, a.Available())
+	}
+
+	a.SetMax(1)
+	if a.Available() != 0 || eni1.Insert(udp(6), true, 0, now) {
+		t.Error("lowered max: want no allowance available")
+	}
+	a.SetMax(10)
+
+	b := NewAllowance(5)
+	eni2.SetAllowance(b)
+	if a.InUse() != 0 || b.InUse() != 1 {
+		t.Errorf("moved table: InUse %d and %d, want 0 and 1", a.InUse(), b.InUse())
+	}
+	eni2.Flush()
+	if b.InUse() != 0 || eni2.Len() != 0 || eni2.Lookup(udp(5), true, 0, now) {
+		t.Error("Flush kept entries or allowance")
+	}
+	if !eni2.Insert(udp(5), true, 0, now) || !eni2.Lookup(udp(5), false, 0, now) {
+		t.Error("table unusable after Flush")
+	}
+}
+
+func TestExpireBudget(t *testing.T) {
+	tb := newTable(DefaultTimeouts())
+	for i := range 100 {
+		k := manyKey(i)
+		k.Proto = protoUDP
+		tb.Insert(&k, true, 0, 0)
+	}
+	live := manyKey(1000)
+	tb.Insert(&live, true, ack, 0)
+	now := 31 * sec
+	if n := tb.Expire(now, 10); n != 10 || tb.Len() != 91 {
+		t.Fatalf("Expire(10) removed %d, Len %d, want 10 91", n, tb.Len())
+	}
+	if n := tb.Expire(now, 0); n != 0 {
+		t.Fatalf("Expire(0) removed %d", n)
+	}
+	if n := tb.Expire(now, 1000); n != 90 || tb.Len() != 1 || tb.allow.InUse() != 1 {
+		t.Fatalf("Expire(1000) removed %d, Len %d, InUse %d, want 90 1 1", n, tb.Len(), tb.allow.InUse())
+	}
+	if !tb.Lookup(&live, true, ack, now) {
+		t.Error("Expire removed a live entry")
+	}
+}
+
+func TestEntries(t *testing.T) {
+	tb := newTable(DefaultTimeouts())
+	k := manyKey(1)
+	tb.Insert(&k, false, syn, 0)
+	u := manyKey(2)
+	u.Proto = protoUDP
+	tb.Insert(&u, true, 0, 0)
+	now := 20 * sec
+	tb.Lookup(&k, true, synAck, now)
+	got := tb.Entries(now)
+	if len(got) != 2 {
+		t.Fatalf("Entries: %v", got)
+	}
+	want := map[Key]EntryInfo{
+		k: {Key: k, OrigLo: false, State: SynRecv, Idle: 0, Expires: 60 * time.Second},
+		u: {Key: u, OrigLo: true, State: UDPUnreplied, Idle: 20 * time.Second, Expires: 10 * time.Second},
+	}
+	for _, e := range got {
+		if e != want[e.Key] {
+			t.Errorf("entry %+v, want %+v", e, want[e.Key])
+		}
+	}
+	if got := tb.Entries(31 * sec); len(got) != 1 || got[0].Key != k {
+		t.Errorf("Entries after the UDP flow expired: %v", got)
+	}
+}
+
+func TestRefreshGrain(t *testing.T) {
+	tb := newTable(DefaultTimeouts())
+	k := manyKey(1)
+	tb.Insert(&k, true, ack, 0)
+	half := int64(time.Millisecond / 2)
+	tb.Lookup(&k, true, ack, half)
+	if e, _ := tb.Get(&k, half); e.Idle != time.Duration(half) {
+		t.Errorf("idle %v after a lookup 0.5 ms on, want 0.5ms (no store)", e.Idle)
+	}
+	tb.Lookup(&k, true, ack, 2*half)
+	if e, _ := tb.Get(&k, 2*half); e.Idle != 0 {
+		t.Errorf("idle %v after a lookup 1 ms on, want 0", e.Idle)
+	}
+}
+
+// chainStats returns the number of buckets and the longest chain.
+func chainStats(tb *Table) (buckets, longest int) {
+	v := tb.view.Load()
+	for b := range v.heads {
+		n := 0
+		for i := v.head(uint32(b)); i&endBit == 0; i = v.entry(i).next[v.link].Load() {
+			n++
+		}
+		longest = max(longest, n)
+	}
+	return len(v.heads), longest
+}
+
+func TestGrowAndReuse(t *testing.T) {
+	n := 20000
+	if raceEnabled {
+		n = 4000
+	}
+	tb := NewTable(nil, DefaultTimeouts())
+	growingInserts := 0
+	for i := range n {
+		k := manyKey(i)
+		if i%2 == 0 {
+			k.Proto = protoUDP // expires after 30 s
+		}
+		tb.Insert(&k, true, ack, 0)
+		if tb.growing != nil {
+			growingInserts++
+		}
+	}
+	if growingInserts < n/growStep {
+		t.Errorf("the bucket array grew during %d inserts only: not incrementally", growingInserts)
+	}
+	buckets, longest := chainStats(tb)
+	t.Logf("%d flows: %d buckets, longest chain %d", n, buckets, longest)
+	if buckets < n*4/3 || longest > 12 {
+		t.Errorf("%d flows: %d buckets, longest chain %d", n, buckets, longest)
+	}
+	now := 31 * sec
+	if got := tb.Expire(now, n); got != n/2 {
+		t.Fatalf("expired %d, want %d", got, n/2)
+	}
+	// New flows reuse the freed slots; everything live is still found.
+	for i := n; i < n+n/2; i++ {
+		k := manyKey(i)
+		tb.Insert(&k, true, ack, now)
+	}
+	if int(tb.used)-1 != n {
+		t.Errorf("%d slots used, want %d (freed slots reused)", tb.used-1, n)
+	}
+	for i := range n + n/2 {
+		k := manyKey(i)
+		if hit := tb.Lookup(&k, true, ack, now); hit != (i%2 == 1 || i >= n) {
+			t.Fatalf("flow %d: hit %v", i, hit)
+		}
+	}
+}
+
+func TestLookupDoesNotAllocate(t *testing.T) {
+	tb := newTable(DefaultTimeouts())
+	k, miss := manyKey(1), manyKey(2)
+	tb.Insert(&k, true, syn, 0)
+	now := int64(0)
+	hit := testing.AllocsPerRun(1000, func() {
+		now += int64(time.Millisecond)
+		if !tb.Lookup(&k, false, synAck, now) {
+			t.Fatal("miss")
+		}
+	})
+	missed := testing.AllocsPerRun(1000, func() {
+		if tb.Lookup(&miss, false, ack, now) {
+			t.Fatal("hit")
+		}
+	})
+	if hit != 0 || missed != 0 {
+		t.Errorf("Lookup allocates: %v per hit, %v per miss", hit, missed)
+	}
+	var key Key
+	if n := testing.AllocsPerRun(100, func() {
+		MakeKey(a6, b6, protoTCP, 1, 2, 0, 0, 0)
+		key.Set(a4, b4, protoICMP, 0, 0, 8, 0, 1)
+		key.Set(b6, a6, protoICMPv6, 0, 0, 1, 4, 0)
+		key.Set(a6.WithZone("eth0"), b6, protoUDP, 1, 2, 0, 0, 0)
+	}); n != 0 {
+		t.Errorf("MakeKey or Set allocates: %v", n)
+	}
+}
+
+// TestConcurrentLookups runs lock-free readers against a writer that
+// inserts, expires, reuses slots, replaces entries in place (expired ones,
+// and TCP tuples reopened by a SYN) and grows the table. Readers check that every flow known to be live hits (no false miss,
+// even across a rehash or a recycle) and that a flow never inserted never
+// hits (no wrong hit). Run it with -race.
+//
+// "grow" lets the table grow, so readers race rehashes; "long chains" keeps
+// 8 buckets, so readers walk chains of some 70 entries being recycled.
+func TestConcurrentLookups(t *testing.T) {
+	t.Run("grow", func(t *testing.T) { testConcurrentLookups(t, 0, 1000) })
+	t.Run("long chains", func(t *testing.T) { testConcurrentLookups(t, 8, 1000) })
+}
+
+func testConcurrentLookups(t *testing.T, maxBuckets, rounds int) {
+	if testing.Short() || raceEnabled {
+		rounds /= 4
+	}
+	const (
+		stablePerRound = 8  // TCP, 5-day timeout: live to the end
+		churnPerRound  = 64 // UDP, 30 s: expire every round
+		reopened       = 16 // TCP: reset and reopened every round
+		never          = 1 << 22
+	)
+	reopenKey := func(j int) Key { return manyKey(1<<23 + 1<<20 + j) }
+	tb := NewTable(nil, DefaultTimeouts())
+	if maxBuckets != 0 {
+		tb.view.Store(newView(maxBuckets, 0, nil))
+		tb.maxBuckets = maxBuckets
+	}
+	var clock, stable atomic.Int64
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	for r := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(r), 1))
+			n := 0
+			for ; !done.Load(); n++ {
+				now := clock.Load()
+				switch i := rng.IntN(4); {
+				case i == 0 && stable.Load() > 0:
+					j := rng.IntN(int(stable.Load()))
+					k := manyKey(j)
+					if !tb.Lookup(&k, n%2 == 0, ack, now) {
+						t.Errorf("live flow %d missed", j)
+						return
+					}
+					if e, ok := tb.Get(&k, now); !ok || e.Key != k || e.State != Established {
+						t.Errorf("Get %v: %+v %v", k, e, ok)
+						return
+					}
+				case i == 1:
+					k := manyKey(never + rng.IntN(1<<16))
+					if tb.Lookup(&k, true, ack, now) {
+						t.Errorf("flow %v never inserted, but hit", k)
+						return
+					}
+				case i == 2: // any answer, but race the writer's CAS
+					k := reopenKey(rng.IntN(reopened))
+					tb.Lookup(&k, n%2 == 0, ack, now)
+				default: // any answer, but race the recycling
+					k := manyKey(1<<23 + rng.IntN(churnPerRound*8))
+					k.Proto = protoUDP
+					tb.Lookup(&k, n%2 == 0, 0, now)
+				}
+			}
+			t.Logf("reader %d: %d lookups", r, n)
+		}()
+	}
+
+	var now int64
+	nStable := 0
+	for r := range rounds {
+		// With fixed buckets, stop at 64 stable flows: chains then hold
+		// about (64 + 512 + 16) / 8 entries.
+		for range stablePerRound {
+			if maxBuckets != 0 && nStable == 64 {
+				break
+			}
+			k := manyKey(nStable)
+			tb.Insert(&k, true, ack, now)
+			nStable++
+		}
+		stable.Store(int64(nStable))
+		for j := range churnPerRound {
+			// Keys cycle over 8 rounds: some reuse an expired entry of
+			// the same key in place, most take a recycled slot.
+			k := manyKey(1<<23 + (r%8)*churnPerRound + j)
+			k.Proto = protoUDP
+			tb.Insert(&k, j%2 == 0, 0, now)
+		}
+		for j := range reopened {
+			k := reopenKey(j)
+			tb.Insert(&k, j%2 == 0, syn, now) // reopens the CLOSE entry in place
+			tb.Lookup(&k, j%2 != 0, synAck, now)
+			tb.Lookup(&k, j%2 == 0, rst, now)
+		}
+		if r%16 == 0 {
+			runtime.Gosched()
+		}
+		now += 31 * sec
+		clock.Store(now)
+		tb.Expire(now, churnPerRound/2) // leave some for Insert to reap or replace
+	}
+	done.Store(true)
+	wg.Wait()
+	if got, want := tb.Len(), nStable+reopened; got < want || got > want+8*churnPerRound {
+		t.Errorf("Len %d, want %d stable flows and a few expired ones", got, want)
+	}
+}
+
+func TestMemoryPerFlow(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("inserts a million flows")
+	}
+	const n = 1_000_000
+	per := bytesPerFlow(n)
+	t.Logf("%.1f bytes per flow at %d flows", per, n)
+	if per > 192 {
+		t.Errorf("%.1f bytes per flow, want ≤ 192", per)
+	}
+}
+
+// bytesPerFlow returns the heap the table of n flows holds, per flow.
+func bytesPerFlow(n int) float64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	tb := NewTable(NewAllowance(n), DefaultTimeouts())
+	for i := range n {
+		k := manyKey(i)
+		tb.Insert(&k, true, syn, 0)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(tb)
+	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+}
+
+// TestAgainstModel runs random packets, inserts, expiries and clock steps
+// against the table and against a plain map that anyone can check by eye,
+// and compares every answer. The pool of flows is large enough for the
+// table to grow and recycle slots many times.
+func TestAgainstModel(t *testing.T) {
+	type modelEntry struct {
+		s    cstate
+		last int64
+	}
+	ops := 200_000
+	if testing.Short() || raceEnabled {
+		ops = 20_000
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	pool := make([]Key, 3000)
+	for i := range pool {
+		pool[i] = manyKey(i)
+		pool[i].Proto = []uint8{protoTCP, protoUDP, protoICMP, 47}[i%4]
+	}
+	to := DefaultTimeouts()
+	to.TCPEstablished = 90 * time.Second
+	tb := NewTable(nil, to)
+	timeout := to.table()
+	model := map[Key]*modelEntry{}
+	live := func(m *modelEntry, now int64) bool { return m != nil && now-m.last <= timeout[m.s.kind()] }
+	flagSets := []uint8{syn, synAck, ack, finAck, rst, rstAck, 0}
+	var now int64
+	for op := range ops {
+		k := pool[rng.IntN(len(pool))]
+		fromLo, flags := rng.IntN(2) == 0, flagSets[rng.IntN(len(flagSets))]
+		m := model[k]
+		switch r := rng.IntN(100); {
+		case r < 50:
+			want := live(m, now) && !m.s.reopens(flags)
+			if want {
+				if now-m.last >= refreshGrain {
+					m.last = now
+				}
+				m.s = m.s.next(fromLo, flags)
+			}
+			if got := tb.Lookup(&k, fromLo, flags, now); got != want {
+				t.Fatalf("op %d: Lookup %v = %v, model says %v (%+v)", op, k, got, want, m)
+			}
+		case r < 80:
+			if live(m, now) && !m.s.reopens(flags) {
+				m.s = m.s.next(fromLo, flags)
+			} else {
+				m = &modelEntry{s: initial(k.Proto, fromLo, flags)}
+				model[k] = m
+			}
+			m.last = now
+			tb.Insert(&k, fromLo, flags, now)
+		case r < 98:
+			tb.Expire(now, rng.IntN(50))
+		default:
+			now += rng.Int64N(int64(time.Second))
+		}
+		if e, ok := tb.Get(&k, now); ok != live(m, now) || ok && (e.State != m.s.kind() || e.OrigLo != (m.s&origLo != 0)) {
+			t.Fatalf("op %d: Get %v = %+v %v, model %+v", op, k, e, ok, m)
+		}
+	}
+	t.Logf("%d buckets, %d slots, %d entries", len(tb.view.Load().heads), tb.used-1, tb.Len())
+	// After a full expiry, the table holds exactly the model's live flows.
+	tb.Expire(now, len(pool))
+	n := 0
+	for _, m := range model {
+		if live(m, now) {
+			n++
+		}
+	}
+	if tb.Len() != n || len(tb.Entries(now)) != n {
+		t.Errorf("Len %d, Entries %d, model has %d live flows", tb.Len(), len(tb.Entries(now)), n)
+	}
+}
