@@ -18,7 +18,7 @@ import (
 // row is one goal: a benchmark's metric, its baseline and the rule that
 // judges them.
 type row struct {
-	name, bench, metric string
+	name, bench, metric  string
 	baseline, baseMetric string
 	goal                 string
 	ok                   func(v, base float64) bool
