@@ -184,27 +184,64 @@ func (t *Table) Len() int { return int(t.n.Load()) }
 // Lookup takes no lock, does not allocate and may run concurrently with
 // anything. Its idle-timer refresh has a 1 ms grain.
 func (t *Table) Lookup(k *Key, fromLo bool, tcpFlags uint8, now int64) bool {
+	_, hit := t.LookupRef(k, fromLo, tcpFlags, now)
+	return hit
+}
+
+// LookupRef is Lookup that also returns a reference to the entry it hit,
+// through which the caller may read and set the entry's tag.
+func (t *Table) LookupRef(k *Key, fromLo bool, tcpFlags uint8, now int64) (Ref, bool) {
 	var w keyWords
 	w.set(k)
 	h := t.seed.hash(&w)
 	for {
 		e, c, last := t.find(&w, h)
 		if e == nil {
-			return false
+			return Ref{}, false
 		}
 		s := cstate(c)
 		if now-last > t.timeouts.Load()[s.kind()] || s.reopens(tcpFlags) {
-			return false
+			return Ref{}, false
 		}
 		if !s.steady(tcpFlags) {
-			if ns := s.next(fromLo, tcpFlags); ns != s && !e.ctl.CompareAndSwap(c, c&^0xff|uint64(ns)) {
-				continue // another packet of the flow, or a writer, changed it first
+			if ns := s.next(fromLo, tcpFlags); ns != s {
+				if !e.ctl.CompareAndSwap(c, c&^0xff|uint64(ns)) {
+					continue // another packet of the flow, or a writer, changed it first
+				}
+				c = c&^0xff | uint64(ns)
 			}
 		}
 		if now-last >= refreshGrain {
 			e.last.Store(now)
 		}
-		return true
+		return Ref{e: e, ctl: c}, true
+	}
+}
+
+// tagShift and TagMask place an entry's tag in its control word, between
+// the state (low 8 bits) and the sequence number (high 32).
+const (
+	tagShift = 8
+	TagMask  = 1<<24 - 1
+)
+
+// Ref is an entry as a lookup saw it.
+type Ref struct {
+	e   *entry
+	ctl uint64
+}
+
+// Tag returns the entry's tag: 24 bits the caller may keep in an entry, a
+// cache of its own (the dataplane keeps network-ACL verdicts there). A new
+// entry's tag is 0.
+func (r Ref) Tag() uint32 { return uint32(r.ctl>>tagShift) & TagMask }
+
+// SetTag stores tag (masked to 24 bits) in the entry if the entry has not
+// changed since the lookup; otherwise it does nothing, and the tag stays
+// what it was. It never touches an entry recycled for another flow.
+func (r Ref) SetTag(tag uint32) {
+	if r.e != nil {
+		r.e.ctl.CompareAndSwap(r.ctl, r.ctl&^(TagMask<<tagShift)|uint64(tag&TagMask)<<tagShift)
 	}
 }
 
@@ -451,6 +488,24 @@ func (t *Table) Flush() {
 	}
 	t.free, t.used, t.cursor, t.growing = noSlot, 1, 1, nil
 	t.allow.release(t.n.Swap(0))
+}
+
+// ClearTags sets every entry's tag to 0. A lookup that raced it may still
+// set a tag it computed before; callers that version their tags (as the
+// dataplane does with its policy generation) are unaffected.
+func (t *Table) ClearTags() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v := t.view.Load()
+	for i := uint32(1); i < t.used; i++ {
+		e := v.entry(i)
+		for {
+			c := e.ctl.Load()
+			if c&(TagMask<<tagShift) == 0 || e.ctl.CompareAndSwap(c, c&^(TagMask<<tagShift)) {
+				break
+			}
+		}
+	}
 }
 
 // EntryInfo describes one live entry, for status and explain.

@@ -2,6 +2,7 @@ package conntrack
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -443,5 +444,34 @@ func TestAgainstModel(t *testing.T) {
 	}
 	if tb.Len() != n || len(tb.Entries(now)) != n {
 		t.Errorf("Len %d, Entries %d, model has %d live flows", tb.Len(), len(tb.Entries(now)), n)
+	}
+}
+
+// A tag lives in the entry: it starts at 0, survives state changes, is
+// read back by the next lookup, and is never written into an entry that
+// changed under the caller.
+func TestTag(t *testing.T) {
+	tb := NewTable(NewAllowance(10), DefaultTimeouts())
+	k, lo := MakeKey(netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), 6, 1000, 80, 0, 0, 0)
+	if !tb.Insert(&k, lo, 0x02, 0) {
+		t.Fatal("insert refused")
+	}
+	r, hit := tb.LookupRef(&k, lo, 0x02, 1)
+	if !hit || r.Tag() != 0 {
+		t.Fatalf("new entry: hit=%v tag=%#x, want a hit with tag 0", hit, r.Tag())
+	}
+	r.SetTag(0xabcdef)
+	// The SYN-ACK changes the state; the tag stays.
+	r, hit = tb.LookupRef(&k, !lo, 0x12, 2)
+	if !hit || r.Tag() != 0xabcdef {
+		t.Fatalf("after SetTag: hit=%v tag=%#x, want 0xabcdef", hit, r.Tag())
+	}
+	stale := r
+	if _, hit = tb.LookupRef(&k, lo, 0x10, 3); !hit { // ACK: ESTABLISHED
+		t.Fatal("ack missed")
+	}
+	stale.SetTag(0x1) // the entry changed since: no effect
+	if r, _ = tb.LookupRef(&k, lo, 0x10, 4); r.Tag() != 0xabcdef {
+		t.Errorf("a stale SetTag wrote the tag: %#x", r.Tag())
 	}
 }

@@ -26,6 +26,7 @@ type Engine struct {
 	snap  atomic.Pointer[Snapshot]
 	mu    sync.Mutex // serialises Apply
 	st    state
+	gen   uint32 // the generation of the last snapshot: 1..maxGen
 	frags fragTable
 }
 
@@ -45,6 +46,15 @@ func (e *Engine) Apply(l *lab.Lab) {
 	defer e.mu.Unlock()
 	s, p := compile(l, &e.st)
 	p.commit(&e.st)
+	if e.gen == maxGen {
+		// Generations wrap: no cached NACL verdict may outlive its own.
+		for _, t := range e.st.tables {
+			t.ClearTags()
+		}
+		e.gen = 0
+	}
+	e.gen++
+	s.gen = e.gen
 	e.snap.Store(s)
 }
 
@@ -240,13 +250,14 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 	var k conntrack.Key
 	fromLo := k.Set(p.Src, p.Dst, p.Proto, p.SrcPort, p.DstPort, p.ICMPType, p.ICMPCode, p.ICMPID)
 	related := isICMPError(p)
-	var needSrc, needDst bool
+	var needSrc, needDst, srcHit bool
+	var srcRef conntrack.Ref // the sender's entry, when one passed the packet
 	if src != nil {
-		ok, need := s.sgStage(src, sg.Egress, f, p, b, val, &k, fromLo, related, now, v)
+		ok, need, ref, hit := s.sgStage(src, sg.Egress, f, p, b, val, &k, fromLo, related, now, v)
 		if !ok {
 			return
 		}
-		needSrc = need
+		needSrc, srcRef, srcHit = need, ref, hit
 	}
 
 	srcSubnet := int32(-1)
@@ -254,18 +265,39 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 		srcSubnet = src.subnet
 	}
 	if srcSubnet != dstSubnet {
-		if srcSubnet >= 0 && !s.naclStage(s.subnets[srcSubnet], true, f, p.Proto, p.Dst, val, v) {
-			return
+		// Between two ENIs, a tracked flow keeps the NACLs' verdict for
+		// its direction in the sender's entry, valid for this snapshot's
+		// generation only. The flow key holds every field a NACL entry
+		// reads (addresses, protocol, destination port) except ICMP's type
+		// and code, so ICMP is never cached.
+		cache := srcHit && dst != nil && v.Trace == nil && p.Proto != packet.ProtoICMP && p.Proto != packet.ProtoICMPv6
+		tag, bit := srcRef.Tag(), uint32(naclPassHi)
+		if fromLo {
+			bit = naclPassLo
 		}
-		if dstSubnet >= 0 && !s.naclStage(s.subnets[dstSubnet], false, f, p.Proto, p.Src, val, v) {
-			return
+		if cache && tag>>naclGenShift == s.gen && tag&bit != 0 {
+			v.ENI, v.SG, v.ACL, v.NACLRule = "", nil, s.subnets[dstSubnet].acl, 0
+			v.Stage, v.Code = StageNACLIngress, CodeNACLAllow
+		} else {
+			if srcSubnet >= 0 && !s.naclStage(s.subnets[srcSubnet], true, f, p.Proto, p.Dst, val, v) {
+				return
+			}
+			if dstSubnet >= 0 && !s.naclStage(s.subnets[dstSubnet], false, f, p.Proto, p.Src, val, v) {
+				return
+			}
+			if cache {
+				if tag>>naclGenShift != s.gen {
+					tag = s.gen << naclGenShift
+				}
+				srcRef.SetTag(tag | bit)
+			}
 		}
 	} else if v.Trace != nil {
 		v.Trace.add(Step{Stage: StageNACLEgress, Pass: true, Code: CodeSameSubnet, ACL: s.subnets[srcSubnet].acl})
 	}
 
 	if dst != nil {
-		ok, need := s.sgStage(dst, sg.Ingress, f, p, b, val, &k, fromLo, related, now, v)
+		ok, need, _, _ := s.sgStage(dst, sg.Ingress, f, p, b, val, &k, fromLo, related, now, v)
 		if !ok {
 			return
 		}
@@ -303,7 +335,7 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 // entry passes the packet whatever the rules say (§3.1); otherwise a rule
 // must allow it, and the flow needs an entry unless it is untracked (§3.4).
 func (s *Snapshot) sgStage(e *eniPolicy, dir sg.Dir, f int, p *packet.Parsed, b []byte, val uint16,
-	k *conntrack.Key, fromLo, related bool, now int64, v *Verdict) (pass, needEntry bool) {
+	k *conntrack.Key, fromLo, related bool, now int64, v *Verdict) (pass, needEntry bool, ref conntrack.Ref, hit bool) {
 	stage, rules, peer := StageSGIngress, e.in[f], p.Src
 	if dir == sg.Egress {
 		stage, rules, peer = StageSGEgress, e.out[f], p.Dst
@@ -314,17 +346,17 @@ func (s *Snapshot) sgStage(e *eniPolicy, dir sg.Dir, f int, p *packet.Parsed, b 
 		if qk, qlo, ok := quotedKey(p, b); ok && s.settings.AdmitRelatedICMP && e.table.Lookup(&qk, qlo, 0, now) {
 			v.ENI, v.SG, v.ACL, v.NACLRule = e.id, nil, "", 0
 			v.pass(stage, CodeConntrack)
-			return true, false
+			return true, false, ref, false
 		}
-	} else if e.table.Lookup(k, fromLo, p.TCPFlags, now) {
+	} else if ref, hit = e.table.LookupRef(k, fromLo, p.TCPFlags, now); hit {
 		v.ENI, v.SG, v.ACL, v.NACLRule = e.id, nil, "", 0
 		v.pass(stage, CodeConntrack)
-		return true, false
+		return true, false, ref, true
 	}
 	v.ENI, v.SG, v.ACL, v.NACLRule = e.id, rules.Match(p.Proto, peer, val), "", 0
 	if v.SG == nil {
 		v.deny(stage, CodeSGRulesMismatch)
-		return false, false
+		return false, false, ref, false
 	}
 	untracked := s.untracked(e, dir, f, p, peer)
 	needEntry = !untracked && !related
@@ -332,8 +364,18 @@ func (s *Snapshot) sgStage(e *eniPolicy, dir sg.Dir, f int, p *packet.Parsed, b 
 	if v.Trace != nil {
 		v.Trace.add(Step{Stage: stage, Pass: true, Code: CodeSGRuleMatch, ENI: e.id, SG: v.SG, Untracked: untracked, NewEntry: needEntry})
 	}
-	return true, needEntry
+	return true, needEntry, ref, false
 }
+
+// The NACL verdict cache in a conntrack entry's tag: the snapshot
+// generation above naclGenShift, and a bit for each direction of the flow
+// whose packets passed both NACLs in that generation.
+const (
+	naclPassLo   = 1 << 0 // packets from the key's Lo side pass
+	naclPassHi   = 1 << 1 // packets from the Hi side pass
+	naclGenShift = 2
+	maxGen       = conntrack.TagMask >> naclGenShift
+)
 
 // untracked reports whether a TCP or UDP packet with no entry belongs to an
 // untracked flow (§3.4): it qualifies as sent (an all-addresses rule of its

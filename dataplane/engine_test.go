@@ -2,6 +2,7 @@ package dataplane_test
 
 import (
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,4 +187,32 @@ func TestApplyConcurrentWithProcess(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// Between subnets, a tracked flow caches its NACL verdict in the sender's
+// conntrack entry (without a trace). A NACL change must reach the very next
+// packet all the same (spec §3.5), in both directions.
+func TestNACLVerdictCacheFollowsPolicy(t *testing.T) {
+	e := dataplane.New(mustLab(t, twoTier))
+	pw, pd := port(t, e, "eni-web"), port(t, e, "eni-db")
+	var v dataplane.Verdict
+	e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPSyn), 1, &v)
+	e.Process(pd, tcp(db, web, 5432, 40000, packet.TCPSyn|packet.TCPAck), 2, &v)
+	check(t, "syn-ack", &v, true, dataplane.StageSGIngress)
+	for i := int64(0); i < 3; i++ { // fill and use the cache
+		e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPAck), 3+i, &v)
+		check(t, "ack", &v, true, dataplane.StageSGIngress)
+		e.Process(pd, tcp(db, web, 5432, 40000, packet.TCPAck), 3+i, &v)
+		check(t, "ack back", &v, true, dataplane.StageSGIngress)
+	}
+	closed := strings.Replace(twoTier, "ports: 32768-60999", "ports: 50000-60999", 1)
+	e.Apply(mustLab(t, closed))
+	e.Process(pd, tcp(db, web, 5432, 40000, packet.TCPAck), 10, &v)
+	check(t, "ack back after the NACL change", &v, false, dataplane.StageNACLEgress)
+	e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPAck), 10, &v)
+	check(t, "ack after the NACL change", &v, true, dataplane.StageSGIngress)
+	closed = strings.Replace(closed, "ports: 5432, cidr: 10.0.1.0/24", "ports: 5433, cidr: 10.0.1.0/24", 1)
+	e.Apply(mustLab(t, closed))
+	e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPAck), 11, &v)
+	check(t, "ack after the second NACL change", &v, false, dataplane.StageNACLIngress)
 }

@@ -19,6 +19,7 @@ type Snapshot struct {
 	subnets []*subnetPolicy
 	dests   addrTable // every address the VPC itself answers for
 
+	gen        uint32 // generation, for cached NACL verdicts
 	vpc4, vpc6 netip.Prefix
 	fragTTL    int64
 	settings   lab.Settings
