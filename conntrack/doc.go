@@ -16,7 +16,7 @@
 //
 // Every call takes now, a virtual clock in nanoseconds; the package never
 // reads the wall clock. Timeouts are idle times: an entry lives while
-// now − last packet ≤ the timeout of its state, read from the table's
+// now − last packet < the timeout of its state (a 30 s timeout lasts 30 s), read from the table's
 // current Timeouts (so SetTimeouts reaches live entries).
 //
 // # Design

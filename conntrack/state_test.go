@@ -55,11 +55,11 @@ func (f *flow) state() State {
 // expiresAfter checks that the entry, idle from now, lives exactly d.
 func (f *flow) expiresAfter(d time.Duration) {
 	f.t.Helper()
-	if _, ok := f.tb.Get(&f.k, f.now+int64(d)); !ok {
-		f.t.Errorf("%v in %v: gone after %v idle, want alive", f.k, f.state(), d)
+	if _, ok := f.tb.Get(&f.k, f.now+int64(d)-1); !ok {
+		f.t.Errorf("%v in %v: gone after %v idle, want alive", f.k, f.state(), d-1)
 	}
-	if _, ok := f.tb.Get(&f.k, f.now+int64(d)+1); ok {
-		f.t.Errorf("%v in %v: alive after %v idle, want expired", f.k, f.state(), d+1)
+	if _, ok := f.tb.Get(&f.k, f.now+int64(d)); ok {
+		f.t.Errorf("%v in %v: alive after %v idle, want expired (a timeout lasts its length)", f.k, f.state(), d)
 	}
 }
 
@@ -317,11 +317,11 @@ func TestICMPAndOther(t *testing.T) {
 		t.Fatal("Insert refused")
 	}
 	rep, repLo := MakeKey(b6, a6, protoICMPv6, 0, 0, 129, 0, 9)
-	now += 30 * sec
+	now += 30*sec - 1
 	if !tb.Lookup(&rep, repLo, 0, now) {
-		t.Fatal("echo reply at 30 s missed")
+		t.Fatal("echo reply just before 30 s missed")
 	}
-	if tb.Lookup(&rep, repLo, 0, now+30*sec+1) {
+	if tb.Lookup(&rep, repLo, 0, now+30*sec) {
 		t.Error("echo reply hit after 30 s idle")
 	}
 
@@ -331,8 +331,8 @@ func TestICMPAndOther(t *testing.T) {
 		t.Errorf("GRE entry %+v", e)
 	}
 	back, backLo := MakeKey(b4, a4, 47, 0, 0, 0, 0, 0)
-	if !tb.Lookup(&back, backLo, 0, now+600*sec) || tb.Lookup(&back, backLo, 0, now+1200*sec+1) {
-		t.Error("GRE reply: want a hit at 600 s idle and a miss after 600 s more")
+	if !tb.Lookup(&back, backLo, 0, now+600*sec-1) || tb.Lookup(&back, backLo, 0, now+1200*sec-1) {
+		t.Error("GRE reply: want a hit just before 600 s idle and a miss 600 s after it")
 	}
 }
 

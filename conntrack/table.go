@@ -200,7 +200,7 @@ func (t *Table) LookupRef(k *Key, fromLo bool, tcpFlags uint8, now int64) (Ref, 
 			return Ref{}, false
 		}
 		s := cstate(c)
-		if now-last > t.timeouts.Load()[s.kind()] || s.reopens(tcpFlags) {
+		if now-last >= t.timeouts.Load()[s.kind()] || s.reopens(tcpFlags) {
 			return Ref{}, false
 		}
 		if !s.steady(tcpFlags) {
@@ -314,7 +314,7 @@ func (t *Table) Insert(k *Key, fromLo bool, tcpFlags uint8, now int64) bool {
 			c := e.ctl.Load()
 			s := cstate(c)
 			ns := initial(k.Proto, fromLo, tcpFlags) // a new flow on an old tuple
-			if now-e.last.Load() <= timeout[s.kind()] && !s.reopens(tcpFlags) {
+			if now-e.last.Load() < timeout[s.kind()] && !s.reopens(tcpFlags) {
 				ns = s.next(fromLo, tcpFlags) // the flow is live: this is one more packet
 			}
 			if e.ctl.CompareAndSwap(c, c&^0xff|uint64(ns)) {
@@ -437,7 +437,7 @@ func (t *Table) reap(now int64, max, scan int) int {
 			t.cursor = 1
 		}
 		e := v.entry(i)
-		if s := cstate(e.ctl.Load()); s != 0 && now-e.last.Load() > timeout[s.kind()] {
+		if s := cstate(e.ctl.Load()); s != 0 && now-e.last.Load() >= timeout[s.kind()] {
 			t.remove(v, i, e)
 			removed++
 		}
@@ -526,7 +526,7 @@ func makeInfo(w *keyWords, s cstate, last, now int64, timeout *timeoutTable) (En
 		State:   s.kind(),
 		Idle:    time.Duration(idle),
 		Expires: time.Duration(left),
-	}, left >= 0
+	}, left > 0
 }
 
 // Get returns k's live entry as of now without touching it. It is lock-free;

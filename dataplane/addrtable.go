@@ -20,7 +20,13 @@ type addrSlot struct {
 	d      dest
 }
 
+// addrWords returns a's 16-byte form as two words (IPv4 as IPv4-mapped),
+// taking the short way for IPv4.
 func addrWords(a netip.Addr) (hi, lo uint64) {
+	if a.Is4() {
+		b := a.As4()
+		return 0, 0xffff<<32 | uint64(binary.BigEndian.Uint32(b[:]))
+	}
 	b := a.As16()
 	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 }

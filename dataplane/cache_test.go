@@ -48,7 +48,7 @@ instances:
 	// Run the generations round to just before the cached one comes back,
 	// then apply a policy whose NACL denies the flow.
 	e.gen = maxGen
-	e.Apply(open)
+	e.Apply(open, 0)
 	for e.gen != cached-1 {
 		e.gen++
 	}
@@ -57,7 +57,7 @@ instances:
 		t.Fatal(err)
 	}
 	shut.ACL("acl-b").Ingress[0].FromPort, shut.ACL("acl-b").Ingress[0].ToPort = 81, 81
-	e.Apply(shut)
+	e.Apply(shut, 0)
 	if e.gen != cached {
 		t.Fatalf("generation %d, want the cached one, %d", e.gen, cached)
 	}

@@ -34,18 +34,20 @@ type Engine struct {
 // lab.Parse (valid and complete).
 func New(l *lab.Lab) *Engine {
 	e := &Engine{st: state{slots: map[string]Port{}, allowances: map[string]*conntrack.Allowance{}}}
-	e.Apply(l)
+	e.Apply(l, 0)
 	return e
 }
 
 // Apply replaces the policy with l at once: the next packet is judged by
 // l, never by a mix. Tracked flows of ENIs that remain keep their entries
-// (spec §3.5); untracked flows and NACLs see the new rules at once.
-func (e *Engine) Apply(l *lab.Lab) {
+// (spec §3.5); untracked flows and NACLs see the new rules at once. now is
+// the time on the packets' clock: flows that have expired by then stay
+// expired even if l gives their ENI longer timeouts.
+func (e *Engine) Apply(l *lab.Lab, now int64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s, p := compile(l, &e.st)
-	p.commit(&e.st)
+	p.commit(&e.st, now)
 	if e.gen == maxGen {
 		// Generations wrap: no cached NACL verdict may outlive its own.
 		for _, t := range e.st.tables {
@@ -175,7 +177,9 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 			v.deny(StageSrcDstCheck, CodeSourceDestCheck)
 			return
 		}
-		if src.srcDstCheck && !src.owns(p.Src) {
+		// A DHCP client asks before it has an address (from 0.0.0.0).
+		dhcpDiscover := p.Src == unspecified4 && p.Dst == limitedBroadcast && isDHCPBroadcast(p.Proto, p.SrcPort, p.DstPort)
+		if src.srcDstCheck && !src.owns(p.Src) && !dhcpDiscover {
 			v.ENI = src.id
 			v.deny(StageSrcDstCheck, CodeSourceDestCheck)
 			return
@@ -185,7 +189,12 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 			v.deny(StageSrcDstCheck, CodeSourceDestCheck)
 			return
 		}
-	case from != PortService:
+	case from == PortService:
+		if !s.IsServiceAddr(p.Src) { // a service speaks from its own address
+			v.deny(StageSrcDstCheck, CodeSourceDestCheck)
+			return
+		}
+	default:
 		v.deny(StageSrcDstCheck, CodeSourceDestCheck)
 		return
 	}
@@ -249,11 +258,10 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 	val := classify.PacketValue(p.Proto, p.DstPort, p.ICMPType, p.ICMPCode)
 	var k conntrack.Key
 	fromLo := k.Set(p.Src, p.Dst, p.Proto, p.SrcPort, p.DstPort, p.ICMPType, p.ICMPCode, p.ICMPID)
-	related := isICMPError(p)
 	var needSrc, needDst, srcHit bool
 	var srcRef conntrack.Ref // the sender's entry, when one passed the packet
 	if src != nil {
-		ok, need, ref, hit := s.sgStage(src, sg.Egress, f, p, b, val, &k, fromLo, related, now, v)
+		ok, need, ref, hit := s.sgStage(src, sg.Egress, f, p, b, val, &k, fromLo, now, v)
 		if !ok {
 			return
 		}
@@ -297,7 +305,7 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 	}
 
 	if dst != nil {
-		ok, need, _, _ := s.sgStage(dst, sg.Ingress, f, p, b, val, &k, fromLo, related, now, v)
+		ok, need, _, _ := s.sgStage(dst, sg.Ingress, f, p, b, val, &k, fromLo, now, v)
 		if !ok {
 			return
 		}
@@ -306,52 +314,69 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 
 	// Entries are made only for packets actually delivered (§3.9), and
 	// only while the instance's allowance lasts (§3.7).
-	if needSrc && !src.allowanceLeft(now) {
-		src.allowance.NoteExceeded()
-		v.ENI, v.SG = src.id, nil
-		v.deny(StageConntrackAllowance, CodeAllowanceExceeded)
+	// A packet to its own ENI needs one entry; two ENIs of one instance
+	// share its allowance, so both of their entries must fit.
+	if src == dst {
+		needDst = false
+	}
+	dstNeeds := 1
+	if needDst && needSrc && src.allowance == dst.allowance {
+		dstNeeds = 2
+	}
+	if needSrc && !src.allowanceLeft(now, 1) {
+		v.denyAllowance(src)
 		return
 	}
-	if needDst && !dst.allowanceLeft(now) {
-		dst.allowance.NoteExceeded()
-		v.ENI, v.SG = dst.id, nil
-		v.deny(StageConntrackAllowance, CodeAllowanceExceeded)
+	if needDst && !dst.allowanceLeft(now, dstNeeds) {
+		v.denyAllowance(dst)
+		return
+	}
+	// Insert can still fail if another packet took the last place since;
+	// the receiver's entry goes first so that a refused packet leaves at
+	// most the sender's entry behind, which its own retry would make.
+	if needDst && !dst.table.Insert(&k, fromLo, p.TCPFlags, now) {
+		v.denyAllowance(dst)
 		return
 	}
 	if needSrc && !src.table.Insert(&k, fromLo, p.TCPFlags, now) {
-		v.ENI, v.SG = src.id, nil
-		v.deny(StageConntrackAllowance, CodeAllowanceExceeded)
-		return
-	}
-	if needDst && !dst.table.Insert(&k, fromLo, p.TCPFlags, now) {
-		v.ENI, v.SG = dst.id, nil
-		v.deny(StageConntrackAllowance, CodeAllowanceExceeded)
+		v.denyAllowance(src)
 		return
 	}
 	v.Allowed = true
+}
+
+// denyAllowance drops a packet for want of conntrack allowance on e (§3.7).
+func (v *Verdict) denyAllowance(e *eniPolicy) {
+	e.allowance.NoteExceeded()
+	v.ENI, v.SG, v.ACL, v.NACLRule = e.id, nil, "", 0
+	v.deny(StageConntrackAllowance, CodeAllowanceExceeded)
 }
 
 // sgStage runs an ENI's security group for one direction: a live conntrack
 // entry passes the packet whatever the rules say (§3.1); otherwise a rule
 // must allow it, and the flow needs an entry unless it is untracked (§3.4).
 func (s *Snapshot) sgStage(e *eniPolicy, dir sg.Dir, f int, p *packet.Parsed, b []byte, val uint16,
-	k *conntrack.Key, fromLo, related bool, now int64, v *Verdict) (pass, needEntry bool, ref conntrack.Ref, hit bool) {
+	k *conntrack.Key, fromLo bool, now int64, v *Verdict) (pass, needEntry bool, ref conntrack.Ref, hit bool) {
 	stage, rules, peer := StageSGIngress, e.in[f], p.Src
 	if dir == sg.Egress {
 		stage, rules, peer = StageSGEgress, e.out[f], p.Dst
 	}
-	if related {
-		// An ICMP error is judged by the rules (§3.8), unless the setting
-		// admits it by the entry of the flow it quotes.
-		if qk, qlo, ok := quotedKey(p, b); ok && s.settings.AdmitRelatedICMP && e.table.Lookup(&qk, qlo, 0, now) {
-			v.ENI, v.SG, v.ACL, v.NACLRule = e.id, nil, "", 0
-			v.pass(stage, CodeConntrack)
-			return true, false, ref, false
-		}
-	} else if ref, hit = e.table.LookupRef(k, fromLo, p.TCPFlags, now); hit {
+	if ref, hit = e.table.LookupRef(k, fromLo, p.TCPFlags, now); hit {
 		v.ENI, v.SG, v.ACL, v.NACLRule = e.id, nil, "", 0
 		v.pass(stage, CodeConntrack)
 		return true, false, ref, true
+	}
+	// An ICMP error is not let in by the entry of the flow it quotes: it
+	// is an ICMP packet like any other (§3.8), unless the setting admits
+	// it as related traffic. That reads the entry and leaves it alone.
+	if s.settings.AdmitRelatedICMP && isICMPError(p) {
+		if qk, _, ok := quotedKey(p, b); ok {
+			if _, live := e.table.Get(&qk, now); live {
+				v.ENI, v.SG, v.ACL, v.NACLRule = e.id, nil, "", 0
+				v.pass(stage, CodeConntrack)
+				return true, false, ref, false
+			}
+		}
 	}
 	v.ENI, v.SG, v.ACL, v.NACLRule = e.id, rules.Match(p.Proto, peer, val), "", 0
 	if v.SG == nil {
@@ -359,7 +384,7 @@ func (s *Snapshot) sgStage(e *eniPolicy, dir sg.Dir, f int, p *packet.Parsed, b 
 		return false, false, ref, false
 	}
 	untracked := s.untracked(e, dir, f, p, peer)
-	needEntry = !untracked && !related
+	needEntry = !untracked
 	v.Stage, v.Code = stage, CodeSGRuleMatch
 	if v.Trace != nil {
 		v.Trace.add(Step{Stage: stage, Pass: true, Code: CodeSGRuleMatch, ENI: e.id, SG: v.SG, Untracked: untracked, NewEntry: needEntry})
@@ -423,18 +448,18 @@ func (s *Snapshot) naclStage(sn *subnetPolicy, out bool, f int, proto uint8, pee
 	return true
 }
 
-// allowanceLeft reports whether the ENI's instance may track one more
-// flow. Expired entries hold their place until a table removes them, so
+// allowanceLeft reports whether the ENI's instance may track n more
+// flows. Expired entries hold their place until a table removes them, so
 // when none is left it first reclaims the expired entries of every table
 // of the instance (a rare path: the allowance is used up).
-func (e *eniPolicy) allowanceLeft(now int64) bool {
-	if e.allowance.Available() > 0 {
+func (e *eniPolicy) allowanceLeft(now int64, n int) bool {
+	if e.allowance.Available() >= n {
 		return true
 	}
 	for _, t := range e.instanceTables {
 		t.Expire(now, reclaimBudget)
 	}
-	return e.allowance.Available() > 0
+	return e.allowance.Available() >= n
 }
 
 // reclaimBudget bounds the expired entries removed per table when an

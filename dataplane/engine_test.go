@@ -106,7 +106,7 @@ func TestTrackedFlowSurvivesRuleRemoval(t *testing.T) {
 	check(t, "syn-ack", &v, true, dataplane.StageSGIngress)
 
 	// Remove db's only rule: the tracked flow goes on, a new one is refused.
-	e.Apply(mustLab(t, twoTierNoDB))
+	e.Apply(mustLab(t, twoTierNoDB), 0)
 	e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPAck), now, &v)
 	check(t, "ack after apply", &v, true, dataplane.StageSGIngress)
 	if v.Code != dataplane.CodeConntrack {
@@ -180,9 +180,9 @@ func TestApplyConcurrentWithProcess(t *testing.T) {
 	}
 	for i := 0; i < 200; i++ {
 		if i%2 == 0 {
-			e.Apply(b)
+			e.Apply(b, 0)
 		} else {
-			e.Apply(a)
+			e.Apply(a, 0)
 		}
 	}
 	close(stop)
@@ -206,13 +206,13 @@ func TestNACLVerdictCacheFollowsPolicy(t *testing.T) {
 		check(t, "ack back", &v, true, dataplane.StageSGIngress)
 	}
 	closed := strings.Replace(twoTier, "ports: 32768-60999", "ports: 50000-60999", 1)
-	e.Apply(mustLab(t, closed))
+	e.Apply(mustLab(t, closed), 0)
 	e.Process(pd, tcp(db, web, 5432, 40000, packet.TCPAck), 10, &v)
 	check(t, "ack back after the NACL change", &v, false, dataplane.StageNACLEgress)
 	e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPAck), 10, &v)
 	check(t, "ack after the NACL change", &v, true, dataplane.StageSGIngress)
 	closed = strings.Replace(closed, "ports: 5432, cidr: 10.0.1.0/24", "ports: 5433, cidr: 10.0.1.0/24", 1)
-	e.Apply(mustLab(t, closed))
+	e.Apply(mustLab(t, closed), 0)
 	e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPAck), 11, &v)
 	check(t, "ack after the second NACL change", &v, false, dataplane.StageNACLIngress)
 }

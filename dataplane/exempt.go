@@ -20,7 +20,10 @@ var fixedServiceAddrs = []netip.Addr{
 	netip.MustParseAddr("169.254.169.251"),
 }
 
-var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+var (
+	limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+	unspecified4     = netip.AddrFrom4([4]byte{})
+)
 
 var linkLocal4 = netip.MustParsePrefix("169.254.0.0/16")
 var linkLocal6 = netip.MustParsePrefix("fe80::/10")

@@ -270,7 +270,7 @@ type retime struct {
 	a  *conntrack.Allowance
 }
 
-func (p *pending) commit(st *state) {
+func (p *pending) commit(st *state, now int64) {
 	for _, t := range p.tables {
 		st.slots[t.id] = t.slot
 		st.tables = append(st.tables, t.table)
@@ -282,6 +282,9 @@ func (p *pending) commit(st *state) {
 		r.a.SetMax(r.max)
 	}
 	for _, r := range p.retime {
+		// Retire what has expired under the old timeouts first, so that
+		// longer ones do not bring it back (§3.6).
+		r.t.Expire(now, r.t.Len()+1)
 		r.t.SetTimeouts(r.to)
 		r.t.SetAllowance(r.a)
 	}

@@ -73,7 +73,7 @@ func Run(f *File) (*Result, error) {
 		case st.Send != nil:
 			buf = send(e, sr, now, buf[:0])
 		case st.Apply != "":
-			apply(e, f, sr)
+			apply(e, f, sr, now)
 		default:
 			now += int64(st.Advance)
 			sr.OK = true
@@ -199,8 +199,8 @@ func describe(s dataplane.Step) string {
 	return strings.Join(append(parts, s.Code.String()), " ")
 }
 
-// apply runs an apply step of f.
-func apply(e *dataplane.Engine, f *File, sr *StepResult) {
+// apply runs an apply step of f at time now.
+func apply(e *dataplane.Engine, f *File, sr *StepResult, now int64) {
 	st := sr.Step
 	sr.Want = "applied"
 	if st.Expect == "error" {
@@ -213,7 +213,7 @@ func apply(e *dataplane.Engine, f *File, sr *StepResult) {
 	case st.Expect == "error":
 		sr.Got, sr.Msg = "loaded", "the lab loaded, want it refused: it was not applied"
 	default:
-		e.Apply(l)
+		e.Apply(l, now)
 		sr.Got = "applied"
 	}
 	sr.OK = sr.Got == sr.Want
