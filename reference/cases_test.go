@@ -46,7 +46,7 @@ func agree(t *testing.T, labText string, events []event) {
 			continue
 		}
 		last = e.at
-		v := runEngine(eng, e.p, e.at, buf)
+		v := runEngine(eng, e.p, e.at, buf, true)
 		r := ev.Judge(e.p, e.at)
 		if w := e.want; r.Allowed != w.allowed || r.Stage != w.stage || r.Code != w.code {
 			t.Fatalf("step %d, t=%v, %s:\nreference %s, want allowed=%v %v/%v\n  %v",

@@ -259,7 +259,7 @@ func runClassbench(t *testing.T, rules []classbench.Rule, y *yLab, n, packets in
 			p = cbPacket(rg, rules[rg.IntN(n)], i%2 == 0)
 		}
 		sent = append(sent, p)
-		v := runEngine(eng, p, now, buf)
+		v := runEngine(eng, p, now, buf, true)
 		r := ev.Judge(p, now)
 		if d := compare(&v, &r); d != nil {
 			m.add(d, func() string { return cbExample(l, rules, p, &v, &r, d) })

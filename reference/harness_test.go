@@ -54,7 +54,10 @@ func hasTransportHeader(p Packet) bool {
 }
 
 // runEngine judges p with the engine at time now.
-func runEngine(eng *dataplane.Engine, p Packet, now time.Duration, buf []byte) dataplane.Verdict {
+// runEngine runs one packet through the engine; with trace, the verdict
+// carries every stage (and the engine does not use its NACL verdict cache,
+// which runs without a trace, as on the packet path).
+func runEngine(eng *dataplane.Engine, p Packet, now time.Duration, buf []byte, trace bool) dataplane.Verdict {
 	from := dataplane.PortNone
 	switch p.From {
 	case FromInternet:
@@ -66,7 +69,10 @@ func runEngine(eng *dataplane.Engine, p Packet, now time.Duration, buf []byte) d
 			from = port
 		}
 	}
-	v := dataplane.Verdict{Trace: &dataplane.Trace{}}
+	var v dataplane.Verdict
+	if trace {
+		v.Trace = &dataplane.Trace{}
+	}
 	eng.Process(from, wire(p, buf[:0]), int64(now), &v)
 	return v
 }
