@@ -304,7 +304,12 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 		v.Trace.add(Step{Stage: StageNACLEgress, Pass: true, Code: CodeSameSubnet, ACL: s.subnets[srcSubnet].acl})
 	}
 
-	if dst != nil {
+	switch {
+	case dst != nil && dst == src && srcHit:
+		// A packet to its own ENI: one table, one entry, already advanced.
+		v.ENI, v.SG, v.ACL, v.NACLRule = dst.id, nil, "", 0
+		v.pass(StageSGIngress, CodeConntrack)
+	case dst != nil:
 		ok, need, _, _ := s.sgStage(dst, sg.Ingress, f, p, b, val, &k, fromLo, now, v)
 		if !ok {
 			return
@@ -319,17 +324,10 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 	if src == dst {
 		needDst = false
 	}
-	dstNeeds := 1
-	if needDst && needSrc && src.allowance == dst.allowance {
-		dstNeeds = 2
-	}
-	if needSrc && !src.allowanceLeft(now, 1) {
-		v.denyAllowance(src)
-		return
-	}
-	if needDst && !dst.allowanceLeft(now, dstNeeds) {
-		v.denyAllowance(dst)
-		return
+	if (needSrc && src.allowance.Available() < 2) || (needDst && dst.allowance.Available() < 2) {
+		if !reserve(src, dst, needSrc, needDst, &k, now, v) {
+			return
+		}
 	}
 	// Insert can still fail if another packet took the last place since;
 	// the receiver's entry goes first so that a refused packet leaves at
@@ -448,10 +446,43 @@ func (s *Snapshot) naclStage(sn *subnetPolicy, out bool, f int, proto uint8, pee
 	return true
 }
 
+// reserve checks, when an allowance runs short, that the entries a
+// delivered packet needs fit in its instances' allowances (§3.7), and
+// drops the packet if not. An entry that exists already (a closed TCP
+// entry a SYN reopens) needs no new place; the sender's and receiver's
+// entries come out of one budget when one instance owns both ENIs.
+func reserve(src, dst *eniPolicy, needSrc, needDst bool, k *conntrack.Key, now int64, v *Verdict) bool {
+	srcNew, dstNew := 0, 0
+	if needSrc {
+		if _, live := src.table.Get(k, now); !live {
+			srcNew = 1
+		}
+	}
+	if needDst {
+		if _, live := dst.table.Get(k, now); !live {
+			dstNew = 1
+		}
+	}
+	if srcNew > 0 && !src.allowanceLeft(now, srcNew) {
+		v.denyAllowance(src)
+		return false
+	}
+	if dstNew > 0 {
+		if needSrc && src.allowance == dst.allowance {
+			dstNew += srcNew
+		}
+		if !dst.allowanceLeft(now, dstNew) {
+			v.denyAllowance(dst)
+			return false
+		}
+	}
+	return true
+}
+
 // allowanceLeft reports whether the ENI's instance may track n more
 // flows. Expired entries hold their place until a table removes them, so
-// when none is left it first reclaims the expired entries of every table
-// of the instance (a rare path: the allowance is used up).
+// when too few are left it first reclaims the expired entries of every
+// table of the instance (a rare path: the allowance is used up).
 func (e *eniPolicy) allowanceLeft(now int64, n int) bool {
 	if e.allowance.Available() >= n {
 		return true

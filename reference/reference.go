@@ -193,13 +193,13 @@ func (ev *Evaluator) Judge(p Packet, now time.Duration) Result {
 	}
 
 	// §5 step 4: S's security group, outbound.
-	needSrc, needDst := false, false
+	needSrc, needDst, srcHit := false, false, false
 	if src != nil {
 		ok, need := ev.sgStage(&r, src, sg.Egress, p, now)
 		if !ok {
 			return r
 		}
-		needSrc = need
+		needSrc, srcHit = need, r.Code == dataplane.CodeConntrack
 	}
 
 	// §5 step 5 and §4.6: the network ACLs, only where the packet crosses
@@ -223,8 +223,11 @@ func (ev *Evaluator) Judge(p Packet, now time.Duration) Result {
 		}
 	}
 
-	// §5 step 6: D's security group, inbound.
-	if dst != nil {
+	// §5 step 6: D's security group, inbound. Reading: a packet to its own
+	// ENI has one entry in one table; the egress hit was it.
+	if dst != nil && src != nil && dst.ID == src.ID && srcHit {
+		r.pass(dataplane.StageSGIngress, dataplane.CodeConntrack, dst.ID, "", 0, nil, "sg-ingress "+dst.ID+": the same tracked flow, to itself (§3.1)")
+	} else if dst != nil {
 		ok, need := ev.sgStage(&r, dst, sg.Ingress, p, now)
 		if !ok {
 			return r
