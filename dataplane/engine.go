@@ -321,7 +321,7 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 	// only while the instance's allowance lasts (§3.7).
 	// A packet to its own ENI needs one entry; two ENIs of one instance
 	// share its allowance, so both of their entries must fit.
-	if src == dst {
+	if src == dst && needSrc {
 		needDst = false
 	}
 	if (needSrc && src.allowance.Available() < 2) || (needDst && dst.allowance.Available() < 2) {
