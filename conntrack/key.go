@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"math/rand/v2"
 	"net/netip"
 )
 
@@ -183,10 +184,31 @@ func b2u(b bool) uint64 {
 	return 0
 }
 
-// hashSeed is a table's secret hash key. Each table draws its own, so that
-// flows crafted to collide in one table do not collide in another and cannot
-// be predicted from outside.
+// hashSeed is the secret hash key of every table of the process, drawn at
+// start, so that flows crafted to collide cannot be predicted from outside.
+// One key for all tables lets a packet be hashed once for the sender's and
+// the receiver's table (Packed).
 type hashSeed [7]uint64
+
+var seed = func() (s hashSeed) {
+	for i := range s {
+		s[i] = rand.Uint64()
+	}
+	return s
+}()
+
+// Packed is a Key packed and hashed for lookups: build it once per packet
+// with Key.Pack and look it up in as many tables as the packet crosses.
+type Packed struct {
+	w keyWords
+	h uint64
+}
+
+// Pack packs and hashes k into p.
+func (k *Key) Pack(p *Packed) {
+	p.w.set(k)
+	p.h = seed.hash(&p.w)
+}
 
 // hash mixes the key words wyhash-style: three independent 64×64→128-bit
 // multiplies, then one to combine them.

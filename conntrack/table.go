@@ -2,7 +2,6 @@ package conntrack
 
 import (
 	"math"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -115,7 +114,6 @@ type Table struct {
 	// Read on every lookup.
 	view     atomic.Pointer[view]
 	timeouts atomic.Pointer[timeoutTable]
-	seed     hashSeed
 
 	_ [64]byte // keep the writers' fields off the readers' cache lines
 
@@ -142,9 +140,6 @@ func NewTable(a *Allowance, t Timeouts) *Table {
 		a = NewAllowance(math.MaxInt)
 	}
 	tb := &Table{allow: a, free: noSlot, used: 1, cursor: 1}
-	for i := range tb.seed {
-		tb.seed[i] = rand.Uint64()
-	}
 	tb.view.Store(newView(minBuckets, 0, nil))
 	tb.timeouts.Store(t.table())
 	return tb
@@ -191,11 +186,15 @@ func (t *Table) Lookup(k *Key, fromLo bool, tcpFlags uint8, now int64) bool {
 // LookupRef is Lookup that also returns a reference to the entry it hit,
 // through which the caller may read and set the entry's tag.
 func (t *Table) LookupRef(k *Key, fromLo bool, tcpFlags uint8, now int64) (Ref, bool) {
-	var w keyWords
-	w.set(k)
-	h := t.seed.hash(&w)
+	var p Packed
+	k.Pack(&p)
+	return t.LookupPacked(&p, fromLo, tcpFlags, now)
+}
+
+// LookupPacked is LookupRef for a key packed with Key.Pack.
+func (t *Table) LookupPacked(p *Packed, fromLo bool, tcpFlags uint8, now int64) (Ref, bool) {
 	for {
-		e, c, last := t.find(&w, h)
+		e, c, last := t.find(&p.w, p.h)
 		if e == nil {
 			return Ref{}, false
 		}
@@ -302,7 +301,7 @@ walk:
 func (t *Table) Insert(k *Key, fromLo bool, tcpFlags uint8, now int64) bool {
 	var w keyWords
 	w.set(k)
-	h := t.seed.hash(&w)
+	h := seed.hash(&w)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.reap(now, insertScan, insertScan)
@@ -415,7 +414,7 @@ func (t *Table) grow() {
 		e := v.entry(t.moved)
 		if cstate(e.ctl.Load()) != 0 {
 			w := e.words()
-			g.push(t.moved, e, t.seed.hash(&w))
+			g.push(t.moved, e, seed.hash(&w))
 		}
 	}
 	if t.moved == t.used {
@@ -448,7 +447,7 @@ func (t *Table) reap(now int64, max, scan int) int {
 // remove unlinks slot i, frees it and returns its allowance.
 func (t *Table) remove(v *view, i uint32, e *entry) {
 	w := e.words()
-	h := t.seed.hash(&w)
+	h := seed.hash(&w)
 	v.unlink(i, e, h)
 	if g := t.growing; g != nil && i < t.moved {
 		g.unlink(i, e, h)
@@ -534,7 +533,7 @@ func makeInfo(w *keyWords, s cstate, last, now int64, timeout *timeoutTable) (En
 func (t *Table) Get(k *Key, now int64) (EntryInfo, bool) {
 	var w keyWords
 	w.set(k)
-	e, c, last := t.find(&w, t.seed.hash(&w))
+	e, c, last := t.find(&w, seed.hash(&w))
 	if e == nil {
 		return EntryInfo{}, false
 	}

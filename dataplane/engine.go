@@ -257,11 +257,13 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 	f := famIdx(p.Src)
 	val := classify.PacketValue(p.Proto, p.DstPort, p.ICMPType, p.ICMPCode)
 	var k conntrack.Key
+	var pk conntrack.Packed // k, packed and hashed once for both tables
 	fromLo := k.Set(p.Src, p.Dst, p.Proto, p.SrcPort, p.DstPort, p.ICMPType, p.ICMPCode, p.ICMPID)
+	k.Pack(&pk)
 	var needSrc, needDst, srcHit bool
 	var srcRef conntrack.Ref // the sender's entry, when one passed the packet
 	if src != nil {
-		ok, need, ref, hit := s.sgStage(src, sg.Egress, f, p, b, val, &k, fromLo, now, v)
+		ok, need, ref, hit := s.sgStage(src, sg.Egress, f, p, b, val, &pk, fromLo, now, v)
 		if !ok {
 			return
 		}
@@ -310,7 +312,7 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 		v.ENI, v.SG, v.ACL, v.NACLRule = dst.id, nil, "", 0
 		v.pass(StageSGIngress, CodeConntrack)
 	case dst != nil:
-		ok, need, _, _ := s.sgStage(dst, sg.Ingress, f, p, b, val, &k, fromLo, now, v)
+		ok, need, _, _ := s.sgStage(dst, sg.Ingress, f, p, b, val, &pk, fromLo, now, v)
 		if !ok {
 			return
 		}
@@ -354,12 +356,12 @@ func (v *Verdict) denyAllowance(e *eniPolicy) {
 // entry passes the packet whatever the rules say (§3.1); otherwise a rule
 // must allow it, and the flow needs an entry unless it is untracked (§3.4).
 func (s *Snapshot) sgStage(e *eniPolicy, dir sg.Dir, f int, p *packet.Parsed, b []byte, val uint16,
-	k *conntrack.Key, fromLo bool, now int64, v *Verdict) (pass, needEntry bool, ref conntrack.Ref, hit bool) {
+	k *conntrack.Packed, fromLo bool, now int64, v *Verdict) (pass, needEntry bool, ref conntrack.Ref, hit bool) {
 	stage, rules, peer := StageSGIngress, e.in[f], p.Src
 	if dir == sg.Egress {
 		stage, rules, peer = StageSGEgress, e.out[f], p.Dst
 	}
-	if ref, hit = e.table.LookupRef(k, fromLo, p.TCPFlags, now); hit {
+	if ref, hit = e.table.LookupPacked(k, fromLo, p.TCPFlags, now); hit {
 		v.ENI, v.SG, v.ACL, v.NACLRule = e.id, nil, "", 0
 		v.pass(stage, CodeConntrack)
 		return true, false, ref, true
