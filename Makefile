@@ -19,7 +19,7 @@ race:
 
 # Benchmarks with their baselines, measured in one run, printed as a table.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./bench/ ./reference/ | tee bench.out
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./bench/ ./reference/ 2>&1 | tee bench.out
 	$(GO) run ./bench/table < bench.out
 
 # Short fuzz runs of every fuzz target.
@@ -33,6 +33,7 @@ fuzz:
 # The main job on the built-in example lab: its policy tests and an explain.
 demo: build
 	./bin/vpclab test testdata/policy/example.yaml
+	./bin/vpclab explain --from web1 --to app1 --proto tcp --dport 8080
 	./bin/vpclab explain --from web1 --to db1 --proto tcp --dport 5432
 
 clean:
