@@ -267,12 +267,7 @@ func BenchmarkFlowMemory(b *testing.B) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		t := conntrack.NewTable(conntrack.NewAllowance(flows), conntrack.Timeouts{
-			TCPEstablished: 432000 * time.Second, UDP: 30 * time.Second, UDPStream: 180 * time.Second,
-			TCPSynSent: 120 * time.Second, TCPSynRecv: 60 * time.Second, TCPFinWait: 120 * time.Second,
-			TCPCloseWait: 60 * time.Second, TCPTimeWait: 120 * time.Second, TCPLastAck: 30 * time.Second,
-			TCPClose: 10 * time.Second, ICMP: 30 * time.Second, Other: 600 * time.Second,
-		})
+		t := conntrack.NewTable(conntrack.NewAllowance(flows), conntrack.DefaultTimeouts())
 		for i := 0; i < flows; i++ {
 			a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 			k, lo := conntrack.MakeKey(a, server, packet.ProtoTCP, uint16(i), 443, 0, 0, 0)

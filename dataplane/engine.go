@@ -263,11 +263,14 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 	var needSrc, needDst, srcHit bool
 	var srcRef conntrack.Ref // the sender's entry, when one passed the packet
 	if src != nil {
-		ok, need, ref, hit := s.sgStage(src, sg.Egress, f, p, b, val, &pk, fromLo, now, v)
-		if !ok {
+		// A live entry passes the packet whatever the rules say (§3.1).
+		if srcRef, srcHit = src.table.LookupPacked(&pk, fromLo, p.TCPFlags, now); srcHit {
+			v.conntrackPass(StageSGEgress, src.id)
+		} else if ok, need := s.sgRules(src, sg.Egress, f, p, b, val, now, v); ok {
+			needSrc = need
+		} else {
 			return
 		}
-		needSrc, srcRef, srcHit = need, ref, hit
 	}
 
 	srcSubnet := int32(-1)
@@ -309,20 +312,20 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 	switch {
 	case dst != nil && dst == src && srcHit:
 		// A packet to its own ENI: one table, one entry, already advanced.
-		v.ENI, v.SG, v.ACL, v.NACLRule = dst.id, nil, "", 0
-		v.pass(StageSGIngress, CodeConntrack)
+		v.conntrackPass(StageSGIngress, dst.id)
 	case dst != nil:
-		ok, need, _, _ := s.sgStage(dst, sg.Ingress, f, p, b, val, &pk, fromLo, now, v)
-		if !ok {
+		if _, hit := dst.table.LookupPacked(&pk, fromLo, p.TCPFlags, now); hit {
+			v.conntrackPass(StageSGIngress, dst.id)
+		} else if ok, need := s.sgRules(dst, sg.Ingress, f, p, b, val, now, v); ok {
+			needDst = need
+		} else {
 			return
 		}
-		needDst = need
 	}
 
 	// Entries are made only for packets actually delivered (§3.9), and
-	// only while the instance's allowance lasts (§3.7).
-	// A packet to its own ENI needs one entry; two ENIs of one instance
-	// share its allowance, so both of their entries must fit.
+	// only while the instance's allowance lasts (§3.7). A packet to its
+	// own ENI needs one entry.
 	if src == dst && needSrc {
 		needDst = false
 	}
@@ -331,9 +334,10 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 			return
 		}
 	}
-	// Insert can still fail if another packet took the last place since;
-	// the receiver's entry goes first so that a refused packet leaves at
-	// most the sender's entry behind, which its own retry would make.
+	// Insert can still fail if a concurrent packet took the last place
+	// since reserve. Then the packet is dropped; if the receiver's entry
+	// was made already, it stays until it expires (a race only when an
+	// allowance is down to its last places).
 	if needDst && !dst.table.Insert(&k, fromLo, p.TCPFlags, now) {
 		v.denyAllowance(dst)
 		return
@@ -352,19 +356,19 @@ func (v *Verdict) denyAllowance(e *eniPolicy) {
 	v.deny(StageConntrackAllowance, CodeAllowanceExceeded)
 }
 
-// sgStage runs an ENI's security group for one direction: a live conntrack
-// entry passes the packet whatever the rules say (§3.1); otherwise a rule
-// must allow it, and the flow needs an entry unless it is untracked (§3.4).
-func (s *Snapshot) sgStage(e *eniPolicy, dir sg.Dir, f int, p *packet.Parsed, b []byte, val uint16,
-	k *conntrack.Packed, fromLo bool, now int64, v *Verdict) (pass, needEntry bool, ref conntrack.Ref, hit bool) {
+// conntrackPass records that a conntrack entry on eni passed the packet.
+func (v *Verdict) conntrackPass(stage Stage, eni string) {
+	v.ENI, v.SG, v.ACL, v.NACLRule = eni, nil, "", 0
+	v.pass(stage, CodeConntrack)
+}
+
+// sgRules runs an ENI's security group for one direction on a packet that
+// no entry of the ENI passed: a rule must allow it (§2.1), and the flow
+// then needs an entry unless it is untracked (§3.4).
+func (s *Snapshot) sgRules(e *eniPolicy, dir sg.Dir, f int, p *packet.Parsed, b []byte, val uint16, now int64, v *Verdict) (pass, needEntry bool) {
 	stage, rules, peer := StageSGIngress, e.in[f], p.Src
 	if dir == sg.Egress {
 		stage, rules, peer = StageSGEgress, e.out[f], p.Dst
-	}
-	if ref, hit = e.table.LookupPacked(k, fromLo, p.TCPFlags, now); hit {
-		v.ENI, v.SG, v.ACL, v.NACLRule = e.id, nil, "", 0
-		v.pass(stage, CodeConntrack)
-		return true, false, ref, true
 	}
 	// An ICMP error is not let in by the entry of the flow it quotes: it
 	// is an ICMP packet like any other (§3.8), unless the setting admits
@@ -372,24 +376,22 @@ func (s *Snapshot) sgStage(e *eniPolicy, dir sg.Dir, f int, p *packet.Parsed, b 
 	if s.settings.AdmitRelatedICMP && isICMPError(p) {
 		if qk, _, ok := quotedKey(p, b); ok {
 			if _, live := e.table.Get(&qk, now); live {
-				v.ENI, v.SG, v.ACL, v.NACLRule = e.id, nil, "", 0
-				v.pass(stage, CodeConntrack)
-				return true, false, ref, false
+				v.conntrackPass(stage, e.id)
+				return true, false
 			}
 		}
 	}
 	v.ENI, v.SG, v.ACL, v.NACLRule = e.id, rules.Match(p.Proto, peer, val), "", 0
 	if v.SG == nil {
 		v.deny(stage, CodeSGRulesMismatch)
-		return false, false, ref, false
+		return false, false
 	}
 	untracked := s.untracked(e, dir, f, p, peer)
-	needEntry = !untracked
 	v.Stage, v.Code = stage, CodeSGRuleMatch
 	if v.Trace != nil {
-		v.Trace.add(Step{Stage: stage, Pass: true, Code: CodeSGRuleMatch, ENI: e.id, SG: v.SG, Untracked: untracked, NewEntry: needEntry})
+		v.Trace.add(Step{Stage: stage, Pass: true, Code: CodeSGRuleMatch, ENI: e.id, SG: v.SG, Untracked: untracked, NewEntry: !untracked})
 	}
-	return true, needEntry, ref, false
+	return true, !untracked
 }
 
 // The NACL verdict cache in a conntrack entry's tag: the snapshot
