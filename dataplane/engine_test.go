@@ -129,26 +129,51 @@ func TestNACLReturnTrafficOutsideEphemeralRange(t *testing.T) {
 	}
 }
 
-// The established-flow packet path allocates nothing, and neither does the
-// path of a denied packet.
+// The packet path allocates nothing: for an established flow, a denied or
+// malformed packet, and the first packets of new flows once the tables
+// have grown to their steady size.
 func TestProcessDoesNotAllocate(t *testing.T) {
 	e := dataplane.New(mustLab(t, twoTier))
 	pw, pd := port(t, e, "eni-web"), port(t, e, "eni-db")
 	var v dataplane.Verdict
-	syn := tcp(web, db, 40000, 5432, packet.TCPSyn)
-	e.Process(pw, syn, 1, &v)
+	e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPSyn), 1, &v)
 	e.Process(pd, tcp(db, web, 5432, 40000, packet.TCPSyn|packet.TCPAck), 1, &v)
 	data := tcp(web, db, 40000, 5432, packet.TCPAck)
 	denied := tcp(web, db, 40000, 22, packet.TCPSyn)
-	for name, f := range map[string]func(){
-		"established": func() { e.Process(pw, data, 2, &v) },
-		"denied":      func() { e.Process(pw, denied, 2, &v) },
-		"malformed":   func() { e.Process(pw, data[:10], 2, &v) },
-	} {
+	noAllocs := func(name string, f func()) {
+		t.Helper()
 		if n := testing.AllocsPerRun(1000, f); n != 0 {
 			t.Errorf("%s: %v allocations per packet, want 0", name, n)
 		}
 	}
+	noAllocs("established", func() {
+		e.Process(pw, data, 2, &v)
+		if v.Code != dataplane.CodeConntrack {
+			t.Fatalf("established: %v at %v, want a conntrack pass", v.Code, v.Stage)
+		}
+	})
+	noAllocs("denied", func() { e.Process(pw, denied, 2, &v) })
+	noAllocs("malformed", func() { e.Process(pw, data[:10], 2, &v) })
+
+	// New flows, each from its own port, on a clock that lets old ones
+	// expire, so that entries are made and reaped all the time.
+	syns := make([][]byte, 4096)
+	for i := range syns {
+		syns[i] = tcp(web, db, uint16(20000+i), 5432, packet.TCPSyn)
+	}
+	now, next := int64(2), 0
+	newFlow := func() {
+		now += int64(100 * time.Millisecond)
+		e.Process(pw, syns[next], now, &v)
+		if !v.Allowed || v.Code != dataplane.CodeSGRuleMatch {
+			t.Fatalf("new flow: allowed=%v %v at %v, want allowed by a rule", v.Allowed, v.Code, v.Stage)
+		}
+		next = (next + 1) % len(syns)
+	}
+	for range 3 * len(syns) {
+		newFlow()
+	}
+	noAllocs("new flow", newFlow)
 }
 
 // Apply never blocks or confuses the packet path: readers keep judging

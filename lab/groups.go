@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vpclab/vpclab/internal/yamlpos"
 	"github.com/vpclab/vpclab/sg"
 )
 
@@ -28,27 +29,27 @@ func (p *parser) readPrefixLists(n *yaml.Node) {
 		} else if id != "" {
 			p.prefixLists[id] = pl
 		}
-		cidrsN := p.need(o, "cidrs", "a prefix list needs cidrs, such as [203.0.113.0/24]")
-		cidrs, _ := p.list(cidrsN, o.at("cidrs"))
+		cidrsN := p.Need(o, "cidrs", "a prefix list needs cidrs, such as [203.0.113.0/24]")
+		cidrs, _ := p.list(cidrsN, o.At("cidrs"))
 		seen := map[netip.Prefix]int{} // CIDR → line
 		for j, cn := range cidrs {
-			field := fmt.Sprintf("%s[%d]", o.at("cidrs"), j)
+			field := fmt.Sprintf("%s[%d]", o.At("cidrs"), j)
 			c, ok := p.prefix(cn, field)
 			if !ok {
 				continue
 			}
 			if first, dup := seen[c]; dup {
-				p.errorf(cn, field, "%s is listed twice (first at line %d)", c, first)
+				p.Errorf(cn, field, "%s is listed twice (first at line %d)", c, first)
 				continue
 			}
 			seen[c] = cn.Line
 			pl.CIDRs = append(pl.CIDRs, c)
 		}
 		pl.MaxEntries = max(len(pl.CIDRs), 1)
-		if v, ok := p.integer(o.vals["max_entries"], o.at("max_entries"), "a number of entries", 1, maxPrefixListEntries); ok {
+		if v, ok := p.Integer(o.Vals["max_entries"], o.At("max_entries"), "a number of entries", 1, maxPrefixListEntries); ok {
 			pl.MaxEntries = v
 			if len(pl.CIDRs) > v {
-				p.errorf(cidrsN, o.at("cidrs"), "%d CIDRs is more than max_entries (%d): raise max_entries (up to %d) or remove CIDRs",
+				p.Errorf(cidrsN, o.At("cidrs"), "%d CIDRs is more than max_entries (%d): raise max_entries (up to %d) or remove CIDRs",
 					len(pl.CIDRs), v, maxPrefixListEntries)
 			}
 		}
@@ -72,19 +73,19 @@ func (p *parser) readSecurityGroups(n *yaml.Node) {
 		} else if id != "" {
 			p.groups[id] = g
 		}
-		if d, ok := p.text(o.vals["description"], o.at("description")); ok {
+		if d, ok := p.text(o.Vals["description"], o.At("description")); ok {
 			g.Description = d
 		}
 		// A missing list means what AWS creates: the default group lets in
 		// everything from its own members, other groups nothing; every
 		// group lets everything out.
 		switch {
-		case o.vals["ingress"] != nil:
+		case o.Vals["ingress"] != nil:
 			g.Ingress = p.rules(o, "ingress")
 		case id == sg.DefaultGroupID:
 			g.Ingress = []sg.Rule{selfReference()}
 		}
-		if o.vals["egress"] != nil {
+		if o.Vals["egress"] != nil {
 			g.Egress = p.rules(o, "egress")
 		} else {
 			g.Egress = p.allOut()
@@ -131,14 +132,14 @@ func (p *parser) allOut() []sg.Rule {
 
 // rules reads one direction of a security group and checks the rule
 // quota.
-func (p *parser) rules(group object, dir string) []sg.Rule {
-	items, _ := p.list(group.vals[dir], group.at(dir))
+func (p *parser) rules(group yamlpos.Object, dir string) []sg.Rule {
+	items, _ := p.list(group.Vals[dir], group.At(dir))
 	rules := make([]sg.Rule, 0, len(items))
-	var perFamily [2]int // quota weight by family: IPv4, IPv6
-	var excess [2]object // the first rule over the quota, by family
+	var perFamily [2]int         // quota weight by family: IPv4, IPv6
+	var excess [2]yamlpos.Object // the first rule over the quota, by family
 	quota := p.l.Quotas.SGRules
 	for i, item := range items {
-		r, o, ok := p.rule(item, fmt.Sprintf("%s[%d]", group.at(dir), i))
+		r, o, ok := p.rule(item, fmt.Sprintf("%s[%d]", group.At(dir), i))
 		if !ok {
 			continue
 		}
@@ -151,8 +152,8 @@ func (p *parser) rules(group object, dir string) []sg.Rule {
 		rules = append(rules, r)
 	}
 	for fam, o := range excess {
-		if o.node != nil {
-			p.errorf(o.node, o.path, "%d %s rules in %s (a prefix-list rule counts as its max_entries): the quota is %d per direction and family (quotas.sg_rules)",
+		if o.Node != nil {
+			p.Errorf(o.Node, o.Path, "%d %s rules in %s (a prefix-list rule counts as its max_entries): the quota is %d per direction and family (quotas.sg_rules)",
 				perFamily[fam], familyName(fam), dir, quota)
 		}
 	}
@@ -163,30 +164,30 @@ func (p *parser) rules(group object, dir string) []sg.Rule {
 var peerKeys = []string{"cidr", "group", "prefix_list"}
 
 // rule reads one security-group rule.
-func (p *parser) rule(n *yaml.Node, path string) (sg.Rule, object, bool) {
-	o, ok := p.object(n, path, "a security group rule", slices.Concat([]string{"id", "description"}, peerKeys, trafficKeys)...)
+func (p *parser) rule(n *yaml.Node, path string) (sg.Rule, yamlpos.Object, bool) {
+	o, ok := p.Object(n, path, "a security group rule", slices.Concat([]string{"id", "description"}, peerKeys, trafficKeys)...)
 	if !ok {
 		return sg.Rule{}, o, false
 	}
 	r := sg.Rule{Line: n.Line}
-	if idN := o.vals["id"]; idN != nil {
-		id, idOK := p.id(idN, o.at("id"))
+	if idN := o.Vals["id"]; idN != nil {
+		id, idOK := p.id(idN, o.At("id"))
 		first, dup := p.ruleIDs[id]
 		switch {
 		case !idOK:
 			ok = false
 		case !strings.HasPrefix(id, "sgr-"):
-			p.errorf(idN, o.at("id"), "%q is not a rule id: rule ids start with sgr-, such as sgr-0123456789abcdef0", id)
+			p.Errorf(idN, o.At("id"), "%q is not a rule id: rule ids start with sgr-, such as sgr-0123456789abcdef0", id)
 			ok = false
 		case dup:
-			p.errorf(idN, o.at("id"), "%s is defined twice (first at line %d): ids are unique", id, first)
+			p.Errorf(idN, o.At("id"), "%s is defined twice (first at line %d): ids are unique", id, first)
 			ok = false
 		default:
 			p.ruleIDs[id] = idN.Line
 			r.ID = id
 		}
 	}
-	if d, dok := p.text(o.vals["description"], o.at("description")); dok {
+	if d, dok := p.text(o.Vals["description"], o.At("description")); dok {
 		r.Description = d
 	}
 	t, tok := p.traffic(o)
@@ -195,24 +196,24 @@ func (p *parser) rule(n *yaml.Node, path string) (sg.Rule, object, bool) {
 }
 
 // peer reads the one peer of a rule.
-func (p *parser) peer(o object, r *sg.Rule) bool {
+func (p *parser) peer(o yamlpos.Object, r *sg.Rule) bool {
 	var given []string
 	for _, k := range peerKeys {
-		if o.vals[k] != nil {
+		if o.Vals[k] != nil {
 			given = append(given, k)
 		}
 	}
 	switch len(given) {
 	case 0:
-		p.errorf(o.node, o.path, "missing a peer: give one of cidr, group or prefix_list")
+		p.Errorf(o.Node, o.Path, "missing a peer: give one of cidr, group or prefix_list")
 		return false
 	case 1:
 	default:
-		p.errorf(o.node, o.path, "%s: a rule has exactly one peer", strings.Join(given, " and "))
+		p.Errorf(o.Node, o.Path, "%s: a rule has exactly one peer", strings.Join(given, " and "))
 		return false
 	}
 	key := given[0]
-	n, field := o.vals[key], o.at(key)
+	n, field := o.Vals[key], o.At(key)
 	var ok bool
 	switch key {
 	case "cidr":

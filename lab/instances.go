@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vpclab/vpclab/internal/yamlpos"
 	"github.com/vpclab/vpclab/sg"
 )
 
@@ -29,84 +30,84 @@ func (p *parser) readInstances(n *yaml.Node) {
 		}
 		in := &Instance{Name: name, ConntrackAllowance: p.l.Settings.DefaultAllowance, Line: item.Line}
 		if first, dup := p.instances[name]; dup {
-			p.errorf(o.vals["name"], o.at("name"), "%s is defined twice (first at line %d): instance names are unique", name, first)
+			p.Errorf(o.Vals["name"], o.At("name"), "%s is defined twice (first at line %d): instance names are unique", name, first)
 		} else if name != "" {
 			p.instances[name] = item.Line
 		}
-		if v, ok := p.integer(o.vals["conntrack_allowance"], o.at("conntrack_allowance"), "a number of tracked flows", 1, maxAllowance); ok {
+		if v, ok := p.Integer(o.Vals["conntrack_allowance"], o.At("conntrack_allowance"), "a number of tracked flows", 1, maxAllowance); ok {
 			in.ConntrackAllowance = v
 		}
 		var shorthand []string
 		for _, k := range interfaceKeys {
-			if o.vals[k] != nil {
+			if o.Vals[k] != nil {
 				shorthand = append(shorthand, k)
 			}
 		}
-		switch list := o.vals["interfaces"]; {
+		switch list := o.Vals["interfaces"]; {
 		case list != nil && len(shorthand) > 0:
 			for _, k := range shorthand {
-				p.errorf(o.keys[k], o.at(k), "%s belongs in an interface when the instance has interfaces (an instance without them is one interface, described by its own keys)", k)
+				p.Errorf(o.Keys[k], o.At(k), "%s belongs in an interface when the instance has interfaces (an instance without them is one interface, described by its own keys)", k)
 			}
 		case list != nil:
-			ifaces, ok := p.list(list, o.at("interfaces"))
+			ifaces, ok := p.list(list, o.At("interfaces"))
 			if ok && len(ifaces) == 0 {
-				p.errorf(list, o.at("interfaces"), "an instance needs at least one interface")
+				p.Errorf(list, o.At("interfaces"), "an instance needs at least one interface")
 			}
 			for j, ifaceNode := range ifaces {
-				io, id, ok := p.item(ifaceNode, o.at("interfaces"), j, "an interface", "id", interfaceKeys...)
+				io, id, ok := p.item(ifaceNode, o.At("interfaces"), j, "an interface", "id", interfaceKeys...)
 				if ok {
 					in.Interfaces = append(in.Interfaces, p.iface(io, id, name))
 				}
 			}
 		case len(shorthand) > 0:
 			var id string // empty after an error in the name or id
-			if n := o.vals["id"]; n != nil {
-				id, _ = p.id(n, o.at("id"))
+			if n := o.Vals["id"]; n != nil {
+				id, _ = p.id(n, o.At("id"))
 			} else if name != "" {
 				id = "eni-" + name
 			}
 			in.Interfaces = append(in.Interfaces, p.iface(o, id, name))
 		default:
-			p.errorf(o.node, o.at("interfaces"), "missing: an instance needs at least one interface: give interfaces, or subnet and ip for an instance with one interface")
+			p.Errorf(o.Node, o.At("interfaces"), "missing: an instance needs at least one interface: give interfaces, or subnet and ip for an instance with one interface")
 		}
 		p.l.Instances = append(p.l.Instances, in)
 	}
 }
 
 // iface reads an interface of the named instance.
-func (p *parser) iface(o object, id, instance string) *Interface {
+func (p *parser) iface(o yamlpos.Object, id, instance string) *Interface {
 	e := &Interface{ID: id, Instance: instance, SecurityGroups: []string{sg.DefaultGroupID},
-		SourceDestCheck: true, Conntrack: DefaultConntrackTimeouts(), Line: o.node.Line}
+		SourceDestCheck: true, Conntrack: DefaultConntrackTimeouts(), Line: o.Node.Line}
 	if first, dup := p.enis[id]; dup {
-		at := o.vals["id"]
+		at := o.Vals["id"]
 		if at == nil { // the shorthand's implied eni-<name>
-			at = o.node
+			at = o.Node
 		}
-		p.errorf(at, o.at("id"), "%s is defined twice (first at line %d): interface ids are unique", id, first)
+		p.Errorf(at, o.At("id"), "%s is defined twice (first at line %d): interface ids are unique", id, first)
 	} else if id != "" {
-		p.enis[id] = o.node.Line
+		p.enis[id] = o.Node.Line
 	}
 
 	var s *Subnet
-	if sid, ok := p.id(p.need(o, "subnet", "an interface needs a subnet"), o.at("subnet")); ok {
+	if sid, ok := p.id(p.Need(o, "subnet", "an interface needs a subnet"), o.At("subnet")); ok {
 		if s = p.subnets[sid]; s == nil {
-			unknownRef(p, o.vals["subnet"], o.at("subnet"), "subnet", sid, p.subnets)
+			unknownRef(p, o.Vals["subnet"], o.At("subnet"), "subnet", sid, p.subnets)
 		}
 		e.Subnet = sid
 	}
-	ipN := p.need(o, "ip", "an interface needs a primary private IPv4 address from its subnet")
-	if a, ok := p.hostAddr(ipN, o.at("ip"), false, s, id); ok {
+	ipN := p.Need(o, "ip", "an interface needs a primary private IPv4 address from its subnet")
+	if a, ok := p.hostAddr(ipN, o.At("ip"), false, s, id); ok {
 		e.IP = a
 	}
-	secondary, _ := p.list(o.vals["secondary_ips"], o.at("secondary_ips"))
+	secondary, _ := p.list(o.Vals["secondary_ips"], o.At("secondary_ips"))
 	for j, n := range secondary {
-		if a, ok := p.hostAddr(n, fmt.Sprintf("%s[%d]", o.at("secondary_ips"), j), false, s, id); ok {
+		if a, ok := p.hostAddr(n, fmt.Sprintf("%s[%d]", o.At("secondary_ips"), j), false, s, id); ok {
 			e.SecondaryIPs = append(e.SecondaryIPs, a)
 		}
 	}
-	ipv6, _ := p.list(o.vals["ipv6"], o.at("ipv6"))
+	ipv6, _ := p.list(o.Vals["ipv6"], o.At("ipv6"))
 	for j, n := range ipv6 {
-		if a, ok := p.hostAddr(n, fmt.Sprintf("%s[%d]", o.at("ipv6"), j), true, s, id); ok {
+		if a, ok := p.hostAddr(n, fmt.Sprintf("%s[%d]", o.At("ipv6"), j), true, s, id); ok {
 			e.IPv6 = append(e.IPv6, a)
 		}
 	}
@@ -114,10 +115,10 @@ func (p *parser) iface(o object, id, instance string) *Interface {
 		e.SecurityGroups = groups
 	}
 	p.checkRulesTimesGroups(o, e)
-	if check, ok := p.boolean(o.vals["source_dest_check"], o.at("source_dest_check")); ok {
+	if check, ok := p.Boolean(o.Vals["source_dest_check"], o.At("source_dest_check")); ok {
 		e.SourceDestCheck = check
 	}
-	p.conntrack(o.vals["conntrack"], o.at("conntrack"), &e.Conntrack)
+	p.conntrack(o.Vals["conntrack"], o.At("conntrack"), &e.Conntrack)
 	return e
 }
 
@@ -140,15 +141,15 @@ func (p *parser) hostAddr(n *yaml.Node, field string, v6 bool, s *Subnet, owner 
 	first, last := usable(block)
 	switch {
 	case v6 && !a.Is6():
-		p.errorf(n, field, "%s is IPv4: ipv6 takes IPv6 addresses; give IPv4 ones in ip or secondary_ips", a)
+		p.Errorf(n, field, "%s is IPv4: ipv6 takes IPv6 addresses; give IPv4 ones in ip or secondary_ips", a)
 	case !v6 && !a.Is4():
-		p.errorf(n, field, "%s is IPv6: give IPv4 here and IPv6 addresses in ipv6", a)
+		p.Errorf(n, field, "%s is IPv6: give IPv4 here and IPv6 addresses in ipv6", a)
 	case v6 && s != nil && !block.IsValid():
-		p.errorf(n, field, "%s has no IPv6 block: give the subnet an ipv6_cidr before giving its interfaces IPv6 addresses", s.ID)
+		p.Errorf(n, field, "%s has no IPv6 block: give the subnet an ipv6_cidr before giving its interfaces IPv6 addresses", s.ID)
 	case block.IsValid() && !block.Contains(a):
-		p.errorf(n, field, "%s is outside %s's %s: an interface's addresses come from its subnet", a, s.ID, block)
+		p.Errorf(n, field, "%s is outside %s's %s: an interface's addresses come from its subnet", a, s.ID, block)
 	case block.IsValid() && (a.Less(first) || last.Less(a)):
-		p.errorf(n, field, "%s is reserved by AWS (the first four and the last address of every subnet): use %s-%s", a, first, last)
+		p.Errorf(n, field, "%s is reserved by AWS (the first four and the last address of every subnet): use %s-%s", a, first, last)
 	default:
 		return a, p.claim(a, n, field, owner)
 	}
@@ -176,17 +177,17 @@ func lastAddr(block netip.Prefix) netip.Addr {
 
 // ifaceGroups reads an interface's security_groups; it returns nil when
 // the key is absent, leaving the default group.
-func (p *parser) ifaceGroups(o object) []string {
-	n, field := o.vals["security_groups"], o.at("security_groups")
+func (p *parser) ifaceGroups(o yamlpos.Object) []string {
+	n, field := o.Vals["security_groups"], o.At("security_groups")
 	items, ok := p.list(n, field)
 	if !ok {
 		return nil
 	}
 	if len(items) == 0 {
-		p.errorf(n, field, "an interface needs at least one security group: leave the key out for the VPC's default group")
+		p.Errorf(n, field, "an interface needs at least one security group: leave the key out for the VPC's default group")
 	}
 	if quota := p.l.Quotas.SGsPerENI; len(items) > quota {
-		p.errorf(n, field, "%d security groups: the quota is %d per interface (quotas.sgs_per_eni; AWS allows up to 16)", len(items), quota)
+		p.Errorf(n, field, "%d security groups: the quota is %d per interface (quotas.sgs_per_eni; AWS allows up to 16)", len(items), quota)
 	}
 	var groups []string
 	for j, gn := range items {
@@ -197,7 +198,7 @@ func (p *parser) ifaceGroups(o object) []string {
 		case p.groups[gid] == nil:
 			unknownRef(p, gn, gf, "security group", gid, p.groups)
 		case slices.Contains(groups, gid):
-			p.errorf(gn, gf, "%s is listed twice", gid)
+			p.Errorf(gn, gf, "%s is listed twice", gid)
 		default:
 			groups = append(groups, gid)
 		}
@@ -207,7 +208,7 @@ func (p *parser) ifaceGroups(o object) []string {
 
 // checkRulesTimesGroups checks that the groups of interface e hold at most
 // quotas.rules_times_sgs rules together, per direction and family.
-func (p *parser) checkRulesTimesGroups(o object, e *Interface) {
+func (p *parser) checkRulesTimesGroups(o yamlpos.Object, e *Interface) {
 	var total [2][2]int // direction (ingress, egress) × family
 	for _, gid := range e.SecurityGroups {
 		g := p.groups[gid]
@@ -219,15 +220,15 @@ func (p *parser) checkRulesTimesGroups(o object, e *Interface) {
 			}
 		}
 	}
-	at := o.vals["security_groups"]
+	at := o.Vals["security_groups"]
 	if at == nil {
-		at = o.node
+		at = o.Node
 	}
 	quota := p.l.Quotas.RulesTimesSGs
 	for dir, perFamily := range total {
 		for fam, n := range perFamily {
 			if n > quota {
-				p.errorf(at, o.at("security_groups"), "the groups hold %d %s %s rules together (a prefix-list rule counts as its max_entries): the quota is %d per interface, direction and family (quotas.rules_times_sgs)",
+				p.Errorf(at, o.At("security_groups"), "the groups hold %d %s %s rules together (a prefix-list rule counts as its max_entries): the quota is %d per interface, direction and family (quotas.rules_times_sgs)",
 					n, familyName(fam), [2]string{"ingress", "egress"}[dir], quota)
 			}
 		}
@@ -250,12 +251,12 @@ func (p *parser) conntrack(n *yaml.Node, path string, c *ConntrackTimeouts) {
 	for i, t := range timeouts {
 		known[i] = t.key
 	}
-	o, ok := p.object(n, path, "connection-tracking timeouts", known...)
+	o, ok := p.Object(n, path, "connection-tracking timeouts", known...)
 	if !ok {
 		return
 	}
 	for _, t := range timeouts {
-		if v, ok := p.duration(o.vals[t.key], o.at(t.key), t.lo, t.hi); ok {
+		if v, ok := p.duration(o.Vals[t.key], o.At(t.key), t.lo, t.hi); ok {
 			*t.dst = v
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vpclab/vpclab/internal/yamlpos"
 	"github.com/vpclab/vpclab/nacl"
 	"github.com/vpclab/vpclab/sg"
 )
@@ -30,7 +31,7 @@ func Load(path string) (*Lab, error) {
 // position. The format is described in the package documentation.
 func Parse(file string, data []byte) (*Lab, error) {
 	p := &parser{
-		decoder:     decoder{file: file},
+		Decoder:     yamlpos.Decoder{File: file},
 		subnets:     map[string]*Subnet{},
 		acls:        map[string]*nacl.ACL{},
 		prefixLists: map[string]*PrefixList{},
@@ -43,7 +44,7 @@ func Parse(file string, data []byte) (*Lab, error) {
 	if root := p.document(data); root != nil {
 		p.lab(root)
 	}
-	if err := p.errs.err(); err != nil {
+	if err := p.Errs.Err(maxErrors); err != nil {
 		return nil, err
 	}
 	return p.l, nil
@@ -55,7 +56,7 @@ func Parse(file string, data []byte) (*Lab, error) {
 // that only references between security groups, which may point forward,
 // wait until the end.
 type parser struct {
-	decoder
+	yamlpos.Decoder
 	l *Lab
 
 	// What has been read so far, by id, for references and duplicates.
@@ -88,32 +89,32 @@ type groupRef struct {
 
 // lab reads the top-level mapping.
 func (p *parser) lab(n *yaml.Node) {
-	top, ok := p.object(n, "", "a lab", "vpc", "subnets", "network_acls", "prefix_lists",
+	top, ok := p.Object(n, "", "a lab", "vpc", "subnets", "network_acls", "prefix_lists",
 		"security_groups", "instances", "internet", "quotas", "settings")
 	if !ok {
 		return
 	}
-	p.l = &Lab{File: p.file, Quotas: DefaultQuotas(), Settings: DefaultSettings()}
-	p.vpc(p.need(top, "vpc", "a lab needs a vpc, such as {id: vpc-lab, cidr: 10.0.0.0/16}"))
-	p.quotas(top.vals["quotas"])
-	p.settings(top.vals["settings"])
-	p.readPrefixLists(top.vals["prefix_lists"])
-	p.readNetworkACLs(top.vals["network_acls"])
-	p.readSubnets(top.vals["subnets"])
-	p.readSecurityGroups(top.vals["security_groups"])
-	p.readInstances(top.vals["instances"])
-	p.internet(top.vals["internet"])
+	p.l = &Lab{File: p.File, Quotas: DefaultQuotas(), Settings: DefaultSettings()}
+	p.vpc(p.Need(top, "vpc", "a lab needs a vpc, such as {id: vpc-lab, cidr: 10.0.0.0/16}"))
+	p.quotas(top.Vals["quotas"])
+	p.settings(top.Vals["settings"])
+	p.readPrefixLists(top.Vals["prefix_lists"])
+	p.readNetworkACLs(top.Vals["network_acls"])
+	p.readSubnets(top.Vals["subnets"])
+	p.readSecurityGroups(top.Vals["security_groups"])
+	p.readInstances(top.Vals["instances"])
+	p.internet(top.Vals["internet"])
 }
 
 // item reads item i of a list of objects identified by idKey ("id" or
 // "name"); messages name the item by its id when it is valid, else by its
 // index. what names the object for messages ("a subnet").
-func (p *parser) item(n *yaml.Node, list string, i int, what, idKey string, known ...string) (o object, id string, ok bool) {
+func (p *parser) item(n *yaml.Node, list string, i int, what, idKey string, known ...string) (o yamlpos.Object, id string, ok bool) {
 	path := fmt.Sprintf("%s[%d]", list, i)
 	if v := lookup(n, idKey); validID(v) {
 		path = fmt.Sprintf("%s[%s]", list, v.Value)
 	}
-	o, ok = p.object(n, path, what, known...)
+	o, ok = p.Object(n, path, what, known...)
 	if !ok {
 		return o, "", false
 	}
@@ -121,7 +122,7 @@ func (p *parser) item(n *yaml.Node, list string, i int, what, idKey string, know
 	if idKey == "name" {
 		article = "a"
 	}
-	id, _ = p.id(p.need(o, idKey, fmt.Sprintf("%s needs %s %s", what, article, idKey)), o.at(idKey))
+	id, _ = p.id(p.Need(o, idKey, fmt.Sprintf("%s needs %s %s", what, article, idKey)), o.At(idKey))
 	return o, id, true
 }
 
@@ -130,11 +131,11 @@ func unknownRef[V any](p *parser, n *yaml.Node, field, kind, id string, defined 
 	ids := slices.Sorted(maps.Keys(defined))
 	switch {
 	case len(ids) == 0:
-		p.errorf(n, field, "no %s %q: the lab defines none", kind, id)
+		p.Errorf(n, field, "no %s %q: the lab defines none", kind, id)
 	case len(ids) > 10:
-		p.errorf(n, field, "no %s %q: the lab defines %s, …", kind, id, strings.Join(ids[:10], ", "))
+		p.Errorf(n, field, "no %s %q: the lab defines %s, …", kind, id, strings.Join(ids[:10], ", "))
 	default:
-		p.errorf(n, field, "no %s %q: the lab defines %s", kind, id, strings.Join(ids, ", "))
+		p.Errorf(n, field, "no %s %q: the lab defines %s", kind, id, strings.Join(ids, ", "))
 	}
 }
 
@@ -167,36 +168,36 @@ func specialBlock(c netip.Prefix) (netip.Prefix, string, bool) {
 
 // vpc reads the vpc section.
 func (p *parser) vpc(n *yaml.Node) {
-	o, ok := p.object(n, "vpc", "the vpc", "id", "cidr", "ipv6_cidr")
+	o, ok := p.Object(n, "vpc", "the vpc", "id", "cidr", "ipv6_cidr")
 	if !ok {
 		return
 	}
 	v := &p.l.VPC
-	v.ID, _ = p.id(p.need(o, "id", "the VPC needs an id, such as vpc-lab"), o.at("id"))
-	field := o.at("cidr")
-	n = p.need(o, "cidr", "the VPC needs an IPv4 block, such as 10.0.0.0/16")
+	v.ID, _ = p.id(p.Need(o, "id", "the VPC needs an id, such as vpc-lab"), o.At("id"))
+	field := o.At("cidr")
+	n = p.Need(o, "cidr", "the VPC needs an IPv4 block, such as 10.0.0.0/16")
 	if c, ok := p.prefix(n, field); ok {
 		switch r, what, bad := specialBlock(c); {
 		case !c.Addr().Is4():
-			p.errorf(n, field, "%s is IPv6: cidr is the VPC's IPv4 block (/16 to /28); put an IPv6 block in ipv6_cidr", c)
+			p.Errorf(n, field, "%s is IPv6: cidr is the VPC's IPv4 block (/16 to /28); put an IPv6 block in ipv6_cidr", c)
 		case c.Bits() < 16 || c.Bits() > 28:
-			p.errorf(n, field, "%s is a /%d: a VPC's IPv4 block is /16 to /28", c, c.Bits())
+			p.Errorf(n, field, "%s is a /%d: a VPC's IPv4 block is /16 to /28", c, c.Bits())
 		case bad:
-			p.errorf(n, field, "%s overlaps %s (%s): use a private block such as 10.0.0.0/16, 172.16.0.0/16 or 192.168.0.0/16", c, r, what)
+			p.Errorf(n, field, "%s overlaps %s (%s): use a private block such as 10.0.0.0/16, 172.16.0.0/16 or 192.168.0.0/16", c, r, what)
 		default:
 			v.CIDR = c
 		}
 	}
-	field = o.at("ipv6_cidr")
-	n = o.vals["ipv6_cidr"]
+	field = o.At("ipv6_cidr")
+	n = o.Vals["ipv6_cidr"]
 	if c, ok := p.prefix(n, field); ok {
 		switch r, what, bad := specialBlock(c); {
 		case !c.Addr().Is6():
-			p.errorf(n, field, "%s is IPv4: ipv6_cidr is the VPC's IPv6 block (/44 to /64, usually /56)", c)
+			p.Errorf(n, field, "%s is IPv4: ipv6_cidr is the VPC's IPv6 block (/44 to /64, usually /56)", c)
 		case c.Bits() < 44 || c.Bits() > 64:
-			p.errorf(n, field, "%s is a /%d: a VPC's IPv6 block is /44 to /64 (usually /56)", c, c.Bits())
+			p.Errorf(n, field, "%s is a /%d: a VPC's IPv6 block is /44 to /64 (usually /56)", c, c.Bits())
 		case bad:
-			p.errorf(n, field, "%s overlaps %s (%s): use a global block such as 2600:1f18:aa:bb00::/56", c, r, what)
+			p.Errorf(n, field, "%s overlaps %s (%s): use a global block such as 2600:1f18:aa:bb00::/56", c, r, what)
 		default:
 			v.IPv6CIDR = c
 		}
@@ -223,12 +224,12 @@ func (p *parser) quotas(n *yaml.Node) {
 	for i, f := range fields {
 		known[i] = f.key
 	}
-	o, ok := p.object(n, "quotas", "the quotas", known...)
+	o, ok := p.Object(n, "quotas", "the quotas", known...)
 	if !ok {
 		return
 	}
 	for _, f := range fields {
-		if v, ok := p.integer(o.vals[f.key], o.at(f.key), "a quota of "+f.meaning, 1, f.max); ok {
+		if v, ok := p.Integer(o.Vals[f.key], o.At(f.key), "a quota of "+f.meaning, 1, f.max); ok {
 			*f.dst = v
 		}
 	}
@@ -272,20 +273,20 @@ func (p *parser) settings(n *yaml.Node) {
 	for _, t := range timeouts {
 		known = append(known, t.key)
 	}
-	o, ok := p.object(n, "settings", "the settings", known...)
+	o, ok := p.Object(n, "settings", "the settings", known...)
 	if !ok {
 		return
 	}
-	if v, ok := p.integer(o.vals["default_allowance"], o.at("default_allowance"), "a number of tracked flows", 1, maxAllowance); ok {
+	if v, ok := p.Integer(o.Vals["default_allowance"], o.At("default_allowance"), "a number of tracked flows", 1, maxAllowance); ok {
 		s.DefaultAllowance = v
 	}
 	for _, b := range bools {
-		if v, ok := p.boolean(o.vals[b.key], o.at(b.key)); ok {
+		if v, ok := p.Boolean(o.Vals[b.key], o.At(b.key)); ok {
 			*b.dst = v
 		}
 	}
 	for _, t := range timeouts {
-		if v, ok := p.duration(o.vals[t.key], o.at(t.key), time.Second, maxTimeout); ok {
+		if v, ok := p.duration(o.Vals[t.key], o.At(t.key), time.Second, maxTimeout); ok {
 			*t.dst = v
 		}
 	}
@@ -293,13 +294,13 @@ func (p *parser) settings(n *yaml.Node) {
 
 // internet reads the optional internet section.
 func (p *parser) internet(n *yaml.Node) {
-	o, ok := p.object(n, "internet", "the internet", "hosts")
+	o, ok := p.Object(n, "internet", "the internet", "hosts")
 	if !ok {
 		return
 	}
-	items, _ := p.list(o.vals["hosts"], o.at("hosts"))
+	items, _ := p.list(o.Vals["hosts"], o.At("hosts"))
 	for i, item := range items {
-		field := fmt.Sprintf("%s[%d]", o.at("hosts"), i)
+		field := fmt.Sprintf("%s[%d]", o.At("hosts"), i)
 		a, ok := p.addr(item, field)
 		if !ok {
 			continue
@@ -307,9 +308,9 @@ func (p *parser) internet(n *yaml.Node) {
 		vpc := p.l.VPC
 		switch r, what, bad := specialBlock(netip.PrefixFrom(a, a.BitLen())); {
 		case vpc.CIDR.Contains(a) || vpc.IPv6CIDR.Contains(a):
-			p.errorf(item, field, "%s is inside the VPC: internet hosts are outside %s", a, vpc.blocks())
+			p.Errorf(item, field, "%s is inside the VPC: internet hosts are outside %s", a, vpc.blocks())
 		case bad:
-			p.errorf(item, field, "%s is in %s (%s): an internet host needs a unicast address outside the VPC", a, r, what)
+			p.Errorf(item, field, "%s is in %s (%s): an internet host needs a unicast address outside the VPC", a, r, what)
 		default:
 			if p.claim(a, item, field, "internet.hosts") {
 				p.l.Internet.Hosts = append(p.l.Internet.Hosts, a)
@@ -333,7 +334,7 @@ func (v VPC) blocks() string {
 // twice; it returns whether a was free.
 func (p *parser) claim(a netip.Addr, n *yaml.Node, field, owner string) bool {
 	if u, used := p.addrs[a]; used {
-		p.errorf(n, field, "%s is already used by %s (line %d): each address belongs to one interface or host", a, u.owner, u.line)
+		p.Errorf(n, field, "%s is already used by %s (line %d): each address belongs to one interface or host", a, u.owner, u.line)
 		return false
 	}
 	p.addrs[a] = addrUse{owner: owner, line: n.Line}

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/vpclab/vpclab/conntrack"
 	"github.com/vpclab/vpclab/nacl"
 	"github.com/vpclab/vpclab/sg"
 )
@@ -143,32 +144,36 @@ type Settings struct {
 	FragmentTimeout time.Duration
 }
 
-// DefaultSettings returns the spec's Policy defaults.
+// DefaultSettings returns the spec's Policy defaults. The timeouts are
+// conntrack.DefaultTimeouts.
 func DefaultSettings() Settings {
+	t := conntrack.DefaultTimeouts()
 	return Settings{
 		SecondaryIPsInGroupRefs: true,
 		UntrackedAcrossGroups:   true,
 		AdmitRelatedICMP:        false,
 		DefaultAllowance:        100000,
-		TCPSynSent:              120 * time.Second,
-		TCPSynRecv:              60 * time.Second,
-		TCPFinWait:              120 * time.Second,
-		TCPCloseWait:            60 * time.Second,
-		TCPTimeWait:             120 * time.Second,
-		TCPLastAck:              30 * time.Second,
-		TCPClose:                10 * time.Second,
-		ICMP:                    30 * time.Second,
-		Other:                   600 * time.Second,
+		TCPSynSent:              t.TCPSynSent,
+		TCPSynRecv:              t.TCPSynRecv,
+		TCPFinWait:              t.TCPFinWait,
+		TCPCloseWait:            t.TCPCloseWait,
+		TCPTimeWait:             t.TCPTimeWait,
+		TCPLastAck:              t.TCPLastAck,
+		TCPClose:                t.TCPClose,
+		ICMP:                    t.ICMP,
+		Other:                   t.Other,
 		FragmentTimeout:         30 * time.Second,
 	}
 }
 
-// DefaultConntrackTimeouts returns AWS's default per-ENI timeouts.
+// DefaultConntrackTimeouts returns AWS's default per-ENI timeouts, those of
+// conntrack.DefaultTimeouts.
 func DefaultConntrackTimeouts() ConntrackTimeouts {
+	t := conntrack.DefaultTimeouts()
 	return ConntrackTimeouts{
-		TCPEstablished: 432000 * time.Second,
-		UDP:            30 * time.Second,
-		UDPStream:      180 * time.Second,
+		TCPEstablished: t.TCPEstablished,
+		UDP:            t.UDP,
+		UDPStream:      t.UDPStream,
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vpclab/vpclab/internal/yamlpos"
 	"github.com/vpclab/vpclab/nacl"
 )
 
@@ -25,15 +26,15 @@ func (p *parser) readSubnets(n *yaml.Node) {
 		} else if id != "" {
 			p.subnets[id] = s
 		}
-		s.CIDR = p.subnetBlock(p.need(o, "cidr", "a subnet needs an IPv4 block inside the VPC's, such as 10.0.1.0/24"), o.at("cidr"), false)
-		s.IPv6CIDR = p.subnetBlock(o.vals["ipv6_cidr"], o.at("ipv6_cidr"), true)
-		if aclID, ok := p.id(o.vals["network_acl"], o.at("network_acl")); ok {
+		s.CIDR = p.subnetBlock(p.Need(o, "cidr", "a subnet needs an IPv4 block inside the VPC's, such as 10.0.1.0/24"), o.At("cidr"), false)
+		s.IPv6CIDR = p.subnetBlock(o.Vals["ipv6_cidr"], o.At("ipv6_cidr"), true)
+		if aclID, ok := p.id(o.Vals["network_acl"], o.At("network_acl")); ok {
 			if p.acls[aclID] == nil {
-				unknownRef(p, o.vals["network_acl"], o.at("network_acl"), "network ACL", aclID, p.acls)
+				unknownRef(p, o.Vals["network_acl"], o.At("network_acl"), "network ACL", aclID, p.acls)
 			}
 			s.NetworkACL = aclID
 		}
-		if public, ok := p.boolean(o.vals["public"], o.at("public")); ok {
+		if public, ok := p.Boolean(o.Vals["public"], o.At("public")); ok {
 			s.Public = public
 		}
 		p.l.Subnets = append(p.l.Subnets, s)
@@ -42,8 +43,8 @@ func (p *parser) readSubnets(n *yaml.Node) {
 
 // redefined reports an object whose id was already used by the object at
 // line first.
-func (p *parser) redefined(o object, id string, first int) {
-	p.errorf(o.vals["id"], o.at("id"), "%s is defined twice (first at line %d): ids are unique", id, first)
+func (p *parser) redefined(o yamlpos.Object, id string, first int) {
+	p.Errorf(o.Vals["id"], o.At("id"), "%s is defined twice (first at line %d): ids are unique", id, first)
 }
 
 // subnetBlock reads a subnet's cidr (IPv4, /16 to /28) or ipv6_cidr (IPv6,
@@ -61,17 +62,17 @@ func (p *parser) subnetBlock(n *yaml.Node, field string, v6 bool) netip.Prefix {
 	}
 	switch {
 	case !v6 && !c.Addr().Is4():
-		p.errorf(n, field, "%s is IPv6: cidr is the subnet's IPv4 block; put an IPv6 /64 in ipv6_cidr", c)
+		p.Errorf(n, field, "%s is IPv6: cidr is the subnet's IPv4 block; put an IPv6 /64 in ipv6_cidr", c)
 	case !v6 && (c.Bits() < 16 || c.Bits() > 28):
-		p.errorf(n, field, "%s is a /%d: a subnet's IPv4 block is /16 to /28", c, c.Bits())
+		p.Errorf(n, field, "%s is a /%d: a subnet's IPv4 block is /16 to /28", c, c.Bits())
 	case v6 && !c.Addr().Is6():
-		p.errorf(n, field, "%s is IPv4: ipv6_cidr is the subnet's IPv6 /64; put the IPv4 block in cidr", c)
+		p.Errorf(n, field, "%s is IPv4: ipv6_cidr is the subnet's IPv6 /64; put the IPv4 block in cidr", c)
 	case v6 && c.Bits() != 64:
-		p.errorf(n, field, "%s is a /%d: a subnet's IPv6 block is a /64", c, c.Bits())
+		p.Errorf(n, field, "%s is a /%d: a subnet's IPv6 block is a /64", c, c.Bits())
 	case v6 && !vpc.IsValid():
-		p.errorf(n, field, "the VPC has no IPv6 block: a subnet's IPv6 /64 comes from the vpc's ipv6_cidr")
+		p.Errorf(n, field, "the VPC has no IPv6 block: a subnet's IPv6 /64 comes from the vpc's ipv6_cidr")
 	case vpc.IsValid() && (c.Bits() < vpc.Bits() || !vpc.Contains(c.Addr())):
-		p.errorf(n, field, "%s is outside the VPC's %s", c, vpc)
+		p.Errorf(n, field, "%s is outside the VPC's %s", c, vpc)
 	default:
 		for _, other := range p.l.Subnets {
 			b := other.CIDR
@@ -79,7 +80,7 @@ func (p *parser) subnetBlock(n *yaml.Node, field string, v6 bool) netip.Prefix {
 				b = other.IPv6CIDR
 			}
 			if b.IsValid() && b.Overlaps(c) {
-				p.errorf(n, field, "%s overlaps %s of %s (line %d): subnets do not share addresses", c, b, other.ID, other.Line)
+				p.Errorf(n, field, "%s overlaps %s of %s (line %d): subnets do not share addresses", c, b, other.ID, other.Line)
 				return netip.Prefix{}
 			}
 		}
@@ -136,24 +137,24 @@ var (
 
 // entries reads one direction of a network ACL. A missing key means what
 // AWS creates: allow-all entries in the default ACL, none elsewhere.
-func (p *parser) entries(acl object, dir string, isDefault bool) []nacl.Entry {
-	n := acl.vals[dir]
+func (p *parser) entries(acl yamlpos.Object, dir string, isDefault bool) []nacl.Entry {
+	n := acl.Vals[dir]
 	if n == nil {
 		if isDefault {
 			return p.allowAll()
 		}
 		return nil
 	}
-	items, _ := p.list(n, acl.at(dir))
+	items, _ := p.list(n, acl.At(dir))
 	entries := make([]nacl.Entry, 0, len(items))
-	numbers := map[int]int{} // rule number → line
-	var perFamily [2]int     // entries by family: IPv4, IPv6
-	var excess [2]object     // the first entry over the quota, by family
+	numbers := map[int]int{}     // rule number → line
+	var perFamily [2]int         // entries by family: IPv4, IPv6
+	var excess [2]yamlpos.Object // the first entry over the quota, by family
 	for i, item := range items {
-		path := fmt.Sprintf("%s[%d]", acl.at(dir), i)
+		path := fmt.Sprintf("%s[%d]", acl.At(dir), i)
 		if v := lookup(item, "rule"); v != nil {
 			if num, err := strconv.Atoi(v.Value); err == nil && num >= nacl.MinRule && num <= nacl.MaxRule {
-				path = fmt.Sprintf("%s[rule %d]", acl.at(dir), num)
+				path = fmt.Sprintf("%s[rule %d]", acl.At(dir), num)
 			}
 		}
 		e, o, ok := p.entry(item, path)
@@ -161,7 +162,7 @@ func (p *parser) entries(acl object, dir string, isDefault bool) []nacl.Entry {
 			continue
 		}
 		if first, used := numbers[e.Rule]; used {
-			p.errorf(o.vals["rule"], o.at("rule"), "rule %d is already used at line %d: numbers are unique per direction", e.Rule, first)
+			p.Errorf(o.Vals["rule"], o.At("rule"), "rule %d is already used at line %d: numbers are unique per direction", e.Rule, first)
 		} else {
 			numbers[e.Rule] = item.Line
 		}
@@ -172,8 +173,8 @@ func (p *parser) entries(acl object, dir string, isDefault bool) []nacl.Entry {
 		entries = append(entries, e)
 	}
 	for fam, o := range excess {
-		if o.node != nil {
-			p.errorf(o.node, o.path, "%d %s entries in %s: the quota is %d per direction and family (quotas.nacl_entries; AWS allows up to 40)",
+		if o.Node != nil {
+			p.Errorf(o.Node, o.Path, "%d %s entries in %s: the quota is %d per direction and family (quotas.nacl_entries; AWS allows up to 40)",
 				perFamily[fam], familyName(fam), dir, p.l.Quotas.NACLEntries)
 		}
 	}
@@ -181,20 +182,20 @@ func (p *parser) entries(acl object, dir string, isDefault bool) []nacl.Entry {
 }
 
 // entry reads one network ACL entry.
-func (p *parser) entry(n *yaml.Node, path string) (nacl.Entry, object, bool) {
-	o, ok := p.object(n, path, "a network ACL entry", append([]string{"rule", "action", "cidr"}, trafficKeys...)...)
+func (p *parser) entry(n *yaml.Node, path string) (nacl.Entry, yamlpos.Object, bool) {
+	o, ok := p.Object(n, path, "a network ACL entry", append([]string{"rule", "action", "cidr"}, trafficKeys...)...)
 	if !ok {
 		return nacl.Entry{}, o, false
 	}
 	e := nacl.Entry{Line: n.Line}
-	e.Rule, ok = p.ruleNumber(p.need(o, "rule", "an entry needs a rule number, 1-32766"), o.at("rule"))
-	if action, aok := p.scalar(p.need(o, "action", "use allow or deny"), o.at("action"), "allow or deny"); aok {
+	e.Rule, ok = p.ruleNumber(p.Need(o, "rule", "an entry needs a rule number, 1-32766"), o.At("rule"))
+	if action, aok := p.Scalar(p.Need(o, "action", "use allow or deny"), o.At("action"), "allow or deny"); aok {
 		switch strings.ToLower(action) {
 		case "allow":
 			e.Allow = true
 		case "deny":
 		default:
-			p.errorf(o.vals["action"], o.at("action"), "%q is not an action: use allow or deny", action)
+			p.Errorf(o.Vals["action"], o.At("action"), "%q is not an action: use allow or deny", action)
 			ok = false
 		}
 	} else {
@@ -203,7 +204,7 @@ func (p *parser) entry(n *yaml.Node, path string) (nacl.Entry, object, bool) {
 	t, tok := p.traffic(o)
 	e.Protocol, e.FromPort, e.ToPort, e.ICMPType, e.ICMPCode = t.proto, t.fromPort, t.toPort, t.icmpType, t.icmpCode
 	var cok bool
-	e.CIDR, cok = p.prefix(p.need(o, "cidr", "an entry needs a CIDR, such as 0.0.0.0/0 or ::/0"), o.at("cidr"))
+	e.CIDR, cok = p.prefix(p.Need(o, "cidr", "an entry needs a CIDR, such as 0.0.0.0/0 or ::/0"), o.At("cidr"))
 	return e, o, ok && tok && cok
 }
 
@@ -211,11 +212,11 @@ func (p *parser) entry(n *yaml.Node, path string) (nacl.Entry, object, bool) {
 func (p *parser) ruleNumber(n *yaml.Node, field string) (int, bool) {
 	if n != nil {
 		if v, err := strconv.Atoi(n.Value); err == nil && (v == nacl.ImplicitDenyIPv4 || v == nacl.ImplicitDenyIPv6) {
-			p.errorf(n, field, "rule %d is the implicit deny (*) that ends every network ACL and cannot be written: use 1-32766", v)
+			p.Errorf(n, field, "rule %d is the implicit deny (*) that ends every network ACL and cannot be written: use 1-32766", v)
 			return 0, false
 		}
 	}
-	return p.integer(n, field, "a rule number", nacl.MinRule, nacl.MaxRule)
+	return p.Integer(n, field, "a rule number", nacl.MinRule, nacl.MaxRule)
 }
 
 // family returns 0 for IPv4 and 1 for IPv6, indexing per-family counts.

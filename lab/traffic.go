@@ -6,6 +6,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vpclab/vpclab/internal/yamlpos"
 	"github.com/vpclab/vpclab/sg"
 )
 
@@ -22,25 +23,25 @@ type traffic struct {
 var trafficKeys = []string{"protocol", "ports", "icmp_type", "icmp_code"}
 
 // traffic reads the protocol, ports and ICMP keys of a rule or entry.
-func (p *parser) traffic(o object) (traffic, bool) {
+func (p *parser) traffic(o yamlpos.Object) (traffic, bool) {
 	t := traffic{fromPort: 0, toPort: 65535, icmpType: -1, icmpCode: -1}
 	var ok bool
-	t.proto, ok = p.protocol(p.need(o, "protocol", "use tcp, udp, icmp, icmpv6, all, or a protocol number"), o.at("protocol"))
+	t.proto, ok = p.protocol(p.Need(o, "protocol", "use tcp, udp, icmp, icmpv6, all, or a protocol number"), o.At("protocol"))
 	if !ok {
 		return t, false
 	}
-	if n := o.vals["ports"]; n != nil {
+	if n := o.Vals["ports"]; n != nil {
 		if sg.PortsMatter(t.proto) {
-			t.fromPort, t.toPort, ok = p.ports(n, o.at("ports"))
+			t.fromPort, t.toPort, ok = p.ports(n, o.At("ports"))
 		} else {
-			p.errorf(o.keys["ports"], o.at("ports"), "ports apply only to tcp and udp; %s has none to choose", protoName(t.proto))
+			p.Errorf(o.Keys["ports"], o.At("ports"), "ports apply only to tcp and udp; %s has none to choose", protoName(t.proto))
 			ok = false
 		}
 	}
-	typeN, codeN := o.vals["icmp_type"], o.vals["icmp_code"]
+	typeN, codeN := o.Vals["icmp_type"], o.Vals["icmp_code"]
 	for _, key := range []string{"icmp_type", "icmp_code"} {
-		if o.vals[key] != nil && !sg.ICMPMatters(t.proto) {
-			p.errorf(o.keys[key], o.at(key), "%s applies only to icmp and icmpv6, not %s", key, protoName(t.proto))
+		if o.Vals[key] != nil && !sg.ICMPMatters(t.proto) {
+			p.Errorf(o.Keys[key], o.At(key), "%s applies only to icmp and icmpv6, not %s", key, protoName(t.proto))
 			ok = false
 		}
 	}
@@ -48,15 +49,15 @@ func (p *parser) traffic(o object) (traffic, bool) {
 		return t, ok
 	}
 	if typeN != nil {
-		t.icmpType, ok = p.integer(typeN, o.at("icmp_type"), "an ICMP type (-1 for any)", -1, 255)
+		t.icmpType, ok = p.Integer(typeN, o.At("icmp_type"), "an ICMP type (-1 for any)", -1, 255)
 	}
 	if codeN != nil {
 		var codeOK bool
-		t.icmpCode, codeOK = p.integer(codeN, o.at("icmp_code"), "an ICMP code (-1 for any)", -1, 255)
+		t.icmpCode, codeOK = p.Integer(codeN, o.At("icmp_code"), "an ICMP code (-1 for any)", -1, 255)
 		ok = ok && codeOK
 	}
 	if ok && t.icmpType == -1 && t.icmpCode != -1 {
-		p.errorf(codeN, o.at("icmp_code"), "code %d needs a type: give icmp_type too (any type, -1, requires any code, -1)", t.icmpCode)
+		p.Errorf(codeN, o.At("icmp_code"), "code %d needs a type: give icmp_type too (any type, -1, requires any code, -1)", t.icmpCode)
 		ok = false
 	}
 	return t, ok
@@ -74,7 +75,7 @@ var protocols = map[string]int{
 
 // protocol reads a protocol name or IANA number.
 func (p *parser) protocol(n *yaml.Node, field string) (int, bool) {
-	s, ok := p.scalar(n, field, "a protocol")
+	s, ok := p.Scalar(n, field, "a protocol")
 	if !ok {
 		return 0, false
 	}
@@ -84,7 +85,7 @@ func (p *parser) protocol(n *yaml.Node, field string) (int, bool) {
 	if v, err := strconv.Atoi(s); err == nil && v >= 0 && v <= 255 {
 		return v, true
 	}
-	p.errorf(n, field, "%q is not a protocol: use tcp, udp, icmp, icmpv6, all (or -1), or an IANA protocol number 0-255", s)
+	p.Errorf(n, field, "%q is not a protocol: use tcp, udp, icmp, icmpv6, all (or -1), or an IANA protocol number 0-255", s)
 	return 0, false
 }
 
@@ -107,7 +108,7 @@ func protoName(proto int) string {
 
 // ports reads a port, a range lo-hi or "all".
 func (p *parser) ports(n *yaml.Node, field string) (lo, hi int, ok bool) {
-	s, ok := p.scalar(n, field, "a port, a range like 1024-65535, or all")
+	s, ok := p.Scalar(n, field, "a port, a range like 1024-65535, or all")
 	if !ok {
 		return 0, 0, false
 	}
@@ -122,10 +123,10 @@ func (p *parser) ports(n *yaml.Node, field string) (lo, hi int, ok bool) {
 	}
 	switch {
 	case errLo != nil || errHi != nil || lo < 0 || hi > 65535 || hi < 0 || lo > 65535:
-		p.errorf(n, field, "%q is not a port: use 0-65535, a range like 1024-65535, or all", s)
+		p.Errorf(n, field, "%q is not a port: use 0-65535, a range like 1024-65535, or all", s)
 		return 0, 0, false
 	case lo > hi:
-		p.errorf(n, field, "%q is an empty range: write the lower port first, as in %d-%d", s, hi, lo)
+		p.Errorf(n, field, "%q is an empty range: write the lower port first, as in %d-%d", s, hi, lo)
 		return 0, 0, false
 	}
 	return lo, hi, true

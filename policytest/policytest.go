@@ -83,6 +83,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/vpclab/vpclab/internal/yamlpos"
 )
 
 // File is a parsed policy-test file.
@@ -186,12 +188,12 @@ func Load(path string) (*File, error) {
 // sorted by position, each saying FILE:LINE:COL: FIELD: what is wrong and
 // what is allowed.
 func Parse(path string, data []byte) (*File, error) {
-	d := &decoder{file: path}
+	d := &decoder{yamlpos.Decoder{File: path}}
 	f := &File{Path: path}
 	if root := d.document(data); root != nil {
 		d.readFile(root, f)
 	}
-	if err := d.err(); err != nil {
+	if err := d.Errs.Err(0); err != nil { // every error: no limit
 		return nil, err
 	}
 	return f, nil

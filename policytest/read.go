@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/internal/yamlpos"
 	"github.com/vpclab/vpclab/packet"
 )
 
@@ -47,17 +48,17 @@ type names struct {
 
 // readFile reads the top-level mapping into f.
 func (d *decoder) readFile(n *yaml.Node, f *File) {
-	top, ok := d.object(n, "", "a policy test", fileKeys)
+	top, ok := d.Object(n, "", "a policy test", fileKeys...)
 	if !ok {
 		return
 	}
-	f.Lab, _ = d.text(d.need(top, "lab", "the lab to start from, such as lab: lab.yaml (relative to this file)"), "lab", "a lab file's path")
-	stepsN := d.need(top, "steps", "a list of steps, each a send, an advance or an apply")
+	f.Lab, _ = d.text(d.Need(top, "lab", "the lab to start from, such as lab: lab.yaml (relative to this file)"), "lab", "a lab file's path")
+	stepsN := d.Need(top, "steps", "a list of steps, each a send, an advance or an apply")
 	if stepsN == nil {
 		return
 	}
 	if stepsN.Kind != yaml.SequenceNode || len(stepsN.Content) == 0 {
-		d.errorf(stepsN, "steps", "want a list of at least one step, each a send, an advance or an apply")
+		d.Errorf(stepsN, "steps", "want a list of at least one step, each a send, an advance or an apply")
 		return
 	}
 	nm := names{line: map[string]int{}, sends: map[string]*Send{}}
@@ -69,53 +70,53 @@ func (d *decoder) readFile(n *yaml.Node, f *File) {
 // step reads one step. The step is incomplete when it has errors.
 func (d *decoder) step(n *yaml.Node, path string, nm *names) Step {
 	st := Step{Line: n.Line}
-	o, ok := d.object(n, path, "a step", stepKeys)
+	o, ok := d.Object(n, path, "a step", stepKeys...)
 	if !ok {
 		return st
 	}
 	var actions []string
 	for _, k := range []string{"send", "advance", "apply"} {
-		if o.vals[k] != nil {
+		if o.Vals[k] != nil {
 			actions = append(actions, k)
 		}
 	}
 	if len(actions) != 1 {
-		d.errorf(n, path, "a step does one thing: give exactly one of send, advance or apply (this one has %d)", len(actions))
+		d.Errorf(n, path, "a step does one thing: give exactly one of send, advance or apply (this one has %d)", len(actions))
 		return st
 	}
 	action := actions[0]
 	for _, k := range []string{"expect", "by", "rule"} {
 		switch {
-		case o.keys[k] == nil || action == "send" || action == "apply" && k == "expect":
+		case o.Keys[k] == nil || action == "send" || action == "apply" && k == "expect":
 		case k == "expect":
-			d.errorf(o.keys[k], o.at(k), "an advance step takes no expect: expect applies to a send or an apply")
+			d.Errorf(o.Keys[k], o.At(k), "an advance step takes no expect: expect applies to a send or an apply")
 		default:
-			d.errorf(o.keys[k], o.at(k), "an %s step takes no %s: %s applies to a send", action, k, k)
+			d.Errorf(o.Keys[k], o.At(k), "an %s step takes no %s: %s applies to a send", action, k, k)
 		}
 	}
-	if n := o.vals["name"]; n != nil {
-		st.Name, _ = d.text(n, o.at("name"), "a step name")
+	if n := o.Vals["name"]; n != nil {
+		st.Name, _ = d.text(n, o.At("name"), "a step name")
 		if first, dup := nm.line[st.Name]; dup {
-			d.errorf(n, o.at("name"), "%q names the step at line %d already: names are unique", st.Name, first)
+			d.Errorf(n, o.At("name"), "%q names the step at line %d already: names are unique", st.Name, first)
 			st.Name = ""
 		}
 	}
 	switch action {
 	case "send":
-		st.Send = d.send(o.vals["send"], o.at("send"), nm)
-		st.Expect, _ = d.oneOf(d.need(o, "expect", "a send needs expect: allow or deny"), o.at("expect"), "allow", "deny")
-		if n := o.vals["by"]; n != nil {
-			st.By, _ = d.oneOf(n, o.at("by"), byNames...)
+		st.Send = d.send(o.Vals["send"], o.At("send"), nm)
+		st.Expect, _ = d.oneOf(d.Need(o, "expect", "a send needs expect: allow or deny"), o.At("expect"), "allow", "deny")
+		if n := o.Vals["by"]; n != nil {
+			st.By, _ = d.oneOf(n, o.At("by"), byNames...)
 		}
-		if n := o.vals["rule"]; n != nil {
-			st.Rule, _ = d.rule(n, o.at("rule"))
+		if n := o.Vals["rule"]; n != nil {
+			st.Rule, _ = d.rule(n, o.At("rule"))
 		}
 	case "advance":
-		st.Advance, _ = d.duration(o.vals["advance"], o.at("advance"))
+		st.Advance, _ = d.duration(o.Vals["advance"], o.At("advance"))
 	case "apply":
-		st.Apply, _ = d.text(o.vals["apply"], o.at("apply"), "a lab file's path")
-		if n := o.vals["expect"]; n != nil {
-			st.Expect, _ = d.oneOf(n, o.at("expect"), "error")
+		st.Apply, _ = d.text(o.Vals["apply"], o.At("apply"), "a lab file's path")
+		if n := o.Vals["expect"]; n != nil {
+			st.Expect, _ = d.oneOf(n, o.At("expect"), "error")
 		}
 	}
 	if st.Name != "" {
@@ -130,7 +131,7 @@ func (d *decoder) step(n *yaml.Node, path string, nm *names) Step {
 
 // duration reads how far an advance moves the clock.
 func (d *decoder) duration(n *yaml.Node, field string) (time.Duration, bool) {
-	s, ok := d.scalar(n, field, "a duration")
+	s, ok := d.Scalar(n, field, "a duration")
 	if !ok {
 		return 0, false
 	}
@@ -140,7 +141,7 @@ func (d *decoder) duration(n *yaml.Node, field string) (time.Duration, bool) {
 		v, err = time.Duration(min(secs, int64(maxAdvance/time.Second)+1))*time.Second, nil
 	}
 	if err != nil || v <= 0 || v > maxAdvance {
-		d.errorf(n, field, "%q is not a duration to advance by: use one such as 31s, 5m or 2h, or a number of seconds, above 0 and at most %s", s, maxAdvance)
+		d.Errorf(n, field, "%q is not a duration to advance by: use one such as 31s, 5m or 2h, or a number of seconds, above 0 and at most %s", s, maxAdvance)
 		return 0, false
 	}
 	return v, true
@@ -164,7 +165,7 @@ func (d *decoder) rule(n *yaml.Node, field string) (string, bool) {
 		ok = !strings.ContainsAny(s, " \t")
 	}
 	if !ok {
-		d.errorf(n, field, "%q is not a rule: want %s", s, want)
+		d.Errorf(n, field, "%q is not a rule: want %s", s, want)
 	}
 	return s, ok
 }
@@ -172,31 +173,31 @@ func (d *decoder) rule(n *yaml.Node, field string) (string, bool) {
 // send reads a send; nm holds the earlier named sends, for reply and
 // quote.
 func (d *decoder) send(n *yaml.Node, path string, nm *names) *Send {
-	o, ok := d.object(n, path, "a send", sendKeys)
+	o, ok := d.Object(n, path, "a send", sendKeys...)
 	if !ok {
 		return nil
 	}
-	errs := len(d.errs)
+	errs := len(d.Errs)
 	s := &Send{}
-	if rn := o.vals["reply"]; rn != nil {
-		name, prev := d.earlierSend(rn, o.at("reply"), nm)
+	if rn := o.Vals["reply"]; rn != nil {
+		name, prev := d.earlierSend(rn, o.At("reply"), nm)
 		if prev == nil {
 			return nil
 		}
 		s = prev.Reverse()
 		s.Reply = name
 		for _, k := range []string{"from", "to", "family", "proto"} {
-			if o.keys[k] != nil {
-				d.errorf(o.keys[k], o.at(k), "a reply takes its %s from step %q: leave %s out", k, name, k)
+			if o.Keys[k] != nil {
+				d.Errorf(o.Keys[k], o.At(k), "a reply takes its %s from step %q: leave %s out", k, name, k)
 			}
 		}
 	}
 	for _, k := range sendKeys {
-		if n := o.vals[k]; n != nil {
-			d.sendKey(s, k, n, o.at(k), nm)
+		if n := o.Vals[k]; n != nil {
+			d.sendKey(s, k, n, o.At(k), nm)
 		}
 	}
-	if len(d.errs) > errs {
+	if len(d.Errs) > errs {
 		return nil
 	}
 	if d.checkSend(s, o) {
@@ -216,9 +217,9 @@ func (d *decoder) earlierSend(n *yaml.Node, field string, nm *names) (string, *S
 	prev, isSend := nm.sends[name]
 	switch line, named := nm.line[name]; {
 	case named && !isSend:
-		d.errorf(n, field, "the step named %q (line %d) is not a send: %s", name, line, earlier(nm.order))
+		d.Errorf(n, field, "the step named %q (line %d) is not a send: %s", name, line, earlier(nm.order))
 	case !named:
-		d.errorf(n, field, "no earlier send step is named %q: %s", name, earlier(nm.order))
+		d.Errorf(n, field, "no earlier send step is named %q: %s", name, earlier(nm.order))
 	}
 	return name, prev
 }
@@ -250,23 +251,23 @@ func (d *decoder) sendKey(s *Send, k string, n *yaml.Node, field string, nm *nam
 			s.Family, _ = strconv.Atoi(v)
 		}
 	case "proto":
-		if v, ok := d.scalar(n, field, "a protocol"); ok {
+		if v, ok := d.Scalar(n, field, "a protocol"); ok {
 			if p, ok := protoNumber(v); ok {
 				s.Proto = protoName(p)
 			} else {
-				d.errorf(n, field, "%q is not a protocol a packet can carry: use tcp, udp, icmp, icmpv6, or a protocol number 0-255", v)
+				d.Errorf(n, field, "%q is not a protocol a packet can carry: use tcp, udp, icmp, icmpv6, or a protocol number 0-255", v)
 			}
 		}
 	case "sport":
-		s.Sport, _ = d.integer(n, field, "a port", 0, 65535)
+		s.Sport, _ = d.Integer(n, field, "a port", 0, 65535)
 	case "dport":
-		s.Dport, _ = d.integer(n, field, "a port", 0, 65535)
+		s.Dport, _ = d.Integer(n, field, "a port", 0, 65535)
 	case "flags":
-		if v, ok := d.scalar(n, field, "TCP flags"); ok {
+		if v, ok := d.Scalar(n, field, "TCP flags"); ok {
 			if f, err := parseFlags(v); err == nil {
 				s.Flags = formatFlags(f)
 			} else {
-				d.errorf(n, field, "%v", err)
+				d.Errorf(n, field, "%v", err)
 			}
 		}
 	case "type":
@@ -278,9 +279,9 @@ func (d *decoder) sendKey(s *Send, k string, n *yaml.Node, field string, nm *nam
 	case "fragment":
 		s.Fragment = d.fragment(n, field)
 	case "size":
-		s.Size, _ = d.integer(n, field, "a payload size in bytes", 0, 65000)
+		s.Size, _ = d.Integer(n, field, "a payload size in bytes", 0, 65000)
 	case "ttl":
-		s.TTL, _ = d.integer(n, field, "a TTL", 1, 255)
+		s.TTL, _ = d.Integer(n, field, "a TTL", 1, 255)
 	case "quote":
 		_, s.Quote = d.earlierSend(n, field, nm)
 	}
@@ -288,7 +289,7 @@ func (d *decoder) sendKey(s *Send, k string, n *yaml.Node, field string, nm *nam
 
 // optional reads an integer in 0..hi for a field that is nil when absent.
 func (d *decoder) optional(n *yaml.Node, field, what string, hi int) *int {
-	if v, ok := d.integer(n, field, what, 0, hi); ok {
+	if v, ok := d.Integer(n, field, what, 0, hi); ok {
 		return &v
 	}
 	return nil
@@ -296,13 +297,13 @@ func (d *decoder) optional(n *yaml.Node, field, what string, hi int) *int {
 
 // addr reads an IP address.
 func (d *decoder) addr(n *yaml.Node, field string) (string, bool) {
-	s, ok := d.scalar(n, field, "an IP address")
+	s, ok := d.Scalar(n, field, "an IP address")
 	if !ok {
 		return "", false
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil || a.Zone() != "" {
-		d.errorf(n, field, "%q is not an IP address: write one such as 10.0.1.10 or 2001:db8::10", s)
+		d.Errorf(n, field, "%q is not an IP address: write one such as 10.0.1.10 or 2001:db8::10", s)
 		return "", false
 	}
 	return a.Unmap().String(), true
@@ -310,28 +311,28 @@ func (d *decoder) addr(n *yaml.Node, field string) (string, bool) {
 
 // fragment reads a send's fragment.
 func (d *decoder) fragment(n *yaml.Node, field string) *Fragment {
-	o, ok := d.object(n, field, "a fragment", fragmentKeys)
+	o, ok := d.Object(n, field, "a fragment", fragmentKeys...)
 	if !ok {
 		return nil
 	}
 	f := &Fragment{}
-	if n := o.vals["id"]; n != nil {
-		f.ID, _ = d.integer(n, o.at("id"), "a fragment id", 0, 1<<32-1)
+	if n := o.Vals["id"]; n != nil {
+		f.ID, _ = d.Integer(n, o.At("id"), "a fragment id", 0, 1<<32-1)
 	}
-	if n := o.vals["offset"]; n != nil {
-		if off, ok := d.integer(n, o.at("offset"), "a fragment offset in bytes", 0, 65528); ok && off%8 != 0 {
-			d.errorf(n, o.at("offset"), "%d is not a multiple of 8: fragments start on 8-byte boundaries (try %d)", off, off/8*8)
+	if n := o.Vals["offset"]; n != nil {
+		if off, ok := d.Integer(n, o.At("offset"), "a fragment offset in bytes", 0, 65528); ok && off%8 != 0 {
+			d.Errorf(n, o.At("offset"), "%d is not a multiple of 8: fragments start on 8-byte boundaries (try %d)", off, off/8*8)
 		} else {
 			f.Offset = off
 		}
 	}
-	if n := o.vals["more"]; n != nil {
-		f.More, _ = d.boolean(n, o.at("more"))
+	if n := o.Vals["more"]; n != nil {
+		f.More, _ = d.Boolean(n, o.At("more"))
 	}
-	if n := o.vals["length"]; n != nil {
-		f.Length, _ = d.integer(n, o.at("length"), "a first fragment's length after the IP header", 1, 65000)
+	if n := o.Vals["length"]; n != nil {
+		f.Length, _ = d.Integer(n, o.At("length"), "a first fragment's length after the IP header", 1, 65000)
 		if f.Offset > 0 {
-			d.errorf(o.keys["length"], o.at("length"), "length cuts a first fragment; a later fragment (offset > 0) carries size bytes")
+			d.Errorf(o.Keys["length"], o.At("length"), "length cuts a first fragment; a later fragment (offset > 0) carries size bytes")
 		}
 	}
 	return f
@@ -339,47 +340,47 @@ func (d *decoder) fragment(n *yaml.Node, field string) *Fragment {
 
 // checkSend checks that the keys of a send, with what a reply inherits,
 // make a packet.
-func (d *decoder) checkSend(s *Send, o object) bool {
-	errs := len(d.errs)
+func (d *decoder) checkSend(s *Send, o yamlpos.Object) bool {
+	errs := len(d.Errs)
 	if s.Reply == "" {
 		if s.From == "" && s.Src == "" {
-			d.errorf(o.node, o.at("from"), "missing: where the packet comes from: an instance, an ENI id or an address (or give src)")
+			d.Errorf(o.Node, o.At("from"), "missing: where the packet comes from: an instance, an ENI id or an address (or give src)")
 		}
 		if s.To == "" && s.Dst == "" {
-			d.errorf(o.node, o.at("to"), "missing: where the packet goes: an instance, an ENI id or an address (or give dst)")
+			d.Errorf(o.Node, o.At("to"), "missing: where the packet goes: an instance, an ENI id or an address (or give dst)")
 		}
 		if s.Proto == "" {
-			d.errorf(o.node, o.at("proto"), "missing: the protocol: tcp, udp, icmp, icmpv6, or a protocol number 0-255")
+			d.Errorf(o.Node, o.At("proto"), "missing: the protocol: tcp, udp, icmp, icmpv6, or a protocol number 0-255")
 			return false
 		}
 	}
 	proto, _ := protoNumber(s.Proto)
 	later := s.Fragment != nil && s.Fragment.Offset > 0
-	if o.keys["quote"] != nil && o.keys["size"] != nil {
-		d.errorf(o.keys["size"], o.at("size"), "an ICMP error's payload is the packet it quotes: leave size out")
+	if o.Keys["quote"] != nil && o.Keys["size"] != nil {
+		d.Errorf(o.Keys["size"], o.At("size"), "an ICMP error's payload is the packet it quotes: leave size out")
 	}
 	for _, k := range []string{"sport", "dport", "flags", "type", "code", "id", "quote"} {
-		key := o.keys[k]
+		key := o.Keys[k]
 		switch {
 		case key == nil:
 			if later || s.Reply != "" && k != "flags" {
 				continue
 			}
 			if hasPorts(proto) && (k == "sport" || k == "dport") {
-				d.errorf(o.node, o.at(k), "missing: %s needs sport and dport", s.Proto)
+				d.Errorf(o.Node, o.At(k), "missing: %s needs sport and dport", s.Proto)
 			}
 			if proto == packet.ProtoTCP && k == "flags" {
-				d.errorf(o.node, o.at(k), `missing: a TCP packet needs flags, such as S, SA, A, FA or R ("" for none)`)
+				d.Errorf(o.Node, o.At(k), `missing: a TCP packet needs flags, such as S, SA, A, FA or R ("" for none)`)
 			}
 		case later:
-			d.errorf(key, o.at(k), "a later fragment (offset > 0) carries no transport header: leave %s out", k)
+			d.Errorf(key, o.At(k), "a later fragment (offset > 0) carries no transport header: leave %s out", k)
 		case (k == "sport" || k == "dport") && !hasPorts(proto):
-			d.errorf(key, o.at(k), "ports apply to tcp and udp only, not %s", s.Proto)
+			d.Errorf(key, o.At(k), "ports apply to tcp and udp only, not %s", s.Proto)
 		case k == "flags" && proto != packet.ProtoTCP:
-			d.errorf(key, o.at(k), "flags apply to tcp only, not %s", s.Proto)
+			d.Errorf(key, o.At(k), "flags apply to tcp only, not %s", s.Proto)
 		case (k == "type" || k == "code" || k == "id" || k == "quote") && !isICMP(proto):
-			d.errorf(key, o.at(k), "%s applies to icmp and icmpv6 only, not %s", k, s.Proto)
+			d.Errorf(key, o.At(k), "%s applies to icmp and icmpv6 only, not %s", k, s.Proto)
 		}
 	}
-	return len(d.errs) == errs
+	return len(d.Errs) == errs
 }
