@@ -53,9 +53,17 @@ func MakeKey(src, dst netip.Addr, proto uint8, sport, dport uint16, icmpType, ic
 // Set makes k the key of a packet from src to dst, as MakeKey does, and
 // reports whether the packet travels from the Lo side. It does not allocate.
 func (k *Key) Set(src, dst netip.Addr, proto uint8, sport, dport uint16, icmpType, icmpCode uint8, icmpID uint16) (fromLo bool) {
-	// Work on the addresses as 64-bit halves in registers, and store each
-	// with one 8-byte store, the way Lookup loads them: copying [16]byte
-	// values makes the CPU stall on store forwarding, at some 5 ns a time.
+	var w keyWords
+	fromLo = w.make(src, dst, proto, sport, dport, icmpType, icmpCode, icmpID)
+	*k = w.key()
+	return fromLo
+}
+
+// make fills w with the key of a packet from src to dst (see MakeKey) and
+// reports whether the packet travels from the Lo side. It works on the
+// addresses as 64-bit halves in registers: copying [16]byte values makes
+// the CPU stall on store forwarding, at some 5 ns a time.
+func (w *keyWords) make(src, dst netip.Addr, proto uint8, sport, dport uint16, icmpType, icmpCode uint8, icmpID uint16) (fromLo bool) {
 	sh, sl := addrWords(src)
 	dh, dl := addrWords(dst)
 	order := func(sp, dp uint16) bool { return sh < dh || sh == dh && (sl < dl || sl == dl && sp <= dp) }
@@ -82,12 +90,8 @@ func (k *Key) Set(src, dst netip.Addr, proto uint8, sport, dport uint16, icmpTyp
 	if !fromLo {
 		sh, sl, dh, dl = dh, dl, sh, sl
 	}
-	be := binary.BigEndian
-	be.PutUint64(k.Lo[:8], sh)
-	be.PutUint64(k.Lo[8:], sl)
-	be.PutUint64(k.Hi[:8], dh)
-	be.PutUint64(k.Hi[8:], dl)
-	k.LoPort, k.HiPort, k.Proto, k.IPv4, k.Echo = lp, hp, proto, src.Is4(), echo
+	w[0], w[1], w[2], w[3] = sh, sl, dh, dl
+	w[4] = uint64(lp) | uint64(hp)<<16 | uint64(proto)<<32 | b2u(src.Is4())<<40 | b2u(echo)<<41
 	return fromLo
 }
 
@@ -156,22 +160,22 @@ func icmpName(proto uint8) string {
 // stores (atomically), compares and hashes.
 type keyWords [5]uint64
 
-// set packs k into w. Filling w in place, rather than copying a returned
-// array, spares the per-packet path a store-forwarding stall.
+// set packs k into w: the addresses as big-endian halves, then ports,
+// protocol and flags in one word.
 func (w *keyWords) set(k *Key) {
-	le := binary.LittleEndian
-	w[0], w[1] = le.Uint64(k.Lo[:8]), le.Uint64(k.Lo[8:])
-	w[2], w[3] = le.Uint64(k.Hi[:8]), le.Uint64(k.Hi[8:])
+	be := binary.BigEndian
+	w[0], w[1] = be.Uint64(k.Lo[:8]), be.Uint64(k.Lo[8:])
+	w[2], w[3] = be.Uint64(k.Hi[:8]), be.Uint64(k.Hi[8:])
 	w[4] = uint64(k.LoPort) | uint64(k.HiPort)<<16 | uint64(k.Proto)<<32 |
 		b2u(k.IPv4)<<40 | b2u(k.Echo)<<41
 }
 
 func (w *keyWords) key() (k Key) {
-	le := binary.LittleEndian
-	le.PutUint64(k.Lo[:8], w[0])
-	le.PutUint64(k.Lo[8:], w[1])
-	le.PutUint64(k.Hi[:8], w[2])
-	le.PutUint64(k.Hi[8:], w[3])
+	be := binary.BigEndian
+	be.PutUint64(k.Lo[:8], w[0])
+	be.PutUint64(k.Lo[8:], w[1])
+	be.PutUint64(k.Hi[:8], w[2])
+	be.PutUint64(k.Hi[8:], w[3])
 	k.LoPort, k.HiPort, k.Proto = uint16(w[4]), uint16(w[4]>>16), uint8(w[4]>>32)
 	k.IPv4, k.Echo = w[4]&(1<<40) != 0, w[4]&(1<<41) != 0
 	return k
@@ -209,6 +213,18 @@ func (k *Key) Pack(p *Packed) {
 	p.w.set(k)
 	p.h = seed.hash(&p.w)
 }
+
+// Set makes p the packed key of a packet from src to dst, as MakeKey and
+// Pack would, without a Key in between, and reports whether the packet
+// travels from the Lo side. It does not allocate.
+func (p *Packed) Set(src, dst netip.Addr, proto uint8, sport, dport uint16, icmpType, icmpCode uint8, icmpID uint16) (fromLo bool) {
+	fromLo = p.w.make(src, dst, proto, sport, dport, icmpType, icmpCode, icmpID)
+	p.h = seed.hash(&p.w)
+	return fromLo
+}
+
+// Key returns the key p packs.
+func (p *Packed) Key() Key { return p.w.key() }
 
 // hash mixes the key words wyhash-style: three independent 64×64→128-bit
 // multiplies, then one to combine them.

@@ -299,20 +299,26 @@ walk:
 // entries (more when the allowance is used up), so that expiry keeps pace
 // with new flows a little at a time. Lookups never wait for it.
 func (t *Table) Insert(k *Key, fromLo bool, tcpFlags uint8, now int64) bool {
-	var w keyWords
-	w.set(k)
-	h := seed.hash(&w)
+	var p Packed
+	k.Pack(&p)
+	return t.InsertPacked(&p, fromLo, tcpFlags, now)
+}
+
+// InsertPacked is Insert for a key packed with Key.Pack or Packed.Set.
+func (t *Table) InsertPacked(p *Packed, fromLo bool, tcpFlags uint8, now int64) bool {
+	w, h := &p.w, p.h
+	proto := uint8(w[4] >> 32)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.reap(now, insertScan, insertScan)
 
-	if e := t.findLocked(&w, h); e != nil {
+	if e := t.findLocked(w, h); e != nil {
 		// Readers may CAS the state meanwhile: loop until ours lands.
 		timeout := t.timeouts.Load()
 		for {
 			c := e.ctl.Load()
 			s := cstate(c)
-			ns := initial(k.Proto, fromLo, tcpFlags) // a new flow on an old tuple
+			ns := initial(proto, fromLo, tcpFlags) // a new flow on an old tuple
 			if now-e.last.Load() < timeout[s.kind()] && !s.reopens(tcpFlags) {
 				ns = s.next(fromLo, tcpFlags) // the flow is live: this is one more packet
 			}
@@ -342,7 +348,7 @@ func (t *Table) Insert(k *Key, fromLo bool, tcpFlags uint8, now int64) bool {
 	e.next[v.link^1].Store(endBit) // readers of an older view end there and walk again
 	b := uint32(h) & v.mask
 	e.next[v.link].Store(v.head(b))
-	e.ctl.Store((e.ctl.Load()>>32+1)<<32 | uint64(initial(k.Proto, fromLo, tcpFlags)))
+	e.ctl.Store((e.ctl.Load()>>32+1)<<32 | uint64(initial(proto, fromLo, tcpFlags)))
 	v.heads[b].Store(i) // publish
 	if g := t.growing; g != nil && i < t.moved {
 		g.push(i, e, h)
@@ -531,13 +537,19 @@ func makeInfo(w *keyWords, s cstate, last, now int64, timeout *timeoutTable) (En
 // Get returns k's live entry as of now without touching it. It is lock-free;
 // explain uses it.
 func (t *Table) Get(k *Key, now int64) (EntryInfo, bool) {
-	var w keyWords
-	w.set(k)
-	e, c, last := t.find(&w, seed.hash(&w))
+	var p Packed
+	k.Pack(&p)
+	return t.GetPacked(&p, now)
+}
+
+// GetPacked is Get for a key packed with Key.Pack or Packed.Set.
+func (t *Table) GetPacked(p *Packed, now int64) (EntryInfo, bool) {
+	w := &p.w
+	e, c, last := t.find(w, p.h)
 	if e == nil {
 		return EntryInfo{}, false
 	}
-	if info, ok := makeInfo(&w, cstate(c), last, now, t.timeouts.Load()); ok {
+	if info, ok := makeInfo(w, cstate(c), last, now, t.timeouts.Load()); ok {
 		return info, true
 	}
 	return EntryInfo{}, false

@@ -256,10 +256,8 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 
 	f := famIdx(p.Src)
 	val := classify.PacketValue(p.Proto, p.DstPort, p.ICMPType, p.ICMPCode)
-	var k conntrack.Key
-	var pk conntrack.Packed // k, packed and hashed once for both tables
-	fromLo := k.Set(p.Src, p.Dst, p.Proto, p.SrcPort, p.DstPort, p.ICMPType, p.ICMPCode, p.ICMPID)
-	k.Pack(&pk)
+	var pk conntrack.Packed // the flow key, packed and hashed once for both tables
+	fromLo := pk.Set(p.Src, p.Dst, p.Proto, p.SrcPort, p.DstPort, p.ICMPType, p.ICMPCode, p.ICMPID)
 	var needSrc, needDst, srcHit bool
 	var srcRef conntrack.Ref // the sender's entry, when one passed the packet
 	if src != nil {
@@ -330,7 +328,7 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 		needDst = false
 	}
 	if (needSrc && src.allowance.Available() < 2) || (needDst && dst.allowance.Available() < 2) {
-		if !reserve(src, dst, needSrc, needDst, &k, now, v) {
+		if !reserve(src, dst, needSrc, needDst, &pk, now, v) {
 			return
 		}
 	}
@@ -338,11 +336,11 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 	// since reserve. Then the packet is dropped; if the receiver's entry
 	// was made already, it stays until it expires (a race only when an
 	// allowance is down to its last places).
-	if needDst && !dst.table.Insert(&k, fromLo, p.TCPFlags, now) {
+	if needDst && !dst.table.InsertPacked(&pk, fromLo, p.TCPFlags, now) {
 		v.denyAllowance(dst)
 		return
 	}
-	if needSrc && !src.table.Insert(&k, fromLo, p.TCPFlags, now) {
+	if needSrc && !src.table.InsertPacked(&pk, fromLo, p.TCPFlags, now) {
 		v.denyAllowance(src)
 		return
 	}
@@ -455,15 +453,15 @@ func (s *Snapshot) naclStage(sn *subnetPolicy, out bool, f int, proto uint8, pee
 // drops the packet if not. An entry that exists already (a closed TCP
 // entry a SYN reopens) needs no new place; the sender's and receiver's
 // entries come out of one budget when one instance owns both ENIs.
-func reserve(src, dst *eniPolicy, needSrc, needDst bool, k *conntrack.Key, now int64, v *Verdict) bool {
+func reserve(src, dst *eniPolicy, needSrc, needDst bool, k *conntrack.Packed, now int64, v *Verdict) bool {
 	srcNew, dstNew := 0, 0
 	if needSrc {
-		if _, live := src.table.Get(k, now); !live {
+		if _, live := src.table.GetPacked(k, now); !live {
 			srcNew = 1
 		}
 	}
 	if needDst {
-		if _, live := dst.table.Get(k, now); !live {
+		if _, live := dst.table.GetPacked(k, now); !live {
 			dstNew = 1
 		}
 	}
