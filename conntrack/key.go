@@ -181,6 +181,13 @@ func (w *keyWords) key() (k Key) {
 	return k
 }
 
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func b2u(b bool) uint64 {
 	if b {
 		return 1

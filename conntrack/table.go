@@ -310,7 +310,15 @@ func (t *Table) InsertPacked(p *Packed, fromLo bool, tcpFlags uint8, now int64) 
 	proto := uint8(w[4] >> 32)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.reap(now, insertScan, insertScan)
+	// The places of the expired entries removed here go back to the
+	// allowance, but for one that the new entry may take over: a counter
+	// shared by the instance's ENIs is cheaper written once than twice.
+	reaped := t.reapHeld(now, insertScan, insertScan)
+	held := reaped > 0 && t.allow.inUse.Load() <= t.allow.max.Load()
+	if held {
+		reaped--
+	}
+	t.giveBack(reaped)
 
 	if e := t.findLocked(w, h); e != nil {
 		// Readers may CAS the state meanwhile: loop until ours lands.
@@ -327,10 +335,11 @@ func (t *Table) InsertPacked(p *Packed, fromLo bool, tcpFlags uint8, now int64) 
 			}
 		}
 		e.last.Store(now)
+		t.giveBack(b2i(held))
 		return true
 	}
 
-	if !t.allow.take() && (t.reap(now, 1, reclaimScan) == 0 || !t.allow.take()) {
+	if !held && !t.allow.take() && (t.reap(now, 1, reclaimScan) == 0 || !t.allow.take()) {
 		t.allow.exceeded.Add(1)
 		return false
 	}
@@ -342,10 +351,17 @@ func (t *Table) InsertPacked(p *Packed, fromLo bool, tcpFlags uint8, now int64) 
 	}
 	v := t.view.Load()
 	for j := range w {
-		e.key[j].Store(w[j])
+		// A recycled slot often holds words of the new key already (the
+		// zero halves of IPv4 addresses, a busy server's address): an
+		// atomic store is an XCHG on amd64, a load is a plain read.
+		if e.key[j].Load() != w[j] {
+			e.key[j].Store(w[j])
+		}
 	}
 	e.last.Store(now)
-	e.next[v.link^1].Store(endBit) // readers of an older view end there and walk again
+	if e.next[v.link^1].Load() != endBit {
+		e.next[v.link^1].Store(endBit) // readers of an older view end there and walk again
+	}
 	b := uint32(h) & v.mask
 	e.next[v.link].Store(v.head(b))
 	e.ctl.Store((e.ctl.Load()>>32+1)<<32 | uint64(initial(proto, fromLo, tcpFlags)))
@@ -353,7 +369,9 @@ func (t *Table) InsertPacked(p *Packed, fromLo bool, tcpFlags uint8, now int64) 
 	if g := t.growing; g != nil && i < t.moved {
 		g.push(i, e, h)
 	}
-	t.n.Add(1)
+	if !held {
+		t.n.Add(1) // a held place was counted in n already
+	}
 	t.grow()
 	return true
 }
@@ -430,8 +448,26 @@ func (t *Table) grow() {
 }
 
 // reap examines up to scan slots from the expiry cursor, removing up to max
-// expired entries. It returns how many it removed.
+// expired entries and giving their places back. It returns how many it
+// removed.
 func (t *Table) reap(now int64, max, scan int) int {
+	removed := t.reapHeld(now, max, scan)
+	t.giveBack(removed)
+	return removed
+}
+
+// giveBack returns the places of n removed entries to the count and the
+// allowance.
+func (t *Table) giveBack(n int) {
+	if n > 0 {
+		t.n.Add(-int64(n))
+		t.allow.release(int64(n))
+	}
+}
+
+// reapHeld is reap that keeps the removed entries' places: the caller
+// gives them back.
+func (t *Table) reapHeld(now int64, max, scan int) int {
 	scan = min(scan, int(t.used)-1)
 	v := t.view.Load()
 	timeout := t.timeouts.Load()
@@ -450,7 +486,7 @@ func (t *Table) reap(now int64, max, scan int) int {
 	return removed
 }
 
-// remove unlinks slot i, frees it and returns its allowance.
+// remove unlinks slot i and frees it; the caller gives its place back.
 func (t *Table) remove(v *view, i uint32, e *entry) {
 	w := e.words()
 	h := seed.hash(&w)
@@ -461,8 +497,6 @@ func (t *Table) remove(v *view, i uint32, e *entry) {
 	e.ctl.Store((e.ctl.Load()>>32 + 1) << 32) // free: readers on e walk again
 	e.next[0].Store(t.free)
 	t.free = i
-	t.n.Add(-1)
-	t.allow.release(1)
 }
 
 // Expire removes up to budget expired entries, examining at most 16 slots
