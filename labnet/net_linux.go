@@ -1,0 +1,329 @@
+package labnet
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// ErrBusy is returned (wrapped) by Up and Down when another Up of the same
+// lab, in this process or another, holds the lab's lock.
+var ErrBusy = errors.New("labnet: the lab is already up")
+
+// Net is a lab that is up: its namespaces exist, with loopback up, and the
+// lab's lock is held. Attach fills them with links. Close takes it all
+// down again. Its methods are safe for concurrent use.
+type Net struct {
+	plan *Plan
+
+	mu     sync.Mutex
+	unlock func()         // nil once closed
+	hostNS netns.NsHandle // the namespace of the caller of Up
+	host   *netlink.Handle
+	ns     map[string]*nsState // by namespace name
+}
+
+type nsState struct {
+	fd netns.NsHandle
+	h  *netlink.Handle
+}
+
+// Up takes the lab's lock, removes what a crashed run of the lab left
+// behind (as Down), and makes the Plan's namespaces with loopback up. It
+// fails with ErrBusy while another Up of the lab holds the lock. On any
+// other failure it leaves nothing behind.
+func Up(p *Plan) (*Net, error) {
+	if err := checkPrivileges(); err != nil {
+		return nil, err
+	}
+	unlock, err := lock(p)
+	if err != nil {
+		return nil, err
+	}
+	n := &Net{plan: p, unlock: unlock, hostNS: netns.None(), ns: make(map[string]*nsState)}
+	if err := n.up(); err != nil {
+		return nil, errors.Join(err, n.Close())
+	}
+	return n, nil
+}
+
+func (n *Net) up() error {
+	if err := removeAll(n.plan); err != nil {
+		return err
+	}
+	runtime.LockOSThread() // netns.Get reads the calling thread's namespace
+	hostNS, err := netns.Get()
+	runtime.UnlockOSThread()
+	if err != nil {
+		return fmt.Errorf("labnet: opening the current namespace: %w", err)
+	}
+	n.hostNS = hostNS
+	if n.host, err = netlink.NewHandleAt(hostNS, unix.NETLINK_ROUTE); err != nil {
+		return fmt.Errorf("labnet: netlink in the current namespace: %w", err)
+	}
+	for _, ns := range n.plan.Namespaces {
+		if err := createNamed(ns.Name); err != nil {
+			return err
+		}
+		st := &nsState{fd: netns.None()}
+		n.ns[ns.Name] = st
+		if st.fd, err = openNamed(ns.Name); err != nil {
+			return err
+		}
+		if st.h, err = netlink.NewHandleAt(st.fd, unix.NETLINK_ROUTE); err != nil {
+			return fmt.Errorf("labnet: netlink in namespace %s: %w", ns.Name, err)
+		}
+		lo, err := st.h.LinkByName("lo")
+		if err == nil {
+			err = st.h.LinkSetUp(lo)
+		}
+		if err != nil {
+			return fmt.Errorf("labnet: namespace %s: loopback: %w", ns.Name, err)
+		}
+	}
+	return nil
+}
+
+// Plan returns the Plan n was brought up from.
+func (n *Net) Plan() *Plan { return n.plan }
+
+// Attach moves dev, a link in the namespace of the caller of Up (such as a
+// TUN device the caller made), into l's namespace and configures it as l
+// says: name, alias, MTU, up, addresses (IPv6 without duplicate address
+// detection), routes. l must be one of n.Plan().Links().
+//
+// dev keeps its name while it moves, so it must not be named like a link
+// already in the namespace (lo, or an ENI link already attached); a
+// kernel-chosen name such as tun3 is always safe. If configuring fails,
+// dev is deleted so that no half-configured link stays.
+func (n *Net) Attach(l *Link, dev netlink.Link) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	st, err := n.state(l)
+	if err != nil {
+		return err
+	}
+	old := dev.Attrs().Name
+	if err := n.host.LinkSetNsFd(dev, int(st.fd)); err != nil {
+		return fmt.Errorf("labnet: moving %s into namespace %s for %s: %w", old, l.Namespace, l.Alias(), err)
+	}
+	moved, err := st.h.LinkByName(old)
+	if err != nil {
+		return fmt.Errorf("labnet: %s in namespace %s: %w", old, l.Namespace, err)
+	}
+	if err := configure(st.h, moved, l); err != nil {
+		if delErr := st.h.LinkDel(moved); delErr != nil {
+			err = errors.Join(err, fmt.Errorf("deleting it: %w", delErr))
+		}
+		return fmt.Errorf("labnet: configuring %s as %s in namespace %s: %w", old, l.Alias(), l.Namespace, err)
+	}
+	return nil
+}
+
+// Configure configures a link already in l's namespace under the name
+// l.Name, such as a TUN device made by tun.OpenInNamespace with the handle
+// of Namespace(l.Namespace), l.Name and l.MTU: alias, MTU, up, addresses,
+// routes, as Attach does. l must be one of n.Plan().Links(). The link is
+// left as it is if configuring fails: its maker owns it.
+func (n *Net) Configure(l *Link) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	st, err := n.state(l)
+	if err != nil {
+		return err
+	}
+	link, err := st.h.LinkByName(l.Name)
+	if err == nil {
+		err = configure(st.h, link, l)
+	}
+	if err != nil {
+		return fmt.Errorf("labnet: configuring %s (%s) in namespace %s: %w", l.Name, l.Alias(), l.Namespace, err)
+	}
+	return nil
+}
+
+// state returns the state of l's namespace, if l is n's and n is up.
+func (n *Net) state(l *Link) (*nsState, error) {
+	if n.unlock == nil {
+		return nil, errors.New("labnet: the lab is closed")
+	}
+	st := n.ns[l.Namespace]
+	if st == nil || !slices.Contains(n.plan.Links(), l) {
+		return nil, fmt.Errorf("labnet: link %s (%s) is not in the plan", l.Name, l.Alias())
+	}
+	return st, nil
+}
+
+// configure gives link, in h's namespace, what l says.
+func configure(h *netlink.Handle, link netlink.Link, l *Link) error {
+	if link.Attrs().Name != l.Name {
+		if err := h.LinkSetName(link, l.Name); err != nil {
+			return fmt.Errorf("renaming to %s: %w", l.Name, err)
+		}
+	}
+	if err := h.LinkSetAlias(link, l.Alias()); err != nil {
+		return fmt.Errorf("alias: %w", err)
+	}
+	if err := h.LinkSetMTU(link, l.MTU); err != nil {
+		return fmt.Errorf("MTU %d: %w", l.MTU, err)
+	}
+	if err := h.LinkSetUp(link); err != nil {
+		return fmt.Errorf("up: %w", err)
+	}
+	for _, a := range l.Addrs {
+		addr := &netlink.Addr{IPNet: ipNet(a)}
+		if a.Addr().Is6() {
+			addr.Flags = unix.IFA_F_NODAD
+		}
+		if err := h.AddrReplace(link, addr); err != nil {
+			return fmt.Errorf("address %s: %w", a, err)
+		}
+	}
+	for _, r := range l.Routes {
+		route := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(r.Dst), Priority: r.Metric}
+		if r.Via.IsValid() {
+			route.Gw = r.Via.AsSlice()
+			route.SetFlag(netlink.FLAG_ONLINK)
+		} else {
+			route.Scope = netlink.SCOPE_LINK
+		}
+		if err := h.RouteReplace(route); err != nil {
+			return fmt.Errorf("route %s: %w", r, err)
+		}
+	}
+	return nil
+}
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// Namespace returns a handle of the named namespace of the lab, such as
+// tun.OpenInNamespace takes. It is valid until Close; do not close it.
+func (n *Net) Namespace(name string) (netns.NsHandle, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	st := n.ns[name]
+	if n.unlock == nil || st == nil {
+		return netns.None(), fmt.Errorf("labnet: namespace %s is not up", name)
+	}
+	return st.fd, nil
+}
+
+// Handle returns the netlink handle of the named namespace of the lab, for
+// reading its state (tests, status). It is valid until Close.
+func (n *Net) Handle(namespace string) (*netlink.Handle, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	st := n.ns[namespace]
+	if n.unlock == nil || st == nil || st.h == nil {
+		return nil, fmt.Errorf("labnet: namespace %s is not up", namespace)
+	}
+	return st.h, nil
+}
+
+// Close deletes the lab's links and namespaces, including leftovers of
+// earlier runs, and releases the lock. Calling it again does nothing.
+func (n *Net) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.unlock == nil {
+		return nil
+	}
+	for _, st := range n.ns {
+		if st.h != nil {
+			st.h.Close()
+		}
+		st.fd.Close()
+	}
+	n.ns = nil
+	if n.host != nil {
+		n.host.Close()
+	}
+	n.hostNS.Close()
+	err := removeAll(n.plan)
+	n.unlock()
+	n.unlock = nil
+	return err
+}
+
+// Down deletes the links and namespaces of p's lab that a crashed run left
+// behind, including namespaces of instances p no longer has. It fails with
+// ErrBusy while an Up of the lab holds the lock. With nothing to remove it
+// does nothing.
+func Down(p *Plan) error {
+	if err := checkPrivileges(); err != nil {
+		return err
+	}
+	unlock, err := lock(p)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return removeAll(p)
+}
+
+// removeAll deletes every namespace of p's lab, planned or not.
+func removeAll(p *Plan) error {
+	names, err := owned(p)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range names {
+		errs = append(errs, deleteNamed(name))
+	}
+	return errors.Join(errs...)
+}
+
+// lock takes the lab's lock: an exclusive flock on p.LockPath(), which
+// holds the holder's pid for the error of the next taker. The kernel
+// releases it when the holder's process ends, so it never goes stale. The
+// file itself stays: removing it would let two holders lock two files.
+func lock(p *Plan) (unlock func(), err error) {
+	if err := os.MkdirAll(RunDir, 0o755); err != nil {
+		return nil, fmt.Errorf("labnet: %w", err)
+	}
+	path := p.LockPath()
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("labnet: %w", err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err == unix.EWOULDBLOCK {
+		b, _ := os.ReadFile(path)
+		f.Close()
+		holder := "another process"
+		if pid := strings.TrimSpace(string(b)); pid != "" {
+			holder = "process " + pid
+			if pid == strconv.Itoa(os.Getpid()) {
+				holder = "this process"
+			}
+		}
+		return nil, fmt.Errorf("%w: lab %s is held by %s (lock %s); stop it first", ErrBusy, p.ID, holder, path)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("labnet: locking %s: %w", path, err)
+	}
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return func() { f.Close() }, nil
+}
