@@ -36,24 +36,8 @@ instances:
   - {name: db, subnet: subnet-db, ip: 10.0.2.10, security_groups: [sg-db]}
 `
 
-const twoTierNoDB = `
-vpc: {id: vpc-t, cidr: 10.0.0.0/16}
-subnets:
-  - {id: subnet-web, cidr: 10.0.1.0/24}
-  - {id: subnet-db, cidr: 10.0.2.0/24, network_acl: acl-db}
-network_acls:
-  - id: acl-db
-    ingress:
-      - {rule: 100, action: allow, protocol: tcp, ports: 5432, cidr: 10.0.1.0/24}
-    egress:
-      - {rule: 100, action: allow, protocol: tcp, ports: 32768-60999, cidr: 10.0.1.0/24}
-security_groups:
-  - id: sg-web
-  - id: sg-db
-instances:
-  - {name: web, subnet: subnet-web, ip: 10.0.1.10, security_groups: [sg-web]}
-  - {name: db, subnet: subnet-db, ip: 10.0.2.10, security_groups: [sg-db]}
-`
+// twoTierNoDB is twoTier without sg-db's only rule.
+var twoTierNoDB = strings.Replace(twoTier, "    ingress:\n      - {protocol: tcp, ports: 5432, group: sg-web}\n", "", 1)
 
 func mustLab(t testing.TB, src string) *lab.Lab {
 	t.Helper()
