@@ -1,0 +1,70 @@
+package live
+
+import (
+	"sync/atomic"
+
+	"github.com/vpclab/vpclab/dataplane"
+)
+
+// Counters count what one device sent into the dataplane. Its reader alone
+// updates them, with atomics; Load reads them at any time. A GSO
+// super-packet counts as the segments it stands for.
+type Counters struct {
+	allowedPackets, allowedBytes atomic.Uint64
+	superPackets                 atomic.Uint64
+	deniedPackets, deniedBytes   [dataplane.NumStages]atomic.Uint64
+	service                      atomic.Uint64
+	writeErrors                  atomic.Uint64
+}
+
+// Stats is a reading of Counters. Bytes are IP bytes.
+type Stats struct {
+	// AllowedPackets and AllowedBytes count the packets forwarded.
+	AllowedPackets, AllowedBytes uint64
+	// SuperPackets counts the GSO super-packets among them, each judged
+	// once and forwarded whole.
+	SuperPackets uint64
+	// DeniedPackets and DeniedBytes count the packets dropped, by the
+	// stage that dropped them.
+	DeniedPackets, DeniedBytes [dataplane.NumStages]uint64
+	// ServicePackets counts the packets allowed to the VPC's built-in
+	// services, dropped because the services do not run yet.
+	ServicePackets uint64
+	// WriteErrors counts the allowed frames the destination device
+	// refused.
+	WriteErrors uint64
+}
+
+// Load reads the counters. Each is read atomically, the set is not: a
+// packet may be missing from one field and counted in the next.
+func (c *Counters) Load() Stats {
+	s := Stats{
+		AllowedPackets: c.allowedPackets.Load(),
+		AllowedBytes:   c.allowedBytes.Load(),
+		SuperPackets:   c.superPackets.Load(),
+		ServicePackets: c.service.Load(),
+		WriteErrors:    c.writeErrors.Load(),
+	}
+	for i := range s.DeniedPackets {
+		s.DeniedPackets[i] = c.deniedPackets[i].Load()
+		s.DeniedBytes[i] = c.deniedBytes[i].Load()
+	}
+	return s
+}
+
+// Denied returns the packets dropped at any stage.
+func (s Stats) Denied() uint64 {
+	var n uint64
+	for _, p := range s.DeniedPackets {
+		n += p
+	}
+	return n
+}
+
+func (c *Counters) denied(stage dataplane.Stage, packets, bytes uint64) {
+	if stage >= dataplane.NumStages {
+		stage = dataplane.StageNone
+	}
+	c.deniedPackets[stage].Add(packets)
+	c.deniedBytes[stage].Add(bytes)
+}

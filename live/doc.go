@@ -1,0 +1,44 @@
+// Package live runs a lab on this host: every instance is a network
+// namespace, every ENI a TUN device inside it, the internet behind the
+// gateway one more namespace, and between them the dataplane engine judges
+// every packet the instances send, exactly as explain and replay do.
+//
+// # Use
+//
+//	x, err := live.Start(l, live.Options{})
+//	defer x.Close()
+//
+// or, for a command that runs until it is told to stop,
+//
+//	err := live.Run(ctx, l, live.Options{}, func(x *live.Lab) { … })
+//
+// # What it promises
+//
+// Start makes the namespaces with package labnet (taking the lab's lock and
+// removing a crashed run's leftovers first), opens one TUN device per ENI
+// in its instance's namespace with package tun, with offloads, and gives
+// it the addresses and routes of the labnet Plan. When the lab lists
+// internet hosts, the internet namespace's eth0 is a TUN device too, whose
+// packets enter the engine at dataplane.PortInternet.
+//
+// One goroutine per device reads batches of frames (a virtio header and an
+// IP packet), judges each packet with dataplane.Engine.Process on a
+// monotonic clock (nanoseconds since Start), decrements the TTL or hop
+// limit of the packets it forwards (the VPC router is a hop; IPv4's header
+// checksum is updated incrementally), and writes them, batched per
+// destination, to the device of the ENI they are routed to or to the
+// internet's. Frames are forwarded whole, virtio header included, so a
+// GSO super-packet is judged once and passes as one. Packets routed to the
+// VPC's built-in services (dataplane.PortService) are dropped and counted:
+// the services do not run yet. The reader allocates nothing per packet:
+// its buffers and batches are made once.
+//
+// Each device has Counters, updated by its reader only with atomics and
+// readable at any time: what the port sent, allowed or denied by stage
+// (a packet is counted where it enters the dataplane).
+//
+// Close stops the readers by closing the devices, then removes the
+// namespaces; it is idempotent. Nothing is logged per packet.
+//
+// Linux only: elsewhere Start reports errors.ErrUnsupported.
+package live

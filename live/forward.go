@@ -1,0 +1,157 @@
+package live
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/tun"
+)
+
+// frameSize is the size of every read buffer: a virtio header and the
+// largest IP packet, a 64 KiB GSO super-packet (tun.MaxFrameSize).
+const frameSize = tun.VirtioNetHdrLen + 65535
+
+// forward is d's reader: it reads batches of frames from d, judges them
+// and writes the allowed ones to their destinations, until d is closed.
+func (x *Lab) forward(d *Device) {
+	defer x.wg.Done()
+	f := newForwarder(x, d)
+	for {
+		n, err := d.dev.Read(f.bufs, f.sizes, 0)
+		if err != nil {
+			if !x.closing.Load() {
+				x.fail(fmt.Errorf("live: reading %s (%s): %w", d.Link.Name, d.Link.Alias(), err))
+			}
+			return
+		}
+		f.batch(n, int64(time.Since(x.start)))
+	}
+}
+
+// forwarder is the state of one reader, made once: its read buffers and
+// a batch of frames per destination device.
+type forwarder struct {
+	x     *Lab
+	d     *Device
+	bufs  [][]byte
+	sizes []int
+	out   [][][]byte // frames to write, by destination Device.index
+	v     dataplane.Verdict
+}
+
+func newForwarder(x *Lab, d *Device) *forwarder {
+	n := d.dev.BatchSize()
+	f := &forwarder{x: x, d: d, bufs: make([][]byte, n), sizes: make([]int, n), out: make([][][]byte, len(x.devices))}
+	for i := range f.bufs {
+		f.bufs[i] = make([]byte, frameSize)
+	}
+	for i := range f.out {
+		f.out[i] = make([][]byte, 0, n)
+	}
+	return f
+}
+
+// batch judges the n frames just read at time now and writes the allowed
+// ones, one Write per destination.
+func (f *forwarder) batch(n int, now int64) {
+	c := &f.d.Counters
+	var pkts, bytes, super uint64
+	for i := range n {
+		frame := f.bufs[i][:f.sizes[i]]
+		if len(frame) <= tun.VirtioNetHdrLen {
+			c.denied(dataplane.StageParse, 1, uint64(len(frame)))
+			continue
+		}
+		pkt := frame[tun.VirtioNetHdrLen:]
+		segs := segments(frame)
+		f.x.engine.Process(f.d.Port, pkt, now, &f.v)
+		if !f.v.Allowed {
+			c.denied(f.v.Stage, segs, uint64(len(pkt)))
+			continue
+		}
+		to := f.x.dest(f.v.To)
+		if to == nil {
+			c.service.Add(segs)
+			continue
+		}
+		decrementHop(pkt)
+		f.out[to.index] = append(f.out[to.index], frame)
+		pkts += segs
+		bytes += uint64(len(pkt))
+		if segs > 1 {
+			super++
+		}
+	}
+	if pkts > 0 {
+		c.allowedPackets.Add(pkts)
+		c.allowedBytes.Add(bytes)
+		if super > 0 {
+			c.superPackets.Add(super)
+		}
+	}
+	for i, frames := range f.out {
+		if len(frames) > 0 {
+			f.write(f.x.devices[i], frames)
+			clear(frames) // drop the references to the read buffers
+			f.out[i] = frames[:0]
+		}
+	}
+}
+
+// write writes frames to dst, skipping (and counting) any frame the
+// device refuses, until all are written or dst is closed.
+func (f *forwarder) write(dst *Device, frames [][]byte) {
+	for len(frames) > 0 {
+		n, err := dst.dev.Write(frames, 0)
+		if err == nil || n >= len(frames) || f.x.closing.Load() {
+			return
+		}
+		f.d.Counters.writeErrors.Add(1)
+		frames = frames[n+1:]
+	}
+}
+
+// dest returns the device of a port packets are routed to, or nil for
+// the VPC's services (not running yet).
+func (x *Lab) dest(p dataplane.Port) *Device {
+	switch {
+	case p >= 0 && int(p) < len(x.bySlot):
+		return x.bySlot[p]
+	case p == dataplane.PortInternet:
+		return x.inet
+	}
+	return nil
+}
+
+// segments returns how many packets a frame stands for: one, or for a GSO
+// super-packet the number of segments it will be cut into.
+func segments(frame []byte) uint64 {
+	var h tun.VirtioNetHdr
+	if h.Decode(frame) != nil || !h.IsGSO() || h.GSOSize == 0 {
+		return 1
+	}
+	payload := len(frame) - tun.VirtioNetHdrLen - int(h.HdrLen)
+	if payload <= 0 {
+		return 1
+	}
+	return uint64((payload + int(h.GSOSize) - 1) / int(h.GSOSize))
+}
+
+// decrementHop decrements the TTL of an IPv4 packet, updating its header
+// checksum incrementally (RFC 1624, as Linux's ip_decrease_ttl), or the
+// hop limit of an IPv6 packet. The engine has parsed the packet and
+// refused it if the TTL or hop limit was below 2.
+func decrementHop(pkt []byte) {
+	switch pkt[0] >> 4 {
+	case 4:
+		pkt[8]--
+		// The 16-bit word holding the TTL fell by 0x0100: the checksum,
+		// its one's complement, rises by as much, with end-around carry.
+		sum := uint32(binary.BigEndian.Uint16(pkt[10:12])) + 0x0100
+		binary.BigEndian.PutUint16(pkt[10:12], uint16(sum+sum>>16))
+	case 6:
+		pkt[7]--
+	}
+}

@@ -1,0 +1,184 @@
+package live
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+
+	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/tun"
+)
+
+// ipv4Checksum returns the checksum of an IPv4 header whose checksum field
+// is zero.
+func ipv4Checksum(h []byte) uint16 {
+	var sum uint32
+	for i := 0; i < len(h); i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(h[i:]))
+	}
+	for sum>>16 != 0 {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
+}
+
+func TestDecrementHopIPv4(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	h := make([]byte, 20)
+	for range 100000 {
+		for i := range h {
+			h[i] = byte(r.Uint32())
+		}
+		h[0], h[8] = 0x45, byte(2+r.IntN(254))
+		h[10], h[11] = 0, 0
+		binary.BigEndian.PutUint16(h[10:], ipv4Checksum(h))
+		ttl := h[8]
+		decrementHop(h)
+		got := binary.BigEndian.Uint16(h[10:])
+		h[10], h[11] = 0, 0
+		want := ipv4Checksum(h)
+		// 0x0000 and 0xffff are both one's-complement zero.
+		if h[8] != ttl-1 || (got != want && got|want != 0xffff) {
+			t.Fatalf("ttl %d→%d, checksum %#04x, want ttl %d, checksum %#04x", ttl, h[8], got, ttl-1, want)
+		}
+	}
+}
+
+func TestDecrementHopIPv6(t *testing.T) {
+	h := make([]byte, 40)
+	h[0], h[7] = 0x60, 64
+	decrementHop(h)
+	if h[7] != 63 {
+		t.Fatalf("hop limit %d, want 63", h[7])
+	}
+}
+
+func TestSegments(t *testing.T) {
+	for _, c := range []struct {
+		hdr  tun.VirtioNetHdr
+		ip   int
+		want uint64
+	}{
+		{tun.VirtioNetHdr{}, 1500, 1},
+		{tun.VirtioNetHdr{GSOType: tun.GSOTCPv4, HdrLen: 52, GSOSize: 1448}, 52 + 3*1448, 3},
+		{tun.VirtioNetHdr{GSOType: tun.GSOTCPv4, HdrLen: 52, GSOSize: 1448}, 52 + 3*1448 + 1, 4},
+		{tun.VirtioNetHdr{GSOType: tun.GSOTCPv6, HdrLen: 200, GSOSize: 1448}, 100, 1}, // a bad hint
+	} {
+		frame := make([]byte, tun.VirtioNetHdrLen+c.ip)
+		c.hdr.Encode(frame)
+		if got := segments(frame); got != c.want {
+			t.Errorf("%+v, %d IP bytes: %d segments, want %d", c.hdr, c.ip, got, c.want)
+		}
+	}
+}
+
+const unitLab = `
+vpc: {id: vpc-unit, cidr: 10.0.0.0/16}
+subnets:
+  - {id: subnet-a, cidr: 10.0.1.0/24}
+  - {id: subnet-b, cidr: 10.0.2.0/24}
+security_groups:
+  - id: sg-b
+    ingress:
+      - {protocol: tcp, ports: 8080, cidr: 10.0.1.0/24}
+instances:
+  - {name: a, subnet: subnet-a, ip: 10.0.1.10}
+  - {name: b, subnet: subnet-b, ip: 10.0.2.10, security_groups: [sg-b]}
+`
+
+// memDevice is a tun.Device that records the frames written to it.
+type memDevice struct{ written int }
+
+func (d *memDevice) Read([][]byte, []int, int) (int, error) { panic("not read in these tests") }
+func (d *memDevice) Write(bufs [][]byte, _ int) (int, error) {
+	d.written += len(bufs)
+	return len(bufs), nil
+}
+func (d *memDevice) BatchSize() int { return 4 }
+func (d *memDevice) Name() string   { return "mem" }
+func (d *memDevice) Close() error   { return nil }
+
+// memLab is a Lab of unitLab over memDevices, without namespaces.
+func memLab(t *testing.T) (x *Lab, a, b *Device) {
+	l, err := lab.Parse("unit.yaml", []byte(unitLab))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x = &Lab{engine: dataplane.New(l)}
+	for i, id := range []string{"eni-a", "eni-b"} {
+		p, ok := x.engine.Port(id)
+		if !ok {
+			t.Fatalf("no port for %s", id)
+		}
+		d := &Device{Port: p, dev: &memDevice{}, index: i}
+		x.devices = append(x.devices, d)
+		for int(p) >= len(x.bySlot) {
+			x.bySlot = append(x.bySlot, nil)
+		}
+		x.bySlot[p] = d
+	}
+	return x, x.devices[0], x.devices[1]
+}
+
+// tcpFrame writes a frame of a TCP packet from src:sport to dst:dport
+// with the given flags and TTL into b and returns its length.
+func tcpFrame(b []byte, src, dst string, sport, dport uint16, flags, ttl byte) int {
+	clear(b[:tun.VirtioNetHdrLen+40])
+	ip := b[tun.VirtioNetHdrLen:]
+	ip[0], ip[8], ip[9] = 0x45, ttl, 6
+	binary.BigEndian.PutUint16(ip[2:], 40)
+	s, d := netip.MustParseAddr(src).As4(), netip.MustParseAddr(dst).As4()
+	copy(ip[12:], s[:])
+	copy(ip[16:], d[:])
+	binary.BigEndian.PutUint16(ip[10:], ipv4Checksum(ip[:20]))
+	binary.BigEndian.PutUint16(ip[20:], sport)
+	binary.BigEndian.PutUint16(ip[22:], dport)
+	ip[32], ip[33] = 5<<4, flags
+	return tun.VirtioNetHdrLen + 40
+}
+
+// TestForwardBatch: one batch from a, with an allowed SYN, a denied one
+// and one to a VPC service, is judged, counted, written once to b, and the
+// forwarded packet's TTL decremented.
+func TestForwardBatch(t *testing.T) {
+	x, a, b := memLab(t)
+	f := newForwarder(x, a)
+	f.sizes[0] = tcpFrame(f.bufs[0], "10.0.1.10", "10.0.2.10", 40000, 8080, 0x02, 64)
+	f.sizes[1] = tcpFrame(f.bufs[1], "10.0.1.10", "10.0.2.10", 40000, 9090, 0x02, 64)
+	f.sizes[2] = tcpFrame(f.bufs[2], "10.0.1.10", "10.0.0.2", 40000, 53, 0x02, 64)
+	f.batch(3, 0)
+	if w := b.dev.(*memDevice).written; w != 1 {
+		t.Errorf("%d frames written to b, want 1", w)
+	}
+	if ttl := f.bufs[0][tun.VirtioNetHdrLen+8]; ttl != 63 {
+		t.Errorf("forwarded TTL %d, want 63", ttl)
+	}
+	s := a.Counters.Load()
+	if s.AllowedPackets != 1 || s.AllowedBytes != 40 || s.DeniedPackets[dataplane.StageSGIngress] != 1 || s.ServicePackets != 1 {
+		t.Errorf("counters %+v, want 1 allowed (40 bytes), 1 denied at sg-ingress, 1 to a service", s)
+	}
+	for i, o := range f.out {
+		if len(o) != 0 {
+			t.Errorf("batch for device %d not emptied", i)
+		}
+	}
+}
+
+// TestForwardNoAllocs: a steady-state batch allocates nothing.
+func TestForwardNoAllocs(t *testing.T) {
+	x, a, _ := memLab(t)
+	f := newForwarder(x, a)
+	now := int64(0)
+	allocs := testing.AllocsPerRun(1000, func() {
+		for i := range f.bufs {
+			f.sizes[i] = tcpFrame(f.bufs[i], "10.0.1.10", "10.0.2.10", 40000+uint16(i), 8080, 0x10, 64)
+		}
+		now += 1000
+		f.batch(len(f.bufs), now)
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per batch, want 0", allocs)
+	}
+}

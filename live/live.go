@@ -1,0 +1,203 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/labnet"
+	"github.com/vpclab/vpclab/tun"
+)
+
+// Options adjust a live lab. The zero value means every default.
+type Options struct {
+	// Net names the lab's namespaces and sets the links' MTUs; see
+	// labnet.Options. Tests give each lab its own ID and Prefix.
+	Net labnet.Options
+	// NoOffloads opens the devices without checksum and segmentation
+	// offloads, so that every packet is MTU-sized (for comparisons; the
+	// default asks for tun.DefaultOffloads).
+	NoOffloads bool
+}
+
+// Lab is a lab that is up: its namespaces, devices and readers.
+type Lab struct {
+	plan    *labnet.Plan
+	net     *labnet.Net
+	engine  *dataplane.Engine
+	start   time.Time
+	devices []*Device // in Plan.Links order
+	bySlot  []*Device // ENI devices by dataplane port
+	inet    *Device   // nil without internet hosts
+	wg      sync.WaitGroup
+	closing atomic.Bool
+
+	failOnce sync.Once
+	failed   chan struct{}
+	mu       sync.Mutex
+	errs     []error // the readers' failures
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Device is one TUN device of a lab: an ENI's, or the internet's.
+type Device struct {
+	// Link is what labnet made of the device: namespace, name, addresses,
+	// routes. Link.ENI is empty for the internet's device.
+	Link *labnet.Link
+	// Instance is the owning instance's name; empty for the internet's.
+	Instance string
+	// Port is where the device's packets enter the engine: the ENI's
+	// port, or dataplane.PortInternet.
+	Port dataplane.Port
+	// Offloads are the offloads the kernel agreed to for the device.
+	Offloads tun.Offload
+	// Counters count what the device sent into the dataplane.
+	Counters Counters
+
+	dev   tun.Device
+	index int // in Lab.devices
+}
+
+// Start brings l up (see the package doc) and starts enforcing it. l must
+// come from lab.Load or lab.Parse. It fails with labnet.ErrBusy (wrapped)
+// while the same lab is up elsewhere; on any failure it leaves nothing
+// behind.
+func Start(l *lab.Lab, o Options) (_ *Lab, err error) {
+	plan, err := labnet.NewPlan(l, o.Net)
+	if err != nil {
+		return nil, err
+	}
+	n, err := labnet.Up(plan)
+	if err != nil {
+		return nil, err
+	}
+	x := &Lab{plan: plan, net: n, engine: dataplane.New(l), failed: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, x.Close())
+		}
+	}()
+	offloads := tun.DefaultOffloads
+	if o.NoOffloads {
+		offloads = 0
+	}
+	for _, ns := range plan.Namespaces {
+		h, err := n.Namespace(ns.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, link := range ns.Links {
+			d := &Device{Link: link, Instance: ns.Instance, Port: dataplane.PortInternet, index: len(x.devices)}
+			if link.ENI != "" {
+				p, ok := x.engine.Port(link.ENI)
+				if !ok {
+					return nil, fmt.Errorf("live: ENI %s has no port in the dataplane", link.ENI)
+				}
+				d.Port = p
+			}
+			if d.dev, d.Offloads, err = openDevice(h, link, offloads); err != nil {
+				return nil, fmt.Errorf("live: opening %s (%s) in namespace %s: %w", link.Name, link.Alias(), ns.Name, err)
+			}
+			x.devices = append(x.devices, d)
+			if err := n.Configure(link); err != nil {
+				return nil, err
+			}
+			if d.Port >= 0 {
+				for int(d.Port) >= len(x.bySlot) {
+					x.bySlot = append(x.bySlot, nil)
+				}
+				x.bySlot[d.Port] = d
+			} else {
+				x.inet = d
+			}
+		}
+	}
+	x.start = time.Now()
+	for _, d := range x.devices {
+		x.wg.Add(1)
+		go x.forward(d)
+	}
+	return x, nil
+}
+
+// Run starts l as Start does, calls started (if not nil) once it is up,
+// enforces it until ctx is done or a device fails, and then closes it. It
+// returns why it stopped early, or what closing failed to remove.
+func Run(ctx context.Context, l *lab.Lab, o Options, started func(*Lab)) error {
+	x, err := Start(l, o)
+	if err != nil {
+		return err
+	}
+	if started != nil {
+		started(x)
+	}
+	select {
+	case <-ctx.Done():
+	case <-x.failed:
+	}
+	return x.Close()
+}
+
+// Plan returns the labnet Plan the lab was made from.
+func (x *Lab) Plan() *labnet.Plan { return x.plan }
+
+// Net returns the lab's namespaces, for handles into them (tests, status).
+func (x *Lab) Net() *labnet.Net { return x.net }
+
+// Engine returns the engine enforcing the lab; Engine().Apply changes the
+// policy of the running lab.
+func (x *Lab) Engine() *dataplane.Engine { return x.engine }
+
+// Devices returns the lab's devices: the ENIs in file order, then the
+// internet's.
+func (x *Lab) Devices() []*Device { return x.devices }
+
+// Device returns the device of the ENI with the given id, or of the
+// internet for "internet"; nil if there is none.
+func (x *Lab) Device(id string) *Device {
+	for _, d := range x.devices {
+		if d.Link.Alias() == id {
+			return d
+		}
+	}
+	return nil
+}
+
+// Failed is closed when a device fails while the lab runs; Close then
+// returns the failure.
+func (x *Lab) Failed() <-chan struct{} { return x.failed }
+
+// Close stops the readers, closes the devices and removes the lab's
+// namespaces. It returns the devices' failures and what it could not
+// remove. Calling it again returns the same.
+func (x *Lab) Close() error {
+	x.closeOnce.Do(func() {
+		x.closing.Store(true)
+		var errs []error
+		for _, d := range x.devices {
+			errs = append(errs, d.dev.Close())
+		}
+		x.wg.Wait()
+		x.mu.Lock()
+		errs = append(errs, x.errs...)
+		x.mu.Unlock()
+		errs = append(errs, x.net.Close())
+		x.closeErr = errors.Join(errs...)
+	})
+	return x.closeErr
+}
+
+// fail records that a device failed and wakes Run.
+func (x *Lab) fail(err error) {
+	x.mu.Lock()
+	x.errs = append(x.errs, err)
+	x.mu.Unlock()
+	x.failOnce.Do(func() { close(x.failed) })
+}

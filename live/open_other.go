@@ -1,0 +1,18 @@
+//go:build !linux
+
+package live
+
+import (
+	"errors"
+
+	"github.com/vishvananda/netns"
+
+	"github.com/vpclab/vpclab/labnet"
+	"github.com/vpclab/vpclab/tun"
+)
+
+// openDevice reports that TUN devices are Linux-only; labnet.Up fails
+// before it is reached.
+func openDevice(netns.NsHandle, *labnet.Link, tun.Offload) (tun.Device, tun.Offload, error) {
+	return nil, 0, errors.ErrUnsupported
+}
