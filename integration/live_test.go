@@ -93,10 +93,16 @@ const (
 // it when the test ends.
 func startLab(t *testing.T, id string) *live.Lab {
 	t.Helper()
+	return startLabFile(t, id, testLab)
+}
+
+// startLabFile brings up the lab of the YAML text file as startLab does.
+func startLabFile(t *testing.T, id, file string) *live.Lab {
+	t.Helper()
 	if err := labnet.Check(); err != nil {
 		t.Fatalf("%v\nThe integration tests make namespaces and TUN devices: run them as root (sudo go test ./integration/).", err)
 	}
-	l, err := lab.Parse("integration.yaml", []byte(testLab))
+	l, err := lab.Parse("integration.yaml", []byte(file))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,8 @@ type Counters struct {
 	allowedPackets, allowedBytes atomic.Uint64
 	superPackets                 atomic.Uint64
 	deniedPackets, deniedBytes   [dataplane.NumStages]atomic.Uint64
-	service                      atomic.Uint64
+	service, serviceDropped      atomic.Uint64
+	serviceSuper                 atomic.Uint64
 	writeErrors                  atomic.Uint64
 }
 
@@ -28,8 +29,16 @@ type Stats struct {
 	// stage that dropped them.
 	DeniedPackets, DeniedBytes [dataplane.NumStages]uint64
 	// ServicePackets counts the packets allowed to the VPC's built-in
-	// services, dropped because the services do not run yet.
+	// services and handed to them (a GSO super-packet as the packets it
+	// was cut into).
 	ServicePackets uint64
+	// ServiceSuperPackets counts the GSO super-packets among them, cut
+	// into packets before they were handed over.
+	ServiceSuperPackets uint64
+	// ServiceDropped counts the packets allowed to the services that
+	// could not be handed to them: a malformed GSO super-packet or
+	// checksum offsets outside the packet.
+	ServiceDropped uint64
 	// WriteErrors counts the allowed frames the destination device
 	// refused.
 	WriteErrors uint64
@@ -43,7 +52,10 @@ func (c *Counters) Load() Stats {
 		AllowedBytes:   c.allowedBytes.Load(),
 		SuperPackets:   c.superPackets.Load(),
 		ServicePackets: c.service.Load(),
-		WriteErrors:    c.writeErrors.Load(),
+		ServiceDropped: c.serviceDropped.Load(),
+
+		ServiceSuperPackets: c.serviceSuper.Load(),
+		WriteErrors:         c.writeErrors.Load(),
 	}
 	for i := range s.DeniedPackets {
 		s.DeniedPackets[i] = c.deniedPackets[i].Load()

@@ -28,17 +28,33 @@
 // checksum is updated incrementally), and writes them, batched per
 // destination, to the device of the ENI they are routed to or to the
 // internet's. Frames are forwarded whole, virtio header included, so a
-// GSO super-packet is judged once and passes as one. Packets routed to the
-// VPC's built-in services (dataplane.PortService) are dropped and counted:
-// the services do not run yet. The reader allocates nothing per packet:
-// its buffers and batches are made once.
+// GSO super-packet is judged once and passes as one. The reader allocates
+// nothing per packet: its buffers and batches are made once.
+//
+// # Built-in services
+//
+// Start also runs the VPC's built-in services (package services: Amazon
+// DNS, instance metadata, Time Sync, the subnets' routers) with the ENIs'
+// MTU. A packet the engine routes to dataplane.PortService is handed to
+// services.Inject by the reader, without a hop (the services are on the
+// router): a GSO super-packet cut into packets with tun.GSOSplit, in a
+// scratch batch the reader makes at the first one, else its checksum
+// completed with tun.CompleteChecksum when the kernel left it to the
+// device. One more goroutine reads what the services send, puts a zero
+// virtio header in front, judges each packet at dataplane.PortService and
+// writes the allowed ones, batched per destination, to their ENIs'
+// devices; its buffers too are made once.
+//
+// # Counters
 //
 // Each device has Counters, updated by its reader only with atomics and
 // readable at any time: what the port sent, allowed or denied by stage
-// (a packet is counted where it enters the dataplane).
+// (a packet is counted where it enters the dataplane), and what it handed
+// to the services. Lab.ServiceCounters count what the services sent.
 //
-// Close stops the readers by closing the devices, then removes the
-// namespaces; it is idempotent. Nothing is logged per packet.
+// Close stops the services' writer and the readers (by closing the
+// devices), then closes the services and removes the namespaces; it is
+// idempotent. Nothing is logged per packet.
 //
 // Linux only: elsewhere Start reports errors.ErrUnsupported.
 package live

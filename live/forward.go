@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/tun"
 )
 
@@ -39,11 +40,24 @@ type forwarder struct {
 	sizes []int
 	out   [][][]byte // frames to write, by destination Device.index
 	v     dataplane.Verdict
+
+	// inject hands one packet to the services (x.inject; tests replace it).
+	inject func(pkt []byte)
+	// seg and segSizes receive a GSO super-packet to the services cut
+	// into packets; made at the first such super-packet.
+	seg      [][]byte
+	segSizes []int
 }
+
+// maxServiceSegments is how many packets a GSO super-packet to the
+// services may be cut into: 64 KiB at the smallest MSS a lab's 9001-byte
+// MTU would leave after a 1500-byte path (1024 bytes) and more.
+const maxServiceSegments = 64
 
 func newForwarder(x *Lab, d *Device) *forwarder {
 	n := d.dev.BatchSize()
 	f := &forwarder{x: x, d: d, bufs: make([][]byte, n), sizes: make([]int, n), out: make([][][]byte, len(x.devices))}
+	f.inject = x.inject
 	for i := range f.bufs {
 		f.bufs[i] = make([]byte, frameSize)
 	}
@@ -71,9 +85,13 @@ func (f *forwarder) batch(n int, now int64) {
 			c.denied(f.v.Stage, segs, uint64(len(pkt)))
 			continue
 		}
+		if f.v.To == dataplane.PortService {
+			f.toService(frame, pkt, segs) // the services are on the router: no hop
+			continue
+		}
 		to := f.x.dest(f.v.To)
-		if to == nil {
-			c.service.Add(segs)
+		if to == nil { // the internet, in a lab without internet hosts
+			c.denied(dataplane.StageRoute, segs, uint64(len(pkt)))
 			continue
 		}
 		decrementHop(pkt)
@@ -91,30 +109,91 @@ func (f *forwarder) batch(n int, now int64) {
 			c.superPackets.Add(super)
 		}
 	}
-	for i, frames := range f.out {
+	f.x.flush(f.out, c)
+}
+
+// toService hands the packet of frame (pkt, standing for segs packets)
+// to the services: cut into packets if it is a GSO super-packet, with its
+// checksum completed if the kernel left that to the device.
+func (f *forwarder) toService(frame, pkt []byte, segs uint64) {
+	c := &f.d.Counters
+	var h tun.VirtioNetHdr
+	if h.Decode(frame) != nil {
+		c.serviceDropped.Add(segs)
+		return
+	}
+	if !h.IsGSO() {
+		if tun.CompleteChecksum(h, pkt) != nil {
+			c.serviceDropped.Add(1)
+			return
+		}
+		f.inject(pkt)
+		c.service.Add(1)
+		return
+	}
+	if f.seg == nil {
+		f.seg, f.segSizes = scratch(maxServiceSegments, f.x.mtu)
+	}
+	n, err := tun.GSOSplit(h, pkt, f.seg, f.segSizes, 0)
+	if err != nil {
+		c.serviceDropped.Add(segs)
+		return
+	}
+	for i := range n {
+		f.inject(f.seg[i][:f.segSizes[i]])
+	}
+	c.service.Add(uint64(n))
+	c.serviceSuper.Add(1)
+}
+
+// scratch returns n buffers of size bytes each, cut from one array, and
+// n sizes.
+func scratch(n, size int) ([][]byte, []int) {
+	if size <= 0 {
+		size = labnet.DefaultMTU
+	}
+	backing := make([]byte, n*size)
+	bufs := make([][]byte, n)
+	for i := range bufs {
+		bufs[i] = backing[i*size : (i+1)*size : (i+1)*size]
+	}
+	return bufs, make([]int, n)
+}
+
+// inject hands pkt to the services, if the lab runs them.
+func (x *Lab) inject(pkt []byte) {
+	if x.svc != nil {
+		x.svc.Inject(pkt)
+	}
+}
+
+// flush writes each device's batch in out to it, counting refused frames
+// in c, and empties the batches.
+func (x *Lab) flush(out [][][]byte, c *Counters) {
+	for i, frames := range out {
 		if len(frames) > 0 {
-			f.write(f.x.devices[i], frames)
+			x.write(x.devices[i], frames, c)
 			clear(frames) // drop the references to the read buffers
-			f.out[i] = frames[:0]
+			out[i] = frames[:0]
 		}
 	}
 }
 
-// write writes frames to dst, skipping (and counting) any frame the
+// write writes frames to dst, skipping (and counting in c) any frame the
 // device refuses, until all are written or dst is closed.
-func (f *forwarder) write(dst *Device, frames [][]byte) {
+func (x *Lab) write(dst *Device, frames [][]byte, c *Counters) {
 	for len(frames) > 0 {
 		n, err := dst.dev.Write(frames, 0)
-		if err == nil || n >= len(frames) || f.x.closing.Load() {
+		if err == nil || n >= len(frames) || x.closing.Load() {
 			return
 		}
-		f.d.Counters.writeErrors.Add(1)
+		c.writeErrors.Add(1)
 		frames = frames[n+1:]
 	}
 }
 
 // dest returns the device of a port packets are routed to, or nil for
-// the VPC's services (not running yet).
+// the VPC's services (see toService and serve).
 func (x *Lab) dest(p dataplane.Port) *Device {
 	switch {
 	case p >= 0 && int(p) < len(x.bySlot):

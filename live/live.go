@@ -11,6 +11,7 @@ import (
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
+	"github.com/vpclab/vpclab/services"
 	"github.com/vpclab/vpclab/tun"
 )
 
@@ -34,8 +35,13 @@ type Lab struct {
 	devices []*Device // in Plan.Links order
 	bySlot  []*Device // ENI devices by dataplane port
 	inet    *Device   // nil without internet hosts
+	mtu     int       // the ENIs' MTU
 	wg      sync.WaitGroup
 	closing atomic.Bool
+
+	svc       *services.Services
+	svcCancel context.CancelFunc // stops the services' writer
+	svcCount  Counters           // what the services sent into the dataplane
 
 	failOnce sync.Once
 	failed   chan struct{}
@@ -78,12 +84,15 @@ func Start(l *lab.Lab, o Options) (_ *Lab, err error) {
 	if err != nil {
 		return nil, err
 	}
-	x := &Lab{plan: plan, net: n, engine: dataplane.New(l), failed: make(chan struct{})}
+	x := &Lab{plan: plan, net: n, engine: dataplane.New(l), mtu: eniMTU(plan), failed: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, x.Close())
 		}
 	}()
+	if x.svc, err = services.New(l, services.Options{MTU: x.mtu}); err != nil {
+		return nil, fmt.Errorf("live: starting the VPC services: %w", err)
+	}
 	offloads := tun.DefaultOffloads
 	if o.NoOffloads {
 		offloads = 0
@@ -124,7 +133,24 @@ func Start(l *lab.Lab, o Options) (_ *Lab, err error) {
 		x.wg.Add(1)
 		go x.forward(d)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	x.svcCancel = cancel
+	x.wg.Add(1)
+	go x.serve(ctx)
 	return x, nil
+}
+
+// eniMTU returns the MTU of the plan's ENI links (labnet gives them all
+// the same), or labnet.DefaultMTU when the lab has none.
+func eniMTU(p *labnet.Plan) int {
+	for _, ns := range p.Namespaces {
+		for _, link := range ns.Links {
+			if link.ENI != "" {
+				return link.MTU
+			}
+		}
+	}
+	return labnet.DefaultMTU
 }
 
 // Run starts l as Start does, calls started (if not nil) once it is up,
@@ -170,21 +196,35 @@ func (x *Lab) Device(id string) *Device {
 	return nil
 }
 
+// Services returns the VPC's built-in services (DNS, metadata, Time
+// Sync, the routers) the lab runs.
+func (x *Lab) Services() *services.Services { return x.svc }
+
+// ServiceCounters count what the services sent into the dataplane, as a
+// Device's Counters do for a device (ServicePackets stays zero).
+func (x *Lab) ServiceCounters() *Counters { return &x.svcCount }
+
 // Failed is closed when a device fails while the lab runs; Close then
 // returns the failure.
 func (x *Lab) Failed() <-chan struct{} { return x.failed }
 
-// Close stops the readers, closes the devices and removes the lab's
-// namespaces. It returns the devices' failures and what it could not
+// Close stops the readers and the services' writer, closes the devices,
+// then the services, and removes the lab's namespaces. It returns the devices' failures and what it could not
 // remove. Calling it again returns the same.
 func (x *Lab) Close() error {
 	x.closeOnce.Do(func() {
 		x.closing.Store(true)
+		if x.svcCancel != nil {
+			x.svcCancel()
+		}
 		var errs []error
 		for _, d := range x.devices {
 			errs = append(errs, d.dev.Close())
 		}
 		x.wg.Wait()
+		if x.svc != nil { // no reader injects any more
+			errs = append(errs, x.svc.Close())
+		}
 		x.mu.Lock()
 		errs = append(errs, x.errs...)
 		x.mu.Unlock()
