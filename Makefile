@@ -2,7 +2,7 @@
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all build test race bench fuzz demo vet clean
+.PHONY: all build test race bench fuzz demo explain-demo clean
 
 all: build
 
@@ -30,8 +30,14 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./policytest/
 	$(GO) test -run '^$$' -fuzz '^FuzzReplay$$' -fuzztime $(FUZZTIME) ./replay/
 
-# The main job on the built-in example lab: its policy tests and an explain.
+# The main job on the built-in example lab (as root): bring it up, send a
+# matrix of real connections, compare them with what explain predicts,
+# tear it down.
 demo: build
+	./bin/vpclab demo
+
+# The same lab without privileges: its policy tests and two flows explained.
+explain-demo: build
 	./bin/vpclab test testdata/policy/example.yaml
 	./bin/vpclab explain --from web1 --to app1 --proto tcp --dport 8080
 	./bin/vpclab explain --from web1 --to db1 --proto tcp --dport 5432
