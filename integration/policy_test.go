@@ -177,6 +177,13 @@ func TestRuleChangeTrackedUntracked(t *testing.T) {
 		t.Fatalf("cli → srv:7001: %v", err)
 	}
 	echo(t, untracked, []byte("untracked, before"))
+	// Let both connections fall silent (delayed ACKs and window updates)
+	// before the change. A packet srv sent after it would be allowed by
+	// its egress rule and, with the ingress rule gone, no longer qualify
+	// as untracked (§3.4): it would make an entry on srv, and the
+	// client's next packets would pass as its replies. That is the spec's
+	// behaviour, not the cut this test is about.
+	time.Sleep(300 * time.Millisecond)
 
 	after, err := lab.Parse("after.yaml", []byte(polTrackAfter))
 	if err != nil {
