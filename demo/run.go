@@ -8,11 +8,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"strings"
 	"time"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -117,43 +115,18 @@ func Observe(x *live.Lab, c Case, sport, n int, timeout time.Duration) (ok bool,
 	return false, "", fmt.Errorf("no way to try protocol %s", c.Proto)
 }
 
-func nsOf(x *live.Lab, name string) (netns.NsHandle, error) {
+// inNS runs a function on a thread inside one namespace of the lab.
+type inNS func(fn func() error) error
+
+func nsOf(x *live.Lab, name string) (inNS, error) {
 	ns := x.Plan().Internet()
 	if name != Internet {
 		ns = x.Plan().Instance(name)
 	}
 	if ns == nil {
-		return 0, fmt.Errorf("the lab has no namespace for %s", name)
+		return nil, fmt.Errorf("the lab has no namespace for %s", name)
 	}
-	return x.Net().Namespace(ns.Name)
-}
-
-// in runs fn on an OS thread inside the namespace h and then switches the
-// thread back (or lets it die with its goroutine). Sockets fn opens stay in
-// h and may be used from any goroutine.
-func in(h netns.NsHandle, fn func() error) error {
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- err
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(h); err != nil {
-			runtime.UnlockOSThread()
-			done <- err
-			return
-		}
-		err = fn()
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		done <- err
-	}()
-	return <-done
+	return func(fn func() error) error { return x.Net().Do(ns.Name, fn) }, nil
 }
 
 func hostPort(a netip.Addr, port int) string {
@@ -183,9 +156,9 @@ func describe(err error) string {
 	return s
 }
 
-func observeTCP(src, dst netns.NsHandle, c Case, sport int, msg string, timeout time.Duration) (bool, string, error) {
+func observeTCP(src, dst inNS, c Case, sport int, msg string, timeout time.Duration) (bool, string, error) {
 	var ln net.Listener
-	if err := in(dst, func() (err error) {
+	if err := dst(func() (err error) {
 		ln, err = net.Listen(network("tcp", c.Dst), hostPort(c.Dst, c.Port))
 		return err
 	}); err != nil {
@@ -209,7 +182,7 @@ func observeTCP(src, dst netns.NsHandle, c Case, sport int, msg string, timeout 
 		}
 	}()
 	var conn net.Conn
-	err := in(src, func() (err error) {
+	err := src(func() (err error) {
 		d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: c.Src.AsSlice(), Port: sport}}
 		conn, err = d.Dial(network("tcp", c.Dst), hostPort(c.Dst, c.Port))
 		return err
@@ -232,9 +205,9 @@ func observeTCP(src, dst netns.NsHandle, c Case, sport int, msg string, timeout 
 	return true, "", nil
 }
 
-func observeUDP(src, dst netns.NsHandle, c Case, sport int, msg string, timeout time.Duration) (bool, string, error) {
+func observeUDP(src, dst inNS, c Case, sport int, msg string, timeout time.Duration) (bool, string, error) {
 	var pc net.PacketConn
-	if err := in(dst, func() (err error) {
+	if err := dst(func() (err error) {
 		pc, err = net.ListenPacket(network("udp", c.Dst), hostPort(c.Dst, c.Port))
 		return err
 	}); err != nil {
@@ -252,7 +225,7 @@ func observeUDP(src, dst netns.NsHandle, c Case, sport int, msg string, timeout 
 		}
 	}()
 	var conn *net.UDPConn
-	err := in(src, func() (err error) {
+	err := src(func() (err error) {
 		conn, err = net.DialUDP(network("udp", c.Dst),
 			&net.UDPAddr{IP: c.Src.AsSlice(), Port: sport}, net.UDPAddrFromAddrPort(netip.AddrPortFrom(c.Dst, uint16(c.Port))))
 		return err
@@ -278,7 +251,7 @@ func observeUDP(src, dst netns.NsHandle, c Case, sport int, msg string, timeout 
 
 // observeEcho sends one echo request from c.Src to c.Dst; the kernel of
 // the destination's namespace answers it.
-func observeEcho(src netns.NsHandle, c Case, id int, msg string, timeout time.Duration) (bool, string, error) {
+func observeEcho(src inNS, c Case, id int, msg string, timeout time.Duration) (bool, string, error) {
 	netw, proto := "ip4:icmp", 1
 	var reqType, replyType icmp.Type = ipv4.ICMPTypeEcho, ipv4.ICMPTypeEchoReply
 	if c.Dst.Is6() {
@@ -286,7 +259,7 @@ func observeEcho(src netns.NsHandle, c Case, id int, msg string, timeout time.Du
 		reqType, replyType = ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply
 	}
 	var pc *icmp.PacketConn
-	if err := in(src, func() (err error) {
+	if err := src(func() (err error) {
 		pc, err = icmp.ListenPacket(netw, c.Src.String())
 		return err
 	}); err != nil {

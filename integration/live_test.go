@@ -33,12 +33,10 @@ import (
 	"errors"
 	"io"
 	"net"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 
@@ -135,32 +133,7 @@ func in(t *testing.T, x *live.Lab, instance string, fn func() error) error {
 	if instance != "" {
 		ns = x.Plan().Instance(instance)
 	}
-	h, err := x.Net().Namespace(ns.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- err
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(h); err != nil {
-			runtime.UnlockOSThread()
-			done <- err
-			return
-		}
-		err = fn()
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread() // else the thread dies with the goroutine
-		}
-		done <- err
-	}()
-	return <-done
+	return x.Net().Do(ns.Name, fn)
 }
 
 // echoServer listens on addr inside instance and echoes every connection

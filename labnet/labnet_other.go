@@ -41,6 +41,9 @@ func (n *Net) Attach(l *Link, dev netlink.Link) error { return errors.ErrUnsuppo
 // Configure reports errors.ErrUnsupported.
 func (n *Net) Configure(l *Link) error { return errors.ErrUnsupported }
 
+// Do reports errors.ErrUnsupported.
+func (n *Net) Do(namespace string, fn func() error) error { return errors.ErrUnsupported }
+
 // Namespace reports errors.ErrUnsupported.
 func (n *Net) Namespace(name string) (netns.NsHandle, error) {
 	return netns.None(), errors.ErrUnsupported

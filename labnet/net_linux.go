@@ -221,6 +221,34 @@ func (n *Net) Namespace(name string) (netns.NsHandle, error) {
 	return st.fd, nil
 }
 
+// Do runs fn on an OS thread inside the named namespace of the lab and
+// then switches the thread back (if that fails, the thread ends with its
+// goroutine and never runs other code). Sockets fn opens belong to that
+// namespace for good and may be used from any goroutine.
+func (n *Net) Do(namespace string, fn func() error) error {
+	h, err := n.Namespace(namespace)
+	if err != nil {
+		return err
+	}
+	var ferr error
+	err = onLockedThread(func() (bool, error) {
+		orig, err := netns.Get()
+		if err != nil {
+			return true, fmt.Errorf("labnet: opening the current namespace: %w", err)
+		}
+		defer orig.Close()
+		if err := netns.Set(h); err != nil {
+			return true, fmt.Errorf("labnet: entering namespace %s: %w", namespace, err)
+		}
+		ferr = fn()
+		return netns.Set(orig) == nil, nil
+	})
+	if err != nil {
+		return err
+	}
+	return ferr
+}
+
 // Handle returns the netlink handle of the named namespace of the lab, for
 // reading its state (tests, status). It is valid until Close.
 func (n *Net) Handle(namespace string) (*netlink.Handle, error) {
