@@ -2,7 +2,7 @@
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all build test race bench fuzz demo explain-demo clean
+.PHONY: all build test race bench bench-e2e fuzz demo explain-demo clean
 
 all: build
 
@@ -21,6 +21,15 @@ race:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./bench/ ./reference/ 2>&1 | tee bench.out
 	$(GO) run ./bench/table < bench.out
+
+# End-to-end throughput (as root): iperf3 through a live two-instance lab
+# and through a kernel router namespace with nftables conntrack, one run,
+# one table. Not part of test. E2EFLAGS: -t SECONDS, -l UDPLEN, -mtu, -v.
+E2EFLAGS ?=
+bench-e2e:
+	@command -v iperf3 >/dev/null && command -v nft >/dev/null || \
+		{ apt-get update && apt-get install -y iperf3 nftables; }
+	$(GO) run ./bench/e2e $(E2EFLAGS)
 
 # Short fuzz runs of every fuzz target.
 FUZZTIME ?= 20s

@@ -1,0 +1,391 @@
+//go:build linux
+
+// Command e2e measures end-to-end throughput through a live vpclab lab and,
+// in the same run, through the kernel (a router namespace forwarding between
+// two veth pairs, with an nftables conntrack filter), with iperf3, and
+// prints both and their ratio.
+//
+// Run as root, with iperf3, ip and nft installed: `make bench-e2e` or
+// `go run ./bench/e2e`. It exits non-zero only when something could not be
+// set up, never because a figure misses a goal. Everything it makes lives
+// in namespaces whose names start with "vpclabe2e-"; the leftovers of an
+// earlier run are removed at start, and everything at the end.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/labnet"
+	"github.com/vpclab/vpclab/live"
+)
+
+const (
+	prefix = "vpclabe2e-"
+	labID  = "lab"
+	port   = "5201"
+)
+
+// The kernel baseline's namespaces.
+var (
+	nsA = prefix + "k-a"
+	nsR = prefix + "k-r"
+	nsB = prefix + "k-b"
+)
+
+const labYAML = `
+vpc: {id: vpc-e2e, cidr: 10.0.0.0/16}
+subnets:
+  - {id: subnet-a, cidr: 10.0.1.0/24}
+  - {id: subnet-b, cidr: 10.0.2.0/24}
+security_groups:
+  - id: sg-bench
+    ingress:
+      - {protocol: tcp, ports: 5201, cidr: 10.0.0.0/16}
+      - {protocol: udp, ports: 5201, cidr: 10.0.0.0/16}
+instances:
+  - {name: a, subnet: subnet-a, ip: 10.0.1.10, security_groups: [sg-bench]}
+  - {name: b, subnet: subnet-b, ip: 10.0.2.10, security_groups: [sg-bench]}
+`
+
+var (
+	secs    = flag.Int("t", 5, "seconds per iperf3 test")
+	mtu     = flag.Int("mtu", labnet.DefaultMTU, "MTU of the ENIs and of the baseline's veths")
+	udpLen  = flag.Int("l", 64, "UDP payload length for the small-packet test")
+	only    = flag.String("only", "", "run only \"vpclab\" or \"kernel\"")
+	verbose = flag.Bool("v", false, "print every command")
+)
+
+type test struct {
+	name string
+	args []string
+	udp  bool
+}
+
+func tests() []test {
+	t := strconv.Itoa(*secs)
+	return []test{
+		{"TCP 1 stream (Gbit/s)", []string{"-t", t, "-O", "1"}, false},
+		{"TCP 4 streams (Gbit/s)", []string{"-t", t, "-O", "1", "-P", "4"}, false},
+		{fmt.Sprintf("UDP %d B, received (Mpps)", *udpLen), []string{"-t", t, "-u", "-l", strconv.Itoa(*udpLen), "-b", "0"}, true},
+	}
+}
+
+func main() {
+	flag.Parse()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-e2e:", err)
+		os.Exit(1)
+	}
+}
+
+var cleanups []func()
+
+// sentPPS is the UDP test's send rate (Mpps) per side, for context.
+var sentPPS = map[string][]float64{}
+var side string
+
+func cleanup() {
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	cleanups = nil
+}
+
+func run() error {
+	if os.Geteuid() != 0 {
+		return errors.New("must run as root")
+	}
+	for _, bin := range []string{"iperf3", "ip", "nft"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return fmt.Errorf("%s not found (make bench-e2e installs it)", bin)
+		}
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		fmt.Fprintln(os.Stderr, "bench-e2e: interrupted, cleaning up")
+		cleanup()
+		os.Exit(1)
+	}()
+	defer cleanup()
+
+	l, err := lab.Parse("e2e.yaml", []byte(labYAML))
+	if err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	opts := live.Options{Net: labnet.Options{ID: labID, Prefix: prefix, MTU: *mtu}}
+	plan, err := labnet.NewPlan(l, opts.Net)
+	if err != nil {
+		return err
+	}
+	// Leftovers of an earlier run.
+	for _, ns := range plan.Namespaces {
+		killIn(ns.Name)
+	}
+	if err := labnet.Down(plan); err != nil {
+		return fmt.Errorf("removing an earlier run's lab: %w", err)
+	}
+	kernelDown()
+
+	ts := tests()
+	res := map[string][]float64{}
+	if *only != "kernel" {
+		x, err := live.Start(l, opts)
+		if err != nil {
+			return fmt.Errorf("live.Start: %w", err)
+		}
+		closeLab := func() {
+			for _, ns := range x.Plan().Namespaces {
+				killIn(ns.Name)
+			}
+			if err := x.Close(); err != nil {
+				fmt.Fprintln(os.Stderr, "bench-e2e: closing the lab:", err)
+			}
+		}
+		cleanups = append(cleanups, closeLab)
+		side = "vpclab"
+		srv, cli := x.Plan().Instance("b").Name, x.Plan().Instance("a").Name
+		dst := x.Plan().Instance("b").Links[0].Addrs[0].Addr().String()
+		fmt.Fprintf(os.Stderr, "vpclab: %s -> %s (%s), MTU %d\n", cli, srv, dst, x.Plan().Instance("b").Links[0].MTU)
+		for _, t := range ts {
+			v, err := measure(srv, cli, dst, t)
+			if err != nil {
+				return fmt.Errorf("vpclab %s: %w", t.name, err)
+			}
+			select {
+			case <-x.Failed():
+				return errors.New("vpclab: the lab's dataplane failed")
+			default:
+			}
+			res["vpclab"] = append(res["vpclab"], v)
+		}
+		for _, d := range x.Devices() {
+			fmt.Fprintf(os.Stderr, "vpclab device %s/%s: offloads %v\n", d.Instance, d.Link.Name, d.Offloads)
+		}
+		closeLab()
+		cleanups = cleanups[:len(cleanups)-1]
+	}
+	if *only != "vpclab" {
+		cleanups = append(cleanups, kernelDown)
+		if err := kernelUp(); err != nil {
+			return fmt.Errorf("kernel baseline setup: %w", err)
+		}
+		side = "kernel"
+		fmt.Fprintf(os.Stderr, "kernel: %s -> %s via %s (nft conntrack), MTU %d\n", nsA, nsB, nsR, *mtu)
+		for _, t := range ts {
+			v, err := measure(nsB, nsA, "10.250.2.2", t)
+			if err != nil {
+				return fmt.Errorf("kernel %s: %w", t.name, err)
+			}
+			res["kernel"] = append(res["kernel"], v)
+		}
+		kernelDown()
+	}
+
+	fmt.Printf("\nvpclab end-to-end benchmark (iperf3, %d s per test)\n", *secs)
+	argv0 := os.Args[0]
+	if strings.Contains(argv0, "go-build") {
+		argv0 = "go run ./bench/e2e"
+	}
+	fmt.Printf("command: %s\n", strings.Join(append([]string{argv0}, os.Args[1:]...), " "))
+	fmt.Printf("cores: %d (GOMAXPROCS %d), %s/%s, %s, MTU %d\n\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version(), *mtu)
+	fmt.Printf("%-28s %12s %12s %10s\n", "test", "vpclab", "kernel", "ratio")
+	for i, t := range ts {
+		v, k := get(res["vpclab"], i), get(res["kernel"], i)
+		ratio := "-"
+		if v > 0 && k > 0 {
+			ratio = fmt.Sprintf("%.2fx", v/k)
+		}
+		fmt.Printf("%-28s %12s %12s %10s\n", t.name, num(v), num(k), ratio)
+	}
+	if v, k := get(sentPPS["vpclab"], 0), get(sentPPS["kernel"], 0); v > 0 || k > 0 {
+		fmt.Printf("%-28s %12s %12s %10s\n", "  (UDP sent, Mpps)", num(v), num(k), "")
+	}
+	fmt.Println("\ngoals: TCP >= 8 Gbit/s and >= 0.7x kernel; small UDP >= 0.8x kernel")
+	return nil
+}
+
+func get(v []float64, i int) float64 {
+	if i < len(v) {
+		return v[i]
+	}
+	return -1
+}
+
+func num(v float64) string {
+	if v < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", v)
+}
+
+// measure runs one iperf3 test from namespace cli to a one-off server in
+// namespace srv and returns Gbit/s (TCP) or received Mpps (UDP).
+func measure(srv, cli, dst string, t test) (float64, error) {
+	server := exec.Command("ip", "netns", "exec", srv, "iperf3", "-s", "-1", "-B", dst, "-p", port)
+	server.Stdout, server.Stderr = nil, nil
+	if *verbose {
+		fmt.Fprintln(os.Stderr, "+", strings.Join(server.Args, " "))
+	}
+	if err := server.Start(); err != nil {
+		return 0, err
+	}
+	defer func() {
+		server.Process.Kill()
+		server.Wait()
+	}()
+	args := append([]string{"netns", "exec", cli, "iperf3", "-c", dst, "-p", port, "-J"}, t.args...)
+	var out []byte
+	var err error
+	for try := 0; try < 25; try++ {
+		time.Sleep(200 * time.Millisecond)
+		cmd := exec.Command("ip", args...)
+		if *verbose && try == 0 {
+			fmt.Fprintln(os.Stderr, "+ ip", strings.Join(args, " "))
+		}
+		out, err = cmd.Output()
+		if err == nil {
+			break
+		}
+		if !bytes.Contains(out, []byte("unable to connect")) && !bytes.Contains(out, []byte("Connection refused")) {
+			break
+		}
+	}
+	var r report
+	if jerr := json.Unmarshal(out, &r); jerr != nil {
+		return 0, fmt.Errorf("iperf3: %v, output: %.300s", errors.Join(err, jerr), out)
+	}
+	if r.Error != "" {
+		return 0, fmt.Errorf("iperf3: %s", r.Error)
+	}
+	if t.udp {
+		s := r.End.Sum
+		if s.Seconds <= 0 {
+			return 0, fmt.Errorf("iperf3: no UDP summary: %.300s", out)
+		}
+		recv := float64(s.Packets - s.LostPackets)
+		sentPPS[side] = append(sentPPS[side], float64(s.Packets)/s.Seconds/1e6)
+		fmt.Fprintf(os.Stderr, "  %s: sent %d, lost %d (%.1f%%), %.2f s\n", t.name, s.Packets, s.LostPackets, s.LostPercent, s.Seconds)
+		return recv / s.Seconds / 1e6, nil
+	}
+	fmt.Fprintf(os.Stderr, "  %s: %.3f Gbit/s, %d retransmits\n", t.name, r.End.SumReceived.BitsPerSecond/1e9, r.End.SumSent.Retransmits)
+	return r.End.SumReceived.BitsPerSecond / 1e9, nil
+}
+
+type report struct {
+	Error string `json:"error"`
+	End   struct {
+		Sum struct {
+			Seconds     float64 `json:"seconds"`
+			Packets     int64   `json:"packets"`
+			LostPackets int64   `json:"lost_packets"`
+			LostPercent float64 `json:"lost_percent"`
+		} `json:"sum"`
+		SumSent struct {
+			BitsPerSecond float64 `json:"bits_per_second"`
+			Retransmits   int64   `json:"retransmits"`
+		} `json:"sum_sent"`
+		SumReceived struct {
+			BitsPerSecond float64 `json:"bits_per_second"`
+		} `json:"sum_received"`
+	} `json:"end"`
+}
+
+// kernelUp builds A -- R -- B: veth pairs, forwarding in R, and an nftables
+// forward chain with connection tracking.
+func kernelUp() error {
+	m := strconv.Itoa(*mtu)
+	steps := [][]string{
+		{"ip", "netns", "add", nsA},
+		{"ip", "netns", "add", nsR},
+		{"ip", "netns", "add", nsB},
+		{"ip", "-n", nsA, "link", "add", "eth0", "mtu", m, "type", "veth", "peer", "name", "ra", "mtu", m, "netns", nsR},
+		{"ip", "-n", nsB, "link", "add", "eth0", "mtu", m, "type", "veth", "peer", "name", "rb", "mtu", m, "netns", nsR},
+		{"ip", "-n", nsA, "addr", "add", "10.250.1.2/24", "dev", "eth0"},
+		{"ip", "-n", nsB, "addr", "add", "10.250.2.2/24", "dev", "eth0"},
+		{"ip", "-n", nsR, "addr", "add", "10.250.1.1/24", "dev", "ra"},
+		{"ip", "-n", nsR, "addr", "add", "10.250.2.1/24", "dev", "rb"},
+		{"ip", "-n", nsA, "link", "set", "lo", "up"},
+		{"ip", "-n", nsB, "link", "set", "lo", "up"},
+		{"ip", "-n", nsR, "link", "set", "lo", "up"},
+		{"ip", "-n", nsA, "link", "set", "eth0", "up"},
+		{"ip", "-n", nsB, "link", "set", "eth0", "up"},
+		{"ip", "-n", nsR, "link", "set", "ra", "up"},
+		{"ip", "-n", nsR, "link", "set", "rb", "up"},
+		{"ip", "-n", nsA, "route", "add", "default", "via", "10.250.1.1"},
+		{"ip", "-n", nsB, "route", "add", "default", "via", "10.250.2.1"},
+		{"ip", "netns", "exec", nsR, "sysctl", "-qw", "net.ipv4.ip_forward=1"},
+	}
+	for _, s := range steps {
+		if err := sh(s...); err != nil {
+			return err
+		}
+	}
+	rules := `table inet e2e {
+	chain forward {
+		type filter hook forward priority filter; policy drop;
+		ct state established,related accept
+		tcp dport 5201 accept
+		udp dport 5201 accept
+	}
+}
+`
+	cmd := exec.Command("ip", "netns", "exec", nsR, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("nft: %v: %s", err, out)
+	}
+	return nil
+}
+
+func kernelDown() {
+	for _, ns := range []string{nsA, nsR, nsB} {
+		if _, err := os.Stat("/run/netns/" + ns); err != nil {
+			continue
+		}
+		killIn(ns)
+		// Deleting the namespace's links first frees the addresses even if
+		// something still holds the namespace.
+		exec.Command("ip", "-n", ns, "link", "del", "eth0").Run()
+		exec.Command("ip", "netns", "del", ns).Run()
+	}
+}
+
+// killIn kills the processes left in namespace ns (iperf3 servers of this
+// program), by pid.
+func killIn(ns string) {
+	out, err := exec.Command("ip", "netns", "pids", ns).Output()
+	if err != nil {
+		return
+	}
+	for _, f := range strings.Fields(string(out)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid != os.Getpid() {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+func sh(args ...string) error {
+	if *verbose {
+		fmt.Fprintln(os.Stderr, "+", strings.Join(args, " "))
+	}
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return nil
+}
