@@ -169,65 +169,13 @@ func (v *Verdict) pass(stage Stage, code Code) {
 }
 
 func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Verdict) {
-	// Where the packet comes from, and may it come from there?
-	var src *eniPolicy
-	switch {
-	case from >= 0:
-		if src = s.eni(from); src == nil {
-			v.deny(StageSrcDstCheck, CodeSourceDestCheck)
-			return
-		}
-		// A DHCP client asks before it has an address (from 0.0.0.0).
-		dhcpDiscover := p.Src == unspecified4 && p.Dst == limitedBroadcast && isDHCPBroadcast(p.Proto, p.SrcPort, p.DstPort)
-		if src.srcDstCheck && !src.owns(p.Src) && !dhcpDiscover {
-			v.ENI = src.id
-			v.deny(StageSrcDstCheck, CodeSourceDestCheck)
-			return
-		}
-	case from == PortInternet:
-		if s.inVPC(p.Src) || s.IsServiceAddr(p.Src) {
-			v.deny(StageSrcDstCheck, CodeSourceDestCheck)
-			return
-		}
-	case from == PortService:
-		if !s.IsServiceAddr(p.Src) { // a service speaks from its own address
-			v.deny(StageSrcDstCheck, CodeSourceDestCheck)
-			return
-		}
-	default:
-		v.deny(StageSrcDstCheck, CodeSourceDestCheck)
+	src, ok := s.source(from, p, v)
+	if !ok {
 		return
 	}
-
-	// Where it goes.
-	var dst *eniPolicy
-	dstSubnet := int32(-1)
-	if d, ok := s.dests.get(p.Dst); ok {
-		switch d.kind {
-		case destENI:
-			dst, v.To, dstSubnet = s.enis[d.slot], d.slot, d.subnet
-		case destService:
-			v.To = PortService
-		case destBroadcast:
-			v.deny(StageRoute, CodeNoBroadcast)
-			return
-		}
-	} else {
-		switch {
-		case p.Dst == limitedBroadcast && from >= 0 && isDHCPBroadcast(p.Proto, p.SrcPort, p.DstPort):
-			v.To = PortService
-		case p.Dst == limitedBroadcast || p.Dst.IsMulticast():
-			v.deny(StageRoute, CodeNoBroadcast)
-			return
-		case s.inVPC(p.Dst):
-			v.deny(StageRoute, CodeCannotRoute)
-			return
-		case linkLocal4.Contains(p.Dst) || linkLocal6.Contains(p.Dst):
-			v.deny(StageRoute, CodeLinkLocal)
-			return
-		default:
-			v.To = PortInternet
-		}
+	dst, dstSubnet, ok := s.route(from, p, v)
+	if !ok {
+		return
 	}
 
 	// Exempt traffic: between an ENI and the VPC's own services (§6).
@@ -358,6 +306,74 @@ func (v *Verdict) denyAllowance(e *eniPolicy) {
 func (v *Verdict) conntrackPass(stage Stage, eni string) {
 	v.ENI, v.SG, v.ACL, v.NACLRule = eni, nil, "", 0
 	v.pass(stage, CodeConntrack)
+}
+
+// source finds the ENI a packet entering at from was sent by (nil from the
+// internet or the services) and checks that it may send from p.Src (§5.2).
+func (s *Snapshot) source(from Port, p *packet.Parsed, v *Verdict) (*eniPolicy, bool) {
+	switch {
+	case from >= 0:
+		src := s.eni(from)
+		if src == nil {
+			v.deny(StageSrcDstCheck, CodeSourceDestCheck)
+			return nil, false
+		}
+		// A DHCP client asks before it has an address (from 0.0.0.0).
+		dhcpDiscover := p.Src == unspecified4 && p.Dst == limitedBroadcast && isDHCPBroadcast(p.Proto, p.SrcPort, p.DstPort)
+		if src.srcDstCheck && !src.owns(p.Src) && !dhcpDiscover {
+			v.ENI = src.id
+			v.deny(StageSrcDstCheck, CodeSourceDestCheck)
+			return nil, false
+		}
+		return src, true
+	case from == PortInternet:
+		if s.inVPC(p.Src) || s.IsServiceAddr(p.Src) {
+			v.deny(StageSrcDstCheck, CodeSourceDestCheck)
+			return nil, false
+		}
+		return nil, true
+	case from == PortService:
+		if !s.IsServiceAddr(p.Src) { // a service speaks from its own address
+			v.deny(StageSrcDstCheck, CodeSourceDestCheck)
+			return nil, false
+		}
+		return nil, true
+	}
+	v.deny(StageSrcDstCheck, CodeSourceDestCheck)
+	return nil, false
+}
+
+// route finds where a packet goes and sets v.To: an ENI (returned with
+// its subnet's index), the services or the internet; it drops what the VPC
+// never delivers (broadcast, multicast, link-local, unassigned addresses).
+func (s *Snapshot) route(from Port, p *packet.Parsed, v *Verdict) (dst *eniPolicy, subnet int32, ok bool) {
+	if d, found := s.dests.get(p.Dst); found {
+		switch d.kind {
+		case destENI:
+			v.To = d.slot
+			return s.enis[d.slot], d.subnet, true
+		case destService:
+			v.To = PortService
+			return nil, -1, true
+		}
+		v.deny(StageRoute, CodeNoBroadcast) // a subnet's last address
+		return nil, -1, false
+	}
+	switch {
+	case p.Dst == limitedBroadcast && from >= 0 && isDHCPBroadcast(p.Proto, p.SrcPort, p.DstPort):
+		v.To = PortService
+		return nil, -1, true
+	case p.Dst == limitedBroadcast || p.Dst.IsMulticast():
+		v.deny(StageRoute, CodeNoBroadcast)
+	case s.inVPC(p.Dst):
+		v.deny(StageRoute, CodeCannotRoute)
+	case linkLocal4.Contains(p.Dst) || linkLocal6.Contains(p.Dst):
+		v.deny(StageRoute, CodeLinkLocal)
+	default:
+		v.To = PortInternet
+		return nil, -1, true
+	}
+	return nil, -1, false
 }
 
 // sgRules runs an ENI's security group for one direction on a packet that
