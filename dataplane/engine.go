@@ -168,6 +168,8 @@ func (v *Verdict) pass(stage Stage, code Code) {
 	}
 }
 
+// judge runs the stages of spec §5 on a parsed packet (b is its bytes,
+// which an ICMP error's quoted header is read from) and writes the verdict.
 func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Verdict) {
 	src, ok := s.source(from, p, v)
 	if !ok {
