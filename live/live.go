@@ -171,6 +171,14 @@ func Run(ctx context.Context, l *lab.Lab, o Options, started func(*Lab)) error {
 	return x.Close()
 }
 
+// Started returns when the lab started enforcing.
+func (x *Lab) Started() time.Time { return x.start }
+
+// Now returns the lab's monotonic clock, nanoseconds since Started: the
+// time the readers judge packets at, and the now to give the engine's
+// conntrack tables (Snapshot().Table(port).Entries(x.Now())).
+func (x *Lab) Now() int64 { return int64(time.Since(x.start)) }
+
 // Plan returns the labnet Plan the lab was made from.
 func (x *Lab) Plan() *labnet.Plan { return x.plan }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vpclab/vpclab/control"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
@@ -51,11 +53,31 @@ Needs root and /dev/net/tun. Run commands inside an instance with
 			defer stop()
 			out := cmd.OutOrStdout()
 			var running *live.Lab
+			var ctl *control.Server
+			var ctlErr error
 			err = live.Run(ctx, l, live.Options{}, func(x *live.Lab) {
 				running = x
+				if ctl, ctlErr = control.Listen(x, l, control.SocketPath(x.Plan())); ctlErr != nil {
+					stop() // the lab comes down again
+					return
+				}
+				go func() { // stop answering as the lab comes down
+					select {
+					case <-ctx.Done():
+					case <-x.Failed():
+					}
+					ctl.Close()
+				}()
 				writeDevices(out, l, x)
-				fmt.Fprintln(out, "\nenforcing; press Ctrl-C to stop and remove the lab")
+				fmt.Fprintf(out, "\ncontrol socket %s (vpclab status)\n", ctl.Path())
+				fmt.Fprintln(out, "enforcing; press Ctrl-C to stop and remove the lab")
 			})
+			if ctl != nil {
+				err = errors.Join(err, ctl.Close())
+			}
+			if ctlErr != nil {
+				return errors.Join(ctlErr, err)
+			}
 			if running != nil {
 				writeCounters(out, running)
 			}
