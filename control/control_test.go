@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"net"
@@ -50,7 +49,9 @@ func startLab(t *testing.T) (*live.Lab, *lab.Lab) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := live.Options{Net: labnet.Options{ID: fmt.Sprintf("ct%d", os.Getpid()), Prefix: testPrefix}}
+	// A fixed id, not one per process: Down below then also removes what a
+	// crashed earlier run left, and no lock files pile up.
+	o := live.Options{Net: labnet.Options{ID: "ct", Prefix: testPrefix}}
 	p, err := labnet.NewPlan(l, o.Net)
 	if err != nil {
 		t.Fatal(err)

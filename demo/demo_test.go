@@ -3,7 +3,6 @@ package demo
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -71,7 +70,9 @@ func runLive(t *testing.T, l *lab.Lab, id string) *Report {
 	if err := labnet.Check(); err != nil {
 		t.Fatalf("%v\nThe demo makes namespaces and TUN devices: run it as root.", err)
 	}
-	o := Options{Live: live.Options{Net: labnet.Options{ID: fmt.Sprintf("%s%d", id, os.Getpid()), Prefix: testPrefix}}}
+	// A fixed id per test, not one per process: Down at the start then also
+	// removes what a crashed earlier run left, and no lock files pile up.
+	o := Options{Live: live.Options{Net: labnet.Options{ID: id, Prefix: testPrefix}}}
 	p, err := labnet.NewPlan(l, o.Live.Net)
 	if err != nil {
 		t.Fatal(err)
