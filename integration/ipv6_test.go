@@ -23,9 +23,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/icmp"
-	"golang.org/x/net/ipv6"
-
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/live"
 )
@@ -98,43 +95,6 @@ func sixDial(t *testing.T, x *live.Lab, instance, addr string, timeout time.Dura
 	return c, err
 }
 
-// ping6 sends one ICMPv6 echo request with identifier id from instance
-// (address src) to dst and waits up to timeout for the matching reply. The
-// kernel fills in the ICMPv6 checksum of a raw ICMPv6 socket.
-func ping6(t *testing.T, x *live.Lab, instance, src, dst string, id int, timeout time.Duration) error {
-	t.Helper()
-	var pc *icmp.PacketConn
-	if err := in(t, x, instance, func() (err error) {
-		pc, err = icmp.ListenPacket("ip6:ipv6-icmp", src)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	req, err := (&icmp.Message{Type: ipv6.ICMPTypeEchoRequest, Body: &icmp.Echo{ID: id, Seq: 1, Data: []byte("vpclab6")}}).Marshal(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pc.WriteTo(req, &net.IPAddr{IP: net.ParseIP(dst)}); err != nil {
-		return err
-	}
-	pc.SetReadDeadline(time.Now().Add(timeout))
-	buf := make([]byte, 1500)
-	for {
-		n, from, err := pc.ReadFrom(buf)
-		if err != nil {
-			return err
-		}
-		m, err := icmp.ParseMessage(58, buf[:n])
-		if err != nil || m.Type != ipv6.ICMPTypeEchoReply || !net.ParseIP(dst).Equal(from.(*net.IPAddr).IP) {
-			continue
-		}
-		if e, ok := m.Body.(*icmp.Echo); ok && e.ID == id && e.Seq == 1 {
-			return nil
-		}
-	}
-}
-
 // TestIPv6Allowed: a reaches b's TCP echo server over IPv6, and each pings
 // the other over ICMPv6, allowed by sg-six's ::/0 rules.
 func TestIPv6Allowed(t *testing.T) {
@@ -145,10 +105,10 @@ func TestIPv6Allowed(t *testing.T) {
 		t.Fatalf("a → [b]:8080: %v", err)
 	}
 	echo(t, c, []byte("hello over IPv6"))
-	if err := ping6(t, x, "a", sixA, sixB, 1, 2*time.Second); err != nil {
+	if err := ping(t, x, "a", sixA, sixB, 1, 2*time.Second); err != nil {
 		t.Fatalf("ping6 a → b: %v", err)
 	}
-	if err := ping6(t, x, "b", sixB, sixA, 2, 2*time.Second); err != nil {
+	if err := ping(t, x, "b", sixB, sixA, 2, 2*time.Second); err != nil {
 		t.Fatalf("ping6 b → a: %v", err)
 	}
 	for _, eni := range []string{"eni-a", "eni-b"} {
@@ -175,7 +135,7 @@ func TestIPv6Denied(t *testing.T) {
 
 	_, err = sixDial(t, x, "a", "["+sixB+"]:8080", deniedWait)
 	wantTimeout(t, err)
-	if err := ping6(t, x, "a", sixA, sixB, 2, deniedWait); !isTimeout(err) {
+	if err := ping(t, x, "a", sixA, sixB, 2, deniedWait); !isTimeout(err) {
 		t.Fatalf("ping6 a → b: got %v, want a timeout (denied by sg-six)", err)
 	}
 	wantDenied(t, x, "eni-a", dataplane.StageSGIngress)

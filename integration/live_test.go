@@ -39,6 +39,7 @@ import (
 
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
@@ -274,23 +275,31 @@ func TestICMPEcho(t *testing.T) {
 	wantDenied(t, x, "eni-app", dataplane.StageSGIngress)
 }
 
-// ping sends one ICMP echo request with identifier id from instance
-// (address src) to dst and waits up to timeout for the matching reply.
+// ping sends one ICMP (or, to an IPv6 address, ICMPv6) echo request with
+// identifier id from instance (address src) to dst and waits up to timeout
+// for the matching reply. The kernel fills in an ICMPv6 checksum.
 func ping(t *testing.T, x *live.Lab, instance, src, dst string, id int, timeout time.Duration) error {
 	t.Helper()
+	to := net.ParseIP(dst)
+	network, proto := "ip4:icmp", 1
+	var request, reply icmp.Type = ipv4.ICMPTypeEcho, ipv4.ICMPTypeEchoReply
+	if to.To4() == nil {
+		network, proto = "ip6:ipv6-icmp", 58
+		request, reply = ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply
+	}
 	var pc *icmp.PacketConn
 	if err := in(t, x, instance, func() (err error) {
-		pc, err = icmp.ListenPacket("ip4:icmp", src)
+		pc, err = icmp.ListenPacket(network, src)
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	req, err := (&icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: id, Seq: 1, Data: []byte("vpclab")}}).Marshal(nil)
+	req, err := (&icmp.Message{Type: request, Body: &icmp.Echo{ID: id, Seq: 1, Data: []byte("vpclab")}}).Marshal(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pc.WriteTo(req, &net.IPAddr{IP: net.ParseIP(dst)}); err != nil {
+	if _, err := pc.WriteTo(req, &net.IPAddr{IP: to}); err != nil {
 		return err
 	}
 	pc.SetReadDeadline(time.Now().Add(timeout))
@@ -300,8 +309,8 @@ func ping(t *testing.T, x *live.Lab, instance, src, dst string, id int, timeout 
 		if err != nil {
 			return err
 		}
-		m, err := icmp.ParseMessage(1, buf[:n])
-		if err != nil || m.Type != ipv4.ICMPTypeEchoReply || from.String() != dst {
+		m, err := icmp.ParseMessage(proto, buf[:n])
+		if err != nil || m.Type != reply || !to.Equal(from.(*net.IPAddr).IP) {
 			continue
 		}
 		if e, ok := m.Body.(*icmp.Echo); ok && e.ID == id && e.Seq == 1 {
