@@ -23,6 +23,13 @@ type Lab struct {
 	Internet       Internet
 	Quotas         Quotas
 	Settings       Settings
+	// FlowLogs are the lab's VPC Flow Logs (spec §7), in file order.
+	FlowLogs []*FlowLog
+	// Traffic mirroring (spec §7): filters, targets and sessions, in file
+	// order.
+	MirrorFilters  []*MirrorFilter
+	MirrorTargets  []*MirrorTarget
+	MirrorSessions []*MirrorSession
 }
 
 // VPC is the address space of the lab.
@@ -30,7 +37,17 @@ type VPC struct {
 	ID       string
 	CIDR     netip.Prefix
 	IPv6CIDR netip.Prefix // invalid (zero) when the VPC has no IPv6 block
+	// AccountID (12 digits) and Region are what flow logs and metadata
+	// report; defaults DefaultAccountID and DefaultRegion.
+	AccountID string
+	Region    string
 }
+
+// The account and region of a lab that names none.
+const (
+	DefaultAccountID = "123456789012"
+	DefaultRegion    = "us-east-1"
+)
 
 // Subnet is a block of the VPC with exactly one network ACL.
 type Subnet struct {
@@ -42,7 +59,11 @@ type Subnet struct {
 	NetworkACL string
 	// Public subnets route to the internet gateway.
 	Public bool
-	Line   int
+	// AvailabilityZone (us-east-1a) and AZID (use1-az1) are what flow logs
+	// and metadata report; by default the region's first zone.
+	AvailabilityZone string
+	AZID             string
+	Line             int
 }
 
 // PrefixList is a named set of CIDRs usable as a security-group peer.
@@ -59,9 +80,19 @@ type Instance struct {
 	Name string
 	// ConntrackAllowance is the most tracked flows the instance may hold.
 	ConntrackAllowance int
-	Interfaces         []*Interface
-	Line               int
+	// IMDS is the instance metadata service's mode: IMDSv1AndV2 (the
+	// default, from Settings.IMDS) or IMDSv2Only, where requests without a
+	// session token are refused (AWS's HttpTokens required).
+	IMDS       string
+	Interfaces []*Interface
+	Line       int
 }
+
+// The instance metadata modes.
+const (
+	IMDSv1AndV2 = "v1-and-v2"
+	IMDSv2Only  = "v2-only"
+)
 
 // Interface is an ENI.
 type Interface struct {
@@ -142,6 +173,9 @@ type Settings struct {
 	// FragmentTimeout is how long later fragments follow the first
 	// fragment's verdict (§8). Default 30s.
 	FragmentTimeout time.Duration
+	// IMDS is the metadata mode of instances that set none: IMDSv1AndV2
+	// (the default) or IMDSv2Only.
+	IMDS string
 }
 
 // DefaultSettings returns the spec's Policy defaults. The timeouts are
@@ -163,6 +197,7 @@ func DefaultSettings() Settings {
 		ICMP:                    t.ICMP,
 		Other:                   t.Other,
 		FragmentTimeout:         30 * time.Second,
+		IMDS:                    IMDSv1AndV2,
 	}
 }
 
@@ -253,4 +288,79 @@ func (l *Lab) Interface(id string) *Interface {
 		}
 	}
 	return nil
+}
+
+// FlowLog is a VPC flow log (spec §7, AWS's CreateFlowLogs): the traffic
+// of every ENI of a VPC, a subnet or one ENI, written as AWS's records.
+type FlowLog struct {
+	ID string
+	// ResourceType is FlowLogVPC, FlowLogSubnet or FlowLogENI, and
+	// ResourceID the VPC's, subnet's or ENI's id.
+	ResourceType string
+	ResourceID   string
+	// TrafficType is "ACCEPT", "REJECT" or "ALL".
+	TrafficType string
+	// MaxAggregationInterval is 60s or 600s (AWS's default).
+	MaxAggregationInterval time.Duration
+	// LogFormat is AWS's format string: fields as ${field} separated by
+	// spaces. Empty means the default version 2 format.
+	LogFormat string
+	// Destination is the directory the log files are written to.
+	Destination string
+	Line        int
+}
+
+// The resource types of a flow log.
+const (
+	FlowLogVPC    = "vpc"
+	FlowLogSubnet = "subnet"
+	FlowLogENI    = "network-interface"
+)
+
+// MirrorFilter is a traffic mirror filter: numbered rules per direction,
+// lowest number first, first match; no rule, no mirroring.
+type MirrorFilter struct {
+	ID      string
+	Ingress []MirrorRule
+	Egress  []MirrorRule
+	Line    int
+}
+
+// MirrorRule is one rule of a mirror filter.
+type MirrorRule struct {
+	Number int  // 1-32766, unique per direction
+	Accept bool // accept mirrors the packet, reject does not
+	// Protocol is an IANA number, or -1 for all.
+	Protocol int
+	// SourceCIDR and DestinationCIDR default to 0.0.0.0/0 (a rule matches
+	// one family: that of its CIDRs).
+	SourceCIDR, DestinationCIDR netip.Prefix
+	// Port ranges, for TCP and UDP; 0-65535 when not given.
+	SourceFromPort, SourceToPort           int
+	DestinationFromPort, DestinationToPort int
+	Line                                   int
+}
+
+// MirrorTarget is where a session sends its copies: an ENI of the lab
+// (the copies cross the dataplane as VXLAN over UDP 4789) or a pcap file.
+type MirrorTarget struct {
+	ID       string
+	ENI      string // set for an ENI target
+	PcapFile string // set for a file target
+	Line     int
+}
+
+// MirrorSession copies a source ENI's packets that its filter accepts to
+// a target, in VXLAN with its VNI, each cut to PacketLength bytes.
+type MirrorSession struct {
+	ID     string
+	Number int    // 1-32766; the lowest-numbered matching session mirrors a packet
+	Source string // ENI id
+	Target string // MirrorTarget id
+	Filter string // MirrorFilter id
+	VNI    uint32 // 0-16777215
+	// PacketLength is how many bytes of each packet are copied; 0 means
+	// the whole packet.
+	PacketLength int
+	Line         int
 }
