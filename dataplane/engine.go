@@ -133,22 +133,29 @@ func (s *Snapshot) eni(p Port) *eniPolicy {
 // the verdict to v. It creates the conntrack entries a delivered packet
 // needs. It allocates nothing unless v.Trace is set.
 func (e *Engine) Process(from Port, b []byte, now int64, v *Verdict) {
+	var p packet.Parsed
+	e.ProcessParsed(from, b, now, v, &p)
+}
+
+// ProcessParsed is Process that leaves the parsed packet in p for the
+// caller's taps (flow logs, mirroring), so that they need not parse it
+// again. p is valid unless the verdict's stage is StageParse.
+func (e *Engine) ProcessParsed(from Port, b []byte, now int64, v *Verdict, p *packet.Parsed) {
 	s := e.snap.Load()
 	tr := v.Trace
 	*v = Verdict{From: from, To: PortNone, Trace: tr}
-	var p packet.Parsed
 	if r := p.Decode(b); r != packet.OK {
 		v.Parse = r
 		v.deny(StageParse, CodeMalformed)
 		return
 	}
 	if p.IsLaterFragment() {
-		e.frags.follow(&p, now, v)
+		e.frags.follow(p, now, v)
 		return
 	}
-	s.judge(from, &p, b, now, v)
+	s.judge(from, p, b, now, v)
 	if p.IsFirstFragment() {
-		e.frags.store(&p, v, now+s.fragTTL)
+		e.frags.store(p, v, now+s.fragTTL)
 	}
 }
 

@@ -13,6 +13,7 @@ type Counters struct {
 	allowedPackets, allowedBytes atomic.Uint64
 	superPackets                 atomic.Uint64
 	deniedPackets, deniedBytes   [dataplane.NumStages]atomic.Uint64
+	deniedCode                   [dataplane.NumCodes]atomic.Uint64 // packets
 	service, serviceDropped      atomic.Uint64
 	serviceSuper                 atomic.Uint64
 	writeErrors                  atomic.Uint64
@@ -28,6 +29,9 @@ type Stats struct {
 	// DeniedPackets and DeniedBytes count the packets dropped, by the
 	// stage that dropped them.
 	DeniedPackets, DeniedBytes [dataplane.NumStages]uint64
+	// DeniedByCode counts the packets dropped, by the verdict's code (the
+	// reason within the stage).
+	DeniedByCode [dataplane.NumCodes]uint64
 	// ServicePackets counts the packets allowed to the VPC's built-in
 	// services and handed to them (a GSO super-packet as the packets it
 	// was cut into).
@@ -61,6 +65,9 @@ func (c *Counters) Load() Stats {
 		s.DeniedPackets[i] = c.deniedPackets[i].Load()
 		s.DeniedBytes[i] = c.deniedBytes[i].Load()
 	}
+	for i := range s.DeniedByCode {
+		s.DeniedByCode[i] = c.deniedCode[i].Load()
+	}
 	return s
 }
 
@@ -73,10 +80,14 @@ func (s Stats) Denied() uint64 {
 	return n
 }
 
-func (c *Counters) denied(stage dataplane.Stage, packets, bytes uint64) {
+func (c *Counters) denied(stage dataplane.Stage, code dataplane.Code, packets, bytes uint64) {
 	if stage >= dataplane.NumStages {
 		stage = dataplane.StageNone
 	}
+	if code >= dataplane.NumCodes {
+		code = dataplane.CodeNone
+	}
 	c.deniedPackets[stage].Add(packets)
 	c.deniedBytes[stage].Add(bytes)
+	c.deniedCode[code].Add(packets)
 }

@@ -75,14 +75,14 @@ func (f *forwarder) batch(n int, now int64) {
 	for i := range n {
 		frame := f.bufs[i][:f.sizes[i]]
 		if len(frame) <= tun.VirtioNetHdrLen {
-			c.denied(dataplane.StageParse, 1, uint64(len(frame)))
+			c.denied(dataplane.StageParse, dataplane.CodeMalformed, 1, uint64(len(frame)))
 			continue
 		}
 		pkt := frame[tun.VirtioNetHdrLen:]
 		segs := segments(frame)
 		f.x.engine.Process(f.d.Port, pkt, now, &f.v)
 		if !f.v.Allowed {
-			c.denied(f.v.Stage, segs, uint64(len(pkt)))
+			c.denied(f.v.Stage, f.v.Code, segs, uint64(len(pkt)))
 			continue
 		}
 		if f.v.To == dataplane.PortService {
@@ -91,7 +91,7 @@ func (f *forwarder) batch(n int, now int64) {
 		}
 		to := f.x.dest(f.v.To)
 		if to == nil { // the internet, in a lab without internet hosts
-			c.denied(dataplane.StageRoute, segs, uint64(len(pkt)))
+			c.denied(dataplane.StageRoute, dataplane.CodeCannotRoute, segs, uint64(len(pkt)))
 			continue
 		}
 		decrementHop(pkt)

@@ -62,12 +62,12 @@ func (w *serviceWriter) batch(n int, now int64) {
 		pkt := frame[tun.VirtioNetHdrLen:]
 		w.x.engine.Process(dataplane.PortService, pkt, now, &w.v)
 		if !w.v.Allowed {
-			c.denied(w.v.Stage, 1, uint64(len(pkt)))
+			c.denied(w.v.Stage, w.v.Code, 1, uint64(len(pkt)))
 			continue
 		}
 		to := w.x.dest(w.v.To)
 		if to == nil { // the engine routes the services to ENIs only
-			c.denied(dataplane.StageRoute, 1, uint64(len(pkt)))
+			c.denied(dataplane.StageRoute, dataplane.CodeCannotRoute, 1, uint64(len(pkt)))
 			continue
 		}
 		w.out[to.index] = append(w.out[to.index], frame)
