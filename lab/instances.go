@@ -16,7 +16,7 @@ import (
 // one interface may give the interface's keys itself instead of a list of
 // interfaces.
 var (
-	instanceKeys  = []string{"name", "conntrack_allowance", "interfaces"}
+	instanceKeys  = []string{"name", "conntrack_allowance", "imds", "interfaces"}
 	interfaceKeys = []string{"id", "subnet", "ip", "secondary_ips", "ipv6", "security_groups", "source_dest_check", "conntrack"}
 )
 
@@ -28,7 +28,10 @@ func (p *parser) readInstances(n *yaml.Node) {
 		if !ok {
 			continue
 		}
-		in := &Instance{Name: name, ConntrackAllowance: p.l.Settings.DefaultAllowance, Line: item.Line}
+		in := &Instance{Name: name, ConntrackAllowance: p.l.Settings.DefaultAllowance, IMDS: p.l.Settings.IMDS, Line: item.Line}
+		if v, ok := p.imds(o.Vals["imds"], o.At("imds")); ok {
+			in.IMDS = v
+		}
 		if first, dup := p.instances[name]; dup {
 			p.Errorf(o.Vals["name"], o.At("name"), "%s is defined twice (first at line %d): instance names are unique", name, first)
 		} else if name != "" {

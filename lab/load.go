@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/netip"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -90,7 +91,8 @@ type groupRef struct {
 // lab reads the top-level mapping.
 func (p *parser) lab(n *yaml.Node) {
 	top, ok := p.Object(n, "", "a lab", "vpc", "subnets", "network_acls", "prefix_lists",
-		"security_groups", "instances", "internet", "quotas", "settings")
+		"security_groups", "instances", "internet", "quotas", "settings",
+		"flow_logs", "traffic_mirror_filters", "traffic_mirror_targets", "traffic_mirror_sessions")
 	if !ok {
 		return
 	}
@@ -104,6 +106,10 @@ func (p *parser) lab(n *yaml.Node) {
 	p.readSecurityGroups(top.Vals["security_groups"])
 	p.readInstances(top.Vals["instances"])
 	p.internet(top.Vals["internet"])
+	p.readFlowLogs(top.Vals["flow_logs"])
+	filters := p.readMirrorFilters(top.Vals["traffic_mirror_filters"])
+	targets := p.readMirrorTargets(top.Vals["traffic_mirror_targets"])
+	p.readMirrorSessions(top.Vals["traffic_mirror_sessions"], filters, targets)
 }
 
 // item reads item i of a list of objects identified by idKey ("id" or
@@ -168,11 +174,26 @@ func specialBlock(c netip.Prefix) (netip.Prefix, string, bool) {
 
 // vpc reads the vpc section.
 func (p *parser) vpc(n *yaml.Node) {
-	o, ok := p.Object(n, "vpc", "the vpc", "id", "cidr", "ipv6_cidr")
+	o, ok := p.Object(n, "vpc", "the vpc", "id", "cidr", "ipv6_cidr", "account_id", "region")
 	if !ok {
 		return
 	}
 	v := &p.l.VPC
+	v.AccountID, v.Region = DefaultAccountID, DefaultRegion
+	if s, ok := p.Scalar(o.Vals["account_id"], o.At("account_id"), "a 12-digit AWS account id"); ok {
+		if accountID.MatchString(s) {
+			v.AccountID = s
+		} else {
+			p.Errorf(o.Vals["account_id"], o.At("account_id"), "%q is not an account id: AWS's are 12 digits, such as %s", s, DefaultAccountID)
+		}
+	}
+	if s, ok := p.Scalar(o.Vals["region"], o.At("region"), "an AWS region"); ok {
+		if regionName.MatchString(s) {
+			v.Region = s
+		} else {
+			p.Errorf(o.Vals["region"], o.At("region"), "%q is not a region name: write it as AWS does, such as us-east-1 or eu-central-1", s)
+		}
+	}
 	v.ID, _ = p.id(p.Need(o, "id", "the VPC needs an id, such as vpc-lab"), o.At("id"))
 	field := o.At("cidr")
 	n = p.Need(o, "cidr", "the VPC needs an IPv4 block, such as 10.0.0.0/16")
@@ -266,7 +287,7 @@ func (p *parser) settings(n *yaml.Node) {
 		{"icmp", &s.ICMP},
 		{"fragment_timeout", &s.FragmentTimeout},
 	}
-	known := []string{"default_allowance"}
+	known := []string{"default_allowance", "imds"}
 	for _, b := range bools {
 		known = append(known, b.key)
 	}
@@ -280,6 +301,9 @@ func (p *parser) settings(n *yaml.Node) {
 	if v, ok := p.Integer(o.Vals["default_allowance"], o.At("default_allowance"), "a number of tracked flows", 1, maxAllowance); ok {
 		s.DefaultAllowance = v
 	}
+	if v, ok := p.imds(o.Vals["imds"], o.At("imds")); ok {
+		s.IMDS = v
+	}
 	for _, b := range bools {
 		if v, ok := p.Boolean(o.Vals[b.key], o.At(b.key)); ok {
 			*b.dst = v
@@ -290,6 +314,22 @@ func (p *parser) settings(n *yaml.Node) {
 			*t.dst = v
 		}
 	}
+}
+
+// imds reads a metadata mode.
+func (p *parser) imds(n *yaml.Node, field string) (string, bool) {
+	s, ok := p.Scalar(n, field, "v1-and-v2 or v2-only")
+	if !ok {
+		return "", false
+	}
+	switch strings.ToLower(s) {
+	case IMDSv1AndV2, "optional":
+		return IMDSv1AndV2, true
+	case IMDSv2Only, "required":
+		return IMDSv2Only, true
+	}
+	p.Errorf(n, field, "%q is not a metadata mode: use v1-and-v2 (AWS's HttpTokens optional) or v2-only (required)", s)
+	return "", false
 }
 
 // internet reads the optional internet section.
@@ -317,6 +357,47 @@ func (p *parser) internet(n *yaml.Node) {
 			}
 		}
 	}
+}
+
+var (
+	accountID  = regexp.MustCompile(`^[0-9]{12}$`)
+	regionName = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$`)
+	zoneName   = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9][a-z]$`)
+	zoneID     = regexp.MustCompile(`^[a-z]{2,5}[0-9]-az[0-9]+$`)
+)
+
+// regionCode abbreviates a region as AWS's zone ids do: us-east-1 is
+// use1, ap-southeast-2 apse2, eu-central-1 euc1.
+func regionCode(region string) string {
+	parts := strings.Split(region, "-")
+	if len(parts) < 3 {
+		return region
+	}
+	var b strings.Builder
+	b.WriteString(parts[0])
+	for _, w := range parts[1 : len(parts)-1] {
+		switch w {
+		case "gov", "iso", "isob":
+			b.WriteString(w[:1]) // us-gov-west-1 is usgw1
+		default:
+			for _, d := range []struct{ word, code string }{
+				{"northeast", "ne"}, {"northwest", "nw"}, {"southeast", "se"}, {"southwest", "sw"},
+				{"north", "n"}, {"south", "s"}, {"east", "e"}, {"west", "w"}, {"central", "c"},
+			} {
+				if w == d.word {
+					b.WriteString(d.code)
+					break
+				}
+			}
+		}
+	}
+	return b.String() + parts[len(parts)-1]
+}
+
+// defaultZone returns the zone of a subnet that names none: the region's
+// first, "a", with its id (us-east-1a, use1-az1).
+func defaultZone(region string) (name, id string) {
+	return region + "a", regionCode(region) + "-az1"
 }
 
 // blocks describes the VPC's address blocks for messages.

@@ -16,7 +16,8 @@ import (
 func (p *parser) readSubnets(n *yaml.Node) {
 	items, _ := p.list(n, "subnets")
 	for i, item := range items {
-		o, id, ok := p.item(item, "subnets", i, "a subnet", "id", "id", "cidr", "ipv6_cidr", "network_acl", "public")
+		o, id, ok := p.item(item, "subnets", i, "a subnet", "id", "id", "cidr", "ipv6_cidr", "network_acl", "public",
+			"availability_zone", "az_id")
 		if !ok {
 			continue
 		}
@@ -36,6 +37,24 @@ func (p *parser) readSubnets(n *yaml.Node) {
 		}
 		if public, ok := p.Boolean(o.Vals["public"], o.At("public")); ok {
 			s.Public = public
+		}
+		s.AvailabilityZone, s.AZID = defaultZone(p.l.VPC.Region)
+		if z, ok := p.Scalar(o.Vals["availability_zone"], o.At("availability_zone"), "a zone name such as us-east-1a"); ok {
+			if zoneName.MatchString(z) && strings.HasPrefix(z, p.l.VPC.Region) {
+				s.AvailabilityZone = z
+				if o.Vals["az_id"] == nil {
+					s.AZID = regionCode(p.l.VPC.Region) + "-az" + strconv.Itoa(int(z[len(z)-1]-'a')+1)
+				}
+			} else {
+				p.Errorf(o.Vals["availability_zone"], o.At("availability_zone"), "%q is not a zone of %s: write it as %sa, %sb, …", z, p.l.VPC.Region, p.l.VPC.Region, p.l.VPC.Region)
+			}
+		}
+		if z, ok := p.Scalar(o.Vals["az_id"], o.At("az_id"), "a zone id such as use1-az1"); ok {
+			if zoneID.MatchString(z) {
+				s.AZID = z
+			} else {
+				p.Errorf(o.Vals["az_id"], o.At("az_id"), "%q is not a zone id: write it as AWS does, such as %s-az1", z, regionCode(p.l.VPC.Region))
+			}
 		}
 		p.l.Subnets = append(p.l.Subnets, s)
 	}

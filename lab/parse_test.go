@@ -263,10 +263,13 @@ func TestOverrides(t *testing.T) {
 		DefaultAllowance: 500, TCPSynSent: time.Minute, TCPSynRecv: 30 * time.Second,
 		TCPFinWait: 61 * time.Second, TCPCloseWait: 62 * time.Second, TCPTimeWait: 63 * time.Second,
 		TCPLastAck: 31 * time.Second, TCPClose: 5 * time.Second, ICMP: 10 * time.Second,
-		Other: 600 * time.Second, FragmentTimeout: 15 * time.Second,
+		Other: 600 * time.Second, FragmentTimeout: 15 * time.Second, IMDS: IMDSv2Only,
 	}
 	if l.Settings != wantS {
 		t.Errorf("settings = %+v\nwant       %+v", l.Settings, wantS)
+	}
+	if a1, a2 := l.Instance("a1").IMDS, l.Instance("a2").IMDS; a1 != IMDSv2Only || a2 != IMDSv1AndV2 {
+		t.Errorf("imds: a1 %s, a2 %s; want settings.imds (v2-only) and the instance's own (v1-and-v2)", a1, a2)
 	}
 	if got := l.Instance("a1").ConntrackAllowance; got != 500 {
 		t.Errorf("allowance = %d, want settings.default_allowance", got)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vpclab/vpclab/lab"
 )
 
 // IMDS header names.
@@ -26,7 +28,7 @@ const (
 // between 1 and 21600 returns a token valid that long for the asking
 // instance only. A GET carrying X-aws-ec2-metadata-token must carry a
 // valid one, or gets 401; a GET without one is served (IMDSv1) unless
-// Options.IMDSv2Only.
+// the instance's IMDS mode is lab.IMDSv2Only, or Options.IMDSv2Only.
 type IMDS struct {
 	dir    *directory
 	v2Only bool
@@ -69,7 +71,7 @@ func (m *IMDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	if tok, has := r.Header[tokenHeader]; has || m.v2Only {
+	if tok, has := r.Header[tokenHeader]; has || m.v2Only || e.inst.IMDS == lab.IMDSv2Only {
 		if len(tok) != 1 || !m.valid(tok[0], e.inst.Name) {
 			http.Error(w, "Unauthorized", http.StatusUnauthorized)
 			return

@@ -323,3 +323,26 @@ func TestIMDSTokenSweep(t *testing.T) {
 		t.Errorf("%d tokens kept; expired ones should be swept", n)
 	}
 }
+
+// TestIMDSv2OnlyInstance: an instance whose lab entry says imds: v2-only
+// refuses tokenless requests while the others still answer them.
+func TestIMDSv2OnlyInstance(t *testing.T) {
+	l := lab.ExampleLab()
+	l.Instance("web1").IMDS = lab.IMDSv2Only
+	d, err := newDirectory(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newIMDS(d, &Options{Now: time.Now})
+	const path = "/latest/meta-data/instance-id"
+	if code, _ := do(m, "10.0.1.10:40000", "GET", path); code != 401 {
+		t.Errorf("web1 (v2-only) without a token: %d, want 401", code)
+	}
+	if code, _ := do(m, "10.0.2.10:40000", "GET", path); code != 200 {
+		t.Errorf("app1 (v1-and-v2) without a token: %d, want 200", code)
+	}
+	_, tok := do(m, "10.0.1.10:40000", "PUT", "/latest/api/token", tokenTTLHeader, "60")
+	if code, body := do(m, "10.0.1.10:40000", "GET", path, tokenHeader, tok); code != 200 || body != InstanceID("web1") {
+		t.Errorf("web1 with a token: %d %q", code, body)
+	}
+}
