@@ -14,9 +14,11 @@
 // every key is listed here. Unknown keys are errors, and so are YAML
 // aliases and files holding more than one document.
 //
-//	vpc:              id, cidr (IPv4 /16-/28), ipv6_cidr (optional, /44-/64)
+//	vpc:              id, cidr (IPv4 /16-/28), ipv6_cidr (optional, /44-/64),
+//	                  account_id (default 123456789012), region (default us-east-1)
 //	subnets:          id, cidr (IPv4 /16-/28 inside the VPC's), ipv6_cidr (a /64
-//	                  inside the VPC's), network_acl (default: default), public
+//	                  inside the VPC's), network_acl (default: default), public,
+//	                  availability_zone (default: the region's "a"), az_id
 //	network_acls:     id, ingress, egress: lists of entries
 //	  entries:        rule (1-32766, unique per direction), action (allow, deny),
 //	                  protocol, ports, icmp_type, icmp_code, cidr
@@ -24,7 +26,8 @@
 //	security_groups:  id, description, ingress, egress: lists of rules
 //	  rules:          id (sgr-…), description, protocol, ports, icmp_type,
 //	                  icmp_code, and one peer: cidr, group or prefix_list
-//	instances:        name, conntrack_allowance, interfaces: list of
+//	instances:        name, conntrack_allowance, imds (v1-and-v2 or v2-only),
+//	                  interfaces: list of
 //	  interfaces:     id, subnet, ip (primary IPv4), secondary_ips, ipv6,
 //	                  security_groups (default: [default]), source_dest_check
 //	                  (default true), conntrack: {tcp_established_timeout,
@@ -33,7 +36,20 @@
 //	quotas:           nacl_entries, sg_rules, sgs_per_eni, rules_times_sgs
 //	settings:         the fields of Settings in snake_case, except Other
 //	                  (fixed by AWS): secondary_ips_in_group_refs, …, icmp,
-//	                  fragment_timeout
+//	                  fragment_timeout, imds
+//	flow_logs:        id, one of vpc, subnet or eni (the resource's id),
+//	                  traffic_type (ACCEPT, REJECT, ALL; default ALL),
+//	                  max_aggregation_interval (60s or 600s; default 600s),
+//	                  log_format (AWS's "${field} …"; default version 2),
+//	                  destination (a directory; default flowlogs)
+//	traffic_mirror_filters: id, ingress, egress: lists of rules
+//	  rules:          rule (1-32766), action (accept, reject), protocol
+//	                  (default all), source_cidr, destination_cidr (default
+//	                  0.0.0.0/0), source_ports, destination_ports
+//	traffic_mirror_targets: id, and eni or pcap_file
+//	traffic_mirror_sessions: id, number (1-32766), source (an ENI), target,
+//	                  filter, vni (default: the number), packet_length
+//	                  (bytes copied of each packet; default all)
 //
 // An instance with one interface may give the interface's keys itself
 // instead of interfaces; the interface's id is then eni-<name> unless it
