@@ -1,0 +1,225 @@
+// Package change applies EC2's policy-changing API calls to a lab, as AWS
+// applies them to a VPC: authorize and revoke security-group rules, create,
+// replace and delete network-ACL entries, move a subnet to another ACL,
+// change an interface's groups or connection-tracking timeouts, and create
+// or delete flow logs.
+//
+// A change never edits the lab in force. Do works on a copy and validates
+// the whole result exactly as a lab file is validated (lab.Parse), so the
+// caller gets either a complete new lab to swap in at once or an error and
+// nothing changed. Requests use the JSON shapes of EC2's API (and of the
+// AWS CLI's --cli-input-json), and errors carry EC2's error codes.
+package change
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/vpclab/vpclab/lab"
+)
+
+// Error is a refused change, with EC2's error code (InvalidGroup.NotFound,
+// InvalidPermission.Duplicate, …) and a message that says what to fix.
+type Error struct {
+	Code    string `json:"Code"`
+	Message string `json:"Message"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Change is one decoded request.
+type Change interface {
+	// Action is the IAM action name, such as ec2:AuthorizeSecurityGroupIngress.
+	Action() string
+	// Resource is the kind and id of the object changed, for
+	// authorization: "security-group" and "sg-web", say.
+	Resource() (kind, id string)
+	// apply makes the change to l, a private copy, and returns the
+	// response's payload.
+	apply(l *lab.Lab) (any, error)
+}
+
+// Do applies c to a copy of cur and returns the new lab, validated whole,
+// and the response for the caller (EC2's response shape). cur is not
+// modified. Errors are *Error.
+func Do(cur *lab.Lab, c Change) (*lab.Lab, any, error) {
+	next, err := Clone(cur)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err := c.apply(next)
+	if err != nil {
+		return nil, nil, err
+	}
+	valid, err := Validate(next)
+	if err != nil {
+		return nil, nil, err
+	}
+	return valid, resp, nil
+}
+
+// Clone returns a deep copy of l, which must be valid.
+func Clone(l *lab.Lab) (*lab.Lab, error) {
+	data, err := lab.Marshal(l)
+	if err != nil {
+		return nil, err
+	}
+	c, err := lab.Parse(l.File, data)
+	if err != nil {
+		return nil, fmt.Errorf("change: the lab in force does not read back (a bug): %w", err)
+	}
+	return c, nil
+}
+
+// Validate checks a changed lab as lab.Parse checks a file and returns the
+// validated lab. The problems are reported by field, without the positions
+// in the intermediate file, which mean nothing to the caller.
+func Validate(l *lab.Lab) (*lab.Lab, error) {
+	data, err := lab.Marshal(l)
+	if err != nil {
+		return nil, errorf("InvalidParameterValue", "%v", err)
+	}
+	v, err := lab.Parse(l.File, data)
+	if err == nil {
+		return v, nil
+	}
+	var list lab.ErrorList
+	if !errors.As(err, &list) {
+		return nil, errorf("InvalidParameterValue", "%v", err)
+	}
+	msgs := make([]string, 0, len(list))
+	for _, e := range list {
+		msgs = append(msgs, e.Field+": "+e.Msg)
+	}
+	code := "InvalidParameterValue"
+	if strings.Contains(list[0].Msg, "quota") {
+		code = "RulesPerSecurityGroupLimitExceeded"
+		if strings.Contains(list[0].Field, "network_acls") {
+			code = "NetworkAclEntryLimitExceeded"
+		}
+	}
+	return nil, errorf(code, "the change would leave an invalid lab: %s", strings.Join(msgs, "; "))
+}
+
+// Actions are the API actions Decode knows, by their EC2 names.
+var Actions = []string{
+	"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress",
+	"RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress",
+	"CreateNetworkAclEntry", "ReplaceNetworkAclEntry", "DeleteNetworkAclEntry",
+	"ReplaceNetworkAclAssociation", "ModifyNetworkInterfaceAttribute",
+	"CreateFlowLogs", "DeleteFlowLogs",
+}
+
+// Decode reads the JSON request body of an action (its EC2 name, such as
+// AuthorizeSecurityGroupIngress, or the CLI's, such as
+// authorize-security-group-ingress). Unknown fields are errors.
+func Decode(action string, body []byte) (Change, error) {
+	name := APIName(action)
+	var c Change
+	switch name {
+	case "AuthorizeSecurityGroupIngress":
+		c = &AuthorizeSecurityGroup{}
+	case "AuthorizeSecurityGroupEgress":
+		c = &AuthorizeSecurityGroup{egress: true}
+	case "RevokeSecurityGroupIngress":
+		c = &RevokeSecurityGroup{}
+	case "RevokeSecurityGroupEgress":
+		c = &RevokeSecurityGroup{egress: true}
+	case "CreateNetworkAclEntry":
+		c = &NetworkACLEntry{mode: createEntry}
+	case "ReplaceNetworkAclEntry":
+		c = &NetworkACLEntry{mode: replaceEntry}
+	case "DeleteNetworkAclEntry":
+		c = &DeleteNetworkACLEntry{}
+	case "ReplaceNetworkAclAssociation":
+		c = &ReplaceNetworkACLAssociation{}
+	case "ModifyNetworkInterfaceAttribute":
+		c = &ModifyNetworkInterfaceAttribute{}
+	case "CreateFlowLogs":
+		c = &CreateFlowLogs{}
+	case "DeleteFlowLogs":
+		c = &DeleteFlowLogs{}
+	default:
+		return nil, errorf("InvalidAction", "%q is not an action vpclab knows: use one of %s", action, strings.Join(Actions, ", "))
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return nil, errorf("MalformedRequest", "%s: %v", name, jsonError(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errorf("MalformedRequest", "%s: more than one JSON value in the body", name)
+	}
+	return c, nil
+}
+
+func jsonError(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("field %s: %s is not %s", te.Field, te.Value, te.Type)
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// APIName turns a CLI action name (authorize-security-group-ingress) into
+// EC2's (AuthorizeSecurityGroupIngress); an API name is returned as it is.
+func APIName(action string) string {
+	if !strings.Contains(action, "-") {
+		return action
+	}
+	var b strings.Builder
+	for _, w := range strings.Split(action, "-") {
+		if w == "" {
+			continue
+		}
+		switch w {
+		case "acl":
+			w = "Acl"
+		default:
+			w = strings.ToUpper(w[:1]) + w[1:]
+		}
+		b.WriteString(w)
+	}
+	return b.String()
+}
+
+// CLIName is the AWS CLI's name of an action: AuthorizeSecurityGroupIngress
+// is authorize-security-group-ingress.
+func CLIName(api string) string {
+	var b strings.Builder
+	for i, r := range api {
+		if r >= 'A' && r <= 'Z' {
+			if i > 0 {
+				b.WriteByte('-')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// oneOf lists the ids of a kind of object, for not-found messages.
+func oneOf[T any](ids []T, id func(T) string) string {
+	names := make([]string, 0, len(ids))
+	for _, x := range ids {
+		names = append(names, id(x))
+	}
+	slices.Sort(names)
+	if len(names) > 10 {
+		names = append(names[:10], "…")
+	}
+	if len(names) == 0 {
+		return "the lab has none"
+	}
+	return "the lab has " + strings.Join(names, ", ")
+}

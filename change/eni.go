@@ -1,0 +1,110 @@
+package change
+
+import (
+	"slices"
+	"time"
+
+	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/sg"
+)
+
+// ConnectionTrackingSpecification is EC2's
+// ConnectionTrackingSpecificationRequest: idle timeouts in seconds.
+type ConnectionTrackingSpecification struct {
+	TCPEstablishedTimeout *int `json:"TcpEstablishedTimeout,omitempty"`
+	UDPStreamTimeout      *int `json:"UdpStreamTimeout,omitempty"`
+	UDPTimeout            *int `json:"UdpTimeout,omitempty"`
+}
+
+// BoolValue is EC2's AttributeBooleanValue.
+type BoolValue struct {
+	Value bool `json:"Value"`
+}
+
+// ModifyNetworkInterfaceAttribute changes one attribute of an interface:
+// its security groups (replacing the list), its connection-tracking
+// timeouts, or its source/destination check.
+type ModifyNetworkInterfaceAttribute struct {
+	NetworkInterfaceID              string                           `json:"NetworkInterfaceId"`
+	Groups                          []string                         `json:"Groups,omitempty"`
+	ConnectionTrackingSpecification *ConnectionTrackingSpecification `json:"ConnectionTrackingSpecification,omitempty"`
+	SourceDestCheck                 *BoolValue                       `json:"SourceDestCheck,omitempty"`
+}
+
+func (c *ModifyNetworkInterfaceAttribute) Action() string {
+	return "ec2:ModifyNetworkInterfaceAttribute"
+}
+func (c *ModifyNetworkInterfaceAttribute) Resource() (string, string) {
+	return "network-interface", c.NetworkInterfaceID
+}
+
+// Attribute names the attribute the request changes ("groups",
+// "connection-tracking-specification", "source-dest-check"), or "" when
+// it names none or several.
+func (c *ModifyNetworkInterfaceAttribute) Attribute() string {
+	var names []string
+	if c.Groups != nil {
+		names = append(names, "groups")
+	}
+	if c.ConnectionTrackingSpecification != nil {
+		names = append(names, "connection-tracking-specification")
+	}
+	if c.SourceDestCheck != nil {
+		names = append(names, "source-dest-check")
+	}
+	if len(names) != 1 {
+		return ""
+	}
+	return names[0]
+}
+
+func (c *ModifyNetworkInterfaceAttribute) apply(l *lab.Lab) (any, error) {
+	if c.NetworkInterfaceID == "" {
+		return nil, errorf("MissingParameter", "give NetworkInterfaceId")
+	}
+	e := l.Interface(c.NetworkInterfaceID)
+	if e == nil {
+		return nil, errorf("InvalidNetworkInterfaceID.NotFound", "the interface %q does not exist: %s", c.NetworkInterfaceID,
+			oneOf(l.Interfaces(), func(e *lab.Interface) string { return e.ID }))
+	}
+	switch c.Attribute() {
+	case "groups":
+		if len(c.Groups) == 0 {
+			return nil, errorf("InvalidParameterValue", "Groups: an interface needs at least one security group")
+		}
+		for i, g := range c.Groups {
+			if l.Group(g) == nil {
+				return nil, errorf("InvalidGroup.NotFound", "Groups[%d]: the security group %q does not exist: %s", i, g, oneOf(l.SecurityGroups, func(g *sg.Group) string { return g.ID }))
+			}
+			if slices.Index(c.Groups, g) < i {
+				return nil, errorf("InvalidParameterValue", "Groups[%d]: %s is given twice", i, g)
+			}
+		}
+		e.SecurityGroups = slices.Clone(c.Groups)
+	case "connection-tracking-specification":
+		s := c.ConnectionTrackingSpecification
+		for _, t := range []struct {
+			name   string
+			v      *int
+			dst    *time.Duration
+			lo, hi int
+		}{
+			{"TcpEstablishedTimeout", s.TCPEstablishedTimeout, &e.Conntrack.TCPEstablished, 60, 432000},
+			{"UdpStreamTimeout", s.UDPStreamTimeout, &e.Conntrack.UDPStream, 60, 180},
+			{"UdpTimeout", s.UDPTimeout, &e.Conntrack.UDP, 30, 60},
+		} {
+			if t.v == nil {
+				continue
+			}
+			if *t.v < t.lo || *t.v > t.hi {
+				return nil, errorf("InvalidParameterValue", "ConnectionTrackingSpecification.%s: %d: use %d-%d seconds", t.name, *t.v, t.lo, t.hi)
+			}
+			*t.dst = time.Duration(*t.v) * time.Second
+		}
+	case "source-dest-check":
+		e.SourceDestCheck = c.SourceDestCheck.Value
+	default:
+		return nil, errorf("InvalidParameterCombination", "give exactly one attribute to change: Groups, ConnectionTrackingSpecification or SourceDestCheck")
+	}
+	return map[string]any{"Return": true}, nil
+}
