@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vpclab/vpclab/lab"
@@ -30,7 +31,7 @@ const (
 // valid one, or gets 401; a GET without one is served (IMDSv1) unless
 // the instance's IMDS mode is lab.IMDSv2Only, or Options.IMDSv2Only.
 type IMDS struct {
-	dir    *directory
+	dir    atomic.Pointer[directory] // swapped by update
 	v2Only bool
 	now    func() time.Time
 
@@ -45,15 +46,21 @@ type token struct {
 }
 
 func newIMDS(d *directory, o *Options) *IMDS {
-	return &IMDS{dir: d, v2Only: o.IMDSv2Only, now: o.now, tokens: map[string]token{}, nextSweep: 64}
+	m := &IMDS{v2Only: o.IMDSv2Only, now: o.now, tokens: map[string]token{}, nextSweep: 64}
+	m.dir.Store(d)
+	return m
 }
+
+// update makes m answer from d from the next request on.
+func (m *IMDS) update(d *directory) { m.dir.Store(d) }
 
 // ServeHTTP answers one metadata request.
 func (m *IMDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	d := m.dir.Load()
 	var e *eni
 	if err == nil {
-		e = m.dir.byAddr[ap.Addr().Unmap()]
+		e = d.byAddr[ap.Addr().Unmap()]
 	}
 	if e == nil {
 		http.Error(w, "Forbidden", http.StatusForbidden)
@@ -77,7 +84,7 @@ func (m *IMDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	body, ok := m.lookup(e, r.URL.Path)
+	body, ok := m.lookup(d, e, r.URL.Path)
 	if !ok {
 		http.Error(w, "Not Found", http.StatusNotFound)
 		return
@@ -140,8 +147,8 @@ func (m *IMDS) valid(tok, inst string) bool {
 // a value, or a directory listing (one entry a line, subdirectories with
 // a trailing slash). The metadata describes the instance's primary ENI,
 // as AWS does, whichever ENI asked.
-func (m *IMDS) lookup(e *eni, path string) (string, bool) {
-	p := m.dir.primary(e.inst.Name)
+func (m *IMDS) lookup(d *directory, e *eni, path string) (string, bool) {
+	p := d.primary(e.inst.Name)
 	rest, ok := strings.CutPrefix(path, "/latest/meta-data")
 	switch {
 	case path == "/" || path == "":
@@ -171,7 +178,7 @@ func (m *IMDS) lookup(e *eni, path string) (string, bool) {
 		return "macs/", true
 	case "network/interfaces/macs", "network/interfaces/macs/":
 		var b strings.Builder
-		for i, x := range m.dir.byInst[e.inst.Name] {
+		for i, x := range d.byInst[e.inst.Name] {
 			if i > 0 {
 				b.WriteByte('\n')
 			}
@@ -184,15 +191,15 @@ func (m *IMDS) lookup(e *eni, path string) (string, bool) {
 		return "", false
 	}
 	mac, key, _ := strings.Cut(rest, "/")
-	x := m.dir.byMAC[mac]
+	x := d.byMAC[mac]
 	if x == nil || x.inst != e.inst {
 		return "", false
 	}
-	return interfaceKey(m, x, key)
+	return interfaceKey(d, x, key)
 }
 
 // interfaceKey returns network/interfaces/macs/<mac>/<key> of ENI x.
-func interfaceKey(m *IMDS, x *eni, key string) (string, bool) {
+func interfaceKey(d *directory, x *eni, key string) (string, bool) {
 	switch key {
 	case "":
 		list := "device-number\ninterface-id\nlocal-hostname\nlocal-ipv4s\nmac\nsecurity-group-ids\nsecurity-groups\nsubnet-id\nsubnet-ipv4-cidr-block\nvpc-id\nvpc-ipv4-cidr-block"
@@ -220,9 +227,9 @@ func interfaceKey(m *IMDS, x *eni, key string) (string, bool) {
 		}
 		return x.subnet.CIDR.String(), true
 	case "vpc-id":
-		return m.dir.l.VPC.ID, true
+		return d.l.VPC.ID, true
 	case "vpc-ipv4-cidr-block":
-		return m.dir.l.VPC.CIDR.String(), true
+		return d.l.VPC.CIDR.String(), true
 	case "ipv6s":
 		if len(x.IPv6) == 0 {
 			return "", false

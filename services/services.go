@@ -170,6 +170,19 @@ func New(l *lab.Lab, o Options) (_ *Services, err error) {
 	return s, nil
 }
 
+// Update makes the services answer for l, a new policy of the same lab
+// (same instances, interfaces and addresses; only security groups and
+// settings such as the metadata mode may differ), from the next request
+// on.
+func (s *Services) Update(l *lab.Lab) error {
+	dir, err := newDirectory(l)
+	if err != nil {
+		return err
+	}
+	s.imds.update(dir)
+	return nil
+}
+
 // listener makes Close wake a blocked Accept: gonet's Close alone does not.
 type listener struct{ *gonet.TCPListener }
 

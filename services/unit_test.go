@@ -346,3 +346,22 @@ func TestIMDSv2OnlyInstance(t *testing.T) {
 		t.Errorf("web1 with a token: %d %q", code, body)
 	}
 }
+
+// TestIMDSUpdate: after a policy change the metadata shows the new groups.
+func TestIMDSUpdate(t *testing.T) {
+	m := newIMDS(testDir(t), &Options{Now: time.Now})
+	const app1, path = "10.0.2.10:40000", "/latest/meta-data/security-groups"
+	if _, body := do(m, app1, "GET", path); body != "sg-app" {
+		t.Fatalf("before: %q", body)
+	}
+	l := lab.ExampleLab()
+	l.Interface("eni-app1").SecurityGroups = []string{"sg-app", "sg-web"}
+	d, err := newDirectory(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.update(d)
+	if _, body := do(m, app1, "GET", path); body != "sg-app\nsg-web" {
+		t.Errorf("after: %q", body)
+	}
+}
