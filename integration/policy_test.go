@@ -26,7 +26,7 @@ package integration
 //	                                  in tcp 7001 from 0.0.0.0/0 (untracked:
 //	                                  the out-all-to-0.0.0.0/0 rule answers it);
 //	                                  out all to 0.0.0.0/0
-//	then Engine().Apply(polTrackAfter): sg-srv loses both ingress rules.
+//	then Apply(polTrackAfter): sg-srv loses both ingress rules.
 //
 // polUDPLab (TestUDPSecurityGroups): one subnet, default ACL.
 //
@@ -189,13 +189,9 @@ func TestRuleChangeTrackedUntracked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The live package does not expose the clock its readers judge packets
-	// by (nanoseconds since Start), so now is 0, the lab's start. Apply uses
-	// now only to retire flows that expired under the old timeouts before
-	// applying new ones; the timeouts do not change here and at time 0 no
-	// flow has expired, so every entry is kept, exactly as with the true
-	// time (a few milliseconds after start, far inside every timeout).
-	x.Engine().Apply(after, 0)
+	if err := x.Apply(after); err != nil {
+		t.Fatal(err)
+	}
 
 	echo(t, tracked, []byte("tracked, after the rule is gone"))
 

@@ -24,10 +24,14 @@ type Options struct {
 	// offloads, so that every packet is MTU-sized (for comparisons; the
 	// default asks for tun.DefaultOffloads).
 	NoOffloads bool
+	// OnApply, if set, is told how long each Apply took and whether it
+	// succeeded (for metrics).
+	OnApply func(d time.Duration, ok bool)
 }
 
 // Lab is a lab that is up: its namespaces, devices and readers.
 type Lab struct {
+	opts    Options
 	plan    *labnet.Plan
 	net     *labnet.Net
 	engine  *dataplane.Engine
@@ -50,6 +54,11 @@ type Lab struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	cur       atomic.Pointer[lab.Lab] // the lab in force
+	applyMu   sync.Mutex              // serialises Apply and Follow
+	followers []Reconfigurer
+	onApply   func(time.Duration, bool)
 }
 
 // Device is one TUN device of a lab: an ENI's, or the internet's.
@@ -84,7 +93,8 @@ func Start(l *lab.Lab, o Options) (_ *Lab, err error) {
 	if err != nil {
 		return nil, err
 	}
-	x := &Lab{plan: plan, net: n, engine: dataplane.New(l), mtu: eniMTU(plan), failed: make(chan struct{})}
+	x := &Lab{opts: o, plan: plan, net: n, engine: dataplane.New(l), mtu: eniMTU(plan), failed: make(chan struct{}), onApply: o.OnApply}
+	x.cur.Store(l)
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, x.Close())
@@ -185,8 +195,8 @@ func (x *Lab) Plan() *labnet.Plan { return x.plan }
 // Net returns the lab's namespaces, for handles into them (tests, status).
 func (x *Lab) Net() *labnet.Net { return x.net }
 
-// Engine returns the engine enforcing the lab; Engine().Apply changes the
-// policy of the running lab.
+// Engine returns the engine enforcing the lab. Change the policy with
+// Apply, which keeps the services and taps in step, not Engine().Apply.
 func (x *Lab) Engine() *dataplane.Engine { return x.engine }
 
 // Devices returns the lab's devices: the ENIs in file order, then the
