@@ -12,8 +12,7 @@ import (
 type Counters struct {
 	allowedPackets, allowedBytes atomic.Uint64
 	superPackets                 atomic.Uint64
-	deniedPackets, deniedBytes   [dataplane.NumStages]atomic.Uint64
-	deniedCode                   [dataplane.NumCodes]atomic.Uint64 // packets
+	drops                        [dataplane.NumStages][dataplane.NumCodes]struct{ packets, bytes atomic.Uint64 }
 	service, serviceDropped      atomic.Uint64
 	serviceSuper                 atomic.Uint64
 	writeErrors                  atomic.Uint64
@@ -32,6 +31,9 @@ type Stats struct {
 	// DeniedByCode counts the packets dropped, by the verdict's code (the
 	// reason within the stage).
 	DeniedByCode [dataplane.NumCodes]uint64
+	// DeniedPacketsBy and DeniedBytesBy count the packets dropped by stage
+	// and code together; the three fields above are their sums.
+	DeniedPacketsBy, DeniedBytesBy [dataplane.NumStages][dataplane.NumCodes]uint64
 	// ServicePackets counts the packets allowed to the VPC's built-in
 	// services and handed to them (a GSO super-packet as the packets it
 	// was cut into).
@@ -61,12 +63,14 @@ func (c *Counters) Load() Stats {
 		ServiceSuperPackets: c.serviceSuper.Load(),
 		WriteErrors:         c.writeErrors.Load(),
 	}
-	for i := range s.DeniedPackets {
-		s.DeniedPackets[i] = c.deniedPackets[i].Load()
-		s.DeniedBytes[i] = c.deniedBytes[i].Load()
-	}
-	for i := range s.DeniedByCode {
-		s.DeniedByCode[i] = c.deniedCode[i].Load()
+	for st := range c.drops {
+		for code := range c.drops[st] {
+			p, b := c.drops[st][code].packets.Load(), c.drops[st][code].bytes.Load()
+			s.DeniedPacketsBy[st][code], s.DeniedBytesBy[st][code] = p, b
+			s.DeniedPackets[st] += p
+			s.DeniedBytes[st] += b
+			s.DeniedByCode[code] += p
+		}
 	}
 	return s
 }
@@ -87,7 +91,7 @@ func (c *Counters) denied(stage dataplane.Stage, code dataplane.Code, packets, b
 	if code >= dataplane.NumCodes {
 		code = dataplane.CodeNone
 	}
-	c.deniedPackets[stage].Add(packets)
-	c.deniedBytes[stage].Add(bytes)
-	c.deniedCode[code].Add(packets)
+	d := &c.drops[stage][code]
+	d.packets.Add(packets)
+	d.bytes.Add(bytes)
 }
