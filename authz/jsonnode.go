@@ -36,7 +36,7 @@ func jsonDocument(d *yamlpos.Decoder, data []byte) *yaml.Node {
 		// Anything after the value is an error.
 		off := p.start()
 		if _, terr := p.dec.Token(); !errors.Is(terr, io.EOF) {
-			err = &json.SyntaxError{Offset: off, Msg: "more after the end of the JSON value"}
+			err = &syntaxError{off, "more after the end of the JSON value"}
 			if terr != nil {
 				err = terr
 			}
@@ -45,10 +45,13 @@ func jsonDocument(d *yamlpos.Decoder, data []byte) *yaml.Node {
 	if err != nil {
 		e := &yamlpos.Error{File: d.File, Msg: "invalid JSON: " + err.Error()}
 		var se *json.SyntaxError
+		var own *syntaxError
 		switch {
+		case errors.As(err, &own):
+			e.Line, e.Column = p.position(own.off)
+			e.Msg = "invalid JSON: " + own.msg
 		case errors.As(err, &se):
 			e.Line, e.Column = p.position(se.Offset)
-			e.Msg = "invalid JSON: " + se.Msg
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 			e.Line, e.Column = p.position(int64(len(data)))
 			e.Msg = "invalid JSON: the file ends in the middle of a value"
@@ -58,6 +61,14 @@ func jsonDocument(d *yamlpos.Decoder, data []byte) *yaml.Node {
 	}
 	return n
 }
+
+// syntaxError is a JSON syntax error that jsonParser finds itself.
+type syntaxError struct {
+	off int64 // byte offset
+	msg string
+}
+
+func (e *syntaxError) Error() string { return e.msg }
 
 // jsonParser turns the token stream of a json.Decoder into nodes.
 type jsonParser struct {
@@ -97,7 +108,7 @@ const maxDepth = 64
 func (p *jsonParser) value(depth int) (*yaml.Node, error) {
 	off := p.start()
 	if depth > maxDepth {
-		return nil, &json.SyntaxError{Offset: off, Msg: fmt.Sprintf("nested more than %d deep", maxDepth)}
+		return nil, &syntaxError{off, fmt.Sprintf("nested more than %d deep", maxDepth)}
 	}
 	tok, err := p.dec.Token()
 	if err != nil {
@@ -131,7 +142,7 @@ func (p *jsonParser) value(depth int) (*yaml.Node, error) {
 				n.Content = append(n.Content, v)
 			}
 		default:
-			return nil, &json.SyntaxError{Offset: off, Msg: fmt.Sprintf("unexpected %q", rune(t))}
+			return nil, &syntaxError{off, fmt.Sprintf("unexpected %q", rune(t))}
 		}
 		if _, err := p.dec.Token(); err != nil { // the closing '}' or ']'
 			return nil, err

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"syscall"
 	"time"
 )
@@ -21,13 +24,19 @@ var ErrNotUp = errors.New("lab is not up")
 type Client struct {
 	path string
 	http *http.Client
+	// Token, when set, is sent as Authorization: Bearer Token.
+	// NewClient sets it from the environment's VPCLAB_TOKEN.
+	Token string
 }
+
+// TokenEnv is the environment variable clients read their token from.
+const TokenEnv = "VPCLAB_TOKEN"
 
 // NewClient returns a client of the server on the socket at path.
 func NewClient(path string) *Client {
 	d := net.Dialer{Timeout: 2 * time.Second}
-	return &Client{path: path, http: &http.Client{
-		Timeout: 10 * time.Second,
+	return &Client{path: path, Token: os.Getenv(TokenEnv), http: &http.Client{
+		Timeout: 60 * time.Second,
 		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return d.DialContext(ctx, "unix", path)
 		}},
@@ -53,9 +62,51 @@ func (c *Client) GetStatus(ctx context.Context, entries bool) (*Status, []byte, 
 }
 
 func (c *Client) get(ctx context.Context, u string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	return c.do(ctx, http.MethodGet, u, "", nil)
+}
+
+// GetLab returns the lab in force, as a lab file (GET /v1/lab).
+func (c *Client) GetLab(ctx context.Context) ([]byte, error) {
+	return c.get(ctx, "http://vpclab/v1/lab")
+}
+
+// PutLab replaces the running lab's policy with the lab file data, named
+// file in messages (PUT /v1/lab).
+func (c *Client) PutLab(ctx context.Context, file string, data []byte) error {
+	_, err := c.do(ctx, http.MethodPut, "http://vpclab/v1/lab?file="+url.QueryEscape(file), "application/yaml", data)
+	return err
+}
+
+// EC2 calls an EC2 action (AuthorizeSecurityGroupIngress, …) with its JSON
+// request and returns the JSON response. A refused call's error is an
+// *EC2CallError with EC2's code.
+func (c *Client) EC2(ctx context.Context, action string, body []byte) ([]byte, error) {
+	return c.do(ctx, http.MethodPost, "http://vpclab/v1/ec2/"+url.PathEscape(action), "application/json", body)
+}
+
+// EC2CallError is an EC2 call the server refused.
+type EC2CallError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *EC2CallError) Error() string { return e.Code + ": " + e.Message }
+
+func (c *Client) do(ctx context.Context, method, u, contentType string, body []byte) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return nil, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -65,18 +116,22 @@ func (c *Client) get(ctx context.Context, u string) ([]byte, error) {
 		return nil, fmt.Errorf("control: %w", err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return nil, fmt.Errorf("control: reading the reply from %s: %w", c.path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
+		var ec2 EC2Error
+		if json.Unmarshal(out, &ec2) == nil && ec2.Error.Code != "" {
+			return nil, &EC2CallError{Status: resp.StatusCode, Code: ec2.Error.Code, Message: ec2.Error.Message}
+		}
 		var e Error
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+		if json.Unmarshal(out, &e) == nil && e.Error != "" {
 			return nil, fmt.Errorf("control: %s: %s", resp.Status, e.Error)
 		}
 		return nil, fmt.Errorf("control: %s", resp.Status)
 	}
-	return body, nil
+	return out, nil
 }
 
 // NotUpError says that no server answers on the socket at Path. It

@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"log"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
 )
@@ -32,8 +32,8 @@ func SocketPath(p *labnet.Plan) string {
 
 // Server serves the control API of one running lab on a unix socket.
 type Server struct {
-	path string
-	ln   *net.UnixListener
+	path string // the unix socket's; empty on TCP
+	ln   net.Listener
 	srv  *http.Server
 	done chan struct{}
 
@@ -41,11 +41,11 @@ type Server struct {
 	closeErr  error
 }
 
-// Listen starts serving the control API of x, loaded from l, on the unix
-// socket at path (SocketPath of x's plan for "vpclab up"), with mode
-// SocketMode. A socket already at path is stale (the lab's lock is held
-// by x) and is replaced; anything else there is an error.
-func Listen(x *live.Lab, l *lab.Lab, path string) (*Server, error) {
+// Listen starts serving the control API of x on the unix socket at path
+// (SocketPath of x's plan for "vpclab up"), with mode SocketMode. A
+// socket already at path is stale (the lab's lock is held by x) and is
+// replaced; anything else there is an error.
+func Listen(x *live.Lab, path string, o Options) (*Server, error) {
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode().Type() != fs.ModeSocket {
 			return nil, fmt.Errorf("control: %s exists and is not a socket", path)
@@ -75,18 +75,46 @@ func Listen(x *live.Lab, l *lab.Lab, path string) (*Server, error) {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("control: %w", err)
 	}
+	return serve(x, ln, path, o), nil
+}
+
+// ListenTCP serves the control API of x on a TCP address as well, which
+// needs principals: every request must carry a token.
+func ListenTCP(x *live.Lab, addr string, o Options) (*Server, error) {
+	if o.Principals == nil || o.Principals.Len() == 0 {
+		return nil, fmt.Errorf("control: serving on TCP %s needs principals with tokens (--principals or VPCLAB_ADMIN_TOKEN): without them anyone who reaches the port could change the lab", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("control: %w", err)
+	}
+	return serve(x, ln, "", o), nil
+}
+
+// Timeouts of a request: slow clients get an error, not a goroutine
+// forever. Variables for the tests.
+var (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 60 * time.Second // a 64 MiB lab at 1 MB/s
+)
+
+func serve(x *live.Lab, ln net.Listener, path string, o Options) *Server {
 	s := &Server{
 		path: path,
 		ln:   ln,
-		srv:  &http.Server{Handler: Handler(x, l), ReadHeaderTimeout: 5 * time.Second},
+		srv: &http.Server{Handler: Handler(x, o), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+			ConnContext: connContext, ErrorLog: log.New(io.Discard, "", 0)},
 		done: make(chan struct{}),
 	}
 	go func() {
 		defer close(s.done)
 		s.srv.Serve(ln) // returns http.ErrServerClosed on Close
 	}()
-	return s, nil
+	return s
 }
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Path returns the socket's path.
 func (s *Server) Path() string { return s.path }
@@ -102,7 +130,9 @@ func (s *Server) Close() error {
 			err = s.srv.Close()
 		}
 		<-s.done
-		if rerr := os.Remove(s.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		if s.path == "" {
+			// TCP: nothing to remove.
+		} else if rerr := os.Remove(s.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 			err = errors.Join(err, rerr)
 		}
 		if err != nil {
@@ -110,51 +140,6 @@ func (s *Server) Close() error {
 		}
 	})
 	return s.closeErr
-}
-
-// Handler returns the control API of x, loaded from l, as an http.Handler
-// (Listen serves it; tests may use it with httptest).
-func Handler(x *live.Lab, l *lab.Lab) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/v1/status":
-		default:
-			writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint %s; try GET /v1/status", r.URL.Path))
-			return
-		}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s; use GET", r.Method, r.URL.Path))
-			return
-		}
-		q, err := url.ParseQuery(r.URL.RawQuery)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "malformed query: "+err.Error())
-			return
-		}
-		var entries bool
-		for k, v := range q {
-			switch k {
-			case "entries":
-				if len(v) != 1 {
-					writeError(w, http.StatusBadRequest, "give entries once")
-					return
-				}
-				if v[0] != "" { // ?entries alone means yes
-					if entries, err = strconv.ParseBool(v[0]); err != nil {
-						writeError(w, http.StatusBadRequest, fmt.Sprintf("entries=%s: want 1 or 0 (true or false)", v[0]))
-						return
-					}
-				} else {
-					entries = true
-				}
-			default:
-				writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown query parameter %q; /v1/status takes entries", k))
-				return
-			}
-		}
-		writeJSON(w, http.StatusOK, Snapshot(x, l, entries))
-	})
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {

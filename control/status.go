@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/vpclab/vpclab/dataplane"
-	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/live"
 )
 
@@ -89,7 +88,8 @@ type Error struct {
 
 // Snapshot reads the status of x, loaded from l, now; with entries it
 // lists each ENI's conntrack entries.
-func Snapshot(x *live.Lab, l *lab.Lab, entries bool) *Status {
+func Snapshot(x *live.Lab, entries bool) *Status {
+	l := x.Lab()
 	now := x.Now()
 	started := x.Started()
 	st := &Status{

@@ -57,7 +57,7 @@ Needs root and /dev/net/tun. Run commands inside an instance with
 			var ctlErr error
 			err = live.Run(ctx, l, live.Options{}, func(x *live.Lab) {
 				running = x
-				if ctl, ctlErr = control.Listen(x, l, control.SocketPath(x.Plan())); ctlErr != nil {
+				if ctl, ctlErr = control.Listen(x, control.SocketPath(x.Plan()), control.Options{}); ctlErr != nil {
 					stop() // the lab comes down again
 					return
 				}

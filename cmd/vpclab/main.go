@@ -122,7 +122,7 @@ filter touches. A lab file describes the VPC; "vpclab example" prints one.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
-	root.AddCommand(exampleCmd(), explainCmd(), testCmd(), replayCmd(), upCmd(), downCmd(), execCmd(), statusCmd(), demoCmd(), versionCmd())
+	root.AddCommand(exampleCmd(), explainCmd(), testCmd(), replayCmd(), upCmd(), downCmd(), execCmd(), statusCmd(), applyCmd(), ec2Cmd(), demoCmd(), versionCmd())
 	return root
 }
 

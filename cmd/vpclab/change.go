@@ -1,0 +1,349 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/vpclab/vpclab/change"
+	"github.com/vpclab/vpclab/control"
+	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/labnet"
+)
+
+// client returns a control client of the running lab l.
+func client(l *lab.Lab) (*control.Client, string, error) {
+	p, err := labnet.NewPlan(l, labnet.Options{})
+	if err != nil {
+		return nil, "", err
+	}
+	path := control.SocketPath(p)
+	return control.NewClient(path), path, nil
+}
+
+// notUp rewrites a not-up error for people.
+func notUp(err error, l *lab.Lab, path string) error {
+	if errors.Is(err, control.ErrNotUp) {
+		return fmt.Errorf("lab %s (%s) is not up: no control socket at %s; start it with vpclab up", l.VPC.ID, l.File, path)
+	}
+	return err
+}
+
+func applyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "apply FILE",
+		Short: "Replace the whole policy of a running lab with a lab file's",
+		Long: `Send the lab file FILE to the running lab with the same VPC id ("vpclab up"),
+which validates it whole and swaps it in at once: no packet is judged by half a
+policy. Tracked flows survive security-group changes, untracked flows and
+network ACLs see the new rules on their next packet (spec section 3.5). The
+lab's wiring (instances, interfaces, addresses, internet hosts) cannot change
+while it runs; a file that changes it, or any invalid file, is refused and the
+running policy stays. With principals configured, the token comes from
+VPCLAB_TOKEN.`,
+		Example: `  vpclab example > lab.yaml; sudo vpclab up lab.yaml &
+  $EDITOR lab.yaml; sudo vpclab apply lab.yaml`,
+		Args: cobra.ExactArgs(1),
+		RunE: work(func(cmd *cobra.Command, args []string) error {
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			l, err := lab.Parse(args[0], data)
+			if err != nil {
+				return err
+			}
+			c, path, err := client(l)
+			if err != nil {
+				return err
+			}
+			if err := c.PutLab(cmd.Context(), args[0], data); err != nil {
+				return notUp(err, l, path)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "applied %s to the running lab %s\n", args[0], l.VPC.ID)
+			return nil
+		}),
+	}
+}
+
+// ec2Flag maps one command-line flag to a field of the request.
+type ec2Flag struct {
+	name, usage string
+	kind        string // string, int, bool, strings, kv (Key=V,Key=V), perms (security-group shorthand)
+	key         string // the JSON field
+}
+
+// ec2Flags are the AWS CLI's flags of each action vpclab implements.
+var ec2Flags = map[string][]ec2Flag{
+	"AuthorizeSecurityGroupIngress": sgFlags(false),
+	"AuthorizeSecurityGroupEgress":  sgFlags(false),
+	"RevokeSecurityGroupIngress":    sgFlags(true),
+	"RevokeSecurityGroupEgress":     sgFlags(true),
+	"CreateNetworkAclEntry":         naclEntryFlags(),
+	"ReplaceNetworkAclEntry":        naclEntryFlags(),
+	"DeleteNetworkAclEntry": {
+		{"network-acl-id", "the network ACL", "string", "NetworkAclId"},
+		{"rule-number", "the rule number", "int", "RuleNumber"},
+		{"egress", "the egress rule (default: ingress)", "bool", "Egress"},
+	},
+	"ReplaceNetworkAclAssociation": {
+		{"association-id", "the association (aclassoc-<subnet id>)", "string", "AssociationId"},
+		{"subnet-id", "the subnet, instead of --association-id", "string", "SubnetId"},
+		{"network-acl-id", "the network ACL to associate", "string", "NetworkAclId"},
+	},
+	"ModifyNetworkInterfaceAttribute": {
+		{"network-interface-id", "the interface", "string", "NetworkInterfaceId"},
+		{"groups", "the security groups, replacing the interface's", "strings", "Groups"},
+		{"connection-tracking-specification", "TcpEstablishedTimeout=N,UdpStreamTimeout=N,UdpTimeout=N (seconds)", "kv", "ConnectionTrackingSpecification"},
+		{"source-dest-check", "turn the source/destination check on (=false: off)", "boolvalue", "SourceDestCheck"},
+	},
+	"CreateFlowLogs": {
+		{"resource-type", "VPC, Subnet or NetworkInterface", "string", "ResourceType"},
+		{"resource-ids", "the resources' ids", "strings", "ResourceIds"},
+		{"traffic-type", "ACCEPT, REJECT or ALL", "string", "TrafficType"},
+		{"log-format", "AWS's format, such as '${srcaddr} ${dstaddr}'", "string", "LogFormat"},
+		{"max-aggregation-interval", "60 or 600 (seconds)", "int", "MaxAggregationInterval"},
+		{"log-destination-type", "file (the only one a lab writes)", "string", "LogDestinationType"},
+		{"log-destination", "the directory", "string", "LogDestination"},
+	},
+	"DeleteFlowLogs": {
+		{"flow-log-ids", "the flow logs", "strings", "FlowLogIds"},
+	},
+}
+
+func sgFlags(revoke bool) []ec2Flag {
+	f := []ec2Flag{
+		{"group-id", "the security group", "string", "GroupId"},
+		{"ip-permissions", "EC2's IpPermissions as JSON", "json", "IpPermissions"},
+		{"protocol", "shorthand: tcp, udp, icmp, icmpv6, -1 or a number", "perms", ""},
+		{"port", "shorthand: a port, a range 1024-65535, or -1; for ICMP the type", "perms", ""},
+		{"cidr", "shorthand: the peer CIDR (IPv4 or IPv6)", "perms", ""},
+		{"source-group", "shorthand: the peer security group", "perms", ""},
+		{"description", "shorthand: the rule's description", "perms", ""},
+	}
+	if revoke {
+		f = append(f, ec2Flag{"security-group-rule-ids", "the rules to revoke, by id", "strings", "SecurityGroupRuleIds"})
+	}
+	return f
+}
+
+func naclEntryFlags() []ec2Flag {
+	return []ec2Flag{
+		{"network-acl-id", "the network ACL", "string", "NetworkAclId"},
+		{"rule-number", "1-32766", "int", "RuleNumber"},
+		{"egress", "an egress entry (default: ingress)", "bool", "Egress"},
+		{"protocol", "-1, 6 (tcp), 17 (udp), 1 (icmp), 58 (icmpv6), …", "string", "Protocol"},
+		{"rule-action", "allow or deny", "string", "RuleAction"},
+		{"cidr-block", "the IPv4 block", "string", "CidrBlock"},
+		{"ipv6-cidr-block", "the IPv6 block", "string", "Ipv6CidrBlock"},
+		{"port-range", "From=N,To=M", "kv", "PortRange"},
+		{"icmp-type-code", "Type=N,Code=M (-1 any)", "kv", "IcmpTypeCode"},
+	}
+}
+
+func ec2Cmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ec2 ACTION [flags]",
+		Short: "Change a running lab with EC2's calls (authorize-security-group-ingress, …)",
+		Long: `Send one of EC2's policy-changing calls to the running lab named by --lab (the
+built-in example when not given). Each call takes the AWS CLI's flags, or its
+whole request as JSON with --cli-input-json (a file, or - for stdin), and
+prints EC2's JSON response. The change is validated whole and swapped in at
+once; a refused change names EC2's error code and leaves the running policy
+untouched. With principals configured, the token comes from VPCLAB_TOKEN.`,
+		Example: `  sudo vpclab ec2 authorize-security-group-ingress --group-id sg-app --protocol tcp --port 9000 --cidr 10.0.1.0/24
+  sudo vpclab ec2 revoke-security-group-ingress --group-id sg-app --security-group-rule-ids sgr-0123456789abcdef0
+  sudo vpclab ec2 create-network-acl-entry --network-acl-id acl-db --rule-number 50 --protocol 6 \
+      --rule-action deny --cidr-block 10.0.2.99/32 --port-range From=5432,To=5432
+  sudo vpclab ec2 modify-network-interface-attribute --network-interface-id eni-app1 --groups sg-app sg-web`,
+	}
+	for _, action := range change.Actions {
+		cmd.AddCommand(ec2ActionCmd(action))
+	}
+	return cmd
+}
+
+func ec2ActionCmd(action string) *cobra.Command {
+	flags := ec2Flags[action]
+	cmd := &cobra.Command{
+		Use:   change.CLIName(action) + " [flags]",
+		Short: "EC2's " + action,
+		Args:  cobra.NoArgs,
+	}
+	labPath := cmd.Flags().String("lab", "", "the running lab's file (default: the built-in example)")
+	input := cmd.Flags().String("cli-input-json", "", "the whole request as JSON: a file, or - for stdin")
+	for _, f := range flags {
+		switch f.kind {
+		case "strings":
+			cmd.Flags().StringSlice(f.name, nil, f.usage)
+		case "bool", "boolvalue":
+			cmd.Flags().Bool(f.name, false, f.usage)
+		default:
+			cmd.Flags().String(f.name, "", f.usage)
+		}
+	}
+	cmd.RunE = work(func(cmd *cobra.Command, _ []string) error {
+		req := map[string]any{}
+		if *input != "" {
+			data, err := readInput(cmd.InOrStdin(), *input)
+			if err != nil {
+				return err
+			}
+			dec := json.NewDecoder(bytes.NewReader(data))
+			dec.UseNumber()
+			if err := dec.Decode(&req); err != nil {
+				return fmt.Errorf("--cli-input-json %s: %v", *input, err)
+			}
+		}
+		if err := requestFromFlags(cmd.Flags(), flags, req); err != nil {
+			return err
+		}
+		body, err := json.Marshal(req)
+		if err != nil {
+			return err
+		}
+		// Check the request here too, for messages that name the flag's
+		// field before anything is sent.
+		if _, err := change.Decode(action, body); err != nil {
+			return err
+		}
+		l, err := loadLab(*labPath)
+		if err != nil {
+			return err
+		}
+		c, path, err := client(l)
+		if err != nil {
+			return err
+		}
+		resp, err := c.EC2(cmd.Context(), action, body)
+		if err != nil {
+			var ec2 *control.EC2CallError
+			if errors.As(err, &ec2) {
+				return fmt.Errorf("an error occurred (%s) when calling the %s operation: %s", ec2.Code, action, ec2.Message)
+			}
+			return notUp(err, l, path)
+		}
+		var pretty bytes.Buffer
+		if json.Indent(&pretty, resp, "", "    ") != nil {
+			pretty.Reset()
+			pretty.Write(resp)
+		}
+		if pretty.Len() > 0 && pretty.Bytes()[pretty.Len()-1] != '\n' {
+			pretty.WriteByte('\n')
+		}
+		_, err = cmd.OutOrStdout().Write(pretty.Bytes())
+		return err
+	})
+	return cmd
+}
+
+func readInput(stdin io.Reader, name string) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(stdin)
+	}
+	if rest, ok := strings.CutPrefix(name, "file://"); ok {
+		name = rest
+	}
+	return os.ReadFile(name)
+}
+
+// requestFromFlags sets the request's fields from the flags given.
+func requestFromFlags(fs *pflag.FlagSet, flags []ec2Flag, req map[string]any) error {
+	var perm map[string]any
+	permFlags := map[string]string{}
+	for _, f := range flags {
+		if !fs.Changed(f.name) {
+			continue
+		}
+		v := fs.Lookup(f.name).Value.String()
+		switch f.kind {
+		case "string":
+			req[f.key] = v
+		case "int":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("--%s: %q is not a whole number", f.name, v)
+			}
+			req[f.key] = n
+		case "bool":
+			b, _ := fs.GetBool(f.name)
+			req[f.key] = b
+		case "boolvalue":
+			b, _ := fs.GetBool(f.name)
+			req[f.key] = map[string]any{"Value": b}
+		case "strings":
+			s, _ := fs.GetStringSlice(f.name)
+			req[f.key] = s
+		case "json":
+			var x any
+			if err := json.Unmarshal([]byte(v), &x); err != nil {
+				return fmt.Errorf("--%s: not JSON: %v", f.name, err)
+			}
+			req[f.key] = x
+		case "kv":
+			m := map[string]any{}
+			for _, pair := range strings.Split(v, ",") {
+				k, val, ok := strings.Cut(pair, "=")
+				n, err := strconv.Atoi(strings.TrimSpace(val))
+				if !ok || err != nil {
+					return fmt.Errorf("--%s: %q: write Key=N pairs separated by commas, such as %s", f.name, pair, f.usage)
+				}
+				m[strings.TrimSpace(k)] = n
+			}
+			req[f.key] = m
+		case "perms":
+			permFlags[f.name] = v
+		}
+	}
+	if len(permFlags) == 0 {
+		return nil
+	}
+	if _, has := req["IpPermissions"]; has {
+		return errors.New("give --ip-permissions or the shorthand flags (--protocol, --port, --cidr, --source-group), not both")
+	}
+	proto, ok := permFlags["protocol"]
+	if !ok {
+		return errors.New("--protocol is needed with --port, --cidr or --source-group")
+	}
+	perm = map[string]any{"IpProtocol": proto}
+	if port, ok := permFlags["port"]; ok {
+		from, to, isRange := strings.Cut(port, "-")
+		if from == "" && isRange { // -1
+			from, to = port, port
+		} else if !isRange {
+			to = from
+		}
+		f, err1 := strconv.Atoi(from)
+		t, err2 := strconv.Atoi(to)
+		if err1 != nil || err2 != nil {
+			return fmt.Errorf("--port: %q: give a port, a range such as 1024-65535, or -1", port)
+		}
+		if p := strings.ToLower(proto); p == "icmp" || p == "icmpv6" || p == "1" || p == "58" {
+			t = -1 // --port is the ICMP type; any code
+		}
+		perm["FromPort"], perm["ToPort"] = f, t
+	}
+	desc := permFlags["description"]
+	switch cidr, group := permFlags["cidr"], permFlags["source-group"]; {
+	case cidr != "" && group != "":
+		return errors.New("give --cidr or --source-group, not both")
+	case strings.Contains(cidr, ":"):
+		perm["Ipv6Ranges"] = []any{map[string]any{"CidrIpv6": cidr, "Description": desc}}
+	case cidr != "":
+		perm["IpRanges"] = []any{map[string]any{"CidrIp": cidr, "Description": desc}}
+	case group != "":
+		perm["UserIdGroupPairs"] = []any{map[string]any{"GroupId": group, "Description": desc}}
+	default:
+		return errors.New("give the peer: --cidr or --source-group")
+	}
+	req["IpPermissions"] = []any{perm}
+	return nil
+}
