@@ -1,19 +1,14 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/vpclab/vpclab/control"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
@@ -21,70 +16,6 @@ import (
 
 // The commands of a live lab: up, down and exec. They need root and
 // /dev/net/tun (labnet.Check says what is missing).
-
-func upCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "up [LAB]",
-		Short: "Run a lab live: instances as namespaces, ENIs as TUN devices",
-		Long: `Bring the lab up on this host and enforce it until interrupted (SIGINT or
-SIGTERM), then remove everything it made.
-
-Each instance becomes a network namespace with one TUN device per ENI (eth0,
-eth1, …) carrying the ENI's addresses and routes; the internet hosts, if any,
-share one more namespace. Every packet between them passes the same dataplane
-as explain and replay: security groups with connection tracking, network
-ACLs, the route. Without LAB, the built-in example is used.
-
-Needs root and /dev/net/tun. Run commands inside an instance with
-"vpclab exec", or "ip netns exec NAMESPACE" with the namespace from the table.`,
-		Example: `  sudo vpclab up                       # the built-in example
-  sudo vpclab up lab.yaml
-  sudo vpclab exec web1 -- ping -c1 10.0.2.10   # from another terminal`,
-		Args: maxLabArgs,
-		RunE: work(func(cmd *cobra.Command, args []string) error {
-			l, err := labArg(args)
-			if err != nil {
-				return err
-			}
-			if err := labnet.Check(); err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			out := cmd.OutOrStdout()
-			var running *live.Lab
-			var ctl *control.Server
-			var ctlErr error
-			err = live.Run(ctx, l, live.Options{}, func(x *live.Lab) {
-				running = x
-				if ctl, ctlErr = control.Listen(x, control.SocketPath(x.Plan()), control.Options{}); ctlErr != nil {
-					stop() // the lab comes down again
-					return
-				}
-				go func() { // stop answering as the lab comes down
-					select {
-					case <-ctx.Done():
-					case <-x.Failed():
-					}
-					ctl.Close()
-				}()
-				writeDevices(out, l, x)
-				fmt.Fprintf(out, "\ncontrol socket %s (vpclab status)\n", ctl.Path())
-				fmt.Fprintln(out, "enforcing; press Ctrl-C to stop and remove the lab")
-			})
-			if ctl != nil {
-				err = errors.Join(err, ctl.Close())
-			}
-			if ctlErr != nil {
-				return errors.Join(ctlErr, err)
-			}
-			if running != nil {
-				writeCounters(out, running)
-			}
-			return err
-		}),
-	}
-}
 
 func downCmd() *cobra.Command {
 	return &cobra.Command{

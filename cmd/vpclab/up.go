@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vpclab/vpclab/authz"
+	"github.com/vpclab/vpclab/control"
+	"github.com/vpclab/vpclab/labnet"
+	"github.com/vpclab/vpclab/live"
+	"github.com/vpclab/vpclab/metrics"
+)
+
+// upFlags are the options of vpclab up.
+type upFlags struct {
+	principals  string
+	auditLog    string
+	controlAddr string
+	metricsAddr string
+	perENI      bool
+}
+
+func upCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "up [LAB]",
+		Short: "Run a lab live: instances as namespaces, ENIs as TUN devices",
+		Long: `Bring the lab up on this host and enforce it until interrupted (SIGINT or
+SIGTERM), then remove everything it made.
+
+Each instance becomes a network namespace with one TUN device per ENI (eth0,
+eth1, …) carrying the ENI's addresses and routes; the internet hosts, if any,
+share one more namespace. Every packet between them passes the same dataplane
+as explain and replay: security groups with connection tracking, network
+ACLs, the route. Without LAB, the built-in example is used.
+
+While it runs, the lab answers on its control socket
+(/run/vpclab/vpclab-<lab id>.sock, mode 0600): vpclab status, apply and ec2
+change and read it. With --principals (or VPCLAB_TOKEN and VPCLAB_ROLE in the
+environment) every request needs a token, each principal may do what its roles
+allow, and --control-addr serves the same API on TCP. Every change attempt is
+appended to the audit log. Prometheus metrics are served on --metrics-addr.
+
+Needs root and /dev/net/tun. Run commands inside an instance with
+"vpclab exec", or "ip netns exec NAMESPACE" with the namespace from the table.`,
+		Example: `  sudo vpclab up                       # the built-in example
+  sudo vpclab up lab.yaml
+  sudo vpclab exec web1 -- ping -c1 10.0.2.10   # from another terminal
+  sudo vpclab up lab.yaml --principals /etc/vpclab/principals.yaml --control-addr 127.0.0.1:9723`,
+		Args: maxLabArgs,
+	}
+	var f upFlags
+	cmd.Flags().StringVar(&f.principals, "principals", "", "principals file: tokens and roles (see the README); without it the socket's peer (root) may do everything")
+	cmd.Flags().StringVar(&f.auditLog, "audit-log", "", `audit log of every change attempt (default /var/log/vpclab/<lab id>.audit.log; "off" for none)`)
+	cmd.Flags().StringVar(&f.controlAddr, "control-addr", "", "also serve the control API on this TCP address (needs principals)")
+	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", metrics.DefaultAddr, `serve Prometheus metrics here ("off" for none)`)
+	cmd.Flags().BoolVar(&f.perENI, "metrics-per-eni", false, "label the packet metrics with each ENI (more series)")
+	cmd.RunE = work(func(cmd *cobra.Command, args []string) error {
+		return up(cmd, args, &f)
+	})
+	return cmd
+}
+
+func up(cmd *cobra.Command, args []string, f *upFlags) error {
+	l, err := labArg(args)
+	if err != nil {
+		return err
+	}
+	if err := labnet.Check(); err != nil {
+		return err
+	}
+	plan, err := labnet.NewPlan(l, labnet.Options{})
+	if err != nil {
+		return err
+	}
+	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+
+	copts := control.Options{}
+	if copts.Principals, err = principals(f.principals); err != nil {
+		return err
+	}
+	if f.controlAddr != "" && copts.Principals == nil {
+		return errors.New("--control-addr needs principals: give --principals FILE, or set VPCLAB_TOKEN and VPCLAB_ROLE")
+	}
+	if f.auditLog != "off" {
+		path := f.auditLog
+		if path == "" {
+			path = filepath.Join("/var/log/vpclab", plan.ID+".audit.log")
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				return err
+			}
+		}
+		if copts.Audit, err = authz.Open(path); err != nil {
+			return err
+		}
+		defer copts.Audit.Close()
+	}
+
+	var running atomic.Pointer[live.Lab]
+	collector := metrics.New(metrics.SourceFunc(func(r *metrics.Reading) {
+		if x := running.Load(); x != nil {
+			x.ReadMetrics(r)
+		}
+	}), metrics.Options{PerENI: f.perENI, Version: buildVersion().Version, Revision: buildVersion().Revision})
+	var msrv *metrics.Server
+	if f.metricsAddr != "off" {
+		reg, err := metrics.NewRegistry(collector)
+		if err != nil {
+			return err
+		}
+		if msrv, err = metrics.Serve(f.metricsAddr, reg); err != nil {
+			// Metrics are not worth refusing the lab for.
+			fmt.Fprintf(errOut, "vpclab: no metrics: %v (give --metrics-addr ADDR, or off)\n", err)
+		} else {
+			defer msrv.Close()
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var servers []*control.Server
+	var startErr error
+	err = live.Run(ctx, l, live.Options{OnApply: collector.ObserveApply}, func(x *live.Lab) {
+		running.Store(x)
+		s, err := control.Listen(x, control.SocketPath(x.Plan()), copts)
+		if err != nil {
+			startErr = err
+			stop() // the lab comes down again
+			return
+		}
+		servers = append(servers, s)
+		if f.controlAddr != "" {
+			t, err := control.ListenTCP(x, f.controlAddr, copts)
+			if err != nil {
+				startErr = err
+				stop()
+				return
+			}
+			servers = append(servers, t)
+		}
+		go func() { // stop answering as the lab comes down
+			select {
+			case <-ctx.Done():
+			case <-x.Failed():
+			}
+			for _, s := range servers {
+				s.Close()
+			}
+		}()
+		writeDevices(out, l, x)
+		fmt.Fprintln(out)
+		writeEndpoints(out, servers, msrv, copts)
+		fmt.Fprintln(out, "enforcing; press Ctrl-C to stop and remove the lab")
+	})
+	for _, s := range servers {
+		err = errors.Join(err, s.Close())
+	}
+	if startErr != nil {
+		return errors.Join(startErr, err)
+	}
+	if x := running.Load(); x != nil {
+		writeCounters(out, x)
+	}
+	return err
+}
+
+// principals loads the principals file, if given, and adds the
+// environment's principal; nil when there are none.
+func principals(file string) (*authz.Principals, error) {
+	ps := authz.New()
+	if file != "" {
+		var err error
+		if ps, err = authz.Load(file); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := ps.AddEnv(os.Getenv); err != nil {
+		return nil, err
+	}
+	if ps.Len() == 0 {
+		return nil, nil
+	}
+	return ps, nil
+}
+
+func writeEndpoints(w io.Writer, servers []*control.Server, msrv *metrics.Server, o control.Options) {
+	for _, s := range servers {
+		if s.Path() != "" {
+			fmt.Fprintf(w, "control socket  %s (vpclab status, apply, ec2)\n", s.Path())
+		} else {
+			fmt.Fprintf(w, "control API     http://%s/v1/\n", s.Addr())
+		}
+	}
+	switch {
+	case o.Principals != nil:
+		fmt.Fprintf(w, "principals      %d (requests need Authorization: Bearer TOKEN)\n", o.Principals.Len())
+	default:
+		fmt.Fprintln(w, "principals      none: the socket's peer (root) may do everything")
+	}
+	if o.Audit != nil {
+		fmt.Fprintf(w, "audit log       %s\n", o.Audit.Path())
+	}
+	if msrv != nil {
+		fmt.Fprintf(w, "metrics         %s\n", msrv.URL())
+	}
+}
