@@ -29,8 +29,6 @@ type Options struct {
 	Principals *authz.Principals
 	// Audit, if set, receives every change attempt, allowed or not.
 	Audit *authz.AuditLog
-	// Capture serves GET /v1/capture; nil answers 404.
-	Capture http.Handler
 }
 
 // Body limits: a whole lab (100,000 rules fit) and one EC2 call.
@@ -94,11 +92,9 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if a.method(q, http.MethodPost) {
 			a.ec2(q, strings.TrimPrefix(path, "/v1/ec2/"))
 		}
-	case path == "/v1/capture" && a.o.Capture != nil:
-		eni := r.URL.Query().Get("eni")
-		res := a.arn(authz.KindNetworkInterface, eni)
-		if a.method(q, http.MethodGet) && a.authenticate(q, authz.Capture, res) && a.authorize(q, authz.Capture, res) {
-			a.o.Capture.ServeHTTP(w, r)
+	case path == "/v1/capture":
+		if a.method(q, http.MethodGet) && a.authenticate(q, authz.Capture, "") && a.authorizeCapture(q) {
+			a.capture(q)
 		}
 	default:
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint %s; the API has GET /v1/status, GET and PUT /v1/lab, POST /v1/ec2/ACTION and GET /v1/capture?eni=ID", path))
@@ -160,6 +156,18 @@ func (a *api) authorize(q *request, action, resource string) bool {
 		a.audit(q, action, resource, authz.ResultDenied, d.Reason)
 		writeError(q.w, http.StatusForbidden, fmt.Sprintf("%s may not %s on %s: %s", q.name, action, resource, d.Reason))
 		return false
+	}
+	return true
+}
+
+// authorizeCapture checks vpclab:Capture on every ENI asked for.
+func (a *api) authorizeCapture(q *request) bool {
+	for _, v := range q.r.URL.Query()["eni"] {
+		for _, id := range strings.Split(v, ",") {
+			if !a.authorize(q, authz.Capture, a.arn(authz.KindNetworkInterface, id)) {
+				return false
+			}
+		}
 	}
 	return true
 }

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -82,6 +84,66 @@ func (c *Client) PutLab(ctx context.Context, file string, data []byte) error {
 // *EC2CallError with EC2's code.
 func (c *Client) EC2(ctx context.Context, action string, body []byte) ([]byte, error) {
 	return c.do(ctx, http.MethodPost, "http://vpclab/v1/ec2/"+url.PathEscape(action), "application/json", body)
+}
+
+// Capture streams the pcapng capture of the ENIs (GET /v1/capture) to w
+// until ctx is done or the server ends it. snaplen 0 means the default.
+// It returns nil when ctx ends the capture.
+func (c *Client) Capture(ctx context.Context, enis []string, snaplen int, w io.Writer) error {
+	q := url.Values{"eni": {strings.Join(enis, ",")}}
+	if snaplen > 0 {
+		q.Set("snaplen", strconv.Itoa(snaplen))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://vpclab/v1/capture?"+q.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	stream := &http.Client{Transport: c.http.Transport} // no timeout: it lasts as long as ctx
+	resp, err := stream.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
+			return &NotUpError{Path: c.path}
+		}
+		return fmt.Errorf("control: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var e Error
+		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+			return fmt.Errorf("control: %s: %s", resp.Status, e.Error)
+		}
+		return fmt.Errorf("control: %s", resp.Status)
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		n, rerr := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			if f, ok := w.(interface{ Flush() error }); ok {
+				if ferr := f.Flush(); ferr != nil {
+					return ferr
+				}
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("control: reading the capture: %w", rerr)
+		}
+	}
 }
 
 // EC2CallError is an EC2 call the server refused.

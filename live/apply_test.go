@@ -32,7 +32,9 @@ func TestPlanDiff(t *testing.T) {
 	}{
 		{"groups", func(l *lab.Lab) { l.Interface("eni-app1").SecurityGroups = []string{"sg-web"} }, ""},
 		{"acl", func(l *lab.Lab) { l.Subnet("subnet-app").NetworkACL = "acl-db" }, ""},
-		{"address", func(l *lab.Lab) { l.Interface("eni-db1").SecondaryIPs = append(l.Interface("eni-db1").SecondaryIPs, l.Interface("eni-db1").IP.Next()) }, "addresses of eni-db1"},
+		{"address", func(l *lab.Lab) {
+			l.Interface("eni-db1").SecondaryIPs = append(l.Interface("eni-db1").SecondaryIPs, l.Interface("eni-db1").IP.Next())
+		}, "addresses of eni-db1"},
 		{"public", func(l *lab.Lab) { l.Subnet("subnet-app").Public = true }, ""}, // the engine routes to the gateway, not the namespace
 		{"instance gone", func(l *lab.Lab) { l.Instances = l.Instances[:2] }, "eni-db1 of instance db1 would go"},
 		{"internet host", func(l *lab.Lab) { l.Internet.Hosts = l.Internet.Hosts[:1] }, "addresses of internet"},

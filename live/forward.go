@@ -7,6 +7,8 @@ import (
 
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/labnet"
+	"github.com/vpclab/vpclab/mirror"
+	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/tun"
 )
 
@@ -40,6 +42,7 @@ type forwarder struct {
 	sizes []int
 	out   [][][]byte // frames to write, by destination Device.index
 	v     dataplane.Verdict
+	p     packet.Parsed
 
 	// inject hands one packet to the services (x.inject; tests replace it).
 	inject func(pkt []byte)
@@ -80,7 +83,14 @@ func (f *forwarder) batch(n int, now int64) {
 		}
 		pkt := frame[tun.VirtioNetHdrLen:]
 		segs := segments(frame)
-		f.x.engine.Process(f.d.Port, pkt, now, &f.v)
+		f.x.engine.ProcessParsed(f.d.Port, pkt, now, &f.v, &f.p)
+		if t := f.x.tap; t != nil {
+			t.OfferVerdict(&f.v, pkt, now)
+		}
+		m := f.x.mirror
+		if m != nil {
+			m.Offer(f.v.From, mirror.Egress, &f.v, &f.p, frame[:tun.VirtioNetHdrLen], pkt, now)
+		}
 		if !f.v.Allowed {
 			c.denied(f.v.Stage, f.v.Code, segs, uint64(len(pkt)))
 			continue
@@ -95,6 +105,9 @@ func (f *forwarder) batch(n int, now int64) {
 			continue
 		}
 		decrementHop(pkt)
+		if m != nil {
+			m.Offer(f.v.To, mirror.Ingress, &f.v, &f.p, frame[:tun.VirtioNetHdrLen], pkt, now)
+		}
 		f.out[to.index] = append(f.out[to.index], frame)
 		pkts += segs
 		bytes += uint64(len(pkt))

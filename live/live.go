@@ -8,9 +8,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vpclab/vpclab/capture"
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
+	"github.com/vpclab/vpclab/mirror"
 	"github.com/vpclab/vpclab/services"
 	"github.com/vpclab/vpclab/tun"
 )
@@ -42,6 +44,10 @@ type Lab struct {
 	mtu     int       // the ENIs' MTU
 	wg      sync.WaitGroup
 	closing atomic.Bool
+
+	tap         *capture.Tap
+	mirror      *mirror.Mirror
+	mirrorCount Counters // what the mirror sent into the dataplane
 
 	svc       *services.Services
 	svcCancel context.CancelFunc // stops the services' writer
@@ -139,6 +145,9 @@ func Start(l *lab.Lab, o Options) (_ *Lab, err error) {
 		}
 	}
 	x.start = time.Now()
+	if err := x.startTaps(l); err != nil {
+		return nil, err
+	}
 	for _, d := range x.devices {
 		x.wg.Add(1)
 		go x.forward(d)
@@ -240,6 +249,9 @@ func (x *Lab) Close() error {
 			errs = append(errs, d.dev.Close())
 		}
 		x.wg.Wait()
+		if x.mirror != nil { // no reader offers any more
+			errs = append(errs, x.mirror.Close())
+		}
 		if x.svc != nil { // no reader injects any more
 			errs = append(errs, x.svc.Close())
 		}

@@ -61,6 +61,9 @@ func (w *serviceWriter) batch(n int, now int64) {
 		clear(frame[:tun.VirtioNetHdrLen])
 		pkt := frame[tun.VirtioNetHdrLen:]
 		w.x.engine.Process(dataplane.PortService, pkt, now, &w.v)
+		if t := w.x.tap; t != nil {
+			t.OfferVerdict(&w.v, pkt, now)
+		}
 		if !w.v.Allowed {
 			c.denied(w.v.Stage, w.v.Code, 1, uint64(len(pkt)))
 			continue

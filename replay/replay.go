@@ -33,7 +33,9 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/vpclab/vpclab/capture"
 	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/packet"
 )
 
@@ -50,6 +52,12 @@ type Options struct {
 	// place at most ten times a second and erased at the end. Give it a
 	// terminal only.
 	Progress io.Writer
+	// VerdictsPcapng, when not nil, receives every IP packet as pcapng,
+	// each with a comment giving its verdict, stage and rule, on an
+	// interface per port it entered at (see package capture).
+	VerdictsPcapng io.Writer
+	// Lab describes the interfaces of VerdictsPcapng; it may be nil.
+	Lab *lab.Lab
 }
 
 // Summary counts what a replay saw. Frames = Packets + Skipped, Packets =
@@ -141,8 +149,14 @@ func Run(e *dataplane.Engine, c *Reader, opts Options) (*Summary, error) {
 		vw   *verdictWriter
 		aw   *allowedWriter
 		prog *progress
+		pw   *capture.PortWriter
 		err  error
 	)
+	if opts.VerdictsPcapng != nil {
+		if pw, err = capture.NewPortWriter(opts.VerdictsPcapng, e.Snapshot(), opts.Lab); err != nil {
+			return nil, fmt.Errorf("writing verdicts as pcapng: %w", err)
+		}
+	}
 	if opts.Verdicts != nil {
 		vw = newVerdictWriter(opts.Verdicts, e.Snapshot())
 	}
@@ -174,6 +188,12 @@ func Run(e *dataplane.Engine, c *Reader, opts Options) (*Summary, error) {
 				break
 			}
 		}
+		if pw != nil {
+			if werr := pw.WritePacket(fr.Time, fr.Data, fr.Length, &v); werr != nil {
+				err = fmt.Errorf("writing verdicts as pcapng: %w", werr)
+				break
+			}
+		}
 		if aw != nil && v.Allowed {
 			if werr := aw.write(&fr); werr != nil {
 				err = fmt.Errorf("writing allowed packets: %w", werr)
@@ -190,6 +210,11 @@ func Run(e *dataplane.Engine, c *Reader, opts Options) (*Summary, error) {
 	if vw != nil {
 		if ferr := vw.w.Flush(); ferr != nil && err == nil {
 			err = fmt.Errorf("writing verdicts: %w", ferr)
+		}
+	}
+	if pw != nil {
+		if ferr := pw.Flush(); ferr != nil && err == nil {
+			err = fmt.Errorf("writing verdicts as pcapng: %w", ferr)
 		}
 	}
 	if aw != nil {

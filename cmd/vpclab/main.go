@@ -122,7 +122,7 @@ filter touches. A lab file describes the VPC; "vpclab example" prints one.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
-	root.AddCommand(exampleCmd(), explainCmd(), testCmd(), replayCmd(), upCmd(), downCmd(), execCmd(), statusCmd(), applyCmd(), ec2Cmd(), demoCmd(), versionCmd())
+	root.AddCommand(exampleCmd(), explainCmd(), testCmd(), replayCmd(), upCmd(), downCmd(), execCmd(), statusCmd(), applyCmd(), ec2Cmd(), importCmd(), captureCmd(), demoCmd(), versionCmd())
 	return root
 }
 
@@ -143,9 +143,15 @@ func labFlag(cmd *cobra.Command) *string {
 	return cmd.Flags().String("lab", "", "lab file (default: the built-in example, see 'vpclab example')")
 }
 
+// loadLab reads the lab at path: a lab file, a directory of AWS CLI
+// output or a Terraform state (imported as vpclab import does); the
+// built-in example when path is empty.
 func loadLab(path string) (*lab.Lab, error) {
 	if path == "" {
 		return lab.ExampleLab(), nil
+	}
+	if l, ok, err := importLab(path, os.Stderr); ok {
+		return l, err
 	}
 	return lab.Load(path)
 }
@@ -322,7 +328,7 @@ with its outcome; the exit status is 1 when any step fails.`,
 }
 
 func replayCmd() *cobra.Command {
-	var verdicts, allowed string
+	var verdicts, allowed, verdictsPcapng string
 	cmd := &cobra.Command{
 		Use:   "replay [--lab FILE] CAPTURE",
 		Short: "Judge every packet of a pcap or pcapng capture",
@@ -337,10 +343,13 @@ gzip-compressed or not, of link type Ethernet (VLAN tags are stripped), raw IP,
 Linux cooked (SLL, SLL2) or BSD loopback.
 
 --verdicts writes one JSON object per packet (JSON Lines); --write-allowed
-writes the allowed packets as a raw-IP pcap with their original timestamps.`,
+writes the allowed packets as a raw-IP pcap with their original timestamps;
+--write-verdicts writes every packet as pcapng with its verdict, stage and rule
+as the packet's comment (as vpclab capture does live).`,
 		Example: `  vpclab replay --lab lab.yaml capture.pcap
   vpclab replay --lab lab.yaml capture.pcapng -o json
-  vpclab replay --lab lab.yaml capture.pcap --verdicts verdicts.jsonl --write-allowed allowed.pcap`,
+  vpclab replay --lab lab.yaml capture.pcap --verdicts verdicts.jsonl --write-allowed allowed.pcap
+  vpclab replay --lab lab.yaml capture.pcap --write-verdicts verdicts.pcapng`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageErrorf("give one capture file (got %d arguments)", len(args))
@@ -351,6 +360,7 @@ writes the allowed packets as a raw-IP pcap with their original timestamps.`,
 	labPath, output := labFlag(cmd), outputFlag(cmd)
 	cmd.Flags().StringVar(&verdicts, "verdicts", "", "write one JSON verdict per packet to `OUT.jsonl`")
 	cmd.Flags().StringVar(&allowed, "write-allowed", "", "write the allowed packets to `OUT.pcap` (raw IP)")
+	cmd.Flags().StringVar(&verdictsPcapng, "write-verdicts", "", "write every packet with its verdict as a comment to `OUT.pcapng`")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkOutput(*output); err != nil {
 			return err
@@ -375,7 +385,7 @@ writes the allowed packets as a raw-IP pcap with their original timestamps.`,
 			for _, o := range []struct {
 				path string
 				dst  *io.Writer
-			}{{verdicts, &opts.Verdicts}, {allowed, &opts.Allowed}} {
+			}{{verdicts, &opts.Verdicts}, {allowed, &opts.Allowed}, {verdictsPcapng, &opts.VerdictsPcapng}} {
 				if o.path == "" {
 					continue
 				}
@@ -389,6 +399,7 @@ writes the allowed packets as a raw-IP pcap with their original timestamps.`,
 			if f, ok := cmd.ErrOrStderr().(*os.File); ok && isTerminal(f.Fd()) {
 				opts.Progress = f
 			}
+			opts.Lab = l
 			sum, err := replay.Run(dataplane.New(l), c, opts)
 			for _, f := range files {
 				if cerr := f.Close(); cerr != nil && err == nil {

@@ -276,7 +276,7 @@ func (r *run) readEntries(src *source, raw json.RawMessage) {
 	items := decodeItems[prefixListEntry](r, src, "Entries", raw)
 	id := plID.FindString(filepath.Base(src.name))
 	if id == "" {
-		r.rep.Unsupportedf(src.name, "", "Entries", "get-managed-prefix-list-entries output does not name its prefix list and neither does the file name: %d entries not imported (name the file after the list, such as pl-0123456789abcdef0.json)", len(items))
+		r.rep.Unsupportedf(src.name, "", "Entries", "get-managed-prefix-list-entries output does not name its prefix list and neither does the file name: %s not imported (name the file after the list, such as pl-0123456789abcdef0.json)", count(len(items), "entry"))
 		return
 	}
 	r.entries = append(r.entries, entriesFile{src: src, listID: id, entries: items})
@@ -305,22 +305,23 @@ var notModelled = map[string]struct{ what, idKey string }{
 	"Firewalls":                   {"network firewall", "FirewallName"},
 }
 
-// notImported are outputs of describe calls for features a lab models
-// but the importer does not read.
-var notImported = map[string]struct{ what, idKey string }{
-	"InternetGateways":      {"internet gateway (a lab's is implicit, and the route tables say which subnets use it)", "InternetGatewayId"},
-	"FlowLogs":              {"flow log", "FlowLogId"},
-	"TrafficMirrorFilters":  {"traffic mirror filter", "TrafficMirrorFilterId"},
-	"TrafficMirrorSessions": {"traffic mirror session", "TrafficMirrorSessionId"},
-	"TrafficMirrorTargets":  {"traffic mirror target", "TrafficMirrorTargetId"},
+// notImported are outputs of describe calls the importer does not read,
+// for features a lab models or does not need, with why.
+var notImported = map[string]struct{ what, idKey, why string }{
+	"InternetGateways":      {"internet gateway", "InternetGatewayId", "a lab's internet gateway is implicit, and the route tables say which subnets use it"},
+	"FlowLogs":              {"flow log", "FlowLogId", "write them in the lab file"},
+	"TrafficMirrorFilters":  {"traffic mirror filter", "TrafficMirrorFilterId", "write them in the lab file"},
+	"TrafficMirrorSessions": {"traffic mirror session", "TrafficMirrorSessionId", "write them in the lab file"},
+	"TrafficMirrorTargets":  {"traffic mirror target", "TrafficMirrorTargetId", "write them in the lab file"},
 }
 
 // otherKey reports a top-level key the importer does not read.
 func (r *run) otherKey(src *source, key string, raw json.RawMessage) {
 	kind, modelled := notModelled[key]
+	skipped, known := notImported[key]
 	if !modelled {
-		var ok bool
-		if kind, ok = notImported[key]; !ok {
+		kind.what, kind.idKey = skipped.what, skipped.idKey
+		if !known {
 			r.rep.Unsupportedf(src.name, "", key, "unknown key: not read (the importer reads the output of describe-vpcs, describe-subnets, describe-security-groups, describe-security-group-rules, describe-network-acls, describe-route-tables, describe-network-interfaces, describe-instances, describe-managed-prefix-lists and get-managed-prefix-list-entries)")
 			return
 		}
@@ -341,11 +342,27 @@ func (r *run) otherKey(src *source, key string, raw json.RawMessage) {
 			r.rep.NotModelledf(src.name, id, "%s: a lab does not model it", kind.what)
 		}
 		if len(ids) < len(items) {
-			r.rep.NotModelledf(src.name, "", "%d %s objects without %s: a lab does not model them", len(items)-len(ids), kind.what, kind.idKey)
+			r.rep.NotModelledf(src.name, "", "%s without %s: a lab does not model them", count(len(items)-len(ids), kind.what), kind.idKey)
 		}
 		return
 	}
-	r.rep.Unsupportedf(src.name, "", key, "%d %s objects (%s): not imported", len(items), kind.what, listIDs(ids))
+	r.rep.Unsupportedf(src.name, "", key, "%s (%s): not imported: %s", count(len(items), kind.what), listIDs(ids), skipped.why)
+}
+
+// count writes n things: "1 subnet", "2 subnets", "3 entries".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	switch {
+	case strings.HasSuffix(thing, "y") && !strings.ContainsAny(thing[len(thing)-2:len(thing)-1], "aeiou"):
+		thing = strings.TrimSuffix(thing, "y") + "ies"
+	case strings.HasSuffix(thing, "s"):
+		thing += "es"
+	default:
+		thing += "s"
+	}
+	return fmt.Sprintf("%d %s", n, thing)
 }
 
 // listIDs lists up to ten ids for a message.

@@ -120,6 +120,8 @@ func offsetOf(data []byte, p path) (int64, bool) {
 // errorList collects the errors of an import, each located in its file.
 type errorList struct {
 	list yamlpos.ErrorList
+	// plain are errors about the input as a whole.
+	plain []error
 }
 
 // at records an error about the value at p in src.
@@ -133,10 +135,14 @@ func (e *errorList) at(src *source, p path, format string, args ...any) {
 // rest, as lab.Parse does.
 const maxErrors = 50
 
-// err returns the errors sorted by file and position, at most maxErrors
-// of them and then one saying how many more there were; nil when there
-// are none.
+// err returns the errors about the input as a whole if there are any,
+// else the located errors, sorted by file and position, at most maxErrors
+// of them and then one saying how many more there were (a
+// yamlpos.ErrorList); nil when there are none.
 func (e *errorList) err() error {
+	if len(e.plain) > 0 {
+		return errors.Join(e.plain...)
+	}
 	l := e.list
 	if len(l) == 0 {
 		return nil
@@ -169,12 +175,39 @@ func decodeError(src *source, key string, err error) *yamlpos.Error {
 		e.Line, e.Column = lineCol(src.data, base+syntax.Offset)
 		e.Msg = "not valid JSON: " + syntax.Error()
 	case errors.As(err, &typ):
-		// The offset is the end of the value read.
-		e.Line, e.Column = lineCol(src.data, base+typ.Offset)
+		e.Line, e.Column = lineCol(src.data, valueStart(src.data, base+typ.Offset))
 		e.Field = strings.Trim(key+"."+typ.Field, ".")
 		e.Msg = fmt.Sprintf("want %s, not a JSON %s", typeName(typ.Type), typ.Value)
 	}
 	return e
+}
+
+// valueStart returns where the scalar that ends at off starts: the
+// offsets of encoding/json's type errors are the ends of values. It
+// leaves off alone after an object or a list.
+func valueStart(data []byte, off int64) int64 {
+	off = min(max(off, 0), int64(len(data)))
+	switch {
+	case off == 0:
+	case data[off-1] == '"':
+		for i := off - 2; i >= 0; i-- {
+			if data[i] != '"' {
+				continue
+			}
+			escapes := 0
+			for j := i - 1; j >= 0 && data[j] == '\\'; j-- {
+				escapes++
+			}
+			if escapes%2 == 0 {
+				return i
+			}
+		}
+	default:
+		for off > 0 && strings.IndexByte("0123456789+-.eEtruefalsn", data[off-1]) >= 0 {
+			off--
+		}
+	}
+	return off
 }
 
 // typeName names a Go type of the shapes for messages.

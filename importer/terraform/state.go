@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -44,6 +45,9 @@ type resource struct {
 	Mode    string `json:"mode"`
 	Type    string `json:"type"`
 	Name    string `json:"name"`
+	// DeposedKey is set on an object create_before_destroy replaced but
+	// did not destroy: it still exists, and is imported like the others.
+	DeposedKey string `json:"deposed_key"`
 	// Values are the instance's attributes, decoded with numbers kept as
 	// json.Number: nil, bool, json.Number, string, []any or map[string]any.
 	Values map[string]any `json:"values"`
@@ -118,6 +122,9 @@ func decode(name string, data []byte) ([]*resource, error) {
 			if r.Mode != modeManaged && r.Mode != modeData {
 				return fmt.Errorf("%s: %s: mode %q: want managed or data", name, r.Address, r.Mode)
 			}
+			if r.DeposedKey != "" {
+				r.Address += " (deposed " + r.DeposedKey + ")"
+			}
 			out = append(out, r)
 		}
 		for i, c := range m.ChildModules {
@@ -153,14 +160,31 @@ func jsonError(name string, data []byte, err error, want string) error {
 		if field == "" {
 			return fmt.Errorf("%s:%s: want %s, not a JSON %s", name, position(data, typ.Offset), want, typ.Value)
 		}
-		return fmt.Errorf("%s:%s: %s: want %s, not a JSON %s", name, position(data, typ.Offset), field, typ.Type, typ.Value)
+		return fmt.Errorf("%s:%s: %s: want %s, not a JSON %s", name, position(data, typ.Offset), field, kindName(typ.Type), typ.Value)
 	}
 	return fmt.Errorf("%s: %v", name, err)
 }
 
-// position returns "LINE:COL" of byte offset off in data, counting from 1.
+// kindName names what a Go type decodes from, for messages.
+func kindName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct, reflect.Pointer:
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	}
+	return "a number"
+}
+
+// position returns "LINE:COL", counting from 1, of the byte an error
+// offset points after: encoding/json's offsets count the bytes read,
+// the offending one included.
 func position(data []byte, off int64) string {
-	off = min(max(off, 0), int64(len(data)))
+	off = min(max(off-1, 0), int64(len(data)))
 	before := data[:off]
 	line := bytes.Count(before, []byte("\n")) + 1
 	col := len(before) - bytes.LastIndexByte(before, '\n')

@@ -1,0 +1,106 @@
+// Package mirror is AWS Traffic Mirroring for a lab (spec §7): it copies
+// the packets a source ENI sends and receives, as its sessions' filters
+// choose, encapsulates each copy in VXLAN as AWS does and hands it to the
+// session's target: an ENI of the lab, through a Sink the live dataplane
+// provides, or a pcap file it writes itself.
+//
+// # Use
+//
+//	engine.Apply(l, now)  // first: the mirror needs the ENIs' ports
+//	m, err := mirror.New(l, engine.Port, mirror.Options{Sink: sink, Epoch: start})
+//	m.Start()
+//	defer m.Close()
+//	// per packet, once engine.ProcessParsed has judged it, allowed or not:
+//	m.Offer(v.From, mirror.Egress, &v, &p, vnet, pkt, now)  // as sent
+//	m.Offer(v.To, mirror.Ingress, &v, &p, vnet, pkt, now)   // as delivered
+//
+// Offer copies and returns at once; one goroutine (Start, or Drain called
+// by an offline caller such as replay, after each batch) encapsulates the
+// copies and sends them. Packet makes both calls when the packet is the
+// same on both sides. Reconfigure follows every engine.Apply.
+//
+// # Which packets
+//
+// A packet is offered at a port with a direction: Egress at the ENI that
+// sent it (v.From), Ingress at the ENI it is routed to (v.To). It is
+// mirrored when all of these hold:
+//
+//   - It reached that side of the ENI. AWS: "packets that are dropped at the
+//     traffic mirror source by security group rules or by network ACL rules
+//     are not mirrored" (TM, considerations). Egress: the sender's own
+//     stages passed it (its security group, its subnet's network ACL, its
+//     instance's conntrack allowance); a packet dropped later (by the
+//     receiver's network ACL, security group or allowance) was sent and is
+//     mirrored. Ingress: it was
+//     delivered (v.Allowed and v.To is the port). A packet the engine drops
+//     before the security groups (source/destination check, parse errors,
+//     broadcast, no route, TTL) is not mirrored (Policy: its sender's
+//     stages never judged it).
+//   - It is not exempt (spec §6): traffic with the VPC's own services is
+//     never mirrored. AWS mirrors Amazon DNS traffic only for a filter that
+//     adds the amazon-dns network service; the lab model has no such
+//     option yet, so DNS is never mirrored, AWS's default.
+//   - A session of the ENI accepts it. Sessions are tried from the lowest
+//     number; in each, the filter's rules for the direction (inbound for
+//     Ingress, outbound for Egress) are tried from the lowest number and
+//     the first rule that matches decides: accept mirrors the packet to
+//     that session's target and no other, reject leaves it to the next
+//     session. No matching rule in any session: no copy. A rule matches
+//     the packets of its CIDRs' family whose protocol (-1: any), source
+//     and destination addresses are in its ranges and, when a port range
+//     is narrower than 0-65535, whose port is in it (a packet without
+//     ports, such as a later fragment, matches no narrowed range).
+//
+// # The mirror packet
+//
+// As AWS's packet format page (TM, traffic-mirroring-packet-formats)
+// describes, each copy is an IPv4 packet from the source ENI's primary
+// IPv4 address to the target ENI's (for a file target, which has no
+// address: 0.0.0.0), UDP from a port chosen by a hash of the copied
+// packet's 5-tuple (3-tuple, addresses and protocol, for protocols other
+// than TCP, UDP and ICMP; the port lies in 49152-65535, RFC 7348) to 4789,
+// a VXLAN header with the I flag and the session's VNI, then the inner
+// frame: an Ethernet header and the packet as the ENI sent or received it.
+// The outer header has DF set, TTL 64 and a correct checksum; the UDP
+// checksum is 0, as RFC 7348 recommends. The inner Ethernet header carries
+// the source ENI's MAC (services.MAC, as instance metadata shows it) and
+// its peer's: the peer ENI's MAC when the peer is an ENI of the same
+// subnet, else the subnet router's (Policy: a MAC derived from the
+// subnet id, as ENI MACs are from theirs); EtherType 0x0800 or 0x86DD.
+//
+// PacketLength counts the bytes after the VXLAN header, that is the inner
+// frame with its Ethernet header (CreateTrafficMirrorSession). AWS copies
+// at least 35 bytes of an IPv4 frame and 55 of an IPv6 one (TM,
+// limitations), so the IP header always survives; a shorter PacketLength
+// is raised to that. An ENI target also cuts a copy to its MTU
+// (Options.MTU): AWS truncates mirror packets longer than the target's
+// MTU, which is why it advises a source MTU 54 bytes below the target's.
+// A truncated copy keeps its original IP lengths, so a decoder sees that
+// bytes are missing; its transport checksum is left as it was (AWS: "If
+// the mirror packet is truncated, the mirror packet L4 checksum is not
+// calculated").
+//
+// A GSO super-packet (a TUN device's virtio header with a GSO type) is
+// mirrored as the segments it stands for, each a copy of its own with
+// complete lengths and checksums (tun.GSOSplit), as AWS sees the packets
+// on the wire. A whole packet whose checksum the kernel left to the device
+// (NEEDS_CSUM) is completed first (tun.CompleteChecksum).
+//
+// # Never slowing the source
+//
+// Offer does what must happen per packet and nothing more: one atomic load
+// of the compiled sessions and an index by port (the whole cost for a port
+// without sessions), the filter walk (a handful of rules, linear), and a
+// copy into a lock-free ring (internal/pktring) of the bytes the copy will
+// keep: the packet cut to the session's length, or a whole GSO
+// super-packet, which is split later. It allocates nothing, takes no lock
+// and never blocks. When the ring is full the copy is dropped and counted
+// per session (Stats), as AWS drops mirror traffic when production traffic
+// needs the bandwidth. The consumer does the rest: splitting, checksums,
+// encapsulation and the sink.
+//
+// The copies a Sink receives must not be offered again: AWS does not
+// mirror mirror traffic, and a source that mirrored its own copies would
+// loop. AWS also forbids an ENI to be a target and a source at once, and
+// New refuses such a lab.
+package mirror
