@@ -288,6 +288,12 @@ func (p *parser) readMirrorSessions(n *yaml.Node, filters map[string]int, target
 	items, _ := p.list(n, "traffic_mirror_sessions")
 	seen := map[string]int{}
 	bySource := map[string]map[int]int{} // source ENI → session number → line
+	type targetUse struct {
+		eni  string
+		node *yaml.Node
+		path string
+	}
+	var targetENIs []targetUse
 	for i, item := range items {
 		o, id, ok := p.item(item, "traffic_mirror_sessions", i, "a traffic mirror session", "id", "id", "number", "source",
 			"target", "filter", "vni", "packet_length")
@@ -328,6 +334,8 @@ func (p *parser) readMirrorSessions(n *yaml.Node, filters map[string]int, target
 				unknownRef(p, o.Vals["target"], o.At("target"), "traffic mirror target", tid, targets)
 			case t.ENI != "" && t.ENI == s.Source:
 				p.Errorf(o.Vals["target"], o.At("target"), "%s sends to %s, the source itself: a session's target is another interface", tid, t.ENI)
+			case t.ENI != "":
+				targetENIs = append(targetENIs, targetUse{t.ENI, o.Vals["target"], o.At("target")})
 			}
 			s.Target = tid
 		}
@@ -345,5 +353,11 @@ func (p *parser) readMirrorSessions(n *yaml.Node, filters map[string]int, target
 			s.PacketLength = v
 		}
 		p.l.MirrorSessions = append(p.l.MirrorSessions, s)
+	}
+	// AWS: an interface is a mirror source or a target, not both.
+	for _, t := range targetENIs {
+		if nums := bySource[t.eni]; len(nums) > 0 {
+			p.Errorf(t.node, t.path, "%s is the source of a session too: an interface is a mirror source or a target, not both", t.eni)
+		}
 	}
 }
