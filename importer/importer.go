@@ -25,7 +25,10 @@ type Item struct {
 }
 
 func (it Item) String() string {
-	s := it.Source + ": " + it.Resource
+	s := it.Source
+	if it.Resource != "" {
+		s += ": " + it.Resource
+	}
 	if it.Field != "" {
 		s += ": " + it.Field
 	}

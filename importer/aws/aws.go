@@ -2,6 +2,7 @@ package aws
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/vpclab/vpclab/importer"
 	"github.com/vpclab/vpclab/internal/yamlpos"
@@ -74,7 +76,7 @@ func ImportFiles(files map[string][]byte) (*lab.Lab, *importer.Report, error) {
 func ImportFilesWith(files map[string][]byte, o Options) (*lab.Lab, *importer.Report, error) {
 	r := &run{opts: o, rep: &importer.Report{}, unknown: map[string]*unknownKey{}}
 	for _, name := range sortedKeys(files) {
-		r.readFile(&source{name: name, data: files[name]})
+		r.readFile(&source{name: name, data: utf8Text(files[name])})
 	}
 	if err := r.errs.err(); err != nil {
 		return nil, r.rep, err
@@ -173,12 +175,34 @@ func (r *run) readFile(src *source) {
 		case "NextToken":
 			var token string
 			if json.Unmarshal(raw, &token) == nil && token != "" {
-				r.rep.Unsupportedf(src.name, "", key, "the output is one page of several (NextToken is set): the later pages are missing; run the CLI without --max-items or --no-paginate")
+				r.rep.Unsupportedf(src.name, "", key, "the output is one page of several (NextToken is set): the later pages are missing (run the CLI without --max-items and --no-paginate, and it fetches every page)")
 			}
 		default:
 			r.otherKey(src, key, raw)
 		}
 	}
+}
+
+// utf8Text returns data as UTF-8 without a byte-order mark. The CLI's
+// output redirected by Windows PowerShell 5 is UTF-16 with a mark, and
+// some editors mark UTF-8.
+func utf8Text(data []byte) []byte {
+	var order binary.ByteOrder
+	switch {
+	case bytes.HasPrefix(data, []byte{0xEF, 0xBB, 0xBF}):
+		return data[3:]
+	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}):
+		order = binary.LittleEndian
+	case bytes.HasPrefix(data, []byte{0xFE, 0xFF}):
+		order = binary.BigEndian
+	default:
+		return data
+	}
+	units := make([]uint16, (len(data)-2)/2)
+	for i := range units {
+		units[i] = order.Uint16(data[2+2*i:])
+	}
+	return []byte(string(utf16.Decode(units)))
 }
 
 // isJSONName reports whether a file's name says it holds JSON.
@@ -286,23 +310,23 @@ func (r *run) readEntries(src *source, raw json.RawMessage) {
 // does not model, by top-level key: what they are and the key of their
 // ids.
 var notModelled = map[string]struct{ what, idKey string }{
-	"NatGateways":                 {"NAT gateway", "NatGatewayId"},
-	"TransitGateways":             {"transit gateway", "TransitGatewayId"},
-	"TransitGatewayAttachments":   {"transit gateway attachment", "TransitGatewayAttachmentId"},
+	"NatGateways":                  {"NAT gateway", "NatGatewayId"},
+	"TransitGateways":              {"transit gateway", "TransitGatewayId"},
+	"TransitGatewayAttachments":    {"transit gateway attachment", "TransitGatewayAttachmentId"},
 	"TransitGatewayVpcAttachments": {"transit gateway VPC attachment", "TransitGatewayAttachmentId"},
-	"TransitGatewayRouteTables":   {"transit gateway route table", "TransitGatewayRouteTableId"},
-	"VpcPeeringConnections":       {"VPC peering connection", "VpcPeeringConnectionId"},
-	"VpcEndpoints":                {"VPC endpoint", "VpcEndpointId"},
-	"EgressOnlyInternetGateways":  {"egress-only internet gateway", "EgressOnlyInternetGatewayId"},
-	"VpnGateways":                 {"virtual private gateway", "VpnGatewayId"},
-	"VpnConnections":              {"VPN connection", "VpnConnectionId"},
-	"CustomerGateways":            {"customer gateway", "CustomerGatewayId"},
-	"Addresses":                   {"Elastic IP address", "PublicIp"},
-	"LoadBalancers":               {"load balancer", "LoadBalancerName"},
-	"CarrierGateways":             {"carrier gateway", "CarrierGatewayId"},
-	"LocalGatewayRouteTables":     {"local gateway route table", "LocalGatewayRouteTableId"},
-	"DhcpOptions":                 {"DHCP option set", "DhcpOptionsId"},
-	"Firewalls":                   {"network firewall", "FirewallName"},
+	"TransitGatewayRouteTables":    {"transit gateway route table", "TransitGatewayRouteTableId"},
+	"VpcPeeringConnections":        {"VPC peering connection", "VpcPeeringConnectionId"},
+	"VpcEndpoints":                 {"VPC endpoint", "VpcEndpointId"},
+	"EgressOnlyInternetGateways":   {"egress-only internet gateway", "EgressOnlyInternetGatewayId"},
+	"VpnGateways":                  {"virtual private gateway", "VpnGatewayId"},
+	"VpnConnections":               {"VPN connection", "VpnConnectionId"},
+	"CustomerGateways":             {"customer gateway", "CustomerGatewayId"},
+	"Addresses":                    {"Elastic IP address", "PublicIp"},
+	"LoadBalancers":                {"load balancer", "LoadBalancerName"},
+	"CarrierGateways":              {"carrier gateway", "CarrierGatewayId"},
+	"LocalGatewayRouteTables":      {"local gateway route table", "LocalGatewayRouteTableId"},
+	"DhcpOptions":                  {"DHCP option set", "DhcpOptionsId"},
+	"Firewalls":                    {"network firewall", "FirewallName"},
 }
 
 // notImported are outputs of describe calls the importer does not read,

@@ -1,6 +1,7 @@
 package aws
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/vpclab/vpclab/internal/yamlpos"
 	"github.com/vpclab/vpclab/lab"
@@ -213,7 +215,7 @@ func TestReported(t *testing.T) {
 		if !hasItem(unsupported, "groups.json: sg-1: SecurityGroups[].IpPermissions[].IpRanges[].Shiny: unknown key: not read (2 times in this file)") {
 			t.Errorf("the unknown key of a rule is not reported: %q", unsupported)
 		}
-		if !hasItem(unsupported, "groups.json: : Paging: unknown key") {
+		if !hasItem(unsupported, "groups.json: Paging: unknown key") {
 			t.Errorf("the unknown top-level key is not reported: %q", unsupported)
 		}
 	})
@@ -232,8 +234,23 @@ func TestReported(t *testing.T) {
 	t.Run("paginated", func(t *testing.T) {
 		files := with(base(), "groups.json", obj{"SecurityGroups": list{}, "NextToken": "eyJ2IjoiMiJ9"})
 		_, unsupported, _ := mustImport(t, files, Options{})
-		if !hasItem(unsupported, "groups.json: : NextToken: the output is one page of several") {
+		if !hasItem(unsupported, "groups.json: NextToken: the output is one page of several") {
 			t.Errorf("paging is not reported: %q", unsupported)
+		}
+	})
+	t.Run("byte-order marks", func(t *testing.T) {
+		files := base()
+		// As Windows PowerShell 5 writes a redirected output: UTF-16LE.
+		text := string(files["subnets.json"])
+		utf16le := []byte{0xFF, 0xFE}
+		for _, u := range utf16.Encode([]rune(text)) {
+			utf16le = binary.LittleEndian.AppendUint16(utf16le, u)
+		}
+		files["subnets.json"] = utf16le
+		files["vpcs.json"] = append([]byte{0xEF, 0xBB, 0xBF}, files["vpcs.json"]...)
+		l, _, _ := mustImport(t, files, Options{})
+		if len(l.Subnets) != 1 {
+			t.Errorf("got %d subnets from UTF-16 input, want 1", len(l.Subnets))
 		}
 	})
 	t.Run("not JSON", func(t *testing.T) {
@@ -241,7 +258,7 @@ func TestReported(t *testing.T) {
 		files["README"] = []byte("how these files were made")
 		files["empty.txt"] = nil
 		_, unsupported, _ := mustImport(t, files, Options{})
-		if !hasItem(unsupported, "README: : not JSON") || !hasItem(unsupported, "empty.txt: : not JSON") {
+		if !hasItem(unsupported, "README: not JSON") || !hasItem(unsupported, "empty.txt: not JSON") {
 			t.Errorf("files that are not JSON are not reported: %q", unsupported)
 		}
 		files["broken.json"] = []byte("Vpcs: []")
@@ -327,7 +344,7 @@ func TestReported(t *testing.T) {
 					"Attachment": obj{"InstanceId": "i-4", "DeviceIndex": 1}},
 				obj{"NetworkInterfaceId": "eni-5", "SubnetId": "subnet-1", "VpcId": "vpc-1", "Groups": list{obj{"GroupId": "sg-1"}},
 					"PrivateIpAddresses": list{obj{"Primary": true, "PrivateIpAddress": "10.0.1.41"}},
-					"Attachment": obj{"InstanceId": "i-4", "DeviceIndex": 0}},
+					"Attachment":         obj{"InstanceId": "i-4", "DeviceIndex": 0}},
 				obj{"NetworkInterfaceId": "eni-tgw", "SubnetId": "subnet-1", "VpcId": "vpc-1", "InterfaceType": "transit_gateway",
 					"PrivateIpAddresses": list{obj{"Primary": true, "PrivateIpAddress": "10.0.1.50"}}},
 				obj{"NetworkInterfaceId": "eni-gwlbe", "SubnetId": "subnet-1", "VpcId": "vpc-1", "InterfaceType": "gateway_load_balancer_endpoint",
@@ -376,8 +393,8 @@ func TestReported(t *testing.T) {
 		if !hasItem(notModelled, "peering.json: pcx-1: VPC peering connection: a lab does not model it") {
 			t.Errorf("peering is not reported: %q", notModelled)
 		}
-		if !hasItem(unsupported, "igw.json: : InternetGateways: 2 internet gateways (igw-1, igw-2): not imported") ||
-			!hasItem(unsupported, "flows.json: : FlowLogs: 1 flow log (fl-1): not imported") {
+		if !hasItem(unsupported, "igw.json: InternetGateways: 2 internet gateways (igw-1, igw-2): not imported") ||
+			!hasItem(unsupported, "flows.json: FlowLogs: 1 flow log (fl-1): not imported") {
 			t.Errorf("outputs not read are not reported: %q", unsupported)
 		}
 	})
@@ -402,7 +419,7 @@ func TestRouteTables(t *testing.T) {
 				obj{"DestinationCidrBlock": "198.51.100.0/24", "GatewayId": "igw-1"},
 				obj{"DestinationIpv6CidrBlock": "::/0", "EgressOnlyInternetGatewayId": "eigw-1"}}},
 		obj{"RouteTableId": "rtb-3", "VpcId": "vpc-1", "Associations": list{obj{"SubnetId": "subnet-3"}},
-			"Routes": list{obj{"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-1", "State": "active"}},
+			"Routes":          list{obj{"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-1", "State": "active"}},
 			"PropagatingVgws": list{obj{"GatewayId": "vgw-1"}}},
 	}})
 	l, unsupported, notModelled := mustImport(t, files, Options{})
@@ -457,6 +474,25 @@ func TestRulesOnly(t *testing.T) {
 	}
 	if !hasItem(notModelled, "rules.json: sg-a: inbound rule (tcp 22) references group sg-x of vpc-9 through VPC peering connection pcx-9") {
 		t.Errorf("the peered reference is not reported: %q", notModelled)
+	}
+	roundTrip(t, l)
+}
+
+// TestGroupOfAnotherVPC imports a group of another VPC that this VPC's
+// interfaces use (AWS's security group VPC associations).
+func TestGroupOfAnotherVPC(t *testing.T) {
+	shared := group("sg-shared", list{obj{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": list{obj{"CidrIp": "10.0.0.0/8"}}}}, nil)
+	shared["VpcId"] = "vpc-2"
+	mine := group("sg-1", list{obj{"IpProtocol": "-1", "UserIdGroupPairs": list{obj{"GroupId": "sg-shared", "VpcId": "vpc-2"}}}}, nil)
+	files := with(base(), "groups.json", obj{"SecurityGroups": list{shared, mine}},
+		"instances.json", instances(vm("i-1", eni("eni-1", "10.0.1.10", "sg-1", "sg-shared"))))
+	l, unsupported, notModelled := mustImport(t, files, Options{})
+	compare(t, "security groups", l.SecurityGroups, []*sg.Group{
+		{ID: "sg-shared", Description: "group sg-shared", Ingress: []sg.Rule{cidrRule(tcp(443, 443), "", "10.0.0.0/8", "")}, Egress: []sg.Rule{}},
+		{ID: "sg-1", Description: "group sg-1", Ingress: []sg.Rule{groupRule(proto(-1), "", "sg-shared", "")}, Egress: []sg.Rule{}},
+	})
+	if !hasItem(unsupported, "groups.json: sg-shared: VpcId: group of vpc-2 used at Reservations[0].Instances[0].NetworkInterfaces[0].Groups (a security group VPC association)") || len(notModelled) != 0 {
+		t.Errorf("report: %q, %q", unsupported, notModelled)
 	}
 	roundTrip(t, l)
 }
@@ -595,5 +631,57 @@ func TestImportDir(t *testing.T) {
 	}
 	if _, _, err := Import(filepath.Join(dir, "missing")); err == nil {
 		t.Error("a missing directory imports")
+	}
+}
+
+// TestVPCAndSubnets checks the blocks and zones a lab cannot hold.
+func TestVPCAndSubnets(t *testing.T) {
+	files := with(base(),
+		"vpcs.json", obj{"Vpcs": list{obj{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16", "OwnerId": "amazon",
+			"Ipv6CidrBlockAssociationSet": list{
+				obj{"Ipv6CidrBlock": "2600:1f18:1:100::/56", "Ipv6CidrBlockState": obj{"State": "disassociated"}},
+				obj{"Ipv6CidrBlock": "2600:1f18:1:200::/56", "Ipv6CidrBlockState": obj{"State": "ASSOCIATED"}},
+				obj{"Ipv6CidrBlock": "2600:1f18:1:300::/56", "Ipv6CidrBlockState": obj{"State": "associated"}},
+			}}}},
+		"subnets.json", obj{"Subnets": list{
+			obj{"SubnetId": "subnet-1", "VpcId": "vpc-1", "CidrBlock": "10.0.1.0/24", "AvailabilityZone": "us-east-1-bos-1a",
+				"AvailabilityZoneId": "use1-bos1-az1", "SubnetArn": "arn:aws:ec2:us-west-2:111122223333:subnet/subnet-1",
+				"Ipv6CidrBlockAssociationSet": list{obj{"Ipv6CidrBlock": "2600:1f18:1:201::/64"}, obj{"Ipv6CidrBlock": "2600:1f18:1:202::/64"}}},
+			obj{"SubnetId": "subnet-2", "VpcId": "vpc-1", "CidrBlock": "10.0.1.128/25"},
+			obj{"SubnetId": "subnet-3", "VpcId": "vpc-1", "CidrBlock": "10.0.2.0/29"},
+			obj{"SubnetId": "subnet-4", "VpcId": "vpc-1", "CidrBlock": "10.1.0.0/24"},
+			obj{"SubnetId": "subnet-5", "VpcId": "vpc-1", "CidrBlock": "10.0.5.0/24", "AvailabilityZone": "us-west-2c",
+				"Ipv6CidrBlockAssociationSet": list{obj{"Ipv6CidrBlock": "2600:1f18:1:300::/64"}}},
+		}})
+	l, unsupported, _ := mustImport(t, files, Options{})
+	want := lab.VPC{ID: "vpc-1", CIDR: pfx("10.0.0.0/16"), IPv6CIDR: pfx("2600:1f18:1:200::/56"), AccountID: lab.DefaultAccountID, Region: "us-west-2"}
+	if l.VPC != want {
+		t.Errorf("VPC: got %+v, want %+v", l.VPC, want)
+	}
+	compare(t, "subnets", l.Subnets, []*lab.Subnet{
+		{ID: "subnet-1", CIDR: pfx("10.0.1.0/24"), IPv6CIDR: pfx("2600:1f18:1:201::/64"), NetworkACL: "default"},
+		{ID: "subnet-5", CIDR: pfx("10.0.5.0/24"), NetworkACL: "default", AvailabilityZone: "us-west-2c"},
+	})
+	for _, w := range []string{
+		`vpcs.json: vpc-1: OwnerId: "amazon" is not a 12-digit account id`,
+		"vpcs.json: vpc-1: Ipv6CidrBlockAssociationSet: IPv6 block 2600:1f18:1:100::/56 is disassociated: not imported",
+		"vpcs.json: vpc-1: Ipv6CidrBlockAssociationSet: IPv6 block 2600:1f18:1:300::/56: a lab VPC has one IPv6 block",
+		`subnets.json: subnet-1: AvailabilityZone: zone "us-east-1-bos-1a" is not a zone of region us-west-2`,
+		`subnets.json: subnet-1: AvailabilityZoneId: zone id "use1-bos1-az1" is not one a lab can hold`,
+		"subnets.json: subnet-1: Ipv6CidrBlockAssociationSet: IPv6 block 2600:1f18:1:202::/64 is a lab subnet has one IPv6 block",
+		"subnets.json: subnet-2: CidrBlock: 10.0.1.128/25 is overlapping subnet-1's 10.0.1.0/24",
+		"subnets.json: subnet-3: CidrBlock: 10.0.2.0/29 is a /29, and a lab subnet is /16 to /28",
+		"subnets.json: subnet-4: CidrBlock: 10.1.0.0/24 is outside the VPC's 10.0.0.0/16",
+		"subnets.json: subnet-5: Ipv6CidrBlockAssociationSet: IPv6 block 2600:1f18:1:300::/64 is outside the lab VPC's IPv6 block",
+	} {
+		if !hasItem(unsupported, w) {
+			t.Errorf("not reported: %q", w)
+		}
+	}
+	roundTrip(t, l)
+
+	files["vpcs.json"] = js(obj{"Vpcs": list{obj{"VpcId": "vpc-1", "CidrBlock": "169.254.0.0/16"}}})
+	if _, _, err := ImportFiles(files); err == nil || !strings.Contains(err.Error(), "Vpcs[0].CidrBlock: 169.254.0.0/16 overlaps 169.254.0.0/16, link-local: a lab VPC cannot use it") {
+		t.Errorf("a link-local VPC: got %v", err)
 	}
 }

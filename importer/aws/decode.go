@@ -135,28 +135,29 @@ func (e *errorList) at(src *source, p path, format string, args ...any) {
 // rest, as lab.Parse does.
 const maxErrors = 50
 
-// err returns the errors about the input as a whole if there are any,
-// else the located errors, sorted by file and position, at most maxErrors
-// of them and then one saying how many more there were (a
-// yamlpos.ErrorList); nil when there are none.
+// err returns the located errors, sorted by file and position (at most
+// maxErrors of them and then one saying how many more there were) as a
+// yamlpos.ErrorList, followed by the errors about the input as a whole;
+// nil when there are none.
 func (e *errorList) err() error {
-	if len(e.plain) > 0 {
-		return errors.Join(e.plain...)
+	var errs []error
+	if l := e.list; len(l) > 0 {
+		slices.SortStableFunc(l, func(a, b *yamlpos.Error) int {
+			return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+		})
+		if len(l) > maxErrors {
+			next := l[maxErrors]
+			more := &yamlpos.Error{File: next.File, Line: next.Line, Column: next.Column,
+				Msg: fmt.Sprintf("too many errors: %d more not shown", len(l)-maxErrors)}
+			l = append(l[:maxErrors:maxErrors], more)
+		}
+		errs = append(errs, l)
 	}
-	l := e.list
-	if len(l) == 0 {
-		return nil
+	errs = append(errs, e.plain...)
+	if len(errs) == 1 {
+		return errs[0]
 	}
-	slices.SortStableFunc(l, func(a, b *yamlpos.Error) int {
-		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
-	})
-	if len(l) > maxErrors {
-		next := l[maxErrors]
-		more := &yamlpos.Error{File: next.File, Line: next.Line, Column: next.Column,
-			Msg: fmt.Sprintf("too many errors: %d more not shown", len(l)-maxErrors)}
-		l = append(l[:maxErrors:maxErrors], more)
-	}
-	return l
+	return errors.Join(errs...)
 }
 
 // decodeError words an encoding/json error about the value under key in

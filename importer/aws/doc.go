@@ -30,7 +30,13 @@
 // endpoints, flow logs…) are reported, unknown keys too. A file that is not
 // a JSON object is an error when its name ends in .json, else it is
 // reported and skipped. Output that is one page of several (NextToken set)
-// is reported. Errors name the file, line, column and JSON path at fault.
+// is reported. Files may be UTF-8 or, as Windows PowerShell 5 redirects the
+// CLI's output, UTF-16 with a byte-order mark.
+//
+// Errors name the file, line, column and JSON path at fault; they come as a
+// lab.ErrorList sorted by file and position, followed by any errors about
+// the input as a whole (no VPC, or several and none chosen; quotas beyond a
+// lab's).
 //
 // # One VPC
 //
@@ -70,7 +76,9 @@
 //     FromPort is the type and ToPort the code. References to groups of the
 //     VPC (the group itself included) become group peers; references to
 //     groups of other VPCs (VPC peering, transit gateways) are reported as
-//     not modelled and their rules left out. When
+//     not modelled and their rules left out. A group of another VPC that
+//     the VPC's interfaces use (a security group VPC association) is
+//     imported, and reported. When
 //     describe-security-group-rules is given, each rule takes the id
 //     (sgr-…) of the rule there with the same direction, traffic and peer;
 //     rules found in one output only are reported, and
@@ -119,8 +127,9 @@
 //
 // # Left out by design
 //
-// Names other than an instance's (group names, Name tags), tags, DNS
-// names, MAC addresses, times, states and ARNs change no packet's fate and
-// are not reported; the shapes in shapes.go list every key read or left
-// aside. Any other key is reported as unknown.
+// Names other than an instance's (group names, Name tags), tags, the
+// descriptions of prefix-list entries (a lab's lists have none), DNS names,
+// MAC addresses, times, states and ARNs change no packet's fate and are
+// not reported; the shapes in shapes.go list every key read or left aside.
+// Any other key is reported as unknown.
 package aws

@@ -288,8 +288,6 @@ type groupInput struct {
 	src         *source
 	at          path
 	candidates  []*candidate
-	// onlyRules is set for a group known only from its rules.
-	onlyRules bool
 }
 
 // buildSecurityGroups imports the VPC's security groups: those of
@@ -304,7 +302,12 @@ func (r *run) buildSecurityGroups() {
 	for _, it := range dedupe(r, r.groups, "security group", func(g securityGroup) string { return g.GroupId }) {
 		g := it.v
 		described[g.GroupId] = g.VpcId
-		if !r.inVPC(it.src, "security group", g.VpcId, g.GroupId) {
+		if ref, used := r.state.groupRefs[g.GroupId]; used && g.VpcId != vpcID {
+			// A group of another VPC on this VPC's interfaces: AWS's
+			// security group VPC associations.
+			r.rep.Unsupportedf(it.src.name, g.GroupId, "VpcId", "group of %s used at %s (a security group VPC association): imported as a group of %s",
+				g.VpcId, ref.at, vpcID)
+		} else if !r.inVPC(it.src, "security group", g.VpcId, g.GroupId) {
 			continue
 		}
 		gi := &groupInput{id: g.GroupId, description: g.Description, src: it.src, at: it.at}
@@ -317,12 +320,17 @@ func (r *run) buildSecurityGroups() {
 		groups = append(groups, gi)
 	}
 
+	imported := map[string]bool{}
+	for _, gi := range groups {
+		imported[gi.id] = true
+	}
+
 	// The rules of describe-security-group-rules, by group.
 	rulesOf := map[string][]*candidate{}
 	var onlyRules []string // groups known only from their rules, in order
 	for _, it := range dedupe(r, r.groupRules, "security group rule", func(x securityGroupRule) string { return x.SecurityGroupRuleId }) {
 		x := it.v
-		if vpc, ok := described[x.GroupId]; ok && vpc != vpcID {
+		if vpc, ok := described[x.GroupId]; ok && vpc != vpcID && !imported[x.GroupId] {
 			r.skip(it.src, "security group rule", vpc, x.SecurityGroupRuleId)
 			continue
 		}
@@ -343,16 +351,14 @@ func (r *run) buildSecurityGroups() {
 	for _, gi := range groups {
 		r.matchRuleIDs(gi, rulesOf[gi.id])
 	}
-	groups = append(groups, r.groupsOnlyInRules(groups, onlyRules, rulesOf)...)
-
-	imported := map[string]bool{}
-	for _, gi := range groups {
+	for _, gi := range r.groupsOnlyInRules(groups, onlyRules, rulesOf) {
+		groups = append(groups, gi)
 		imported[gi.id] = true
 	}
 	for _, gi := range groups {
 		out := &sg.Group{ID: gi.id, Description: gi.description, Ingress: []sg.Rule{}, Egress: []sg.Rule{}}
 		for _, c := range gi.candidates {
-			rule, ok := r.resolvePeer(gi.id, c, described)
+			rule, ok := r.resolvePeer(gi.id, c, described, imported)
 			if !ok {
 				continue
 			}
@@ -372,12 +378,6 @@ func (r *run) buildSecurityGroups() {
 			continue
 		}
 		at := r.state.groupRefs[id]
-		if vpc, ok := described[id]; ok {
-			// Only interfaces get here: rules referencing other VPCs'
-			// groups were dropped by resolvePeer.
-			r.errs.at(at.src, at.at, "group %s is of %s, not of %s", id, vpc, vpcID)
-			continue
-		}
 		r.l.SecurityGroups = append(r.l.SecurityGroups, &sg.Group{ID: id, Ingress: []sg.Rule{}, Egress: []sg.Rule{}})
 		r.rep.Unsupportedf(at.src.name, id, "", "security group used at %s but not in the input (describe-security-groups): imported without rules, so it allows nothing", at.at)
 	}
@@ -475,7 +475,7 @@ func (r *run) groupsOnlyInRules(groups []*groupInput, ids []string, rulesOf map[
 		}
 		out = append(out, id)
 		first := rulesOf[id][0]
-		added = append(added, &groupInput{id: id, src: first.src, at: first.at, candidates: rulesOf[id], onlyRules: true})
+		added = append(added, &groupInput{id: id, src: first.src, at: first.at, candidates: rulesOf[id]})
 	}
 	src := rulesOf[ids[0]][0].src
 	if len(out) > 0 {
@@ -493,8 +493,9 @@ func (r *run) groupsOnlyInRules(groups []*groupInput, ids []string, rulesOf map[
 
 // resolvePeer completes a rule of group with its peer. A reference to a
 // group of another VPC (through peering, a transit gateway or another
-// account) is reported and dropped: a lab holds one VPC.
-func (r *run) resolvePeer(group string, c *candidate, described map[string]string) (sg.Rule, bool) {
+// account) is reported and dropped: a lab holds one VPC. imported are the
+// groups of the lab, described the VPC of every group the input describes.
+func (r *run) resolvePeer(group string, c *candidate, described map[string]string, imported map[string]bool) (sg.Rule, bool) {
 	rule := c.rule
 	switch c.kind {
 	case peerCIDR:
@@ -515,7 +516,7 @@ func (r *run) resolvePeer(group string, c *candidate, described map[string]strin
 			r.rep.NotModelledf(c.src.name, group, "%s rule (%s) references group %s of %s through VPC peering connection %s: a lab holds one VPC; the rule is not imported",
 				c.direction(), describeRule(rule), c.id, cmpOr(c.vpcID, "another VPC"), c.peering)
 			return rule, false
-		case vpc != "" && vpc != r.l.VPC.ID:
+		case vpc != "" && vpc != r.l.VPC.ID && !imported[c.id]:
 			r.rep.NotModelledf(c.src.name, group, "%s rule (%s) references group %s of %s: a lab holds one VPC; the rule is not imported",
 				c.direction(), describeRule(rule), c.id, vpc)
 			return rule, false

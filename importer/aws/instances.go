@@ -378,11 +378,14 @@ func (r *run) buildInterface(e *eniInput, instance string) *lab.Interface {
 			out.IPv6 = append(out.IPv6, a)
 		}
 	}
-	for _, g := range e.Groups {
-		if slices.Contains(out.SecurityGroups, g.GroupId) {
-			continue
+	for k, g := range e.Groups {
+		switch {
+		case !validID(g.GroupId):
+			r.errs.at(src, e.at.key("Groups").index(k).key("GroupId"), "%q is not a group id a lab can use", g.GroupId)
+			return nil
+		case !slices.Contains(out.SecurityGroups, g.GroupId):
+			out.SecurityGroups = append(out.SecurityGroups, g.GroupId)
 		}
-		out.SecurityGroups = append(out.SecurityGroups, g.GroupId)
 	}
 	if len(out.SecurityGroups) == 0 {
 		r.rep.Unsupportedf(src.name, id, "Groups", "interface without security groups: a lab interface always has at least one, so it is not imported")

@@ -6,9 +6,15 @@ import (
 )
 
 // This file repeats the rules of lab files that an import must meet for
-// lab.Parse to read the imported lab back (lab/load.go, lab/instances.go):
+// lab.Parse to read the imported lab back (lab/decode.go, lab/load.go, lab/instances.go):
 // an import checks them itself, to report what it leaves out instead of
 // writing a lab that does not load.
+
+// idPattern is what lab ids and names look like (lab/decode.go).
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// validID reports whether s can be a lab id.
+func validID(s string) bool { return idPattern.MatchString(s) }
 
 // The forms of region, zone and zone-id names a lab file accepts.
 var (

@@ -162,12 +162,6 @@ func dedupe[T any](r *run, items []item[T], kind string, id func(T) string) []it
 	return out
 }
 
-// idPattern is what lab ids and names look like (lab/decode.go).
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
-// validID reports whether s can be a lab id.
-func validID(s string) bool { return idPattern.MatchString(s) }
-
 // associated reports whether a block association is in force: AWS prints
 // "associated" (once "ASSOCIATED"); a missing state counts as associated.
 func associated(s *blockState) bool {

@@ -42,6 +42,7 @@ func edgeState(t *testing.T) []byte {
 			"owner_id": "444455556666", "default_security_group_id": "", "default_network_acl_id": "",
 			"main_route_table_id": "rtb-0e0e0e0e0e0e0e0e0"},
 		"aws_vpc_ipv4_cidr_block_association.more", obj{"id": "vpc-cidr-assoc-1", "vpc_id": edgeVPC, "cidr_block": "10.9.0.0/16"},
+		"aws_vpc_ipv6_cidr_block_association.v6", obj{"id": "vpc-cidr-assoc-2", "vpc_id": edgeVPC, "ipv6_cidr_block": "2600:1f18:ee:ee00::/56"},
 		"aws_subnet.a", obj{"id": "subnet-0e0e0e0e0e0e0e0a1", "vpc_id": edgeVPC, "cidr_block": "10.8.1.0/24",
 			"availability_zone": "ap-southeast-2b", "availability_zone_id": "apse2-az1"},
 		"aws_subnet.lz", obj{"id": "subnet-0e0e0e0e0e0e0e0a2", "vpc_id": edgeVPC, "cidr_block": "10.8.2.0/24",
@@ -61,7 +62,7 @@ func edgeState(t *testing.T) []byte {
 			"rule_action": "deny", "protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_block": "0.0.0.0/0"},
 		"aws_security_group.a", obj{"id": "sg-0e0e0e0e0e0e0e0e1", "vpc_id": edgeVPC, "description": "edge",
 			"ingress": []any{
-				sgBlock("6", 80, 80, obj{"cidr_blocks": []any{"10.8.0.0/16"}}),
+				sgBlock("6", 80, 80, obj{"cidr_blocks": []any{"10.8.0.0/16"}, "new_key": "x"}),
 				sgBlock("50", 0, 0, obj{"cidr_blocks": []any{"192.0.2.0/24"}}),
 				sgBlock("icmpv6", 128, 0, obj{"ipv6_cidr_blocks": []any{"2001:db8::/32"}}),
 				sgBlock("icmp", -1, 7, obj{"cidr_blocks": []any{"10.8.0.0/16"}}),
@@ -109,7 +110,8 @@ func TestEdgeCases(t *testing.T) {
 	const sgA = "sg-0e0e0e0e0e0e0e0e1"
 	// No ARN: the region comes from the first subnet's zone; the account
 	// from owner_id.
-	if l.VPC.Region != "ap-southeast-2" || l.VPC.AccountID != "444455556666" {
+	// The IPv6 block comes from an aws_vpc_ipv6_cidr_block_association.
+	if l.VPC.Region != "ap-southeast-2" || l.VPC.AccountID != "444455556666" || l.VPC.IPv6CIDR != pfx("2600:1f18:ee:ee00::/56") {
 		t.Errorf("VPC %s", js(l.VPC))
 	}
 	compareLab(t, &lab.Lab{File: l.File, VPC: l.VPC, Quotas: l.Quotas, Settings: l.Settings,
@@ -125,7 +127,7 @@ func TestEdgeCases(t *testing.T) {
 				{ID: "subnet-0e0e0e0e0e0e0e0a2", CIDR: pfx("10.8.2.0/24"), NetworkACL: nacl.DefaultACLID, Public: true},
 			},
 			NetworkACLs: []*nacl.ACL{
-				defaultACL(false),
+				defaultACL(true),
 				// Rule 100 as the ACL holds it; the standalone deny that
 				// conflicts is reported. No implicit deny.
 				{ID: "acl-0e0e0e0e0e0e0e0e1", Ingress: []nacl.Entry{
@@ -134,7 +136,7 @@ func TestEdgeCases(t *testing.T) {
 				}, Egress: []nacl.Entry{}},
 			},
 			SecurityGroups: []*sg.Group{
-				defaultGroup(false),
+				defaultGroup(true),
 				{ID: sgA, Description: "edge",
 					Ingress: []sg.Rule{
 						sgr(tcpT(80, 80), "10.8.0.0/16"),
@@ -167,6 +169,7 @@ func TestEdgeCases(t *testing.T) {
 		{"aws_network_acl_rule.conflict", "", "ingress rule 100 of acl-0e0e0e0e0e0e0e0e1 differs from the one aws_network_acl.a gives"},
 		{"aws_network_interface.prefixes", "ipv4_prefixes", "prefix delegation (10.8.2.64/28)"},
 		{"aws_route_table.main", "route[0]", "the route to 203.0.113.0/24 through " + edgeIGW + " covers part of the internet"},
+		{"aws_security_group.a", "ingress[0].new_key", "unknown attribute"},
 		{"aws_security_group.a", "ingress[4]", "a rule without a peer"},
 		{"aws_subnet.lz", "availability_zone", "ap-southeast-2-per-1a is not one of ap-southeast-2's own zones"},
 		{"aws_subnet.lz", "availability_zone_id", "apse2-per1-az1 is not a zone id"},
@@ -468,4 +471,26 @@ func TestInstanceNames(t *testing.T) {
 		t.Errorf("interface id %q", id)
 	}
 	roundTrip(t, l)
+}
+
+// TestNestedModules checks that resources of modules nested in modules
+// are read, with their full addresses.
+func TestNestedModules(t *testing.T) {
+	data := []byte(`{"format_version": "1.0", "terraform_version": "1.9.5", "values": {"root_module": {
+	  "child_modules": [{"address": "module.net", "resources": [
+	      {"address": "module.net.aws_vpc.v", "mode": "managed", "type": "aws_vpc", "name": "v",
+	       "values": {"id": "vpc-0e0e0e0e0e0e0e0e1", "cidr_block": "10.8.0.0/16"}}],
+	    "child_modules": [{"address": "module.net.module.subnets", "resources": [
+	      {"address": "module.net.module.subnets.aws_subnet.s[0]", "mode": "managed", "type": "aws_subnet", "name": "s", "index": 0,
+	       "values": {"id": "subnet-1", "vpc_id": "vpc-0e0e0e0e0e0e0e0e1", "cidr_block": "10.8.1.0/24"}},
+	      {"address": "module.net.module.subnets.aws_eip.e", "mode": "managed", "type": "aws_eip", "name": "e",
+	       "values": {"id": "eipalloc-1"}}]}]}]}}}`)
+	l, rep, err := Parse("nested.json", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Subnets) != 1 || l.Subnets[0].ID != "subnet-1" {
+		t.Errorf("subnets %s", js(l.Subnets))
+	}
+	compareItems(t, "not modelled", rep.NotModelled, []item{{"module.net.module.subnets.aws_eip.e", "", "an Elastic IP address"}})
 }
