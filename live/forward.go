@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/mirror"
 	"github.com/vpclab/vpclab/packet"
@@ -43,6 +44,7 @@ type forwarder struct {
 	out   [][][]byte // frames to write, by destination Device.index
 	v     dataplane.Verdict
 	p     packet.Parsed
+	fl    *flowlog.Shard // nil in unit tests without flow logs
 
 	// inject hands one packet to the services (x.inject; tests replace it).
 	inject func(pkt []byte)
@@ -61,6 +63,9 @@ func newForwarder(x *Lab, d *Device) *forwarder {
 	n := d.dev.BatchSize()
 	f := &forwarder{x: x, d: d, bufs: make([][]byte, n), sizes: make([]int, n), out: make([][][]byte, len(x.devices))}
 	f.inject = x.inject
+	if x.flows != nil {
+		f.fl = x.flows.Shard(d.index)
+	}
 	for i := range f.bufs {
 		f.bufs[i] = make([]byte, frameSize)
 	}
@@ -75,6 +80,9 @@ func newForwarder(x *Lab, d *Device) *forwarder {
 func (f *forwarder) batch(n int, now int64) {
 	c := &f.d.Counters
 	var pkts, bytes, super uint64
+	if f.fl != nil {
+		f.fl.Begin()
+	}
 	for i := range n {
 		frame := f.bufs[i][:f.sizes[i]]
 		if len(frame) <= tun.VirtioNetHdrLen {
@@ -84,6 +92,9 @@ func (f *forwarder) batch(n int, now int64) {
 		pkt := frame[tun.VirtioNetHdrLen:]
 		segs := segments(frame)
 		f.x.engine.ProcessParsed(f.d.Port, pkt, now, &f.v, &f.p)
+		if f.fl != nil {
+			f.fl.Observe(&f.v, &f.p, len(pkt), segs, now)
+		}
 		if t := f.x.tap; t != nil {
 			t.OfferVerdict(&f.v, pkt, now)
 		}
@@ -114,6 +125,9 @@ func (f *forwarder) batch(n int, now int64) {
 		if segs > 1 {
 			super++
 		}
+	}
+	if f.fl != nil {
+		f.fl.End() // before the writes: the collector need not wait for them
 	}
 	if pkts > 0 {
 		c.allowedPackets.Add(pkts)

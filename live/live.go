@@ -10,6 +10,7 @@ import (
 
 	"github.com/vpclab/vpclab/capture"
 	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/mirror"
@@ -45,6 +46,9 @@ type Lab struct {
 	wg      sync.WaitGroup
 	closing atomic.Bool
 
+	flows       *flowlog.Logger
+	flowStop    chan struct{} // stops tickFlows
+	flowDone    chan struct{}
 	tap         *capture.Tap
 	mirror      *mirror.Mirror
 	mirrorCount Counters // what the mirror sent into the dataplane
@@ -252,6 +256,7 @@ func (x *Lab) Close() error {
 		if x.mirror != nil { // no reader offers any more
 			errs = append(errs, x.mirror.Close())
 		}
+		errs = append(errs, x.closeFlows())
 		if x.svc != nil { // no reader injects any more
 			errs = append(errs, x.svc.Close())
 		}

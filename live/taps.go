@@ -2,9 +2,11 @@ package live
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/vpclab/vpclab/capture"
 	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/mirror"
 	"github.com/vpclab/vpclab/tun"
@@ -16,9 +18,18 @@ import (
 // lock-free copy into a ring when something is; their own goroutines do
 // the rest, and a full ring drops copies, never slows the path.
 
-// startTaps makes the lab's taps; x.start must be set.
+// startTaps makes the lab's taps and flow logs; x.start must be set.
 func (x *Lab) startTaps(l *lab.Lab) error {
 	x.tap = capture.NewTap(x.start)
+	fl, err := flowlog.New(l, x.engine.Port, flowlog.Options{Epoch: x.start, Shards: len(x.devices), Header: true})
+	if err != nil {
+		return fmt.Errorf("live: flow logs: %w", err)
+	}
+	x.flows = fl
+	x.followers = append(x.followers, fl)
+	x.flowStop = make(chan struct{})
+	x.flowDone = make(chan struct{})
+	go x.tickFlows()
 	m, err := mirror.New(l, x.engine.Port, mirror.Options{Sink: &mirrorSink{x: x}, MTU: x.mtu, Epoch: x.start})
 	if err != nil {
 		return fmt.Errorf("live: traffic mirroring: %w", err)
@@ -28,6 +39,39 @@ func (x *Lab) startTaps(l *lab.Lab) error {
 	x.followers = append(x.followers, m)
 	return nil
 }
+
+// tickFlows closes the flow logs' intervals as they end, once a second,
+// until Close.
+func (x *Lab) tickFlows() {
+	defer close(x.flowDone)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-x.flowStop:
+			return
+		case <-t.C:
+			if err := x.flows.Tick(x.Now()); err != nil {
+				x.fail(fmt.Errorf("live: flow logs: %w", err))
+				return
+			}
+		}
+	}
+}
+
+// closeFlows writes every record not yet written, once the readers have
+// stopped: nothing observed is lost on a clean stop.
+func (x *Lab) closeFlows() error {
+	if x.flows == nil {
+		return nil
+	}
+	close(x.flowStop)
+	<-x.flowDone
+	return x.flows.Close(x.Now())
+}
+
+// FlowLogs returns the lab's flow logs.
+func (x *Lab) FlowLogs() *flowlog.Logger { return x.flows }
 
 // Tap returns the lab's capture tap, for vpclab capture.
 func (x *Lab) Tap() *capture.Tap { return x.tap }

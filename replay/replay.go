@@ -35,7 +35,9 @@ import (
 
 	"github.com/vpclab/vpclab/capture"
 	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/mirror"
 	"github.com/vpclab/vpclab/packet"
 )
 
@@ -58,6 +60,14 @@ type Options struct {
 	VerdictsPcapng io.Writer
 	// Lab describes the interfaces of VerdictsPcapng; it may be nil.
 	Lab *lab.Lab
+	// FlowLogs, when not nil, records every packet in the lab's flow logs,
+	// on the capture's clock (made with flowlog.New with one shard and the
+	// Unix epoch); Run closes it at the end, writing every record.
+	FlowLogs *flowlog.Logger
+	// Mirror, when not nil, mirrors the packets its sessions select; Run
+	// drains it as it goes (its pcap targets are written; ENI targets
+	// need a live lab and count as failed).
+	Mirror *mirror.Mirror
 }
 
 // Summary counts what a replay saw. Frames = Packets + Skipped, Packets =
@@ -146,6 +156,9 @@ func Run(e *dataplane.Engine, c *Reader, opts Options) (*Summary, error) {
 	var (
 		cnt  counters
 		v    dataplane.Verdict
+		p    packet.Parsed
+		sh   *flowlog.Shard
+		sec  int64 // the capture second last given to FlowLogs.Tick
 		vw   *verdictWriter
 		aw   *allowedWriter
 		prog *progress
@@ -168,6 +181,9 @@ func Run(e *dataplane.Engine, c *Reader, opts Options) (*Summary, error) {
 	if opts.Progress != nil {
 		prog = newProgress(opts.Progress, start)
 	}
+	if opts.FlowLogs != nil {
+		sh = opts.FlowLogs.Shard(0)
+	}
 	for {
 		fr, rerr := c.Next()
 		if rerr != nil {
@@ -180,8 +196,31 @@ func Run(e *dataplane.Engine, c *Reader, opts Options) (*Summary, error) {
 		if src := SourceAddr(fr.Data); src.IsValid() {
 			from = e.SourcePort(src)
 		}
-		e.Process(from, fr.Data, fr.Time, &v)
+		e.ProcessParsed(from, fr.Data, fr.Time, &v, &p)
 		cnt.count(&v, fr.Time)
+		if sh != nil {
+			if s := fr.Time / int64(time.Second); s != sec {
+				// A new second of the capture: intervals may have ended.
+				// Ticking by capture time keeps the records identical
+				// from run to run.
+				if sec != 0 {
+					if terr := opts.FlowLogs.Tick(fr.Time); terr != nil {
+						err = fmt.Errorf("writing flow logs: %w", terr)
+						break
+					}
+				}
+				sec = s
+			}
+			sh.Begin()
+			sh.Observe(&v, &p, len(fr.Data), 1, fr.Time)
+			sh.End()
+		}
+		if opts.Mirror != nil {
+			opts.Mirror.Packet(&v, &p, nil, fr.Data, fr.Time)
+			if cnt.packets&255 == 0 {
+				opts.Mirror.Drain()
+			}
+		}
 		if vw != nil {
 			if werr := vw.write(&fr, &v); werr != nil {
 				err = fmt.Errorf("writing verdicts: %w", werr)
@@ -206,6 +245,14 @@ func Run(e *dataplane.Engine, c *Reader, opts Options) (*Summary, error) {
 	}
 	if prog != nil {
 		prog.done()
+	}
+	if opts.Mirror != nil {
+		opts.Mirror.Drain()
+	}
+	if opts.FlowLogs != nil {
+		if cerr := opts.FlowLogs.Close(cnt.last); cerr != nil && err == nil {
+			err = fmt.Errorf("writing flow logs: %w", cerr)
+		}
 	}
 	if vw != nil {
 		if ferr := vw.w.Flush(); ferr != nil && err == nil {

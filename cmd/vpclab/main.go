@@ -24,7 +24,9 @@ import (
 
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/explain"
+	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/mirror"
 	"github.com/vpclab/vpclab/policytest"
 	"github.com/vpclab/vpclab/replay"
 )
@@ -345,7 +347,11 @@ Linux cooked (SLL, SLL2) or BSD loopback.
 --verdicts writes one JSON object per packet (JSON Lines); --write-allowed
 writes the allowed packets as a raw-IP pcap with their original timestamps;
 --write-verdicts writes every packet as pcapng with its verdict, stage and rule
-as the packet's comment (as vpclab capture does live).`,
+as the packet's comment (as vpclab capture does live).
+
+The lab's flow logs (flow_logs:, and --flow-logs DIR for one on the whole VPC)
+are written on the capture's clock, so a capture gives the same records every
+time; its traffic mirror sessions with pcap targets are written too.`,
 		Example: `  vpclab replay --lab lab.yaml capture.pcap
   vpclab replay --lab lab.yaml capture.pcapng -o json
   vpclab replay --lab lab.yaml capture.pcap --verdicts verdicts.jsonl --write-allowed allowed.pcap
@@ -361,6 +367,7 @@ as the packet's comment (as vpclab capture does live).`,
 	cmd.Flags().StringVar(&verdicts, "verdicts", "", "write one JSON verdict per packet to `OUT.jsonl`")
 	cmd.Flags().StringVar(&allowed, "write-allowed", "", "write the allowed packets to `OUT.pcap` (raw IP)")
 	cmd.Flags().StringVar(&verdictsPcapng, "write-verdicts", "", "write every packet with its verdict as a comment to `OUT.pcapng`")
+	flowDir, flowInterval := flowLogFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkOutput(*output); err != nil {
 			return err
@@ -400,7 +407,24 @@ as the packet's comment (as vpclab capture does live).`,
 				opts.Progress = f
 			}
 			opts.Lab = l
-			sum, err := replay.Run(dataplane.New(l), c, opts)
+			if err := addFlowLog(l, *flowDir, *flowInterval); err != nil {
+				return err
+			}
+			e := dataplane.New(l)
+			if len(l.FlowLogs) > 0 {
+				if opts.FlowLogs, err = flowlog.New(l, e.Port, flowlog.Options{Header: true}); err != nil {
+					return err
+				}
+			}
+			if len(l.MirrorSessions) > 0 {
+				m, err := mirror.New(l, e.Port, mirror.Options{})
+				if err != nil {
+					return err
+				}
+				defer m.Close()
+				opts.Mirror = m
+			}
+			sum, err := replay.Run(e, c, opts)
 			for _, f := range files {
 				if cerr := f.Close(); cerr != nil && err == nil {
 					err = cerr

@@ -10,11 +10,14 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/vpclab/vpclab/authz"
 	"github.com/vpclab/vpclab/control"
+	"github.com/vpclab/vpclab/flowlog"
+	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
 	"github.com/vpclab/vpclab/metrics"
@@ -22,11 +25,13 @@ import (
 
 // upFlags are the options of vpclab up.
 type upFlags struct {
-	principals  string
-	auditLog    string
-	controlAddr string
-	metricsAddr string
-	perENI      bool
+	principals   string
+	auditLog     string
+	controlAddr  string
+	metricsAddr  string
+	perENI       bool
+	flowDir      *string
+	flowInterval *time.Duration
 }
 
 func upCmd() *cobra.Command {
@@ -63,6 +68,7 @@ Needs root and /dev/net/tun. Run commands inside an instance with
 	cmd.Flags().StringVar(&f.controlAddr, "control-addr", "", "also serve the control API on this TCP address (needs principals)")
 	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", metrics.DefaultAddr, `serve Prometheus metrics here ("off" for none)`)
 	cmd.Flags().BoolVar(&f.perENI, "metrics-per-eni", false, "label the packet metrics with each ENI (more series)")
+	f.flowDir, f.flowInterval = flowLogFlags(cmd)
 	cmd.RunE = work(func(cmd *cobra.Command, args []string) error {
 		return up(cmd, args, &f)
 	})
@@ -72,6 +78,9 @@ Needs root and /dev/net/tun. Run commands inside an instance with
 func up(cmd *cobra.Command, args []string, f *upFlags) error {
 	l, err := labArg(args)
 	if err != nil {
+		return err
+	}
+	if err := addFlowLog(l, *f.flowDir, *f.flowInterval); err != nil {
 		return err
 	}
 	if err := labnet.Check(); err != nil {
@@ -211,4 +220,24 @@ func writeEndpoints(w io.Writer, servers []*control.Server, msrv *metrics.Server
 	if msrv != nil {
 		fmt.Fprintf(w, "metrics         %s\n", msrv.URL())
 	}
+}
+
+// flowLogFlags adds --flow-logs and --flow-log-interval to cmd.
+func flowLogFlags(cmd *cobra.Command) (dir *string, interval *time.Duration) {
+	dir = cmd.Flags().String("flow-logs", "", "write VPC flow logs of the whole VPC (traffic ALL, default format) under `DIR`")
+	interval = cmd.Flags().Duration("flow-log-interval", time.Minute, "their aggregation interval: 60s or 600s")
+	return dir, interval
+}
+
+// addFlowLog adds the flow log of --flow-logs to l, if asked, and checks
+// every flow log's format.
+func addFlowLog(l *lab.Lab, dir string, interval time.Duration) error {
+	if dir != "" {
+		if interval != time.Minute && interval != 10*time.Minute {
+			return fmt.Errorf("--flow-log-interval %s: AWS offers 60s and 600s", interval)
+		}
+		l.FlowLogs = append(l.FlowLogs, &lab.FlowLog{ID: "fl-vpclab", ResourceType: lab.FlowLogVPC, ResourceID: l.VPC.ID,
+			TrafficType: "ALL", MaxAggregationInterval: interval, Destination: dir})
+	}
+	return flowlog.Check(l)
 }
