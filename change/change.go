@@ -52,10 +52,7 @@ type Change interface {
 // and the response for the caller (EC2's response shape). cur is not
 // modified. Errors are *Error.
 func Do(cur *lab.Lab, c Change) (*lab.Lab, any, error) {
-	next, err := Clone(cur)
-	if err != nil {
-		return nil, nil, err
-	}
+	next := cur.Clone()
 	resp, err := c.apply(next)
 	if err != nil {
 		return nil, nil, err
@@ -65,19 +62,6 @@ func Do(cur *lab.Lab, c Change) (*lab.Lab, any, error) {
 		return nil, nil, err
 	}
 	return valid, resp, nil
-}
-
-// Clone returns a deep copy of l, which must be valid.
-func Clone(l *lab.Lab) (*lab.Lab, error) {
-	data, err := lab.Marshal(l)
-	if err != nil {
-		return nil, err
-	}
-	c, err := lab.Parse(l.File, data)
-	if err != nil {
-		return nil, fmt.Errorf("change: the lab in force does not read back (a bug): %w", err)
-	}
-	return c, nil
 }
 
 // Validate checks a changed lab as lab.Parse checks a file and returns the

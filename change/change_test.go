@@ -97,6 +97,12 @@ func TestAuthorizeRevoke(t *testing.T) {
 	if got := after.Group("sg-app").Ingress; len(got) != 3 || got[0].CIDR.String() != "10.0.1.0/24" || got[1].ID == id {
 		t.Errorf("after revoke: %+v", got)
 	}
+	// By id alone, as EC2 allows.
+	id2 := after.Group("sg-app").Ingress[1].ID
+	byID, _ := do(t, after, "RevokeSecurityGroupIngress", fmt.Sprintf(`{"GroupId": "sg-app", "SecurityGroupRuleIds": [%q]}`, id2))
+	if got := byID.Group("sg-app").Ingress; len(got) != 2 || slicesIndex(got, func(r sg.Rule) bool { return r.ID == id2 }) >= 0 {
+		t.Errorf("after revoke by id: %+v", got)
+	}
 	refused(t, after, "RevokeSecurityGroupIngress", `{"GroupId": "sg-app", "SecurityGroupRuleIds": ["sgr-00000000000000000"]}`, "InvalidSecurityGroupRuleId.NotFound", "sgr-00000000000000000")
 	refused(t, after, "RevokeSecurityGroupEgress", `{"GroupId": "sg-db", "IpPermissions": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]}`, "InvalidPermission.NotFound", "egress")
 	refused(t, after, "RevokeSecurityGroupEgress", `{"GroupId": "sg-db"}`, "MissingParameter", "SecurityGroupRuleIds")

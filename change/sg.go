@@ -148,9 +148,11 @@ func (c *RevokeSecurityGroup) apply(l *lab.Lab) (any, error) {
 		}
 		remove[i] = true
 	}
-	rules, err := permissionRules(l, c.IPPermissions)
-	if err != nil {
-		return nil, err
+	var rules []sg.Rule
+	if len(c.IPPermissions) > 0 {
+		if rules, err = permissionRules(l, c.IPPermissions); err != nil {
+			return nil, err
+		}
 	}
 	for _, r := range rules {
 		i := slicesIndex(*list, func(old sg.Rule) bool { return sameRule(old, r) })

@@ -275,6 +275,10 @@ func (a *api) ec2(q *request, action string) {
 	if !ok {
 		return
 	}
+	if api == "StartInstances" || api == "StopInstances" {
+		a.instances(q, api, data)
+		return
+	}
 	c, err := change.Decode(api, data)
 	if err != nil {
 		a.audit(q, iam, "", authz.ResultInvalid, err.Error())

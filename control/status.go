@@ -24,8 +24,10 @@ type Status struct {
 
 // ENI is the status of one ENI and its device.
 type ENI struct {
-	ID        string   `json:"id"`
-	Instance  string   `json:"instance"`
+	ID       string `json:"id"`
+	Instance string `json:"instance"`
+	// State is the instance's: running, or stopped (StopInstances).
+	State     string   `json:"state"`
 	Namespace string   `json:"namespace"`
 	Device    string   `json:"device"`
 	Addresses []string `json:"addresses"` // with prefix lengths, IPv4 first
@@ -108,6 +110,7 @@ func Snapshot(x *live.Lab, entries bool) *Status {
 		e := ENI{
 			ID:             d.Link.ENI,
 			Instance:       d.Instance,
+			State:          x.InstanceState(d.Instance),
 			Namespace:      d.Link.Namespace,
 			Device:         d.Link.Name,
 			Addresses:      make([]string, len(d.Link.Addrs)),

@@ -131,3 +131,43 @@ func TestMarshalByHand(t *testing.T) {
 		t.Errorf("no explicit empty egress list:\n%s", out)
 	}
 }
+
+// TestClone: a clone equals its lab, and changing every part of the clone
+// leaves the lab as it was.
+func TestClone(t *testing.T) {
+	l, err := Load("testdata/observe.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []*Lab{ExampleLab(), l} {
+		before, _ := Marshal(src)
+		c := src.Clone()
+		if !reflect.DeepEqual(c, src) {
+			t.Fatal("clone differs")
+		}
+		c.Subnets[0].NetworkACL = "x"
+		c.NetworkACLs[0].Ingress = append(c.NetworkACLs[0].Ingress[:0], c.NetworkACLs[0].Ingress...)
+		if len(c.NetworkACLs[0].Ingress) > 0 {
+			c.NetworkACLs[0].Ingress[0].Rule = 1
+		}
+		c.SecurityGroups[0].Egress = nil
+		for _, g := range c.SecurityGroups {
+			if len(g.Ingress) > 0 {
+				g.Ingress[0].Protocol = 99
+			}
+		}
+		e := c.Instances[0].Interfaces[0]
+		e.SecurityGroups[0] = "x"
+		e.IP = netip.MustParseAddr("10.9.9.9")
+		c.Instances[0].Name = "x"
+		if len(c.FlowLogs) > 0 {
+			c.FlowLogs[0].ID = "x"
+			c.MirrorFilters[0].Ingress[0].Number = 7
+			c.MirrorSessions[0].VNI = 7
+			c.MirrorTargets[0].ENI = "x"
+		}
+		if after, _ := Marshal(src); string(after) != string(before) {
+			t.Error("changing the clone changed the lab")
+		}
+	}
+}

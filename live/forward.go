@@ -79,6 +79,12 @@ func newForwarder(x *Lab, d *Device) *forwarder {
 // ones, one Write per destination.
 func (f *forwarder) batch(n int, now int64) {
 	c := &f.d.Counters
+	if f.d.stopped.Load() { // a stopped instance sends nothing
+		for i := range n {
+			c.denied(dataplane.StageRoute, dataplane.CodeInstanceStopped, 1, uint64(f.sizes[i]))
+		}
+		return
+	}
 	var pkts, bytes, super uint64
 	if f.fl != nil {
 		f.fl.Begin()
@@ -113,6 +119,10 @@ func (f *forwarder) batch(n int, now int64) {
 		to := f.x.dest(f.v.To)
 		if to == nil { // the internet, in a lab without internet hosts
 			c.denied(dataplane.StageRoute, dataplane.CodeCannotRoute, segs, uint64(len(pkt)))
+			continue
+		}
+		if to.stopped.Load() {
+			c.denied(dataplane.StageRoute, dataplane.CodeInstanceStopped, segs, uint64(len(pkt)))
 			continue
 		}
 		decrementHop(pkt)

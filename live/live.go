@@ -86,8 +86,9 @@ type Device struct {
 	// Counters count what the device sent into the dataplane.
 	Counters Counters
 
-	dev   tun.Device
-	index int // in Lab.devices
+	dev     tun.Device
+	index   int         // in Lab.devices
+	stopped atomic.Bool // the instance is stopped: nothing in or out
 }
 
 // Start brings l up (see the package doc) and starts enforcing it. l must

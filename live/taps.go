@@ -109,6 +109,10 @@ func (s *mirrorSink) Send(sess *mirror.Session, frame []byte) {
 		c.denied(dataplane.StageRoute, dataplane.CodeCannotRoute, 1, uint64(len(pkt)))
 		return
 	}
+	if dst.stopped.Load() {
+		c.denied(dataplane.StageRoute, dataplane.CodeInstanceStopped, 1, uint64(len(pkt)))
+		return
+	}
 	decrementHop(pkt)
 	s.frame = append(s.frame[:0], frame)
 	x.write(dst, s.frame, c)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -117,7 +118,18 @@ var ec2Flags = map[string][]ec2Flag{
 	"DeleteFlowLogs": {
 		{"flow-log-ids", "the flow logs", "strings", "FlowLogIds"},
 	},
+	"StartInstances": {
+		{"instance-ids", "the instances (their names in the lab)", "strings", "InstanceIds"},
+	},
+	"StopInstances": {
+		{"instance-ids", "the instances (their names in the lab)", "strings", "InstanceIds"},
+		{"force", "accepted; a lab instance stops at once anyway", "bool", "Force"},
+	},
 }
+
+// instanceActions are the calls that change an instance's state, not the
+// policy: the control server checks them itself.
+var instanceActions = []string{"StartInstances", "StopInstances"}
 
 func sgFlags(revoke bool) []ec2Flag {
 	f := []ec2Flag{
@@ -158,14 +170,16 @@ built-in example when not given). Each call takes the AWS CLI's flags, or its
 whole request as JSON with --cli-input-json (a file, or - for stdin), and
 prints EC2's JSON response. The change is validated whole and swapped in at
 once; a refused change names EC2's error code and leaves the running policy
-untouched. With principals configured, the token comes from VPCLAB_TOKEN.`,
+untouched. start-instances and stop-instances stop an instance's traffic (it
+sends and receives nothing) and start it again. With principals configured,
+the token comes from VPCLAB_TOKEN.`,
 		Example: `  sudo vpclab ec2 authorize-security-group-ingress --group-id sg-app --protocol tcp --port 9000 --cidr 10.0.1.0/24
   sudo vpclab ec2 revoke-security-group-ingress --group-id sg-app --security-group-rule-ids sgr-0123456789abcdef0
   sudo vpclab ec2 create-network-acl-entry --network-acl-id acl-db --rule-number 50 --protocol 6 \
       --rule-action deny --cidr-block 10.0.2.99/32 --port-range From=5432,To=5432
   sudo vpclab ec2 modify-network-interface-attribute --network-interface-id eni-app1 --groups sg-app sg-web`,
 	}
-	for _, action := range change.Actions {
+	for _, action := range append(slices.Clone(change.Actions), instanceActions...) {
 		cmd.AddCommand(ec2ActionCmd(action))
 	}
 	return cmd
@@ -212,8 +226,10 @@ func ec2ActionCmd(action string) *cobra.Command {
 		}
 		// Check the request here too, for messages that name the flag's
 		// field before anything is sent.
-		if _, err := change.Decode(action, body); err != nil {
-			return err
+		if !slices.Contains(instanceActions, action) {
+			if _, err := change.Decode(action, body); err != nil {
+				return err
+			}
 		}
 		l, err := loadLab(*labPath)
 		if err != nil {

@@ -1,0 +1,56 @@
+package live
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Instance states, as EC2 names them.
+const (
+	StateRunning = "running"
+	StateStopped = "stopped"
+)
+
+// SetInstanceState starts (running true) or stops an instance of the lab,
+// as EC2's StartInstances and StopInstances: a stopped instance sends and
+// receives nothing (its packets and those to it are dropped with code
+// INSTANCE_STOPPED); its namespace, devices and connection-tracking
+// entries stay, so a start resumes where it was. It returns the state
+// before.
+func (x *Lab) SetInstanceState(name string, running bool) (previous string, err error) {
+	var found bool
+	previous = StateRunning
+	for _, d := range x.devices {
+		if d.Instance != name {
+			continue
+		}
+		found = true
+		if d.stopped.Swap(!running) {
+			previous = StateStopped
+		}
+	}
+	if !found {
+		names := make([]string, 0, len(x.devices))
+		for _, d := range x.devices {
+			if d.Instance != "" && (len(names) == 0 || names[len(names)-1] != d.Instance) {
+				names = append(names, d.Instance)
+			}
+		}
+		return "", fmt.Errorf("no instance %q in the lab (it has %s)", name, strings.Join(names, ", "))
+	}
+	return previous, nil
+}
+
+// InstanceState returns "running" or "stopped", or "" for an unknown
+// instance.
+func (x *Lab) InstanceState(name string) string {
+	for _, d := range x.devices {
+		if d.Instance == name {
+			if d.stopped.Load() {
+				return StateStopped
+			}
+			return StateRunning
+		}
+	}
+	return ""
+}
