@@ -105,6 +105,23 @@ func TestAPIChanges(t *testing.T) {
 		t.Error("a refused lab replaced the lab in force")
 	}
 
+	// Stop and start an instance.
+	resp, err = ec2Call(t, c, "StopInstances", `{"InstanceIds": ["app"]}`)
+	if err != nil || !strings.Contains(string(resp), `"Name": "stopped"`) || !strings.Contains(string(resp), `"Code": 16`) {
+		t.Errorf("StopInstances: %s, %v", resp, err)
+	}
+	if st := status(t, path, false); eni(t, st, "eni-app").State != "stopped" || eni(t, st, "eni-web").State != "running" {
+		t.Errorf("states after stop: %+v", st.ENIs)
+	}
+	_, err = ec2Call(t, c, "StartInstances", `{"InstanceIds": ["app", "nope"]}`)
+	wantEC2Error(t, err, "InvalidInstanceID.NotFound")
+	if x.InstanceState("app") != "stopped" {
+		t.Error("a refused StartInstances started an instance")
+	}
+	if _, err = ec2Call(t, c, "StartInstances", `{"InstanceIds": ["app"]}`); err != nil || x.InstanceState("app") != "running" {
+		t.Errorf("StartInstances: %v, state %s", err, x.InstanceState("app"))
+	}
+
 	// An oversized body is refused cleanly.
 	big := `{"GroupId": "sg-app", "IpPermissions": [], "x": "` + strings.Repeat("a", maxEC2Body) + `"}`
 	_, err = ec2Call(t, c, "AuthorizeSecurityGroupIngress", big)
@@ -175,6 +192,12 @@ func TestAPIAuthorization(t *testing.T) {
 	if _, err := as(adminToken).EC2(context.Background(), "AuthorizeSecurityGroupIngress", []byte(authorize)); err != nil {
 		t.Errorf("admin authorizing: %v", err)
 	}
+	if _, err := as(viewerToken).EC2(context.Background(), "StopInstances", []byte(`{"InstanceIds": ["app"]}`)); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Errorf("viewer stopping an instance: %v", err)
+	}
+	if _, err := as(opToken).EC2(context.Background(), "StopInstances", []byte(`{"InstanceIds": ["app"]}`)); err != nil || x.InstanceState("app") != "stopped" {
+		t.Errorf("operator stopping an instance: %v", err)
+	}
 	if got := x.Lab(); len(got.Group("sg-app").Ingress) != 2 || len(got.Interface("eni-app").SecurityGroups) != 2 {
 		t.Errorf("after the allowed changes: %+v, %v", got.Group("sg-app").Ingress, got.Interface("eni-app").SecurityGroups)
 	}
@@ -207,6 +230,8 @@ func TestAPIAuthorization(t *testing.T) {
 		"victor ec2:ModifyNetworkInterfaceAttribute denied",
 		"oscar ec2:ModifyNetworkInterfaceAttribute applied",
 		"alice ec2:AuthorizeSecurityGroupIngress applied",
+		"victor ec2:StopInstances denied",
+		"oscar ec2:StopInstances applied",
 	}
 	if strings.Join(results, "\n") != strings.Join(want, "\n") {
 		t.Errorf("audit log:\n%s\nwant\n%s", strings.Join(results, "\n"), strings.Join(want, "\n"))

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -331,4 +332,42 @@ func tcpChecksum(pkt []byte) uint16 {
 	tcp := pkt[20:]
 	ph := append(append([]byte{}, pkt[12:20]...), 0, 6, byte(len(tcp)>>8), byte(len(tcp)))
 	return ipv4Checksum(append(ph, tcp...))
+}
+
+// TestForwardStopped: nothing reaches a stopped instance, and a stopped
+// instance sends nothing; started again, it does.
+func TestForwardStopped(t *testing.T) {
+	x, a, b := memLab(t)
+	a.Instance, b.Instance = "ia", "ib"
+	f := newForwarder(x, a)
+	send := func() {
+		f.sizes[0] = tcpFrame(f.bufs[0], "10.0.1.10", "10.0.2.10", 40000, 8080, 0x02, 64)
+		f.batch(1, 0)
+	}
+	if _, err := x.SetInstanceState("ib", false); err != nil {
+		t.Fatal(err)
+	}
+	send()
+	if _, err := x.SetInstanceState("ia", false); err != nil {
+		t.Fatal(err)
+	}
+	send()
+	if w := b.dev.(*memDevice).written; w != 0 {
+		t.Errorf("%d frames reached a stopped instance", w)
+	}
+	if got := a.Counters.Load().DeniedByCode[dataplane.CodeInstanceStopped]; got != 2 {
+		t.Errorf("%d packets dropped as INSTANCE_STOPPED, want 2", got)
+	}
+	for _, in := range []string{"ia", "ib"} {
+		if prev, err := x.SetInstanceState(in, true); err != nil || prev != StateStopped {
+			t.Errorf("start %s: previous %q, %v", in, prev, err)
+		}
+	}
+	send()
+	if w := b.dev.(*memDevice).written; w != 1 {
+		t.Errorf("%d frames written after the start, want 1", w)
+	}
+	if _, err := x.SetInstanceState("nope", true); err == nil || !strings.Contains(err.Error(), "ia, ib") {
+		t.Errorf("unknown instance: %v", err)
+	}
 }
