@@ -59,3 +59,4 @@ func cloneEach[T any](s []*T, f func(*T) *T) []*T {
 	}
 	return out
 }
+

@@ -92,7 +92,9 @@ func validate(l *lab.Lab, source string) ([]byte, *lab.Lab, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("the lab imported from %s is not valid (positions are in the lab file it makes; vpclab import writes nothing):\n%w", source, err)
 	}
-	v.File = source
+	// Lines are those of the lab file vpclab import writes (the same
+	// every time), which the name says.
+	v.File = source + " (imported: lines as vpclab import writes it)"
 	return data, v, nil
 }
 
