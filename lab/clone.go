@@ -59,4 +59,3 @@ func cloneEach[T any](s []*T, f func(*T) *T) []*T {
 	}
 	return out
 }
-
