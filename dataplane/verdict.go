@@ -80,6 +80,7 @@ const (
 	CodeTTLExceeded          // TTL or hop limit would reach 0
 	CodeNoInternetGateway    // the subnet has no route to the internet gateway
 	CodeFragmentFollowDenied // a later fragment of a denied first fragment
+	CodeInstanceStopped      // the sending or receiving instance is stopped (live labs)
 	NumCodes
 )
 
@@ -104,6 +105,7 @@ var codeNames = [NumCodes]string{
 	CodeTTLExceeded:          "TTL_EXCEEDED",
 	CodeNoInternetGateway:    "NO_ROUTE_TO_INTERNET_GATEWAY",
 	CodeFragmentFollowDenied: "FRAGMENT_FOLLOWS_FIRST",
+	CodeInstanceStopped:      "INSTANCE_STOPPED",
 }
 
 func (c Code) String() string {
