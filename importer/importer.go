@@ -9,6 +9,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/vpclab/vpclab/lab"
 )
 
 // Item is one thing an importer did not carry into the lab.
@@ -97,4 +99,30 @@ func (r *Report) Write(w io.Writer) error {
 		}
 	}
 	return err
+}
+
+// RaiseQuotas raises l's quotas to what its objects need (lab.NeededQuotas)
+// and returns a description of each need beyond what a lab allows
+// (lab.MaxQuotas), for the importer's error; such a quota is raised to
+// the maximum only.
+func RaiseQuotas(l *lab.Lab) []string {
+	need := l.NeededQuotas()
+	q := &l.Quotas
+	var over []string
+	for _, c := range []struct {
+		what      string
+		quota     *int
+		need, max int
+	}{
+		{"network ACL entries per direction and family", &q.NACLEntries, need.NACLEntries, lab.MaxQuotas.NACLEntries},
+		{"security group rules per direction and family", &q.SGRules, need.SGRules, lab.MaxQuotas.SGRules},
+		{"security groups per interface", &q.SGsPerENI, need.SGsPerENI, lab.MaxQuotas.SGsPerENI},
+		{"rules of an interface's groups together, per direction and family", &q.RulesTimesSGs, need.RulesTimesSGs, lab.MaxQuotas.RulesTimesSGs},
+	} {
+		if c.need > c.max {
+			over = append(over, fmt.Sprintf("%d %s: a lab allows at most %d", c.need, c.what, c.max))
+		}
+		*c.quota = max(*c.quota, min(c.need, c.max))
+	}
+	return over
 }

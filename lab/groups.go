@@ -236,20 +236,5 @@ func (p *parser) peer(o yamlpos.Object, r *sg.Rule) bool {
 // each family, a prefix-list rule its list's max_entries in each family the
 // list holds (in both when the list is empty).
 func (p *parser) weight(r sg.Rule) [2]int {
-	var w [2]int
-	switch {
-	case r.CIDR.IsValid():
-		w[family(r.CIDR.Addr())] = 1
-	case r.Group != "":
-		w = [2]int{1, 1}
-	case p.prefixLists[r.PrefixList] != nil:
-		pl := p.prefixLists[r.PrefixList]
-		for _, c := range pl.CIDRs {
-			w[family(c.Addr())] = pl.MaxEntries
-		}
-		if len(pl.CIDRs) == 0 {
-			w = [2]int{pl.MaxEntries, pl.MaxEntries}
-		}
-	}
-	return w
+	return ruleWeight(r, p.prefixLists[r.PrefixList])
 }

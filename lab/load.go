@@ -236,10 +236,10 @@ func (p *parser) quotas(n *yaml.Node) {
 		max     int
 		meaning string
 	}{
-		{"nacl_entries", &p.l.Quotas.NACLEntries, 40, "network ACL entries per direction and family"},
-		{"sg_rules", &p.l.Quotas.SGRules, 100000, "rules per security group, direction and family"},
-		{"sgs_per_eni", &p.l.Quotas.SGsPerENI, 16, "security groups per interface"},
-		{"rules_times_sgs", &p.l.Quotas.RulesTimesSGs, 1600000, "rules per direction and family over an interface's groups"},
+		{"nacl_entries", &p.l.Quotas.NACLEntries, MaxQuotas.NACLEntries, "network ACL entries per direction and family"},
+		{"sg_rules", &p.l.Quotas.SGRules, MaxQuotas.SGRules, "rules per security group, direction and family"},
+		{"sgs_per_eni", &p.l.Quotas.SGsPerENI, MaxQuotas.SGsPerENI, "security groups per interface"},
+		{"rules_times_sgs", &p.l.Quotas.RulesTimesSGs, MaxQuotas.RulesTimesSGs, "rules per direction and family over an interface's groups"},
 	}
 	known := make([]string, len(fields))
 	for i, f := range fields {
