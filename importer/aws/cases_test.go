@@ -681,7 +681,7 @@ func TestVPCAndSubnets(t *testing.T) {
 	roundTrip(t, l)
 
 	files["vpcs.json"] = js(obj{"Vpcs": list{obj{"VpcId": "vpc-1", "CidrBlock": "169.254.0.0/16"}}})
-	if _, _, err := ImportFiles(files); err == nil || !strings.Contains(err.Error(), "Vpcs[0].CidrBlock: 169.254.0.0/16 overlaps 169.254.0.0/16, link-local: a lab VPC cannot use it") {
+	if _, _, err := ImportFiles(files); err == nil || !strings.Contains(err.Error(), "Vpcs[0].CidrBlock: 169.254.0.0/16 overlaps 169.254.0.0/16, link-local, where the instance services live: a lab VPC cannot use it") {
 		t.Errorf("a link-local VPC: got %v", err)
 	}
 }

@@ -583,14 +583,14 @@ func (r *run) zone(it item[subnet], out *lab.Subnet) {
 	s := it.v
 	switch z := s.AvailabilityZone; {
 	case z == "":
-	case zoneName.MatchString(z) && strings.HasPrefix(z, r.l.VPC.Region):
+	case lab.ValidZone(z) && strings.HasPrefix(z, r.l.VPC.Region):
 		out.AvailabilityZone = z
 	default:
 		r.rep.Unsupportedf(it.src.name, s.SubnetId, "AvailabilityZone", "zone %q is not a zone of region %s as a lab names them: the lab's default zone is used", z, r.l.VPC.Region)
 	}
 	switch z := s.AvailabilityZoneId; {
 	case z == "":
-	case zoneID.MatchString(z):
+	case lab.ValidZoneID(z):
 		out.AZID = z
 	default:
 		r.rep.Unsupportedf(it.src.name, s.SubnetId, "AvailabilityZoneId", "zone id %q is not one a lab can hold: the lab's default is used", z)
@@ -616,7 +616,7 @@ func (r *run) setRegion(it item[subnet]) bool {
 	switch {
 	case region == "":
 		return false
-	case !regionName.MatchString(region):
+	case !lab.ValidRegion(region):
 		r.rep.Unsupportedf(it.src.name, s.SubnetId, "SubnetArn", "region %q is not one a lab can hold: the lab's region is %s", region, lab.DefaultRegion)
 	default:
 		r.l.VPC.Region = region
