@@ -93,7 +93,11 @@ func writeStatus(w io.Writer, st *control.Status) {
 		if e.Allowance.Exceeded > 0 {
 			allowance += fmt.Sprintf(" (exceeded %d)", e.Allowance.Exceeded)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%d\t%d\t%s\n", e.ID, e.Instance, e.Allowed.Packets, e.Allowed.Bytes,
+		inst := e.Instance
+		if e.State == "stopped" {
+			inst += " (stopped)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%d\t%d\t%s\n", e.ID, inst, e.Allowed.Packets, e.Allowed.Bytes,
 			e.Denied.Packets, by, e.ServicePackets, e.Conntrack.Count, allowance)
 	}
 	tw.Flush()
