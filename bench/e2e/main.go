@@ -10,6 +10,10 @@
 // set up, never because a figure misses a goal. Everything it makes lives
 // in namespaces whose names start with "vpclabe2e-"; the leftovers of an
 // earlier run are removed at start, and everything at the end.
+//
+// With -observe it measures instead what flow logs, metrics and a mirror
+// session cost the live lab's TCP throughput, all off against all on in
+// the same run (observe.go): `make bench-e2e E2EFLAGS=-observe`.
 package main
 
 import (
@@ -122,6 +126,9 @@ func run() error {
 		os.Exit(1)
 	}()
 	defer cleanup()
+	if *observe {
+		return runObserve()
+	}
 
 	l, err := lab.Parse("e2e.yaml", []byte(labYAML))
 	if err != nil {
