@@ -178,6 +178,13 @@ func configure(h *netlink.Handle, link netlink.Link, l *Link) error {
 	if err := h.LinkSetMTU(link, l.MTU); err != nil {
 		return fmt.Errorf("MTU %d: %w", l.MTU, err)
 	}
+	// No IPv6 link-local address: an ENI has none in a VPC, and without
+	// one the kernel sends no router solicitation from fe80::/10 when the
+	// link comes up, which the dataplane would count, log and capture as
+	// a spoofed packet (src-dst-check).
+	if err := h.LinkSetIP6AddrGenMode(link, 1); err != nil { // IN6_ADDR_GEN_MODE_NONE
+		return fmt.Errorf("IPv6 address generation: %w", err)
+	}
 	if err := h.LinkSetUp(link); err != nil {
 		return fmt.Errorf("up: %w", err)
 	}
