@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
 )
 
@@ -48,6 +49,22 @@ type Change interface {
 	apply(l *lab.Lab) (any, error)
 }
 
+// Resource is the kind and id of one object a change acts on.
+type Resource struct{ Kind, ID string }
+
+// Resources returns every object c acts on, each of which must be
+// authorized: Change.Resource for most changes, each id for the calls
+// that take several (CreateFlowLogs, DeleteFlowLogs).
+func Resources(c Change) []Resource {
+	if m, ok := c.(interface{ resources() []Resource }); ok {
+		if rs := m.resources(); len(rs) > 0 {
+			return rs
+		}
+	}
+	kind, id := c.Resource()
+	return []Resource{{kind, id}}
+}
+
 // Do applies c to a copy of cur and returns the new lab, validated whole,
 // and the response for the caller (EC2's response shape). cur is not
 // modified. Errors are *Error.
@@ -56,6 +73,12 @@ func Do(cur *lab.Lab, c Change) (*lab.Lab, any, error) {
 	resp, err := c.apply(next)
 	if err != nil {
 		return nil, nil, err
+	}
+	// Flow-log formats are checked here, on the lab before it is written
+	// out, so that messages cite the user's lines (a new flow log has
+	// none), not the intermediate file's.
+	if err := flowlog.Check(next); err != nil {
+		return nil, nil, errorf("InvalidParameterValue", "%v", err)
 	}
 	valid, err := Validate(next)
 	if err != nil {

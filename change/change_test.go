@@ -194,7 +194,7 @@ func TestFlowLogs(t *testing.T) {
 		f.MaxAggregationInterval != time.Minute || f.Destination != "/tmp/x" || f.LogFormat != "${srcaddr} ${dstaddr}" {
 		t.Errorf("flow log: %+v", *f)
 	}
-	refused(t, next, "CreateFlowLogs", `{"ResourceIds": ["subnet-x"], "ResourceType": "Subnet"}`, "InvalidParameterValue", `no subnet "subnet-x"`)
+	refused(t, next, "CreateFlowLogs", `{"ResourceIds": ["subnet-x"], "ResourceType": "Subnet"}`, "InvalidParameterValue", "no subnet")
 	refused(t, next, "CreateFlowLogs", `{"ResourceIds": ["vpc-example"], "ResourceType": "VPC", "MaxAggregationInterval": 30}`, "InvalidParameterValue", "60s and 600s")
 	refused(t, next, "CreateFlowLogs", `{"ResourceIds": ["vpc-example"], "ResourceType": "VPC", "LogDestinationType": "s3"}`, "InvalidParameterValue", "files")
 	next, _ = do(t, next, "DeleteFlowLogs", fmt.Sprintf(`{"FlowLogIds": [%q]}`, ids[0]))

@@ -29,6 +29,15 @@ func (c *CreateFlowLogs) Resource() (string, string) {
 	return kind, "*"
 }
 
+func (c *CreateFlowLogs) resources() []Resource {
+	kind, _ := c.Resource()
+	out := make([]Resource, len(c.ResourceIDs))
+	for i, id := range c.ResourceIDs {
+		out[i] = Resource{kind, id}
+	}
+	return out
+}
+
 func (c *CreateFlowLogs) apply(l *lab.Lab) (any, error) {
 	var typ string
 	switch c.ResourceType {
@@ -82,6 +91,14 @@ func (c *DeleteFlowLogs) Resource() (string, string) {
 		return "vpc-flow-log", c.FlowLogIDs[0]
 	}
 	return "vpc-flow-log", "*"
+}
+
+func (c *DeleteFlowLogs) resources() []Resource {
+	out := make([]Resource, len(c.FlowLogIDs))
+	for i, id := range c.FlowLogIDs {
+		out[i] = Resource{"vpc-flow-log", id}
+	}
+	return out
 }
 
 func (c *DeleteFlowLogs) apply(l *lab.Lab) (any, error) {

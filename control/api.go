@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,13 @@ type Options struct {
 	Principals *authz.Principals
 	// Audit, if set, receives every change attempt, allowed or not.
 	Audit *authz.AuditLog
+	// DataDir is where the files named by changes over the API go (flow
+	// logs, pcap mirror targets): see placePaths.
+	DataDir string
+	// KeepFlowLogs are flow logs given outside the lab file (vpclab up
+	// --flow-logs): a whole lab applied with PUT /v1/lab keeps them unless
+	// it defines a flow log of the same id.
+	KeepFlowLogs []*lab.FlowLog
 }
 
 // Body limits: a whole lab (100,000 rules fit) and one EC2 call.
@@ -172,15 +180,27 @@ func (a *api) authorizeCapture(q *request) bool {
 	return true
 }
 
-// audit records a change attempt; reads are not recorded.
-func (a *api) audit(q *request, action, resource, result, detail string) {
+// audit records a change attempt (and a capture: it reads traffic);
+// other reads are not recorded. Its error matters only to begin.
+func (a *api) audit(q *request, action, resource, result, detail string) error {
 	if a.o.Audit == nil {
-		return
+		return nil
 	}
-	if info, ok := authz.LookupAction(action); ok && info.ReadOnly {
-		return
+	if info, ok := authz.LookupAction(action); ok && info.ReadOnly && action != authz.Capture {
+		return nil
 	}
-	a.o.Audit.Record(authz.Entry{Principal: q.name, Action: action, Resource: resource, Result: result, Detail: detail, Remote: q.remote})
+	return a.o.Audit.Record(authz.Entry{Principal: q.name, Action: action, Resource: resource, Result: result, Detail: detail, Remote: q.remote})
+}
+
+// begin records that an allowed change is about to be made. The audit
+// log fails closed: when the entry cannot be written, the change is not
+// made and the client gets 503.
+func (a *api) begin(q *request, action, resource string) bool {
+	if err := a.audit(q, action, resource, authz.ResultAllowed, ""); err != nil {
+		writeError(q.w, http.StatusServiceUnavailable, "the audit log cannot be written, so nothing was changed: "+err.Error())
+		return false
+	}
+	return true
 }
 
 func (a *api) arn(kind, id string) string {
@@ -252,6 +272,19 @@ func (a *api) putLab(q *request) {
 		writeJSON(q.w, http.StatusBadRequest, Error{Error: "the lab is invalid; the running one stays:\n" + err.Error()})
 		return
 	}
+	for _, f := range a.o.KeepFlowLogs {
+		if !slices.ContainsFunc(l.FlowLogs, func(g *lab.FlowLog) bool { return g.ID == f.ID }) {
+			l.FlowLogs = append(l.FlowLogs, f)
+		}
+	}
+	if err := a.placePaths(q, a.x.Lab(), l); err != nil {
+		a.audit(q, authz.ApplyLab, res, authz.ResultInvalid, err.Error())
+		writeError(q.w, http.StatusBadRequest, "not applied; the running lab stays: "+err.Error())
+		return
+	}
+	if !a.begin(q, authz.ApplyLab, res) {
+		return
+	}
 	changeMu.Lock()
 	err = a.x.Apply(l)
 	changeMu.Unlock()
@@ -285,14 +318,27 @@ func (a *api) ec2(q *request, action string) {
 		writeEC2Error(q.w, err)
 		return
 	}
-	kind, id := c.Resource()
-	res := a.arn(kind, id)
-	if !a.authorize(q, c.Action(), res) {
+	var res string
+	for i, r := range change.Resources(c) {
+		arn := a.arn(r.Kind, r.ID)
+		if i == 0 {
+			res = arn
+		}
+		if !a.authorize(q, c.Action(), arn) {
+			return
+		}
+	}
+	if !a.begin(q, c.Action(), res) {
 		return
 	}
 	changeMu.Lock()
 	defer changeMu.Unlock()
 	next, resp, err := change.Do(a.x.Lab(), c)
+	if err == nil {
+		if perr := a.placePaths(q, a.x.Lab(), next); perr != nil {
+			err = &change.Error{Code: "InvalidParameterValue", Message: perr.Error()}
+		}
+	}
 	if err == nil {
 		err = a.x.Apply(next)
 	}

@@ -228,13 +228,24 @@ func TestAPIAuthorization(t *testing.T) {
 		"oscar ec2:AuthorizeSecurityGroupIngress denied",
 		"oscar vpclab:ApplyLab denied",
 		"victor ec2:ModifyNetworkInterfaceAttribute denied",
+		"oscar ec2:ModifyNetworkInterfaceAttribute allowed",
 		"oscar ec2:ModifyNetworkInterfaceAttribute applied",
+		"alice ec2:AuthorizeSecurityGroupIngress allowed",
 		"alice ec2:AuthorizeSecurityGroupIngress applied",
 		"victor ec2:StopInstances denied",
+		"oscar ec2:StopInstances allowed",
 		"oscar ec2:StopInstances applied",
 	}
 	if strings.Join(results, "\n") != strings.Join(want, "\n") {
 		t.Errorf("audit log:\n%s\nwant\n%s", strings.Join(results, "\n"), strings.Join(want, "\n"))
+	}
+
+	// The audit log fails closed: no entry, no change.
+	audit.Close()
+	before := x.Lab()
+	_, err = as(adminToken).EC2(context.Background(), "RevokeSecurityGroupIngress", []byte(strings.Replace(authorize, `"GroupId"`, `"GroupId"`, 1)))
+	if err == nil || !strings.Contains(err.Error(), "503") || x.Lab() != before {
+		t.Errorf("change with the audit log closed: %v (lab replaced: %v)", err, x.Lab() != before)
 	}
 }
 
@@ -265,5 +276,74 @@ func TestSlowClient(t *testing.T) {
 		}
 	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		t.Error("the server kept the slow client's connection open")
+	}
+}
+
+// TestAPIPathsAndResources: files named over the API stay under the data
+// directory, and a call naming several resources is authorized on each.
+func TestAPIPathsAndResources(t *testing.T) {
+	x, _ := startLab(t)
+	dir := t.TempDir()
+	pf := filepath.Join(dir, "principals.yaml")
+	const guarded = principalsFile + `  - name: gina
+    token: gina-0123456789abcdef
+    roles: [network-admin]
+    policies:
+      - Version: "2012-10-17"
+        Statement:
+          - {Effect: Deny, Action: "ec2:CreateFlowLogs", Resource: "arn:aws:ec2:*:*:subnet/subnet-b"}
+`
+	if err := os.WriteFile(pf, []byte(guarded), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := authz.Load(pf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	path := filepath.Join(dir, "lab.sock")
+	s, err := Listen(x, path, Options{Principals: ps, DataDir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := NewClient(path)
+	c.Token = adminToken
+	for _, dest := range []string{"/etc/vpclab-test", "../escape", "a/../../b"} {
+		_, err := c.EC2(context.Background(), "CreateFlowLogs", []byte(fmt.Sprintf(`{"ResourceIds": ["vpc-ct"], "ResourceType": "VPC", "LogDestination": %q}`, dest)))
+		wantEC2Error(t, err, "InvalidParameterValue")
+		if _, serr := os.Stat("/etc/vpclab-test"); serr == nil {
+			t.Fatal("a flow log was created in /etc")
+		}
+	}
+	if len(x.Lab().FlowLogs) != 0 {
+		t.Fatalf("refused flow logs were added: %+v", x.Lab().FlowLogs)
+	}
+	if _, err := c.EC2(context.Background(), "CreateFlowLogs", []byte(`{"ResourceIds": ["vpc-ct"], "ResourceType": "VPC", "LogDestination": "flows"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := x.Lab().FlowLogs; len(got) != 1 || got[0].Destination != filepath.Join(data, "flows") {
+		t.Errorf("flow log destination: %+v, want under %s", got, data)
+	}
+	// A lab file putting a pcap target outside is refused too.
+	bad := testLab + "traffic_mirror_filters: [{id: f}]\ntraffic_mirror_targets: [{id: t, pcap_file: /etc/vpclab-test.pcap}]\ntraffic_mirror_sessions: [{id: s, number: 1, source: eni-web, target: t, filter: f}]\n"
+	if err := c.PutLab(context.Background(), "bad.yaml", []byte(bad)); err == nil || !strings.Contains(err.Error(), "relative") {
+		t.Errorf("pcap target in /etc: %v", err)
+	}
+	if _, serr := os.Stat("/etc/vpclab-test.pcap"); serr == nil {
+		os.Remove("/etc/vpclab-test.pcap")
+		t.Fatal("a pcap file was created in /etc")
+	}
+
+	// gina may create flow logs, except on subnet-b: naming it beside
+	// another subnet does not get round the Deny.
+	g := NewClient(path)
+	g.Token = "gina-0123456789abcdef"
+	_, err = g.EC2(context.Background(), "CreateFlowLogs", []byte(`{"ResourceIds": ["subnet-a", "subnet-b"], "ResourceType": "Subnet", "LogDestination": "g"}`))
+	if err == nil || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "subnet/subnet-b") {
+		t.Errorf("two subnets, one denied: %v", err)
+	}
+	if _, err := g.EC2(context.Background(), "CreateFlowLogs", []byte(`{"ResourceIds": ["subnet-a"], "ResourceType": "Subnet", "LogDestination": "g"}`)); err != nil {
+		t.Errorf("subnet-a alone: %v", err)
 	}
 }

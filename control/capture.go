@@ -3,9 +3,11 @@ package control
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/vpclab/vpclab/authz"
 	"github.com/vpclab/vpclab/capture"
 )
 
@@ -16,7 +18,11 @@ func (a *api) capture(q *request) {
 	query := q.r.URL.Query()
 	var ids []string
 	for _, v := range query["eni"] {
-		ids = append(ids, strings.Split(v, ",")...)
+		for _, id := range strings.Split(v, ",") {
+			if id != "" && !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
 	}
 	if len(ids) == 0 {
 		writeError(q.w, http.StatusBadRequest, "name the ENIs to capture: ?eni=ID (several: ?eni=ID,ID)")
@@ -41,11 +47,16 @@ func (a *api) capture(q *request) {
 		}
 		points = append(points, capture.Point{Port: p, Interface: capture.Interface{Name: id, Description: capture.Describe(l, id)}})
 	}
+	if !a.begin(q, authz.Capture, a.arn(authz.KindNetworkInterface, strings.Join(ids, ","))) {
+		return
+	}
+	// Attach checks its arguments before it writes the file's header,
+	// whose first write sends the status line (200): a refusal is still a
+	// 400, not an empty stream.
 	q.w.Header().Set("Content-Type", "application/x-pcapng")
-	q.w.WriteHeader(http.StatusOK)
 	s, err := a.x.Tap().Attach(flushWriter{q.w}, points, capture.Options{Snaplen: snaplen})
 	if err != nil {
-		// The status line is gone; the client sees an empty stream.
+		writeError(q.w, http.StatusBadRequest, err.Error())
 		return
 	}
 	select {

@@ -71,6 +71,9 @@ func (a *api) instances(q *request, api string, data []byte) {
 			return
 		}
 	}
+	if !a.begin(q, iam, a.arn(authz.KindInstance, req.InstanceIDs[0])) {
+		return
+	}
 	changeMu.Lock()
 	defer changeMu.Unlock()
 	out := make([]instanceStateChange, 0, len(req.InstanceIDs))

@@ -20,6 +20,10 @@ type Status struct {
 	UptimeSeconds float64   `json:"uptime_seconds"`
 	// ENIs are the lab's ENIs in file order.
 	ENIs []ENI `json:"enis"`
+	// FlowLogErrors counts the failed writes of the flow logs (their
+	// records were lost; enforcement went on), FlowLogError the last.
+	FlowLogErrors uint64 `json:"flow_log_errors"`
+	FlowLogError  string `json:"flow_log_error,omitempty"`
 }
 
 // ENI is the status of one ENI and its device.
@@ -101,6 +105,7 @@ func Snapshot(x *live.Lab, entries bool) *Status {
 		UptimeSeconds: time.Since(started).Seconds(),
 		ENIs:          []ENI{},
 	}
+	st.FlowLogErrors, st.FlowLogError = x.FlowLogErrors()
 	snap := x.Engine().Snapshot()
 	for _, d := range x.Devices() {
 		if d.Link.ENI == "" {

@@ -463,6 +463,20 @@ func (lg *Logger) Reconfigure(l *lab.Lab) error {
 	if err != nil {
 		return err
 	}
+	// The new flow logs' destinations must be usable before anything is
+	// published: a refused change leaves everything as it was.
+	kept := map[string]*logState{}
+	for _, o := range lg.logs {
+		kept[o.def.ID] = o
+	}
+	for _, s := range logs {
+		if o := kept[s.def.ID]; o != nil && sameLog(o, s) {
+			continue
+		}
+		if err := s.sink.prepare(); err != nil {
+			return err
+		}
+	}
 	// Publish, then collect: a batch that began under the old config has
 	// ended when collect returns, so the shards' active buffers hold only
 	// records of the new one (each record carries its config's generation
@@ -482,9 +496,6 @@ func (lg *Logger) Reconfigure(l *lab.Lab) error {
 			logs[i] = o
 			delete(old, s.def.ID)
 			continue
-		}
-		if err := s.sink.prepare(); err != nil {
-			errs = append(errs, err)
 		}
 		if lg.ticked {
 			s.started = true

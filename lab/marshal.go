@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -120,6 +121,7 @@ func Marshal(l *Lab) ([]byte, error) {
 			if t.ENI != "" {
 				o.str("eni", t.ENI)
 			}
+			m.checkText(t.PcapFile)
 			if t.PcapFile != "" {
 				o.str("pcap_file", t.PcapFile)
 			}
@@ -310,6 +312,7 @@ func (m *marshaller) acl(a *nacl.ACL) *yaml.Node {
 func (m *marshaller) group(g *sg.Group) *yaml.Node {
 	o := mapping()
 	o.str("id", g.ID)
+	m.checkText(g.Description)
 	if g.Description != "" {
 		o.str("description", g.Description)
 	}
@@ -332,6 +335,7 @@ func (m *marshaller) group(g *sg.Group) *yaml.Node {
 			default:
 				ro.prefix("cidr", r.CIDR)
 			}
+			m.checkText(r.Description)
 			if r.Description != "" {
 				ro.str("description", r.Description)
 			}
@@ -469,6 +473,8 @@ func (m *marshaller) flowLog(f *FlowLog) *yaml.Node {
 	if f.MaxAggregationInterval != 0 {
 		o.duration("max_aggregation_interval", f.MaxAggregationInterval)
 	}
+	m.checkText(f.LogFormat)
+	m.checkText(f.Destination)
 	if f.LogFormat != "" {
 		o.str("log_format", f.LogFormat)
 	}
@@ -519,6 +525,12 @@ type node struct{ *yaml.Node }
 
 func mapping() node  { return node{&yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}} }
 func sequence() node { return node{&yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}} }
+
+func (m *marshaller) checkText(s string) {
+	if !utf8.ValidString(s) {
+		m.errorf("%q is not UTF-8, which a lab file is", s)
+	}
+}
 
 func scalar(s string) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}

@@ -171,3 +171,12 @@ func TestClone(t *testing.T) {
 		}
 	}
 }
+
+// TestMarshalNotUTF8: text a lab file cannot hold is refused, not changed.
+func TestMarshalNotUTF8(t *testing.T) {
+	l := ExampleLab()
+	l.Group("sg-web").Description = "caf\xe9"
+	if _, err := Marshal(l); err == nil || !strings.Contains(err.Error(), "not UTF-8") {
+		t.Errorf("Marshal = %v, want a UTF-8 error", err)
+	}
+}

@@ -61,8 +61,10 @@ func (x *Lab) Apply(l *lab.Lab) (err error) {
 	}
 	for i, f := range x.followers {
 		if err := f.Reconfigure(l); err != nil {
-			for _, g := range x.followers[:i] {
-				g.Reconfigure(old) // took l, so takes old back
+			// Those before took l, so take old back; f should have kept
+			// old, and is told again in case it did not.
+			for _, g := range x.followers[:i+1] {
+				g.Reconfigure(old)
 			}
 			return err
 		}

@@ -81,7 +81,9 @@ func (f *forwarder) batch(n int, now int64) {
 	c := &f.d.Counters
 	if f.d.stopped.Load() { // a stopped instance sends nothing
 		for i := range n {
-			c.denied(dataplane.StageRoute, dataplane.CodeInstanceStopped, 1, uint64(f.sizes[i]))
+			if frame := f.bufs[i][:f.sizes[i]]; len(frame) > tun.VirtioNetHdrLen {
+				c.denied(dataplane.StageRoute, dataplane.CodeInstanceStopped, segments(frame), uint64(len(frame)-tun.VirtioNetHdrLen))
+			}
 		}
 		return
 	}
@@ -98,6 +100,14 @@ func (f *forwarder) batch(n int, now int64) {
 		pkt := frame[tun.VirtioNetHdrLen:]
 		segs := segments(frame)
 		f.x.engine.ProcessParsed(f.d.Port, pkt, now, &f.v, &f.p)
+		if f.v.Allowed && f.v.To >= 0 {
+			// A stopped instance receives nothing: say so to every
+			// observer (flow logs, capture, mirroring), not only to the
+			// counters. (The engine has made its conntrack entries.)
+			if to := f.x.dest(f.v.To); to != nil && to.stopped.Load() {
+				f.v.Allowed, f.v.Stage, f.v.Code = false, dataplane.StageRoute, dataplane.CodeInstanceStopped
+			}
+		}
 		if f.fl != nil {
 			f.fl.Observe(&f.v, &f.p, len(pkt), segs, now)
 		}
@@ -119,10 +129,6 @@ func (f *forwarder) batch(n int, now int64) {
 		to := f.x.dest(f.v.To)
 		if to == nil { // the internet, in a lab without internet hosts
 			c.denied(dataplane.StageRoute, dataplane.CodeCannotRoute, segs, uint64(len(pkt)))
-			continue
-		}
-		if to.stopped.Load() {
-			c.denied(dataplane.StageRoute, dataplane.CodeInstanceStopped, segs, uint64(len(pkt)))
 			continue
 		}
 		decrementHop(pkt)

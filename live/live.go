@@ -49,6 +49,8 @@ type Lab struct {
 	flows       *flowlog.Logger
 	flowStop    chan struct{} // stops tickFlows
 	flowDone    chan struct{}
+	flowErrs    atomic.Uint64 // failed writes of the flow logs
+	flowErr     atomic.Value  // the last one's message
 	tap         *capture.Tap
 	mirror      *mirror.Mirror
 	mirrorCount Counters // what the mirror sent into the dataplane

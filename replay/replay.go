@@ -217,7 +217,10 @@ func Run(e *dataplane.Engine, c *Reader, opts Options) (*Summary, error) {
 		}
 		if opts.Mirror != nil {
 			opts.Mirror.Packet(&v, &p, nil, fr.Data, fr.Time)
-			if cnt.packets&255 == 0 {
+			// A packet may queue two copies (both ends mirrored): drain
+			// well before the queue (256 slots by default) can fill, so
+			// that replay, unlike a live lab, never loses one.
+			if cnt.packets&31 == 0 {
 				opts.Mirror.Drain()
 			}
 		}

@@ -407,7 +407,7 @@ time; its traffic mirror sessions with pcap targets are written too.`,
 				opts.Progress = f
 			}
 			opts.Lab = l
-			if err := addFlowLog(l, *flowDir, *flowInterval); err != nil {
+			if _, err := addFlowLog(l, *flowDir, *flowInterval); err != nil {
 				return err
 			}
 			e := dataplane.New(l)

@@ -77,6 +77,9 @@ func showStatus(ctx context.Context, w io.Writer, l *lab.Lab, path string, asJSO
 // entries when st has them.
 func writeStatus(w io.Writer, st *control.Status) {
 	fmt.Fprintf(w, "lab %s (%s), up %s\n\n", st.Lab, st.File, formatUptime(st.UptimeSeconds))
+	if st.FlowLogErrors > 0 {
+		fmt.Fprintf(w, "flow logs: %d failed writes, the last: %s\n\n", st.FlowLogErrors, st.FlowLogError)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ENI\tINSTANCE\tALLOWED PKTS\tALLOWED BYTES\tDENIED PKTS\tDENIED BY STAGE\tSERVICE PKTS\tCONNTRACK\tALLOWANCE USED/AVAILABLE")
 	for _, e := range st.ENIs {

@@ -28,6 +28,7 @@ type upFlags struct {
 	principals   string
 	auditLog     string
 	controlAddr  string
+	dataDir      string
 	metricsAddr  string
 	perENI       bool
 	flowDir      *string
@@ -65,6 +66,7 @@ Needs root and /dev/net/tun. Run commands inside an instance with
 	var f upFlags
 	cmd.Flags().StringVar(&f.principals, "principals", "", "principals file: tokens and roles (see the README); without it the socket's peer (root) may do everything")
 	cmd.Flags().StringVar(&f.auditLog, "audit-log", "", `audit log of every change attempt (default /var/log/vpclab/<lab id>.audit.log; "off" for none)`)
+	cmd.Flags().StringVar(&f.dataDir, "data-dir", "", "where files named by changes over the API go (default /var/lib/vpclab/<lab id>)")
 	cmd.Flags().StringVar(&f.controlAddr, "control-addr", "", "also serve the control API on this TCP address (needs principals)")
 	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", metrics.DefaultAddr, `serve Prometheus metrics here ("off" for none)`)
 	cmd.Flags().BoolVar(&f.perENI, "metrics-per-eni", false, "label the packet metrics with each ENI (more series)")
@@ -80,7 +82,8 @@ func up(cmd *cobra.Command, args []string, f *upFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := addFlowLog(l, *f.flowDir, *f.flowInterval); err != nil {
+	added, err := addFlowLog(l, *f.flowDir, *f.flowInterval)
+	if err != nil {
 		return err
 	}
 	if err := labnet.Check(); err != nil {
@@ -92,7 +95,16 @@ func up(cmd *cobra.Command, args []string, f *upFlags) error {
 	}
 	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 
-	copts := control.Options{}
+	copts := control.Options{DataDir: f.dataDir}
+	if copts.DataDir == "" {
+		copts.DataDir = filepath.Join("/var/lib/vpclab", plan.ID)
+	}
+	if err := os.MkdirAll(copts.DataDir, 0o700); err != nil {
+		return err
+	}
+	if added != nil {
+		copts.KeepFlowLogs = []*lab.FlowLog{added}
+	}
 	if copts.Principals, err = principals(f.principals); err != nil {
 		return err
 	}
@@ -135,50 +147,43 @@ func up(cmd *cobra.Command, args []string, f *upFlags) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	x, err := live.Start(l, live.Options{OnApply: collector.ObserveApply})
+	if err != nil {
+		return err
+	}
+	running.Store(x)
+	// Stop answering before the lab comes down: no change is applied to a
+	// lab that is closing.
 	var servers []*control.Server
-	var startErr error
-	err = live.Run(ctx, l, live.Options{OnApply: collector.ObserveApply}, func(x *live.Lab) {
-		running.Store(x)
-		s, err := control.Listen(x, control.SocketPath(x.Plan()), copts)
-		if err != nil {
-			startErr = err
-			stop() // the lab comes down again
-			return
+	closeAll := func(err error) error {
+		for _, s := range servers {
+			err = errors.Join(err, s.Close())
 		}
-		servers = append(servers, s)
-		if f.controlAddr != "" {
-			t, err := control.ListenTCP(x, f.controlAddr, copts)
-			if err != nil {
-				startErr = err
-				stop()
-				return
-			}
-			servers = append(servers, t)
-		}
-		go func() { // stop answering as the lab comes down
-			select {
-			case <-ctx.Done():
-			case <-x.Failed():
-			}
-			for _, s := range servers {
-				s.Close()
-			}
-		}()
-		writeDevices(out, l, x)
-		fmt.Fprintln(out)
-		writeEndpoints(out, servers, msrv, copts)
-		fmt.Fprintln(out, "enforcing; press Ctrl-C to stop and remove the lab")
-	})
-	for _, s := range servers {
-		err = errors.Join(err, s.Close())
-	}
-	if startErr != nil {
-		return errors.Join(startErr, err)
-	}
-	if x := running.Load(); x != nil {
+		err = errors.Join(err, x.Close())
 		writeCounters(out, x)
+		return err
 	}
-	return err
+	s, err := control.Listen(x, control.SocketPath(x.Plan()), copts)
+	if err != nil {
+		return closeAll(err)
+	}
+	servers = append(servers, s)
+	if f.controlAddr != "" {
+		t, err := control.ListenTCP(x, f.controlAddr, copts)
+		if err != nil {
+			return closeAll(err)
+		}
+		servers = append(servers, t)
+	}
+	writeDevices(out, l, x)
+	fmt.Fprintln(out)
+	writeEndpoints(out, servers, msrv, copts)
+	fmt.Fprintln(out, "enforcing; press Ctrl-C to stop and remove the lab")
+	select {
+	case <-ctx.Done():
+	case <-x.Failed():
+	}
+	return closeAll(nil)
 }
 
 // principals loads the principals file, if given, and adds the
@@ -229,15 +234,17 @@ func flowLogFlags(cmd *cobra.Command) (dir *string, interval *time.Duration) {
 	return dir, interval
 }
 
-// addFlowLog adds the flow log of --flow-logs to l, if asked, and checks
-// every flow log's format.
-func addFlowLog(l *lab.Lab, dir string, interval time.Duration) error {
+// addFlowLog adds the flow log of --flow-logs to l, if asked, and returns
+// it; and checks every flow log's format.
+func addFlowLog(l *lab.Lab, dir string, interval time.Duration) (*lab.FlowLog, error) {
+	var f *lab.FlowLog
 	if dir != "" {
 		if interval != time.Minute && interval != 10*time.Minute {
-			return fmt.Errorf("--flow-log-interval %s: AWS offers 60s and 600s", interval)
+			return nil, fmt.Errorf("--flow-log-interval %s: AWS offers 60s and 600s", interval)
 		}
-		l.FlowLogs = append(l.FlowLogs, &lab.FlowLog{ID: "fl-vpclab", ResourceType: lab.FlowLogVPC, ResourceID: l.VPC.ID,
-			TrafficType: "ALL", MaxAggregationInterval: interval, Destination: dir})
+		f = &lab.FlowLog{ID: "fl-vpclab", ResourceType: lab.FlowLogVPC, ResourceID: l.VPC.ID,
+			TrafficType: "ALL", MaxAggregationInterval: interval, Destination: dir}
+		l.FlowLogs = append(l.FlowLogs, f)
 	}
-	return flowlog.Check(l)
+	return f, flowlog.Check(l)
 }
