@@ -117,6 +117,10 @@ type session struct {
 	limit [2]int
 	file  *pcapFile // nil for an ENI target
 	ctr   *counters
+	// segs is how many mirror packets the consumer coalesces into one UDP
+	// GSO super-packet for the Sink (Sink.MaxSegments); 1 for none, and
+	// for a file target.
+	segs int
 }
 
 // source is a mirrored ENI: its sessions by number and what the inner

@@ -13,6 +13,7 @@ import (
 // The mirror packet's layout (TM, packet formats; RFC 7348).
 const (
 	ipv4Len   = 20
+	ipv6Len   = 40
 	udpLen    = 8
 	vxlanLen  = 8
 	outerLen  = ipv4Len + udpLen + vxlanLen // 36 bytes before the inner frame
@@ -22,6 +23,8 @@ const (
 	// holds: the outer IPv4 packet is at most 65535 bytes.
 	roomFile = 65535 - outerLen
 	outerTTL = 64
+	// tcpCWR is the TCP flag a super-packet's first segment alone keeps.
+	tcpCWR = 0x80
 	// flagI is the VXLAN flag that says the VNI is valid.
 	flagI = 0x08
 	// maxSegments bounds what a GSO super-packet is cut into; a 64 KiB
@@ -57,12 +60,43 @@ func flowPort(p *packet.Parsed) uint16 {
 type consumer struct {
 	m     *Mirror
 	fn    func(*meta, []byte, int)
-	buf   []byte // one mirror packet
+	buf   []byte // one mirror packet, after a zero virtio header
+	seg   []byte // one segment of a super-packet queued cut
 	segs  [][]byte
 	sizes []int
 	back  []byte // the segments' storage
 	ipID  uint16
+	// gso are the UDP GSO super-packets being filled for sessions whose
+	// Sink takes them; every one is sent at the end of each batch.
+	gso  [maxPending]pending
+	age  uint64 // counts the super-packets opened, to evict the oldest
+	sent bool   // the Sink was sent something since its last Flush
 }
+
+// maxPending is how many outer flows the consumer coalesces at once: the
+// two directions of a few connections, whose copies interleave.
+const maxPending = 8
+
+// pending is a UDP GSO super-packet being filled with the mirror packets
+// of one session and outer flow (see Sink.Send).
+type pending struct {
+	s     *session // nil: free
+	sport uint16
+	size  int    // the length of each mirror packet in it (the last may be shorter)
+	n     int    // mirror packets in it
+	end   int    // bytes of buf in use
+	short bool   // the last is shorter than size: nothing may follow it
+	cut   uint64 // how many of them were truncated
+	age   uint64
+	// buf is the frame: a virtio header and the outer IPv4 and UDP
+	// headers (written when it is sent), then each mirror packet's VXLAN
+	// header and inner frame.
+	buf []byte
+}
+
+// gsoHdrLen is the outer headers of a coalesced frame, before the first
+// UDP payload.
+const gsoHdrLen = tun.VirtioNetHdrLen + ipv4Len + udpLen
 
 func (c *consumer) init(m *Mirror) {
 	c.m = m
@@ -70,12 +104,38 @@ func (c *consumer) init(m *Mirror) {
 }
 
 // drain sends what the queue holds and returns how many copies it took.
+// It works in batches of at most the queue's size, sending the
+// super-packets being filled and flushing the Sink after each, so that a
+// copy never waits for later traffic longer than one batch.
 func (c *consumer) drain() int {
 	t := c.m.tab.Load()
 	if t.ring == nil {
 		return 0
 	}
-	return t.ring.Drain(c.fn)
+	total, size := 0, t.ring.Cap()
+	for {
+		n := 0
+		for n < size && t.ring.Get(c.fn) {
+			n++
+		}
+		total += n
+		c.flush()
+		if n < size {
+			return total
+		}
+	}
+}
+
+// flush sends every super-packet being filled and flushes the Sink if it
+// was sent anything.
+func (c *consumer) flush() {
+	for i := range c.gso {
+		c.send(&c.gso[i])
+	}
+	if c.sent {
+		c.sent = false
+		c.m.opts.Sink.Flush()
+	}
 }
 
 // idle flushes the pcap files in use and closes the retired ones; call it
@@ -98,21 +158,24 @@ func (c *consumer) idle() {
 // one packet, its checksum completed when it is whole and the kernel left
 // that to the device.
 func (c *consumer) handle(md *meta, data []byte, _ int) {
-	if !md.hdr.IsGSO() {
+	switch {
+	case md.hlen != 0:
+		c.cutSegments(md, data)
+	case !md.hdr.IsGSO():
 		if len(data) == md.orig && md.hdr.Flags&tun.VirtioNetHdrFNeedsCsum != 0 {
 			_ = tun.CompleteChecksum(md.hdr, data) // offsets outside the packet: leave it as sent
 		}
 		c.emit(md, data, md.orig)
-		return
-	}
-	n, ok := c.split(md.hdr, data)
-	if !ok {
-		md.s.ctr.failed.Add(1)
-		return
-	}
-	for i := range n {
-		seg := c.segs[i][:c.sizes[i]]
-		c.emit(md, seg, len(seg))
+	default:
+		n, ok := c.split(md.hdr, data)
+		if !ok {
+			md.s.ctr.failed.Add(1)
+			return
+		}
+		for i := range n {
+			seg := c.segs[i][:c.sizes[i]]
+			c.emit(md, seg, len(seg))
+		}
 	}
 }
 
@@ -142,23 +205,249 @@ func (c *consumer) split(h tun.VirtioNetHdr, pkt []byte) (int, bool) {
 	return k, err == nil
 }
 
+// gsoLayout returns where the L4 header of GSO super-packet pkt (virtio
+// header h) begins and where its headers end, read as tun.GSOSplit reads
+// them; ok is false for a super-packet GSOSplit refuses.
+func gsoLayout(h tun.VirtioNetHdr, pkt []byte) (l4, hlen int, ok bool) {
+	gso := h.GSOType &^ tun.GSOECN
+	if len(pkt) < ipv4Len || h.GSOSize == 0 {
+		return 0, 0, false
+	}
+	csum := h.Flags&tun.VirtioNetHdrFNeedsCsum != 0
+	var proto byte
+	switch pkt[0] >> 4 {
+	case 4:
+		if gso != tun.GSOTCPv4 && gso != tun.GSOUDPL4 {
+			return 0, 0, false
+		}
+		l4, proto = int(pkt[0]&0x0f)*4, pkt[9]
+		if l4 < ipv4Len || l4 > len(pkt) || binary.BigEndian.Uint16(pkt[6:])&0x3fff != 0 {
+			return 0, 0, false // a fragment is no super-packet
+		}
+	case 6:
+		if (gso != tun.GSOTCPv6 && gso != tun.GSOUDPL4) || len(pkt) < ipv6Len {
+			return 0, 0, false
+		}
+		l4, proto = ipv6Len, pkt[6]
+		if csum && int(h.CsumStart) > ipv6Len { // extension headers
+			l4, proto = int(h.CsumStart), 0
+		}
+	default:
+		return 0, 0, false
+	}
+	want := byte(packet.ProtoTCP)
+	if gso == tun.GSOUDPL4 {
+		want = packet.ProtoUDP
+	}
+	if (proto != 0 && proto != want) || (csum && int(h.CsumStart) != l4) {
+		return 0, 0, false
+	}
+	if want == packet.ProtoTCP {
+		if len(pkt) < l4+20 {
+			return 0, 0, false
+		}
+		doff := int(pkt[l4+12]>>4) * 4
+		if doff < 20 {
+			return 0, 0, false
+		}
+		hlen = l4 + doff
+	} else {
+		hlen = l4 + udpLen
+	}
+	if hlen > len(pkt) || len(pkt) > 0xffff+ipv6Len {
+		return 0, 0, false
+	}
+	return l4, hlen, true
+}
+
+// cutSegments sends the copies of the segments of a super-packet queued
+// cut (meta.hlen): each segment's headers as tun.GSOSplit makes them
+// (lengths, IPv4 id and header checksum, TCP sequence number and flags,
+// UDP length), followed by the payload bytes queued. Their L4 checksum
+// cannot be computed without the payload dropped: the field holds the
+// segment's pseudo-header sum, as the kernel's segmentation leaves it for
+// a device with checksum offload (see the package doc). A segment whose
+// payload was kept whole, a short last one, gets its complete checksum.
+func (c *consumer) cutSegments(md *meta, data []byte) {
+	hlen, l4, keep := int(md.hlen), int(md.l4), int(md.keep)
+	mss := int(md.hdr.GSOSize)
+	payload := md.orig - hlen
+	segs := max((payload+mss-1)/mss, 1)
+	hdrs := data[:hlen]
+	if c.seg == nil {
+		c.seg = make([]byte, 65535)
+	}
+	v6 := hdrs[0]>>4 == 6
+	isTCP := md.hdr.GSOType&^tun.GSOECN != tun.GSOUDPL4
+	proto := uint16(packet.ProtoUDP)
+	csumAt := l4 + 6
+	if isTCP {
+		proto, csumAt = packet.ProtoTCP, l4+16
+	}
+	var addrSum uint16
+	if v6 {
+		addrSum = checksum.Checksum(hdrs[8:40], 0)
+	} else {
+		addrSum = checksum.Checksum(hdrs[12:20], 0)
+	}
+	addrSum = checksum.Combine(addrSum, proto)
+	id0 := binary.BigEndian.Uint16(hdrs[4:])
+	seq0 := uint32(0)
+	if isTCP {
+		seq0 = binary.BigEndian.Uint32(hdrs[l4+4:])
+	}
+	at := hlen
+	for i := range segs {
+		size := min(mss, payload-i*mss) // the segment's payload
+		k := min(keep, size)            // what was queued of it
+		out := c.seg[:hlen+k]
+		copy(out, hdrs)
+		copy(out[hlen:], data[at:at+k])
+		at += k
+		total := hlen + size
+		if v6 {
+			binary.BigEndian.PutUint16(out[4:], uint16(total-ipv6Len))
+		} else {
+			binary.BigEndian.PutUint16(out[2:], uint16(total))
+			binary.BigEndian.PutUint16(out[4:], id0+uint16(i))
+			out[10], out[11] = 0, 0
+			binary.BigEndian.PutUint16(out[10:], ^checksum.Checksum(out[:l4], 0))
+		}
+		if isTCP {
+			binary.BigEndian.PutUint32(out[l4+4:], seq0+uint32(i*mss))
+			if i > 0 {
+				out[l4+13] &^= tcpCWR
+			}
+			if i < segs-1 {
+				out[l4+13] &^= packet.TCPFin | packet.TCPPsh
+			}
+		} else {
+			binary.BigEndian.PutUint16(out[l4+4:], uint16(total-l4))
+		}
+		sum := checksum.Combine(addrSum, uint16(total-l4))
+		if k == size { // whole: as tun.GSOSplit
+			out[csumAt], out[csumAt+1] = 0, 0
+			if sum = ^checksum.Checksum(out[l4:], sum); sum == 0 && !isTCP {
+				sum = 0xffff
+			}
+		}
+		binary.BigEndian.PutUint16(out[csumAt:], sum)
+		c.emit(md, out, total)
+	}
+}
+
 // emit encapsulates one IP packet ip (orig bytes long before any cut)
-// and sends it to the session's target.
+// and sends it to the session's target, or adds it to the super-packet
+// being filled for it.
 func (c *consumer) emit(md *meta, ip []byte, orig int) {
 	s := md.s
-	if len(ip) == 0 {
+	if len(ip) == 0 || (s.file == nil && c.m.opts.Sink == nil) {
 		s.ctr.failed.Add(1)
+		return
+	}
+	frame := min(etherLen+len(ip), s.limit[famIdx(ip[0]>>4)])
+	cut := frame < etherLen+orig
+	if s.file == nil && s.segs > 1 {
+		g := c.pendingFor(s, md.sport, outerLen+frame)
+		x := g.buf[g.end : g.end+vxlanLen+frame]
+		vxlan(x, s)
+		c.inner(x[vxlanLen:], s, md.dir, ip)
+		g.end += len(x)
+		g.n++
+		if cut {
+			g.cut++
+		}
+		g.short = outerLen+frame < g.size
+		if g.n == s.segs || g.short || g.end-tun.VirtioNetHdrLen+g.size-ipv4Len-udpLen > 65535 {
+			c.send(g) // full
+		}
 		return
 	}
 	if c.buf == nil {
 		c.buf = make([]byte, tun.VirtioNetHdrLen+65535) // the header stays zero
 	}
-	frame := min(etherLen+len(ip), s.limit[famIdx(ip[0]>>4)])
 	out := c.buf[tun.VirtioNetHdrLen : tun.VirtioNetHdrLen+outerLen+frame]
+	c.inner(out[outerLen:], s, md.dir, ip)
+	vxlan(out[ipv4Len+udpLen:], s)
+	c.outer(out, s, md.sport, 1)
+	if s.file != nil {
+		if s.file.write(c.m.opts.Epoch.Add(time.Duration(md.now)), out) != nil {
+			s.ctr.failed.Add(1)
+			return
+		}
+	} else {
+		c.m.opts.Sink.Send(&s.Session, c.buf[:tun.VirtioNetHdrLen+len(out)], 1)
+		c.sent = true
+	}
+	s.ctr.mirrored.Add(1)
+	s.ctr.bytes.Add(uint64(len(out)))
+	if cut {
+		s.ctr.truncated.Add(1)
+	}
+}
 
-	e := out[outerLen:]
-	own, other := s.src.mac, s.src.peerMAC(peerAddr(ip, md.dir))
-	if md.dir == Egress {
+// pendingFor returns the super-packet a mirror packet of size bytes of
+// session s and outer source port sport is to join: the one being filled
+// for them if the packet may follow what it holds (no longer than its
+// packets, and it has room), else a new one, sending the one it replaces.
+func (c *consumer) pendingFor(s *session, sport uint16, size int) *pending {
+	var g *pending
+	for i := range c.gso {
+		p := &c.gso[i]
+		if p.s == s && p.sport == sport {
+			if size <= p.size && !p.short && p.end-tun.VirtioNetHdrLen+size-ipv4Len-udpLen <= 65535 {
+				return p
+			}
+			g = p
+			break
+		}
+		if g == nil || p.s == nil || (g.s != nil && p.age < g.age) {
+			g = p // a free one, else the oldest
+		}
+	}
+	c.send(g)
+	if g.buf == nil {
+		g.buf = make([]byte, tun.VirtioNetHdrLen+65535)
+	}
+	c.age++
+	g.s, g.sport, g.size, g.age = s, sport, size, c.age
+	g.end = gsoHdrLen
+	return g
+}
+
+// send sends what super-packet g holds, a plain mirror packet if it holds
+// one, and empties it.
+func (c *consumer) send(g *pending) {
+	if g.n == 0 {
+		g.s = nil
+		return
+	}
+	s := g.s
+	frame := g.buf[:g.end]
+	out := frame[tun.VirtioNetHdrLen:]
+	h := tun.VirtioNetHdr{}
+	if g.n > 1 {
+		h = tun.VirtioNetHdr{Flags: tun.VirtioNetHdrFNeedsCsum, GSOType: tun.GSOUDPL4,
+			HdrLen: ipv4Len + udpLen, GSOSize: uint16(g.size - ipv4Len - udpLen), CsumStart: ipv4Len, CsumOffset: 6}
+	}
+	h.Encode(frame)
+	c.outer(out, s, g.sport, g.n)
+	c.m.opts.Sink.Send(&s.Session, frame, g.n)
+	c.sent = true
+	s.ctr.mirrored.Add(uint64(g.n))
+	s.ctr.bytes.Add(uint64(len(out) + (g.n-1)*(ipv4Len+udpLen)))
+	if g.cut > 0 {
+		s.ctr.truncated.Add(g.cut)
+	}
+	*g = pending{buf: g.buf}
+}
+
+// inner writes the inner frame of a copy of ip, seen in direction dir by
+// session s's source, into e: the Ethernet header, then as much of ip as
+// e has room for.
+func (c *consumer) inner(e []byte, s *session, dir Direction, ip []byte) {
+	own, other := s.src.mac, s.src.peerMAC(peerAddr(ip, dir))
+	if dir == Egress {
 		copy(e[0:6], other[:])
 		copy(e[6:12], own[:])
 	} else {
@@ -170,35 +459,26 @@ func (c *consumer) emit(md *meta, ip []byte, orig int) {
 		etype = 0x86dd
 	}
 	binary.BigEndian.PutUint16(e[12:], etype)
-	copy(e[etherLen:], ip[:frame-etherLen])
-	c.outer(out, s, md.sport)
-
-	if s.file != nil {
-		if s.file.write(c.m.opts.Epoch.Add(time.Duration(md.now)), out) != nil {
-			s.ctr.failed.Add(1)
-			return
-		}
-	} else if c.m.opts.Sink != nil {
-		c.m.opts.Sink.Send(&s.Session, c.buf[:tun.VirtioNetHdrLen+len(out)])
-	} else {
-		s.ctr.failed.Add(1)
-		return
-	}
-	s.ctr.mirrored.Add(1)
-	s.ctr.bytes.Add(uint64(len(out)))
-	if frame < etherLen+orig {
-		s.ctr.truncated.Add(1)
-	}
+	copy(e[etherLen:], ip[:len(e)-etherLen])
 }
 
-// outer writes the outer IPv4, UDP and VXLAN headers at the start of out,
-// a whole mirror packet.
-func (c *consumer) outer(out []byte, s *session, sport uint16) {
+// vxlan writes session s's VXLAN header at the start of x.
+func vxlan(x []byte, s *session) {
+	binary.BigEndian.PutUint32(x[0:], flagI<<24)
+	binary.BigEndian.PutUint32(x[4:], s.VNI<<8)
+}
+
+// outer writes the outer IPv4 and UDP headers at the start of out, which
+// holds n mirror packets: one whole, or a UDP GSO super-packet of n, whose
+// headers cover the whole and whose UDP checksum field holds the
+// pseudo-header sum (the kernel's segmentation requires a partial
+// checksum). The IPv4 ids of the n packets are the next n.
+func (c *consumer) outer(out []byte, s *session, sport uint16, n int) {
 	ip := out[:ipv4Len]
 	ip[0], ip[1] = 0x45, 0
 	binary.BigEndian.PutUint16(ip[2:], uint16(len(out)))
 	binary.BigEndian.PutUint16(ip[4:], c.ipID)
-	c.ipID++
+	c.ipID += uint16(n)
 	binary.BigEndian.PutUint16(ip[6:], 0x4000) // DF: a mirror packet is never fragmented
 	ip[8], ip[9] = outerTTL, packet.ProtoUDP
 	ip[10], ip[11] = 0, 0
@@ -208,14 +488,15 @@ func (c *consumer) outer(out []byte, s *session, sport uint16) {
 	binary.BigEndian.PutUint16(ip[10:], ^checksum.Checksum(ip, 0))
 
 	u := out[ipv4Len : ipv4Len+udpLen]
+	ulen := uint16(len(out) - ipv4Len)
 	binary.BigEndian.PutUint16(u[0:], sport)
 	binary.BigEndian.PutUint16(u[2:], VXLANPort)
-	binary.BigEndian.PutUint16(u[4:], uint16(len(out)-ipv4Len))
+	binary.BigEndian.PutUint16(u[4:], ulen)
 	u[6], u[7] = 0, 0 // no checksum (RFC 7348)
-
-	x := out[ipv4Len+udpLen : outerLen]
-	binary.BigEndian.PutUint32(x[0:], flagI<<24)
-	binary.BigEndian.PutUint32(x[4:], s.VNI<<8)
+	if n > 1 {
+		sum := checksum.Combine(checksum.Checksum(ip[12:20], 0), packet.ProtoUDP)
+		binary.BigEndian.PutUint16(u[6:], checksum.Combine(sum, ulen))
+	}
 }
 
 // peerAddr returns the address of the other end of ip, a packet (or its

@@ -216,21 +216,31 @@ type sent struct {
 	pkt []byte
 }
 
-// collector is a Sink that keeps what it is sent.
+// collector is a Sink that keeps what it is sent, one mirror packet
+// each: it takes no super-packets.
 type collector struct {
-	mu   sync.Mutex
-	pkts []sent
+	mu      sync.Mutex
+	pkts    []sent
+	flushes int
 }
 
-func (c *collector) Send(s *Session, frame []byte) {
+func (c *collector) Send(s *Session, frame []byte, segs int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var h tun.VirtioNetHdr
-	if h.Decode(frame) != nil || h != (tun.VirtioNetHdr{}) {
-		panic("a mirror frame without a zero virtio header")
+	if h.Decode(frame) != nil || h != (tun.VirtioNetHdr{}) || segs != 1 {
+		panic("a mirror frame without a zero virtio header, or of more than one packet")
 	}
 	c.pkts = append(c.pkts, sent{s, append([]byte(nil), frame[tun.VirtioNetHdrLen:]...)})
 }
+
+func (c *collector) Flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.flushes++
+}
+
+func (*collector) MaxSegments(*Session) int { return 1 }
 
 func (c *collector) take() []sent {
 	c.mu.Lock()

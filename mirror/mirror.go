@@ -20,19 +20,53 @@ import (
 
 // Sink takes the mirror packets of sessions whose target is an ENI.
 type Sink interface {
-	// Send delivers one mirror packet: frame is a zero virtio-net header
-	// (tun.VirtioNetHdrLen bytes, a plain packet: no GSO, no checksum
-	// left to do) then the IPv4 mirror packet (outer header, UDP to 4789,
-	// VXLAN, the inner frame) from s.SourceAddr to s.TargetAddr, ready to
-	// be written to the target's TUN device as it is. The live dataplane
-	// judges frame[tun.VirtioNetHdrLen:] as a packet that entered at
-	// s.SourcePort, so that the route and the target's security group
-	// decide whether it arrives (AWS does not apply the source's own
-	// security group to mirror traffic). frame is valid only during the
-	// call. Send is called from the mirror's consumer goroutine only and
-	// must not offer the packet to the mirror again.
-	Send(s *Session, frame []byte)
+	// Send delivers a frame of segs mirror packets: a virtio-net header
+	// (tun.VirtioNetHdrLen bytes) then IPv4 from s.SourceAddr to
+	// s.TargetAddr, UDP to 4789, ready to be written to the target's TUN
+	// device as it is.
+	//
+	// With segs == 1 the header is zero (a plain packet: no GSO, no
+	// checksum left to do) and the packet is one mirror packet: outer
+	// header, UDP (checksum 0), VXLAN, the inner frame.
+	//
+	// With segs > 1 (only for a session whose MaxSegments was above 1)
+	// the frame is a UDP GSO super-packet (tun.GSOUDPL4) that stands for
+	// segs mirror packets of one session and one outer flow: one outer
+	// IPv4 and UDP header whose lengths cover the whole, then each mirror
+	// packet's UDP payload (VXLAN header and inner frame), every one
+	// GSOSize bytes but the last, which may be shorter. The header has
+	// NEEDS_CSUM (CsumStart 20, CsumOffset 6) and the UDP checksum field
+	// holds the pseudo-header sum, as the kernel's UDP segmentation
+	// requires; it cuts the frame into the mirror packets, IPv4 ids
+	// counting up from the outer header's, as tun.GSOSplit does.
+	//
+	// The live dataplane judges frame[tun.VirtioNetHdrLen:] as a packet
+	// that entered at s.SourcePort, so that the route and the target's
+	// security group decide whether it arrives (AWS does not apply the
+	// source's own security group to mirror traffic); a super-packet is
+	// judged once for all its mirror packets, as the forwarder does with
+	// TCP super-packets: they share every header the dataplane looks at.
+	// frame is valid only during the call. Send is called from the
+	// mirror's consumer goroutine only and must not offer the packet to
+	// the mirror again.
+	Send(s *Session, frame []byte, segs int)
+	// Flush is called by the consumer after each batch of copies it
+	// drained, once it has sent everything the batch produced: a Sink
+	// that holds frames back writes them now.
+	Flush()
+	// MaxSegments returns how many mirror packets of session s (an ENI
+	// target) Send may be given in one UDP GSO super-packet: 1 or less
+	// for none (every mirror packet is sent on its own), at most
+	// MaxGSOSegments. It is asked when the sessions are compiled (New,
+	// Reconfigure), with the Mirror's lock held: it must not call the
+	// Mirror.
+	MaxSegments(s *Session) int
 }
+
+// MaxGSOSegments is the most mirror packets a UDP GSO super-packet given
+// to a Sink holds: the kernel's UDP_MAX_SEGMENTS (a TUN device refuses a
+// frame of more with EINVAL).
+const MaxGSOSegments = 64
 
 // Options tune a Mirror. The zero value is usable.
 type Options struct {
@@ -76,7 +110,12 @@ type meta struct {
 	dir   Direction
 	orig  int    // the packet's length before the packet path cut it
 	sport uint16 // outer UDP source port
-	now   int64
+	// hlen is not 0 for a super-packet queued cut (see cutParts): the
+	// data is its first hlen bytes (IP and L4 headers, the L4 header at
+	// l4), then the first keep payload bytes of each segment (fewer for a
+	// last segment that is shorter).
+	hlen, l4, keep uint16
+	now            int64
 }
 
 type ring = pktring.Ring[meta]
@@ -171,6 +210,12 @@ func (m *Mirror) Reconfigure(l *lab.Lab) error {
 		}
 		return err
 	}
+	for _, s := range t.sessions {
+		s.segs = 1
+		if s.file == nil && m.opts.Sink != nil {
+			s.segs = min(max(m.opts.Sink.MaxSegments(&s.Session), 1), MaxGSOSegments)
+		}
+	}
 	if m.ring == nil && len(t.sessions) > 0 {
 		m.ring = pktring.New[meta](m.opts.QueueSlots, slotSize)
 	}
@@ -214,23 +259,69 @@ func (m *Mirror) Offer(at dataplane.Port, dir Direction, v *dataplane.Verdict, p
 	if len(vnet) >= tun.VirtioNetHdrLen {
 		md.hdr.Decode(vnet)
 	}
-	if !md.hdr.IsGSO() {
+	n := s.limit[famIdx(p.Family)] - etherLen // IP bytes a copy keeps
+	ok := false
+	switch {
+	case md.hdr.IsGSO():
+		md.orig = len(pkt)
+		var parts [1 + maxCutSegments][]byte
+		if k := cutParts(&md, pkt, n, &parts); k > 0 {
+			ok = t.ring.Put(&md, parts[:k]...)
+		} else {
+			ok = t.ring.Put(&md, pkt) // split by the consumer
+		}
+	default:
 		if p.Length > 0 && p.Length < len(pkt) {
 			pkt = pkt[:p.Length] // link padding is not the packet's
 		}
-		if n := s.limit[famIdx(p.Family)] - etherLen; len(pkt) > n {
-			md.orig = len(pkt)
-			pkt = pkt[:n]
+		md.orig = len(pkt)
+		ok = t.ring.Put(&md, pkt[:min(len(pkt), n)])
+	}
+	if !ok {
+		s.ctr.dropped.Add(1)
+	}
+	return ok
+}
+
+// maxCutSegments bounds the segments of a super-packet that Offer queues
+// cut: their parts are gathered in an array on its stack. A super-packet
+// of more (a segment size under about 512 bytes) is queued whole and cut
+// by the consumer.
+const maxCutSegments = 128
+
+// cutParts prepares the copy of GSO super-packet pkt (virtio header
+// md.hdr) for a session that keeps n IP bytes of each packet, when that
+// cuts its full-size segments: the copy is then the super-packet's
+// headers followed by the first n-hlen payload bytes of each segment,
+// which is all the copies of its segments keep, instead of the whole
+// super-packet. It fills parts with those slices of pkt, sets md.hlen,
+// md.l4 and md.keep and returns how many parts there are; 0 when the
+// copies keep whole segments, or the super-packet is one the consumer
+// must see whole (tun.GSOSplit refuses it, or it has more than
+// maxCutSegments segments).
+func cutParts(md *meta, pkt []byte, n int, parts *[1 + maxCutSegments][]byte) int {
+	l4, hlen, ok := gsoLayout(md.hdr, pkt)
+	mss := int(md.hdr.GSOSize)
+	if !ok || n-hlen >= mss {
+		return 0
+	}
+	payload := len(pkt) - hlen
+	segs := max((payload+mss-1)/mss, 1)
+	if segs > maxCutSegments {
+		return 0
+	}
+	keep := max(n-hlen, 0)
+	md.hlen, md.l4, md.keep = uint16(hlen), uint16(l4), uint16(keep)
+	parts[0] = pkt[:hlen]
+	k := 1
+	if keep > 0 {
+		for i := range segs {
+			start := hlen + i*mss
+			parts[k] = pkt[start : start+min(keep, len(pkt)-start)]
+			k++
 		}
 	}
-	if md.orig == 0 {
-		md.orig = len(pkt)
-	}
-	if !t.ring.Put(&md, pkt) {
-		s.ctr.dropped.Add(1)
-		return false
-	}
-	return true
+	return k
 }
 
 // Packet offers a packet to both its ends: Egress at v.From, Ingress at

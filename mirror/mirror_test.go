@@ -429,7 +429,9 @@ func TestFullQueueDrops(t *testing.T) {
 
 type nopSink struct{ n atomic.Int64 }
 
-func (s *nopSink) Send(*Session, []byte) { s.n.Add(1) }
+func (s *nopSink) Send(_ *Session, _ []byte, segs int) { s.n.Add(int64(segs)) }
+func (*nopSink) Flush()                                {}
+func (*nopSink) MaxSegments(*Session) int              { return 1 }
 
 func TestOfferNoAllocs(t *testing.T) {
 	m, err := New(mirrorAll(t, 0), fixedPorts, Options{Sink: &nopSink{}, QueueSlots: 8})
