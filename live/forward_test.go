@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"io"
 	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vpclab/vpclab/capture"
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
@@ -122,6 +124,11 @@ func memLab(t *testing.T) (x *Lab, a, b *Device) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return memLabOf(t, l)
+}
+
+// memLabOf is memLab for a lab of unitLab's instances.
+func memLabOf(t *testing.T, l *lab.Lab) (x *Lab, a, b *Device) {
 	x = &Lab{engine: dataplane.New(l), mtu: labnet.DefaultMTU}
 	for i, id := range []string{"eni-a", "eni-b"} {
 		p, ok := x.engine.Port(id)
@@ -369,5 +376,61 @@ func TestForwardStopped(t *testing.T) {
 	}
 	if _, err := x.SetInstanceState("nope", true); err == nil || !strings.Contains(err.Error(), "ia, ib") {
 		t.Errorf("unknown instance: %v", err)
+	}
+}
+
+// TestForwardNoAllocsTapped: with flow logs, a mirror session and a live
+// capture all on, a steady-state batch still allocates nothing.
+func TestForwardNoAllocsTapped(t *testing.T) {
+	dir := t.TempDir()
+	src := unitLab + `flow_logs:
+  - {id: fl, vpc: vpc-unit, destination: ` + dir + `/flows}
+traffic_mirror_filters:
+  - id: f
+    ingress: [{rule: 1, action: accept}]
+    egress: [{rule: 1, action: accept}]
+traffic_mirror_targets: [{id: t, pcap_file: ` + dir + `/m.pcap}]
+traffic_mirror_sessions: [{id: s, number: 1, source: eni-b, target: t, filter: f, packet_length: 64}]
+`
+	l, err := lab.Parse("tapped.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, a, b := memLabOf(t, l)
+	b.dev.(*memDevice).keep = false
+	x.start = time.Now()
+	if err := x.startTaps(l); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		x.mirror.Close()
+		x.closeFlows()
+	}()
+	s, err := x.tap.Attach(io.Discard, []capture.Point{{Port: a.Port, Interface: capture.Interface{Name: "eni-a"}}}, capture.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f := newForwarder(x, a)
+	now := int64(0)
+	allocs := testing.AllocsPerRun(500, func() {
+		for i := range f.bufs {
+			f.sizes[i] = tcpFrame(f.bufs[i], "10.0.1.10", "10.0.2.10", 40000+uint16(i%4), 8080, 0x18, 64)
+		}
+		now += 1000
+		f.batch(len(f.bufs), now)
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per batch with every tap on, want 0", allocs)
+	}
+	if b.dev.(*memDevice).written == 0 {
+		t.Fatal("nothing forwarded")
+	}
+	x.mirror.Close() // drains the queue
+	if st := x.mirror.Stats(); len(st) != 1 || st[0].Mirrored+st[0].Dropped == 0 {
+		t.Errorf("the mirror session saw nothing: %+v", st)
+	}
+	if s.Stats().Packets+s.Stats().Dropped == 0 {
+		t.Error("the capture saw nothing")
 	}
 }
