@@ -102,7 +102,7 @@ var actions = []ActionInfo{
 	{Name: ReplaceNetworkAclEntry, Kinds: []string{KindNetworkACL}},
 	{Name: DeleteNetworkAclEntry, Kinds: []string{KindNetworkACL}},
 	{Name: ReplaceNetworkAclAssociation, Kinds: []string{KindNetworkACL}},
-	{Name: ModifyNetworkInterfaceAttribute, Kinds: []string{KindNetworkInterface}},
+	{Name: ModifyNetworkInterfaceAttribute, Kinds: []string{KindNetworkInterface, KindSecurityGroup}}, // the groups attached too, as IAM checks them
 	{Name: CreateFlowLogs, Kinds: []string{KindVPC, KindSubnet, KindNetworkInterface}},
 	{Name: DeleteFlowLogs, Kinds: []string{KindFlowLog}},
 	{Name: CreateTrafficMirrorSession, Kinds: []string{KindNetworkInterface}},

@@ -38,6 +38,16 @@ func (c *ModifyNetworkInterfaceAttribute) Resource() (string, string) {
 	return "network-interface", c.NetworkInterfaceID
 }
 
+// resources are the interface and, when groups are attached, each group:
+// attaching a group is acting on it (IAM checks both).
+func (c *ModifyNetworkInterfaceAttribute) resources() []Resource {
+	out := []Resource{{"network-interface", c.NetworkInterfaceID}}
+	for _, g := range c.Groups {
+		out = append(out, Resource{"security-group", g})
+	}
+	return out
+}
+
 // Attribute names the attribute the request changes ("groups",
 // "connection-tracking-specification", "source-dest-check"), or "" when
 // it names none or several.
