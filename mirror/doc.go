@@ -62,7 +62,7 @@
 // a VXLAN header with the I flag and the session's VNI, then the inner
 // frame: an Ethernet header and the packet as the ENI sent or received it.
 // The outer header has DF set, TTL 64 and a correct checksum; the UDP
-// checksum is 0, as RFC 7348 recommends. The inner Ethernet header carries
+// checksum is 0, as RFC 7348 recommends (see below for an exception). The inner Ethernet header carries
 // the source ENI's MAC (services.MAC, as instance metadata shows it) and
 // its peer's: the peer ENI's MAC when the peer is an ENI of the same
 // subnet, else the subnet router's (Policy: a MAC derived from the
@@ -84,7 +84,21 @@
 // mirrored as the segments it stands for, each a copy of its own with
 // complete lengths and checksums (tun.GSOSplit), as AWS sees the packets
 // on the wire. A whole packet whose checksum the kernel left to the device
-// (NEEDS_CSUM) is completed first (tun.CompleteChecksum).
+// (NEEDS_CSUM) is completed first (tun.CompleteChecksum). When a session
+// cuts the segments, only what their copies keep is copied (the headers
+// and each segment's first bytes); each copy has the headers tun.GSOSplit
+// would give its segment (lengths, IPv4 id and header checksum, TCP
+// sequence number and flags), but its L4 checksum, which covers payload
+// never copied, cannot be computed: the field holds the segment's
+// pseudo-header sum, what the kernel leaves in each segment it cuts for a
+// device that offloads checksums (Policy: on AWS's wire the field holds
+// the full checksum the sender's NIC computed; AWS leaves it as it is).
+// A segment kept whole (a short last one) has its complete checksum.
+//
+// The outer UDP checksum is 0, except in mirror packets sent coalesced
+// (below): those carry a checksum, which VXLAN over IPv4 permits (RFC
+// 7348), left for the kernel to complete as UDP segmentation requires;
+// the target's socket receives them as any other.
 //
 // # Never slowing the source
 //
@@ -92,12 +106,27 @@
 // of the compiled sessions and an index by port (the whole cost for a port
 // without sessions), the filter walk (a handful of rules, linear), and a
 // copy into a lock-free ring (internal/pktring) of the bytes the copy will
-// keep: the packet cut to the session's length, or a whole GSO
-// super-packet, which is split later. It allocates nothing, takes no lock
+// keep: the packet cut to the session's length; for a GSO super-packet
+// whose segments the session cuts, its headers and each segment's first
+// bytes; else the whole super-packet, which is split later. It allocates nothing, takes no lock
 // and never blocks. When the ring is full the copy is dropped and counted
 // per session (Stats), as AWS drops mirror traffic when production traffic
 // needs the bandwidth. The consumer does the rest: splitting, checksums,
 // encapsulation and the sink.
+//
+// For an ENI target whose Sink takes UDP GSO super-packets
+// (Sink.MaxSegments), the consumer coalesces consecutive mirror packets
+// of one session and outer flow (the outer UDP source port) and of one
+// length (the last may be shorter) into one frame of up to
+// MaxGSOSegments packets and 65535 bytes, which the live dataplane
+// judges once and writes with one system call instead of one per copy.
+// Up to eight flows are filled at once (the two directions of a few
+// connections interleave); a frame is sent when full, when a packet
+// cannot join it, and at the end of every batch the consumer drains, so
+// that no copy waits for later traffic. IPv4 ids are given as frames are
+// sent: consecutive within a frame, as its segmentation makes them.
+// Counters count mirror packets, never frames. Pcap targets get one
+// record per mirror packet.
 //
 // The copies a Sink receives must not be offered again: AWS does not
 // mirror mirror traffic, and a source that mirrored its own copies would
