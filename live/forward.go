@@ -52,6 +52,9 @@ type forwarder struct {
 	// into packets; made at the first such super-packet.
 	seg      [][]byte
 	segSizes []int
+	// merge coalesces small UDP datagrams into super-packets for the
+	// destinations that take them (see coalesce.go).
+	merge coalescer
 }
 
 // maxServiceSegments is how many packets a GSO super-packet to the
@@ -63,6 +66,7 @@ func newForwarder(x *Lab, d *Device) *forwarder {
 	n := d.dev.BatchSize()
 	f := &forwarder{x: x, d: d, bufs: make([][]byte, n), sizes: make([]int, n), out: make([][][]byte, len(x.devices))}
 	f.inject = x.inject
+	f.merge = newCoalescer(n)
 	if x.flows != nil {
 		f.fl = x.flows.Shard(d.index)
 	}
@@ -152,7 +156,30 @@ func (f *forwarder) batch(n int, now int64) {
 			c.superPackets.Add(super)
 		}
 	}
-	f.x.flush(f.out, c)
+	f.flush(c)
+}
+
+// flush writes each destination's batch in f.out to it, runs of UDP
+// datagrams merged into super-packets where the device takes them (see
+// coalesce.go), counting refused frames in c, and empties the batches.
+func (f *forwarder) flush(c *Counters) {
+	for i, frames := range f.out {
+		if len(frames) == 0 {
+			continue
+		}
+		dst := f.x.devices[i]
+		if dst.Offloads&(tun.OffloadUSO4|tun.OffloadUSO6) == 0 {
+			f.x.write(dst, frames, c)
+		} else {
+			for rest := frames; len(rest) > 0; {
+				n, used := f.merge.coalesce(rest, dst.Offloads)
+				f.x.writeCounted(dst, rest[:n], f.merge.counts[:n], c)
+				rest = rest[used:]
+			}
+		}
+		clear(frames) // drop the references to the read buffers
+		f.out[i] = frames[:0]
+	}
 }
 
 // toService hands the packet of frame (pkt, standing for segs packets)
@@ -225,12 +252,24 @@ func (x *Lab) flush(out [][][]byte, c *Counters) {
 // write writes frames to dst, skipping (and counting in c) any frame the
 // device refuses, until all are written or dst is closed.
 func (x *Lab) write(dst *Device, frames [][]byte, c *Counters) {
+	x.writeCounted(dst, frames, nil, c)
+}
+
+// writeCounted is write for frames of which frames[i] stands for
+// counts[i] frames of the batch (merged ones, see coalesce.go), which a
+// refusal counts; nil counts means one each.
+func (x *Lab) writeCounted(dst *Device, frames [][]byte, counts []int, c *Counters) {
 	for len(frames) > 0 {
 		n, err := dst.dev.Write(frames, 0)
 		if err == nil || n >= len(frames) || x.closing.Load() {
 			return
 		}
-		c.writeErrors.Add(1)
+		if counts != nil {
+			c.writeErrors.Add(uint64(counts[n]))
+			counts = counts[n+1:]
+		} else {
+			c.writeErrors.Add(1)
+		}
 		frames = frames[n+1:]
 	}
 }

@@ -91,6 +91,7 @@ security_groups:
   - id: sg-b
     ingress:
       - {protocol: tcp, ports: 8080, cidr: 10.0.1.0/24}
+      - {protocol: udp, ports: 5201, cidr: 10.0.1.0/24}
 instances:
   - {name: a, subnet: subnet-a, ip: 10.0.1.10}
   - {name: b, subnet: subnet-b, ip: 10.0.2.10, security_groups: [sg-b]}
@@ -190,13 +191,21 @@ func TestForwardBatch(t *testing.T) {
 }
 
 // TestForwardNoAllocs: a steady-state batch allocates nothing, whether
-// its packets are forwarded to an ENI or, GSO super-packets and packets
-// whose checksum the device leaves to us, handed to the services (the
-// services' own work aside: inject is replaced).
+// its packets are forwarded to an ENI, small UDP datagrams merged into a
+// super-packet on the way, or, GSO super-packets and packets whose
+// checksum the device leaves to us, handed to the services (the services'
+// own work aside: inject is replaced).
 func TestForwardNoAllocs(t *testing.T) {
 	x, a, b := memLab(t)
 	b.dev.(*memDevice).keep = false
+	b.Offloads = tun.DefaultOffloads
 	f := newForwarder(x, a)
+	udpBatch := func(now int64) {
+		for i := range f.bufs {
+			f.sizes[i] = udpFrame(f.bufs[i], dg{ttl: 64, id: uint16(i)})
+		}
+		f.batch(len(f.bufs), now)
+	}
 	var injected int
 	f.inject = func(pkt []byte) { injected++ }
 	now := int64(0)
@@ -213,12 +222,18 @@ func TestForwardNoAllocs(t *testing.T) {
 		}
 		now += 1000
 		f.batch(len(f.bufs), now)
+		udpBatch(now)
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per batch, want 0", allocs)
 	}
 	if s := a.Counters.Load(); s.ServicePackets == 0 || s.ServiceSuperPackets == 0 || s.ServiceDropped != 0 || injected != int(s.ServicePackets) {
 		t.Errorf("%d packets injected, counters %+v", injected, s)
+	}
+	before, sent := b.dev.(*memDevice).written, a.Counters.Load().AllowedPackets
+	udpBatch(now + 1000)
+	if w, n := b.dev.(*memDevice).written-before, a.Counters.Load().AllowedPackets-sent; w != 1 || n != uint64(len(f.bufs)) {
+		t.Errorf("a batch of %d UDP datagrams of one flow: %d counted, %d frames written, want %d and 1", len(f.bufs), n, w, len(f.bufs))
 	}
 }
 
@@ -398,6 +413,7 @@ traffic_mirror_sessions: [{id: s, number: 1, source: eni-b, target: t, filter: f
 	}
 	x, a, b := memLabOf(t, l)
 	b.dev.(*memDevice).keep = false
+	b.Offloads = tun.DefaultOffloads
 	x.start = time.Now()
 	if err := x.startTaps(l); err != nil {
 		t.Fatal(err)
@@ -418,6 +434,10 @@ traffic_mirror_sessions: [{id: s, number: 1, source: eni-b, target: t, filter: f
 			f.sizes[i] = tcpFrame(f.bufs[i], "10.0.1.10", "10.0.2.10", 40000+uint16(i%4), 8080, 0x18, 64)
 		}
 		now += 1000
+		f.batch(len(f.bufs), now)
+		for i := range f.bufs { // small UDP datagrams, merged
+			f.sizes[i] = udpFrame(f.bufs[i], dg{ttl: 64, id: uint16(i)})
+		}
 		f.batch(len(f.bufs), now)
 	})
 	if allocs != 0 {
