@@ -193,7 +193,7 @@ func mergeable(frame []byte, offl tun.Offload) datagram {
 			return datagram{}
 		}
 	} else if binary.BigEndian.Uint16(pkt[d.l4+6:]) == 0 ||
-		checksum.Checksum(pkt[d.l4:], udpPseudoSum(pkt, uint16(ulen))) != 0xffff {
+		checksum.Checksum(pkt[d.l4:], tun.PseudoHeaderSum(pkt, packet.ProtoUDP, uint16(ulen))) != 0xffff {
 		return datagram{}
 	}
 	d.payload = ulen - udpHdrLen
@@ -237,14 +237,7 @@ func merge(out []byte, run [][]byte, d datagram) {
 	for _, fr := range run[1:] {
 		at += copy(out[at:], fr[skip:])
 	}
-	h := tun.VirtioNetHdr{
-		Flags:      tun.VirtioNetHdrFNeedsCsum,
-		GSOType:    tun.GSOUDPL4,
-		HdrLen:     uint16(d.l4 + udpHdrLen),
-		GSOSize:    uint16(d.payload),
-		CsumStart:  uint16(d.l4),
-		CsumOffset: 6,
-	}
+	h := tun.UDPGSOHdr(d.l4, d.payload)
 	h.Encode(out)
 	pkt := out[tun.VirtioNetHdrLen:]
 	if d.l4 == 40 {
@@ -256,19 +249,5 @@ func merge(out []byte, run [][]byte, d datagram) {
 	}
 	ulen := uint16(len(pkt) - d.l4)
 	binary.BigEndian.PutUint16(pkt[d.l4+4:], ulen)
-	binary.BigEndian.PutUint16(pkt[d.l4+6:], udpPseudoSum(pkt, ulen))
-}
-
-// udpPseudoSum returns the one's-complement sum, not complemented, of the
-// pseudo-header of a UDP datagram of ulen bytes (header included) in pkt,
-// an IPv4 or IPv6 packet: what the checksum field of a CHECKSUM_PARTIAL
-// datagram holds.
-func udpPseudoSum(pkt []byte, ulen uint16) uint16 {
-	var s uint16
-	if pkt[0]>>4 == 6 {
-		s = checksum.Checksum(pkt[8:40], 0)
-	} else {
-		s = checksum.Checksum(pkt[12:20], 0)
-	}
-	return checksum.Combine(checksum.Combine(s, packet.ProtoUDP), ulen)
+	binary.BigEndian.PutUint16(pkt[d.l4+6:], tun.PseudoHeaderSum(pkt, packet.ProtoUDP, ulen))
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/tun"
 	"gvisor.dev/gvisor/pkg/tcpip/checksum"
 )
@@ -99,7 +100,7 @@ func udpFrame(b []byte, g dg) int {
 	for i := range payload {
 		u[udpHdrLen+i] = g.seed + byte(i)
 	}
-	pseudo := udpPseudoSum(ip, uint16(len(u)))
+	pseudo := tun.PseudoHeaderSum(ip, packet.ProtoUDP, uint16(len(u)))
 	h := tun.VirtioNetHdr{}
 	switch g.csum {
 	case csumPartial, csumOffset:
@@ -201,7 +202,7 @@ func checkDatagram(t *testing.T, pkt []byte) {
 		}
 	}
 	u := pkt[l4:]
-	if checksum.Checksum(u, udpPseudoSum(pkt, uint16(len(u)))) != 0xffff {
+	if checksum.Checksum(u, tun.PseudoHeaderSum(pkt, packet.ProtoUDP, uint16(len(u)))) != 0xffff {
 		t.Errorf("UDP checksum wrong: % x", u[:udpHdrLen])
 	}
 }
@@ -360,7 +361,7 @@ func TestCoalesceFrame(t *testing.T) {
 		if int(ulen) != len(pkt)-l4 {
 			t.Errorf("%s: UDP length %d, want %d", g.src, ulen, len(pkt)-l4)
 		}
-		if sum, want := binary.BigEndian.Uint16(pkt[l4+6:]), udpPseudoSum(pkt, ulen); sum != want {
+		if sum, want := binary.BigEndian.Uint16(pkt[l4+6:]), tun.PseudoHeaderSum(pkt, packet.ProtoUDP, ulen); sum != want {
 			t.Errorf("%s: UDP checksum field %#04x, want the pseudo-header sum %#04x", g.src, sum, want)
 		}
 	}

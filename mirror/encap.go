@@ -427,8 +427,7 @@ func (c *consumer) send(g *pending) {
 	out := frame[tun.VirtioNetHdrLen:]
 	h := tun.VirtioNetHdr{}
 	if g.n > 1 {
-		h = tun.VirtioNetHdr{Flags: tun.VirtioNetHdrFNeedsCsum, GSOType: tun.GSOUDPL4,
-			HdrLen: ipv4Len + udpLen, GSOSize: uint16(g.size - ipv4Len - udpLen), CsumStart: ipv4Len, CsumOffset: 6}
+		h = tun.UDPGSOHdr(ipv4Len, g.size-ipv4Len-udpLen)
 	}
 	h.Encode(frame)
 	c.outer(out, s, g.sport, g.n)
@@ -494,8 +493,7 @@ func (c *consumer) outer(out []byte, s *session, sport uint16, n int) {
 	binary.BigEndian.PutUint16(u[4:], ulen)
 	u[6], u[7] = 0, 0 // no checksum (RFC 7348)
 	if n > 1 {
-		sum := checksum.Combine(checksum.Checksum(ip[12:20], 0), packet.ProtoUDP)
-		binary.BigEndian.PutUint16(u[6:], checksum.Combine(sum, ulen))
+		binary.BigEndian.PutUint16(u[6:], tun.PseudoHeaderSum(out, packet.ProtoUDP, ulen))
 	}
 }
 

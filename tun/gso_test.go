@@ -392,3 +392,28 @@ func BenchmarkGSOSplit(b *testing.B) {
 		}
 	}
 }
+
+// TestPseudoHeaderSum cross-checks PseudoHeaderSum against gVisor's.
+func TestPseudoHeaderSum(t *testing.T) {
+	v4 := make([]byte, 28)
+	v4[0] = 0x45
+	copy(v4[12:], []byte{10, 0, 1, 10, 10, 0, 2, 10})
+	v6 := make([]byte, 48)
+	v6[0] = 0x60
+	v6[8], v6[23], v6[24], v6[39] = 0x26, 1, 0x26, 2
+	for _, pkt := range [][]byte{v4, v6} {
+		src, dst := tcpip.AddrFromSlice(pkt[12:16]), tcpip.AddrFromSlice(pkt[16:20])
+		if pkt[0]>>4 == 6 {
+			src, dst = tcpip.AddrFromSlice(pkt[8:24]), tcpip.AddrFromSlice(pkt[24:40])
+		}
+		for _, proto := range []uint8{6, 17} {
+			want := header.PseudoHeaderChecksum(tcpip.TransportProtocolNumber(proto), src, dst, 1234)
+			if got := PseudoHeaderSum(pkt, proto, 1234); got != want {
+				t.Errorf("IPv%d proto %d: %#04x, want %#04x", pkt[0]>>4, proto, got, want)
+			}
+		}
+	}
+	if h := UDPGSOHdr(20, 1400); h.HdrLen != 28 || h.CsumStart != 20 || h.CsumOffset != 6 || h.GSOType != GSOUDPL4 || h.GSOSize != 1400 || h.Flags != VirtioNetHdrFNeedsCsum {
+		t.Errorf("UDPGSOHdr = %+v", h)
+	}
+}
