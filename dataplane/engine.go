@@ -23,11 +23,12 @@ import (
 
 // Engine judges packets against the policy in force.
 type Engine struct {
-	snap  atomic.Pointer[Snapshot]
-	mu    sync.Mutex // serialises Apply
-	st    state
-	gen   uint32 // the generation of the last snapshot: 1..maxGen
-	frags fragTable
+	snap    atomic.Pointer[Snapshot]
+	stopped stopFlags  // not policy: outlives every snapshot
+	mu      sync.Mutex // serialises Apply
+	st      state
+	gen     uint32 // the generation of the last snapshot: 1..maxGen
+	frags   fragTable
 }
 
 // New returns an engine enforcing l, which must come from lab.Load or
@@ -57,7 +58,28 @@ func (e *Engine) Apply(l *lab.Lab, now int64) {
 	}
 	e.gen++
 	s.gen = e.gen
+	s.stopped = &e.stopped
 	e.snap.Store(s)
+}
+
+// MaxStoppable is how many ENI ports SetStopped can stop: the first
+// MaxStoppable slots.
+const MaxStoppable = 1 << 14
+
+// stopFlags says which ENI ports belong to stopped instances, by slot.
+type stopFlags [MaxStoppable]atomic.Bool
+
+func (f *stopFlags) get(p Port) bool { return f != nil && p >= 0 && p < MaxStoppable && f[p].Load() }
+
+// SetStopped marks the ENI at port p stopped (its instance is off: the
+// engine drops every packet from it or to it, with code INSTANCE_STOPPED,
+// and makes no conntrack entry for them) or running again. It returns the
+// previous state, and false for a port it cannot mark.
+func (e *Engine) SetStopped(p Port, stopped bool) (previous, ok bool) {
+	if p < 0 || p >= MaxStoppable {
+		return false, false
+	}
+	return e.stopped[p].Swap(stopped), true
 }
 
 // Snapshot returns the policy in force.
@@ -184,6 +206,11 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 	}
 	dst, dstSubnet, ok := s.route(from, p, v)
 	if !ok {
+		return
+	}
+	// A stopped instance neither sends nor receives (live labs).
+	if (src != nil && s.stopped.get(src.slot)) || (dst != nil && s.stopped.get(dst.slot)) {
+		v.deny(StageRoute, CodeInstanceStopped)
 		return
 	}
 

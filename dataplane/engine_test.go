@@ -225,3 +225,36 @@ func TestNACLVerdictCacheFollowsPolicy(t *testing.T) {
 	e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPAck), 11, &v)
 	check(t, "ack after the second NACL change", &v, false, dataplane.StageNACLIngress)
 }
+
+// TestStopped: nothing reaches or leaves a stopped ENI, and no conntrack
+// entry is made for what was dropped; started again, traffic flows.
+func TestStopped(t *testing.T) {
+	e := dataplane.New(mustLab(t, twoTier))
+	pw, pd := port(t, e, "eni-web"), port(t, e, "eni-db")
+	var v dataplane.Verdict
+	if prev, ok := e.SetStopped(pd, true); !ok || prev {
+		t.Fatalf("SetStopped = %v, %v", prev, ok)
+	}
+	e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPSyn), 0, &v)
+	if v.Allowed || v.Code != dataplane.CodeInstanceStopped {
+		t.Errorf("to a stopped ENI: %+v", v)
+	}
+	e.Process(pd, tcp(db, web, 5432, 40000, packet.TCPSyn|packet.TCPAck), 0, &v)
+	if v.Allowed || v.Code != dataplane.CodeInstanceStopped {
+		t.Errorf("from a stopped ENI: %+v", v)
+	}
+	snap := e.Snapshot()
+	if n := snap.Table(pw).Len() + snap.Table(pd).Len(); n != 0 {
+		t.Errorf("%d conntrack entries made for dropped packets", n)
+	}
+	if prev, _ := e.SetStopped(pd, false); !prev {
+		t.Error("SetStopped did not report the stopped state")
+	}
+	e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPSyn), 0, &v)
+	if !v.Allowed {
+		t.Errorf("after the start: %+v", v)
+	}
+	if _, ok := e.SetStopped(dataplane.PortInternet, true); ok {
+		t.Error("the internet port was stopped")
+	}
+}

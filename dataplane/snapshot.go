@@ -20,6 +20,7 @@ type Snapshot struct {
 	dests   addrTable // every address the VPC itself answers for
 
 	gen        uint32 // generation, for cached NACL verdicts
+	stopped    *stopFlags
 	vpc4, vpc6 netip.Prefix
 	fragTTL    int64
 	settings   lab.Settings

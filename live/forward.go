@@ -104,14 +104,6 @@ func (f *forwarder) batch(n int, now int64) {
 		pkt := frame[tun.VirtioNetHdrLen:]
 		segs := segments(frame)
 		f.x.engine.ProcessParsed(f.d.Port, pkt, now, &f.v, &f.p)
-		if f.v.Allowed && f.v.To >= 0 {
-			// A stopped instance receives nothing: say so to every
-			// observer (flow logs, capture, mirroring), not only to the
-			// counters. (The engine has made its conntrack entries.)
-			if to := f.x.dest(f.v.To); to != nil && to.stopped.Load() {
-				f.v.Allowed, f.v.Stage, f.v.Code = false, dataplane.StageRoute, dataplane.CodeInstanceStopped
-			}
-		}
 		if f.fl != nil {
 			f.fl.Observe(&f.v, &f.p, len(pkt), segs, now)
 		}

@@ -13,10 +13,11 @@ const (
 
 // SetInstanceState starts (running true) or stops an instance of the lab,
 // as EC2's StartInstances and StopInstances: a stopped instance sends and
-// receives nothing (its packets and those to it are dropped with code
-// INSTANCE_STOPPED); its namespace, devices and connection-tracking
-// entries stay, so a start resumes where it was. It returns the state
-// before.
+// receives nothing (the engine drops its packets and those to it with
+// code INSTANCE_STOPPED, before any conntrack entry is made, so every
+// observer sees the same drop); its namespace, devices and existing
+// connection-tracking entries stay, so a start resumes where it was. It
+// returns the state before.
 func (x *Lab) SetInstanceState(name string, running bool) (previous string, err error) {
 	var found bool
 	previous = StateRunning
@@ -27,6 +28,12 @@ func (x *Lab) SetInstanceState(name string, running bool) (previous string, err 
 		found = true
 		if d.stopped.Swap(!running) {
 			previous = StateStopped
+		}
+		// The engine drops packets to a stopped instance before making
+		// any conntrack entry, whoever sends them (an ENI, the services,
+		// a mirror session).
+		if _, ok := x.engine.SetStopped(d.Port, !running); !ok {
+			return "", fmt.Errorf("instance %s: its interface's port %d cannot be stopped", name, d.Port)
 		}
 	}
 	if !found {

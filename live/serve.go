@@ -73,10 +73,6 @@ func (w *serviceWriter) batch(n int, now int64) {
 			c.denied(dataplane.StageRoute, dataplane.CodeCannotRoute, 1, uint64(len(pkt)))
 			continue
 		}
-		if to.stopped.Load() {
-			c.denied(dataplane.StageRoute, dataplane.CodeInstanceStopped, 1, uint64(len(pkt)))
-			continue
-		}
 		w.out[to.index] = append(w.out[to.index], frame)
 		pkts++
 		bytes += uint64(len(pkt))
