@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -266,6 +267,53 @@ func TestSlowClient(t *testing.T) {
 	fmt.Fprintf(slow, "POST /v1/ec2/AuthorizeSecurityGroupIngress HTTP/1.1\r\nHost: vpclab\r\n")
 	if _, _, err := NewClient(path).GetStatus(context.Background(), false); err != nil {
 		t.Errorf("status while a client is slow: %v", err)
+	}
+
+	// Traffic goes on meanwhile: an echo across the lab, while the slow
+	// client hangs and a malformed and an oversized request are refused.
+	var ln net.Listener
+	if err := inNS(t, x, "app", func() (err error) {
+		ln, err = net.Listen("tcp4", "10.0.2.10:8080")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); io.Copy(c, c) }()
+		}
+	}()
+	var conn net.Conn
+	if err := inNS(t, x, "web", func() (err error) {
+		conn, err = (&net.Dialer{Timeout: 5 * time.Second}).Dial("tcp4", "10.0.2.10:8080")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := NewClient(path)
+	c.Token = ""
+	for i := range 20 {
+		switch i % 2 {
+		case 0:
+			ec2Call(t, c, "AuthorizeSecurityGroupIngress", `{"GroupId": `)
+		case 1:
+			ec2Call(t, c, "AuthorizeSecurityGroupIngress", `{"x": "`+strings.Repeat("a", maxEC2Body)+`"}`)
+		}
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		msg := []byte(fmt.Sprintf("echo %d while bad requests are refused", i))
+		if _, err := conn.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(conn, got); err != nil || string(got) != string(msg) {
+			t.Fatalf("echo %d: %q, %v", i, got, err)
+		}
 	}
 	slow.SetReadDeadline(time.Now().Add(5 * time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(slow), nil)
