@@ -147,6 +147,8 @@ func create(cfg Config, name string) (*NativeTun, error) {
 	if cfg.Offloads&^OffloadCsum != 0 && cfg.Offloads&OffloadCsum == 0 {
 		return nil, ErrOffloadNeedsCsum
 	}
+	// O_NONBLOCK: the netpoller waits for readiness, and rawRead and
+	// rawWrite, which hold their P while in the kernel, never block.
 	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: "/dev/net/tun", Err: err}
@@ -319,15 +321,15 @@ func (t *NativeTun) readBatch(fd uintptr) bool {
 			b = b[VirtioNetHdrLen:]
 			extra = VirtioNetHdrLen
 		}
-		n, err := unix.Read(int(fd), b)
-		switch err {
-		case nil:
+		n, errno := rawRead(fd, b)
+		switch errno {
+		case 0:
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
 			return t.rn > 0
 		default:
-			t.rerr = os.NewSyscallError("read", err)
+			t.rerr = os.NewSyscallError("read", errno)
 			return true
 		}
 		if n == 0 {
@@ -399,15 +401,14 @@ func (t *NativeTun) writeBatch(fd uintptr) bool {
 		if !t.vnetHdr {
 			b = b[VirtioNetHdrLen:]
 		}
-		_, err := unix.Write(int(fd), b)
-		switch err {
-		case nil:
+		switch errno := rawWrite(fd, b); errno {
+		case 0:
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
 			return false
 		default:
-			t.werr = os.NewSyscallError("write", err)
+			t.werr = os.NewSyscallError("write", errno)
 			return true
 		}
 		t.wn++
