@@ -89,6 +89,7 @@ func tests() []test {
 
 func main() {
 	flag.Parse()
+	runtime.GOMAXPROCS(live.Procs()) // as vpclab up runs
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-e2e:", err)
 		os.Exit(1)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -31,6 +32,7 @@ type upFlags struct {
 	dataDir      string
 	metricsAddr  string
 	perENI       bool
+	procs        int
 	flowDir      *string
 	flowInterval *time.Duration
 }
@@ -70,6 +72,7 @@ Needs root and /dev/net/tun. Run commands inside an instance with
 	cmd.Flags().StringVar(&f.controlAddr, "control-addr", "", "also serve the control API on this TCP address (needs principals)")
 	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", metrics.DefaultAddr, `serve Prometheus metrics here ("off" for none)`)
 	cmd.Flags().BoolVar(&f.perENI, "metrics-per-eni", false, "label the packet metrics with each ENI (more series)")
+	cmd.Flags().IntVar(&f.procs, "procs", 0, "threads running vpclab's Go code (default: GOMAXPROCS if set, else half the CPUs: the rest is left to the instances)")
 	f.flowDir, f.flowInterval = flowLogFlags(cmd)
 	cmd.RunE = work(func(cmd *cobra.Command, args []string) error {
 		return up(cmd, args, &f)
@@ -94,6 +97,11 @@ func up(cmd *cobra.Command, args []string, f *upFlags) error {
 		return err
 	}
 	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	procs := f.procs
+	if procs <= 0 {
+		procs = live.Procs()
+	}
+	runtime.GOMAXPROCS(procs)
 
 	copts := control.Options{DataDir: f.dataDir}
 	if copts.DataDir == "" {
@@ -178,6 +186,7 @@ func up(cmd *cobra.Command, args []string, f *upFlags) error {
 	writeDevices(out, l, x)
 	fmt.Fprintln(out)
 	writeEndpoints(out, servers, msrv, copts)
+	fmt.Fprintf(out, "threads         %d of %d CPUs (--procs)\n", runtime.GOMAXPROCS(0), runtime.NumCPU())
 	fmt.Fprintln(out, "enforcing; press Ctrl-C to stop and remove the lab")
 	select {
 	case <-ctx.Done():
