@@ -45,6 +45,23 @@
 // writes the allowed ones, batched per destination, to their ENIs'
 // devices; its buffers too are made once.
 //
+// Consecutive datagrams of one UDP flow to a device that negotiated UDP
+// segmentation offload are written as one UDP GSO frame (coalesce.go): on
+// machines where a system call is dear, that is most of the cost of small
+// packets.
+//
+// # Changes, taps and instance state
+//
+// Apply swaps in a new policy of the same lab at once (apply.go): the
+// engine, the services' directory and the followers (flow logs, mirroring)
+// take it together or not at all, and a change to the wiring (instances,
+// interfaces, addresses, internet hosts) is refused. The readers also feed
+// the flow logs (one lock-free shard per reader), the capture tap and
+// traffic mirroring (lock-free rings drained by their own goroutines) —
+// taps.go; each costs an atomic load while idle and allocates nothing.
+// SetInstanceState stops and starts instances (EC2's StopInstances): the
+// engine then drops their traffic before any conntrack entry is made.
+//
 // # Counters
 //
 // Each device has Counters, updated by its reader only with atomics and
@@ -53,8 +70,9 @@
 // to the services. Lab.ServiceCounters count what the services sent.
 //
 // Close stops the services' writer and the readers (by closing the
-// devices), then closes the services and removes the namespaces; it is
-// idempotent. Nothing is logged per packet.
+// devices), then the mirror, writes every flow-log record still held,
+// closes the services and removes the namespaces; it is idempotent.
+// Nothing is logged per packet.
 //
 // Linux only: elsewhere Start reports errors.ErrUnsupported.
 package live
