@@ -30,15 +30,44 @@
 // The host part of the URL is ignored. entries accepts the values of
 // strconv.ParseBool (1, true, 0, false, …).
 //
+// GET /v1/lab returns the lab in force as a lab file (lab.Marshal); PUT
+// /v1/lab (body: a lab file, at most 64 MiB) replaces the whole policy
+// with live.Lab.Apply. POST /v1/ec2/ACTION (body: EC2's JSON request, at
+// most 1 MiB) makes one of EC2's changes (package change) or starts and
+// stops instances (StartInstances, StopInstances), and answers EC2's
+// response. GET /v1/capture?eni=ID[,ID…][&snaplen=N] streams pcapng with
+// each packet's verdict (package capture) until the client goes away.
+// Changes are serialised; each is validated whole and applied at once or
+// not at all.
+//
+// # Who may do what
+//
+// With Options.Principals (package authz) every request carries
+// Authorization: Bearer TOKEN: 401 without a known token, 403 when the
+// principal's policies do not allow the action on every resource it
+// names (ARNs such as arn:aws:ec2:REGION:ACCOUNT:security-group/ID).
+// Without principals, the socket's peer (root, by the socket's mode) may
+// do everything, as principal "local"; ListenTCP refuses to serve TCP
+// without principals. Every change attempt and capture goes to
+// Options.Audit first ("allowed", then "applied" or "failed"; or
+// "denied", "unauthenticated", "invalid"); if the first line cannot be
+// written, nothing changes (503). Files a change names that the running
+// lab does not use already go under Options.DataDir, and must be
+// relative paths without ".." unless the principal is local.
+//
 // # Errors
 //
-// Every error is JSON, {"error": "MESSAGE"}, with a 4xx status: 404 for an
-// unknown path, 405 (with an Allow header) for a method other than GET or
-// HEAD, 400 for a malformed query. The JSON field names of Status and
-// Error are stable: fields may be added, none renamed or removed.
+// Every error is JSON, {"error": "MESSAGE"}, or for EC2 calls
+// {"Error": {"Code": "…", "Message": "…"}} with EC2's codes, with a 4xx or
+// 5xx status: 400 for a malformed or refused request, 401, 403, 404 for
+// an unknown path, 405 (with an Allow header) for a wrong method, 409 when
+// a whole lab would change the running lab's wiring, 413 for an oversized
+// body, 503 when the audit log cannot be written. The JSON field names are
+// stable: fields may be added, none renamed or removed.
 //
 // # Client
 //
-// GetStatus is the client "vpclab status" uses; it reports ErrNotUp
-// (wrapped) when nothing serves the socket.
+// Client is what the vpclab commands use (status, apply, ec2, capture); it
+// sends VPCLAB_TOKEN from the environment and reports ErrNotUp (wrapped)
+// when nothing serves the socket.
 package control
