@@ -2,8 +2,10 @@
 
 // Command e2e measures end-to-end throughput through a live vpclab lab and,
 // in the same run, through the kernel (a router namespace forwarding between
-// two veth pairs, with an nftables conntrack filter), with iperf3, and
-// prints both and their ratio.
+// two veth pairs, with an nftables conntrack filter), and prints both and
+// their ratio: TCP with iperf3, small-packet UDP with a batch sender
+// (sendmmsg) and receiver (recvmmsg) of its own (udp.go), or with iperf3 -u
+// (-udp-sender iperf3).
 //
 // Run as root, with iperf3, ip and nft installed: `make bench-e2e` or
 // `go run ./bench/e2e`. It exits non-zero only when something could not be
@@ -65,7 +67,7 @@ instances:
 `
 
 var (
-	secs    = flag.Int("t", 5, "seconds per iperf3 test")
+	secs    = flag.Int("t", 5, "seconds per test")
 	mtu     = flag.Int("mtu", labnet.DefaultMTU, "MTU of the ENIs and of the baseline's veths")
 	udpLen  = flag.Int("l", 64, "UDP payload length for the small-packet test")
 	only    = flag.String("only", "", "run only \"vpclab\" or \"kernel\"")
@@ -89,6 +91,13 @@ func tests() []test {
 
 func main() {
 	flag.Parse()
+	if *udpRole != "" {
+		if err := udpChild(); err != nil {
+			fmt.Fprintf(os.Stderr, "bench-e2e -udp-role %s: %v\n", *udpRole, err)
+			os.Exit(1)
+		}
+		return
+	}
 	runtime.GOMAXPROCS(live.Procs()) // as vpclab up runs
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-e2e:", err)
@@ -98,8 +107,12 @@ func main() {
 
 var cleanups []func()
 
-// sentPPS is the UDP test's send rate (Mpps) per side, for context.
-var sentPPS = map[string][]float64{}
+// sentPPS and lossPct are the UDP test's send rate (Mpps) and loss (%)
+// per side, for context.
+var (
+	sentPPS = map[string][]float64{}
+	lossPct = map[string][]float64{}
+)
 var side string
 
 func cleanup() {
@@ -112,6 +125,9 @@ func cleanup() {
 func run() error {
 	if os.Geteuid() != 0 {
 		return errors.New("must run as root")
+	}
+	if *udpSender != "mmsg" && *udpSender != "iperf3" {
+		return fmt.Errorf("-udp-sender %q: want mmsg or iperf3", *udpSender)
 	}
 	for _, bin := range []string{"iperf3", "ip", "nft"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -204,7 +220,11 @@ func run() error {
 		kernelDown()
 	}
 
-	fmt.Printf("\nvpclab end-to-end benchmark (iperf3, %d s per test)\n", *secs)
+	udpTool := "iperf3 -u"
+	if *udpSender == "mmsg" {
+		udpTool = fmt.Sprintf("sendmmsg/recvmmsg, %d per call", *udpBatch)
+	}
+	fmt.Printf("\nvpclab end-to-end benchmark (TCP iperf3, UDP %s; %d s per test)\n", udpTool, *secs)
 	argv0 := os.Args[0]
 	if strings.Contains(argv0, "go-build") {
 		argv0 = "go run ./bench/e2e"
@@ -222,6 +242,9 @@ func run() error {
 	}
 	if v, k := get(sentPPS["vpclab"], 0), get(sentPPS["kernel"], 0); v > 0 || k > 0 {
 		fmt.Printf("%-28s %12s %12s %10s\n", "  (UDP sent, Mpps)", num(v), num(k), "")
+	}
+	if v, k := get(lossPct["vpclab"], 0), get(lossPct["kernel"], 0); v >= 0 || k >= 0 {
+		fmt.Printf("%-28s %12s %12s %10s\n", "  (UDP loss, %)", pct(v), pct(k), "")
 	}
 	fmt.Println("\ngoals: TCP >= 8 Gbit/s and >= 0.7x kernel; small UDP >= 0.8x kernel")
 	return nil
@@ -241,9 +264,21 @@ func num(v float64) string {
 	return fmt.Sprintf("%.3f", v)
 }
 
-// measure runs one iperf3 test from namespace cli to a one-off server in
-// namespace srv and returns Gbit/s (TCP) or received Mpps (UDP).
+func pct(v float64) string {
+	if v < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+// measure runs one test from namespace cli to a one-off server in
+// namespace srv and returns Gbit/s (TCP) or received Mpps (UDP): iperf3,
+// or for UDP with -udp-sender mmsg this program's own sender and receiver
+// (measureMmsg).
 func measure(srv, cli, dst string, t test) (float64, error) {
+	if t.udp && *udpSender == "mmsg" {
+		return measureMmsg(srv, cli, dst)
+	}
 	server := exec.Command("ip", "netns", "exec", srv, "iperf3", "-s", "-1", "-B", dst, "-p", port)
 	server.Stdout, server.Stderr = nil, nil
 	if *verbose {
@@ -287,6 +322,7 @@ func measure(srv, cli, dst string, t test) (float64, error) {
 		}
 		recv := float64(s.Packets - s.LostPackets)
 		sentPPS[side] = append(sentPPS[side], float64(s.Packets)/s.Seconds/1e6)
+		lossPct[side] = append(lossPct[side], s.LostPercent)
 		fmt.Fprintf(os.Stderr, "  %s: sent %d, lost %d (%.1f%%), %.2f s\n", t.name, s.Packets, s.LostPackets, s.LostPercent, s.Seconds)
 		return recv / s.Seconds / 1e6, nil
 	}
@@ -374,7 +410,7 @@ func kernelDown() {
 }
 
 // killIn kills the processes left in namespace ns (iperf3 servers of this
-// program), by pid.
+// program and its -udp-role children), by pid.
 func killIn(ns string) {
 	out, err := exec.Command("ip", "netns", "pids", ns).Output()
 	if err != nil {
