@@ -271,31 +271,7 @@ func TestSlowClient(t *testing.T) {
 
 	// Traffic goes on meanwhile: an echo across the lab, while the slow
 	// client hangs and a malformed and an oversized request are refused.
-	var ln net.Listener
-	if err := inNS(t, x, "app", func() (err error) {
-		ln, err = net.Listen("tcp4", "10.0.2.10:8080")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); io.Copy(c, c) }()
-		}
-	}()
-	var conn net.Conn
-	if err := inNS(t, x, "web", func() (err error) {
-		conn, err = (&net.Dialer{Timeout: 5 * time.Second}).Dial("tcp4", "10.0.2.10:8080")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := echoConn(t, x)
 	c := NewClient(path)
 	c.Token = ""
 	for i := range 20 {

@@ -104,6 +104,38 @@ func eni(t *testing.T, st *Status, id string) ENI {
 	return ENI{}
 }
 
+// echoConn starts an echo server on app's 10.0.2.10:8080 and returns a
+// connection to it from web; both end with the test.
+func echoConn(t *testing.T, x *live.Lab) net.Conn {
+	t.Helper()
+	var ln net.Listener
+	if err := inNS(t, x, "app", func() (err error) {
+		ln, err = net.Listen("tcp4", "10.0.2.10:8080")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); io.Copy(c, c) }()
+		}
+	}()
+	var c net.Conn
+	if err := inNS(t, x, "web", func() (err error) {
+		c, err = (&net.Dialer{Timeout: 5 * time.Second}).Dial("tcp4", "10.0.2.10:8080")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // inNS runs fn on a thread inside the instance's namespace.
 func inNS(t *testing.T, x *live.Lab, instance string, fn func() error) error {
 	t.Helper()
@@ -152,31 +184,7 @@ func TestServer(t *testing.T) {
 
 	t.Run("traffic", func(t *testing.T) {
 		before := eni(t, status(t, path, false), "eni-web")
-		var ln net.Listener
-		if err := inNS(t, x, "app", func() (err error) {
-			ln, err = net.Listen("tcp4", "10.0.2.10:8080")
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go func() { defer c.Close(); io.Copy(c, c) }()
-			}
-		}()
-		var c net.Conn
-		if err := inNS(t, x, "web", func() (err error) {
-			c, err = (&net.Dialer{Timeout: 5 * time.Second}).Dial("tcp4", "10.0.2.10:8080")
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := echoConn(t, x)
 		c.SetDeadline(time.Now().Add(5 * time.Second))
 		msg := []byte("hello through the control test")
 		if _, err := c.Write(msg); err != nil {
