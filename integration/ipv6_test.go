@@ -18,7 +18,6 @@ package integration
 //	  ipv6-deny:  in tcp 8080 from 0.0.0.0/0, icmp all from 0.0.0.0/0
 
 import (
-	"io"
 	"net"
 	"testing"
 	"time"
@@ -54,32 +53,6 @@ const (
 	sixB = "2600:1f18:aa:bb01::20"
 )
 
-// sixEchoServer listens on TCP addr (any family) inside instance and
-// echoes every connection until the test ends.
-func sixEchoServer(t *testing.T, x *live.Lab, instance, addr string) {
-	t.Helper()
-	var ln net.Listener
-	if err := in(t, x, instance, func() (err error) {
-		ln, err = net.Listen("tcp", addr)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-}
-
 // sixDial connects from instance to the TCP address addr (any family).
 func sixDial(t *testing.T, x *live.Lab, instance, addr string, timeout time.Duration) (net.Conn, error) {
 	t.Helper()
@@ -99,7 +72,7 @@ func sixDial(t *testing.T, x *live.Lab, instance, addr string, timeout time.Dura
 // the other over ICMPv6, allowed by sg-six's ::/0 rules.
 func TestIPv6Allowed(t *testing.T) {
 	x := startLabFile(t, "ipv6-allow", ipv6AllowLab)
-	sixEchoServer(t, x, "b", "["+sixB+"]:8080")
+	echoServer(t, x, "b", "["+sixB+"]:8080")
 	c, err := sixDial(t, x, "a", "["+sixB+"]:8080", 5*time.Second)
 	if err != nil {
 		t.Fatalf("a → [b]:8080: %v", err)
@@ -123,7 +96,7 @@ func TestIPv6Allowed(t *testing.T) {
 // dropped at b's sg-ingress.
 func TestIPv6Denied(t *testing.T) {
 	x := startLabFile(t, "ipv6-deny", ipv6DenyLab)
-	sixEchoServer(t, x, "b", "[::]:8080") // both families
+	echoServer(t, x, "b", "[::]:8080") // both families
 	c, err := sixDial(t, x, "a", "10.0.1.20:8080", 5*time.Second)
 	if err != nil {
 		t.Fatalf("a → b:8080 over IPv4: %v", err)

@@ -137,13 +137,13 @@ func in(t *testing.T, x *live.Lab, instance string, fn func() error) error {
 	return x.Net().Do(ns.Name, fn)
 }
 
-// echoServer listens on addr inside instance and echoes every connection
-// back until the test ends.
+// echoServer listens on TCP addr (IPv4 or IPv6) inside instance and
+// echoes every connection back until the test ends.
 func echoServer(t *testing.T, x *live.Lab, instance, addr string) {
 	t.Helper()
 	var ln net.Listener
 	if err := in(t, x, instance, func() (err error) {
-		ln, err = net.Listen("tcp4", addr)
+		ln, err = net.Listen("tcp", addr)
 		return err
 	}); err != nil {
 		t.Fatal(err)
