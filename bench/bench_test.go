@@ -13,6 +13,7 @@ import (
 	"github.com/vpclab/vpclab/internal/classbench"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 var (
@@ -44,7 +45,7 @@ func tcp(src, dst netip.Addr, sport, dport uint16, flags uint8) []byte {
 	return s.Append(make([]byte, 0, 256))
 }
 
-func mustPort(tb testing.TB, e *dataplane.Engine, id string) dataplane.Port {
+func mustPort(tb testing.TB, e *dataplane.Engine, id string) verdict.Port {
 	p, ok := e.Port(id)
 	if !ok {
 		tb.Fatalf("no port %s", id)
@@ -54,9 +55,9 @@ func mustPort(tb testing.TB, e *dataplane.Engine, id string) dataplane.Port {
 
 // established sets up one TCP flow client→server:5432 and returns the
 // client's port and a data packet of it.
-func established(b *testing.B, e *dataplane.Engine) (dataplane.Port, []byte) {
+func established(b *testing.B, e *dataplane.Engine) (verdict.Port, []byte) {
 	pc, ps := mustPort(b, e, "eni-client"), mustPort(b, e, "eni-server")
-	var v dataplane.Verdict
+	var v verdict.Verdict
 	e.Process(pc, tcp(client, server, 40000, 5432, packet.TCPSyn), epoch, &v)
 	e.Process(ps, tcp(server, client, 5432, 40000, packet.TCPSyn|packet.TCPAck), epoch, &v)
 	data := tcp(client, server, 40000, 5432, packet.TCPAck)
@@ -81,7 +82,7 @@ func BenchmarkDecode(b *testing.B) {
 func benchEstablished(b *testing.B, extra []string) {
 	e := engine(b, extra)
 	pc, data := established(b, e)
-	var v dataplane.Verdict
+	var v verdict.Verdict
 	now := epoch
 	b.ReportAllocs()
 	for b.Loop() {
@@ -122,7 +123,7 @@ func benchFirstPacket(b *testing.B, step int64) {
 	for i := range pkts {
 		pkts[i] = tcp(client, server, uint16(1024+i), 5432, packet.TCPSyn)
 	}
-	var v dataplane.Verdict
+	var v verdict.Verdict
 	now := epoch
 	b.ReportAllocs()
 	i := 0
@@ -175,14 +176,14 @@ func BenchmarkFirstPacket10k(b *testing.B) {
 	rules := classBench10k(b)
 	e := engine(b, ClassBenchRules(rules))
 	pkts := firstPackets10k(b, rules, 4096)
-	var v dataplane.Verdict
+	var v verdict.Verdict
 	now := epoch
 	denied := 0
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		now += 31e6 // a packet's flow has expired when it comes round again
-		e.Process(dataplane.PortInternet, pkts[i], now, &v)
+		e.Process(verdict.PortInternet, pkts[i], now, &v)
 		if !v.Allowed {
 			denied++
 		}
@@ -223,13 +224,13 @@ func replayPackets(n int) [][]byte {
 func BenchmarkReplay(b *testing.B) {
 	e := engine(b, TenRules)
 	pkts := replayPackets(1 << 16)
-	from := make([]dataplane.Port, len(pkts))
+	from := make([]verdict.Port, len(pkts))
 	var p packet.Parsed
 	for i, pkt := range pkts {
 		p.Decode(pkt)
 		from[i] = e.SourcePort(p.Src)
 	}
-	var v dataplane.Verdict
+	var v verdict.Verdict
 	now := epoch
 	b.ReportAllocs()
 	n := 0

@@ -3,8 +3,8 @@ package capture
 import (
 	"strconv"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/nacl"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // Comment appends the comment that a packet with verdict v gets: allow or
@@ -20,7 +20,7 @@ import (
 //
 // Security-group rules are counted from 0, as policy tests and explain
 // count them. It allocates nothing when dst has room.
-func Comment(dst []byte, v *dataplane.Verdict) []byte {
+func Comment(dst []byte, v *verdict.Verdict) []byte {
 	if v.Allowed {
 		dst = append(dst, "allow "...)
 	} else {
@@ -35,12 +35,12 @@ func Comment(dst []byte, v *dataplane.Verdict) []byte {
 // appendWhy appends ": what decided", or nothing when the code says it
 // all (DELIVERED) or the verdict holds nothing more (a later fragment,
 // which carries its first fragment's stage and code only).
-func appendWhy(dst []byte, v *dataplane.Verdict) []byte {
-	isNACL := v.Stage == dataplane.StageNACLEgress || v.Stage == dataplane.StageNACLIngress
+func appendWhy(dst []byte, v *verdict.Verdict) []byte {
+	isNACL := v.Stage == verdict.StageNACLEgress || v.Stage == verdict.StageNACLIngress
 	switch {
-	case v.Stage == dataplane.StageParse && v.Code == dataplane.CodeMalformed:
+	case v.Stage == verdict.StageParse && v.Code == verdict.CodeMalformed:
 		return append(append(dst, ": "...), v.Parse.String()...)
-	case v.Code == dataplane.CodeConntrack && v.ENI != "":
+	case v.Code == verdict.CodeConntrack && v.ENI != "":
 		return append(append(dst, ": conntrack entry on "...), v.ENI...)
 	case v.SG != nil:
 		r := v.SG
@@ -75,9 +75,9 @@ func appendWhy(dst []byte, v *dataplane.Verdict) []byte {
 			}
 		}
 		return dst
-	case v.Code == dataplane.CodeSGRulesMismatch && v.ENI != "":
+	case v.Code == verdict.CodeSGRulesMismatch && v.ENI != "":
 		dir := "ingress"
-		if v.Stage == dataplane.StageSGEgress {
+		if v.Stage == verdict.StageSGEgress {
 			dir = "egress"
 		}
 		dst = append(dst, ": no "...)
@@ -85,11 +85,11 @@ func appendWhy(dst []byte, v *dataplane.Verdict) []byte {
 		dst = append(dst, " rule of the security groups on "...)
 		dst = append(dst, v.ENI...)
 		return append(dst, " allows it"...)
-	case v.Code == dataplane.CodeSourceDestCheck && v.ENI != "":
+	case v.Code == verdict.CodeSourceDestCheck && v.ENI != "":
 		dst = append(dst, ": "...)
 		dst = append(dst, v.ENI...)
 		return append(dst, " does not own the source address and its source/destination check is on"...)
-	case v.Code == dataplane.CodeAllowanceExceeded && v.ENI != "":
+	case v.Code == verdict.CodeAllowanceExceeded && v.ENI != "":
 		dst = append(dst, ": the conntrack allowance of the instance of "...)
 		dst = append(dst, v.ENI...)
 		return append(dst, " is used up"...)
@@ -102,15 +102,14 @@ func appendWhy(dst []byte, v *dataplane.Verdict) []byte {
 }
 
 // codeWords explains the codes that involve no rule and no ENI.
-var codeWords = [dataplane.NumCodes]string{
-	dataplane.CodeExempt:               "traffic with a VPC service, which no security group or network ACL filters",
-	dataplane.CodeSourceDestCheck:      "the source address cannot come from where the packet entered",
-	dataplane.CodeCannotRoute:          "nothing in the VPC takes the destination address, or the path is not one the VPC routes",
-	dataplane.CodeNoBroadcast:          "the destination is a broadcast or multicast address: a VPC has neither",
-	dataplane.CodeLinkLocal:            "the destination is link-local: the VPC does not route it",
-	dataplane.CodeTTLExceeded:          "the TTL (hop limit) would reach 0",
-	dataplane.CodeNoInternetGateway:    "the subnet has no route to the internet gateway (not public)",
-	dataplane.CodeFragmentOrphan:       "a later fragment whose first fragment was not seen",
-	dataplane.CodeFragmentFollowing:    "a later fragment, following its first fragment's verdict",
-	dataplane.CodeFragmentFollowDenied: "a later fragment, following its first fragment's verdict",
+var codeWords = [verdict.NumCodes]string{
+	verdict.CodeExempt:            "traffic with a VPC service, which no security group or network ACL filters",
+	verdict.CodeSourceDestCheck:   "the source address cannot come from where the packet entered",
+	verdict.CodeCannotRoute:       "nothing in the VPC takes the destination address, or the path is not one the VPC routes",
+	verdict.CodeNoBroadcast:       "the destination is a broadcast or multicast address: a VPC has neither",
+	verdict.CodeLinkLocal:         "the destination is link-local: the VPC does not route it",
+	verdict.CodeTTLExceeded:       "the TTL (hop limit) would reach 0",
+	verdict.CodeNoInternetGateway: "the subnet has no route to the internet gateway (not public)",
+	verdict.CodeFragmentOrphan:    "a later fragment whose first fragment was not seen",
+	verdict.CodeFragmentFollowing: "a later fragment, following its first fragment's verdict",
 }

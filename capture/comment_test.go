@@ -4,51 +4,50 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/nacl"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/policytest"
-	"github.com/vpclab/vpclab/sg"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 func TestComment(t *testing.T) {
 	for _, c := range []struct {
-		v    dataplane.Verdict
+		v    verdict.Verdict
 		want string
 	}{
-		{dataplane.Verdict{Allowed: true, Stage: dataplane.StageSGIngress, Code: dataplane.CodeSGRuleMatch, ENI: "eni-web",
-			SG: &sg.RuleRef{Group: "sg-web", Dir: sg.Ingress, Index: 2, ID: "sgr-0abc"}},
+		{verdict.Verdict{Allowed: true, Stage: verdict.StageSGIngress, Code: verdict.CodeSGRuleMatch, ENI: "eni-web",
+			SG: &verdict.RuleRef{Group: "sg-web", Dir: verdict.Ingress, Index: 2, ID: "sgr-0abc"}},
 			"allow sg-ingress SG_RULE_MATCH: sg-web ingress #2 (sgr-0abc) on eni-web"},
-		{dataplane.Verdict{Allowed: true, Stage: dataplane.StageSGEgress, Code: dataplane.CodeSGRuleMatch,
-			SG: &sg.RuleRef{Group: "default", Dir: sg.Egress, Index: 0}},
+		{verdict.Verdict{Allowed: true, Stage: verdict.StageSGEgress, Code: verdict.CodeSGRuleMatch,
+			SG: &verdict.RuleRef{Group: "default", Dir: verdict.Egress, Index: 0}},
 			"allow sg-egress SG_RULE_MATCH: default egress #0"},
-		{dataplane.Verdict{Allowed: true, Stage: dataplane.StageSGIngress, Code: dataplane.CodeConntrack, ENI: "eni-web1"},
+		{verdict.Verdict{Allowed: true, Stage: verdict.StageSGIngress, Code: verdict.CodeConntrack, ENI: "eni-web1"},
 			"allow sg-ingress CONNTRACK_ESTABLISHED: conntrack entry on eni-web1"},
-		{dataplane.Verdict{Stage: dataplane.StageNACLIngress, Code: dataplane.CodeSubnetACLRestrict, ACL: "acl-db", NACLRule: 32767},
+		{verdict.Verdict{Stage: verdict.StageNACLIngress, Code: verdict.CodeSubnetACLRestrict, ACL: "acl-db", NACLRule: 32767},
 			"deny nacl-ingress SUBNET_ACL_RESTRICTION: acl-db rule 32767 (the implicit deny)"},
-		{dataplane.Verdict{Stage: dataplane.StageNACLEgress, Code: dataplane.CodeSubnetACLRestrict, ACL: "acl-web", NACLRule: 90},
+		{verdict.Verdict{Stage: verdict.StageNACLEgress, Code: verdict.CodeSubnetACLRestrict, ACL: "acl-web", NACLRule: 90},
 			"deny nacl-egress SUBNET_ACL_RESTRICTION: acl-web rule 90"},
-		{dataplane.Verdict{Allowed: true, Stage: dataplane.StageNACLIngress, Code: dataplane.CodeNACLAllow, ACL: nacl.DefaultACLID, NACLRule: 100},
+		{verdict.Verdict{Allowed: true, Stage: verdict.StageNACLIngress, Code: verdict.CodeNACLAllow, ACL: nacl.DefaultACLID, NACLRule: 100},
 			"allow nacl-ingress NACL_RULE_ALLOW: default ACL rule 100"},
-		{dataplane.Verdict{Stage: dataplane.StageParse, Code: dataplane.CodeMalformed, Parse: packet.BadIHL},
+		{verdict.Verdict{Stage: verdict.StageParse, Code: verdict.CodeMalformed, Parse: packet.BadIHL},
 			"deny parse MALFORMED_PACKET: bad_ihl"},
-		{dataplane.Verdict{Stage: dataplane.StageSGEgress, Code: dataplane.CodeSGRulesMismatch, ENI: "eni-db1"},
+		{verdict.Verdict{Stage: verdict.StageSGEgress, Code: verdict.CodeSGRulesMismatch, ENI: "eni-db1"},
 			"deny sg-egress ENI_SG_RULES_MISMATCH: no egress rule of the security groups on eni-db1 allows it"},
-		{dataplane.Verdict{Stage: dataplane.StageSGIngress, Code: dataplane.CodeSGRulesMismatch, ENI: "eni-db1"},
+		{verdict.Verdict{Stage: verdict.StageSGIngress, Code: verdict.CodeSGRulesMismatch, ENI: "eni-db1"},
 			"deny sg-ingress ENI_SG_RULES_MISMATCH: no ingress rule of the security groups on eni-db1 allows it"},
-		{dataplane.Verdict{Stage: dataplane.StageSrcDstCheck, Code: dataplane.CodeSourceDestCheck, ENI: "eni-app1"},
+		{verdict.Verdict{Stage: verdict.StageSrcDstCheck, Code: verdict.CodeSourceDestCheck, ENI: "eni-app1"},
 			"deny src-dst-check SOURCE_DEST_CHECK_RESTRICTION: eni-app1 does not own the source address and its source/destination check is on"},
-		{dataplane.Verdict{Stage: dataplane.StageSrcDstCheck, Code: dataplane.CodeSourceDestCheck},
+		{verdict.Verdict{Stage: verdict.StageSrcDstCheck, Code: verdict.CodeSourceDestCheck},
 			"deny src-dst-check SOURCE_DEST_CHECK_RESTRICTION: the source address cannot come from where the packet entered"},
-		{dataplane.Verdict{Stage: dataplane.StageConntrackAllowance, Code: dataplane.CodeAllowanceExceeded, ENI: "eni-db1"},
+		{verdict.Verdict{Stage: verdict.StageConntrackAllowance, Code: verdict.CodeAllowanceExceeded, ENI: "eni-db1"},
 			"deny conntrack-allowance CONNTRACK_ALLOWANCE_EXCEEDED: the conntrack allowance of the instance of eni-db1 is used up"},
-		{dataplane.Verdict{Allowed: true, Stage: dataplane.StageExempt, Code: dataplane.CodeExempt},
+		{verdict.Verdict{Allowed: true, Stage: verdict.StageExempt, Code: verdict.CodeExempt},
 			"allow exempt EXEMPT_VPC_SERVICE: traffic with a VPC service, which no security group or network ACL filters"},
-		{dataplane.Verdict{Stage: dataplane.StageRoute, Code: dataplane.CodeTTLExceeded},
+		{verdict.Verdict{Stage: verdict.StageRoute, Code: verdict.CodeTTLExceeded},
 			"deny route TTL_EXCEEDED: the TTL (hop limit) would reach 0"},
-		{dataplane.Verdict{Stage: dataplane.StageParse, Code: dataplane.CodeFragmentOrphan},
+		{verdict.Verdict{Stage: verdict.StageParse, Code: verdict.CodeFragmentOrphan},
 			"deny parse FRAGMENT_ORPHAN: a later fragment whose first fragment was not seen"},
-		{dataplane.Verdict{Allowed: true, Stage: dataplane.StageSGIngress, Code: dataplane.CodeSGRuleMatch},
+		{verdict.Verdict{Allowed: true, Stage: verdict.StageSGIngress, Code: verdict.CodeSGRuleMatch},
 			"allow sg-ingress SG_RULE_MATCH"},
 	} {
 		if got := string(Comment(nil, &c.v)); got != c.want {
@@ -60,8 +59,8 @@ func TestComment(t *testing.T) {
 // TestCommentEveryCode checks that every code a verdict can carry gets a
 // comment naming its stage and code, and that appending keeps dst.
 func TestCommentEveryCode(t *testing.T) {
-	for c := dataplane.Code(1); c < dataplane.NumCodes; c++ {
-		v := dataplane.Verdict{Stage: dataplane.StageRoute, Code: c}
+	for c := verdict.Code(1); c < verdict.NumCodes; c++ {
+		v := verdict.Verdict{Stage: verdict.StageRoute, Code: c}
 		got := string(Comment([]byte("x "), &v))
 		if want := "x deny route " + c.String(); !strings.HasPrefix(got, want) {
 			t.Errorf("code %v: %q does not start with %q", c, got, want)
@@ -87,7 +86,7 @@ func TestCommentFromEngine(t *testing.T) {
 			"deny sg-egress ENI_SG_RULES_MISMATCH: no egress rule of the security groups on eni-db1 allows it"},
 	} {
 		from, pkt := build(t, e, c.send)
-		var v dataplane.Verdict
+		var v verdict.Verdict
 		e.Process(from, pkt, 1e9, &v)
 		if got := string(Comment(nil, &v)); got != c.want {
 			t.Errorf("%s → %s %s %d:\n got %q\nwant %q", c.send.From, c.send.To, c.send.Proto, c.send.Dport, got, c.want)
@@ -96,9 +95,9 @@ func TestCommentFromEngine(t *testing.T) {
 }
 
 func TestCommentNoAllocs(t *testing.T) {
-	v := dataplane.Verdict{Allowed: true, Stage: dataplane.StageSGIngress, Code: dataplane.CodeSGRuleMatch, ENI: "eni-web",
-		SG: &sg.RuleRef{Group: "sg-web", Dir: sg.Ingress, Index: 12, ID: "sgr-0abc"}}
-	nv := dataplane.Verdict{Stage: dataplane.StageNACLIngress, Code: dataplane.CodeSubnetACLRestrict, ACL: "acl-db", NACLRule: 32767}
+	v := verdict.Verdict{Allowed: true, Stage: verdict.StageSGIngress, Code: verdict.CodeSGRuleMatch, ENI: "eni-web",
+		SG: &verdict.RuleRef{Group: "sg-web", Dir: verdict.Ingress, Index: 12, ID: "sgr-0abc"}}
+	nv := verdict.Verdict{Stage: verdict.StageNACLIngress, Code: verdict.CodeSubnetACLRestrict, ACL: "acl-db", NACLRule: 32767}
 	buf := make([]byte, 0, 256)
 	if n := testing.AllocsPerRun(1000, func() {
 		buf = Comment(buf[:0], &v)

@@ -8,8 +8,8 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // LinkTypeLinuxSLL is the link type of every interface: LINKTYPE_LINUX_SLL
@@ -236,7 +236,7 @@ func (wr *Writer) writeBlock(b []byte) error {
 // cut to the snaplen; origLen is the packet's length on the wire (taken
 // as len(pkt) if smaller). A later fragment's comment says that its
 // verdict is its first fragment's.
-func (wr *Writer) WritePacket(iface int, ts int64, dir Direction, pkt []byte, origLen int, v *dataplane.Verdict) error {
+func (wr *Writer) WritePacket(iface int, ts int64, dir Direction, pkt []byte, origLen int, v *verdict.Verdict) error {
 	if iface < 0 || iface >= wr.ifaces {
 		return fmt.Errorf("capture: packet on interface %d, but the file declares %d", iface, wr.ifaces)
 	}

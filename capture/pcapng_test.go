@@ -17,7 +17,7 @@ import (
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/policytest"
-	"github.com/vpclab/vpclab/sg"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // written is one packet as a test wrote it.
@@ -27,7 +27,7 @@ type written struct {
 	dir   Direction
 	pkt   []byte
 	orig  int
-	v     dataplane.Verdict
+	v     verdict.Verdict
 }
 
 func wantEtherType(pkt []byte) layers.EthernetType {
@@ -97,14 +97,14 @@ func readNg(t *testing.T, b []byte) ([]written, [][]string, []pcapgo.NgInterface
 
 func TestWriterRoundTrip(t *testing.T) {
 	ifaces := []Interface{{Name: "eni-web1", Description: "ENI of web1"}, {Name: "internet"}}
-	ref := &sg.RuleRef{Group: "sg-web", Dir: sg.Ingress, Index: 2, ID: "sgr-0abc"}
+	ref := &verdict.RuleRef{Group: "sg-web", Dir: verdict.Ingress, Index: 2, ID: "sgr-0abc"}
 	in := []written{
-		{0, 1_700_000_000_123_456_789, Outbound, []byte{0x45}, 1, dataplane.Verdict{Allowed: true, Stage: dataplane.StageSGIngress, Code: dataplane.CodeSGRuleMatch, SG: ref, ENI: "eni-web1"}},
-		{1, 1_700_000_000_223_456_789, Inbound, []byte{0x45, 1}, 2, dataplane.Verdict{Stage: dataplane.StageNACLIngress, Code: dataplane.CodeSubnetACLRestrict, ACL: "acl-db", NACLRule: 32767}},
-		{0, 1_700_000_001_000_000_001, Inbound, []byte{0x45, 1, 2}, 1500, dataplane.Verdict{Stage: dataplane.StageParse, Code: dataplane.CodeMalformed, Parse: packet.BadIHL}},
-		{1, 5, Outbound, []byte{0x60, 1, 2, 3}, 4, dataplane.Verdict{Allowed: true, Stage: dataplane.StageExempt, Code: dataplane.CodeExempt}},
-		{0, 1 << 40, Inbound, bytes.Repeat([]byte{0x45, 9, 8, 7, 6}, 9), 45, dataplane.Verdict{Allowed: true, Stage: dataplane.StageSGIngress, Code: dataplane.CodeConntrack, ENI: "eni-web1"}},
-		{1, 7, Outbound, nil, 0, dataplane.Verdict{Stage: dataplane.StageParse, Code: dataplane.CodeMalformed, Parse: packet.Truncated}},
+		{0, 1_700_000_000_123_456_789, Outbound, []byte{0x45}, 1, verdict.Verdict{Allowed: true, Stage: verdict.StageSGIngress, Code: verdict.CodeSGRuleMatch, SG: ref, ENI: "eni-web1"}},
+		{1, 1_700_000_000_223_456_789, Inbound, []byte{0x45, 1}, 2, verdict.Verdict{Stage: verdict.StageNACLIngress, Code: verdict.CodeSubnetACLRestrict, ACL: "acl-db", NACLRule: 32767}},
+		{0, 1_700_000_001_000_000_001, Inbound, []byte{0x45, 1, 2}, 1500, verdict.Verdict{Stage: verdict.StageParse, Code: verdict.CodeMalformed, Parse: packet.BadIHL}},
+		{1, 5, Outbound, []byte{0x60, 1, 2, 3}, 4, verdict.Verdict{Allowed: true, Stage: verdict.StageExempt, Code: verdict.CodeExempt}},
+		{0, 1 << 40, Inbound, bytes.Repeat([]byte{0x45, 9, 8, 7, 6}, 9), 45, verdict.Verdict{Allowed: true, Stage: verdict.StageSGIngress, Code: verdict.CodeConntrack, ENI: "eni-web1"}},
+		{1, 7, Outbound, nil, 0, verdict.Verdict{Stage: verdict.StageParse, Code: verdict.CodeMalformed, Parse: packet.Truncated}},
 	}
 	var buf bytes.Buffer
 	w, err := NewWriter(&buf, 0, ifaces...)
@@ -181,7 +181,7 @@ func TestWriterSnaplenAndLengths(t *testing.T) {
 	for i := range pkt {
 		pkt[i] = byte(i)
 	}
-	v := dataplane.Verdict{Allowed: true, Stage: dataplane.StageSGIngress, Code: dataplane.CodeDelivered}
+	v := verdict.Verdict{Allowed: true, Stage: verdict.StageSGIngress, Code: verdict.CodeDelivered}
 	for _, c := range []struct{ n, orig int }{{40, 40}, {40, 9000}, {10, 3}} {
 		if err := w.WritePacket(0, 1, Inbound, pkt[:c.n], c.orig, &v); err != nil {
 			t.Fatal(err)
@@ -206,7 +206,7 @@ func TestWriterLateInterfaceAndStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := dataplane.Verdict{Stage: dataplane.StageSGEgress, Code: dataplane.CodeSGRulesMismatch, ENI: "eni-a"}
+	v := verdict.Verdict{Stage: verdict.StageSGEgress, Code: verdict.CodeSGRulesMismatch, ENI: "eni-a"}
 	if err := w.WritePacket(0, 1, Outbound, []byte{0x45}, 1, &v); err == nil {
 		t.Error("a packet on an undeclared interface was written")
 	}
@@ -323,7 +323,7 @@ func exampleEngine(t testing.TB) (*lab.Lab, *dataplane.Engine) {
 }
 
 // build builds the packet of s with the engine's policy.
-func build(t testing.TB, e *dataplane.Engine, s policytest.Send) (dataplane.Port, []byte) {
+func build(t testing.TB, e *dataplane.Engine, s policytest.Send) (verdict.Port, []byte) {
 	t.Helper()
 	from, _, pkt, err := s.Packet(e.Snapshot(), nil)
 	if err != nil {
@@ -337,11 +337,11 @@ func TestWriterLaterFragment(t *testing.T) {
 	frag := policytest.Send{From: "web1", To: "app1", Proto: "tcp", Sport: 49152, Dport: 8080, Flags: "S",
 		Fragment: &policytest.Fragment{ID: 7, More: true}, Size: 64}
 	from, first := build(t, e, frag)
-	var v dataplane.Verdict
+	var v verdict.Verdict
 	e.Process(from, first, 1, &v)
 	frag.Fragment = &policytest.Fragment{ID: 7, Offset: 32 + 8}
 	_, later := build(t, e, frag)
-	var lv dataplane.Verdict
+	var lv verdict.Verdict
 	e.Process(from, later, 2, &lv)
 	if !lv.Allowed {
 		t.Fatalf("the later fragment was not allowed: %+v", lv)
@@ -364,7 +364,7 @@ func TestWriterLaterFragment(t *testing.T) {
 func TestWritePacketNoAllocs(t *testing.T) {
 	_, e := exampleEngine(t)
 	from, pkt := build(t, e, policytest.Send{From: "web1", To: "db1", Proto: "tcp", Sport: 49152, Dport: 5432, Flags: "S"})
-	var v dataplane.Verdict
+	var v verdict.Verdict
 	e.Process(from, pkt, 1, &v)
 	w, err := NewWriter(io.Discard, 0, Interface{Name: "eni-web1"})
 	if err != nil {
@@ -382,7 +382,7 @@ func TestWritePacketNoAllocs(t *testing.T) {
 func BenchmarkWritePacket(b *testing.B) {
 	_, e := exampleEngine(b)
 	from, pkt := build(b, e, policytest.Send{From: "web1", To: "app1", Proto: "tcp", Sport: 49152, Dport: 8080, Flags: "S", Size: 1400})
-	var v dataplane.Verdict
+	var v verdict.Verdict
 	e.Process(from, pkt, 1, &v)
 	w, _ := NewWriter(io.Discard, 0, Interface{Name: "eni-web1"})
 	b.ReportAllocs()

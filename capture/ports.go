@@ -7,6 +7,7 @@ import (
 
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // PortWriter writes packets with their verdicts, each on an interface for
@@ -26,7 +27,7 @@ type PortWriter struct {
 }
 
 // minPort is the lowest dataplane port (PortService).
-const minPort = dataplane.PortService
+const minPort = verdict.PortService
 
 // NewPortWriter writes the file header to w and returns a writer of the
 // packets judged by an engine whose policy is snap. The ENIs' interfaces
@@ -42,7 +43,7 @@ func NewPortWriter(w io.Writer, snap *dataplane.Snapshot, l *lab.Lab) (*PortWrit
 // WritePacket writes packet pkt, captured at ts (nanoseconds since the
 // Unix epoch) with origLen bytes on the wire, with verdict v, on the
 // interface of v.From.
-func (pw *PortWriter) WritePacket(ts int64, pkt []byte, origLen int, v *dataplane.Verdict) error {
+func (pw *PortWriter) WritePacket(ts int64, pkt []byte, origLen int, v *verdict.Verdict) error {
 	iface, err := pw.iface(v.From)
 	if err != nil {
 		return err
@@ -54,10 +55,10 @@ func (pw *PortWriter) WritePacket(ts int64, pkt []byte, origLen int, v *dataplan
 func (pw *PortWriter) Flush() error { return pw.w.Flush() }
 
 // iface returns the interface of port p, declaring it first if need be.
-func (pw *PortWriter) iface(p dataplane.Port) (int, error) {
+func (pw *PortWriter) iface(p verdict.Port) (int, error) {
 	i := int(p - minPort)
 	if i < 0 {
-		i, p = int(dataplane.PortNone-minPort), dataplane.PortNone
+		i, p = int(verdict.PortNone-minPort), verdict.PortNone
 	}
 	if i < len(pw.ifaces) && pw.ifaces[i] > 0 {
 		return pw.ifaces[i] - 1, nil
@@ -73,13 +74,13 @@ func (pw *PortWriter) iface(p dataplane.Port) (int, error) {
 	return n, nil
 }
 
-func (pw *PortWriter) describe(p dataplane.Port) Interface {
+func (pw *PortWriter) describe(p verdict.Port) Interface {
 	switch p {
-	case dataplane.PortInternet:
+	case verdict.PortInternet:
 		return Interface{Name: "internet", Description: "hosts behind the internet gateway"}
-	case dataplane.PortService:
+	case verdict.PortService:
 		return Interface{Name: "vpc-service", Description: "the VPC's built-in services (DNS, instance metadata, time, DHCP, the router)"}
-	case dataplane.PortNone:
+	case verdict.PortNone:
 		return Interface{Name: "unknown", Description: "packets too broken to name their source"}
 	}
 	name := pw.snap.PortName(p)

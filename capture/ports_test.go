@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/policytest"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // TestPortWriter writes packets as a replay judges them: each on the
@@ -18,9 +18,9 @@ func TestPortWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	type frame struct {
-		from dataplane.Port
+		from verdict.Port
 		pkt  []byte
-		v    dataplane.Verdict
+		v    verdict.Verdict
 	}
 	var frames []frame
 	for _, s := range []policytest.Send{
@@ -31,7 +31,7 @@ func TestPortWriter(t *testing.T) {
 		from, pkt := build(t, e, s)
 		frames = append(frames, frame{from: from, pkt: pkt})
 	}
-	frames = append(frames, frame{from: dataplane.PortNone, pkt: []byte{0x00, 1, 2}}) // no source to read
+	frames = append(frames, frame{from: verdict.PortNone, pkt: []byte{0x00, 1, 2}}) // no source to read
 	for i := range frames {
 		f := &frames[i]
 		e.Process(f.from, f.pkt, int64(i+1)*1e9, &f.v)
@@ -87,8 +87,8 @@ func TestPortWriterWithoutLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	app1, _ := e.Port("eni-app1")
-	for _, p := range []dataplane.Port{app1, dataplane.PortService, dataplane.Port(99)} {
-		v := dataplane.Verdict{From: p, Stage: dataplane.StageRoute, Code: dataplane.CodeCannotRoute}
+	for _, p := range []verdict.Port{app1, verdict.PortService, verdict.Port(99)} {
+		v := verdict.Verdict{From: p, Stage: verdict.StageRoute, Code: verdict.CodeCannotRoute}
 		if err := pw.WritePacket(1, []byte{0x45}, 1, &v); err != nil {
 			t.Fatal(err)
 		}

@@ -10,8 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/internal/pktring"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // Ring sizing of a session that gives no Slots: about ringBudget bytes of
@@ -63,7 +63,7 @@ type meta struct {
 	ts    int64 // ns since the Unix epoch
 	iface uint32
 	dir   Direction
-	v     dataplane.Verdict // Trace is nil
+	v     verdict.Verdict // Trace is nil
 }
 
 // NewTap returns a tap whose packet clock (the now argument of Offer and
@@ -80,7 +80,7 @@ func NewTap(start time.Time) *Tap {
 // receiving instance's conntrack allowance). Call it after the engine's
 // verdict and before anything changes pkt (the TTL decrement). now is the
 // engine's clock.
-func (t *Tap) OfferVerdict(v *dataplane.Verdict, pkt []byte, now int64) {
+func (t *Tap) OfferVerdict(v *verdict.Verdict, pkt []byte, now int64) {
 	tb := t.tab.Load()
 	if tb == nil {
 		return
@@ -93,9 +93,9 @@ func (t *Tap) OfferVerdict(v *dataplane.Verdict, pkt []byte, now int64) {
 		return
 	}
 	switch {
-	case v.Allowed, v.Stage == dataplane.StageNACLIngress, v.Stage == dataplane.StageSGIngress:
+	case v.Allowed, v.Stage == verdict.StageNACLIngress, v.Stage == verdict.StageSGIngress:
 		tb.offer(v.To, Inbound, v, pkt, ts)
-	case v.Stage == dataplane.StageConntrackAllowance:
+	case v.Stage == verdict.StageConntrackAllowance:
 		for i := range tb.ports[v.To] {
 			if e := &tb.ports[v.To][i]; e.eni == v.ENI {
 				e.put(Inbound, v, pkt, ts)
@@ -107,7 +107,7 @@ func (t *Tap) OfferVerdict(v *dataplane.Verdict, pkt []byte, now int64) {
 // Offer shows a packet seen at port in direction dir, with its verdict,
 // to the sessions capturing that port; now is the engine's clock. Use it
 // where OfferVerdict's rule of which ENIs see a packet does not fit.
-func (t *Tap) Offer(port dataplane.Port, dir Direction, v *dataplane.Verdict, pkt []byte, now int64) {
+func (t *Tap) Offer(port verdict.Port, dir Direction, v *verdict.Verdict, pkt []byte, now int64) {
 	if tb := t.tab.Load(); tb != nil {
 		tb.offer(port, dir, v, pkt, t.epoch+now)
 	}
@@ -117,7 +117,7 @@ func (t *Tap) Offer(port dataplane.Port, dir Direction, v *dataplane.Verdict, pk
 // skip work that only feeds the tap.
 func (t *Tap) Capturing() bool { return t.tab.Load() != nil }
 
-func (tb *table) offer(port dataplane.Port, dir Direction, v *dataplane.Verdict, pkt []byte, ts int64) {
+func (tb *table) offer(port verdict.Port, dir Direction, v *verdict.Verdict, pkt []byte, ts int64) {
 	if port < 0 || int(port) >= len(tb.ports) {
 		return
 	}
@@ -126,7 +126,7 @@ func (tb *table) offer(port dataplane.Port, dir Direction, v *dataplane.Verdict,
 	}
 }
 
-func (e *tapEntry) put(dir Direction, v *dataplane.Verdict, pkt []byte, ts int64) {
+func (e *tapEntry) put(dir Direction, v *verdict.Verdict, pkt []byte, ts int64) {
 	m := meta{ts: ts, iface: e.iface, dir: dir, v: *v}
 	m.v.Trace = nil
 	if !e.s.ring.Put(&m, pkt) {
@@ -137,7 +137,7 @@ func (e *tapEntry) put(dir Direction, v *dataplane.Verdict, pkt []byte, ts int64
 // Point is an ENI a session captures: its dataplane port and how the file
 // names it. Interface.Name must be the ENI's id.
 type Point struct {
-	Port      dataplane.Port
+	Port      verdict.Port
 	Interface Interface
 }
 
@@ -199,7 +199,7 @@ func (t *Tap) Attach(w io.Writer, points []Point, opts Options) (*Session, error
 	if len(points) == 0 {
 		return nil, errors.New("capture: no ENI to capture")
 	}
-	seen := map[dataplane.Port]bool{}
+	seen := map[verdict.Port]bool{}
 	for i, p := range points {
 		switch {
 		case p.Port < 0 || p.Port > maxPort:

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/policytest"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // epoch is the wall-clock time of the test engines' clock zero.
@@ -57,7 +58,7 @@ func TestTapEndToEnd(t *testing.T) {
 
 	type offered struct {
 		pkt []byte
-		v   dataplane.Verdict
+		v   verdict.Verdict
 		now int64
 	}
 	var sent []offered
@@ -142,19 +143,19 @@ func TestTapEndToEnd(t *testing.T) {
 
 // TestOfferVerdictSides checks which ENIs see a packet, verdict by verdict.
 func TestOfferVerdictSides(t *testing.T) {
-	const from, to = dataplane.Port(0), dataplane.Port(1)
+	const from, to = verdict.Port(0), verdict.Port(1)
 	for _, c := range []struct {
-		v       dataplane.Verdict
+		v       verdict.Verdict
 		inbound bool
 	}{
-		{dataplane.Verdict{Allowed: true, Stage: dataplane.StageSGIngress, Code: dataplane.CodeSGRuleMatch}, true},
-		{dataplane.Verdict{Stage: dataplane.StageSGIngress, Code: dataplane.CodeSGRulesMismatch, ENI: "eni-to"}, true},
-		{dataplane.Verdict{Stage: dataplane.StageNACLIngress, Code: dataplane.CodeSubnetACLRestrict}, true},
-		{dataplane.Verdict{Stage: dataplane.StageConntrackAllowance, Code: dataplane.CodeAllowanceExceeded, ENI: "eni-to"}, true},
-		{dataplane.Verdict{Stage: dataplane.StageConntrackAllowance, Code: dataplane.CodeAllowanceExceeded, ENI: "eni-from"}, false},
-		{dataplane.Verdict{Stage: dataplane.StageSGEgress, Code: dataplane.CodeSGRulesMismatch, ENI: "eni-from"}, false},
-		{dataplane.Verdict{Stage: dataplane.StageNACLEgress, Code: dataplane.CodeSubnetACLRestrict}, false},
-		{dataplane.Verdict{Stage: dataplane.StageRoute, Code: dataplane.CodeTTLExceeded}, false},
+		{verdict.Verdict{Allowed: true, Stage: verdict.StageSGIngress, Code: verdict.CodeSGRuleMatch}, true},
+		{verdict.Verdict{Stage: verdict.StageSGIngress, Code: verdict.CodeSGRulesMismatch, ENI: "eni-to"}, true},
+		{verdict.Verdict{Stage: verdict.StageNACLIngress, Code: verdict.CodeSubnetACLRestrict}, true},
+		{verdict.Verdict{Stage: verdict.StageConntrackAllowance, Code: verdict.CodeAllowanceExceeded, ENI: "eni-to"}, true},
+		{verdict.Verdict{Stage: verdict.StageConntrackAllowance, Code: verdict.CodeAllowanceExceeded, ENI: "eni-from"}, false},
+		{verdict.Verdict{Stage: verdict.StageSGEgress, Code: verdict.CodeSGRulesMismatch, ENI: "eni-from"}, false},
+		{verdict.Verdict{Stage: verdict.StageNACLEgress, Code: verdict.CodeSubnetACLRestrict}, false},
+		{verdict.Verdict{Stage: verdict.StageRoute, Code: verdict.CodeTTLExceeded}, false},
 	} {
 		tap := NewTap(epoch)
 		var buf bytes.Buffer
@@ -162,7 +163,7 @@ func TestOfferVerdictSides(t *testing.T) {
 		c.v.From, c.v.To = from, to
 		tap.OfferVerdict(&c.v, []byte{0x45}, 1)
 		// A packet from the internet to the ENI: no sender ENI.
-		c.v.From = dataplane.PortInternet
+		c.v.From = verdict.PortInternet
 		tap.OfferVerdict(&c.v, []byte{0x45}, 2)
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
@@ -207,11 +208,11 @@ func TestTapConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			pkt := make([]byte, 24)
-			v := dataplane.Verdict{Allowed: p%2 == 0, Stage: dataplane.StageSGIngress, Code: dataplane.CodeConntrack, ENI: "eni-b"}
+			v := verdict.Verdict{Allowed: p%2 == 0, Stage: verdict.StageSGIngress, Code: verdict.CodeConntrack, ENI: "eni-b"}
 			for i := range each {
 				binary.BigEndian.PutUint64(pkt[8:], uint64(p))
 				binary.BigEndian.PutUint64(pkt[16:], uint64(i))
-				port := dataplane.Port(3 * (i % 2)) // alternately eni-a and eni-b
+				port := verdict.Port(3 * (i % 2)) // alternately eni-a and eni-b
 				tap.Offer(port, Inbound, &v, pkt, int64(i))
 				if i%16 == 0 {
 					runtime.Gosched() // let the writers in
@@ -295,7 +296,7 @@ func TestTapDropsWhenFull(t *testing.T) {
 	w := &blockingWriter{started: make(chan struct{}), release: make(chan struct{})}
 	s := attach(t, tap, w, Options{Slots: 4}, Point{Port: 2, Interface: Interface{Name: "eni-a"}})
 	w.arm()
-	v := dataplane.Verdict{Allowed: true, Stage: dataplane.StageSGIngress, Code: dataplane.CodeDelivered}
+	v := verdict.Verdict{Allowed: true, Stage: verdict.StageSGIngress, Code: verdict.CodeDelivered}
 	tap.Offer(2, Outbound, &v, []byte{0x45, 0}, 1)
 	select {
 	case <-w.started: // the writer took the packet and blocks writing it
@@ -351,7 +352,7 @@ func TestTapWriteErrorEndsSession(t *testing.T) {
 	}
 	tap := NewTap(epoch)
 	s := attach(t, tap, &failAfter{n: hdr.Len()}, Options{}, Point{Port: 0, Interface: Interface{Name: "eni-a"}})
-	v := dataplane.Verdict{Allowed: true}
+	v := verdict.Verdict{Allowed: true}
 	tap.Offer(0, Outbound, &v, []byte{0x45}, 1)
 	select {
 	case <-s.Done():
@@ -381,7 +382,7 @@ func TestAttachErrors(t *testing.T) {
 		want   string
 	}{
 		{"no points", io.Discard, nil, Options{}, "no ENI"},
-		{"negative port", io.Discard, []Point{{Port: dataplane.PortInternet, Interface: Interface{Name: "internet"}}}, Options{}, "not an ENI"},
+		{"negative port", io.Discard, []Point{{Port: verdict.PortInternet, Interface: Interface{Name: "internet"}}}, Options{}, "not an ENI"},
 		{"twice", io.Discard, []Point{a, a}, Options{}, "twice"},
 		{"snaplen", io.Discard, []Point{a}, Options{Snaplen: -1}, "snaplen"},
 		{"big snaplen", io.Discard, []Point{a}, Options{Snaplen: MaxSnaplen + 1}, "snaplen"},
@@ -406,7 +407,7 @@ func TestTapTruncates(t *testing.T) {
 	s := attach(t, tap, &buf, Options{Snaplen: 20}, Point{Port: 0, Interface: Interface{Name: "eni-a"}})
 	pkt := make([]byte, 100)
 	pkt[0] = 0x45
-	v := dataplane.Verdict{Allowed: true}
+	v := verdict.Verdict{Allowed: true}
 	tap.Offer(0, Outbound, &v, pkt, 1)
 	tap.Offer(0, Outbound, &v, pkt[:20], 2)
 	if err := s.Close(); err != nil {
@@ -444,7 +445,7 @@ func TestTapStreams(t *testing.T) {
 	}()
 	tap := NewTap(epoch)
 	s := attach(t, tap, pw, Options{}, Point{Port: 0, Interface: Interface{Name: "eni-a"}})
-	v := dataplane.Verdict{Allowed: true}
+	v := verdict.Verdict{Allowed: true}
 	for i := range 2 {
 		tap.Offer(0, Outbound, &v, []byte{0x45, byte(i)}, int64(i))
 		select {
@@ -470,7 +471,7 @@ func TestTapStreams(t *testing.T) {
 func TestOfferNoAllocs(t *testing.T) {
 	_, e := exampleEngine(t)
 	from, pkt := build(t, e, policytest.Send{From: "web1", To: "app1", Proto: "tcp", Sport: 49152, Dport: 8080, Flags: "S", Size: 200})
-	var v dataplane.Verdict
+	var v verdict.Verdict
 	e.Process(from, pkt, 1, &v)
 	tap := NewTap(epoch)
 	if n := testing.AllocsPerRun(1000, func() { tap.OfferVerdict(&v, pkt, 1) }); n != 0 {
@@ -498,7 +499,7 @@ func TestOfferNoAllocs(t *testing.T) {
 func BenchmarkOfferVerdict(b *testing.B) {
 	_, e := exampleEngine(b)
 	from, pkt := build(b, e, policytest.Send{From: "web1", To: "app1", Proto: "tcp", Sport: 49152, Dport: 8080, Flags: "S", Size: 1400})
-	var v dataplane.Verdict
+	var v verdict.Verdict
 	e.Process(from, pkt, 1, &v)
 	b.Run("idle", func(b *testing.B) {
 		tap := NewTap(epoch)

@@ -4,8 +4,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/live"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // Status is the body of GET /v1/status.
@@ -59,7 +59,7 @@ type Denied struct {
 	Packets uint64 `json:"packets"`
 	Bytes   uint64 `json:"bytes"`
 	// ByStage holds the stages that dropped any packet, by stage name
-	// (dataplane.Stage's String: "sg-egress", "nacl-ingress", …); it is
+	// (verdict.Stage's String: "sg-egress", "nacl-ingress", …); it is
 	// empty, never null, when nothing was denied.
 	ByStage map[string]Count `json:"by_stage"`
 }
@@ -126,7 +126,7 @@ func Snapshot(x *live.Lab, entries bool) *Status {
 		for i, a := range d.Link.Addrs {
 			e.Addresses[i] = a.String()
 		}
-		for s := range dataplane.NumStages {
+		for s := range verdict.NumStages {
 			p, b := c.DeniedPackets[s], c.DeniedBytes[s]
 			if p == 0 && b == 0 {
 				continue

@@ -5,6 +5,7 @@ import (
 
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // When policy generations wrap, cached NACL verdicts of the old
@@ -37,7 +38,7 @@ instances:
 		s := packet.Spec{Src: a, Dst: b, Proto: packet.ProtoTCP, SrcPort: 1000, DstPort: 80, TCPFlags: flags}
 		return s.Append(nil)
 	}
-	var v Verdict
+	var v verdict.Verdict
 	e.Process(pa, pkt(packet.TCPSyn), 1, &v)
 	e.Process(pa, pkt(packet.TCPAck), 2, &v) // caches "passes" under this generation
 	if !v.Allowed {
@@ -62,7 +63,7 @@ instances:
 		t.Fatalf("generation %d, want the cached one, %d", e.gen, cached)
 	}
 	e.Process(pa, pkt(packet.TCPAck), 3, &v)
-	if v.Allowed || v.Stage != StageNACLIngress {
+	if v.Allowed || v.Stage != verdict.StageNACLIngress {
 		t.Errorf("after the wrap: allowed=%v at %v, want a deny at nacl-ingress", v.Allowed, v.Stage)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/sg"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // Engine judges packets against the policy in force.
@@ -34,7 +35,7 @@ type Engine struct {
 // New returns an engine enforcing l, which must come from lab.Load or
 // lab.Parse (valid and complete).
 func New(l *lab.Lab) *Engine {
-	e := &Engine{st: state{slots: map[string]Port{}, allowances: map[string]*conntrack.Allowance{}}}
+	e := &Engine{st: state{slots: map[string]verdict.Port{}, allowances: map[string]*conntrack.Allowance{}}}
 	e.Apply(l, 0)
 	return e
 }
@@ -69,13 +70,15 @@ const MaxStoppable = 1 << 14
 // stopFlags says which ENI ports belong to stopped instances, by slot.
 type stopFlags [MaxStoppable]atomic.Bool
 
-func (f *stopFlags) get(p Port) bool { return f != nil && p >= 0 && p < MaxStoppable && f[p].Load() }
+func (f *stopFlags) get(p verdict.Port) bool {
+	return f != nil && p >= 0 && p < MaxStoppable && f[p].Load()
+}
 
 // SetStopped marks the ENI at port p stopped (its instance is off: the
 // engine drops every packet from it or to it, with code INSTANCE_STOPPED,
 // and makes no conntrack entry for them) or running again. It returns the
 // previous state, and false for a port it cannot mark.
-func (e *Engine) SetStopped(p Port, stopped bool) (previous, ok bool) {
+func (e *Engine) SetStopped(p verdict.Port, stopped bool) (previous, ok bool) {
 	if p < 0 || p >= MaxStoppable {
 		return false, false
 	}
@@ -86,37 +89,37 @@ func (e *Engine) SetStopped(p Port, stopped bool) (previous, ok bool) {
 func (e *Engine) Snapshot() *Snapshot { return e.snap.Load() }
 
 // Port returns the port of the ENI with the given id.
-func (e *Engine) Port(eniID string) (Port, bool) {
+func (e *Engine) Port(eniID string) (verdict.Port, bool) {
 	s := e.snap.Load()
 	for _, p := range s.enis {
 		if p != nil && p.id == eniID {
 			return p.slot, true
 		}
 	}
-	return PortNone, false
+	return verdict.PortNone, false
 }
 
 // SourcePort returns where a packet with source address src enters: the
 // ENI that owns the address, the VPC's services, or the internet gateway.
-func (e *Engine) SourcePort(src netip.Addr) Port {
+func (e *Engine) SourcePort(src netip.Addr) verdict.Port {
 	d, ok := e.snap.Load().dests.get(src)
 	switch {
 	case ok && d.kind == destENI:
 		return d.slot
 	case ok && d.kind == destService:
-		return PortService
+		return verdict.PortService
 	}
-	return PortInternet
+	return verdict.PortInternet
 }
 
 // PortName returns the ENI id of an ENI port, or "internet" / "vpc-service".
-func (s *Snapshot) PortName(p Port) string {
+func (s *Snapshot) PortName(p verdict.Port) string {
 	switch p {
-	case PortInternet:
+	case verdict.PortInternet:
 		return "internet"
-	case PortService:
+	case verdict.PortService:
 		return "vpc-service"
-	case PortNone:
+	case verdict.PortNone:
 		return "-"
 	}
 	if ep := s.eni(p); ep != nil {
@@ -126,7 +129,7 @@ func (s *Snapshot) PortName(p Port) string {
 }
 
 // Table returns the conntrack table of an ENI port, or nil.
-func (s *Snapshot) Table(p Port) *conntrack.Table {
+func (s *Snapshot) Table(p verdict.Port) *conntrack.Table {
 	if ep := s.eni(p); ep != nil {
 		return ep.table
 	}
@@ -135,14 +138,14 @@ func (s *Snapshot) Table(p Port) *conntrack.Table {
 
 // Allowance returns the conntrack allowance of the instance owning an ENI
 // port, or nil.
-func (s *Snapshot) Allowance(p Port) *conntrack.Allowance {
+func (s *Snapshot) Allowance(p verdict.Port) *conntrack.Allowance {
 	if ep := s.eni(p); ep != nil {
 		return ep.allowance
 	}
 	return nil
 }
 
-func (s *Snapshot) eni(p Port) *eniPolicy {
+func (s *Snapshot) eni(p verdict.Port) *eniPolicy {
 	if p < 0 || int(p) >= len(s.enis) {
 		return nil
 	}
@@ -154,7 +157,7 @@ func (s *Snapshot) eni(p Port) *eniPolicy {
 // capture's timestamps in replay, a virtual clock in tests), and writes
 // the verdict to v. It creates the conntrack entries a delivered packet
 // needs. It allocates nothing unless v.Trace is set.
-func (e *Engine) Process(from Port, b []byte, now int64, v *Verdict) {
+func (e *Engine) Process(from verdict.Port, b []byte, now int64, v *verdict.Verdict) {
 	var p packet.Parsed
 	e.ProcessParsed(from, b, now, v, &p)
 }
@@ -162,13 +165,13 @@ func (e *Engine) Process(from Port, b []byte, now int64, v *Verdict) {
 // ProcessParsed is Process that leaves the parsed packet in p for the
 // caller's taps (flow logs, mirroring), so that they need not parse it
 // again. p is valid unless the verdict's stage is StageParse.
-func (e *Engine) ProcessParsed(from Port, b []byte, now int64, v *Verdict, p *packet.Parsed) {
+func (e *Engine) ProcessParsed(from verdict.Port, b []byte, now int64, v *verdict.Verdict, p *packet.Parsed) {
 	s := e.snap.Load()
 	tr := v.Trace
-	*v = Verdict{From: from, To: PortNone, Trace: tr}
+	*v = verdict.Verdict{From: from, To: verdict.PortNone, Trace: tr}
 	if r := p.Decode(b); r != packet.OK {
 		v.Parse = r
-		v.deny(StageParse, CodeMalformed)
+		v.Deny(verdict.StageParse, verdict.CodeMalformed)
 		return
 	}
 	if p.IsLaterFragment() {
@@ -181,25 +184,9 @@ func (e *Engine) ProcessParsed(from Port, b []byte, now int64, v *Verdict, p *pa
 	}
 }
 
-func (v *Verdict) deny(stage Stage, code Code) {
-	v.Allowed = false
-	v.Stage = stage
-	v.Code = code
-	v.Trace.add(Step{Stage: stage, Code: code, ENI: v.ENI, ACL: v.ACL, NACLRule: v.NACLRule})
-}
-
-// pass records that a stage let the packet through; the stage's details
-// stay in v until a later stage overwrites them.
-func (v *Verdict) pass(stage Stage, code Code) {
-	v.Stage, v.Code = stage, code
-	if v.Trace != nil {
-		v.Trace.add(Step{Stage: stage, Pass: true, Code: code, ENI: v.ENI, ACL: v.ACL, NACLRule: v.NACLRule, SG: v.SG})
-	}
-}
-
 // judge runs the stages of spec §5 on a parsed packet (b is its bytes,
 // which an ICMP error's quoted header is read from) and writes the verdict.
-func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Verdict) {
+func (s *Snapshot) judge(from verdict.Port, p *packet.Parsed, b []byte, now int64, v *verdict.Verdict) {
 	src, ok := s.source(from, p, v)
 	if !ok {
 		return
@@ -210,31 +197,31 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 	}
 	// A stopped instance neither sends nor receives (live labs).
 	if (src != nil && s.stopped.get(src.slot)) || (dst != nil && s.stopped.get(dst.slot)) {
-		v.deny(StageRoute, CodeInstanceStopped)
+		v.Deny(verdict.StageRoute, verdict.CodeInstanceStopped)
 		return
 	}
 
 	// Exempt traffic: between an ENI and the VPC's own services (§6).
-	if v.To == PortService || from == PortService {
-		if (from >= 0 && v.To == PortService) || (from == PortService && v.To >= 0) {
-			v.pass(StageExempt, CodeExempt)
+	if v.To == verdict.PortService || from == verdict.PortService {
+		if (from >= 0 && v.To == verdict.PortService) || (from == verdict.PortService && v.To >= 0) {
+			v.Pass(verdict.StageExempt, verdict.CodeExempt)
 			v.Allowed = true
 			return
 		}
-		v.deny(StageRoute, CodeCannotRoute)
+		v.Deny(verdict.StageRoute, verdict.CodeCannotRoute)
 		return
 	}
 	switch {
-	case from == PortInternet && v.To == PortInternet:
-		v.deny(StageRoute, CodeCannotRoute)
+	case from == verdict.PortInternet && v.To == verdict.PortInternet:
+		v.Deny(verdict.StageRoute, verdict.CodeCannotRoute)
 		return
-	case from == PortInternet && !s.subnets[dstSubnet].public,
-		v.To == PortInternet && !s.subnets[src.subnet].public:
-		v.deny(StageRoute, CodeNoInternetGateway)
+	case from == verdict.PortInternet && !s.subnets[dstSubnet].public,
+		v.To == verdict.PortInternet && !s.subnets[src.subnet].public:
+		v.Deny(verdict.StageRoute, verdict.CodeNoInternetGateway)
 		return
 	}
 	if p.TTL <= 1 {
-		v.deny(StageRoute, CodeTTLExceeded)
+		v.Deny(verdict.StageRoute, verdict.CodeTTLExceeded)
 		return
 	}
 
@@ -247,8 +234,8 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 	if src != nil {
 		// A live entry passes the packet whatever the rules say (§3.1).
 		if srcRef, srcHit = src.table.LookupPacked(&pk, fromLo, p.TCPFlags, now); srcHit {
-			v.conntrackPass(StageSGEgress, src.id)
-		} else if ok, need := s.sgRules(src, sg.Egress, f, p, b, val, now, v); ok {
+			conntrackPass(v, verdict.StageSGEgress, src.id)
+		} else if ok, need := s.sgRules(src, verdict.Egress, f, p, b, val, now, v); ok {
 			needSrc = need
 		} else {
 			return
@@ -272,7 +259,7 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 		}
 		if cache && tag>>naclGenShift == s.gen && tag&bit != 0 {
 			v.ENI, v.SG, v.ACL, v.NACLRule = "", nil, s.subnets[dstSubnet].acl, 0
-			v.Stage, v.Code = StageNACLIngress, CodeNACLAllow
+			v.Stage, v.Code = verdict.StageNACLIngress, verdict.CodeNACLAllow
 		} else {
 			if srcSubnet >= 0 && !s.naclStage(s.subnets[srcSubnet], true, f, p.Proto, p.Dst, val, v) {
 				return
@@ -288,17 +275,17 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 			}
 		}
 	} else if v.Trace != nil {
-		v.Trace.add(Step{Stage: StageNACLEgress, Pass: true, Code: CodeSameSubnet, ACL: s.subnets[srcSubnet].acl})
+		v.Trace.Add(verdict.Step{Stage: verdict.StageNACLEgress, Pass: true, Code: verdict.CodeSameSubnet, ACL: s.subnets[srcSubnet].acl})
 	}
 
 	switch {
 	case dst != nil && dst == src && srcHit:
 		// A packet to its own ENI: one table, one entry, already advanced.
-		v.conntrackPass(StageSGIngress, dst.id)
+		conntrackPass(v, verdict.StageSGIngress, dst.id)
 	case dst != nil:
 		if _, hit := dst.table.LookupPacked(&pk, fromLo, p.TCPFlags, now); hit {
-			v.conntrackPass(StageSGIngress, dst.id)
-		} else if ok, need := s.sgRules(dst, sg.Ingress, f, p, b, val, now, v); ok {
+			conntrackPass(v, verdict.StageSGIngress, dst.id)
+		} else if ok, need := s.sgRules(dst, verdict.Ingress, f, p, b, val, now, v); ok {
 			needDst = need
 		} else {
 			return
@@ -321,92 +308,92 @@ func (s *Snapshot) judge(from Port, p *packet.Parsed, b []byte, now int64, v *Ve
 	// was made already, it stays until it expires (a race only when an
 	// allowance is down to its last places).
 	if needDst && !dst.table.InsertPacked(&pk, fromLo, p.TCPFlags, now) {
-		v.denyAllowance(dst)
+		denyAllowance(v, dst)
 		return
 	}
 	if needSrc && !src.table.InsertPacked(&pk, fromLo, p.TCPFlags, now) {
-		v.denyAllowance(src)
+		denyAllowance(v, src)
 		return
 	}
 	v.Allowed = true
 }
 
 // denyAllowance drops a packet for want of conntrack allowance on e (§3.7).
-func (v *Verdict) denyAllowance(e *eniPolicy) {
+func denyAllowance(v *verdict.Verdict, e *eniPolicy) {
 	e.allowance.NoteExceeded()
 	v.ENI, v.SG, v.ACL, v.NACLRule = e.id, nil, "", 0
-	v.deny(StageConntrackAllowance, CodeAllowanceExceeded)
+	v.Deny(verdict.StageConntrackAllowance, verdict.CodeAllowanceExceeded)
 }
 
 // conntrackPass records that a conntrack entry on eni passed the packet.
-func (v *Verdict) conntrackPass(stage Stage, eni string) {
+func conntrackPass(v *verdict.Verdict, stage verdict.Stage, eni string) {
 	v.ENI, v.SG, v.ACL, v.NACLRule = eni, nil, "", 0
-	v.pass(stage, CodeConntrack)
+	v.Pass(stage, verdict.CodeConntrack)
 }
 
 // source finds the ENI a packet entering at from was sent by (nil from the
 // internet or the services) and checks that it may send from p.Src (§5.2).
-func (s *Snapshot) source(from Port, p *packet.Parsed, v *Verdict) (*eniPolicy, bool) {
+func (s *Snapshot) source(from verdict.Port, p *packet.Parsed, v *verdict.Verdict) (*eniPolicy, bool) {
 	switch {
 	case from >= 0:
 		src := s.eni(from)
 		if src == nil {
-			v.deny(StageSrcDstCheck, CodeSourceDestCheck)
+			v.Deny(verdict.StageSrcDstCheck, verdict.CodeSourceDestCheck)
 			return nil, false
 		}
 		// A DHCP client asks before it has an address (from 0.0.0.0).
 		dhcpDiscover := p.Src == unspecified4 && p.Dst == limitedBroadcast && isDHCPBroadcast(p.Proto, p.SrcPort, p.DstPort)
 		if src.srcDstCheck && !src.owns(p.Src) && !dhcpDiscover {
 			v.ENI = src.id
-			v.deny(StageSrcDstCheck, CodeSourceDestCheck)
+			v.Deny(verdict.StageSrcDstCheck, verdict.CodeSourceDestCheck)
 			return nil, false
 		}
 		return src, true
-	case from == PortInternet:
+	case from == verdict.PortInternet:
 		if s.inVPC(p.Src) || s.IsServiceAddr(p.Src) {
-			v.deny(StageSrcDstCheck, CodeSourceDestCheck)
+			v.Deny(verdict.StageSrcDstCheck, verdict.CodeSourceDestCheck)
 			return nil, false
 		}
 		return nil, true
-	case from == PortService:
+	case from == verdict.PortService:
 		if !s.IsServiceAddr(p.Src) { // a service speaks from its own address
-			v.deny(StageSrcDstCheck, CodeSourceDestCheck)
+			v.Deny(verdict.StageSrcDstCheck, verdict.CodeSourceDestCheck)
 			return nil, false
 		}
 		return nil, true
 	}
-	v.deny(StageSrcDstCheck, CodeSourceDestCheck)
+	v.Deny(verdict.StageSrcDstCheck, verdict.CodeSourceDestCheck)
 	return nil, false
 }
 
 // route finds where a packet goes and sets v.To: an ENI (returned with
 // its subnet's index), the services or the internet; it drops what the VPC
 // never delivers (broadcast, multicast, link-local, unassigned addresses).
-func (s *Snapshot) route(from Port, p *packet.Parsed, v *Verdict) (dst *eniPolicy, subnet int32, ok bool) {
+func (s *Snapshot) route(from verdict.Port, p *packet.Parsed, v *verdict.Verdict) (dst *eniPolicy, subnet int32, ok bool) {
 	if d, found := s.dests.get(p.Dst); found {
 		switch d.kind {
 		case destENI:
 			v.To = d.slot
 			return s.enis[d.slot], d.subnet, true
 		case destService:
-			v.To = PortService
+			v.To = verdict.PortService
 			return nil, -1, true
 		}
-		v.deny(StageRoute, CodeNoBroadcast) // a subnet's last address
+		v.Deny(verdict.StageRoute, verdict.CodeNoBroadcast) // a subnet's last address
 		return nil, -1, false
 	}
 	switch {
 	case p.Dst == limitedBroadcast && from >= 0 && isDHCPBroadcast(p.Proto, p.SrcPort, p.DstPort):
-		v.To = PortService
+		v.To = verdict.PortService
 		return nil, -1, true
 	case p.Dst == limitedBroadcast || p.Dst.IsMulticast():
-		v.deny(StageRoute, CodeNoBroadcast)
+		v.Deny(verdict.StageRoute, verdict.CodeNoBroadcast)
 	case s.inVPC(p.Dst):
-		v.deny(StageRoute, CodeCannotRoute)
+		v.Deny(verdict.StageRoute, verdict.CodeCannotRoute)
 	case linkLocal4.Contains(p.Dst) || linkLocal6.Contains(p.Dst):
-		v.deny(StageRoute, CodeLinkLocal)
+		v.Deny(verdict.StageRoute, verdict.CodeLinkLocal)
 	default:
-		v.To = PortInternet
+		v.To = verdict.PortInternet
 		return nil, -1, true
 	}
 	return nil, -1, false
@@ -415,10 +402,10 @@ func (s *Snapshot) route(from Port, p *packet.Parsed, v *Verdict) (dst *eniPolic
 // sgRules runs an ENI's security group for one direction on a packet that
 // no entry of the ENI passed: a rule must allow it (§2.1), and the flow
 // then needs an entry unless it is untracked (§3.4).
-func (s *Snapshot) sgRules(e *eniPolicy, dir sg.Dir, f int, p *packet.Parsed, b []byte, val uint16, now int64, v *Verdict) (pass, needEntry bool) {
-	stage, rules, peer := StageSGIngress, e.in[f], p.Src
-	if dir == sg.Egress {
-		stage, rules, peer = StageSGEgress, e.out[f], p.Dst
+func (s *Snapshot) sgRules(e *eniPolicy, dir verdict.Dir, f int, p *packet.Parsed, b []byte, val uint16, now int64, v *verdict.Verdict) (pass, needEntry bool) {
+	stage, rules, peer := verdict.StageSGIngress, e.in[f], p.Src
+	if dir == verdict.Egress {
+		stage, rules, peer = verdict.StageSGEgress, e.out[f], p.Dst
 	}
 	// An ICMP error is not let in by the entry of the flow it quotes: it
 	// is an ICMP packet like any other (§3.8), unless the setting admits
@@ -426,20 +413,20 @@ func (s *Snapshot) sgRules(e *eniPolicy, dir sg.Dir, f int, p *packet.Parsed, b 
 	if s.settings.AdmitRelatedICMP && isICMPError(p) {
 		if qk, _, ok := quotedKey(p, b); ok {
 			if _, live := e.table.Get(&qk, now); live {
-				v.conntrackPass(stage, e.id)
+				conntrackPass(v, stage, e.id)
 				return true, false
 			}
 		}
 	}
 	v.ENI, v.SG, v.ACL, v.NACLRule = e.id, rules.Match(p.Proto, peer, val), "", 0
 	if v.SG == nil {
-		v.deny(stage, CodeSGRulesMismatch)
+		v.Deny(stage, verdict.CodeSGRulesMismatch)
 		return false, false
 	}
 	untracked := s.untracked(e, dir, f, p, peer)
-	v.Stage, v.Code = stage, CodeSGRuleMatch
+	v.Stage, v.Code = stage, verdict.CodeSGRuleMatch
 	if v.Trace != nil {
-		v.Trace.add(Step{Stage: stage, Pass: true, Code: CodeSGRuleMatch, ENI: e.id, SG: v.SG, Untracked: untracked, NewEntry: !untracked})
+		v.Trace.Add(verdict.Step{Stage: stage, Pass: true, Code: verdict.CodeSGRuleMatch, ENI: e.id, SG: v.SG, Untracked: untracked, NewEntry: !untracked})
 	}
 	return true, !untracked
 }
@@ -458,12 +445,12 @@ const (
 // untracked flow (§3.4): it qualifies as sent (an all-addresses rule of its
 // direction allows it and the other direction allows the protocol on all
 // ports from everywhere), or as the reply of such a flow.
-func (s *Snapshot) untracked(e *eniPolicy, dir sg.Dir, f int, p *packet.Parsed, peer netip.Addr) bool {
+func (s *Snapshot) untracked(e *eniPolicy, dir verdict.Dir, f int, p *packet.Parsed, peer netip.Addr) bool {
 	if p.Proto != packet.ProtoTCP && p.Proto != packet.ProtoUDP {
 		return false // ICMP is always tracked; other protocols too (§3.3)
 	}
 	own, opp := e.in[f], e.out[f]
-	if dir == sg.Egress {
+	if dir == verdict.Egress {
 		own, opp = opp, own
 	}
 	if s.settings.UntrackedAcrossGroups {
@@ -485,18 +472,18 @@ func openFlow(own, opp *sg.OpenSet, p *packet.Parsed, peer netip.Addr) bool {
 }
 
 // naclStage runs one direction of a subnet's network ACL.
-func (s *Snapshot) naclStage(sn *subnetPolicy, out bool, f int, proto uint8, peer netip.Addr, val uint16, v *Verdict) bool {
-	stage, c := StageNACLIngress, sn.in[f]
+func (s *Snapshot) naclStage(sn *subnetPolicy, out bool, f int, proto uint8, peer netip.Addr, val uint16, v *verdict.Verdict) bool {
+	stage, c := verdict.StageNACLIngress, sn.in[f]
 	if out {
-		stage, c = StageNACLEgress, sn.out[f]
+		stage, c = verdict.StageNACLEgress, sn.out[f]
 	}
 	rule, allow := c.Match(proto, peer, val)
 	v.ENI, v.SG, v.ACL, v.NACLRule = "", nil, sn.acl, rule
 	if !allow {
-		v.deny(stage, CodeSubnetACLRestrict)
+		v.Deny(stage, verdict.CodeSubnetACLRestrict)
 		return false
 	}
-	v.pass(stage, CodeNACLAllow)
+	v.Pass(stage, verdict.CodeNACLAllow)
 	return true
 }
 
@@ -505,7 +492,7 @@ func (s *Snapshot) naclStage(sn *subnetPolicy, out bool, f int, proto uint8, pee
 // drops the packet if not. An entry that exists already (a closed TCP
 // entry a SYN reopens) needs no new place; the sender's and receiver's
 // entries come out of one budget when one instance owns both ENIs.
-func reserve(src, dst *eniPolicy, needSrc, needDst bool, k *conntrack.Packed, now int64, v *Verdict) bool {
+func reserve(src, dst *eniPolicy, needSrc, needDst bool, k *conntrack.Packed, now int64, v *verdict.Verdict) bool {
 	srcNew, dstNew := 0, 0
 	if needSrc {
 		if _, live := src.table.GetPacked(k, now); !live {
@@ -518,7 +505,7 @@ func reserve(src, dst *eniPolicy, needSrc, needDst bool, k *conntrack.Packed, no
 		}
 	}
 	if srcNew > 0 && !src.allowanceLeft(now, srcNew) {
-		v.denyAllowance(src)
+		denyAllowance(v, src)
 		return false
 	}
 	if dstNew > 0 {
@@ -526,7 +513,7 @@ func reserve(src, dst *eniPolicy, needSrc, needDst bool, k *conntrack.Packed, no
 			dstNew += srcNew
 		}
 		if !dst.allowanceLeft(now, dstNew) {
-			v.denyAllowance(dst)
+			denyAllowance(v, dst)
 			return false
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // Two subnets, two instances: web (10.0.1.10) may reach db (10.0.2.10) on
@@ -58,7 +59,7 @@ func tcp(src, dst netip.Addr, sport, dport uint16, flags uint8) []byte {
 	return s.Append(nil)
 }
 
-func port(t testing.TB, e *dataplane.Engine, id string) dataplane.Port {
+func port(t testing.TB, e *dataplane.Engine, id string) verdict.Port {
 	t.Helper()
 	p, ok := e.Port(id)
 	if !ok {
@@ -67,7 +68,7 @@ func port(t testing.TB, e *dataplane.Engine, id string) dataplane.Port {
 	return p
 }
 
-func check(t *testing.T, what string, v *dataplane.Verdict, allowed bool, stage dataplane.Stage) {
+func check(t *testing.T, what string, v *verdict.Verdict, allowed bool, stage verdict.Stage) {
 	t.Helper()
 	if v.Allowed != allowed || v.Stage != stage {
 		t.Errorf("%s: got allowed=%v at %v (%v, rule %d), want allowed=%v at %v",
@@ -79,35 +80,35 @@ func TestTrackedFlowSurvivesRuleRemoval(t *testing.T) {
 	e := dataplane.New(mustLab(t, twoTier))
 	pw, pd := port(t, e, "eni-web"), port(t, e, "eni-db")
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
-	var v dataplane.Verdict
+	var v verdict.Verdict
 
 	e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPSyn), now, &v)
-	check(t, "syn", &v, true, dataplane.StageSGIngress)
+	check(t, "syn", &v, true, verdict.StageSGIngress)
 	if v.SG == nil || v.SG.Group != "sg-db" {
 		t.Errorf("syn: deciding rule %+v, want one of sg-db", v.SG)
 	}
 	e.Process(pd, tcp(db, web, 5432, 40000, packet.TCPSyn|packet.TCPAck), now, &v)
-	check(t, "syn-ack", &v, true, dataplane.StageSGIngress)
+	check(t, "syn-ack", &v, true, verdict.StageSGIngress)
 
 	// Remove db's only rule: the tracked flow goes on, a new one is refused.
 	e.Apply(mustLab(t, twoTierNoDB), 0)
 	e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPAck), now, &v)
-	check(t, "ack after apply", &v, true, dataplane.StageSGIngress)
-	if v.Code != dataplane.CodeConntrack {
-		t.Errorf("ack after apply: code %v, want %v", v.Code, dataplane.CodeConntrack)
+	check(t, "ack after apply", &v, true, verdict.StageSGIngress)
+	if v.Code != verdict.CodeConntrack {
+		t.Errorf("ack after apply: code %v, want %v", v.Code, verdict.CodeConntrack)
 	}
 	e.Process(pw, tcp(web, db, 40001, 5432, packet.TCPSyn), now, &v)
-	check(t, "new syn after apply", &v, false, dataplane.StageSGIngress)
+	check(t, "new syn after apply", &v, false, verdict.StageSGIngress)
 }
 
 func TestNACLReturnTrafficOutsideEphemeralRange(t *testing.T) {
 	e := dataplane.New(mustLab(t, twoTier))
 	pw, pd := port(t, e, "eni-web"), port(t, e, "eni-db")
-	var v dataplane.Verdict
+	var v verdict.Verdict
 	e.Process(pw, tcp(web, db, 1000, 5432, packet.TCPSyn), 1, &v)
-	check(t, "syn from low port", &v, true, dataplane.StageSGIngress)
+	check(t, "syn from low port", &v, true, verdict.StageSGIngress)
 	e.Process(pd, tcp(db, web, 5432, 1000, packet.TCPSyn|packet.TCPAck), 1, &v)
-	check(t, "reply to low port", &v, false, dataplane.StageNACLEgress)
+	check(t, "reply to low port", &v, false, verdict.StageNACLEgress)
 	if v.NACLRule != 32767 || v.ACL != "acl-db" {
 		t.Errorf("reply decided by %s rule %d, want acl-db rule 32767", v.ACL, v.NACLRule)
 	}
@@ -119,7 +120,7 @@ func TestNACLReturnTrafficOutsideEphemeralRange(t *testing.T) {
 func TestProcessDoesNotAllocate(t *testing.T) {
 	e := dataplane.New(mustLab(t, twoTier))
 	pw, pd := port(t, e, "eni-web"), port(t, e, "eni-db")
-	var v dataplane.Verdict
+	var v verdict.Verdict
 	e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPSyn), 1, &v)
 	e.Process(pd, tcp(db, web, 5432, 40000, packet.TCPSyn|packet.TCPAck), 1, &v)
 	data := tcp(web, db, 40000, 5432, packet.TCPAck)
@@ -132,7 +133,7 @@ func TestProcessDoesNotAllocate(t *testing.T) {
 	}
 	noAllocs("established", func() {
 		e.Process(pw, data, 2, &v)
-		if v.Code != dataplane.CodeConntrack {
+		if v.Code != verdict.CodeConntrack {
 			t.Fatalf("established: %v at %v, want a conntrack pass", v.Code, v.Stage)
 		}
 	})
@@ -149,7 +150,7 @@ func TestProcessDoesNotAllocate(t *testing.T) {
 	newFlow := func() {
 		now += int64(100 * time.Millisecond)
 		e.Process(pw, syns[next], now, &v)
-		if !v.Allowed || v.Code != dataplane.CodeSGRuleMatch {
+		if !v.Allowed || v.Code != verdict.CodeSGRuleMatch {
 			t.Fatalf("new flow: allowed=%v %v at %v, want allowed by a rule", v.Allowed, v.Code, v.Stage)
 		}
 		next = (next + 1) % len(syns)
@@ -172,7 +173,7 @@ func TestApplyConcurrentWithProcess(t *testing.T) {
 		wg.Add(1)
 		go func(r int) {
 			defer wg.Done()
-			var v dataplane.Verdict
+			var v verdict.Verdict
 			for i := 0; ; i++ {
 				select {
 				case <-stop:
@@ -180,7 +181,7 @@ func TestApplyConcurrentWithProcess(t *testing.T) {
 				default:
 				}
 				e.Process(pw, tcp(web, db, uint16(1024+i%30000), 5432, packet.TCPSyn), int64(i), &v)
-				if v.Stage != dataplane.StageSGIngress {
+				if v.Stage != verdict.StageSGIngress {
 					t.Errorf("reader %d: decided at %v, want sg-ingress", r, v.Stage)
 					return
 				}
@@ -204,26 +205,26 @@ func TestApplyConcurrentWithProcess(t *testing.T) {
 func TestNACLVerdictCacheFollowsPolicy(t *testing.T) {
 	e := dataplane.New(mustLab(t, twoTier))
 	pw, pd := port(t, e, "eni-web"), port(t, e, "eni-db")
-	var v dataplane.Verdict
+	var v verdict.Verdict
 	e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPSyn), 1, &v)
 	e.Process(pd, tcp(db, web, 5432, 40000, packet.TCPSyn|packet.TCPAck), 2, &v)
-	check(t, "syn-ack", &v, true, dataplane.StageSGIngress)
+	check(t, "syn-ack", &v, true, verdict.StageSGIngress)
 	for i := int64(0); i < 3; i++ { // fill and use the cache
 		e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPAck), 3+i, &v)
-		check(t, "ack", &v, true, dataplane.StageSGIngress)
+		check(t, "ack", &v, true, verdict.StageSGIngress)
 		e.Process(pd, tcp(db, web, 5432, 40000, packet.TCPAck), 3+i, &v)
-		check(t, "ack back", &v, true, dataplane.StageSGIngress)
+		check(t, "ack back", &v, true, verdict.StageSGIngress)
 	}
 	closed := strings.Replace(twoTier, "ports: 32768-60999", "ports: 50000-60999", 1)
 	e.Apply(mustLab(t, closed), 0)
 	e.Process(pd, tcp(db, web, 5432, 40000, packet.TCPAck), 10, &v)
-	check(t, "ack back after the NACL change", &v, false, dataplane.StageNACLEgress)
+	check(t, "ack back after the NACL change", &v, false, verdict.StageNACLEgress)
 	e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPAck), 10, &v)
-	check(t, "ack after the NACL change", &v, true, dataplane.StageSGIngress)
+	check(t, "ack after the NACL change", &v, true, verdict.StageSGIngress)
 	closed = strings.Replace(closed, "ports: 5432, cidr: 10.0.1.0/24", "ports: 5433, cidr: 10.0.1.0/24", 1)
 	e.Apply(mustLab(t, closed), 0)
 	e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPAck), 11, &v)
-	check(t, "ack after the second NACL change", &v, false, dataplane.StageNACLIngress)
+	check(t, "ack after the second NACL change", &v, false, verdict.StageNACLIngress)
 }
 
 // TestStopped: nothing reaches or leaves a stopped ENI, and no conntrack
@@ -231,16 +232,16 @@ func TestNACLVerdictCacheFollowsPolicy(t *testing.T) {
 func TestStopped(t *testing.T) {
 	e := dataplane.New(mustLab(t, twoTier))
 	pw, pd := port(t, e, "eni-web"), port(t, e, "eni-db")
-	var v dataplane.Verdict
+	var v verdict.Verdict
 	if prev, ok := e.SetStopped(pd, true); !ok || prev {
 		t.Fatalf("SetStopped = %v, %v", prev, ok)
 	}
 	e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPSyn), 0, &v)
-	if v.Allowed || v.Code != dataplane.CodeInstanceStopped {
+	if v.Allowed || v.Code != verdict.CodeInstanceStopped {
 		t.Errorf("to a stopped ENI: %+v", v)
 	}
 	e.Process(pd, tcp(db, web, 5432, 40000, packet.TCPSyn|packet.TCPAck), 0, &v)
-	if v.Allowed || v.Code != dataplane.CodeInstanceStopped {
+	if v.Allowed || v.Code != verdict.CodeInstanceStopped {
 		t.Errorf("from a stopped ENI: %+v", v)
 	}
 	snap := e.Snapshot()
@@ -254,7 +255,7 @@ func TestStopped(t *testing.T) {
 	if !v.Allowed {
 		t.Errorf("after the start: %+v", v)
 	}
-	if _, ok := e.SetStopped(dataplane.PortInternet, true); ok {
+	if _, ok := e.SetStopped(verdict.PortInternet, true); ok {
 		t.Error("the internet port was stopped")
 	}
 }

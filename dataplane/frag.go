@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // fragTable remembers the verdicts of first fragments, so that the later
@@ -56,7 +57,7 @@ func fragSet(k *[5]uint64) int {
 	return int(h % fragSets)
 }
 
-func (t *fragTable) store(p *packet.Parsed, v *Verdict, exp int64) {
+func (t *fragTable) store(p *packet.Parsed, v *verdict.Verdict, exp int64) {
 	k := fragKey(p)
 	set := t.slots[fragSet(&k)*fragWays:][:fragWays]
 	val := uint64(v.Stage)<<48 | uint64(v.Code)<<40 | uint64(uint32(v.To))
@@ -96,7 +97,7 @@ func (sl *fragSlot) matches(k *[5]uint64) bool {
 
 // follow gives a later fragment its first fragment's verdict, or drops it
 // as an orphan.
-func (t *fragTable) follow(p *packet.Parsed, now int64, v *Verdict) {
+func (t *fragTable) follow(p *packet.Parsed, now int64, v *verdict.Verdict) {
 	k := fragKey(p)
 	set := t.slots[fragSet(&k)*fragWays:][:fragWays]
 	for i := range set {
@@ -113,14 +114,14 @@ func (t *fragTable) follow(p *packet.Parsed, now int64, v *Verdict) {
 			}
 			if hit && exp > now {
 				v.Allowed = val>>56&1 == 1
-				v.Stage = Stage(val >> 48)
-				v.Code = Code(val >> 40)
-				v.To = Port(int32(uint32(val)))
-				v.Trace.add(Step{Stage: v.Stage, Pass: v.Allowed, Code: CodeFragmentFollowing})
+				v.Stage = verdict.Stage(val >> 48)
+				v.Code = verdict.Code(val >> 40)
+				v.To = verdict.Port(int32(uint32(val)))
+				v.Trace.Add(verdict.Step{Stage: v.Stage, Pass: v.Allowed, Code: verdict.CodeFragmentFollowing})
 				return
 			}
 			break
 		}
 	}
-	v.deny(StageParse, CodeFragmentOrphan)
+	v.Deny(verdict.StageParse, verdict.CodeFragmentOrphan)
 }

@@ -3,12 +3,14 @@ package dataplane
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // Endpoint is one end of a packet as a user names it: where it enters or
 // leaves the dataplane and which address it uses.
 type Endpoint struct {
-	Port Port
+	Port verdict.Port
 	Addr netip.Addr
 	Name string // as shown: ENI id, "internet" or "vpc-service"
 }
@@ -29,13 +31,13 @@ func (s *Snapshot) Resolve(name string, family int) (Endpoint, error) {
 			case destENI:
 				return Endpoint{Port: d.slot, Addr: a, Name: s.enis[d.slot].id}, nil
 			case destService:
-				return Endpoint{Port: PortService, Addr: a, Name: "vpc-service"}, nil
+				return Endpoint{Port: verdict.PortService, Addr: a, Name: "vpc-service"}, nil
 			}
 		}
 		if s.inVPC(a) {
-			return Endpoint{Port: PortNone, Addr: a, Name: "-"}, nil
+			return Endpoint{Port: verdict.PortNone, Addr: a, Name: "-"}, nil
 		}
-		return Endpoint{Port: PortInternet, Addr: a, Name: "internet"}, nil
+		return Endpoint{Port: verdict.PortInternet, Addr: a, Name: "internet"}, nil
 	}
 	if family == 0 {
 		family = 4
@@ -56,13 +58,13 @@ func (s *Snapshot) Resolve(name string, family int) (Endpoint, error) {
 	return Endpoint{}, fmt.Errorf("%s has no IPv%d address", eni.id, family)
 }
 
-func (s *Snapshot) slotOf(eniID string) Port {
+func (s *Snapshot) slotOf(eniID string) verdict.Port {
 	for _, e := range s.enis {
 		if e != nil && e.id == eniID {
 			return e.slot
 		}
 	}
-	return PortNone
+	return verdict.PortNone
 }
 
 func familyOf(a netip.Addr) int {

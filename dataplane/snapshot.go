@@ -8,6 +8,7 @@ import (
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/nacl"
 	"github.com/vpclab/vpclab/sg"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // Snapshot is one compiled, immutable policy. The engine publishes it with
@@ -36,13 +37,13 @@ const (
 
 type dest struct {
 	kind   destKind
-	slot   Port  // destENI
-	subnet int32 // subnet index of the ENI, or of the reserved address
+	slot   verdict.Port // destENI
+	subnet int32        // subnet index of the ENI, or of the reserved address
 }
 
 type eniPolicy struct {
 	id          string
-	slot        Port
+	slot        verdict.Port
 	subnet      int32
 	addrs       []netip.Addr
 	srcDstCheck bool
@@ -67,7 +68,7 @@ type subnetPolicy struct {
 // state is what outlives snapshots: the ENIs' slots and conntrack tables,
 // the instances' allowances.
 type state struct {
-	slots      map[string]Port
+	slots      map[string]verdict.Port
 	tables     []*conntrack.Table // by slot
 	allowances map[string]*conntrack.Allowance
 }
@@ -187,7 +188,7 @@ func compile(l *lab.Lab, st *state) (*Snapshot, *pending) {
 				table = st.tables[slot]
 				p.retime = append(p.retime, retime{table, timeouts(l, e), a})
 			} else {
-				slot = Port(len(st.tables) + len(p.tables))
+				slot = verdict.Port(len(st.tables) + len(p.tables))
 				table = conntrack.NewTable(a, timeouts(l, e))
 				p.tables = append(p.tables, namedTable{e.ID, slot, table})
 			}
@@ -200,8 +201,8 @@ func compile(l *lab.Lab, st *state) (*Snapshot, *pending) {
 				}
 				c = &[2][2]*sg.Compiled{}
 				for f, fam := range []int{4, 6} {
-					c[0][f] = sg.Compile(fam, sg.Ingress, groups, res)
-					c[1][f] = sg.Compile(fam, sg.Egress, groups, res)
+					c[0][f] = sg.Compile(fam, verdict.Ingress, groups, res)
+					c[1][f] = sg.Compile(fam, verdict.Egress, groups, res)
 				}
 				compiled[key] = c
 			}
@@ -249,12 +250,12 @@ type pending struct {
 	allowances []namedAllowance
 	resize     []resize
 	retime     []retime
-	gone       []Port
+	gone       []verdict.Port
 }
 
 type namedTable struct {
 	id    string
-	slot  Port
+	slot  verdict.Port
 	table *conntrack.Table
 }
 type namedAllowance struct {

@@ -23,6 +23,7 @@ import (
 	"github.com/vpclab/vpclab/nacl"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/policytest"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // Query is the packet to explain.
@@ -65,8 +66,8 @@ type Leg struct {
 	Packet Packet `json:"packet"`
 	// Steps are the stages' decisions, in order; the last one decided.
 	Steps []Step `json:"steps"`
-	// Allowed, Stage and Code are the final verdict (dataplane.Stage and
-	// dataplane.Code names). Stage is the stage that dropped the packet,
+	// Allowed, Stage and Code are the final verdict (verdict.Stage and
+	// verdict.Code names). Stage is the stage that dropped the packet,
 	// or the last that let it through.
 	Allowed bool   `json:"allowed"`
 	Stage   string `json:"stage"`
@@ -111,8 +112,8 @@ type Packet struct {
 
 // Step is one stage's decision.
 type Step struct {
-	// Stage is the dataplane.Stage name, Allowed whether the packet went
-	// on, Code the dataplane.Code name.
+	// Stage is the verdict.Stage name, Allowed whether the packet went
+	// on, Code the verdict.Code name.
 	Stage   string `json:"stage"`
 	Allowed bool   `json:"allowed"`
 	Code    string `json:"code"`
@@ -234,7 +235,7 @@ func (x *explainer) leg(e *dataplane.Engine, s *policytest.Send, fromName, toNam
 	if err != nil {
 		return nil, false, err
 	}
-	v := dataplane.Verdict{Trace: &dataplane.Trace{}}
+	v := verdict.Verdict{Trace: &verdict.Trace{}}
 	e.Process(from.Port, pkt, now, &v)
 
 	leg := &Leg{
@@ -249,11 +250,11 @@ func (x *explainer) leg(e *dataplane.Engine, s *policytest.Send, fromName, toNam
 		leg.Steps = append(leg.Steps, x.step(st, &v, &leg.Packet))
 	}
 	switch {
-	case v.Allowed && v.To == dataplane.PortInternet:
+	case v.Allowed && v.To == verdict.PortInternet:
 		leg.Verdict = "ALLOWED: leaves through the internet gateway"
-	case v.Allowed && v.To == dataplane.PortService:
+	case v.Allowed && v.To == verdict.PortService:
 		leg.Verdict = "ALLOWED: delivered to the VPC service (exempt from filtering)"
-	case v.Allowed && v.Code == dataplane.CodeExempt:
+	case v.Allowed && v.Code == verdict.CodeExempt:
 		leg.Verdict = "ALLOWED: delivered to " + x.snap.PortName(v.To) + " (from a VPC service, exempt from filtering)"
 	case v.Allowed:
 		leg.Verdict = "ALLOWED: delivered to " + x.snap.PortName(v.To)
@@ -268,18 +269,18 @@ func (x *explainer) leg(e *dataplane.Engine, s *policytest.Send, fromName, toNam
 
 // step explains one stage's decision; v is the packet's final verdict, p
 // the packet.
-func (x *explainer) step(st dataplane.Step, v *dataplane.Verdict, p *Packet) Step {
+func (x *explainer) step(st verdict.Step, v *verdict.Verdict, p *Packet) Step {
 	s := Step{
 		Stage: st.Stage.String(), Allowed: st.Pass, Code: st.Code.String(),
 		ENI: st.ENI, Untracked: st.Untracked, NewEntry: st.NewEntry && st.Pass && v.Allowed,
 	}
 	switch {
-	case st.Code == dataplane.CodeSameSubnet:
+	case st.Code == verdict.CodeSameSubnet:
 		s.By = "both ends in one subnet: its network ACL (" + aclName(st.ACL) + ") does not apply"
-	case st.Stage == dataplane.StageNACLEgress || st.Stage == dataplane.StageNACLIngress:
+	case st.Stage == verdict.StageNACLEgress || st.Stage == verdict.StageNACLIngress:
 		s.ACL, s.NACLRule = st.ACL, st.NACLRule
-		s.By = x.naclEntry(st.ACL, st.NACLRule, st.Stage == dataplane.StageNACLEgress, familyOf(p))
-	case st.Code == dataplane.CodeConntrack:
+		s.By = x.naclEntry(st.ACL, st.NACLRule, st.Stage == verdict.StageNACLEgress, familyOf(p))
+	case st.Code == verdict.CodeConntrack:
 		s.Conntrack = true
 		s.By = "conntrack entry on " + st.ENI
 	case st.SG != nil:
@@ -288,9 +289,9 @@ func (x *explainer) step(st dataplane.Step, v *dataplane.Verdict, p *Packet) Ste
 		if st.Untracked {
 			s.By += " (untracked flow: no conntrack entry)"
 		}
-	case st.Code == dataplane.CodeSGRulesMismatch:
+	case st.Code == verdict.CodeSGRulesMismatch:
 		s.By = x.noSGRule(st, p)
-	case st.Stage == dataplane.StageParse:
+	case st.Stage == verdict.StageParse:
 		s.By = "malformed packet (" + v.Parse.String() + ")"
 	default:
 		s.By = x.codeWords(st, p)
@@ -401,45 +402,45 @@ func (r *SGRule) String() string {
 }
 
 // noSGRule explains a security group that allowed nothing.
-func (x *explainer) noSGRule(st dataplane.Step, p *Packet) string {
+func (x *explainer) noSGRule(st verdict.Step, p *Packet) string {
 	groups := "its security groups"
 	if eni := x.l.Interface(st.ENI); eni != nil {
 		groups = strings.Join(eni.SecurityGroups, ", ")
 	}
 	dir, peer := "ingress", "from "+p.Src
-	if st.Stage == dataplane.StageSGEgress {
+	if st.Stage == verdict.StageSGEgress {
 		dir, peer = "egress", "to "+p.Dst
 	}
 	return fmt.Sprintf("no %s rule of %s on %s allows %s %s", dir, groups, st.ENI, p.what(), peer)
 }
 
 // codeWords explains the decisions that involve no rule.
-func (x *explainer) codeWords(st dataplane.Step, p *Packet) string {
+func (x *explainer) codeWords(st verdict.Step, p *Packet) string {
 	switch st.Code {
-	case dataplane.CodeExempt:
+	case verdict.CodeExempt:
 		return "traffic with a VPC service (DNS, metadata, time, DHCP, the router): no security group or network ACL applies"
-	case dataplane.CodeSourceDestCheck:
+	case verdict.CodeSourceDestCheck:
 		if st.ENI != "" {
 			return fmt.Sprintf("%s does not own source address %s and its source/destination check is on", st.ENI, p.Src)
 		}
 		return fmt.Sprintf("source address %s cannot come from where the packet entered", p.Src)
-	case dataplane.CodeCannotRoute:
+	case verdict.CodeCannotRoute:
 		return fmt.Sprintf("nothing in the VPC takes %s, or the path is not one the VPC routes", p.Dst)
-	case dataplane.CodeNoBroadcast:
+	case verdict.CodeNoBroadcast:
 		return fmt.Sprintf("%s is a broadcast or multicast address: a VPC has neither", p.Dst)
-	case dataplane.CodeLinkLocal:
+	case verdict.CodeLinkLocal:
 		return fmt.Sprintf("%s is link-local: the VPC does not route it", p.Dst)
-	case dataplane.CodeTTLExceeded:
+	case verdict.CodeTTLExceeded:
 		return "the TTL (hop limit) would reach 0"
-	case dataplane.CodeNoInternetGateway:
+	case verdict.CodeNoInternetGateway:
 		return "the subnet has no route to the internet gateway (not public)"
-	case dataplane.CodeAllowanceExceeded:
+	case verdict.CodeAllowanceExceeded:
 		return fmt.Sprintf("the conntrack allowance of the instance of %s is used up", st.ENI)
-	case dataplane.CodeFragmentOrphan:
+	case verdict.CodeFragmentOrphan:
 		return "a later fragment whose first fragment was not seen"
-	case dataplane.CodeFragmentFollowing, dataplane.CodeFragmentFollowDenied:
+	case verdict.CodeFragmentFollowing:
 		return "a later fragment, following its first fragment's verdict"
-	case dataplane.CodeMalformed:
+	case verdict.CodeMalformed:
 		return "malformed packet"
 	}
 	return strings.ToLower(strings.ReplaceAll(st.Code.String(), "_", " "))

@@ -16,6 +16,7 @@ import (
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // tcp-flags as AWS's records show them: SYN 2, SYN-ACK 18, only ACKs 0, a
@@ -88,28 +89,28 @@ func TestAttribution(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name string
-		v    dataplane.Verdict
+		v    verdict.Verdict
 		want string // sorted records, "eni dir action", joined by ", "
 	}{
-		{"delivered", dataplane.Verdict{Allowed: true, Stage: dataplane.StageSGIngress, Code: dataplane.CodeSGRuleMatch},
+		{"delivered", verdict.Verdict{Allowed: true, Stage: verdict.StageSGIngress, Code: verdict.CodeSGRuleMatch},
 			"eni-db ingress ACCEPT, eni-web egress ACCEPT"},
-		{"src-dst-check", dataplane.Verdict{Stage: dataplane.StageSrcDstCheck, ENI: "eni-web"}, "eni-web egress REJECT"},
-		{"sg-egress", dataplane.Verdict{Stage: dataplane.StageSGEgress, ENI: "eni-web"}, "eni-web egress REJECT"},
-		{"nacl-egress", dataplane.Verdict{Stage: dataplane.StageNACLEgress}, "eni-web egress REJECT"},
-		{"route", dataplane.Verdict{Stage: dataplane.StageRoute, Code: dataplane.CodeTTLExceeded}, "eni-web egress REJECT"},
-		{"sender's allowance", dataplane.Verdict{Stage: dataplane.StageConntrackAllowance, ENI: "eni-web"}, "eni-web egress REJECT"},
-		{"receiver's allowance", dataplane.Verdict{Stage: dataplane.StageConntrackAllowance, ENI: "eni-db"},
+		{"src-dst-check", verdict.Verdict{Stage: verdict.StageSrcDstCheck, ENI: "eni-web"}, "eni-web egress REJECT"},
+		{"sg-egress", verdict.Verdict{Stage: verdict.StageSGEgress, ENI: "eni-web"}, "eni-web egress REJECT"},
+		{"nacl-egress", verdict.Verdict{Stage: verdict.StageNACLEgress}, "eni-web egress REJECT"},
+		{"route", verdict.Verdict{Stage: verdict.StageRoute, Code: verdict.CodeTTLExceeded}, "eni-web egress REJECT"},
+		{"sender's allowance", verdict.Verdict{Stage: verdict.StageConntrackAllowance, ENI: "eni-web"}, "eni-web egress REJECT"},
+		{"receiver's allowance", verdict.Verdict{Stage: verdict.StageConntrackAllowance, ENI: "eni-db"},
 			"eni-db ingress REJECT, eni-web egress ACCEPT"},
-		{"nacl-ingress", dataplane.Verdict{Stage: dataplane.StageNACLIngress}, "eni-db ingress REJECT, eni-web egress ACCEPT"},
-		{"sg-ingress", dataplane.Verdict{Stage: dataplane.StageSGIngress, ENI: "eni-db"}, "eni-db ingress REJECT, eni-web egress ACCEPT"},
-		{"parse", dataplane.Verdict{Stage: dataplane.StageParse, Code: dataplane.CodeMalformed}, ""},
-		{"exempt", dataplane.Verdict{Allowed: true, Stage: dataplane.StageExempt, Code: dataplane.CodeExempt}, ""},
-		{"from the internet", dataplane.Verdict{Allowed: true, Stage: dataplane.StageSGIngress, From: dataplane.PortInternet},
+		{"nacl-ingress", verdict.Verdict{Stage: verdict.StageNACLIngress}, "eni-db ingress REJECT, eni-web egress ACCEPT"},
+		{"sg-ingress", verdict.Verdict{Stage: verdict.StageSGIngress, ENI: "eni-db"}, "eni-db ingress REJECT, eni-web egress ACCEPT"},
+		{"parse", verdict.Verdict{Stage: verdict.StageParse, Code: verdict.CodeMalformed}, ""},
+		{"exempt", verdict.Verdict{Allowed: true, Stage: verdict.StageExempt, Code: verdict.CodeExempt}, ""},
+		{"from the internet", verdict.Verdict{Allowed: true, Stage: verdict.StageSGIngress, From: verdict.PortInternet},
 			"eni-db ingress ACCEPT"},
-		{"to the internet", dataplane.Verdict{Allowed: true, Stage: dataplane.StageNACLEgress, To: dataplane.PortInternet},
+		{"to the internet", verdict.Verdict{Allowed: true, Stage: verdict.StageNACLEgress, To: verdict.PortInternet},
 			"eni-web egress ACCEPT"},
-		{"to the services", dataplane.Verdict{Allowed: true, Stage: dataplane.StageExempt, Code: dataplane.CodeExempt, To: dataplane.PortService}, ""},
-		{"to itself", dataplane.Verdict{Allowed: true, Stage: dataplane.StageSGIngress, To: -100}, "eni-web egress ACCEPT, eni-web ingress ACCEPT"},
+		{"to the services", verdict.Verdict{Allowed: true, Stage: verdict.StageExempt, Code: verdict.CodeExempt, To: verdict.PortService}, ""},
+		{"to itself", verdict.Verdict{Allowed: true, Stage: verdict.StageSGIngress, To: -100}, "eni-web egress ACCEPT, eni-web ingress ACCEPT"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := newRig(t, flowLogs, flowlog.Options{})

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // The collector's side: merging the shards' entries into minutes, writing
@@ -48,7 +48,7 @@ func (lg *Logger) collect() {
 
 // eni returns the interface a record of config generation gen at port p
 // is for.
-func (lg *Logger) eni(gen uint16, p dataplane.Port) *eniInfo {
+func (lg *Logger) eni(gen uint16, p verdict.Port) *eniInfo {
 	for _, c := range []*config{lg.cur, lg.prev} {
 		if c != nil && c.gen == gen && p >= 0 && int(p) < len(c.enis) {
 			return c.enis[p]
@@ -108,7 +108,7 @@ func (lg *Logger) absorbLost(p int32, l *lostPackets) {
 			continue
 		}
 		lg.stats.SkippedPackets += l.accept[j] + l.reject[j]
-		info := lg.eni(l.gen[j], dataplane.Port(p))
+		info := lg.eni(l.gen[j], verdict.Port(p))
 		if info == nil {
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 func TestParseFormat(t *testing.T) {
@@ -59,7 +60,7 @@ func TestFormatErrors(t *testing.T) {
 		t.Errorf("New: %v, want %q", err, want)
 	}
 	// An interface the dataplane does not know is a wiring mistake.
-	none := func(string) (dataplane.Port, bool) { return dataplane.PortNone, false }
+	none := func(string) (verdict.Port, bool) { return verdict.PortNone, false }
 	l.FlowLogs = l.FlowLogs[:1]
 	if _, err := flowlog.New(l, none, flowlog.Options{}); err == nil || !strings.Contains(err.Error(), "has no dataplane port") {
 		t.Errorf("New without ports: %v", err)

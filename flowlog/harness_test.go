@@ -16,6 +16,7 @@ import (
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // The test VPC:
@@ -95,7 +96,7 @@ type rig struct {
 	e   *dataplane.Engine
 	lg  *flowlog.Logger
 	dir string
-	v   dataplane.Verdict
+	v   verdict.Verdict
 	p   packet.Parsed
 }
 
@@ -114,11 +115,11 @@ func newRig(t testing.TB, flowLogs string, o flowlog.Options) *rig {
 
 // send judges one packet at time now and observes it on shard 0, as one
 // batch; it returns the verdict.
-func (r *rig) send(s packet.Spec, now int64) dataplane.Verdict {
+func (r *rig) send(s packet.Spec, now int64) verdict.Verdict {
 	return r.sendOn(0, s, now, 1)
 }
 
-func (r *rig) sendOn(shard int, s packet.Spec, now int64, packets uint64) dataplane.Verdict {
+func (r *rig) sendOn(shard int, s packet.Spec, now int64, packets uint64) verdict.Verdict {
 	r.t.Helper()
 	b := s.Append(nil)
 	r.e.ProcessParsed(r.e.SourcePort(s.Src), b, now, &r.v, &r.p)

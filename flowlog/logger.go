@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // Options tune a Logger. The zero value of each field means its default.
@@ -84,7 +84,7 @@ type Stats struct {
 type Logger struct {
 	epoch int64 // Options.Epoch, Unix nanoseconds
 	opts  Options
-	port  func(eniID string) (dataplane.Port, bool)
+	port  func(eniID string) (verdict.Port, bool)
 
 	// cfg is what the packet path reads: which ports to log.
 	cfg    atomic.Pointer[config]
@@ -177,7 +177,7 @@ func (a *agg) merge(b *agg) {
 // to its dataplane port (dataplane.Engine.Port, after the engine has
 // applied l). Every flow log's format is checked; errors name the lab
 // file, line, flow log and field at fault. The destinations are created.
-func New(l *lab.Lab, port func(eniID string) (dataplane.Port, bool), o Options) (*Logger, error) {
+func New(l *lab.Lab, port func(eniID string) (verdict.Port, bool), o Options) (*Logger, error) {
 	o.setDefaults()
 	lg := &Logger{opts: o, pending: map[uint32]*minuteData{}, late: map[*logState]map[aggKey]*agg{}}
 	if !o.Epoch.IsZero() {
@@ -307,7 +307,7 @@ func compileLog(l *lab.Lab, f *lab.FlowLog) (*logState, error) {
 
 // compile compiles every flow log of l into a config for the packet path
 // and the logs' states.
-func (lg *Logger) compile(l *lab.Lab, port func(string) (dataplane.Port, bool), gen uint16) (*config, []*logState, error) {
+func (lg *Logger) compile(l *lab.Lab, port func(string) (verdict.Port, bool), gen uint16) (*config, []*logState, error) {
 	var logs []*logState
 	var errs []error
 	for _, f := range l.FlowLogs {

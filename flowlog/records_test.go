@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 const (
@@ -107,7 +107,7 @@ func TestNACLExample(t *testing.T) {
 			t.Fatalf("request denied at %v", v.Stage)
 		}
 		v := r.send(ping(web, host, 0, 7), at(d+time.Millisecond))
-		if v.Allowed || v.Stage != dataplane.StageNACLEgress {
+		if v.Allowed || v.Stage != verdict.StageNACLEgress {
 			t.Fatalf("reply: allowed %v at %v, want denied at nacl-egress", v.Allowed, v.Stage)
 		}
 	}
@@ -136,12 +136,12 @@ func TestNACLExample(t *testing.T) {
 func TestRejectAttribution(t *testing.T) {
 	r := newRig(t, vpcLog60, flowlog.Options{})
 	// sg-db has no rule for 22: the receiver's security group drops it.
-	if v := r.send(tcp(web, db, 40001, 22, syn, 0), at(time.Second)); v.Allowed || v.Stage != dataplane.StageSGIngress {
+	if v := r.send(tcp(web, db, 40001, 22, syn, 0), at(time.Second)); v.Allowed || v.Stage != verdict.StageSGIngress {
 		t.Fatalf("to db:22: allowed %v at %v", v.Allowed, v.Stage)
 	}
 	// acl-db lets nothing but the ephemeral range out: the sender's NACL
 	// drops db's packet to web:80.
-	if v := r.send(tcp(db, web, 40002, 80, syn, 0), at(2*time.Second)); v.Allowed || v.Stage != dataplane.StageNACLEgress {
+	if v := r.send(tcp(db, web, 40002, 80, syn, 0), at(2*time.Second)); v.Allowed || v.Stage != verdict.StageNACLEgress {
 		t.Fatalf("from db to web:80: allowed %v at %v", v.Allowed, v.Stage)
 	}
 	if err := r.lg.Close(at(10 * time.Second)); err != nil {
@@ -222,7 +222,7 @@ func TestNoData(t *testing.T) {
 // NODATA.
 func TestExemptNotLogged(t *testing.T) {
 	r := newRig(t, "  - {id: fl-web, eni: eni-web, max_aggregation_interval: 60, destination: DIR}\n", flowlog.Options{})
-	if v := r.send(udp(web, dns, 40000, 53, 30), at(time.Second)); !v.Allowed || v.Code != dataplane.CodeExempt {
+	if v := r.send(udp(web, dns, 40000, 53, 30), at(time.Second)); !v.Allowed || v.Code != verdict.CodeExempt {
 		t.Fatalf("DNS: allowed %v, code %v", v.Allowed, v.Code)
 	}
 	r.send(udp(dns, web, 53, 40000, 60), at(time.Second))

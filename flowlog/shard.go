@@ -7,8 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // Shard gathers the flow records of one packet-processing goroutine. It has
@@ -98,15 +98,15 @@ const (
 	keyIPv6   = 1 << 2 // the addresses are IPv6 (perhaps IPv4-mapped ones)
 )
 
-func (k *flowKey) port() dataplane.Port { return dataplane.Port(int32(k[5] >> 32)) }
-func (k *flowKey) minute() uint32       { return uint32(k[5]) }
-func (k *flowKey) gen() uint16          { return uint16(k[4]) }
-func (k *flowKey) egress() bool         { return k[4]>>16&keyEgress != 0 }
-func (k *flowKey) reject() bool         { return k[4]>>16&keyReject != 0 }
-func (k *flowKey) ipv6() bool           { return k[4]>>16&keyIPv6 != 0 }
-func (k *flowKey) proto() uint8         { return uint8(k[4] >> 24) }
-func (k *flowKey) sport() uint16        { return uint16(k[4] >> 48) }
-func (k *flowKey) dport() uint16        { return uint16(k[4] >> 32) }
+func (k *flowKey) port() verdict.Port { return verdict.Port(int32(k[5] >> 32)) }
+func (k *flowKey) minute() uint32     { return uint32(k[5]) }
+func (k *flowKey) gen() uint16        { return uint16(k[4]) }
+func (k *flowKey) egress() bool       { return k[4]>>16&keyEgress != 0 }
+func (k *flowKey) reject() bool       { return k[4]>>16&keyReject != 0 }
+func (k *flowKey) ipv6() bool         { return k[4]>>16&keyIPv6 != 0 }
+func (k *flowKey) proto() uint8       { return uint8(k[4] >> 24) }
+func (k *flowKey) sport() uint16      { return uint16(k[4] >> 48) }
+func (k *flowKey) dport() uint16      { return uint16(k[4] >> 32) }
 
 func (k *flowKey) hash() uint32 {
 	h := k[0]*0x9e3779b97f4a7c15 ^ k[1]*0xc2b2ae3d27d4eb4f ^ k[2]*0x165667b19e3779f9 ^
@@ -190,20 +190,20 @@ func (sh *Shard) End() {
 // The internet and the VPC's services have no interface and no log.
 // Exempt traffic (spec §6) and packets that could not be parsed are never
 // logged.
-func (sh *Shard) Observe(v *dataplane.Verdict, p *packet.Parsed, ipBytes int, packets uint64, now int64) {
+func (sh *Shard) Observe(v *verdict.Verdict, p *packet.Parsed, ipBytes int, packets uint64, now int64) {
 	var outReject, inReject, out, in bool
 	switch {
-	case v.Stage == dataplane.StageParse || v.Stage == dataplane.StageExempt || v.Code == dataplane.CodeExempt:
+	case v.Stage == verdict.StageParse || v.Stage == verdict.StageExempt || v.Code == verdict.CodeExempt:
 		return
 	case v.Allowed:
 		out, in = true, true
 	default:
 		switch v.Stage {
-		case dataplane.StageSrcDstCheck, dataplane.StageSGEgress, dataplane.StageNACLEgress, dataplane.StageRoute:
+		case verdict.StageSrcDstCheck, verdict.StageSGEgress, verdict.StageNACLEgress, verdict.StageRoute:
 			out, outReject = true, true
-		case dataplane.StageNACLIngress, dataplane.StageSGIngress:
+		case verdict.StageNACLIngress, verdict.StageSGIngress:
 			out, in, inReject = true, true, true
-		case dataplane.StageConntrackAllowance:
+		case verdict.StageConntrackAllowance:
 			if v.ENI == "" || v.From < 0 || int(v.From) >= len(sh.cfg.ids) || sh.cfg.ids[v.From] == v.ENI {
 				out, outReject = true, true
 			} else {

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // Writers observe while a collector ticks and flow logs come and go:
@@ -31,7 +31,7 @@ func TestConcurrentShards(t *testing.T) {
 			defer wg.Done()
 			sh := r.lg.Shard(w)
 			var p packet.Parsed
-			v := dataplane.Verdict{Allowed: true, Stage: dataplane.StageSGIngress, From: pw, To: pd}
+			v := verdict.Verdict{Allowed: true, Stage: verdict.StageSGIngress, From: pw, To: pd}
 			pkts := make([][]byte, flows)
 			for i := range pkts {
 				s := tcp(web, db, uint16(30000+w*100+i), 5432, ack, 0)
@@ -107,7 +107,7 @@ func TestObserveAllocs(t *testing.T) {
 	r := newRig(t, vpcLog60, flowlog.Options{Capacity: 64})
 	pw, _ := r.e.Port("eni-web")
 	pd, _ := r.e.Port("eni-db")
-	v := dataplane.Verdict{Allowed: true, Stage: dataplane.StageSGIngress, From: pw, To: pd}
+	v := verdict.Verdict{Allowed: true, Stage: verdict.StageSGIngress, From: pw, To: pd}
 	pkts := make([]packet.Parsed, 100)
 	for i := range pkts {
 		s := tcp(web, db, uint16(40000+i), 5432, syn, 0)
@@ -144,7 +144,7 @@ func BenchmarkObserve(b *testing.B) {
 			r := newRig(b, vpcLog60, flowlog.Options{Capacity: 4096})
 			pw, _ := r.e.Port("eni-web")
 			pd, _ := r.e.Port("eni-db")
-			v := dataplane.Verdict{Allowed: true, Stage: dataplane.StageSGIngress, From: pw, To: pd}
+			v := verdict.Verdict{Allowed: true, Stage: verdict.StageSGIngress, From: pw, To: pd}
 			pkts := make([]packet.Parsed, flows)
 			for i := range pkts {
 				s := tcp(web, db, uint16(20000+i), 5432, ack, 1400)

@@ -41,9 +41,9 @@ import (
 	"time"
 
 	"github.com/vpclab/vpclab/control"
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/live"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 const (
@@ -238,7 +238,7 @@ func chgHasEntry(keys []string, c net.Conn, port string) bool {
 func TestChangeAuthorizeIngress(t *testing.T) {
 	x, c := chgStart(t, "chg-auth")
 	chgDropped(t, x, "7100")
-	wantDenied(t, x, "eni-cli", dataplane.StageSGIngress)
+	wantDenied(t, x, "eni-cli", verdict.StageSGIngress)
 	chgAuthorize7100(t, c)
 	chgDial(t, x, "7100")
 }
@@ -291,7 +291,7 @@ func TestChangeRevokeTracked(t *testing.T) {
 	echo(t, conn, []byte("tracked: still going after the revoke"))
 	echo(t, conn, bytes.Repeat([]byte("both ways, several segments "), 4096))
 	chgDropped(t, x, "7000")
-	wantDenied(t, x, "eni-cli", dataplane.StageSGIngress)
+	wantDenied(t, x, "eni-cli", verdict.StageSGIngress)
 }
 
 // TestChangeRevokeUntracked (§3.4, §3.5): cli's connection to srv:7001 is
@@ -315,9 +315,9 @@ func TestChangeRevokeUntracked(t *testing.T) {
 
 	chgEC2(t, c, "RevokeSecurityGroupIngress", `{"GroupId": "sg-srv", "IpPermissions": [
 		{"IpProtocol": "tcp", "FromPort": 7001, "ToPort": 7001, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]}`)
-	before := x.Device("eni-cli").Counters.Load().DeniedPackets[dataplane.StageSGIngress]
+	before := x.Device("eni-cli").Counters.Load().DeniedPackets[verdict.StageSGIngress]
 	chgStalled(t, conn, []byte("untracked: cut by the revoke"))
-	if after := x.Device("eni-cli").Counters.Load().DeniedPackets[dataplane.StageSGIngress]; after == before {
+	if after := x.Device("eni-cli").Counters.Load().DeniedPackets[verdict.StageSGIngress]; after == before {
 		t.Errorf("no packet of eni-cli denied at sg-ingress after the revoke")
 	}
 }
@@ -334,7 +334,7 @@ func TestChangeNACLEntry(t *testing.T) {
 		"Protocol": "6", "RuleAction": "deny", "CidrBlock": "10.0.1.0/24", "PortRange": {"From": 7000, "To": 7000}}`)
 	msg := []byte("through acl-srv")
 	chgStalled(t, conn, msg)
-	wantDenied(t, x, "eni-cli", dataplane.StageNACLIngress)
+	wantDenied(t, x, "eni-cli", verdict.StageNACLIngress)
 
 	chgEC2(t, c, "delete-network-acl-entry", `{"NetworkAclId": "acl-srv", "RuleNumber": 50, "Egress": false}`)
 	chgResumed(t, conn, msg)
@@ -354,7 +354,7 @@ func TestChangeNACLAssociation(t *testing.T) {
 	}
 	msg := []byte("into subnet-srv")
 	chgStalled(t, conn, msg)
-	wantDenied(t, x, "eni-cli", dataplane.StageNACLIngress)
+	wantDenied(t, x, "eni-cli", verdict.StageNACLIngress)
 
 	chgEC2(t, c, "ReplaceNetworkAclAssociation", fmt.Sprintf(`{"AssociationId": %q, "NetworkAclId": "acl-srv"}`, out.NewAssociationId))
 	chgResumed(t, conn, msg)
@@ -542,7 +542,7 @@ func chgPolicyDenied(x *live.Lab) uint64 {
 	var n uint64
 	for _, eni := range []string{"eni-cli", "eni-srv"} {
 		s := x.Device(eni).Counters.Load()
-		for _, st := range []dataplane.Stage{dataplane.StageSGEgress, dataplane.StageNACLEgress, dataplane.StageNACLIngress, dataplane.StageSGIngress} {
+		for _, st := range []verdict.Stage{verdict.StageSGEgress, verdict.StageNACLEgress, verdict.StageNACLIngress, verdict.StageSGIngress} {
 			n += s.DeniedPackets[st]
 		}
 	}

@@ -22,8 +22,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/live"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 const ipv6LabHead = `
@@ -85,8 +85,8 @@ func TestIPv6Allowed(t *testing.T) {
 		t.Fatalf("ping6 b → a: %v", err)
 	}
 	for _, eni := range []string{"eni-a", "eni-b"} {
-		if s := x.Device(eni).Counters.Load(); s.AllowedPackets == 0 || s.DeniedPackets[dataplane.StageSGIngress] != 0 {
-			t.Errorf("%s: %d packets allowed, %d denied at sg-ingress", eni, s.AllowedPackets, s.DeniedPackets[dataplane.StageSGIngress])
+		if s := x.Device(eni).Counters.Load(); s.AllowedPackets == 0 || s.DeniedPackets[verdict.StageSGIngress] != 0 {
+			t.Errorf("%s: %d packets allowed, %d denied at sg-ingress", eni, s.AllowedPackets, s.DeniedPackets[verdict.StageSGIngress])
 		}
 	}
 }
@@ -111,5 +111,5 @@ func TestIPv6Denied(t *testing.T) {
 	if err := ping(t, x, "a", sixA, sixB, 2, deniedWait); !isTimeout(err) {
 		t.Fatalf("ping6 a → b: got %v, want a timeout (denied by sg-six)", err)
 	}
-	wantDenied(t, x, "eni-a", dataplane.StageSGIngress)
+	wantDenied(t, x, "eni-a", verdict.StageSGIngress)
 }

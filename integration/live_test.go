@@ -41,11 +41,11 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
 	"github.com/vpclab/vpclab/tun"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 const testPrefix = "vpclabit-"
@@ -210,7 +210,7 @@ func wantTimeout(t *testing.T, err error) {
 
 // wantDenied fails the test unless the device of port (an ENI id or
 // "internet") counted packets denied at stage.
-func wantDenied(t *testing.T, x *live.Lab, port string, stage dataplane.Stage) {
+func wantDenied(t *testing.T, x *live.Lab, port string, stage verdict.Stage) {
 	t.Helper()
 	s := x.Device(port).Counters.Load()
 	if s.DeniedPackets[stage] == 0 {
@@ -240,7 +240,7 @@ func TestTCPDeniedBySG(t *testing.T) {
 	echoServer(t, x, "app", appIP+":9090")
 	_, err := dial(t, x, "web", appIP+":9090", 0, deniedWait)
 	wantTimeout(t, err)
-	wantDenied(t, x, "eni-web", dataplane.StageSGIngress)
+	wantDenied(t, x, "eni-web", verdict.StageSGIngress)
 }
 
 // TestNACLReturnTraffic: acl-app lets out TCP to ports 1024-65535 only.
@@ -256,7 +256,7 @@ func TestNACLReturnTraffic(t *testing.T) {
 	echo(t, c, []byte("ephemeral"))
 	_, err = dial(t, x, "web", appIP+":8080", 900, deniedWait)
 	wantTimeout(t, err)
-	wantDenied(t, x, "eni-app", dataplane.StageNACLEgress)
+	wantDenied(t, x, "eni-app", verdict.StageNACLEgress)
 }
 
 // TestICMPEcho: web's echo request to app is allowed by sg-app (and the
@@ -272,7 +272,7 @@ func TestICMPEcho(t *testing.T) {
 	if err := ping(t, x, "app", appIP, webIP, 2, deniedWait); !isTimeout(err) {
 		t.Fatalf("app → web: got %v, want a timeout (denied by sg-web)", err)
 	}
-	wantDenied(t, x, "eni-app", dataplane.StageSGIngress)
+	wantDenied(t, x, "eni-app", verdict.StageSGIngress)
 }
 
 // ping sends one ICMP (or, to an IPv6 address, ICMPv6) echo request with
@@ -386,5 +386,5 @@ func TestInternet(t *testing.T) {
 	}
 	_, err = dial(t, x, "", appIP+":8080", 0, deniedWait)
 	wantTimeout(t, err)
-	wantDenied(t, x, "internet", dataplane.StageRoute)
+	wantDenied(t, x, "internet", verdict.StageRoute)
 }

@@ -51,11 +51,11 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/vpclab/vpclab/control"
-	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
 	"github.com/vpclab/vpclab/metrics"
 	"github.com/vpclab/vpclab/mirror"
-	"github.com/vpclab/vpclab/services"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 const (
@@ -374,7 +374,7 @@ func checkMirrored(t *testing.T, i int, m *mirrored, vni uint32, length int, sel
 		t.Fatalf("copy %d: inner packet %s → %s protocol %v: the filter accepts TCP only", i, m.ip.SrcIP, m.ip.DstIP, m.ip.Protocol)
 	}
 	src, dst := m.ip.SrcIP.String(), m.ip.DstIP.String()
-	selfMAC, otherMAC := services.MAC(self).String(), services.MAC(other).String()
+	selfMAC, otherMAC := labnet.MAC(self).String(), labnet.MAC(other).String()
 	switch {
 	case src == selfIP && dst == otherIP:
 		egress = true
@@ -466,7 +466,7 @@ func TestMirrorVXLAN(t *testing.T) {
 	if st.Dropped != 0 || st.Failed != 0 {
 		t.Errorf("tms-src: %+v: copies lost", st)
 	}
-	if mc := x.MirrorCounters().Load(); mc.AllowedPackets != st.Mirrored || mc.DeniedPackets != [dataplane.NumStages]uint64{} {
+	if mc := x.MirrorCounters().Load(); mc.AllowedPackets != st.Mirrored || mc.DeniedPackets != [verdict.NumStages]uint64{} {
 		t.Errorf("mirror traffic through the dataplane: %d allowed, denied by stage %v; want %d allowed, none denied", mc.AllowedPackets, mc.DeniedPackets, st.Mirrored)
 	}
 
@@ -620,18 +620,18 @@ func TestMirrorTargetSG(t *testing.T) {
 	var mc live.Stats
 	obsWaitStable(t, "mirror traffic dropped", func() int {
 		mc = x.MirrorCounters().Load()
-		return int(mc.DeniedPackets[dataplane.StageSGIngress])
+		return int(mc.DeniedPackets[verdict.StageSGIngress])
 	}, func() bool {
 		st := obsSessionStats(t, m, "tms-src")
-		return st.Mirrored > 0 && mc.DeniedPackets[dataplane.StageSGIngress] == st.Mirrored
+		return st.Mirrored > 0 && mc.DeniedPackets[verdict.StageSGIngress] == st.Mirrored
 	})
 	st := obsSessionStats(t, m, "tms-src")
 	if n := tap.count(); n != 0 {
 		t.Errorf("the tap received %d copies through a security group that lets nothing in", n)
 	}
-	if mc.AllowedPackets != 0 || mc.DeniedPacketsBy[dataplane.StageSGIngress][dataplane.CodeSGRulesMismatch] != st.Mirrored {
+	if mc.AllowedPackets != 0 || mc.DeniedPacketsBy[verdict.StageSGIngress][verdict.CodeSGRulesMismatch] != st.Mirrored {
 		t.Errorf("mirror traffic: %d allowed, denied by stage %v; want all %d copies denied at sg-ingress (%s)",
-			mc.AllowedPackets, mc.DeniedPackets, st.Mirrored, dataplane.CodeSGRulesMismatch)
+			mc.AllowedPackets, mc.DeniedPackets, st.Mirrored, verdict.CodeSGRulesMismatch)
 	}
 }
 
@@ -913,8 +913,8 @@ func TestCaptureVerdicts(t *testing.T) {
 		t.Fatalf("interfaces: %d, first %+v (%v); want one, eni-peer", r.NInterfaces(), ifc, err)
 	}
 	stages := map[string]bool{}
-	for s := range dataplane.NumStages {
-		stages[dataplane.Stage(s).String()] = true
+	for s := range verdict.NumStages {
+		stages[verdict.Stage(s).String()] = true
 	}
 	var synAllowed, synDenied, synAckOut bool
 	n := 0
@@ -1072,10 +1072,10 @@ func TestMetrics(t *testing.T) {
 	}
 	for _, st := range senders {
 		countedForwarded += st.AllowedPackets
-		for s := range dataplane.NumStages {
-			for c := range dataplane.NumCodes {
+		for s := range verdict.NumStages {
+			for c := range verdict.NumCodes {
 				if n := st.DeniedPacketsBy[s][c]; n > 0 {
-					counted[[2]string{dataplane.Stage(s).String(), dataplane.Code(c).String()}] += n
+					counted[[2]string{verdict.Stage(s).String(), verdict.Code(c).String()}] += n
 				}
 			}
 		}
@@ -1099,7 +1099,7 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("vpclab_packets_total%v: action %q is neither forwarded nor dropped", l, l["action"])
 		}
 	}
-	sgDrop := [2]string{"sg-ingress", dataplane.CodeSGRulesMismatch.String()}
+	sgDrop := [2]string{"sg-ingress", verdict.CodeSGRulesMismatch.String()}
 	if exported[sgDrop] <= 0 {
 		t.Errorf("vpclab_packets_total{action=\"dropped\",stage=%q,reason=%q} is %v after a SYN peer's security group dropped",
 			sgDrop[0], sgDrop[1], exported[sgDrop])

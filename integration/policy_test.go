@@ -42,9 +42,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/live"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 const polRefLab = `
@@ -75,10 +75,10 @@ func TestSGReference(t *testing.T) {
 	echo(t, c, []byte("SELECT 1"))
 	_, err = dial(t, x, "other", "10.0.1.30:5432", 0, deniedWait)
 	wantTimeout(t, err)
-	wantDenied(t, x, "eni-other", dataplane.StageSGIngress)
+	wantDenied(t, x, "eni-other", verdict.StageSGIngress)
 	// Only the security-group stages: the kernel's own packets (IPv6
 	// link-local chatter) may be dropped at src-dst-check on any device.
-	if s := x.Device("eni-app").Counters.Load(); s.DeniedPackets[dataplane.StageSGEgress]+s.DeniedPackets[dataplane.StageSGIngress] != 0 {
+	if s := x.Device("eni-app").Counters.Load(); s.DeniedPackets[verdict.StageSGEgress]+s.DeniedPackets[verdict.StageSGIngress] != 0 {
 		t.Errorf("eni-app: packets denied by a security group: %v", s.DeniedPackets)
 	}
 }
@@ -116,11 +116,11 @@ func TestSameSubnetIgnoresNACL(t *testing.T) {
 
 	_, err = dial(t, x, "b", "10.0.1.20:8080", 0, deniedWait)
 	wantTimeout(t, err)
-	wantDenied(t, x, "eni-b", dataplane.StageNACLIngress)
+	wantDenied(t, x, "eni-b", verdict.StageNACLIngress)
 
 	_, err = dial(t, x, "a1", "10.0.2.10:8080", 0, deniedWait)
 	wantTimeout(t, err)
-	wantDenied(t, x, "eni-a1", dataplane.StageNACLEgress)
+	wantDenied(t, x, "eni-a1", verdict.StageNACLEgress)
 }
 
 const polTrackLab = `
@@ -197,7 +197,7 @@ func TestRuleChangeTrackedUntracked(t *testing.T) {
 
 	_, err = dial(t, x, "cli", "10.0.1.20:7000", 0, deniedWait)
 	wantTimeout(t, err)
-	wantDenied(t, x, "eni-cli", dataplane.StageSGIngress)
+	wantDenied(t, x, "eni-cli", verdict.StageSGIngress)
 
 	msg := []byte("untracked, after the rule is gone")
 	untracked.SetDeadline(time.Now().Add(deniedWait))
@@ -305,7 +305,7 @@ func TestUDPSecurityGroups(t *testing.T) {
 	if got, err := polUDPSend(t, cli, "10.0.1.20:9001", msg, deniedWait); !isTimeout(err) {
 		t.Fatalf("cli → srv:9001: got %q, %v; want a timeout (denied by sg-srv)", got, err)
 	}
-	wantDenied(t, x, "eni-cli", dataplane.StageSGIngress)
+	wantDenied(t, x, "eni-cli", verdict.StageSGIngress)
 
 	srv := polUDPListen(t, x, "srv", "10.0.1.20:0")
 	if _, err := srv.WriteTo([]byte("unasked"), &net.UDPAddr{IP: net.ParseIP("10.0.1.10"), Port: 9002}); err != nil {
@@ -316,5 +316,5 @@ func TestUDPSecurityGroups(t *testing.T) {
 	if n, from, err := cliIn.ReadFrom(buf); !isTimeout(err) {
 		t.Fatalf("srv → cli:9002: cli got %q from %v (%v); want nothing (denied by sg-srv's empty egress)", buf[:n], from, err)
 	}
-	wantDenied(t, x, "eni-srv", dataplane.StageSGEgress)
+	wantDenied(t, x, "eni-srv", verdict.StageSGEgress)
 }

@@ -30,9 +30,9 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/live"
 	"github.com/vpclab/vpclab/tun"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 const servicesLab = `
@@ -286,5 +286,5 @@ func TestServiceRouterPing(t *testing.T) {
 	if err := ping(t, x, "web", svcWebIP, svcDBIP, 4, deniedWait); !isTimeout(err) {
 		t.Fatalf("web → db: got %v, want a timeout (denied by sg-none)", err)
 	}
-	wantDenied(t, x, "eni-web", dataplane.StageSGEgress)
+	wantDenied(t, x, "eni-web", verdict.StageSGEgress)
 }

@@ -3,7 +3,7 @@ package live
 import (
 	"sync/atomic"
 
-	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // Counters count what one device sent into the dataplane. Its reader alone
@@ -12,7 +12,7 @@ import (
 type Counters struct {
 	allowedPackets, allowedBytes atomic.Uint64
 	superPackets                 atomic.Uint64
-	drops                        [dataplane.NumStages][dataplane.NumCodes]struct{ packets, bytes atomic.Uint64 }
+	drops                        [verdict.NumStages][verdict.NumCodes]struct{ packets, bytes atomic.Uint64 }
 	service, serviceDropped      atomic.Uint64
 	serviceSuper                 atomic.Uint64
 	writeErrors                  atomic.Uint64
@@ -27,13 +27,13 @@ type Stats struct {
 	SuperPackets uint64
 	// DeniedPackets and DeniedBytes count the packets dropped, by the
 	// stage that dropped them.
-	DeniedPackets, DeniedBytes [dataplane.NumStages]uint64
+	DeniedPackets, DeniedBytes [verdict.NumStages]uint64
 	// DeniedByCode counts the packets dropped, by the verdict's code (the
 	// reason within the stage).
-	DeniedByCode [dataplane.NumCodes]uint64
+	DeniedByCode [verdict.NumCodes]uint64
 	// DeniedPacketsBy and DeniedBytesBy count the packets dropped by stage
 	// and code together; the three fields above are their sums.
-	DeniedPacketsBy, DeniedBytesBy [dataplane.NumStages][dataplane.NumCodes]uint64
+	DeniedPacketsBy, DeniedBytesBy [verdict.NumStages][verdict.NumCodes]uint64
 	// ServicePackets counts the packets allowed to the VPC's built-in
 	// services and handed to them (a GSO super-packet as the packets it
 	// was cut into).
@@ -84,12 +84,12 @@ func (s Stats) Denied() uint64 {
 	return n
 }
 
-func (c *Counters) denied(stage dataplane.Stage, code dataplane.Code, packets, bytes uint64) {
-	if stage >= dataplane.NumStages {
-		stage = dataplane.StageNone
+func (c *Counters) denied(stage verdict.Stage, code verdict.Code, packets, bytes uint64) {
+	if stage >= verdict.NumStages {
+		stage = verdict.StageNone
 	}
-	if code >= dataplane.NumCodes {
-		code = dataplane.CodeNone
+	if code >= verdict.NumCodes {
+		code = verdict.CodeNone
 	}
 	d := &c.drops[stage][code]
 	d.packets.Add(packets)

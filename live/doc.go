@@ -19,7 +19,7 @@
 // in its instance's namespace with package tun, with offloads, and gives
 // it the addresses and routes of the labnet Plan. When the lab lists
 // internet hosts, the internet namespace's eth0 is a TUN device too, whose
-// packets enter the engine at dataplane.PortInternet.
+// packets enter the engine at verdict.PortInternet.
 //
 // One goroutine per device reads batches of frames (a virtio header and an
 // IP packet), judges each packet with dataplane.Engine.Process on a
@@ -35,13 +35,13 @@
 //
 // Start also runs the VPC's built-in services (package services: Amazon
 // DNS, instance metadata, Time Sync, the subnets' routers) with the ENIs'
-// MTU. A packet the engine routes to dataplane.PortService is handed to
+// MTU. A packet the engine routes to verdict.PortService is handed to
 // services.Inject by the reader, without a hop (the services are on the
 // router): a GSO super-packet cut into packets with tun.GSOSplit, in a
 // scratch batch the reader makes at the first one, else its checksum
 // completed with tun.CompleteChecksum when the kernel left it to the
 // device. One more goroutine reads what the services send, puts a zero
-// virtio header in front, judges each packet at dataplane.PortService and
+// virtio header in front, judges each packet at verdict.PortService and
 // writes the allowed ones, batched per destination, to their ENIs'
 // devices; its buffers too are made once.
 //

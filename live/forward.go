@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/mirror"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/tun"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // frameSize is the size of every read buffer: a virtio header and the
@@ -42,7 +42,7 @@ type forwarder struct {
 	bufs  [][]byte
 	sizes []int
 	out   [][][]byte // frames to write, by destination Device.index
-	v     dataplane.Verdict
+	v     verdict.Verdict
 	p     packet.Parsed
 	fl    *flowlog.Shard // nil in unit tests without flow logs
 
@@ -86,7 +86,7 @@ func (f *forwarder) batch(n int, now int64) {
 	if f.d.stopped.Load() { // a stopped instance sends nothing
 		for i := range n {
 			if frame := f.bufs[i][:f.sizes[i]]; len(frame) > tun.VirtioNetHdrLen {
-				c.denied(dataplane.StageRoute, dataplane.CodeInstanceStopped, segments(frame), uint64(len(frame)-tun.VirtioNetHdrLen))
+				c.denied(verdict.StageRoute, verdict.CodeInstanceStopped, segments(frame), uint64(len(frame)-tun.VirtioNetHdrLen))
 			}
 		}
 		return
@@ -98,7 +98,7 @@ func (f *forwarder) batch(n int, now int64) {
 	for i := range n {
 		frame := f.bufs[i][:f.sizes[i]]
 		if len(frame) <= tun.VirtioNetHdrLen {
-			c.denied(dataplane.StageParse, dataplane.CodeMalformed, 1, uint64(len(frame)))
+			c.denied(verdict.StageParse, verdict.CodeMalformed, 1, uint64(len(frame)))
 			continue
 		}
 		pkt := frame[tun.VirtioNetHdrLen:]
@@ -118,13 +118,13 @@ func (f *forwarder) batch(n int, now int64) {
 			c.denied(f.v.Stage, f.v.Code, segs, uint64(len(pkt)))
 			continue
 		}
-		if f.v.To == dataplane.PortService {
+		if f.v.To == verdict.PortService {
 			f.toService(frame, pkt, segs) // the services are on the router: no hop
 			continue
 		}
 		to := f.x.dest(f.v.To)
 		if to == nil { // the internet, in a lab without internet hosts
-			c.denied(dataplane.StageRoute, dataplane.CodeCannotRoute, segs, uint64(len(pkt)))
+			c.denied(verdict.StageRoute, verdict.CodeCannotRoute, segs, uint64(len(pkt)))
 			continue
 		}
 		decrementHop(pkt)
@@ -268,11 +268,11 @@ func (x *Lab) writeCounted(dst *Device, frames [][]byte, counts []int, c *Counte
 
 // dest returns the device of a port packets are routed to, or nil for
 // the VPC's services (see toService and serve).
-func (x *Lab) dest(p dataplane.Port) *Device {
+func (x *Lab) dest(p verdict.Port) *Device {
 	switch {
 	case p >= 0 && int(p) < len(x.bySlot):
 		return x.bySlot[p]
-	case p == dataplane.PortInternet:
+	case p == verdict.PortInternet:
 		return x.inet
 	}
 	return nil

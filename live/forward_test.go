@@ -17,6 +17,7 @@ import (
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/services"
 	"github.com/vpclab/vpclab/tun"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // ipv4Checksum returns the checksum of an IPv4 header whose checksum field
@@ -180,7 +181,7 @@ func TestForwardBatch(t *testing.T) {
 		t.Errorf("forwarded TTL %d, want 63", ttl)
 	}
 	s := a.Counters.Load()
-	if s.AllowedPackets != 1 || s.AllowedBytes != 40 || s.DeniedPackets[dataplane.StageSGIngress] != 1 || s.ServicePackets != 1 {
+	if s.AllowedPackets != 1 || s.AllowedBytes != 40 || s.DeniedPackets[verdict.StageSGIngress] != 1 || s.ServicePackets != 1 {
 		t.Errorf("counters %+v, want 1 allowed (40 bytes), 1 denied at sg-ingress, 1 to a service", s)
 	}
 	for i, o := range f.out {
@@ -377,7 +378,7 @@ func TestForwardStopped(t *testing.T) {
 	if w := b.dev.(*memDevice).written; w != 0 {
 		t.Errorf("%d frames reached a stopped instance", w)
 	}
-	if got := a.Counters.Load().DeniedByCode[dataplane.CodeInstanceStopped]; got != 2 {
+	if got := a.Counters.Load().DeniedByCode[verdict.CodeInstanceStopped]; got != 2 {
 		t.Errorf("%d packets dropped as INSTANCE_STOPPED, want 2", got)
 	}
 	for _, in := range []string{"ia", "ib"} {

@@ -16,6 +16,7 @@ import (
 	"github.com/vpclab/vpclab/mirror"
 	"github.com/vpclab/vpclab/services"
 	"github.com/vpclab/vpclab/tun"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // Options adjust a live lab. The zero value means every default.
@@ -81,8 +82,8 @@ type Device struct {
 	// Instance is the owning instance's name; empty for the internet's.
 	Instance string
 	// Port is where the device's packets enter the engine: the ENI's
-	// port, or dataplane.PortInternet.
-	Port dataplane.Port
+	// port, or verdict.PortInternet.
+	Port verdict.Port
 	// Offloads are the offloads the kernel agreed to for the device.
 	Offloads tun.Offload
 	// Counters count what the device sent into the dataplane.
@@ -126,7 +127,7 @@ func Start(l *lab.Lab, o Options) (_ *Lab, err error) {
 			return nil, err
 		}
 		for _, link := range ns.Links {
-			d := &Device{Link: link, Instance: ns.Instance, Port: dataplane.PortInternet, index: len(x.devices)}
+			d := &Device{Link: link, Instance: ns.Instance, Port: verdict.PortInternet, index: len(x.devices)}
 			if link.ENI != "" {
 				p, ok := x.engine.Port(link.ENI)
 				if !ok {

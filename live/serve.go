@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/tun"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // serve is the services' writer: it reads the packets the VPC's services
-// send, judges each at dataplane.PortService and writes the allowed ones,
+// send, judges each at verdict.PortService and writes the allowed ones,
 // batched per device, to the ENI they are routed to, until ctx is
 // cancelled or the services are closed.
 func (x *Lab) serve(ctx context.Context) {
@@ -36,7 +36,7 @@ type serviceWriter struct {
 	bufs  [][]byte
 	sizes []int
 	out   [][][]byte // frames to write, by destination Device.index
-	v     dataplane.Verdict
+	v     verdict.Verdict
 }
 
 func newServiceWriter(x *Lab) *serviceWriter {
@@ -60,7 +60,7 @@ func (w *serviceWriter) batch(n int, now int64) {
 		frame := w.bufs[i][:tun.VirtioNetHdrLen+w.sizes[i]]
 		clear(frame[:tun.VirtioNetHdrLen])
 		pkt := frame[tun.VirtioNetHdrLen:]
-		w.x.engine.Process(dataplane.PortService, pkt, now, &w.v)
+		w.x.engine.Process(verdict.PortService, pkt, now, &w.v)
 		if t := w.x.tap; t != nil {
 			t.OfferVerdict(&w.v, pkt, now)
 		}
@@ -70,7 +70,7 @@ func (w *serviceWriter) batch(n int, now int64) {
 		}
 		to := w.x.dest(w.v.To)
 		if to == nil { // the engine routes the services to ENIs only
-			c.denied(dataplane.StageRoute, dataplane.CodeCannotRoute, 1, uint64(len(pkt)))
+			c.denied(verdict.StageRoute, verdict.CodeCannotRoute, 1, uint64(len(pkt)))
 			continue
 		}
 		w.out[to.index] = append(w.out[to.index], frame)

@@ -5,11 +5,11 @@ import (
 	"time"
 
 	"github.com/vpclab/vpclab/capture"
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/mirror"
 	"github.com/vpclab/vpclab/tun"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // The taps see packets besides forwarding them: live capture (package
@@ -107,7 +107,7 @@ func (x *Lab) MirrorCounters() *Counters { return &x.mirrorCount }
 // target's socket receives them one by one.
 type mirrorSink struct {
 	x     *Lab
-	v     dataplane.Verdict
+	v     verdict.Verdict
 	frame [][]byte
 }
 
@@ -137,11 +137,11 @@ func (s *mirrorSink) Send(sess *mirror.Session, frame []byte, segs int) {
 	}
 	dst := x.dest(s.v.To)
 	if dst == nil || s.v.To != sess.TargetPort {
-		c.denied(dataplane.StageRoute, dataplane.CodeCannotRoute, n, bytes)
+		c.denied(verdict.StageRoute, verdict.CodeCannotRoute, n, bytes)
 		return
 	}
 	if dst.stopped.Load() {
-		c.denied(dataplane.StageRoute, dataplane.CodeInstanceStopped, n, bytes)
+		c.denied(verdict.StageRoute, verdict.CodeInstanceStopped, n, bytes)
 		return
 	}
 	decrementHop(pkt)

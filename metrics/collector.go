@@ -7,8 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // Sender names for Reading.Senders that are not ENIs; they match
@@ -31,7 +30,7 @@ type Traffic struct {
 	SuperPackets uint64
 	// DroppedPackets and DroppedBytes count the packets the dataplane
 	// dropped, by the stage that dropped them and the verdict's code.
-	DroppedPackets, DroppedBytes [dataplane.NumStages][dataplane.NumCodes]uint64
+	DroppedPackets, DroppedBytes [verdict.NumStages][verdict.NumCodes]uint64
 	// ServicePackets counts the packets allowed to the built-in services
 	// and handed to them; ServiceSuperPackets the GSO super-packets cut
 	// into packets for them; ServiceDropped the packets allowed to them
@@ -312,7 +311,7 @@ func (c *Collector) collectTraffic(ch chan<- prometheus.Metric, t *Traffic, send
 
 // drop is one dropped series: a stage and a reason, with its counts.
 type drop struct {
-	stage          dataplane.Stage
+	stage          verdict.Stage
 	reason         string
 	packets, bytes uint64
 }
@@ -322,10 +321,10 @@ type drop struct {
 // fragment keeps its first fragment's code) are merged into one series.
 func drops(t *Traffic) []drop {
 	var out []drop
-	for s := range dataplane.NumStages {
+	for s := range verdict.NumStages {
 		first := len(out) // the series of stage s start here
 	codes:
-		for k := range dataplane.NumCodes {
+		for k := range verdict.NumCodes {
 			p, b := t.DroppedPackets[s][k], t.DroppedBytes[s][k]
 			if p == 0 && b == 0 && !known[s][k] {
 				continue
@@ -350,26 +349,26 @@ func drops(t *Traffic) []drop {
 // the internet in a lab without internet hosts). Their series are
 // exported from the start.
 var knownDrops = [...]struct {
-	stage dataplane.Stage
-	code  dataplane.Code
+	stage verdict.Stage
+	code  verdict.Code
 }{
-	{dataplane.StageParse, dataplane.CodeMalformed},
-	{dataplane.StageParse, dataplane.CodeFragmentOrphan},
-	{dataplane.StageSrcDstCheck, dataplane.CodeSourceDestCheck},
-	{dataplane.StageSGEgress, dataplane.CodeSGRulesMismatch},
-	{dataplane.StageNACLEgress, dataplane.CodeSubnetACLRestrict},
-	{dataplane.StageNACLIngress, dataplane.CodeSubnetACLRestrict},
-	{dataplane.StageSGIngress, dataplane.CodeSGRulesMismatch},
-	{dataplane.StageConntrackAllowance, dataplane.CodeAllowanceExceeded},
-	{dataplane.StageRoute, dataplane.CodeCannotRoute},
-	{dataplane.StageRoute, dataplane.CodeNoInternetGateway},
-	{dataplane.StageRoute, dataplane.CodeTTLExceeded},
-	{dataplane.StageRoute, dataplane.CodeNoBroadcast},
-	{dataplane.StageRoute, dataplane.CodeLinkLocal},
+	{verdict.StageParse, verdict.CodeMalformed},
+	{verdict.StageParse, verdict.CodeFragmentOrphan},
+	{verdict.StageSrcDstCheck, verdict.CodeSourceDestCheck},
+	{verdict.StageSGEgress, verdict.CodeSGRulesMismatch},
+	{verdict.StageNACLEgress, verdict.CodeSubnetACLRestrict},
+	{verdict.StageNACLIngress, verdict.CodeSubnetACLRestrict},
+	{verdict.StageSGIngress, verdict.CodeSGRulesMismatch},
+	{verdict.StageConntrackAllowance, verdict.CodeAllowanceExceeded},
+	{verdict.StageRoute, verdict.CodeCannotRoute},
+	{verdict.StageRoute, verdict.CodeNoInternetGateway},
+	{verdict.StageRoute, verdict.CodeTTLExceeded},
+	{verdict.StageRoute, verdict.CodeNoBroadcast},
+	{verdict.StageRoute, verdict.CodeLinkLocal},
 }
 
 // known marks knownDrops by stage and code.
-var known = func() (k [dataplane.NumStages][dataplane.NumCodes]bool) {
+var known = func() (k [verdict.NumStages][verdict.NumCodes]bool) {
 	for _, d := range knownDrops {
 		k[d.stage][d.code] = true
 	}
@@ -378,11 +377,11 @@ var known = func() (k [dataplane.NumStages][dataplane.NumCodes]bool) {
 
 // direction returns the direction label of a drop at stage s: the side of
 // the path the stage checks for.
-func direction(s dataplane.Stage) string {
+func direction(s verdict.Stage) string {
 	switch s {
-	case dataplane.StageSrcDstCheck, dataplane.StageSGEgress, dataplane.StageNACLEgress:
+	case verdict.StageSrcDstCheck, verdict.StageSGEgress, verdict.StageNACLEgress:
 		return "egress"
-	case dataplane.StageNACLIngress, dataplane.StageSGIngress:
+	case verdict.StageNACLIngress, verdict.StageSGIngress:
 		return "ingress"
 	}
 	return ""

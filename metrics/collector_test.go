@@ -10,8 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // fakeSource is a Source over a Reading the test changes between
@@ -36,7 +35,7 @@ func (f *fakeSource) set(r Reading) {
 	f.mu.Unlock()
 }
 
-func dropped(t *Traffic, s dataplane.Stage, c dataplane.Code, packets, bytes uint64) {
+func dropped(t *Traffic, s verdict.Stage, c verdict.Code, packets, bytes uint64) {
 	t.DroppedPackets[s][c] += packets
 	t.DroppedBytes[s][c] += bytes
 }
@@ -48,11 +47,11 @@ func labReading() Reading {
 		ForwardedPackets: 10, ForwardedBytes: 1500, SuperPackets: 1,
 		ServicePackets: 3, ServiceSuperPackets: 1, ServiceDropped: 1, WriteErrors: 1,
 	}}
-	dropped(&a.Traffic, dataplane.StageSGEgress, dataplane.CodeSGRulesMismatch, 2, 120)
-	dropped(&a.Traffic, dataplane.StageRoute, dataplane.CodeTTLExceeded, 1, 60)
+	dropped(&a.Traffic, verdict.StageSGEgress, verdict.CodeSGRulesMismatch, 2, 120)
+	dropped(&a.Traffic, verdict.StageRoute, verdict.CodeTTLExceeded, 1, 60)
 	inet := Sender{Name: SenderInternet, Traffic: Traffic{ForwardedPackets: 4, ForwardedBytes: 400}}
-	dropped(&inet.Traffic, dataplane.StageNACLIngress, dataplane.CodeSubnetACLRestrict, 5, 300)
-	dropped(&inet.Traffic, dataplane.StageSGIngress, dataplane.CodeSGRulesMismatch, 1, 40)
+	dropped(&inet.Traffic, verdict.StageNACLIngress, verdict.CodeSubnetACLRestrict, 5, 300)
+	dropped(&inet.Traffic, verdict.StageSGIngress, verdict.CodeSGRulesMismatch, 1, 40)
 	svc := Sender{Name: SenderServices, Traffic: Traffic{ForwardedPackets: 2, ForwardedBytes: 200}}
 	return Reading{
 		Senders: []Sender{a, inet, svc},
@@ -247,15 +246,13 @@ func forwarded(t *testing.T, c prometheus.Collector) float64 {
 }
 
 // TestUnknownDrops checks that a pair outside knownDrops shows once it
-// counts, and that codes sharing a name share a series.
+// counts.
 func TestUnknownDrops(t *testing.T) {
 	var tr Traffic
-	dropped(&tr, dataplane.StageNone, dataplane.CodeNone, 1, 50)         // live's fallback for an out-of-range verdict
-	dropped(&tr, dataplane.StageExempt, dataplane.CodeCannotRoute, 0, 0) // zero and unknown: absent
-	// A later fragment of a dropped first one: both codes are named
-	// FRAGMENT_FOLLOWS_FIRST.
-	dropped(&tr, dataplane.StageSGIngress, dataplane.CodeFragmentFollowing, 2, 100)
-	dropped(&tr, dataplane.StageSGIngress, dataplane.CodeFragmentFollowDenied, 3, 150)
+	dropped(&tr, verdict.StageNone, verdict.CodeNone, 1, 50)         // live's fallback for an out-of-range verdict
+	dropped(&tr, verdict.StageExempt, verdict.CodeCannotRoute, 0, 0) // zero and unknown: absent
+	// A code no drop carries today still gets its series.
+	dropped(&tr, verdict.StageSGIngress, verdict.CodeFragmentFollowing, 5, 250)
 	src := &fakeSource{r: Reading{Senders: []Sender{{Name: "eni-a", Traffic: tr}}}}
 
 	ds := drops(&tr)
@@ -296,14 +293,14 @@ vpclab_packets_total{action="dropped",direction="",reason="LINK_LOCAL_NOT_ROUTED
 
 // TestDirection checks the direction label of every stage.
 func TestDirection(t *testing.T) {
-	want := map[dataplane.Stage]string{
-		dataplane.StageSrcDstCheck: "egress",
-		dataplane.StageSGEgress:    "egress",
-		dataplane.StageNACLEgress:  "egress",
-		dataplane.StageNACLIngress: "ingress",
-		dataplane.StageSGIngress:   "ingress",
+	want := map[verdict.Stage]string{
+		verdict.StageSrcDstCheck: "egress",
+		verdict.StageSGEgress:    "egress",
+		verdict.StageNACLEgress:  "egress",
+		verdict.StageNACLIngress: "ingress",
+		verdict.StageSGIngress:   "ingress",
 	}
-	for s := range dataplane.NumStages {
+	for s := range verdict.NumStages {
 		if got := direction(s); got != want[s] {
 			t.Errorf("direction(%s) = %q, want %q", s, got, want[s])
 		}

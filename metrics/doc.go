@@ -23,7 +23,7 @@
 // action is "forwarded" (delivered to a TUN device: an ENI's or the
 // internet's) or "dropped" (by the dataplane). For a drop, stage is the
 // stage that dropped the packet and reason its verdict code, with the
-// names of dataplane.Stage and dataplane.Code ("sg-ingress",
+// names of verdict.Stage and verdict.Code ("sg-ingress",
 // "ENI_SG_RULES_MISMATCH"); direction says on which side of the path the
 // stage sits:
 //

@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/metrics"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // A lab's counters exported per ENI and scraped over HTTP. A real Source
@@ -16,8 +16,8 @@ func Example() {
 	src := metrics.SourceFunc(func(r *metrics.Reading) {
 		var t metrics.Traffic
 		t.ForwardedPackets, t.ForwardedBytes = 3, 180
-		t.DroppedPackets[dataplane.StageSGIngress][dataplane.CodeSGRulesMismatch] = 1
-		t.DroppedBytes[dataplane.StageSGIngress][dataplane.CodeSGRulesMismatch] = 60
+		t.DroppedPackets[verdict.StageSGIngress][verdict.CodeSGRulesMismatch] = 1
+		t.DroppedBytes[verdict.StageSGIngress][verdict.CodeSGRulesMismatch] = 60
 		r.Senders = append(r.Senders, metrics.Sender{Name: "eni-0a1b", Traffic: t})
 	})
 	c := metrics.New(src, metrics.Options{PerENI: true})

@@ -4,10 +4,10 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/tun"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // BenchmarkOffer measures the packet path's cost: a port without
@@ -32,7 +32,7 @@ func BenchmarkOffer(b *testing.B) {
 	for _, size := range []int{64, 1500} {
 		pl := size - 40
 		buf, p := pkt(b, tcp(web1, db1, 40000, 443, pl))
-		v := &dataplane.Verdict{Allowed: true, Stage: dataplane.StageSGIngress, From: portWeb1, To: portDB1}
+		v := &verdict.Verdict{Allowed: true, Stage: verdict.StageSGIngress, From: portWeb1, To: portDB1}
 		b.Run("no-session/"+strconv.Itoa(size), func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(size))
@@ -67,7 +67,7 @@ func BenchmarkSuperPacket(b *testing.B) {
 	h.Encode(vnet)
 	var p packet.Parsed
 	p.Decode(super)
-	v := &dataplane.Verdict{Allowed: true, From: portWeb1, To: portDB1}
+	v := &verdict.Verdict{Allowed: true, From: portWeb1, To: portDB1}
 	r, discard := m.tab.Load().ring, func(*meta, []byte, int) {}
 	b.Run("offer", func(b *testing.B) {
 		b.ReportAllocs()

@@ -6,10 +6,10 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/packet"
-	"github.com/vpclab/vpclab/services"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // Direction says which way a packet crossed a mirrored ENI.
@@ -50,15 +50,15 @@ type Session struct {
 	// Source is the mirrored ENI, SourcePort its dataplane port and
 	// SourceAddr its primary IPv4 address, the outer source.
 	Source     string
-	SourcePort dataplane.Port
+	SourcePort verdict.Port
 	SourceAddr netip.Addr
 	// Target is the lab.MirrorTarget's id. For an ENI target, TargetENI,
 	// TargetPort and TargetAddr (its primary IPv4, the outer destination)
 	// say where copies go; for a file target PcapFile names the file,
-	// TargetPort is dataplane.PortNone and TargetAddr 0.0.0.0.
+	// TargetPort is verdict.PortNone and TargetAddr 0.0.0.0.
 	Target     string
 	TargetENI  string
-	TargetPort dataplane.Port
+	TargetPort verdict.Port
 	TargetAddr netip.Addr
 	PcapFile   string
 	Filter     string
@@ -182,13 +182,13 @@ func famIdx(version byte) int {
 // routerMAC is the MAC vpclab gives a subnet's router (Policy): derived
 // from the subnet id as ENI MACs are from theirs.
 func routerMAC(subnetID string) [6]byte {
-	return [6]byte(services.MAC("router/" + subnetID))
+	return [6]byte(labnet.MAC("router/" + subnetID))
 }
 
 // compile builds the table of l. Files are looked up in, and new ones
 // opened into, files (keyed by path); the caller owns what it opened.
 // roomENI is the most inner-frame bytes an ENI target takes.
-func compile(l *lab.Lab, port func(string) (dataplane.Port, bool), roomENI int,
+func compile(l *lab.Lab, port func(string) (verdict.Port, bool), roomENI int,
 	files map[string]*pcapFile, ctrs map[string]*counters) (*table, error) {
 	where := func(line int) string { return fmt.Sprintf("%s:%d", l.File, line) }
 	filters := map[string]*lab.MirrorFilter{}
@@ -208,7 +208,7 @@ func compile(l *lab.Lab, port func(string) (dataplane.Port, bool), roomENI int,
 	peers := map[netip.Addr]peer{}
 	for _, e := range l.Interfaces() {
 		for _, a := range e.Addrs() {
-			peers[a] = peer{mac: [6]byte(services.MAC(e.ID)), subnet: e.Subnet}
+			peers[a] = peer{mac: [6]byte(labnet.MAC(e.ID)), subnet: e.Subnet}
 		}
 	}
 
@@ -253,7 +253,7 @@ func compile(l *lab.Lab, port func(string) (dataplane.Port, bool), roomENI int,
 		s := &session{Session: Session{
 			ID: ms.ID, Number: ms.Number,
 			Source: ms.Source, SourcePort: srcPort, SourceAddr: eni.IP,
-			Target: tg.ID, TargetPort: dataplane.PortNone, TargetAddr: netip.IPv4Unspecified(),
+			Target: tg.ID, TargetPort: verdict.PortNone, TargetAddr: netip.IPv4Unspecified(),
 			Filter: f.ID, VNI: ms.VNI, PacketLength: ms.PacketLength,
 		}}
 		room := roomFile
@@ -312,7 +312,7 @@ func compile(l *lab.Lab, port func(string) (dataplane.Port, bool), roomENI int,
 
 		src := bySource[ms.Source]
 		if src == nil {
-			src = &source{id: ms.Source, mac: [6]byte(services.MAC(ms.Source)), router: routerMAC(eni.Subnet),
+			src = &source{id: ms.Source, mac: [6]byte(labnet.MAC(ms.Source)), router: routerMAC(eni.Subnet),
 				subnet: eni.Subnet, peers: peers}
 			bySource[ms.Source] = src
 			for int(srcPort) >= len(t.ports) {

@@ -63,7 +63,7 @@
 // frame: an Ethernet header and the packet as the ENI sent or received it.
 // The outer header has DF set, TTL 64 and a correct checksum; the UDP
 // checksum is 0, as RFC 7348 recommends (see below for an exception). The inner Ethernet header carries
-// the source ENI's MAC (services.MAC, as instance metadata shows it) and
+// the source ENI's MAC (labnet.MAC, as instance metadata shows it) and
 // its peer's: the peer ENI's MAC when the peer is an ENI of the same
 // subnet, else the subnet router's (Policy: a MAC derived from the
 // subnet id, as ENI MACs are from theirs); EtherType 0x0800 or 0x86DD.

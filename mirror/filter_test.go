@@ -8,9 +8,9 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 func cidrRule(n int, accept bool, proto int, src, dst string) lab.MirrorRule {
@@ -226,7 +226,7 @@ func TestSessionPriority(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	v := &dataplane.Verdict{Allowed: true, Stage: dataplane.StageSGIngress, Code: dataplane.CodeSGRuleMatch, From: portWeb1, To: portDB1}
+	v := &verdict.Verdict{Allowed: true, Stage: verdict.StageSGIngress, Code: verdict.CodeSGRuleMatch, From: portWeb1, To: portDB1}
 	for _, tt := range []struct {
 		spec packet.Spec
 		dir  Direction
@@ -271,28 +271,28 @@ func TestSessionPriority(t *testing.T) {
 // packets dropped at the source by its security group or network ACL are
 // not mirrored; exempt traffic never is).
 func TestReached(t *testing.T) {
-	const me, other = dataplane.Port(4), dataplane.Port(9)
-	deny := func(stage dataplane.Stage, code dataplane.Code, eni string) dataplane.Verdict {
-		return dataplane.Verdict{Stage: stage, Code: code, ENI: eni, From: me, To: other}
+	const me, other = verdict.Port(4), verdict.Port(9)
+	deny := func(stage verdict.Stage, code verdict.Code, eni string) verdict.Verdict {
+		return verdict.Verdict{Stage: stage, Code: code, ENI: eni, From: me, To: other}
 	}
 	tests := []struct {
 		name    string
-		v       dataplane.Verdict
+		v       verdict.Verdict
 		egress  bool // mirrored as sent by me (From)
 		ingress bool // mirrored as received by me (when To is me)
 	}{
-		{"delivered", dataplane.Verdict{Allowed: true, Stage: dataplane.StageSGIngress, Code: dataplane.CodeSGRuleMatch, From: me, To: me}, true, true},
-		{"exempt", dataplane.Verdict{Allowed: true, Stage: dataplane.StageExempt, Code: dataplane.CodeExempt, From: me, To: me}, false, false},
-		{"malformed", deny(dataplane.StageParse, dataplane.CodeMalformed, ""), false, false},
-		{"source/destination check", deny(dataplane.StageSrcDstCheck, dataplane.CodeSourceDestCheck, "eni-me"), false, false},
-		{"no route", deny(dataplane.StageRoute, dataplane.CodeCannotRoute, ""), false, false},
-		{"my security group out", deny(dataplane.StageSGEgress, dataplane.CodeSGRulesMismatch, "eni-me"), false, false},
-		{"my subnet's network ACL out", deny(dataplane.StageNACLEgress, dataplane.CodeSubnetACLRestrict, ""), false, false},
-		{"the receiver's network ACL", deny(dataplane.StageNACLIngress, dataplane.CodeSubnetACLRestrict, ""), true, false},
-		{"the receiver's security group", deny(dataplane.StageSGIngress, dataplane.CodeSGRulesMismatch, "eni-other"), true, false},
-		{"my instance's allowance", deny(dataplane.StageConntrackAllowance, dataplane.CodeAllowanceExceeded, "eni-me"), false, false},
-		{"the receiver's allowance", deny(dataplane.StageConntrackAllowance, dataplane.CodeAllowanceExceeded, "eni-other"), true, false},
-		{"a later fragment of a denied allowance", deny(dataplane.StageConntrackAllowance, dataplane.CodeAllowanceExceeded, ""), false, false},
+		{"delivered", verdict.Verdict{Allowed: true, Stage: verdict.StageSGIngress, Code: verdict.CodeSGRuleMatch, From: me, To: me}, true, true},
+		{"exempt", verdict.Verdict{Allowed: true, Stage: verdict.StageExempt, Code: verdict.CodeExempt, From: me, To: me}, false, false},
+		{"malformed", deny(verdict.StageParse, verdict.CodeMalformed, ""), false, false},
+		{"source/destination check", deny(verdict.StageSrcDstCheck, verdict.CodeSourceDestCheck, "eni-me"), false, false},
+		{"no route", deny(verdict.StageRoute, verdict.CodeCannotRoute, ""), false, false},
+		{"my security group out", deny(verdict.StageSGEgress, verdict.CodeSGRulesMismatch, "eni-me"), false, false},
+		{"my subnet's network ACL out", deny(verdict.StageNACLEgress, verdict.CodeSubnetACLRestrict, ""), false, false},
+		{"the receiver's network ACL", deny(verdict.StageNACLIngress, verdict.CodeSubnetACLRestrict, ""), true, false},
+		{"the receiver's security group", deny(verdict.StageSGIngress, verdict.CodeSGRulesMismatch, "eni-other"), true, false},
+		{"my instance's allowance", deny(verdict.StageConntrackAllowance, verdict.CodeAllowanceExceeded, "eni-me"), false, false},
+		{"the receiver's allowance", deny(verdict.StageConntrackAllowance, verdict.CodeAllowanceExceeded, "eni-other"), true, false},
+		{"a later fragment of a denied allowance", deny(verdict.StageConntrackAllowance, verdict.CodeAllowanceExceeded, ""), false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,9 +8,9 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/tun"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // gsoFrame is one frame a gsoSink was sent.
@@ -122,7 +122,7 @@ func mirrorBoth(t *testing.T, plen int, offers []offer, drainEvery int) ([]sent,
 	defer m2.Close()
 	for i, o := range offers {
 		b, p := pkt(t, o.spec)
-		v := &dataplane.Verdict{Allowed: true, From: portWeb1, To: portDB1}
+		v := &verdict.Verdict{Allowed: true, From: portWeb1, To: portDB1}
 		if o.dir == Ingress {
 			v.From, v.To = portDB1, portWeb1
 		}
@@ -403,7 +403,7 @@ func TestCutSuperPackets(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer m.Close()
-				v := &dataplane.Verdict{Allowed: true, From: portWeb1, To: portDB1}
+				v := &verdict.Verdict{Allowed: true, From: portWeb1, To: portDB1}
 				if !m.Offer(portWeb1, Egress, v, &p, vnet, b, 0) {
 					t.Fatal("not mirrored")
 				}
@@ -454,8 +454,8 @@ func TestCoalesceNoAllocs(t *testing.T) {
 	var sp packet.Parsed
 	sp.Decode(super)
 	ack, ap := pkt(t, tcp(db1, web1, 5432, 40000, 0))
-	v := &dataplane.Verdict{Allowed: true, From: portWeb1, To: portDB1}
-	back := &dataplane.Verdict{Allowed: true, From: portDB1, To: portWeb1}
+	v := &verdict.Verdict{Allowed: true, From: portWeb1, To: portDB1}
+	back := &verdict.Verdict{Allowed: true, From: portDB1, To: portWeb1}
 	round := func() {
 		for range 4 {
 			m.Offer(portWeb1, Egress, v, &sp, vnet, super, 0)

@@ -9,10 +9,10 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/tun"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // testLab is a small VPC:
@@ -83,16 +83,16 @@ func newLab(t testing.TB, filters []*lab.MirrorFilter, targets []*lab.MirrorTarg
 
 // fixedPorts gives the ENIs of testLab fixed ports, for tests without an
 // engine.
-func fixedPorts(id string) (dataplane.Port, bool) {
-	p, ok := map[string]dataplane.Port{"eni-web1": 0, "eni-app1": 1, "eni-db1": 2, "eni-tap1": 3}[id]
+func fixedPorts(id string) (verdict.Port, bool) {
+	p, ok := map[string]verdict.Port{"eni-web1": 0, "eni-app1": 1, "eni-db1": 2, "eni-tap1": 3}[id]
 	return p, ok
 }
 
 const (
-	portWeb1 dataplane.Port = 0
-	portApp1 dataplane.Port = 1
-	portDB1  dataplane.Port = 2
-	portTap1 dataplane.Port = 3
+	portWeb1 verdict.Port = 0
+	portApp1 verdict.Port = 1
+	portDB1  verdict.Port = 2
+	portTap1 verdict.Port = 3
 )
 
 // Rules as the lab file's defaults fill them in.

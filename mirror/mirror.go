@@ -10,12 +10,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/internal/pktring"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/tun"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // Sink takes the mirror packets of sessions whose target is an ENI.
@@ -128,7 +128,7 @@ type counters struct {
 // Mirror runs a lab's traffic mirror sessions.
 type Mirror struct {
 	tab  atomic.Pointer[table]
-	port func(string) (dataplane.Port, bool)
+	port func(string) (verdict.Port, bool)
 	opts Options
 	room int // inner-frame bytes an ENI target takes: MTU minus the outer headers
 
@@ -151,7 +151,7 @@ type Mirror struct {
 // dataplane port (dataplane.Engine.Port): the engine must already run l.
 // Pcap targets are created (truncated) now. Call Start, or Drain from an
 // offline loop, to send copies.
-func New(l *lab.Lab, port func(eniID string) (dataplane.Port, bool), o Options) (*Mirror, error) {
+func New(l *lab.Lab, port func(eniID string) (verdict.Port, bool), o Options) (*Mirror, error) {
 	if o.MTU == 0 {
 		o.MTU = labnet.DefaultMTU
 	}
@@ -242,7 +242,7 @@ func (m *Mirror) Reconfigure(l *lab.Lab) error {
 // reports whether a copy was queued. Offer copies what it keeps before it
 // returns, allocates nothing, takes no lock and never blocks; with no
 // session at the port it costs one atomic load and an index.
-func (m *Mirror) Offer(at dataplane.Port, dir Direction, v *dataplane.Verdict, p *packet.Parsed, vnet, pkt []byte, now int64) bool {
+func (m *Mirror) Offer(at verdict.Port, dir Direction, v *verdict.Verdict, p *packet.Parsed, vnet, pkt []byte, now int64) bool {
 	t := m.tab.Load()
 	if uint(at) >= uint(len(t.ports)) { // a negative port too
 		return false
@@ -327,15 +327,15 @@ func cutParts(md *meta, pkt []byte, n int, parts *[1 + maxCutSegments][]byte) in
 // Packet offers a packet to both its ends: Egress at v.From, Ingress at
 // v.To. Use it when the packet is the same for both; the live path, which
 // decrements the TTL between them, calls Offer before and after.
-func (m *Mirror) Packet(v *dataplane.Verdict, p *packet.Parsed, vnet, pkt []byte, now int64) {
+func (m *Mirror) Packet(v *verdict.Verdict, p *packet.Parsed, vnet, pkt []byte, now int64) {
 	m.Offer(v.From, Egress, v, p, vnet, pkt, now)
 	m.Offer(v.To, Ingress, v, p, vnet, pkt, now) // v.To == v.From: sent and received
 }
 
 // reached reports whether a packet with verdict v got to the side of the
 // ENI at port at that dir names (see the package doc).
-func reached(at dataplane.Port, dir Direction, v *dataplane.Verdict, eni string) bool {
-	if v.Code == dataplane.CodeExempt {
+func reached(at verdict.Port, dir Direction, v *verdict.Verdict, eni string) bool {
+	if v.Code == verdict.CodeExempt {
 		return false
 	}
 	if dir == Ingress {
@@ -348,9 +348,9 @@ func reached(at dataplane.Port, dir Direction, v *dataplane.Verdict, eni string)
 		return true
 	}
 	switch v.Stage {
-	case dataplane.StageNACLIngress, dataplane.StageSGIngress:
+	case verdict.StageNACLIngress, verdict.StageSGIngress:
 		return true // the receiver's side dropped it: it was sent
-	case dataplane.StageConntrackAllowance:
+	case verdict.StageConntrackAllowance:
 		return v.ENI != "" && v.ENI != eni // the receiver's instance ran out
 	}
 	return false

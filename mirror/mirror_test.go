@@ -14,9 +14,10 @@ import (
 
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/packet"
-	"github.com/vpclab/vpclab/services"
 	"github.com/vpclab/vpclab/tun"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // mirrorAll returns testLab with one session, eni-web1 to eni-tap1, that
@@ -26,7 +27,7 @@ func mirrorAll(t testing.TB, plen int) *lab.Lab {
 		[]*lab.MirrorSession{newSession("tms-web", 1, "eni-web1", "tmt-tap", "tmf-all", 77, plen)})
 }
 
-func mac(eni string) net.HardwareAddr { return services.MAC(eni) }
+func mac(eni string) net.HardwareAddr { return labnet.MAC(eni) }
 
 func routerOf(subnet string) net.HardwareAddr {
 	m := routerMAC(subnet)
@@ -46,7 +47,7 @@ func TestWhatIsMirrored(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	port := func(eni string) dataplane.Port {
+	port := func(eni string) verdict.Port {
 		p, ok := e.Port(eni)
 		if !ok {
 			t.Fatalf("no port for %s", eni)
@@ -56,7 +57,7 @@ func TestWhatIsMirrored(t *testing.T) {
 	web, app, db := port("eni-web1"), port("eni-app1"), port("eni-db1")
 	tests := []struct {
 		name string
-		from dataplane.Port
+		from verdict.Port
 		spec packet.Spec
 		want []Direction // the copies, in order
 	}{
@@ -70,7 +71,7 @@ func TestWhatIsMirrored(t *testing.T) {
 		{"Amazon DNS is exempt", web, udp(web1, netip.MustParseAddr("10.0.0.2"), 40004, 53, 30), nil},
 		{"a spoofed source fails the source/destination check", web, tcp(netip.MustParseAddr("10.0.1.50"), db1, 1, 5432, 0), nil},
 	}
-	var v dataplane.Verdict
+	var v verdict.Verdict
 	var p packet.Parsed
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,7 +115,7 @@ func TestTargetSecurityGroupDecides(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var v dataplane.Verdict
+		var v verdict.Verdict
 		var p packet.Parsed
 		var originals [][]byte
 		web, _ := e.Port("eni-web1")
@@ -139,7 +140,7 @@ func TestTargetSecurityGroupDecides(t *testing.T) {
 				if d := decode(t, c.pkt); !bytes.Equal(d.inner, originals[i]) || d.vxlan.VNI != 77 {
 					t.Errorf("the target decodes packet %d as VNI %d, %x; want 77, %x", i, d.vxlan.VNI, d.inner, originals[i])
 				}
-			} else if v.Allowed || v.Stage != dataplane.StageSGIngress {
+			} else if v.Allowed || v.Stage != verdict.StageSGIngress {
 				t.Fatalf("mirror packet %d to a target whose security group has no UDP 4789 rule: %v %v", i, v.Stage, v.Code)
 			}
 		}
@@ -162,9 +163,9 @@ func TestEncapsulation(t *testing.T) {
 	v4b, p4b := pkt(t, tcp(web1, db1, 40000, 5432, 500)) // same flow
 	v4r, p4r := pkt(t, tcp(db1, web1, 5432, 40000, 0))   // its reply
 	v6, p6 := pkt(t, udp(web1v6, remote, 5353, 53, 40))
-	out := &dataplane.Verdict{Allowed: true, From: portWeb1, To: portDB1}
-	in := &dataplane.Verdict{Allowed: true, From: portDB1, To: portWeb1}
-	inet := &dataplane.Verdict{Allowed: true, From: portWeb1, To: dataplane.PortInternet}
+	out := &verdict.Verdict{Allowed: true, From: portWeb1, To: portDB1}
+	in := &verdict.Verdict{Allowed: true, From: portDB1, To: portWeb1}
+	inet := &verdict.Verdict{Allowed: true, From: portWeb1, To: verdict.PortInternet}
 	m.Offer(portWeb1, Egress, out, p4, nil, v4, 0)
 	m.Offer(portWeb1, Egress, out, p4b, nil, v4b, 0)
 	m.Offer(portWeb1, Ingress, in, p4r, nil, v4r, 0)
@@ -259,7 +260,7 @@ func TestTruncation(t *testing.T) {
 			}
 			defer m.Close()
 			b, p := pkt(t, tt.spec)
-			v := &dataplane.Verdict{Allowed: true, From: portWeb1, To: portDB1}
+			v := &verdict.Verdict{Allowed: true, From: portWeb1, To: portDB1}
 			if !m.Offer(portWeb1, Egress, v, p, nil, b, 0) {
 				t.Fatal("not mirrored")
 			}
@@ -318,7 +319,7 @@ func TestGSO(t *testing.T) {
 		if r := p.Decode(b); r != packet.OK {
 			t.Fatal(r)
 		}
-		v := &dataplane.Verdict{Allowed: true, From: portWeb1, To: portDB1}
+		v := &verdict.Verdict{Allowed: true, From: portWeb1, To: portDB1}
 		if !m.Offer(portWeb1, Egress, v, &p, vnet, b, 0) {
 			t.Fatal("not mirrored")
 		}
@@ -375,7 +376,7 @@ func TestChecksumCompleted(t *testing.T) {
 		partial := binary.BigEndian.Uint16(b[36:])
 		var p packet.Parsed
 		p.Decode(b)
-		v := &dataplane.Verdict{Allowed: true, From: portWeb1, To: portDB1}
+		v := &verdict.Verdict{Allowed: true, From: portWeb1, To: portDB1}
 		m.Offer(portWeb1, Egress, v, &p, vnet, b, 0)
 		m.Drain()
 		got := sink.take()
@@ -406,7 +407,7 @@ func TestFullQueueDrops(t *testing.T) {
 	}
 	defer m.Close()
 	b, p := pkt(t, tcp(web1, db1, 1, 2, 10))
-	v := &dataplane.Verdict{Allowed: true, From: portWeb1, To: portDB1}
+	v := &verdict.Verdict{Allowed: true, From: portWeb1, To: portDB1}
 	var queued int
 	for range 5 {
 		if m.Offer(portWeb1, Egress, v, p, nil, b, 0) {
@@ -443,7 +444,7 @@ func TestOfferNoAllocs(t *testing.T) {
 	vnet, super := superPacket(t, 8000, 1400)
 	var sp packet.Parsed
 	sp.Decode(super)
-	v := &dataplane.Verdict{Allowed: true, From: portWeb1, To: portDB1}
+	v := &verdict.Verdict{Allowed: true, From: portWeb1, To: portDB1}
 	m.Offer(portWeb1, Egress, v, &sp, vnet, super, 0) // the consumer's buffers grow once
 	m.Drain()
 	r, discard := m.tab.Load().ring, func(*meta, []byte, int) {}
@@ -485,7 +486,7 @@ func TestConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			b, p := pkt(t, tcp(web1, db1, uint16(g), 2, 100))
-			v := &dataplane.Verdict{Allowed: true, From: portWeb1, To: portDB1}
+			v := &verdict.Verdict{Allowed: true, From: portWeb1, To: portDB1}
 			for range each {
 				if m.Offer(portWeb1, Egress, v, p, nil, b, 0) {
 					queued.Add(1)
@@ -502,7 +503,7 @@ func TestConcurrent(t *testing.T) {
 		t.Fatalf("queued %d, sent %d, stats %+v; want sent = queued and mirrored + dropped = %d", queued.Load(), sink.n.Load(), st, producers*each)
 	}
 	b, p := pkt(t, tcp(web1, db1, 1, 2, 100))
-	if m.Offer(portWeb1, Egress, &dataplane.Verdict{Allowed: true, From: portWeb1, To: portDB1}, p, nil, b, 0) {
+	if m.Offer(portWeb1, Egress, &verdict.Verdict{Allowed: true, From: portWeb1, To: portDB1}, p, nil, b, 0) {
 		t.Error("Offer after Close queued a copy")
 	}
 	if m.Close() != nil || m.Reconfigure(mirrorAll(t, 0)) == nil {
@@ -517,7 +518,7 @@ func TestNoSinkCountsFailed(t *testing.T) {
 	}
 	defer m.Close()
 	b, p := pkt(t, tcp(web1, db1, 1, 2, 10))
-	m.Offer(portWeb1, Egress, &dataplane.Verdict{Allowed: true, From: portWeb1, To: portDB1}, p, nil, b, 0)
+	m.Offer(portWeb1, Egress, &verdict.Verdict{Allowed: true, From: portWeb1, To: portDB1}, p, nil, b, 0)
 	m.Drain()
 	if st := m.Stats()[0]; st.Failed != 1 || st.Mirrored != 0 {
 		t.Fatalf("stats %+v, want 1 failed", st)
@@ -529,7 +530,7 @@ func TestNewErrors(t *testing.T) {
 	tests := []struct {
 		name   string
 		change func(l *lab.Lab)
-		ports  func(string) (dataplane.Port, bool)
+		ports  func(string) (verdict.Port, bool)
 		opts   Options
 		want   string
 	}{
@@ -547,7 +548,7 @@ func TestNewErrors(t *testing.T) {
 		{"an unknown filter", func(l *lab.Lab) { l.MirrorSessions[0].Filter = "tmf-x" }, nil, Options{}, "filter tmf-x is not defined"},
 		{"an unknown target", func(l *lab.Lab) { l.MirrorSessions[0].Target = "tmt-x" }, nil, Options{}, "target tmt-x is not defined"},
 		{"an unknown source", func(l *lab.Lab) { l.MirrorSessions[0].Source = "eni-x" }, nil, Options{}, "source eni-x is not an interface of the lab"},
-		{"a source the engine does not know", func(*lab.Lab) {}, func(string) (dataplane.Port, bool) { return dataplane.PortNone, false },
+		{"a source the engine does not know", func(*lab.Lab) {}, func(string) (verdict.Port, bool) { return verdict.PortNone, false },
 			Options{}, "source eni-web1 has no dataplane port"},
 		{"a bad filter rule", func(l *lab.Lab) {
 			l.MirrorFilters[0].Egress = append(l.MirrorFilters[0].Egress, allRule(100, false))

@@ -12,8 +12,8 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 type record struct {
@@ -72,7 +72,7 @@ func TestPcapFile(t *testing.T) {
 	if lt, recs := readPcap(t, path); lt != layers.LinkTypeRaw || len(recs) != 0 {
 		t.Fatalf("a new file: link type %v, %d records; want Raw, none", lt, len(recs))
 	}
-	v := &dataplane.Verdict{Allowed: true, From: portWeb1, To: portDB1}
+	v := &verdict.Verdict{Allowed: true, From: portWeb1, To: portDB1}
 	var originals [][]byte
 	for i := range 3 {
 		b, p := pkt(t, tcp(web1, db1, 40000, 5432, 10*i))
@@ -148,8 +148,8 @@ func TestReconfigurePcap(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	web := &dataplane.Verdict{Allowed: true, From: portWeb1, To: portDB1}
-	app := &dataplane.Verdict{Allowed: true, From: portApp1, To: portDB1}
+	web := &verdict.Verdict{Allowed: true, From: portWeb1, To: portDB1}
+	app := &verdict.Verdict{Allowed: true, From: portApp1, To: portDB1}
 	wb, wp := pkt(t, tcp(web1, db1, 1, 2, 0))
 	ab, ap := pkt(t, tcp(app1, db1, 1, 2, 0))
 	send := func() {
@@ -208,7 +208,7 @@ func TestPcapTruncatedRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, p := pkt(t, tcp(web1, db1, 1, 2, 1000))
-	m.Offer(portWeb1, Egress, &dataplane.Verdict{Allowed: true, From: portWeb1, To: portDB1}, p, nil, b, 0)
+	m.Offer(portWeb1, Egress, &verdict.Verdict{Allowed: true, From: portWeb1, To: portDB1}, p, nil, b, 0)
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -109,7 +109,7 @@ type Step struct {
 	// Expect is allow or deny for a send; for an apply, error when the lab
 	// must be refused and empty when it must load.
 	Expect string
-	// By is the stage expected to decide a send (a dataplane.Stage name or
+	// By is the stage expected to decide a send (a verdict.Stage name or
 	// "conntrack"), or empty.
 	By string
 	// Rule is the rule expected to decide a send, or empty.

@@ -9,9 +9,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/internal/yamlpos"
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // This file reads the keys of a policy-test file, on top of decode.go.
@@ -29,7 +29,7 @@ var (
 // byNames are the values by accepts: the stages' names, and conntrack.
 var byNames = func() []string {
 	var names []string
-	for s := dataplane.StageNone + 1; s < dataplane.NumStages; s++ {
+	for s := verdict.StageNone + 1; s < verdict.NumStages; s++ {
 		names = append(names, s.String())
 	}
 	return append(names, byConntrack)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
-	"github.com/vpclab/vpclab/sg"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // epoch is the virtual clock's reading when Run starts a file:
@@ -37,9 +37,9 @@ type StepResult struct {
 	OK bool
 	// Verdict is a send's verdict. Its Trace is nil: the stages are in
 	// Trace.
-	Verdict dataplane.Verdict
+	Verdict verdict.Verdict
 	// Trace holds every stage a send's packet went through.
-	Trace dataplane.Trace
+	Trace verdict.Trace
 	// Got is what happened: allow or deny for a send (error when its
 	// packet could not be built); for an apply, applied, error (refused)
 	// or loaded (not applied, since the step expects an error).
@@ -131,36 +131,36 @@ func (sr *StepResult) check(snap *dataplane.Snapshot, to dataplane.Endpoint) str
 	}
 	// The decisions by and rule are checked against: the one that dropped
 	// the packet, or every one that let it through.
-	ds := []dataplane.Step{deciding(v)}
+	ds := []verdict.Step{deciding(v)}
 	if v.Allowed {
-		ds = slices.DeleteFunc(slices.Clone(sr.Trace.Steps), func(s dataplane.Step) bool { return !s.Pass })
+		ds = slices.DeleteFunc(slices.Clone(sr.Trace.Steps), func(s verdict.Step) bool { return !s.Pass })
 	}
 	if st.By != "" {
-		ds = slices.DeleteFunc(ds, func(s dataplane.Step) bool { return !decidedBy(s, st.By) })
+		ds = slices.DeleteFunc(ds, func(s verdict.Step) bool { return !decidedBy(s, st.By) })
 	}
-	if len(ds) == 0 || st.Rule != "" && !slices.ContainsFunc(ds, func(s dataplane.Step) bool { return ruleMatches(s, st.Rule) }) {
+	if len(ds) == 0 || st.Rule != "" && !slices.ContainsFunc(ds, func(s verdict.Step) bool { return ruleMatches(s, st.Rule) }) {
 		return mismatch
 	}
 	return ""
 }
 
 // deciding returns the decision of the stage that decided a verdict.
-func deciding(v *dataplane.Verdict) dataplane.Step {
-	return dataplane.Step{Stage: v.Stage, Pass: v.Allowed, Code: v.Code, ENI: v.ENI, ACL: v.ACL, NACLRule: v.NACLRule, SG: v.SG}
+func deciding(v *verdict.Verdict) verdict.Step {
+	return verdict.Step{Stage: v.Stage, Pass: v.Allowed, Code: v.Code, ENI: v.ENI, ACL: v.ACL, NACLRule: v.NACLRule, SG: v.SG}
 }
 
 // decidedBy reports whether a decision was taken by the stage a step's by
 // names.
-func decidedBy(s dataplane.Step, by string) bool {
+func decidedBy(s verdict.Step, by string) bool {
 	if by == byConntrack {
-		return s.Code == dataplane.CodeConntrack
+		return s.Code == verdict.CodeConntrack
 	}
 	return s.Stage.String() == by
 }
 
 // ruleMatches reports whether a decision was taken by the rule a step's
 // rule names.
-func ruleMatches(s dataplane.Step, rule string) bool {
+func ruleMatches(s verdict.Step, rule string) bool {
 	if isNACL(s.Stage) {
 		return s.NACLRule != 0 && strconv.Itoa(s.NACLRule) == rule
 	}
@@ -168,18 +168,18 @@ func ruleMatches(s dataplane.Step, rule string) bool {
 	return ref != nil && (rule == ref.Group || rule == ref.ID || rule == refName(ref))
 }
 
-func isNACL(s dataplane.Stage) bool {
-	return s == dataplane.StageNACLEgress || s == dataplane.StageNACLIngress
+func isNACL(s verdict.Stage) bool {
+	return s == verdict.StageNACLEgress || s == verdict.StageNACLIngress
 }
 
 // refName names a security-group rule as group/direction/index.
-func refName(ref *sg.RuleRef) string {
+func refName(ref *verdict.RuleRef) string {
 	return fmt.Sprintf("%s/%s/%d", ref.Group, ref.Dir, ref.Index)
 }
 
 // describe describes a decision: its stage, the ENI or ACL, the rule and
 // the code, such as "nacl-egress acl-db rule 32767 SUBNET_ACL_RESTRICTION".
-func describe(s dataplane.Step) string {
+func describe(s verdict.Step) string {
 	parts := []string{s.Stage.String()}
 	if s.ENI != "" {
 		parts = append(parts, s.ENI)
@@ -285,7 +285,7 @@ func (sr *StepResult) outcome() string {
 		return "error"
 	}
 	out := fmt.Sprintf("%-5s  %s", sr.Got, describe(deciding(&sr.Verdict)))
-	if v := &sr.Verdict; v.Stage == dataplane.StageParse && v.Code == dataplane.CodeMalformed {
+	if v := &sr.Verdict; v.Stage == verdict.StageParse && v.Code == verdict.CodeMalformed {
 		out += " " + v.Parse.String()
 	}
 	return out

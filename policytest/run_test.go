@@ -12,6 +12,7 @@ import (
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // testLab is a small lab for the tests of this file:
@@ -144,7 +145,7 @@ steps:
 	if r.Passed != 6 || r.Failed != 7 {
 		t.Errorf("%d passed, %d failed; want 6 and 7", r.Passed, r.Failed)
 	}
-	if v := r.Steps[0].Verdict; !v.Allowed || v.Stage != dataplane.StageSGIngress || v.SG == nil || v.SG.ID != "sgr-db" {
+	if v := r.Steps[0].Verdict; !v.Allowed || v.Stage != verdict.StageSGIngress || v.SG == nil || v.SG.ID != "sgr-db" {
 		t.Errorf("first verdict %+v", v)
 	}
 	if n := len(r.Steps[0].Trace.Steps); n != 4 {
@@ -244,7 +245,7 @@ func TestPacket(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		send     Send
-		from, to dataplane.Port
+		from, to verdict.Port
 		want     packet.Parsed // the fields compared
 		reason   packet.Reason
 	}{
@@ -255,7 +256,7 @@ func TestPacket(t *testing.T) {
 		},
 		{
 			name: "family given", send: Send{From: "eni-web", To: "203.0.113.5", Family: 4, Proto: "udp", Sport: 1, Dport: 2},
-			from: 0, to: dataplane.PortInternet,
+			from: 0, to: verdict.PortInternet,
 			want: packet.Parsed{Family: 4, Proto: 17, TTL: 64, Src: ip("10.0.1.10"), Dst: ip("203.0.113.5"), SrcPort: 1, DstPort: 2},
 		},
 		{
@@ -265,7 +266,7 @@ func TestPacket(t *testing.T) {
 		},
 		{
 			name: "ICMP echo", send: Send{Src: "169.254.169.254", To: "web", Proto: "icmp", ID: func() *int { v := 9; return &v }()},
-			from: dataplane.PortService, to: 0,
+			from: verdict.PortService, to: 0,
 			want: packet.Parsed{Family: 4, Proto: 1, TTL: 64, Src: ip("169.254.169.254"), Dst: ip("10.0.1.10"), ICMPType: 8, ICMPID: 9},
 		},
 		{
@@ -284,7 +285,7 @@ func TestPacket(t *testing.T) {
 		},
 		{
 			name: "tiny IPv6 first fragment", send: Send{From: "web", To: "2001:db8::5", Proto: "udp", Sport: 1, Dport: 2, Fragment: &Fragment{ID: 7, More: true, Length: 3}},
-			from: 0, to: dataplane.PortInternet, reason: packet.ShortFragment,
+			from: 0, to: verdict.PortInternet, reason: packet.ShortFragment,
 		},
 		{
 			name: "ICMP error", send: Send{From: "db", To: "web", Proto: "icmp", Type: func() *int { v := 3; return &v }(), Quote: query},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // protocols are the protocol names a send may use.
@@ -202,7 +203,7 @@ func (s *Send) Packet(snap *dataplane.Snapshot, buf []byte) (from, to dataplane.
 	if from, err = endpoint(snap, s.From, s.Src, fam); err != nil {
 		return from, to, buf, err
 	}
-	if from.Port == dataplane.PortNone {
+	if from.Port == verdict.PortNone {
 		return from, to, buf, fmt.Errorf("no interface has %s: a packet enters at an interface, the internet gateway or a VPC service", from.Addr)
 	}
 	if to, err = endpoint(snap, s.To, s.Dst, fam); err != nil {

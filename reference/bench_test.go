@@ -8,6 +8,7 @@ import (
 
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/internal/classbench"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // firstPacketBench loads neurocuts/acl1_10k (9774 rules) as the inbound
@@ -55,15 +56,15 @@ func BenchmarkEngineFirstPacket10k(b *testing.B) {
 	}
 	eng := dataplane.New(l)
 	bufs := make([][]byte, len(packets))
-	from := make([]dataplane.Port, len(packets))
+	from := make([]verdict.Port, len(packets))
 	for i, p := range packets {
 		bufs[i] = wire(p, nil)
-		from[i] = dataplane.PortInternet
+		from[i] = verdict.PortInternet
 		if p.From != FromInternet {
 			from[i], _ = eng.Port(p.From)
 		}
 	}
-	var v dataplane.Verdict
+	var v verdict.Verdict
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {

@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // outcome is a decision: delivered or not, by which stage, why.
 type outcome struct {
 	allowed bool
-	stage   dataplane.Stage
-	code    dataplane.Code
+	stage   verdict.Stage
+	code    verdict.Code
 }
 
 // event is one step of a sequence: a packet at a time, or (when lab is
@@ -69,11 +70,11 @@ var (
 
 // Outcomes used below.
 var (
-	deliveredToNet    = outcome{true, dataplane.StageNACLEgress, dataplane.CodeNACLAllow}
-	inByEntry         = outcome{true, dataplane.StageSGIngress, dataplane.CodeConntrack}
-	inDenied          = outcome{false, dataplane.StageSGIngress, dataplane.CodeSGRulesMismatch}
-	noAllowance       = outcome{false, dataplane.StageConntrackAllowance, dataplane.CodeAllowanceExceeded}
-	droppedAtNACLEgrs = outcome{false, dataplane.StageNACLEgress, dataplane.CodeSubnetACLRestrict}
+	deliveredToNet    = outcome{true, verdict.StageNACLEgress, verdict.CodeNACLAllow}
+	inByEntry         = outcome{true, verdict.StageSGIngress, verdict.CodeConntrack}
+	inDenied          = outcome{false, verdict.StageSGIngress, verdict.CodeSGRulesMismatch}
+	noAllowance       = outcome{false, verdict.StageConntrackAllowance, verdict.CodeAllowanceExceeded}
+	droppedAtNACLEgrs = outcome{false, verdict.StageNACLEgress, verdict.CodeSubnetACLRestrict}
 )
 
 // §3.7 counts tracked flows: an entry that has timed out (§3.6) is no
@@ -134,9 +135,9 @@ func TestCaseExpiryAtExactlyTheTimeout(t *testing.T) {
 func TestCaseServiceSpeaksFromItsAddress(t *testing.T) {
 	agree(t, specLab, []event{
 		{at: 0, p: tcp(FromService, netip.MustParseAddr("169.254.169.254"), 80, addrA, 40000, tcpSYN|tcpACK),
-			want: outcome{true, dataplane.StageExempt, dataplane.CodeExempt}},
+			want: outcome{true, verdict.StageExempt, verdict.CodeExempt}},
 		{at: 0, p: tcp(FromService, addrNet, 80, addrA, 40000, tcpSYN|tcpACK),
-			want: outcome{false, dataplane.StageSrcDstCheck, dataplane.CodeSourceDestCheck}},
+			want: outcome{false, verdict.StageSrcDstCheck, verdict.CodeSourceDestCheck}},
 	})
 }
 
@@ -173,7 +174,7 @@ func TestCaseRelatedICMPLeavesTheFlowAlone(t *testing.T) {
 	})
 }
 
-// dataplane.Verdict: ACL and NACLRule name the deciding network-ACL entry
+// verdict.Verdict: ACL and NACLRule name the deciding network-ACL entry
 // only when Stage is a network-ACL stage. A drop for lack of allowance
 // after the outbound ACL passed names none.
 func TestCaseVerdictFieldsOfAnAllowanceDrop(t *testing.T) {

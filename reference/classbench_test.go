@@ -18,6 +18,7 @@ import (
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/internal/classbench"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // classbenchDir holds the ClassBench files: shared/ sits beside the
@@ -274,7 +275,7 @@ func runClassbench(t *testing.T, rules []classbench.Rule, y *yLab, n, packets in
 
 // cbExample describes a ClassBench disagreement: the packet, both
 // judgements and the rules they name.
-func cbExample(l *lab.Lab, rules []classbench.Rule, p Packet, v *dataplane.Verdict, r *Result, d *difference) string {
+func cbExample(l *lab.Lab, rules []classbench.Rule, p Packet, v *verdict.Verdict, r *Result, d *difference) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "packet: %s\n%s\n", packetString(p), d.detail)
 	for _, ref := range []string{refString(v.SG), refString(r.SG)} {

@@ -11,7 +11,7 @@
 //   - the packet path of spec §5 is one function, Judge, that reads top to
 //     bottom in the order of the spec, each step citing its section.
 //
-// Its results mean what dataplane.Verdict means: Stage is the deciding stage
+// Its results mean what verdict.Verdict means: Stage is the deciding stage
 // (for a drop the stage that dropped; for a delivery the last stage that let
 // the packet through), NACLRule and ACL name the deciding network-ACL entry
 // when Stage is a network-ACL stage, SG the first security-group rule that

@@ -15,7 +15,7 @@ import (
 
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/packet"
-	"github.com/vpclab/vpclab/sg"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // specOf returns the packet.Spec that builds p's bytes.
@@ -57,21 +57,21 @@ func hasTransportHeader(p Packet) bool {
 // runEngine runs one packet through the engine; with trace, the verdict
 // carries every stage (and the engine does not use its NACL verdict cache,
 // which runs without a trace, as on the packet path).
-func runEngine(eng *dataplane.Engine, p Packet, now time.Duration, buf []byte, trace bool) dataplane.Verdict {
-	from := dataplane.PortNone
+func runEngine(eng *dataplane.Engine, p Packet, now time.Duration, buf []byte, trace bool) verdict.Verdict {
+	from := verdict.PortNone
 	switch p.From {
 	case FromInternet:
-		from = dataplane.PortInternet
+		from = verdict.PortInternet
 	case FromService:
-		from = dataplane.PortService
+		from = verdict.PortService
 	default:
 		if port, ok := eng.Port(p.From); ok {
 			from = port
 		}
 	}
-	var v dataplane.Verdict
+	var v verdict.Verdict
 	if trace {
-		v.Trace = &dataplane.Trace{}
+		v.Trace = &verdict.Trace{}
 	}
 	eng.Process(from, wire(p, buf[:0]), int64(now), &v)
 	return v
@@ -91,7 +91,7 @@ type difference struct {
 // compare compares an engine verdict with a reference result field by
 // field: the decision (Allowed, Stage, Code), then the fields naming what
 // decided (ENI, ACL, NACLRule, SG rule).
-func compare(v *dataplane.Verdict, r *Result) *difference {
+func compare(v *verdict.Verdict, r *Result) *difference {
 	if v.Allowed != r.Allowed || v.Stage != r.Stage || v.Code != r.Code {
 		return &difference{
 			decision: true,
@@ -129,21 +129,21 @@ func compare(v *dataplane.Verdict, r *Result) *difference {
 
 // sameRule compares two rule references by group, direction and index
 // (the rule id is not always known).
-func sameRule(a, b *sg.RuleRef) bool {
+func sameRule(a, b *verdict.RuleRef) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
 	return a.Group == b.Group && a.Dir == b.Dir && a.Index == b.Index
 }
 
-func refString(r *sg.RuleRef) string {
+func refString(r *verdict.RuleRef) string {
 	if r == nil {
 		return "none"
 	}
 	return fmt.Sprintf("%s/%s[%d]", r.Group, r.Dir, r.Index)
 }
 
-func verdictString(v *dataplane.Verdict) string {
+func verdictString(v *verdict.Verdict) string {
 	s := fmt.Sprintf("allowed=%v stage=%v code=%v", v.Allowed, v.Stage, v.Code)
 	if v.ENI != "" {
 		s += " eni=" + v.ENI
@@ -157,7 +157,7 @@ func verdictString(v *dataplane.Verdict) string {
 	return s
 }
 
-func traceString(t *dataplane.Trace) string {
+func traceString(t *verdict.Trace) string {
 	if t == nil {
 		return ""
 	}

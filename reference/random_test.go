@@ -16,6 +16,7 @@ import (
 
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 var (
@@ -102,7 +103,7 @@ type step struct {
 	now    time.Duration
 	apply  bool
 	p      Packet
-	engine dataplane.Verdict
+	engine verdict.Verdict
 	ref    Result
 }
 
@@ -159,7 +160,7 @@ func runRandomLab(t *testing.T, seed uint64, packets int, m *mismatches, cov cov
 
 // example describes a disagreement in full: the lab, the sequence up to it
 // and both judgements of its last packet.
-func example(seed uint64, y *yLab, steps []step, v *dataplane.Verdict, r *Result, d *difference) string {
+func example(seed uint64, y *yLab, steps []step, v *verdict.Verdict, r *Result, d *difference) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "seed %d (replay: go test ./reference -run TestRandomLabs -reference.seed %d -reference.labs 1)\n", seed, seed)
 	fmt.Fprintf(&b, "--- lab in force:\n%s", y.text())

@@ -6,9 +6,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
-	"github.com/vpclab/vpclab/sg"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // Where a packet enters, besides an ENI (named by its id).
@@ -41,16 +40,16 @@ type Packet struct {
 	Quote *Packet
 }
 
-// Result is the fate of one packet, with the meaning of dataplane.Verdict's
+// Result is the fate of one packet, with the meaning of verdict.Verdict's
 // fields of the same names.
 type Result struct {
 	// Allowed is true when the packet is delivered.
 	Allowed bool
 	// Stage decided: for a drop the stage that dropped the packet, for a
 	// delivery the last stage that let it through.
-	Stage dataplane.Stage
+	Stage verdict.Stage
 	// Code explains the decision of Stage.
-	Code dataplane.Code
+	Code verdict.Code
 	// ENI is the interface whose stage decided (security group, source
 	// check, conntrack allowance); empty for other stages.
 	ENI string
@@ -60,7 +59,7 @@ type Result struct {
 	NACLRule int
 	// SG is the first rule that matched when Stage is a security-group
 	// stage and a rule (not a conntrack entry) decided.
-	SG *sg.RuleRef
+	SG *verdict.RuleRef
 	// Trace tells, step by step, why: one line per stage the packet met.
 	Trace []string
 }
@@ -119,20 +118,20 @@ func (ev *Evaluator) Judge(p Packet, now time.Duration) Result {
 		// the VPC; a source inside the VPC or at a VPC service address
 		// (§6) is spoofed.
 		if ev.inVPC(p.Src) || ev.isServiceAddr(p.Src) {
-			r.drop(dataplane.StageSrcDstCheck, dataplane.CodeSourceDestCheck, "", fmt.Sprintf("source %s cannot come from the internet", p.Src))
+			r.drop(verdict.StageSrcDstCheck, verdict.CodeSourceDestCheck, "", fmt.Sprintf("source %s cannot come from the internet", p.Src))
 			return r
 		}
 	case FromService:
 		// Reading: §6 exempts traffic "between an ENI and the VPC's own
 		// service at that address": a service speaks from its address.
 		if !ev.isServiceAddr(p.Src) {
-			r.drop(dataplane.StageSrcDstCheck, dataplane.CodeSourceDestCheck, "", fmt.Sprintf("source %s is no VPC service address", p.Src))
+			r.drop(verdict.StageSrcDstCheck, verdict.CodeSourceDestCheck, "", fmt.Sprintf("source %s is no VPC service address", p.Src))
 			return r
 		}
 	default:
 		src = l.Interface(p.From)
 		if src == nil {
-			r.drop(dataplane.StageSrcDstCheck, dataplane.CodeSourceDestCheck, "", "no ENI "+p.From)
+			r.drop(verdict.StageSrcDstCheck, verdict.CodeSourceDestCheck, "", "no ENI "+p.From)
 			return r
 		}
 		// §6 DHCP: a client without an address yet asks from 0.0.0.0;
@@ -140,7 +139,7 @@ func (ev *Evaluator) Judge(p Packet, now time.Duration) Result {
 		dhcpDiscover := p.Src == netip.IPv4Unspecified() && p.Dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) &&
 			p.Proto == 17 && p.SrcPort == 68 && p.DstPort == 67
 		if src.SourceDestCheck && !slices.Contains(src.Addrs(), p.Src) && !dhcpDiscover {
-			r.drop(dataplane.StageSrcDstCheck, dataplane.CodeSourceDestCheck, src.ID, fmt.Sprintf("%s does not own source %s", src.ID, p.Src))
+			r.drop(verdict.StageSrcDstCheck, verdict.CodeSourceDestCheck, src.ID, fmt.Sprintf("%s does not own source %s", src.ID, p.Src))
 			return r
 		}
 	}
@@ -150,8 +149,8 @@ func (ev *Evaluator) Judge(p Packet, now time.Duration) Result {
 
 	// Where the packet goes (§1, §6, §8).
 	dst, to, code := ev.route(p, src)
-	if code != dataplane.CodeNone {
-		r.drop(dataplane.StageRoute, code, "", fmt.Sprintf("destination %s: %v", p.Dst, code))
+	if code != verdict.CodeNone {
+		r.drop(verdict.StageRoute, code, "", fmt.Sprintf("destination %s: %v", p.Dst, code))
 		return r
 	}
 
@@ -161,10 +160,10 @@ func (ev *Evaluator) Judge(p Packet, now time.Duration) Result {
 	if to == toService || p.From == FromService {
 		if (src != nil && to == toService) || (p.From == FromService && dst != nil) {
 			r.Allowed = true
-			r.pass(dataplane.StageExempt, dataplane.CodeExempt, "", "", 0, nil, "between an ENI and a VPC service: exempt (§6)")
+			r.pass(verdict.StageExempt, verdict.CodeExempt, "", "", 0, nil, "between an ENI and a VPC service: exempt (§6)")
 			return r
 		}
-		r.drop(dataplane.StageRoute, dataplane.CodeCannotRoute, "", "a VPC service talks only with ENIs")
+		r.drop(verdict.StageRoute, verdict.CodeCannotRoute, "", "a VPC service talks only with ENIs")
 		return r
 	}
 
@@ -172,13 +171,13 @@ func (ev *Evaluator) Judge(p Packet, now time.Duration) Result {
 	// from or to outside the VPC).
 	switch {
 	case p.From == FromInternet && to == toInternet:
-		r.drop(dataplane.StageRoute, dataplane.CodeCannotRoute, "", "from the internet to the internet")
+		r.drop(verdict.StageRoute, verdict.CodeCannotRoute, "", "from the internet to the internet")
 		return r
 	case p.From == FromInternet && !l.Subnet(dst.Subnet).Public:
-		r.drop(dataplane.StageRoute, dataplane.CodeNoInternetGateway, "", dst.Subnet+" is not public")
+		r.drop(verdict.StageRoute, verdict.CodeNoInternetGateway, "", dst.Subnet+" is not public")
 		return r
 	case to == toInternet && !l.Subnet(src.Subnet).Public:
-		r.drop(dataplane.StageRoute, dataplane.CodeNoInternetGateway, "", src.Subnet+" is not public")
+		r.drop(verdict.StageRoute, verdict.CodeNoInternetGateway, "", src.Subnet+" is not public")
 		return r
 	}
 
@@ -188,18 +187,18 @@ func (ev *Evaluator) Judge(p Packet, now time.Duration) Result {
 		ttl = 64
 	}
 	if ttl <= 1 {
-		r.drop(dataplane.StageRoute, dataplane.CodeTTLExceeded, "", fmt.Sprintf("TTL %d", ttl))
+		r.drop(verdict.StageRoute, verdict.CodeTTLExceeded, "", fmt.Sprintf("TTL %d", ttl))
 		return r
 	}
 
 	// §5 step 4: S's security group, outbound.
 	needSrc, needDst, srcHit := false, false, false
 	if src != nil {
-		ok, need := ev.sgStage(&r, src, sg.Egress, p, now)
+		ok, need := ev.sgStage(&r, src, verdict.Egress, p, now)
 		if !ok {
 			return r
 		}
-		needSrc, srcHit = need, r.Code == dataplane.CodeConntrack
+		needSrc, srcHit = need, r.Code == verdict.CodeConntrack
 	}
 
 	// §5 step 5 and §4.6: the network ACLs, only where the packet crosses
@@ -226,9 +225,9 @@ func (ev *Evaluator) Judge(p Packet, now time.Duration) Result {
 	// §5 step 6: D's security group, inbound. Reading: a packet to its own
 	// ENI has one entry in one table; the egress hit was it.
 	if dst != nil && src != nil && dst.ID == src.ID && srcHit {
-		r.pass(dataplane.StageSGIngress, dataplane.CodeConntrack, dst.ID, "", 0, nil, "sg-ingress "+dst.ID+": the same tracked flow, to itself (§3.1)")
+		r.pass(verdict.StageSGIngress, verdict.CodeConntrack, dst.ID, "", 0, nil, "sg-ingress "+dst.ID+": the same tracked flow, to itself (§3.1)")
 	} else if dst != nil {
-		ok, need := ev.sgStage(&r, dst, sg.Ingress, p, now)
+		ok, need := ev.sgStage(&r, dst, verdict.Ingress, p, now)
 		if !ok {
 			return r
 		}
@@ -243,7 +242,7 @@ func (ev *Evaluator) Judge(p Packet, now time.Duration) Result {
 	}
 	if needSrc {
 		if want, left := ev.newEntries(src, k, now), ev.allowanceLeft(src.Instance, now); want > left {
-			r.drop(dataplane.StageConntrackAllowance, dataplane.CodeAllowanceExceeded, src.ID,
+			r.drop(verdict.StageConntrackAllowance, verdict.CodeAllowanceExceeded, src.ID,
 				fmt.Sprintf("instance %s has no tracked flow left (§3.7)", src.Instance))
 			return r
 		}
@@ -254,7 +253,7 @@ func (ev *Evaluator) Judge(p Packet, now time.Duration) Result {
 			want += ev.newEntries(src, k, now) // both entries come out of one budget
 		}
 		if want > ev.allowanceLeft(dst.Instance, now) {
-			r.drop(dataplane.StageConntrackAllowance, dataplane.CodeAllowanceExceeded, dst.ID,
+			r.drop(verdict.StageConntrackAllowance, verdict.CodeAllowanceExceeded, dst.ID,
 				fmt.Sprintf("instance %s has no tracked flow left (§3.7)", dst.Instance))
 			return r
 		}
@@ -275,29 +274,29 @@ func (ev *Evaluator) Judge(p Packet, now time.Duration) Result {
 // allow it (§2.1), and the flow needs an entry unless it is untracked
 // (§3.3, §3.4). It reports whether the packet passes and whether it needs a
 // new entry on this ENI.
-func (ev *Evaluator) sgStage(r *Result, e *lab.Interface, dir sg.Dir, p Packet, now time.Duration) (pass, needEntry bool) {
-	stage := dataplane.StageSGIngress
-	if dir == sg.Egress {
-		stage = dataplane.StageSGEgress
+func (ev *Evaluator) sgStage(r *Result, e *lab.Interface, dir verdict.Dir, p Packet, now time.Duration) (pass, needEntry bool) {
+	stage := verdict.StageSGIngress
+	if dir == verdict.Egress {
+		stage = verdict.StageSGEgress
 	}
 	// §3.1: the flow's own entry. §3.8: an ICMP error is looked up like any
 	// ICMP packet, by its own key; the entry of the flow it quotes does not
 	// count (see below).
 	if ev.hit(e, p, now) {
-		r.pass(stage, dataplane.CodeConntrack, e.ID, "", 0, nil, fmt.Sprintf("%s %s: tracked flow (§3.1)", stage, e.ID))
+		r.pass(stage, verdict.CodeConntrack, e.ID, "", 0, nil, fmt.Sprintf("%s %s: tracked flow (§3.1)", stage, e.ID))
 		return true, false
 	}
 	// §3.8 Policy setting: admit an ICMP error quoting a flow this ENI
 	// tracks, as related traffic. Reading: like Linux's RELATED packets, it
 	// neither refreshes nor changes the quoted flow's entry.
 	if ev.lab.Settings.AdmitRelatedICMP && isICMPError(p) && p.Quote != nil && ev.alive(e, keyOf(*p.Quote), now) {
-		r.pass(stage, dataplane.CodeConntrack, e.ID, "", 0, nil, fmt.Sprintf("%s %s: ICMP error related to a tracked flow (§3.8)", stage, e.ID))
+		r.pass(stage, verdict.CodeConntrack, e.ID, "", 0, nil, fmt.Sprintf("%s %s: ICMP error related to a tracked flow (§3.8)", stage, e.ID))
 		return true, false
 	}
 	// §2.1: the rules.
 	ref := ev.firstRule(e, dir, p)
 	if ref == nil {
-		r.drop(stage, dataplane.CodeSGRulesMismatch, e.ID, fmt.Sprintf("%s %s: no rule allows it (§2.1)", stage, e.ID))
+		r.drop(stage, verdict.CodeSGRulesMismatch, e.ID, fmt.Sprintf("%s %s: no rule allows it (§2.1)", stage, e.ID))
 		return false, false
 	}
 	untracked := ev.untracked(e, dir, p)
@@ -305,7 +304,7 @@ func (ev *Evaluator) sgStage(r *Result, e *lab.Interface, dir sg.Dir, p Packet, 
 	if untracked {
 		why += ", untracked (§3.4)"
 	}
-	r.pass(stage, dataplane.CodeSGRuleMatch, e.ID, "", 0, ref, why)
+	r.pass(stage, verdict.CodeSGRuleMatch, e.ID, "", 0, ref, why)
 	return true, !untracked
 }
 
@@ -313,30 +312,30 @@ func (ev *Evaluator) sgStage(r *Result, e *lab.Interface, dir sg.Dir, p Packet, 
 // the destination's subnet, outbound for the source's.
 func (ev *Evaluator) naclStage(r *Result, subnetID string, inbound bool, p Packet) bool {
 	acl := ev.lab.ACL(ev.lab.Subnet(subnetID).NetworkACL)
-	stage, entries, peer := dataplane.StageNACLEgress, acl.Egress, p.Dst
+	stage, entries, peer := verdict.StageNACLEgress, acl.Egress, p.Dst
 	if inbound {
-		stage, entries, peer = dataplane.StageNACLIngress, acl.Ingress, p.Src
+		stage, entries, peer = verdict.StageNACLIngress, acl.Ingress, p.Src
 	}
 	rule, allow := naclDecide(entries, p, peer)
 	if !allow {
-		r.drop(stage, dataplane.CodeSubnetACLRestrict, "", fmt.Sprintf("%s %s rule %d denies it", stage, acl.ID, rule))
+		r.drop(stage, verdict.CodeSubnetACLRestrict, "", fmt.Sprintf("%s %s rule %d denies it", stage, acl.ID, rule))
 		r.ACL, r.NACLRule = acl.ID, rule
 		return false
 	}
-	r.pass(stage, dataplane.CodeNACLAllow, "", acl.ID, rule, nil, fmt.Sprintf("%s %s rule %d allows it", stage, acl.ID, rule))
+	r.pass(stage, verdict.CodeNACLAllow, "", acl.ID, rule, nil, fmt.Sprintf("%s %s rule %d allows it", stage, acl.ID, rule))
 	return true
 }
 
 // pass records a stage that let the packet through: it is the deciding
 // stage until a later one passes or drops the packet.
-func (r *Result) pass(stage dataplane.Stage, code dataplane.Code, eni, acl string, rule int, ref *sg.RuleRef, why string) {
+func (r *Result) pass(stage verdict.Stage, code verdict.Code, eni, acl string, rule int, ref *verdict.RuleRef, why string) {
 	r.Stage, r.Code, r.ENI, r.ACL, r.NACLRule, r.SG = stage, code, eni, acl, rule, ref
 	r.note(why)
 }
 
 // drop records the stage that dropped the packet. Only the fields of that
 // stage are set.
-func (r *Result) drop(stage dataplane.Stage, code dataplane.Code, eni, why string) {
+func (r *Result) drop(stage verdict.Stage, code verdict.Code, eni, why string) {
 	r.Allowed = false
 	r.Stage, r.Code, r.ENI, r.ACL, r.NACLRule, r.SG = stage, code, eni, "", 0, nil
 	r.note("DROP " + why)

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // A small lab for the cases: two subnets, five instances; c and p (two
@@ -85,7 +85,7 @@ func udp(from string, src netip.Addr, sport uint16, dst netip.Addr, dport uint16
 }
 
 // want checks a result's decision and, when given, the deciding rule.
-func want(t *testing.T, what string, r Result, allowed bool, stage dataplane.Stage, code dataplane.Code) {
+func want(t *testing.T, what string, r Result, allowed bool, stage verdict.Stage, code verdict.Code) {
 	t.Helper()
 	if r.Allowed != allowed || r.Stage != stage || r.Code != code {
 		t.Errorf("%s: got %s, want allowed=%v stage=%v code=%v\n  %v", what, r, allowed, stage, code, r.Trace)
@@ -97,7 +97,7 @@ func TestSpecCases(t *testing.T) {
 	t.Run("§2.1 a rule allows; §3.4 an untracked flow; §4.1 first match; §4.5 the NACL checks replies", func(t *testing.T) {
 		ev := New(mustLab(t, specLab))
 		r := ev.Judge(tcp(FromInternet, addrNet, 40000, addrA, 22, tcpSYN), 0)
-		want(t, "SYN in", r, true, dataplane.StageSGIngress, dataplane.CodeSGRuleMatch)
+		want(t, "SYN in", r, true, verdict.StageSGIngress, verdict.CodeSGRuleMatch)
 		if r.SG == nil || r.SG.Group != "sg-ssh" || r.SG.Index != 0 {
 			t.Errorf("SYN in: rule %v, want sg-ssh ingress[0]", r.SG)
 		}
@@ -108,13 +108,13 @@ func TestSpecCases(t *testing.T) {
 			t.Errorf("untracked TCP made %d entries", n)
 		}
 		r = ev.Judge(tcp("eni-a", addrA, 22, addrNet, 40000, tcpSYN|tcpACK), s)
-		want(t, "SYN-ACK out", r, true, dataplane.StageNACLEgress, dataplane.CodeNACLAllow)
+		want(t, "SYN-ACK out", r, true, verdict.StageNACLEgress, verdict.CodeNACLAllow)
 		if r.NACLRule != 100 || r.ACL != "acl-a" {
 			t.Errorf("SYN-ACK out: %s, want acl-a rule 100", r)
 		}
 		// §4.1: entry 90 denies port 25 before entry 100 allows all.
 		r = ev.Judge(tcp("eni-a", addrA, 22, netip.MustParseAddr("198.51.100.1"), 25, tcpSYN), s)
-		want(t, "to port 25", r, false, dataplane.StageNACLEgress, dataplane.CodeSubnetACLRestrict)
+		want(t, "to port 25", r, false, verdict.StageNACLEgress, verdict.CodeSubnetACLRestrict)
 		if r.NACLRule != 90 {
 			t.Errorf("to port 25: rule %d, want 90", r.NACLRule)
 		}
@@ -123,33 +123,33 @@ func TestSpecCases(t *testing.T) {
 	t.Run("§2.2 group reference; §3.1 replies leave a group with no egress rules", func(t *testing.T) {
 		ev := New(mustLab(t, specLab))
 		r := ev.Judge(tcp("eni-a", addrA, 50000, addrB, 5432, tcpSYN), 0)
-		want(t, "a to b:5432", r, true, dataplane.StageSGIngress, dataplane.CodeSGRuleMatch)
+		want(t, "a to b:5432", r, true, verdict.StageSGIngress, verdict.CodeSGRuleMatch)
 		r = ev.Judge(tcp("eni-b", addrB, 5432, addrA, 50000, tcpSYN|tcpACK), s)
-		want(t, "b replies", r, true, dataplane.StageSGIngress, dataplane.CodeConntrack)
+		want(t, "b replies", r, true, verdict.StageSGIngress, verdict.CodeConntrack)
 		r = ev.Judge(tcp("eni-b", addrB, 5432, addrA, 50001, tcpSYN), s)
-		want(t, "b opens", r, false, dataplane.StageSGEgress, dataplane.CodeSGRulesMismatch)
+		want(t, "b opens", r, false, verdict.StageSGEgress, verdict.CodeSGRulesMismatch)
 		// The referenced group matches private addresses only: from the
 		// internet nothing reaches 5432.
 		r = ev.Judge(tcp(FromInternet, addrNet, 50000, addrB, 5432, tcpSYN), s)
-		want(t, "internet to private b", r, false, dataplane.StageRoute, dataplane.CodeNoInternetGateway)
+		want(t, "internet to private b", r, false, verdict.StageRoute, verdict.CodeNoInternetGateway)
 	})
 
 	t.Run("§4.6 no NACL inside a subnet; §4.2 implicit deny numbers", func(t *testing.T) {
 		ev := New(mustLab(t, specLab))
 		r := ev.Judge(tcp("eni-a2", addrA2, 1000, addrA, 22, tcpSYN), 0)
-		want(t, "a2 to a", r, true, dataplane.StageSGIngress, dataplane.CodeSGRuleMatch)
+		want(t, "a2 to a", r, true, verdict.StageSGIngress, verdict.CodeSGRuleMatch)
 		for _, tr := range r.Trace {
 			if len(tr) > 4 && tr[:4] == "nacl" {
 				t.Errorf("a NACL stage inside one subnet: %v", r.Trace)
 			}
 		}
 		r = ev.Judge(tcp(FromInternet, addrNet, 1000, addrA, 80, tcpSYN), 0)
-		want(t, "internet to a:80", r, false, dataplane.StageNACLIngress, dataplane.CodeSubnetACLRestrict)
+		want(t, "internet to a:80", r, false, verdict.StageNACLIngress, verdict.CodeSubnetACLRestrict)
 		if r.NACLRule != 32767 {
 			t.Errorf("IPv4 implicit deny: rule %d, want 32767", r.NACLRule)
 		}
 		r = ev.Judge(tcp(FromInternet, addrNt6, 1000, addrA6, 22, tcpSYN), 0)
-		want(t, "internet to a over IPv6", r, false, dataplane.StageNACLIngress, dataplane.CodeSubnetACLRestrict)
+		want(t, "internet to a over IPv6", r, false, verdict.StageNACLIngress, verdict.CodeSubnetACLRestrict)
 		if r.NACLRule != 32768 {
 			t.Errorf("IPv6 implicit deny: rule %d, want 32768 (§4.3: IPv4 entries never match)", r.NACLRule)
 		}
@@ -161,13 +161,13 @@ func TestSpecCases(t *testing.T) {
 		// UDP to a: sg-open allows UDP from 0.0.0.0/0 in and all UDP ports
 		// to 0.0.0.0/0 out: untracked, no entry.
 		r := ev.Judge(udp(FromInternet, addrNet, 5000, addrA, 6000), 0)
-		want(t, "udp in", r, true, dataplane.StageSGIngress, dataplane.CodeSGRuleMatch)
+		want(t, "udp in", r, true, verdict.StageSGIngress, verdict.CodeSGRuleMatch)
 		if n := len(ev.tables["eni-a"]); n != 0 {
 			t.Errorf("untracked UDP made %d entries", n)
 		}
 		// ICMP echo is always tracked (§3.3).
 		echo := Packet{From: FromInternet, Src: addrNet, Dst: addrA, Proto: 1, ICMPType: 8, ICMPID: 7}
-		want(t, "ping in", ev.Judge(echo, 0), true, dataplane.StageSGIngress, dataplane.CodeSGRuleMatch)
+		want(t, "ping in", ev.Judge(echo, 0), true, verdict.StageSGIngress, verdict.CodeSGRuleMatch)
 		// Remove every ingress rule: the tracked echo flow goes on, the
 		// untracked UDP flow is cut at once.
 		l2 := mustLab(t, specLab)
@@ -177,9 +177,9 @@ func TestSpecCases(t *testing.T) {
 		}
 		ev.Apply(l2)
 		r = ev.Judge(udp(FromInternet, addrNet, 5000, addrA, 6000), s)
-		want(t, "udp after removal", r, false, dataplane.StageSGIngress, dataplane.CodeSGRulesMismatch)
+		want(t, "udp after removal", r, false, verdict.StageSGIngress, verdict.CodeSGRulesMismatch)
 		reply := Packet{From: "eni-a", Src: addrA, Dst: addrNet, Proto: 1, ICMPType: 0, ICMPID: 7}
-		want(t, "echo reply after removal (§3.2: a reply matches its request)", ev.Judge(reply, s), true, dataplane.StageNACLEgress, dataplane.CodeNACLAllow)
+		want(t, "echo reply after removal (§3.2: a reply matches its request)", ev.Judge(reply, s), true, verdict.StageNACLEgress, verdict.CodeNACLAllow)
 	})
 
 	t.Run("§3.6 UDP timeouts: 30 s, then 180 s once a stream", func(t *testing.T) {
@@ -217,9 +217,9 @@ func TestSpecCases(t *testing.T) {
 		ev := New(mustLab(t, specLab))
 		// c (allowance 1) receives from a: sg-db allows 5432 from sg-ssh.
 		r := ev.Judge(tcp("eni-a", addrA, 1, addrC, 5432, tcpSYN), 0)
-		want(t, "first flow", r, true, dataplane.StageSGIngress, dataplane.CodeSGRuleMatch)
+		want(t, "first flow", r, true, verdict.StageSGIngress, verdict.CodeSGRuleMatch)
 		r = ev.Judge(tcp("eni-a", addrA, 2, addrC, 5432, tcpSYN), s)
-		want(t, "second flow", r, false, dataplane.StageConntrackAllowance, dataplane.CodeAllowanceExceeded)
+		want(t, "second flow", r, false, verdict.StageConntrackAllowance, verdict.CodeAllowanceExceeded)
 		if r.ENI != "eni-c" {
 			t.Errorf("allowance of %q, want eni-c", r.ENI)
 		}
@@ -229,44 +229,44 @@ func TestSpecCases(t *testing.T) {
 		}
 		// SYN_SENT times out after 120 s: the allowance is free again.
 		r = ev.Judge(tcp("eni-a", addrA, 3, addrC, 5432, tcpSYN), 121*s)
-		want(t, "after expiry", r, true, dataplane.StageSGIngress, dataplane.CodeSGRuleMatch)
+		want(t, "after expiry", r, true, verdict.StageSGIngress, verdict.CodeSGRuleMatch)
 	})
 
 	t.Run("§6 exempt, reserved and broadcast addresses", func(t *testing.T) {
 		ev := New(mustLab(t, specLab))
 		cases := []struct {
 			dst    string
-			stage  dataplane.Stage
-			code   dataplane.Code
+			stage  verdict.Stage
+			code   verdict.Code
 			allows bool
 		}{
-			{"169.254.169.254", dataplane.StageExempt, dataplane.CodeExempt, true},
-			{"10.0.0.2", dataplane.StageExempt, dataplane.CodeExempt, true}, // VPC base + 2
-			{"10.0.2.1", dataplane.StageExempt, dataplane.CodeExempt, true}, // another subnet's router
-			{"10.0.1.255", dataplane.StageRoute, dataplane.CodeNoBroadcast, false},
-			{"10.0.3.7", dataplane.StageRoute, dataplane.CodeCannotRoute, false},
-			{"169.254.1.1", dataplane.StageRoute, dataplane.CodeLinkLocal, false},
-			{"255.255.255.255", dataplane.StageRoute, dataplane.CodeNoBroadcast, false},
+			{"169.254.169.254", verdict.StageExempt, verdict.CodeExempt, true},
+			{"10.0.0.2", verdict.StageExempt, verdict.CodeExempt, true}, // VPC base + 2
+			{"10.0.2.1", verdict.StageExempt, verdict.CodeExempt, true}, // another subnet's router
+			{"10.0.1.255", verdict.StageRoute, verdict.CodeNoBroadcast, false},
+			{"10.0.3.7", verdict.StageRoute, verdict.CodeCannotRoute, false},
+			{"169.254.1.1", verdict.StageRoute, verdict.CodeLinkLocal, false},
+			{"255.255.255.255", verdict.StageRoute, verdict.CodeNoBroadcast, false},
 		}
 		for _, c := range cases {
 			r := ev.Judge(tcp("eni-b", addrB, 1000, netip.MustParseAddr(c.dst), 80, tcpSYN), 0)
 			want(t, "to "+c.dst, r, c.allows, c.stage, c.code)
 		}
 		dhcp := udp("eni-b", addrB, 68, netip.MustParseAddr("255.255.255.255"), 67)
-		want(t, "DHCP", ev.Judge(dhcp, 0), true, dataplane.StageExempt, dataplane.CodeExempt)
+		want(t, "DHCP", ev.Judge(dhcp, 0), true, verdict.StageExempt, verdict.CodeExempt)
 		// A service address as source is ordinary (and here spoofed) traffic.
 		spoof := tcp("eni-b", netip.MustParseAddr("169.254.169.254"), 80, addrA, 22, tcpSYN)
-		want(t, "spoofed service source", ev.Judge(spoof, 0), false, dataplane.StageSrcDstCheck, dataplane.CodeSourceDestCheck)
+		want(t, "spoofed service source", ev.Judge(spoof, 0), false, verdict.StageSrcDstCheck, verdict.CodeSourceDestCheck)
 	})
 
 	t.Run("§3.8 ICMP errors: not let in by the quoted flow's entry, unless the setting says so", func(t *testing.T) {
 		l := mustLab(t, specLab)
 		ev := New(l)
 		syn := tcp("eni-a", addrA, 40000, addrNet, 443, tcpSYN)
-		want(t, "a connects out", ev.Judge(syn, 0), true, dataplane.StageNACLEgress, dataplane.CodeNACLAllow)
+		want(t, "a connects out", ev.Judge(syn, 0), true, verdict.StageNACLEgress, verdict.CodeNACLAllow)
 		unreach := Packet{From: FromInternet, Src: addrNet, Dst: addrA, Proto: 1, ICMPType: 3, ICMPCode: 3, Quote: &syn}
-		want(t, "error, setting off", ev.Judge(unreach, s), false, dataplane.StageSGIngress, dataplane.CodeSGRulesMismatch)
+		want(t, "error, setting off", ev.Judge(unreach, s), false, verdict.StageSGIngress, verdict.CodeSGRulesMismatch)
 		l.Settings.AdmitRelatedICMP = true
-		want(t, "error, setting on", ev.Judge(unreach, s), true, dataplane.StageSGIngress, dataplane.CodeConntrack)
+		want(t, "error, setting on", ev.Judge(unreach, s), true, verdict.StageSGIngress, verdict.CodeConntrack)
 	})
 }

@@ -3,8 +3,8 @@ package reference
 import (
 	"net/netip"
 
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // place is where a packet is routed.
@@ -41,19 +41,19 @@ var (
 // route finds where p goes: to an ENI (returned), a VPC service, the
 // internet, or nowhere, with the reason (a Code other than CodeNone).
 // src is the sending ENI, nil when the packet does not come from one.
-func (ev *Evaluator) route(p Packet, src *lab.Interface) (*lab.Interface, place, dataplane.Code) {
+func (ev *Evaluator) route(p Packet, src *lab.Interface) (*lab.Interface, place, verdict.Code) {
 	l := ev.lab
 	// An address of an ENI: primary, secondary or IPv6 (§1).
 	for _, e := range l.Interfaces() {
 		for _, a := range e.Addrs() {
 			if a == p.Dst {
-				return e, toENI, dataplane.CodeNone
+				return e, toENI, verdict.CodeNone
 			}
 		}
 	}
 	// A VPC service address (§6).
 	if ev.isServiceAddr(p.Dst) {
-		return nil, toService, dataplane.CodeNone
+		return nil, toService, verdict.CodeNone
 	}
 	// §6: a subnet's last address (broadcast) is reserved and never
 	// delivered: a VPC has no broadcast. Reading: the same for the last
@@ -61,7 +61,7 @@ func (ev *Evaluator) route(p Packet, src *lab.Interface) (*lab.Interface, place,
 	for _, s := range l.Subnets {
 		for _, block := range []netip.Prefix{s.CIDR, s.IPv6CIDR} {
 			if block.IsValid() && lastAddr(block) == p.Dst {
-				return nil, toNowhere, dataplane.CodeNoBroadcast
+				return nil, toNowhere, verdict.CodeNoBroadcast
 			}
 		}
 	}
@@ -69,23 +69,23 @@ func (ev *Evaluator) route(p Packet, src *lab.Interface) (*lab.Interface, place,
 	// the VPC's DHCP service (the other destination, the router address,
 	// is a service address already).
 	if p.Dst == limitedBroadcast && src != nil && p.Proto == 17 && p.SrcPort == 68 && p.DstPort == 67 {
-		return nil, toService, dataplane.CodeNone
+		return nil, toService, verdict.CodeNone
 	}
 	// §8: broadcast and multicast are dropped.
 	if p.Dst == limitedBroadcast || p.Dst.IsMulticast() {
-		return nil, toNowhere, dataplane.CodeNoBroadcast
+		return nil, toNowhere, verdict.CodeNoBroadcast
 	}
 	// Inside the VPC but nobody's: nothing takes it.
 	if ev.inVPC(p.Dst) {
-		return nil, toNowhere, dataplane.CodeCannotRoute
+		return nil, toNowhere, verdict.CodeCannotRoute
 	}
 	// §6 Policy: the rest of 169.254.0.0/16 is link-local and not routed.
 	// Reading: fe80::/10, its IPv6 counterpart, likewise.
 	if linkLocal4.Contains(p.Dst) || linkLocal6.Contains(p.Dst) {
-		return nil, toNowhere, dataplane.CodeLinkLocal
+		return nil, toNowhere, verdict.CodeLinkLocal
 	}
 	// Anything else lies behind the internet gateway.
-	return nil, toInternet, dataplane.CodeNone
+	return nil, toInternet, verdict.CodeNone
 }
 
 // isServiceAddr reports whether a is the address of a VPC service (§6): the

@@ -7,6 +7,7 @@ import (
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/nacl"
 	"github.com/vpclab/vpclab/sg"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // Security groups (§2).
@@ -14,12 +15,12 @@ import (
 // firstRule returns the first rule that allows p in direction dir, looking
 // at the ENI's groups in their attachment order and at each group's rules
 // in list order, or nil when none does (§2.1: any rule of any group).
-func (ev *Evaluator) firstRule(e *lab.Interface, dir sg.Dir, p Packet) *sg.RuleRef {
+func (ev *Evaluator) firstRule(e *lab.Interface, dir verdict.Dir, p Packet) *verdict.RuleRef {
 	for _, id := range e.SecurityGroups {
 		rules := groupRules(ev.lab.Group(id), dir)
 		for i := range rules {
 			if ev.ruleAllows(&rules[i], dir, p) {
-				return &sg.RuleRef{Group: id, Dir: dir, Index: i, ID: rules[i].ID}
+				return &verdict.RuleRef{Group: id, Dir: dir, Index: i, ID: rules[i].ID}
 			}
 		}
 	}
@@ -27,8 +28,8 @@ func (ev *Evaluator) firstRule(e *lab.Interface, dir sg.Dir, p Packet) *sg.RuleR
 }
 
 // groupRules returns one direction of a group's rules.
-func groupRules(g *sg.Group, dir sg.Dir) []sg.Rule {
-	if dir == sg.Egress {
+func groupRules(g *sg.Group, dir verdict.Dir) []sg.Rule {
+	if dir == verdict.Egress {
 		return g.Egress
 	}
 	return g.Ingress
@@ -37,7 +38,7 @@ func groupRules(g *sg.Group, dir sg.Dir) []sg.Rule {
 // ruleAllows reports whether rule r of direction dir allows p (§2.2):
 // protocol, then ports or ICMP type and code, then the peer, which is the
 // source for an inbound rule and the destination for an outbound rule.
-func (ev *Evaluator) ruleAllows(r *sg.Rule, dir sg.Dir, p Packet) bool {
+func (ev *Evaluator) ruleAllows(r *sg.Rule, dir verdict.Dir, p Packet) bool {
 	return protocolMatches(r.Protocol, p.Proto) &&
 		trafficMatches(r.Protocol, r.FromPort, r.ToPort, r.ICMPType, r.ICMPCode, p) &&
 		ev.peerMatches(r, peerOf(dir, p))
@@ -45,8 +46,8 @@ func (ev *Evaluator) ruleAllows(r *sg.Rule, dir sg.Dir, p Packet) bool {
 
 // peerOf returns the address a rule of direction dir matches its peer
 // against.
-func peerOf(dir sg.Dir, p Packet) netip.Addr {
-	if dir == sg.Egress {
+func peerOf(dir verdict.Dir, p Packet) netip.Addr {
+	if dir == verdict.Egress {
 		return p.Dst
 	}
 	return p.Src
@@ -125,7 +126,7 @@ func (ev *Evaluator) members(group string) []netip.Addr {
 // Policy: with the setting UntrackedAcrossGroups (default) the two rules
 // may come from different groups of the ENI; without it they must come
 // from one group.
-func (ev *Evaluator) untracked(e *lab.Interface, dir sg.Dir, p Packet) bool {
+func (ev *Evaluator) untracked(e *lab.Interface, dir verdict.Dir, p Packet) bool {
 	if p.Proto != 6 && p.Proto != 17 {
 		return false // §3.3: ICMP and other protocols are always tracked
 	}
@@ -141,10 +142,10 @@ func (ev *Evaluator) untracked(e *lab.Interface, dir sg.Dir, p Packet) bool {
 }
 
 // qualifiesUntracked applies §3.4 to the rules of the given groups only.
-func (ev *Evaluator) qualifiesUntracked(groups []string, dir sg.Dir, p Packet) bool {
-	other := sg.Ingress
-	if dir == sg.Ingress {
-		other = sg.Egress
+func (ev *Evaluator) qualifiesUntracked(groups []string, dir verdict.Dir, p Packet) bool {
+	other := verdict.Ingress
+	if dir == verdict.Ingress {
+		other = verdict.Egress
 	}
 	// As sent.
 	if ev.openRuleAllows(groups, dir, p) && ev.openAllPorts(groups, other, p) {
@@ -158,7 +159,7 @@ func (ev *Evaluator) qualifiesUntracked(groups []string, dir sg.Dir, p Packet) b
 
 // openRuleAllows reports whether a rule of the groups in direction dir
 // whose peer is every address of p's family allows p.
-func (ev *Evaluator) openRuleAllows(groups []string, dir sg.Dir, p Packet) bool {
+func (ev *Evaluator) openRuleAllows(groups []string, dir verdict.Dir, p Packet) bool {
 	for _, id := range groups {
 		rules := groupRules(ev.lab.Group(id), dir)
 		for i := range rules {
@@ -173,7 +174,7 @@ func (ev *Evaluator) openRuleAllows(groups []string, dir sg.Dir, p Packet) bool 
 // openAllPorts reports whether a rule of the groups in direction dir whose
 // peer is every address of p's family allows p's protocol (or all
 // protocols) on all ports.
-func (ev *Evaluator) openAllPorts(groups []string, dir sg.Dir, p Packet) bool {
+func (ev *Evaluator) openAllPorts(groups []string, dir verdict.Dir, p Packet) bool {
 	for _, id := range groups {
 		for _, r := range groupRules(ev.lab.Group(id), dir) {
 			if !ev.isAllAddresses(&r, p.Src.Is4()) {

@@ -26,7 +26,7 @@ type Packet struct {
 //
 //	pkts, err := replay.Packets(path)
 //	...
-//	var v dataplane.Verdict
+//	var v verdict.Verdict
 //	for i := range pkts {
 //		p := &pkts[i]
 //		e.Process(e.SourcePort(p.Src), p.Data, p.Time, &v)

@@ -39,6 +39,7 @@ import (
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/mirror"
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // Options are the optional outputs of Run.
@@ -87,8 +88,8 @@ type Summary struct {
 	Allowed int64 `json:"allowed"`
 	Denied  int64 `json:"denied"`
 	// DeniedByStage and DeniedByCode break Denied down by the stage that
-	// dropped each packet (dataplane.Stage names) and by its explanation
-	// code (dataplane.Code names).
+	// dropped each packet (verdict.Stage names) and by its explanation
+	// code (verdict.Code names).
 	DeniedByStage map[string]int64 `json:"denied_by_stage"`
 	DeniedByCode  map[string]int64 `json:"denied_by_code"`
 	// ParseDrops breaks the malformed packets (code MALFORMED_PACKET)
@@ -113,13 +114,13 @@ type Summary struct {
 // never allocates.
 type counters struct {
 	packets, allowed, denied int64
-	byStage                  [dataplane.NumStages]int64
-	byCode                   [dataplane.NumCodes]int64
+	byStage                  [verdict.NumStages]int64
+	byCode                   [verdict.NumCodes]int64
 	byReason                 [packet.NumReasons]int64
 	first, last              int64 // capture timestamps, ns
 }
 
-func (c *counters) count(v *dataplane.Verdict, t int64) {
+func (c *counters) count(v *verdict.Verdict, t int64) {
 	if c.packets == 0 || t < c.first {
 		c.first = t
 	}
@@ -132,13 +133,13 @@ func (c *counters) count(v *dataplane.Verdict, t int64) {
 		return
 	}
 	c.denied++
-	if v.Stage < dataplane.NumStages {
+	if v.Stage < verdict.NumStages {
 		c.byStage[v.Stage]++
 	}
-	if v.Code < dataplane.NumCodes {
+	if v.Code < verdict.NumCodes {
 		c.byCode[v.Code]++
 	}
-	if v.Code == dataplane.CodeMalformed && v.Parse < packet.NumReasons {
+	if v.Code == verdict.CodeMalformed && v.Parse < packet.NumReasons {
 		c.byReason[v.Parse]++
 	}
 }
@@ -155,7 +156,7 @@ func Run(e *dataplane.Engine, c *Reader, opts Options) (*Summary, error) {
 	start := time.Now()
 	var (
 		cnt  counters
-		v    dataplane.Verdict
+		v    verdict.Verdict
 		p    packet.Parsed
 		sh   *flowlog.Shard
 		sec  int64 // the capture second last given to FlowLogs.Tick
@@ -192,7 +193,7 @@ func Run(e *dataplane.Engine, c *Reader, opts Options) (*Summary, error) {
 			}
 			break
 		}
-		from := dataplane.PortNone
+		from := verdict.PortNone
 		if src := SourceAddr(fr.Data); src.IsValid() {
 			from = e.SourcePort(src)
 		}
@@ -292,12 +293,12 @@ func (c *counters) summary(r *Reader, wall time.Duration) *Summary {
 	s.Skipped, s.SkippedBy = r.Skipped()
 	for st, n := range c.byStage {
 		if n > 0 {
-			s.DeniedByStage[dataplane.Stage(st).String()] += n
+			s.DeniedByStage[verdict.Stage(st).String()] += n
 		}
 	}
 	for code, n := range c.byCode {
 		if n > 0 {
-			s.DeniedByCode[dataplane.Code(code).String()] += n
+			s.DeniedByCode[verdict.Code(code).String()] += n
 		}
 	}
 	for r, n := range c.byReason {

@@ -23,6 +23,7 @@ import (
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // Addresses of the example lab (lab.Example).
@@ -556,7 +557,7 @@ func TestPackets(t *testing.T) {
 		t.Fatalf("%d packets, want 9 (the ARP frame skipped)", len(pkts))
 	}
 	e := exampleEngine()
-	var v dataplane.Verdict
+	var v verdict.Verdict
 	var allowed []int
 	for i := range pkts {
 		p := &pkts[i]

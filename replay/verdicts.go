@@ -9,6 +9,7 @@ import (
 
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // VerdictRecord is one line of the verdicts output (Options.Verdicts),
@@ -32,8 +33,8 @@ type VerdictRecord struct {
 	ICMPType *int   `json:"icmp_type,omitempty"`
 	ICMPCode *int   `json:"icmp_code,omitempty"`
 	Length   int    `json:"length"`
-	// Allowed, Stage and Code are the verdict (dataplane.Stage and
-	// dataplane.Code names); Parse the parser's reason (packet.Reason
+	// Allowed, Stage and Code are the verdict (verdict.Stage and
+	// verdict.Code names); Parse the parser's reason (packet.Reason
 	// name) when the packet was malformed.
 	Allowed bool   `json:"allowed"`
 	Stage   string `json:"stage"`
@@ -66,7 +67,7 @@ func newVerdictWriter(w io.Writer, snap *dataplane.Snapshot) *verdictWriter {
 	return &verdictWriter{w: bufio.NewWriterSize(w, 64<<10), snap: snap, buf: make([]byte, 0, 512)}
 }
 
-func (vw *verdictWriter) write(fr *Frame, v *dataplane.Verdict) error {
+func (vw *verdictWriter) write(fr *Frame, v *verdict.Verdict) error {
 	p := &vw.p
 	p.Decode(fr.Data) // fills what it can read even when it fails
 	b := vw.buf[:0]
@@ -101,13 +102,13 @@ func (vw *verdictWriter) write(fr *Frame, v *dataplane.Verdict) error {
 	b = strconv.AppendBool(b, v.Allowed)
 	b = appendField(b, "stage", v.Stage.String())
 	b = appendField(b, "code", v.Code.String())
-	if v.Code == dataplane.CodeMalformed {
+	if v.Code == verdict.CodeMalformed {
 		b = appendField(b, "parse", v.Parse.String())
 	}
 	if v.ENI != "" {
 		b = appendField(b, "eni", v.ENI)
 	}
-	if v.ACL != "" && (v.Stage == dataplane.StageNACLEgress || v.Stage == dataplane.StageNACLIngress) {
+	if v.ACL != "" && (v.Stage == verdict.StageNACLEgress || v.Stage == verdict.StageNACLIngress) {
 		b = appendField(b, "acl", v.ACL)
 		b = appendInt(b, "nacl_rule", v.NACLRule)
 	}

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/vpclab/vpclab/labnet"
 	"golang.org/x/net/dns/dnsmessage"
 )
 
@@ -31,14 +32,14 @@ func newZone(d *directory) *Zone {
 		}
 		r := &dnsRecord{a: []netip.Addr{p.IP}, aaaa: p.IPv6}
 		name := strings.ToLower(in.Name)
-		id := InstanceID(in.Name) + ".ec2.internal."
+		id := labnet.InstanceID(in.Name) + ".ec2.internal."
 		z.names[name+"."] = r
-		z.names[name+"."+Domain+"."] = r
+		z.names[name+"."+labnet.Domain+"."] = r
 		z.names[id] = r
 		for _, e := range d.byInst[in.Name] {
 			for _, a := range e.Addrs() {
 				if a.Is4() {
-					h := Hostname(a) + "."
+					h := labnet.Hostname(a) + "."
 					z.names[h] = &dnsRecord{a: []netip.Addr{a}}
 					z.ptrs[a] = dnsmessage.MustNewName(h)
 				} else {

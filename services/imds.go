@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/labnet"
 )
 
 // IMDS header names.
@@ -163,13 +164,13 @@ func (m *IMDS) lookup(d *directory, e *eni, path string) (string, bool) {
 	case "":
 		return "hostname\ninstance-id\nlocal-hostname\nlocal-ipv4\nmac\nnetwork/\nsecurity-groups", true
 	case "instance-id":
-		return InstanceID(e.inst.Name), true
+		return labnet.InstanceID(e.inst.Name), true
 	case "local-ipv4":
 		return p.IP.String(), true
 	case "mac":
 		return p.mac, true
 	case "hostname", "local-hostname":
-		return Hostname(p.IP), true
+		return labnet.Hostname(p.IP), true
 	case "security-groups":
 		return strings.Join(p.SecurityGroups, "\n"), true
 	case "network", "network/":
@@ -212,7 +213,7 @@ func interfaceKey(d *directory, x *eni, key string) (string, bool) {
 	case "interface-id":
 		return x.ID, true
 	case "local-hostname":
-		return Hostname(x.IP), true
+		return labnet.Hostname(x.IP), true
 	case "local-ipv4s":
 		return strings.Join(x.v4, "\n"), true
 	case "mac":

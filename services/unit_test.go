@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/labnet"
 	"golang.org/x/net/dns/dnsmessage"
 )
 
@@ -68,7 +69,7 @@ func answers(t *testing.T, id uint16, resp []byte) (dnsmessage.RCode, []string) 
 
 func TestZoneAnswer(t *testing.T) {
 	z := newZone(testDir(t))
-	web1 := InstanceID("web1") + ".ec2.internal."
+	web1 := labnet.InstanceID("web1") + ".ec2.internal."
 	ok, nx := dnsmessage.RCodeSuccess, dnsmessage.RCodeNameError
 	for _, tc := range []struct {
 		name  string
@@ -150,19 +151,19 @@ func TestParseReverse(t *testing.T) {
 }
 
 func TestIdentity(t *testing.T) {
-	id := InstanceID("web1")
-	if len(id) != 19 || !strings.HasPrefix(id, "i-") || id != InstanceID("web1") || id == InstanceID("web2") {
-		t.Errorf("InstanceID(web1) = %q", id)
+	id := labnet.InstanceID("web1")
+	if len(id) != 19 || !strings.HasPrefix(id, "i-") || id != labnet.InstanceID("web1") || id == labnet.InstanceID("web2") {
+		t.Errorf("labnet.InstanceID(web1) = %q", id)
 	}
-	m := MAC("eni-web1")
-	if m[0]&3 != 2 || !bytes.Equal(m, MAC("eni-web1")) || bytes.Equal(m, MAC("eni-app1")) {
-		t.Errorf("MAC(eni-web1) = %v: want stable, locally administered, unicast", m)
+	m := labnet.MAC("eni-web1")
+	if m[0]&3 != 2 || !bytes.Equal(m, labnet.MAC("eni-web1")) || bytes.Equal(m, labnet.MAC("eni-app1")) {
+		t.Errorf("labnet.MAC(eni-web1) = %v: want stable, locally administered, unicast", m)
 	}
-	if h := Hostname(netip.MustParseAddr("10.0.1.10")); h != "ip-10-0-1-10.ec2.internal" {
+	if h := labnet.Hostname(netip.MustParseAddr("10.0.1.10")); h != "ip-10-0-1-10.ec2.internal" {
 		t.Errorf("Hostname = %q", h)
 	}
-	if h := Hostname(netip.MustParseAddr("::1")); h != "" {
-		t.Errorf("Hostname(::1) = %q", h)
+	if h := labnet.Hostname(netip.MustParseAddr("::1")); h != "" {
+		t.Errorf("labnet.Hostname(::1) = %q", h)
 	}
 }
 
@@ -230,14 +231,14 @@ func do(m *IMDS, from, method, path string, hdr ...string) (int, string) {
 func TestIMDSPaths(t *testing.T) {
 	m, _ := newTestIMDS(t, false)
 	const web1 = "10.0.1.10:41000"
-	mac := MAC("eni-web1").String()
+	mac := labnet.MAC("eni-web1").String()
 	for _, tc := range []struct {
 		from, path string
 		code       int
 		body       string
 	}{
 		{web1, "/latest/meta-data/", 200, "hostname\ninstance-id\nlocal-hostname\nlocal-ipv4\nmac\nnetwork/\nsecurity-groups"},
-		{web1, "/latest/meta-data/instance-id", 200, InstanceID("web1")},
+		{web1, "/latest/meta-data/instance-id", 200, labnet.InstanceID("web1")},
 		{web1, "/latest/meta-data/local-ipv4", 200, "10.0.1.10"},
 		{web1, "/latest/meta-data/mac", 200, mac},
 		{web1, "/latest/meta-data/hostname", 200, "ip-10-0-1-10.ec2.internal"},
@@ -248,7 +249,7 @@ func TestIMDSPaths(t *testing.T) {
 		{web1, "/latest/meta-data/network/interfaces/macs/" + mac + "/security-group-ids", 200, "sg-web"},
 		{web1, "/latest/meta-data/network/interfaces/macs/" + mac + "/local-ipv4s", 200, "10.0.1.10"},
 		{web1, "/latest/meta-data/network/interfaces/macs/" + mac + "/ipv6s", 200, "2600:1f18:aa:bb01::10"},
-		{"[2600:1f18:aa:bb01::10]:5000", "/latest/meta-data/instance-id", 200, InstanceID("web1")},
+		{"[2600:1f18:aa:bb01::10]:5000", "/latest/meta-data/instance-id", 200, labnet.InstanceID("web1")},
 		{"10.0.3.10:1234", "/latest/meta-data/local-ipv4", 200, "10.0.3.10"},
 		{"10.0.3.10:1234", "/latest/meta-data/security-groups", 200, "sg-db"},
 		// Another instance's MAC is not there for db1.
@@ -290,7 +291,7 @@ func TestIMDSTokens(t *testing.T) {
 		if code != 200 || len(tok) < 32 {
 			t.Fatalf("PUT token = %d %q", code, tok)
 		}
-		if code, body := do(m, web1, "GET", path, tokenHeader, tok); code != 200 || body != InstanceID("web1") {
+		if code, body := do(m, web1, "GET", path, tokenHeader, tok); code != 200 || body != labnet.InstanceID("web1") {
 			t.Errorf("GET with token = %d %q", code, body)
 		}
 		if code, _ := do(m, web1, "GET", path, tokenHeader, tok+"x"); code != 401 {
@@ -342,7 +343,7 @@ func TestIMDSv2OnlyInstance(t *testing.T) {
 		t.Errorf("app1 (v1-and-v2) without a token: %d, want 200", code)
 	}
 	_, tok := do(m, "10.0.1.10:40000", "PUT", "/latest/api/token", tokenTTLHeader, "60")
-	if code, body := do(m, "10.0.1.10:40000", "GET", path, tokenHeader, tok); code != 200 || body != InstanceID("web1") {
+	if code, body := do(m, "10.0.1.10:40000", "GET", path, tokenHeader, tok); code != 200 || body != labnet.InstanceID("web1") {
 		t.Errorf("web1 with a token: %d %q", code, body)
 	}
 }

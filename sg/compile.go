@@ -4,22 +4,8 @@ import (
 	"net/netip"
 
 	"github.com/vpclab/vpclab/classify"
+	"github.com/vpclab/vpclab/verdict"
 )
-
-// Dir is a rule list's direction.
-type Dir uint8
-
-const (
-	Ingress Dir = iota
-	Egress
-)
-
-func (d Dir) String() string {
-	if d == Egress {
-		return "egress"
-	}
-	return "ingress"
-}
 
 // Resolver turns a rule's named peers into addresses at compile time.
 type Resolver interface {
@@ -28,14 +14,6 @@ type Resolver interface {
 	// Members returns the private addresses of every ENI that has the
 	// group attached.
 	Members(group string) []netip.Addr
-}
-
-// RuleRef names one rule of one group, for verdicts and explanations.
-type RuleRef struct {
-	Group string
-	Dir   Dir
-	Index int    // position in the group's rule list
-	ID    string // sgr-… when known
 }
 
 // OpenSet answers the questions behind untracked flows (spec §3.4) for a
@@ -70,7 +48,7 @@ type Compiled struct {
 	// (classify.PacketValue) against every rule.
 	Rules *classify.Classifier
 	// Refs maps a Rules index back to the rule.
-	Refs []RuleRef
+	Refs []verdict.RuleRef
 	// Open is the union of every group's OpenSet.
 	Open OpenSet
 	// ByGroup holds each group's own OpenSet, in attachment order, for the
@@ -80,7 +58,7 @@ type Compiled struct {
 
 // Match returns the first rule allowing a packet of protocol proto with
 // peer address peer and match value val (classify.PacketValue), or nil.
-func (c *Compiled) Match(proto uint8, peer netip.Addr, val uint16) *RuleRef {
+func (c *Compiled) Match(proto uint8, peer netip.Addr, val uint16) *verdict.RuleRef {
 	i := c.Rules.Match(proto, peer, val)
 	if i < 0 {
 		return nil
@@ -90,12 +68,12 @@ func (c *Compiled) Match(proto uint8, peer netip.Addr, val uint16) *RuleRef {
 
 // Compile compiles direction dir of groups (an ENI's attached groups) for
 // IP family 4 or 6.
-func Compile(family int, dir Dir, groups []*Group, r Resolver) *Compiled {
+func Compile(family int, dir verdict.Dir, groups []*Group, r Resolver) *Compiled {
 	c := &Compiled{ByGroup: make([]OpenSet, len(groups))}
 	var all, open []classify.Rule
 	for gi, g := range groups {
 		list := g.Ingress
-		if dir == Egress {
+		if dir == verdict.Egress {
 			list = g.Egress
 		}
 		var gopen []classify.Rule
@@ -106,7 +84,7 @@ func Compile(family int, dir Dir, groups []*Group, r Resolver) *Compiled {
 				continue // nothing of this family
 			}
 			all = append(all, cr)
-			c.Refs = append(c.Refs, RuleRef{Group: g.ID, Dir: dir, Index: i, ID: rule.ID})
+			c.Refs = append(c.Refs, verdict.RuleRef{Group: g.ID, Dir: dir, Index: i, ID: rule.ID})
 			if isOpen {
 				open = append(open, cr)
 				gopen = append(gopen, cr)

@@ -3,6 +3,8 @@ package sg
 import (
 	"net/netip"
 	"testing"
+
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // fakeResolver knows group members; it has no prefix lists.
@@ -30,7 +32,7 @@ func TestCompileUnionAndOpenSets(t *testing.T) {
 	all := &Group{ID: "sg-all", Ingress: []Rule{rule(ProtoAll, 0, 65535, "0.0.0.0/0")}}
 	res := fakeResolver{"sg-admin": {netip.MustParseAddr("10.0.9.9")}}
 
-	c := Compile(4, Ingress, []*Group{web, all}, res)
+	c := Compile(4, verdict.Ingress, []*Group{web, all}, res)
 	if r := c.Match(ProtoTCP, netip.MustParseAddr("192.0.2.1"), 443); r == nil || r.Group != "sg-web" || r.Index != 0 {
 		t.Errorf("443 from anywhere: %+v, want sg-web rule 0", r)
 	}
@@ -50,14 +52,14 @@ func TestCompileUnionAndOpenSets(t *testing.T) {
 		t.Error("a referenced group's rule must not count as all-addresses; the open rule of sg-all should match")
 	}
 
-	only := Compile(4, Ingress, []*Group{web}, res)
+	only := Compile(4, verdict.Ingress, []*Group{web}, res)
 	if only.Match(ProtoTCP, netip.MustParseAddr("10.0.9.8"), 22) != nil {
 		t.Error("22 from a non-member: want no rule")
 	}
 	if only.Open.Rules.Match(ProtoTCP, netip.MustParseAddr("10.0.9.9"), 22) >= 0 {
 		t.Error("a referenced group never makes a flow untracked")
 	}
-	if v6 := Compile(6, Ingress, []*Group{web}, res); v6.Match(ProtoTCP, netip.MustParseAddr("2001:db8::1"), 443) != nil {
+	if v6 := Compile(6, verdict.Ingress, []*Group{web}, res); v6.Match(ProtoTCP, netip.MustParseAddr("2001:db8::1"), 443) != nil {
 		t.Error("an IPv4 rule matched an IPv6 packet")
 	}
 }

@@ -65,11 +65,11 @@ import (
 
 	"github.com/vpclab/vpclab/bench"
 	"github.com/vpclab/vpclab/control"
-	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/internal/classbench"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 const (
@@ -496,7 +496,7 @@ func readDP(x *live.Lab) (dpStat, error) {
 	for _, eni := range []string{"eni-client", "eni-server"} {
 		dev := x.Device(eni)
 		s := dev.Counters.Load()
-		for _, st := range []dataplane.Stage{dataplane.StageSGEgress, dataplane.StageNACLEgress, dataplane.StageNACLIngress, dataplane.StageSGIngress} {
+		for _, st := range []verdict.Stage{verdict.StageSGEgress, verdict.StageNACLEgress, verdict.StageNACLIngress, verdict.StageSGIngress} {
 			d.policyDenied += s.DeniedPackets[st]
 		}
 		d.writeErrors += s.WriteErrors

@@ -1,9 +1,6 @@
-package dataplane
+package verdict
 
-import (
-	"github.com/vpclab/vpclab/packet"
-	"github.com/vpclab/vpclab/sg"
-)
+import "github.com/vpclab/vpclab/packet"
 
 // Stage is a step of the packet path (spec §5). Its String form is the
 // name used everywhere: explain, policy tests, counters.
@@ -43,16 +40,6 @@ func (s Stage) String() string {
 	return "unknown"
 }
 
-// ParseStage returns the stage with the given name.
-func ParseStage(name string) (Stage, bool) {
-	for s, n := range stageNames {
-		if n == name && Stage(s) != StageNone {
-			return Stage(s), true
-		}
-	}
-	return StageNone, false
-}
-
 // Code explains a verdict, in AWS Reachability Analyzer's vocabulary where
 // it has a word for it.
 type Code uint8
@@ -68,44 +55,42 @@ const (
 	CodeSameSubnet        // both ends in one subnet: no network ACL applies
 	CodeFragmentFollowing // a later fragment, following its first fragment
 	// Denied.
-	CodeMalformed            // the packet could not be parsed
-	CodeFragmentOrphan       // a later fragment whose first was not seen
-	CodeSourceDestCheck      // the source is not the sending ENI's address
-	CodeSGRulesMismatch      // ENI_SG_RULES_MISMATCH: no security-group rule allows it
-	CodeSubnetACLRestrict    // SUBNET_ACL_RESTRICTION: a network ACL denies it
-	CodeAllowanceExceeded    // the instance's conntrack allowance is used up
-	CodeCannotRoute          // CANNOT_ROUTE: nothing in the VPC takes this address
-	CodeNoBroadcast          // broadcast or multicast: a VPC has neither
-	CodeLinkLocal            // link-local, not routed by the VPC
-	CodeTTLExceeded          // TTL or hop limit would reach 0
-	CodeNoInternetGateway    // the subnet has no route to the internet gateway
-	CodeFragmentFollowDenied // a later fragment of a denied first fragment
-	CodeInstanceStopped      // the sending or receiving instance is stopped (live labs)
+	CodeMalformed         // the packet could not be parsed
+	CodeFragmentOrphan    // a later fragment whose first was not seen
+	CodeSourceDestCheck   // the source is not the sending ENI's address
+	CodeSGRulesMismatch   // ENI_SG_RULES_MISMATCH: no security-group rule allows it
+	CodeSubnetACLRestrict // SUBNET_ACL_RESTRICTION: a network ACL denies it
+	CodeAllowanceExceeded // the instance's conntrack allowance is used up
+	CodeCannotRoute       // CANNOT_ROUTE: nothing in the VPC takes this address
+	CodeNoBroadcast       // broadcast or multicast: a VPC has neither
+	CodeLinkLocal         // link-local, not routed by the VPC
+	CodeTTLExceeded       // TTL or hop limit would reach 0
+	CodeNoInternetGateway // the subnet has no route to the internet gateway
+	CodeInstanceStopped   // the sending or receiving instance is stopped (live labs)
 	NumCodes
 )
 
 var codeNames = [NumCodes]string{
-	CodeNone:                 "NONE",
-	CodeDelivered:            "DELIVERED",
-	CodeExempt:               "EXEMPT_VPC_SERVICE",
-	CodeSGRuleMatch:          "SG_RULE_MATCH",
-	CodeConntrack:            "CONNTRACK_ESTABLISHED",
-	CodeNACLAllow:            "NACL_RULE_ALLOW",
-	CodeSameSubnet:           "SAME_SUBNET",
-	CodeFragmentFollowing:    "FRAGMENT_FOLLOWS_FIRST",
-	CodeMalformed:            "MALFORMED_PACKET",
-	CodeFragmentOrphan:       "FRAGMENT_ORPHAN",
-	CodeSourceDestCheck:      "SOURCE_DEST_CHECK_RESTRICTION",
-	CodeSGRulesMismatch:      "ENI_SG_RULES_MISMATCH",
-	CodeSubnetACLRestrict:    "SUBNET_ACL_RESTRICTION",
-	CodeAllowanceExceeded:    "CONNTRACK_ALLOWANCE_EXCEEDED",
-	CodeCannotRoute:          "CANNOT_ROUTE",
-	CodeNoBroadcast:          "NO_BROADCAST",
-	CodeLinkLocal:            "LINK_LOCAL_NOT_ROUTED",
-	CodeTTLExceeded:          "TTL_EXCEEDED",
-	CodeNoInternetGateway:    "NO_ROUTE_TO_INTERNET_GATEWAY",
-	CodeFragmentFollowDenied: "FRAGMENT_FOLLOWS_FIRST",
-	CodeInstanceStopped:      "INSTANCE_STOPPED",
+	CodeNone:              "NONE",
+	CodeDelivered:         "DELIVERED",
+	CodeExempt:            "EXEMPT_VPC_SERVICE",
+	CodeSGRuleMatch:       "SG_RULE_MATCH",
+	CodeConntrack:         "CONNTRACK_ESTABLISHED",
+	CodeNACLAllow:         "NACL_RULE_ALLOW",
+	CodeSameSubnet:        "SAME_SUBNET",
+	CodeFragmentFollowing: "FRAGMENT_FOLLOWS_FIRST",
+	CodeMalformed:         "MALFORMED_PACKET",
+	CodeFragmentOrphan:    "FRAGMENT_ORPHAN",
+	CodeSourceDestCheck:   "SOURCE_DEST_CHECK_RESTRICTION",
+	CodeSGRulesMismatch:   "ENI_SG_RULES_MISMATCH",
+	CodeSubnetACLRestrict: "SUBNET_ACL_RESTRICTION",
+	CodeAllowanceExceeded: "CONNTRACK_ALLOWANCE_EXCEEDED",
+	CodeCannotRoute:       "CANNOT_ROUTE",
+	CodeNoBroadcast:       "NO_BROADCAST",
+	CodeLinkLocal:         "LINK_LOCAL_NOT_ROUTED",
+	CodeTTLExceeded:       "TTL_EXCEEDED",
+	CodeNoInternetGateway: "NO_ROUTE_TO_INTERNET_GATEWAY",
+	CodeInstanceStopped:   "INSTANCE_STOPPED",
 }
 
 func (c Code) String() string {
@@ -113,6 +98,31 @@ func (c Code) String() string {
 		return codeNames[c]
 	}
 	return "UNKNOWN"
+}
+
+// Dir is a direction: of a security-group rule list, of a stage, of a
+// packet through an ENI.
+type Dir uint8
+
+const (
+	Ingress Dir = iota
+	Egress
+)
+
+func (d Dir) String() string {
+	if d == Egress {
+		return "egress"
+	}
+	return "ingress"
+}
+
+// RuleRef names one rule of one security group, for verdicts and
+// explanations.
+type RuleRef struct {
+	Group string
+	Dir   Dir
+	Index int    // position in the group's rule list
+	ID    string // sgr-… when known
 }
 
 // Port says where a packet enters or leaves the dataplane: an ENI (a
@@ -142,7 +152,7 @@ type Verdict struct {
 	NACLRule int
 	// SG is the security-group rule that matched when Stage is an SG stage
 	// and a rule (not a conntrack entry) decided; nil otherwise.
-	SG *sg.RuleRef
+	SG *RuleRef
 	// ENI is the id of the ENI whose stage decided, when one did.
 	ENI string
 	// From and To are the ports the packet entered and was routed to.
@@ -150,6 +160,23 @@ type Verdict struct {
 	// Trace, when set by the caller, receives every stage's decision.
 	// Explain and policy tests set it; the packet path leaves it nil.
 	Trace *Trace
+}
+
+// Deny records that stage dropped the packet, with the details already in v.
+func (v *Verdict) Deny(stage Stage, code Code) {
+	v.Allowed = false
+	v.Stage = stage
+	v.Code = code
+	v.Trace.Add(Step{Stage: stage, Code: code, ENI: v.ENI, ACL: v.ACL, NACLRule: v.NACLRule})
+}
+
+// Pass records that a stage let the packet through; the stage's details
+// stay in v until a later stage overwrites them.
+func (v *Verdict) Pass(stage Stage, code Code) {
+	v.Stage, v.Code = stage, code
+	if v.Trace != nil {
+		v.Trace.Add(Step{Stage: stage, Pass: true, Code: code, ENI: v.ENI, ACL: v.ACL, NACLRule: v.NACLRule, SG: v.SG})
+	}
 }
 
 // Step is one stage's decision in a Trace.
@@ -160,7 +187,7 @@ type Step struct {
 	ENI       string // the ENI whose SG or conntrack table was read
 	ACL       string
 	NACLRule  int
-	SG        *sg.RuleRef
+	SG        *RuleRef
 	Untracked bool // an SG rule allowed a flow that is not tracked (§3.4)
 	NewEntry  bool // the stage needs a conntrack entry when delivered
 }
@@ -170,7 +197,8 @@ type Trace struct {
 	Steps []Step
 }
 
-func (t *Trace) add(s Step) {
+// Add appends s; a nil Trace records nothing.
+func (t *Trace) Add(s Step) {
 	if t != nil {
 		t.Steps = append(t.Steps, s)
 	}

@@ -1,0 +1,119 @@
+// Package vpclab_test holds the repository's dependency rules: the imports
+// that would undo the layering described in the README's code map. It
+// fails when a package gains a forbidden import, directly or through
+// another package (the habit of Tailscale's tstest/deptest).
+package vpclab_test
+
+import (
+	"bufio"
+	"bytes"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/vpclab/vpclab/"
+
+// forbidden lists, for each package of the module, the import paths (or
+// path prefixes ending in "/") it must not depend on, even indirectly.
+var forbidden = map[string][]string{
+	"dataplane": {
+		"gvisor.dev/gvisor/pkg/tcpip/stack", // netstack; header views are fine
+		module + "services",
+	},
+	"mirror":    {module + "services", "gvisor.dev/gvisor/pkg/tcpip/stack"},
+	"packet":    {module + "lab", module + "dataplane"},
+	"conntrack": {module + "lab", module + "dataplane"},
+	"classify":  {module + "lab", module + "dataplane"},
+	"sg":        {module + "lab", module + "dataplane"},
+	"nacl":      {module + "lab", module + "dataplane"},
+}
+
+// onlyImports lists packages whose direct imports, outside the standard
+// library, must be among the given ones.
+var onlyImports = map[string][]string{
+	"verdict": {module + "packet"},
+}
+
+// cmdOnly are the modules only cmd/ may link.
+var cmdOnly = []string{"github.com/spf13/cobra"}
+
+type pkgInfo struct {
+	imports, deps []string
+}
+
+// list runs go list over the module and returns, for each package, its
+// direct imports and its transitive dependencies (non-test).
+func list(t *testing.T) map[string]pkgInfo {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f",
+		"{{.ImportPath}}\t{{join .Imports \" \"}}\t{{join .Deps \" \"}}", "./...").Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			t.Fatalf("go list: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatalf("go list: %v", err)
+	}
+	pkgs := map[string]pkgInfo{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), "\t")
+		if len(f) != 3 {
+			t.Fatalf("go list: unexpected line %q", sc.Text())
+		}
+		pkgs[f[0]] = pkgInfo{imports: strings.Fields(f[1]), deps: strings.Fields(f[2])}
+	}
+	return pkgs
+}
+
+func matches(dep, rule string) bool {
+	if strings.HasSuffix(rule, "/") {
+		return strings.HasPrefix(dep, rule)
+	}
+	return dep == rule || strings.HasPrefix(dep, rule+"/")
+}
+
+func isStd(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return !strings.Contains(first, ".")
+}
+
+func TestDependencies(t *testing.T) {
+	pkgs := list(t)
+	for rel, rules := range forbidden {
+		p, ok := pkgs[module+rel]
+		if !ok {
+			t.Errorf("%s: no such package (a rule names it)", rel)
+			continue
+		}
+		for _, dep := range p.deps {
+			for _, r := range rules {
+				if matches(dep, r) {
+					t.Errorf("%s depends on %s, which it must not", rel, dep)
+				}
+			}
+		}
+	}
+	for rel, allowed := range onlyImports {
+		p := pkgs[module+rel]
+		for _, imp := range p.imports {
+			if !isStd(imp) && !slices.Contains(allowed, imp) {
+				t.Errorf("%s imports %s; it may import only the standard library and %v", rel, imp, allowed)
+			}
+		}
+	}
+	for path, p := range pkgs {
+		if strings.HasPrefix(path, module+"cmd/") {
+			continue
+		}
+		for _, dep := range p.deps {
+			for _, r := range cmdOnly {
+				if matches(dep, r) {
+					t.Errorf("%s depends on %s: only cmd/ may", strings.TrimPrefix(path, module), dep)
+				}
+			}
+		}
+	}
+}
