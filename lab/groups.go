@@ -83,18 +83,18 @@ func (p *parser) readSecurityGroups(n *yaml.Node) {
 		case o.Vals["ingress"] != nil:
 			g.Ingress = p.rules(o, "ingress")
 		case id == sg.DefaultGroupID:
-			g.Ingress = []sg.Rule{selfReference()}
+			g.Ingress = sg.DefaultIngress(sg.DefaultGroupID)
 		}
 		if o.Vals["egress"] != nil {
 			g.Egress = p.rules(o, "egress")
 		} else {
-			g.Egress = p.allOut()
+			g.Egress = sg.DefaultEgress(p.l.VPC.IPv6CIDR.IsValid())
 		}
 		p.l.SecurityGroups = append(p.l.SecurityGroups, g)
 	}
 	if p.groups[sg.DefaultGroupID] == nil {
 		g := &sg.Group{ID: sg.DefaultGroupID, Description: "default VPC security group",
-			Ingress: []sg.Rule{selfReference()}, Egress: p.allOut()}
+			Ingress: sg.DefaultIngress(sg.DefaultGroupID), Egress: sg.DefaultEgress(p.l.VPC.IPv6CIDR.IsValid())}
 		p.groups[g.ID] = g
 		p.l.SecurityGroups = append([]*sg.Group{g}, p.l.SecurityGroups...)
 	}
@@ -103,31 +103,6 @@ func (p *parser) readSecurityGroups(n *yaml.Node) {
 			unknownRef(p, ref.node, ref.field, "security group", ref.id, p.groups)
 		}
 	}
-}
-
-// anyTraffic returns a rule matching every protocol, port and ICMP type,
-// without a peer.
-func anyTraffic() sg.Rule {
-	return sg.Rule{Protocol: sg.ProtoAll, FromPort: 0, ToPort: 65535, ICMPType: -1, ICMPCode: -1}
-}
-
-// selfReference returns the default group's inbound rule: everything from
-// its own members.
-func selfReference() sg.Rule {
-	r := anyTraffic()
-	r.Group = sg.DefaultGroupID
-	return r
-}
-
-// allOut returns AWS's outbound rules for a new group: everything to
-// 0.0.0.0/0, and to ::/0 when the VPC has IPv6.
-func (p *parser) allOut() []sg.Rule {
-	v4, v6 := anyTraffic(), anyTraffic()
-	v4.CIDR, v6.CIDR = anyIPv4, anyIPv6
-	if p.l.VPC.IPv6CIDR.IsValid() {
-		return []sg.Rule{v4, v6}
-	}
-	return []sg.Rule{v4}
 }
 
 // rules reads one direction of a security group and checks the rule

@@ -128,24 +128,10 @@ func (p *parser) readNetworkACLs(n *yaml.Node) {
 		p.l.NetworkACLs = append(p.l.NetworkACLs, a)
 	}
 	if p.acls[nacl.DefaultACLID] == nil {
-		a := &nacl.ACL{ID: nacl.DefaultACLID, Ingress: p.allowAll(), Egress: p.allowAll()}
+		a := &nacl.ACL{ID: nacl.DefaultACLID, Ingress: nacl.DefaultEntries(p.l.VPC.IPv6CIDR.IsValid()), Egress: nacl.DefaultEntries(p.l.VPC.IPv6CIDR.IsValid())}
 		p.acls[a.ID] = a
 		p.l.NetworkACLs = append([]*nacl.ACL{a}, p.l.NetworkACLs...)
 	}
-}
-
-// allowAll returns the entries of AWS's default network ACL in one
-// direction: rule 100 allows all IPv4, rule 101 all IPv6 when the VPC has
-// IPv6.
-func (p *parser) allowAll() []nacl.Entry {
-	entries := []nacl.Entry{{Rule: 100, Allow: true, Protocol: -1, CIDR: anyIPv4,
-		FromPort: 0, ToPort: 65535, ICMPType: -1, ICMPCode: -1}}
-	if p.l.VPC.IPv6CIDR.IsValid() {
-		v6 := entries[0]
-		v6.Rule, v6.CIDR = 101, anyIPv6
-		entries = append(entries, v6)
-	}
-	return entries
 }
 
 // The blocks of all IPv4 and all IPv6 addresses.
@@ -160,7 +146,7 @@ func (p *parser) entries(acl yamlpos.Object, dir string, isDefault bool) []nacl.
 	n := acl.Vals[dir]
 	if n == nil {
 		if isDefault {
-			return p.allowAll()
+			return nacl.DefaultEntries(p.l.VPC.IPv6CIDR.IsValid())
 		}
 		return nil
 	}

@@ -151,7 +151,7 @@ func TestDefaultsWithoutIPv6(t *testing.T) {
 	if l.Quotas != DefaultQuotas() || l.Settings != DefaultSettings() {
 		t.Errorf("quotas %+v, settings %+v: want the defaults", l.Quotas, l.Settings)
 	}
-	all := anyTraffic()
+	all := sg.AnyTraffic()
 	v4 := all
 	v4.CIDR = netip.MustParsePrefix("0.0.0.0/0")
 	self := all
@@ -182,7 +182,7 @@ func TestDefaultsWithoutIPv6(t *testing.T) {
 
 func TestDefaultsWithIPv6(t *testing.T) {
 	l := load(t, "ipv6.yaml")
-	allV4, allV6 := anyTraffic(), anyTraffic()
+	allV4, allV6 := sg.AnyTraffic(), sg.AnyTraffic()
 	allV4.CIDR, allV6.CIDR = netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")
 	if got := l.Group(sg.DefaultGroupID).Egress; !slices.Equal(got, []sg.Rule{allV4, allV6}) {
 		t.Errorf("default group egress = %+v", got)

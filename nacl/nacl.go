@@ -56,3 +56,23 @@ func ImplicitDeny(family int) int {
 	}
 	return ImplicitDenyIPv4
 }
+
+// The blocks of all IPv4 and all IPv6 addresses.
+var (
+	AnyIPv4 = netip.MustParsePrefix("0.0.0.0/0")
+	AnyIPv6 = netip.MustParsePrefix("::/0")
+)
+
+// DefaultEntries returns the entries of AWS's default network ACL in one
+// direction: rule 100 allows all IPv4 traffic, and rule 101 all IPv6
+// traffic when the VPC has IPv6.
+func DefaultEntries(ipv6 bool) []Entry {
+	entries := []Entry{{Rule: 100, Allow: true, Protocol: -1, CIDR: AnyIPv4,
+		FromPort: 0, ToPort: 65535, ICMPType: -1, ICMPCode: -1}}
+	if ipv6 {
+		e := entries[0]
+		e.Rule, e.CIDR = 101, AnyIPv6
+		entries = append(entries, e)
+	}
+	return entries
+}

@@ -63,3 +63,30 @@ func PortsMatter(p int) bool { return p == ProtoTCP || p == ProtoUDP }
 
 // ICMPMatters reports whether a rule of protocol p restricts ICMP type/code.
 func ICMPMatters(p int) bool { return p == ProtoICMP || p == ProtoICMPv6 }
+
+// AnyTraffic returns a rule allowing every protocol, port and ICMP type,
+// with no peer set.
+func AnyTraffic() Rule {
+	return Rule{Protocol: ProtoAll, FromPort: 0, ToPort: 65535, ICMPType: -1, ICMPCode: -1}
+}
+
+// DefaultEgress returns the outbound rules AWS gives a new group:
+// everything to 0.0.0.0/0, and to ::/0 when the VPC has IPv6.
+func DefaultEgress(ipv6 bool) []Rule {
+	v4 := AnyTraffic()
+	v4.CIDR = netip.MustParsePrefix("0.0.0.0/0")
+	if !ipv6 {
+		return []Rule{v4}
+	}
+	v6 := AnyTraffic()
+	v6.CIDR = netip.MustParsePrefix("::/0")
+	return []Rule{v4, v6}
+}
+
+// DefaultIngress returns the inbound rule of a VPC's default group, whose
+// id is given: everything from the group's own members.
+func DefaultIngress(group string) []Rule {
+	r := AnyTraffic()
+	r.Group = group
+	return []Rule{r}
+}

@@ -392,7 +392,7 @@ func (b *builder) ruleTarget(r *resource, id string) *sg.Group {
 func (b *builder) defaultGroupStandIn(r *resource) *sg.Group {
 	id := b.defaultGroup
 	g := &sg.Group{ID: id, Description: "default VPC security group",
-		Ingress: []sg.Rule{selfReference(id)}, Egress: allOut(b.l.VPC.IPv6CIDR.IsValid())}
+		Ingress: sg.DefaultIngress(id), Egress: sg.DefaultEgress(b.l.VPC.IPv6CIDR.IsValid())}
 	b.groups[id] = g
 	b.l.SecurityGroups = append(b.l.SecurityGroups, g)
 	b.standIns[id] = true
@@ -454,24 +454,3 @@ func (b *builder) groupRef(r *resource, field, id string, peer bool) (string, bo
 	return id, true
 }
 
-// selfReference returns the default group's inbound rule: everything from
-// the group's own members.
-func selfReference(id string) sg.Rule {
-	t := anyTraffic(sg.ProtoAll)
-	return sg.Rule{Protocol: t.proto, FromPort: t.fromPort, ToPort: t.toPort,
-		ICMPType: t.icmpType, ICMPCode: t.icmpCode, Group: id}
-}
-
-// allOut returns the outbound rules AWS gives a new group: everything to
-// 0.0.0.0/0, and to ::/0 when the VPC has IPv6.
-func allOut(v6 bool) []sg.Rule {
-	t := anyTraffic(sg.ProtoAll)
-	rule := sg.Rule{Protocol: t.proto, FromPort: t.fromPort, ToPort: t.toPort,
-		ICMPType: t.icmpType, ICMPCode: t.icmpCode, CIDR: anyIPv4}
-	rules := []sg.Rule{rule}
-	if v6 {
-		rule.CIDR = anyIPv6
-		rules = append(rules, rule)
-	}
-	return rules
-}

@@ -98,11 +98,11 @@ func inst(name string, ifaces ...*lab.Interface) *lab.Instance {
 // imported lab lists first, as lab.Parse does.
 func defaultGroup(v6 bool) *sg.Group {
 	return &sg.Group{ID: sg.DefaultGroupID, Description: "default VPC security group",
-		Ingress: []sg.Rule{sgr(allT, sg.DefaultGroupID)}, Egress: allOut(v6)}
+		Ingress: []sg.Rule{sgr(allT, sg.DefaultGroupID)}, Egress: sg.DefaultEgress(v6)}
 }
 
 func defaultACL(v6 bool) *nacl.ACL {
-	return &nacl.ACL{ID: nacl.DefaultACLID, Ingress: allowAll(v6), Egress: allowAll(v6)}
+	return &nacl.ACL{ID: nacl.DefaultACLID, Ingress: nacl.DefaultEntries(v6), Egress: nacl.DefaultEntries(v6)}
 }
 
 // compareLab compares got with want part by part, so that a failure names

@@ -244,7 +244,7 @@ func (b *builder) aclRef(r *resource, field, id string) *nacl.ACL {
 	b.standIns[id] = true
 	if id == b.defaultACL {
 		v6 := b.l.VPC.IPv6CIDR.IsValid()
-		acl.Ingress, acl.Egress = allowAll(v6), allowAll(v6)
+		acl.Ingress, acl.Egress = nacl.DefaultEntries(v6), nacl.DefaultEntries(v6)
 		for _, e := range acl.Ingress {
 			b.aclOrigin[aclSlot{id, false, e.Rule}] = "AWS's default entries"
 			b.aclOrigin[aclSlot{id, true, e.Rule}] = "AWS's default entries"
@@ -523,19 +523,6 @@ func (b *builder) associateACLs() {
 			b.usedDefaultACL = true
 		}
 	}
-}
-
-// allowAll returns the entries of AWS's default network ACL in one
-// direction, as lab.Parse makes them.
-func allowAll(v6 bool) []nacl.Entry {
-	entries := []nacl.Entry{{Rule: 100, Allow: true, Protocol: -1, CIDR: anyIPv4,
-		FromPort: 0, ToPort: 65535, ICMPType: -1, ICMPCode: -1}}
-	if v6 {
-		e := entries[0]
-		e.Rule, e.CIDR = 101, anyIPv6
-		entries = append(entries, e)
-	}
-	return entries
 }
 
 // The blocks of all IPv4 and all IPv6 addresses.

@@ -416,10 +416,10 @@ func (b *builder) finish() {
 	v6 := b.l.VPC.IPv6CIDR.IsValid()
 	b.l.SecurityGroups = slices.Insert(b.l.SecurityGroups, 0, &sg.Group{
 		ID: sg.DefaultGroupID, Description: "default VPC security group",
-		Ingress: []sg.Rule{selfReference(sg.DefaultGroupID)}, Egress: allOut(v6),
+		Ingress: sg.DefaultIngress(sg.DefaultGroupID), Egress: sg.DefaultEgress(v6),
 	})
 	b.l.NetworkACLs = slices.Insert(b.l.NetworkACLs, 0, &nacl.ACL{
-		ID: nacl.DefaultACLID, Ingress: allowAll(v6), Egress: allowAll(v6),
+		ID: nacl.DefaultACLID, Ingress: nacl.DefaultEntries(v6), Egress: nacl.DefaultEntries(v6),
 	})
 	if b.usedDefaultGroup {
 		b.report.Unsupportedf(b.source, b.vpc.Address, fieldIf(b.defaultGroup, "default_security_group_id"),

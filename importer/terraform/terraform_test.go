@@ -65,7 +65,7 @@ func TestWebapp(t *testing.T) {
 		},
 		NetworkACLs: []*nacl.ACL{
 			defaultACL(true),
-			{ID: dacl, Ingress: allowAll(true), Egress: allowAll(true)},
+			{ID: dacl, Ingress: nacl.DefaultEntries(true), Egress: nacl.DefaultEntries(true)},
 			{ID: aclDB,
 				// Sorted by number; rule 200 is inline and standalone, once.
 				Ingress: []nacl.Entry{

@@ -196,14 +196,14 @@ func TestDefaults(t *testing.T) {
 		},
 		NetworkACLs: []*nacl.ACL{
 			defaultACL(true),
-			{ID: dacl, Ingress: append([]nacl.Entry{ent(50, false, allT, "192.0.2.0/24")}, allowAll(true)...),
-				Egress: allowAll(true)},
+			{ID: dacl, Ingress: append([]nacl.Entry{ent(50, false, allT, "192.0.2.0/24")}, nacl.DefaultEntries(true)...),
+				Egress: nacl.DefaultEntries(true)},
 		},
 		SecurityGroups: []*sg.Group{
 			defaultGroup(true),
 			{ID: dsg, Description: "default VPC security group",
 				Ingress: []sg.Rule{sgr(allT, dsg), sgr(tcpT(22, 22), "10.0.0.0/8", "id=sgr-0d0d0d0d0d0d0d0d1", "desc=ssh")},
-				Egress:  allOut(true)},
+				Egress:  sg.DefaultEgress(true)},
 		},
 		Instances: []*lab.Instance{
 			inst("one", oneENI),
