@@ -453,4 +453,3 @@ func (b *builder) groupRef(r *resource, field, id string, peer bool) (string, bo
 		"security group %s is not in the state: the lab gets a stand-in, which keeps its members and the references to it, with only the rules of the state's standalone rule resources naming it (with none, it allows nothing); add the others by hand", id)
 	return id, true
 }
-
