@@ -2,6 +2,19 @@
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
+# The live lab and its tests need root. Run as another user, the targets
+# that need it run their root step under sudo (and say so); with neither
+# root nor sudo they run anyway and the tests that need root fail, saying so.
+ifeq ($(shell id -u),0)
+AS_ROOT :=
+else ifneq ($(shell command -v sudo),)
+AS_ROOT := sudo env "PATH=$(PATH)"
+$(info vpclab: not root; the steps that need root run under sudo)
+else
+AS_ROOT :=
+$(info vpclab: not root and no sudo; the live-lab tests will fail)
+endif
+
 .PHONY: all build test race bench bench-e2e bench-apply fuzz demo explain-demo clean
 
 all: build
@@ -12,7 +25,7 @@ build:
 # The test command of the README: unit, differential and policy-suite tests.
 test:
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	$(AS_ROOT) $(GO) test -count=1 ./...
 
 race:
 	$(GO) test -count=1 -race ./conntrack/ ./dataplane/ ./classify/
@@ -51,7 +64,7 @@ fuzz:
 # matrix of real connections, compare them with what explain predicts,
 # tear it down.
 demo: build
-	./bin/vpclab demo
+	$(AS_ROOT) ./bin/vpclab demo
 
 # The same lab without privileges: its policy tests and two flows explained.
 explain-demo: build
