@@ -12,9 +12,9 @@ import (
 	"github.com/vpclab/vpclab/internal/classbench"
 )
 
-// ClassBenchDir is where the shared ClassBench rule sets live, relative to
+// ClassBenchDir is where the ClassBench rule sets the repository carries live, relative to
 // this package's directory.
-const ClassBenchDir = "../../shared/testdata/external/classbench"
+const ClassBenchDir = "../testdata/external/classbench"
 
 // Lab returns the text of a benchmark lab: a public subnet with the server
 // (10.0.1.10, sg-server) and a private subnet with the client (10.0.2.10,

@@ -262,9 +262,9 @@ func TestRandom(t *testing.T) {
 	}
 }
 
-// classbenchDir holds the ClassBench files; CI checks out shared/ beside
-// the repository.
-const classbenchDir = "../../shared/testdata/external/classbench"
+// classbenchDir holds the ClassBench files the repository carries (their
+// origin and licences: testdata/external/README.md).
+const classbenchDir = "../testdata/external/classbench"
 
 // loadClassBench maps a ClassBench file to rules as the tests use them:
 // the peer is the source prefix, the value the destination port range.
@@ -272,7 +272,7 @@ func loadClassBench(tb testing.TB, name string) []Rule {
 	tb.Helper()
 	cb, err := classbench.Load(filepath.Join(classbenchDir, name))
 	if err != nil {
-		tb.Fatalf("%v (shared/ must sit beside the repository)", err)
+		tb.Fatalf("%v (the repository carries them in testdata/external)", err)
 	}
 	rules := make([]Rule, len(cb))
 	for i, r := range cb {
@@ -285,7 +285,7 @@ func loadClassBench(tb testing.TB, name string) []Rule {
 func TestClassBench(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(classbenchDir, "*", "*"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no ClassBench files under %s (%v): shared/ must sit beside the repository", classbenchDir, err)
+		t.Fatalf("no ClassBench files under %s (%v): the repository carries them in testdata/external", classbenchDir, err)
 	}
 	for _, path := range files {
 		name, _ := filepath.Rel(classbenchDir, path)

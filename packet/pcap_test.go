@@ -19,9 +19,9 @@ import (
 )
 
 // pcapDir holds captures from tcpdump's and Zeek's test suites, many of
-// them malformed on purpose. CI checks the repository out beside a copy
-// of shared/, so this relative path works there too.
-const pcapDir = "../../shared/testdata/external/pcap"
+// them malformed on purpose, carried in the repository with their
+// licences (testdata/external/README.md).
+const pcapDir = "../testdata/external/pcap"
 
 // TestPcaps decodes every IP packet in the captures under pcapDir. Decode
 // must not panic; where it says OK, gopacket must agree with it; and some

@@ -21,9 +21,8 @@ import (
 	"github.com/vpclab/vpclab/verdict"
 )
 
-// classbenchDir holds the ClassBench files: shared/ sits beside the
-// repository (CI clones it there).
-const classbenchDir = "../../shared/testdata/external/classbench"
+// classbenchDir holds the ClassBench files the repository carries.
+const classbenchDir = "../testdata/external/classbench"
 
 var flagCBPackets = flag.Int("reference.cbpackets", 300, "packets per ClassBench file and direction")
 
@@ -55,7 +54,7 @@ func classbenchFiles(t testing.TB) []string {
 		return err
 	})
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no ClassBench files under %s (%v): clone the shared repository beside this one", classbenchDir, err)
+		t.Fatalf("no ClassBench files under %s (%v): the repository carries them in testdata/external", classbenchDir, err)
 	}
 	return files
 }

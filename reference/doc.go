@@ -1,5 +1,5 @@
 // Package reference is a deliberately plain implementation of the VPC
-// filtering semantics in /work/shared/spec/vpc-semantics.md, used only by
+// filtering semantics of the shared specification, vpc-semantics.md, used only by
 // tests to check the dataplane engine.
 //
 // It trades every bit of speed for being checkable by eye:

@@ -440,10 +440,10 @@ func TestDamagedCapture(t *testing.T) {
 	}
 }
 
-// externalDir holds the third-party captures (shared/ beside the repo).
-const externalDir = "../../shared/testdata/external/pcap"
+// externalDir holds the third-party captures the repository carries.
+const externalDir = "../testdata/external/pcap"
 
-// TestExternalCaptures replays every capture of the shared test data, the
+// TestExternalCaptures replays every third-party capture in testdata/external, the
 // damaged and hostile ones included: nothing fails, the counts add up, and
 // a few captures with known contents come out as they should.
 func TestExternalCaptures(t *testing.T) {
@@ -455,7 +455,7 @@ func TestExternalCaptures(t *testing.T) {
 		return err
 	})
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no captures in %s (%v): the shared test data must sit beside the repository", externalDir, err)
+		t.Fatalf("no captures in %s (%v): the repository carries them in testdata/external", externalDir, err)
 	}
 	e := exampleEngine()
 	sums := map[string]*Summary{}

@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// dataDir holds the ClassBench files; CI checks out shared/ beside the repo.
-const dataDir = "../../../shared/testdata/external/classbench"
+// dataDir holds the ClassBench files the repository carries.
+const dataDir = "../../testdata/external/classbench"
 
 // TestFiles parses every file shipped in dataDir and checks its rule count
 // against the README, and the first and last rules of each dialect.
@@ -27,7 +27,7 @@ func TestFiles(t *testing.T) {
 	}
 	files, err := filepath.Glob(filepath.Join(dataDir, "*", "*"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no ClassBench files under %s (%v): shared/ must sit beside the repository", dataDir, err)
+		t.Fatalf("no ClassBench files under %s (%v): the repository carries them in testdata/external", dataDir, err)
 	}
 	seen := 0
 	for _, path := range files {
