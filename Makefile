@@ -1,6 +1,7 @@
 # vpclab — see README.md.
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
+SHELL := /bin/bash
 
 # The live lab and its tests need root. Run as another user, the targets
 # that need it run their root step under sudo (and say so); with neither
@@ -19,13 +20,22 @@ endif
 
 all: build
 
+# The source revision is stamped by the linker, so vpclab version names it
+# even where the build has no VCS stamp (-buildvcs=false, a tarball).
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo +modified)
+LDFLAGS := -X main.revision=$(REVISION)
+
 build:
-	$(GO) build -o bin/vpclab ./cmd/vpclab
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/vpclab ./cmd/vpclab
 
 # The test command of the README: unit, differential and policy-suite tests.
+# Packages are listed as they finish, with the totals and the wall time
+# at the end (internal/testprogress reads go test -json).
 test:
 	$(GO) vet ./...
-	$(AS_ROOT) $(GO) test -count=1 ./...
+	$(GO) build -o bin/testprogress ./internal/testprogress
+	@echo "vpclab: testing every package (about a minute; each is listed as it finishes)"
+	set -o pipefail; $(AS_ROOT) $(GO) test -count=1 -json ./... | ./bin/testprogress
 
 race:
 	$(GO) test -count=1 -race ./conntrack/ ./dataplane/ ./classify/

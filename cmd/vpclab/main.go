@@ -31,9 +31,11 @@ import (
 	"github.com/vpclab/vpclab/replay"
 )
 
-// version is set at link time: -ldflags "-X main.version=v1.2.3". Without
-// it, version reports the module version from the build information.
-var version = ""
+// version and revision are set at link time (the Makefile does it):
+// -ldflags "-X main.version=v1.2.3 -X main.revision=$(git rev-parse HEAD)".
+// Without them, version reports what the build information holds: the
+// module version and the VCS stamp, which -buildvcs=false leaves out.
+var version, revision = "", ""
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -98,10 +100,14 @@ func usageErrorf(format string, args ...any) error { return fmt.Errorf(format, a
 // errors.
 func work(fn func(cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		if err := fn(cmd, args); err != nil {
-			return failure{err}
+		err := fn(cmd, args)
+		if err == nil {
+			return nil
 		}
-		return nil
+		if f := (failure{}); errors.As(err, &f) {
+			return f // already a failure, perhaps an empty one: not wrapped again
+		}
+		return failure{err}
 	}
 }
 
@@ -302,24 +308,35 @@ with its outcome; the exit status is 1 when any step fails.`,
 		RunE: work(func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
 			var failed bool
+			var passed, failedSteps, errored int
 			for i, path := range args {
 				if i > 0 {
 					fmt.Fprintln(out)
 				}
+				if len(args) > 1 {
+					fmt.Fprintf(out, "%s\n", path)
+				}
 				f, err := policytest.Load(path)
-				if err != nil {
-					printError(cmd.ErrOrStderr(), cmd, err)
-					failed = true
-					continue
+				if err == nil {
+					var res *policytest.Result
+					if res, err = policytest.Run(f); err == nil {
+						res.Write(out)
+						passed += res.Passed
+						failedSteps += res.Failed
+						failed = failed || res.Failed > 0
+						continue
+					}
 				}
-				res, err := policytest.Run(f)
-				if err != nil {
-					printError(cmd.ErrOrStderr(), cmd, err)
-					failed = true
-					continue
+				printError(cmd.ErrOrStderr(), cmd, err)
+				failed = true
+				errored++
+			}
+			if len(args) > 1 {
+				fmt.Fprintf(out, "\ntotal: %d files, %d passed, %d failed", len(args), passed, failedSteps)
+				if errored > 0 {
+					fmt.Fprintf(out, ", %d files not run (errors above)", errored)
 				}
-				res.Write(out)
-				failed = failed || res.Failed > 0
+				fmt.Fprintln(out)
 			}
 			if failed {
 				return failure{}
@@ -446,7 +463,7 @@ time; its traffic mirror sessions with pcap targets are written too.`,
 // versionInfo is what version prints.
 type versionInfo struct {
 	Version  string `json:"version"`
-	Revision string `json:"revision,omitempty"`
+	Revision string `json:"revision"` // "unknown" when the build carries none
 	Modified bool   `json:"modified,omitempty"`
 	Go       string `json:"go"`
 	Platform string `json:"platform"`
@@ -454,6 +471,7 @@ type versionInfo struct {
 
 func buildVersion() versionInfo {
 	v := versionInfo{Version: version, Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	v.Revision, v.Modified = strings.CutSuffix(revision, "+modified")
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if v.Version == "" {
 			v.Version = bi.Main.Version
@@ -461,14 +479,19 @@ func buildVersion() versionInfo {
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
-				v.Revision = s.Value
+				if v.Revision == "" {
+					v.Revision = s.Value
+				}
 			case "vcs.modified":
-				v.Modified = s.Value == "true"
+				v.Modified = v.Modified || s.Value == "true"
 			}
 		}
 	}
 	if v.Version == "" {
 		v.Version = "(devel)"
+	}
+	if v.Revision == "" {
+		v.Revision = "unknown"
 	}
 	return v
 }
@@ -492,7 +515,7 @@ func versionCmd() *cobra.Command {
 			return work(func(cmd *cobra.Command, _ []string) error { return writeJSON(cmd.OutOrStdout(), v) })(cmd, nil)
 		}
 		s := "vpclab " + v.Version
-		if v.Revision != "" {
+		if v.Revision != "unknown" {
 			s += " " + v.Revision[:min(12, len(v.Revision))]
 			if v.Modified {
 				s += "+modified"

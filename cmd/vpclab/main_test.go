@@ -152,7 +152,7 @@ steps:
 	os.WriteFile(broken, []byte("lab: lab.yaml\nsteps:\n  - send: {from: web1}\n    expect: maybe\n"), 0o644)
 
 	want(t, []string{"test", pass}, 0, []string{"3 passed, 0 failed"}, nil)
-	want(t, []string{"test", pass, fail}, 1, []string{"3 passed, 0 failed", "0 passed, 1 failed"}, nil)
+	want(t, []string{"test", pass, fail}, 1, []string{pass + "\n", fail + "\n", "3 passed, 0 failed", "0 passed, 1 failed", "total: 2 files, 3 passed, 1 failed\n"}, nil)
 	want(t, []string{"test", broken}, 1, nil, []string{broken + ":"})
 	want(t, []string{"test", filepath.Join(dir, "missing.yaml")}, 1, nil, []string{"missing.yaml"})
 }
@@ -243,8 +243,13 @@ func TestVersion(t *testing.T) {
 	want(t, []string{"version"}, 0, []string{"vpclab ", "go1."}, nil)
 	out := want(t, []string{"version", "-o", "json"}, 0, nil, nil)
 	var v versionInfo
-	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Version == "" || v.Go == "" {
+	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Version == "" || v.Go == "" || v.Revision == "" {
 		t.Errorf("version -o json: %v\n%s", err, out)
+	}
+	// The key is there even when the build carries no revision (a test
+	// binary has no VCS stamp).
+	if !strings.Contains(out, `"revision":`) {
+		t.Errorf("version -o json has no revision key:\n%s", out)
 	}
 }
 

@@ -130,7 +130,7 @@ func (r *run) chooseVPC() (item[vpc], bool) {
 		}
 		r.errs.plain = append(r.errs.plain, fmt.Errorf("no VPC %s in the input, which describes %s", r.opts.VPC, strings.Join(names, ", ")))
 	case len(vpcs) > 1:
-		r.errs.plain = append(r.errs.plain, fmt.Errorf("the input describes %d VPCs, %s: choose the one to import", len(vpcs), strings.Join(names, ", ")))
+		r.errs.plain = append(r.errs.plain, fmt.Errorf("the input describes %d VPCs, %s: choose the one to import with --vpc (vpclab import aws DIR --vpc %s)", len(vpcs), strings.Join(names, ", "), vpcs[0].v.VpcId))
 	default:
 		return vpcs[0], true
 	}

@@ -280,7 +280,7 @@ func (b *builder) selectVPC(vpcID string) error {
 	case vpcID == "" && len(ids) == 0:
 		return fmt.Errorf("%s: the state holds no aws_vpc (resource or data source): a lab needs its VPC's address blocks", b.source)
 	case vpcID == "" && len(ids) > 1:
-		return fmt.Errorf("%s: the state holds %d VPCs, %s: a lab is one VPC: choose the one to import", b.source, len(ids), joinAddrs(ids, addr))
+		return fmt.Errorf("%s: the state holds %d VPCs, %s: a lab is one VPC: choose the one to import with --vpc (vpclab import terraform FILE --vpc %s)", b.source, len(ids), joinAddrs(ids, addr), ids[0])
 	case vpcID == "":
 		vpcID = ids[0]
 	}
