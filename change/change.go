@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
 )
@@ -35,6 +36,16 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 func errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// fromEC2 turns an *ec2.Error into an *Error with its code, the field path
+// leading the message.
+func fromEC2(err error) error {
+	var e *ec2.Error
+	if errors.As(err, &e) {
+		return &Error{Code: e.Code, Message: e.Error()}
+	}
+	return err
 }
 
 // Change is one decoded request.

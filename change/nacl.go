@@ -3,9 +3,9 @@ package change
 import (
 	"strings"
 
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/nacl"
-	"github.com/vpclab/vpclab/sg"
 )
 
 type entryMode uint8
@@ -15,30 +15,11 @@ const (
 	replaceEntry
 )
 
-// PortRange is EC2's PortRange.
-type PortRange struct {
-	From *int `json:"From"`
-	To   *int `json:"To"`
-}
-
-// ICMPTypeCode is EC2's IcmpTypeCode.
-type ICMPTypeCode struct {
-	Type *int `json:"Type"`
-	Code *int `json:"Code"`
-}
-
 // NetworkACLEntry is CreateNetworkAclEntry or ReplaceNetworkAclEntry.
 type NetworkACLEntry struct {
-	NetworkACLID  string        `json:"NetworkAclId"`
-	RuleNumber    int           `json:"RuleNumber"`
-	Egress        bool          `json:"Egress"`
-	Protocol      string        `json:"Protocol"`
-	RuleAction    string        `json:"RuleAction"`
-	CidrBlock     string        `json:"CidrBlock,omitempty"`
-	IPv6CidrBlock string        `json:"Ipv6CidrBlock,omitempty"`
-	PortRange     *PortRange    `json:"PortRange,omitempty"`
-	ICMPTypeCode  *ICMPTypeCode `json:"IcmpTypeCode,omitempty"`
-	mode          entryMode
+	NetworkACLID string `json:"NetworkAclId"`
+	ec2.NetworkAclEntry
+	mode entryMode
 }
 
 func (c *NetworkACLEntry) Action() string {
@@ -55,52 +36,9 @@ func (c *NetworkACLEntry) apply(l *lab.Lab) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ruleNumber(c.RuleNumber); err != nil {
-		return nil, err
-	}
-	e := nacl.Entry{Rule: c.RuleNumber, FromPort: 0, ToPort: 65535, ICMPType: -1, ICMPCode: -1}
-	proto, ok := protocol(c.Protocol)
-	if !ok {
-		return nil, errorf("InvalidParameterValue", "Protocol: %q is not a protocol: use -1, 6 (tcp), 17 (udp), 1 (icmp), 58 (icmpv6) or another number 0-255", c.Protocol)
-	}
-	e.Protocol = proto
-	switch strings.ToLower(c.RuleAction) {
-	case "allow":
-		e.Allow = true
-	case "deny":
-	default:
-		return nil, errorf("InvalidParameterValue", "RuleAction: %q is not allow or deny", c.RuleAction)
-	}
-	switch {
-	case c.CidrBlock != "" && c.IPv6CidrBlock != "":
-		return nil, errorf("InvalidParameterCombination", "give CidrBlock or Ipv6CidrBlock, not both")
-	case c.CidrBlock != "":
-		e.CIDR, err = cidr(c.CidrBlock, false, "CidrBlock")
-	case c.IPv6CidrBlock != "":
-		e.CIDR, err = cidr(c.IPv6CidrBlock, true, "Ipv6CidrBlock")
-	default:
-		return nil, errorf("MissingParameter", "give CidrBlock or Ipv6CidrBlock")
-	}
+	e, err := ec2.Entry(c.NetworkAclEntry, "")
 	if err != nil {
-		return nil, err
-	}
-	switch {
-	case sg.PortsMatter(proto):
-		if c.PortRange == nil || c.PortRange.From == nil || c.PortRange.To == nil {
-			return nil, errorf("MissingParameter", "PortRange: %s entries need From and To", protoText(proto))
-		}
-		e.FromPort, e.ToPort = *c.PortRange.From, *c.PortRange.To
-		if e.FromPort < 0 || e.ToPort > 65535 || e.FromPort > e.ToPort {
-			return nil, errorf("InvalidParameterValue", "PortRange: %d-%d: use 0-65535, From not above To", e.FromPort, e.ToPort)
-		}
-	case sg.ICMPMatters(proto):
-		if c.ICMPTypeCode == nil || c.ICMPTypeCode.Type == nil || c.ICMPTypeCode.Code == nil {
-			return nil, errorf("MissingParameter", "IcmpTypeCode: %s entries need Type and Code (-1 for any)", protoText(proto))
-		}
-		e.ICMPType, e.ICMPCode = *c.ICMPTypeCode.Type, *c.ICMPTypeCode.Code
-		if e.ICMPType < -1 || e.ICMPType > 255 || e.ICMPCode < -1 || e.ICMPCode > 255 || (e.ICMPType == -1 && e.ICMPCode != -1) {
-			return nil, errorf("InvalidParameterValue", "IcmpTypeCode: type %d code %d: each is -1 (any) or 0-255, and any type needs any code", e.ICMPType, e.ICMPCode)
-		}
+		return nil, fromEC2(err)
 	}
 	list := &a.Ingress
 	if c.Egress {
