@@ -73,8 +73,8 @@ func (c *DeleteNetworkACLEntry) apply(l *lab.Lab) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ruleNumber(c.RuleNumber); err != nil {
-		return nil, err
+	if err := ec2.CheckRuleNumber(c.RuleNumber, "RuleNumber"); err != nil {
+		return nil, fromEC2(err)
 	}
 	list := &a.Ingress
 	if c.Egress {
@@ -137,11 +137,4 @@ func acl(l *lab.Lab, id string) (*nacl.ACL, error) {
 		return nil, errorf("InvalidNetworkAclID.NotFound", "the network ACL %q does not exist: %s", id, oneOf(l.NetworkACLs, func(a *nacl.ACL) string { return a.ID }))
 	}
 	return a, nil
-}
-
-func ruleNumber(n int) error {
-	if n < nacl.MinRule || n > nacl.MaxRule {
-		return errorf("InvalidParameterValue", "RuleNumber: %d: use 1-32766 (32767 and 32768 are the implicit deny)", n)
-	}
-	return nil
 }

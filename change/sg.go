@@ -28,7 +28,7 @@ type SecurityGroupRule struct {
 
 // AuthorizeSecurityGroup is AuthorizeSecurityGroupIngress or -Egress.
 type AuthorizeSecurityGroup struct {
-	GroupID       string         `json:"GroupId"`
+	GroupID       string             `json:"GroupId"`
 	IPPermissions []ec2.IpPermission `json:"IpPermissions"`
 	egress        bool
 }
@@ -72,9 +72,9 @@ func (c *AuthorizeSecurityGroup) apply(l *lab.Lab) (any, error) {
 // RevokeSecurityGroup is RevokeSecurityGroupIngress or -Egress: rules named
 // by id, or described by IpPermissions.
 type RevokeSecurityGroup struct {
-	GroupID              string         `json:"GroupId"`
+	GroupID              string             `json:"GroupId"`
 	IPPermissions        []ec2.IpPermission `json:"IpPermissions,omitempty"`
-	SecurityGroupRuleIDs []string       `json:"SecurityGroupRuleIds,omitempty"`
+	SecurityGroupRuleIDs []string           `json:"SecurityGroupRuleIds,omitempty"`
 	egress               bool
 }
 

@@ -226,9 +226,8 @@ func Permission(r sg.Rule) IpPermission {
 // ICMPv6, both required; other protocols take neither.
 func Entry(e NetworkAclEntry, at string) (nacl.Entry, error) {
 	out := nacl.Entry{Rule: e.RuleNumber, FromPort: 0, ToPort: 65535, ICMPType: -1, ICMPCode: -1}
-	if e.RuleNumber < nacl.MinRule || e.RuleNumber > nacl.MaxRule {
-		return out, errorf("InvalidParameterValue", join(at, "RuleNumber"), "%d: use %d-%d (%d and %d are the implicit deny)",
-			e.RuleNumber, nacl.MinRule, nacl.MaxRule, nacl.ImplicitDenyIPv4, nacl.ImplicitDenyIPv6)
+	if err := CheckRuleNumber(e.RuleNumber, join(at, "RuleNumber")); err != nil {
+		return out, err
 	}
 	proto, ok := ParseAPIProtocol(e.Protocol)
 	if !ok {
@@ -282,6 +281,16 @@ func Entry(e NetworkAclEntry, at string) (nacl.Entry, error) {
 		}
 	}
 	return out, nil
+}
+
+// CheckRuleNumber checks the number of an entry a request names, at field
+// path field: 1-32766, the numbers below the implicit deny.
+func CheckRuleNumber(n int, field string) error {
+	if n < nacl.MinRule || n > nacl.MaxRule {
+		return errorf("InvalidParameterValue", field, "%d: use %d-%d (%d and %d are the implicit deny)",
+			n, nacl.MinRule, nacl.MaxRule, nacl.ImplicitDenyIPv4, nacl.ImplicitDenyIPv6)
+	}
+	return nil
 }
 
 // APIEntry returns the entry EC2 shows for e, in the direction given.
