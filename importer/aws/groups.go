@@ -3,9 +3,9 @@ package aws
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/sg"
 )
@@ -13,23 +13,9 @@ import (
 // Traffic: protocols, ports and ICMP types, as security-group rules and
 // network-ACL entries give them.
 
-// portsMatter and icmpMatters say which protocols restrict ports or ICMP
-// types (spec §2.2): TCP and UDP, ICMP and ICMPv6.
-func portsMatter(p int) bool { return sg.PortsMatter(p) }
-func icmpMatters(p int) bool { return sg.ICMPMatters(p) }
-
-// protocolNames are the protocol names AWS prints.
-var protocolNames = map[string]int{
-	"-1": sg.ProtoAll, "all": sg.ProtoAll,
-	"tcp": sg.ProtoTCP, "udp": sg.ProtoUDP, "icmp": sg.ProtoICMP, "icmpv6": sg.ProtoICMPv6,
-}
-
 // protocol reads a protocol: a name, -1 for all, or an IANA number.
 func (r *run) protocol(src *source, at path, s string) (int, bool) {
-	if p, ok := protocolNames[strings.ToLower(s)]; ok {
-		return p, true
-	}
-	if p, ok := atoi(s); ok && p >= 0 && p <= 255 {
+	if p, ok := ec2.ParseAPIProtocol(s); ok {
 		return p, true
 	}
 	r.errs.at(src, at, "%q is not a protocol: want tcp, udp, icmp, icmpv6, -1 or a protocol number 0-255", s)
@@ -86,43 +72,12 @@ func (r *run) sgTraffic(src *source, at path, proto string, from, to *int) (sg.R
 	rule.Protocol = p
 	switch {
 	case !ok:
-	case portsMatter(p):
+	case ec2.PortsMatter(p):
 		rule.FromPort, rule.ToPort, ok = r.ports(src, at, from, to, "FromPort", "ToPort")
-	case icmpMatters(p):
+	case ec2.ICMPMatters(p):
 		rule.ICMPType, rule.ICMPCode, ok = r.icmp(src, at, from, to, "FromPort", "ToPort")
 	}
 	return rule, ok
-}
-
-// describeRule summarises a rule's traffic for messages.
-func describeRule(rule sg.Rule) string {
-	var s string
-	switch rule.Protocol {
-	case sg.ProtoAll:
-		return "all traffic"
-	case sg.ProtoTCP:
-		s = "tcp"
-	case sg.ProtoUDP:
-		s = "udp"
-	case sg.ProtoICMP:
-		s = "icmp"
-	case sg.ProtoICMPv6:
-		s = "icmpv6"
-	default:
-		return "protocol " + strconv.Itoa(rule.Protocol)
-	}
-	switch {
-	case portsMatter(rule.Protocol) && rule.FromPort == 0 && rule.ToPort == 65535:
-		return s + " all ports"
-	case portsMatter(rule.Protocol) && rule.FromPort == rule.ToPort:
-		return fmt.Sprintf("%s %d", s, rule.FromPort)
-	case portsMatter(rule.Protocol):
-		return fmt.Sprintf("%s %d-%d", s, rule.FromPort, rule.ToPort)
-	case rule.ICMPType == -1:
-		return s + " all types"
-	default:
-		return fmt.Sprintf("%s type %d code %d", s, rule.ICMPType, rule.ICMPCode)
-	}
 }
 
 // Security groups.
@@ -185,7 +140,7 @@ func (c *candidate) direction() string {
 
 // permissionCandidates splits one permission of describe-security-groups
 // into one candidate per peer.
-func (r *run) permissionCandidates(src *source, at path, groupID string, p ipPermission, egress bool) []*candidate {
+func (r *run) permissionCandidates(src *source, at path, groupID string, p ec2.IpPermission, egress bool) []*candidate {
 	base, ok := r.sgTraffic(src, at, p.IpProtocol, p.FromPort, p.ToPort)
 	if !ok {
 		return nil
@@ -221,7 +176,7 @@ func (r *run) permissionCandidates(src *source, at path, groupID string, p ipPer
 		}
 	}
 	if len(p.IpRanges)+len(p.Ipv6Ranges)+len(p.PrefixListIds)+len(p.UserIdGroupPairs) == 0 {
-		r.rep.Unsupportedf(src.name, groupID, at.String(), "%s permission without a peer: it allows nothing, and nothing is imported", describeRule(base))
+		r.rep.Unsupportedf(src.name, groupID, at.String(), "%s permission without a peer: it allows nothing, and nothing is imported", ec2.DescribeTraffic(base))
 	}
 	return out
 }
@@ -402,13 +357,13 @@ func (r *run) matchRuleIDs(gi *groupInput, rules []*candidate) {
 			continue
 		}
 		r.rep.Unsupportedf(c.src.name, gi.id, c.at.String(), "no rule of describe-security-group-rules is this %s rule (%s, %s): imported without a rule id",
-			c.direction(), describeRule(c.rule), c.describePeer())
+			c.direction(), ec2.DescribeTraffic(c.rule), c.describePeer())
 	}
 	for _, c := range rules {
 		if left := pool[c.key()]; len(left) > 0 && left[0] == c {
 			pool[c.key()] = left[1:]
 			r.rep.Unsupportedf(c.src.name, c.rule.ID, "", "rule of %s (%s %s, %s) is not in describe-security-groups, whose rules are imported: not imported (were the files taken at different times?)",
-				gi.id, c.direction(), describeRule(c.rule), c.describePeer())
+				gi.id, c.direction(), ec2.DescribeTraffic(c.rule), c.describePeer())
 		}
 	}
 }
@@ -514,11 +469,11 @@ func (r *run) resolvePeer(group string, c *candidate, described map[string]strin
 		switch {
 		case c.peering != "":
 			r.rep.NotModelledf(c.src.name, group, "%s rule (%s) references group %s of %s through VPC peering connection %s: a lab holds one VPC; the rule is not imported",
-				c.direction(), describeRule(rule), c.id, cmpOr(c.vpcID, "another VPC"), c.peering)
+				c.direction(), ec2.DescribeTraffic(rule), c.id, cmpOr(c.vpcID, "another VPC"), c.peering)
 			return rule, false
 		case vpc != "" && vpc != r.l.VPC.ID && !imported[c.id]:
 			r.rep.NotModelledf(c.src.name, group, "%s rule (%s) references group %s of %s: a lab holds one VPC; the rule is not imported",
-				c.direction(), describeRule(rule), c.id, vpc)
+				c.direction(), ec2.DescribeTraffic(rule), c.id, vpc)
 			return rule, false
 		}
 		rule.Group = c.id
