@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/nacl"
 	"github.com/vpclab/vpclab/packet"
@@ -213,10 +214,10 @@ func Run(l *lab.Lab, q Query) (*Result, error) {
 // hasReply reports whether a packet gets a reply: any but an ICMP message
 // other than an echo request.
 func hasReply(s *policytest.Send) bool {
-	switch s.Proto {
-	case "icmp", "1":
+	switch p, _ := ec2.ParseAPIProtocol(s.Proto); p {
+	case packet.ProtoICMP:
 		return s.Type == nil || *s.Type == 8
-	case "icmpv6", "58":
+	case packet.ProtoICMPv6:
 		return s.Type == nil || *s.Type == 128
 	}
 	return true
@@ -503,19 +504,11 @@ func tcpFlags(f uint8) string {
 	return string(b)
 }
 
-// protoName names an IP protocol number.
+// protoName names an IP protocol number: its name (all, tcp, udp, icmp,
+// icmpv6), else "proto N".
 func protoName(p int) string {
-	switch p {
-	case -1:
-		return "all"
-	case packet.ProtoTCP:
-		return "tcp"
-	case packet.ProtoUDP:
-		return "udp"
-	case packet.ProtoICMP:
-		return "icmp"
-	case packet.ProtoICMPv6:
-		return "icmpv6"
+	if s, ok := ec2.ProtocolName(p); ok {
+		return s
 	}
 	return "proto " + strconv.Itoa(p)
 }

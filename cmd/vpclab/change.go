@@ -16,6 +16,7 @@ import (
 
 	"github.com/vpclab/vpclab/change"
 	"github.com/vpclab/vpclab/control"
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
 )
@@ -342,7 +343,7 @@ func requestFromFlags(fs *pflag.FlagSet, flags []ec2Flag, req map[string]any) er
 		if err1 != nil || err2 != nil {
 			return fmt.Errorf("--port: %q: give a port, a range such as 1024-65535, or -1", port)
 		}
-		if p := strings.ToLower(proto); p == "icmp" || p == "icmpv6" || p == "1" || p == "58" {
+		if p, ok := ec2.ParseAPIProtocol(proto); ok && ec2.ICMPMatters(p) {
 			t = -1 // --port is the ICMP type; any code
 		}
 		perm["FromPort"], perm["ToPort"] = f, t
