@@ -12,11 +12,8 @@
 package change
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -128,103 +125,68 @@ func Validate(l *lab.Lab) (*lab.Lab, error) {
 	return nil, errorf(code, "the change would leave an invalid lab: %s", strings.Join(msgs, "; "))
 }
 
-// Actions are the API actions Decode knows, by their EC2 names.
-var Actions = []string{
-	"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress",
-	"RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress",
-	"CreateNetworkAclEntry", "ReplaceNetworkAclEntry", "DeleteNetworkAclEntry",
-	"ReplaceNetworkAclAssociation", "ModifyNetworkInterfaceAttribute",
-	"CreateFlowLogs", "DeleteFlowLogs",
-}
+// Actions are the EC2 names of the actions Decode knows: those of ec2's
+// table with a request.
+var Actions = func() []string {
+	var names []string
+	for _, a := range ec2.Actions() {
+		if a.Request != nil {
+			names = append(names, a.Name)
+		}
+	}
+	return names
+}()
 
 // Decode reads the JSON request body of an action (its EC2 name, such as
 // AuthorizeSecurityGroupIngress, or the CLI's, such as
-// authorize-security-group-ingress). Unknown fields are errors.
+// authorize-security-group-ingress) into the action's ec2 request. Unknown
+// fields are errors.
 func Decode(action string, body []byte) (Change, error) {
-	name := APIName(action)
-	var c Change
-	switch name {
-	case "AuthorizeSecurityGroupIngress":
-		c = &AuthorizeSecurityGroup{}
-	case "AuthorizeSecurityGroupEgress":
-		c = &AuthorizeSecurityGroup{egress: true}
-	case "RevokeSecurityGroupIngress":
-		c = &RevokeSecurityGroup{}
-	case "RevokeSecurityGroupEgress":
-		c = &RevokeSecurityGroup{egress: true}
-	case "CreateNetworkAclEntry":
-		c = &NetworkACLEntry{mode: createEntry}
-	case "ReplaceNetworkAclEntry":
-		c = &NetworkACLEntry{mode: replaceEntry}
-	case "DeleteNetworkAclEntry":
-		c = &DeleteNetworkACLEntry{}
-	case "ReplaceNetworkAclAssociation":
-		c = &ReplaceNetworkACLAssociation{}
-	case "ModifyNetworkInterfaceAttribute":
-		c = &ModifyNetworkInterfaceAttribute{}
-	case "CreateFlowLogs":
-		c = &CreateFlowLogs{}
-	case "DeleteFlowLogs":
-		c = &DeleteFlowLogs{}
-	default:
+	a, ok := ec2.LookupAction(action)
+	if !ok || a.Request == nil {
 		return nil, errorf("InvalidAction", "%q is not an action vpclab knows: use one of %s", action, strings.Join(Actions, ", "))
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
-		return nil, errorf("MalformedRequest", "%s: %v", name, jsonError(err))
+	req, err := a.DecodeJSON(body)
+	if err != nil {
+		return nil, fromEC2(err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errorf("MalformedRequest", "%s: more than one JSON value in the body", name)
-	}
-	return c, nil
+	return changeOf(a, req), nil
 }
 
-func jsonError(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fmt.Sprintf("field %s: %s is not %s", te.Field, te.Value, te.Type)
+// changeOf wraps the decoded request of a in the change that applies it.
+func changeOf(a *ec2.Action, req any) Change {
+	egress := strings.HasSuffix(a.Name, "Egress")
+	switch r := req.(type) {
+	case *ec2.AuthorizeSecurityGroupRequest:
+		return &AuthorizeSecurityGroup{*r, egress}
+	case *ec2.RevokeSecurityGroupRequest:
+		return &RevokeSecurityGroup{*r, egress}
+	case *ec2.NetworkAclEntryRequest:
+		mode := createEntry
+		if a.Name == "ReplaceNetworkAclEntry" {
+			mode = replaceEntry
+		}
+		return &NetworkACLEntry{*r, mode}
+	case *ec2.DeleteNetworkAclEntryRequest:
+		return &DeleteNetworkACLEntry{*r}
+	case *ec2.ReplaceNetworkAclAssociationRequest:
+		return &ReplaceNetworkACLAssociation{*r}
+	case *ec2.ModifyNetworkInterfaceAttributeRequest:
+		return &ModifyNetworkInterfaceAttribute{*r}
+	case *ec2.CreateFlowLogsRequest:
+		return &CreateFlowLogs{*r}
+	case *ec2.DeleteFlowLogsRequest:
+		return &DeleteFlowLogs{*r}
 	}
-	return strings.TrimPrefix(err.Error(), "json: ")
+	panic(fmt.Sprintf("change: ec2's action %s has a request change cannot apply (%T)", a.Name, req))
 }
 
 // APIName turns a CLI action name (authorize-security-group-ingress) into
-// EC2's (AuthorizeSecurityGroupIngress); an API name is returned as it is.
-func APIName(action string) string {
-	if !strings.Contains(action, "-") {
-		return action
-	}
-	var b strings.Builder
-	for _, w := range strings.Split(action, "-") {
-		if w == "" {
-			continue
-		}
-		switch w {
-		case "acl":
-			w = "Acl"
-		default:
-			w = strings.ToUpper(w[:1]) + w[1:]
-		}
-		b.WriteString(w)
-	}
-	return b.String()
-}
+// EC2's (AuthorizeSecurityGroupIngress): ec2.APIName.
+var APIName = ec2.APIName
 
-// CLIName is the AWS CLI's name of an action: AuthorizeSecurityGroupIngress
-// is authorize-security-group-ingress.
-func CLIName(api string) string {
-	var b strings.Builder
-	for i, r := range api {
-		if r >= 'A' && r <= 'Z' {
-			if i > 0 {
-				b.WriteByte('-')
-			}
-			r += 'a' - 'A'
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+// CLIName is the AWS CLI's name of an action: ec2.CLIName.
+var CLIName = ec2.CLIName
 
 // oneOf lists the ids of a kind of object, for not-found messages.
 func oneOf[T any](ids []T, id func(T) string) string {

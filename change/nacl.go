@@ -17,8 +17,7 @@ const (
 
 // NetworkACLEntry is CreateNetworkAclEntry or ReplaceNetworkAclEntry.
 type NetworkACLEntry struct {
-	NetworkACLID string `json:"NetworkAclId"`
-	ec2.NetworkAclEntry
+	ec2.NetworkAclEntryRequest
 	mode entryMode
 }
 
@@ -29,10 +28,10 @@ func (c *NetworkACLEntry) Action() string {
 	return "ec2:CreateNetworkAclEntry"
 }
 
-func (c *NetworkACLEntry) Resource() (string, string) { return "network-acl", c.NetworkACLID }
+func (c *NetworkACLEntry) Resource() (string, string) { return "network-acl", c.NetworkAclId }
 
 func (c *NetworkACLEntry) apply(l *lab.Lab) (any, error) {
-	a, err := acl(l, c.NetworkACLID)
+	a, err := acl(l, c.NetworkAclId)
 	if err != nil {
 		return nil, err
 	}
@@ -60,16 +59,14 @@ func (c *NetworkACLEntry) apply(l *lab.Lab) (any, error) {
 
 // DeleteNetworkACLEntry is DeleteNetworkAclEntry.
 type DeleteNetworkACLEntry struct {
-	NetworkACLID string `json:"NetworkAclId"`
-	RuleNumber   int    `json:"RuleNumber"`
-	Egress       bool   `json:"Egress"`
+	ec2.DeleteNetworkAclEntryRequest
 }
 
 func (c *DeleteNetworkACLEntry) Action() string             { return "ec2:DeleteNetworkAclEntry" }
-func (c *DeleteNetworkACLEntry) Resource() (string, string) { return "network-acl", c.NetworkACLID }
+func (c *DeleteNetworkACLEntry) Resource() (string, string) { return "network-acl", c.NetworkAclId }
 
 func (c *DeleteNetworkACLEntry) apply(l *lab.Lab) (any, error) {
-	a, err := acl(l, c.NetworkACLID)
+	a, err := acl(l, c.NetworkAclId)
 	if err != nil {
 		return nil, err
 	}
@@ -92,9 +89,7 @@ func (c *DeleteNetworkACLEntry) apply(l *lab.Lab) (any, error) {
 // association ids are AssociationID(subnet); SubnetId may be given instead
 // (a vpclab extension).
 type ReplaceNetworkACLAssociation struct {
-	AssociationID string `json:"AssociationId,omitempty"`
-	SubnetID      string `json:"SubnetId,omitempty"`
-	NetworkACLID  string `json:"NetworkAclId"`
+	ec2.ReplaceNetworkAclAssociationRequest
 }
 
 // AssociationID is the id of the association of a subnet with its ACL.
@@ -102,15 +97,15 @@ func AssociationID(subnet string) string { return "aclassoc-" + subnet }
 
 func (c *ReplaceNetworkACLAssociation) Action() string { return "ec2:ReplaceNetworkAclAssociation" }
 func (c *ReplaceNetworkACLAssociation) Resource() (string, string) {
-	return "network-acl", c.NetworkACLID
+	return "network-acl", c.NetworkAclId
 }
 
 func (c *ReplaceNetworkACLAssociation) apply(l *lab.Lab) (any, error) {
-	subnet := c.SubnetID
-	if c.AssociationID != "" {
-		s, ok := strings.CutPrefix(c.AssociationID, "aclassoc-")
+	subnet := c.SubnetId
+	if c.AssociationId != "" {
+		s, ok := strings.CutPrefix(c.AssociationId, "aclassoc-")
 		if !ok || (subnet != "" && s != subnet) {
-			return nil, errorf("InvalidAssociationID.NotFound", "%q is not an association of the lab: they are aclassoc-<subnet id>", c.AssociationID)
+			return nil, errorf("InvalidAssociationID.NotFound", "%q is not an association of the lab: they are aclassoc-<subnet id>", c.AssociationId)
 		}
 		subnet = s
 	}
@@ -121,10 +116,10 @@ func (c *ReplaceNetworkACLAssociation) apply(l *lab.Lab) (any, error) {
 	if s == nil {
 		return nil, errorf("InvalidAssociationID.NotFound", "no subnet %q: %s", subnet, oneOf(l.Subnets, func(s *lab.Subnet) string { return s.ID }))
 	}
-	if _, err := acl(l, c.NetworkACLID); err != nil {
+	if _, err := acl(l, c.NetworkAclId); err != nil {
 		return nil, err
 	}
-	s.NetworkACL = c.NetworkACLID
+	s.NetworkACL = c.NetworkAclId
 	return map[string]any{"NewAssociationId": AssociationID(s.ID)}, nil
 }
 

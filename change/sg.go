@@ -28,9 +28,8 @@ type SecurityGroupRule struct {
 
 // AuthorizeSecurityGroup is AuthorizeSecurityGroupIngress or -Egress.
 type AuthorizeSecurityGroup struct {
-	GroupID       string             `json:"GroupId"`
-	IPPermissions []ec2.IpPermission `json:"IpPermissions"`
-	egress        bool
+	ec2.AuthorizeSecurityGroupRequest
+	egress bool
 }
 
 func (c *AuthorizeSecurityGroup) Action() string {
@@ -40,14 +39,14 @@ func (c *AuthorizeSecurityGroup) Action() string {
 	return "ec2:AuthorizeSecurityGroupIngress"
 }
 
-func (c *AuthorizeSecurityGroup) Resource() (string, string) { return "security-group", c.GroupID }
+func (c *AuthorizeSecurityGroup) Resource() (string, string) { return "security-group", c.GroupId }
 
 func (c *AuthorizeSecurityGroup) apply(l *lab.Lab) (any, error) {
-	g, err := group(l, c.GroupID)
+	g, err := group(l, c.GroupId)
 	if err != nil {
 		return nil, err
 	}
-	rules, err := permissionRules(l, c.IPPermissions)
+	rules, err := permissionRules(l, c.IpPermissions)
 	if err != nil {
 		return nil, err
 	}
@@ -72,10 +71,8 @@ func (c *AuthorizeSecurityGroup) apply(l *lab.Lab) (any, error) {
 // RevokeSecurityGroup is RevokeSecurityGroupIngress or -Egress: rules named
 // by id, or described by IpPermissions.
 type RevokeSecurityGroup struct {
-	GroupID              string             `json:"GroupId"`
-	IPPermissions        []ec2.IpPermission `json:"IpPermissions,omitempty"`
-	SecurityGroupRuleIDs []string           `json:"SecurityGroupRuleIds,omitempty"`
-	egress               bool
+	ec2.RevokeSecurityGroupRequest
+	egress bool
 }
 
 func (c *RevokeSecurityGroup) Action() string {
@@ -85,14 +82,14 @@ func (c *RevokeSecurityGroup) Action() string {
 	return "ec2:RevokeSecurityGroupIngress"
 }
 
-func (c *RevokeSecurityGroup) Resource() (string, string) { return "security-group", c.GroupID }
+func (c *RevokeSecurityGroup) Resource() (string, string) { return "security-group", c.GroupId }
 
 func (c *RevokeSecurityGroup) apply(l *lab.Lab) (any, error) {
-	g, err := group(l, c.GroupID)
+	g, err := group(l, c.GroupId)
 	if err != nil {
 		return nil, err
 	}
-	if len(c.IPPermissions) == 0 && len(c.SecurityGroupRuleIDs) == 0 {
+	if len(c.IpPermissions) == 0 && len(c.SecurityGroupRuleIds) == 0 {
 		return nil, errorf("MissingParameter", "give IpPermissions or SecurityGroupRuleIds: the rules to revoke")
 	}
 	list := &g.Ingress
@@ -100,7 +97,7 @@ func (c *RevokeSecurityGroup) apply(l *lab.Lab) (any, error) {
 		list = &g.Egress
 	}
 	remove := make([]bool, len(*list))
-	for _, id := range c.SecurityGroupRuleIDs {
+	for _, id := range c.SecurityGroupRuleIds {
 		i := slicesIndex(*list, func(r sg.Rule) bool { return r.ID == id })
 		if i < 0 {
 			return nil, errorf("InvalidSecurityGroupRuleId.NotFound", "%s has no %s rule %s", g.ID, direction(c.egress), id)
@@ -108,8 +105,8 @@ func (c *RevokeSecurityGroup) apply(l *lab.Lab) (any, error) {
 		remove[i] = true
 	}
 	var rules []sg.Rule
-	if len(c.IPPermissions) > 0 {
-		if rules, err = permissionRules(l, c.IPPermissions); err != nil {
+	if len(c.IpPermissions) > 0 {
+		if rules, err = permissionRules(l, c.IpPermissions); err != nil {
 			return nil, err
 		}
 	}
