@@ -7,8 +7,9 @@
 // A change never edits the lab in force. Do works on a copy and validates
 // the whole result exactly as a lab file is validated (lab.Parse), so the
 // caller gets either a complete new lab to swap in at once or an error and
-// nothing changed. Requests use the JSON shapes of EC2's API (and of the
-// AWS CLI's --cli-input-json), and errors carry EC2's error codes.
+// nothing changed. Requests are ec2's: the actions of its table, decoded
+// into its request shapes (EC2's API's, and the AWS CLI's
+// --cli-input-json), and errors carry EC2's error codes.
 package change
 
 import (
@@ -153,30 +154,33 @@ func Decode(action string, body []byte) (Change, error) {
 	return changeOf(a, req), nil
 }
 
+// call is the action of ec2's table a change was decoded for.
+type call struct{ action *ec2.Action }
+
+// Action is the IAM name of the call's action.
+func (c call) Action() string { return c.action.IAM() }
+
 // changeOf wraps the decoded request of a in the change that applies it.
 func changeOf(a *ec2.Action, req any) Change {
+	c := call{a}
 	egress := strings.HasSuffix(a.Name, "Egress")
 	switch r := req.(type) {
 	case *ec2.AuthorizeSecurityGroupRequest:
-		return &AuthorizeSecurityGroup{*r, egress}
+		return &AuthorizeSecurityGroup{c, *r, egress}
 	case *ec2.RevokeSecurityGroupRequest:
-		return &RevokeSecurityGroup{*r, egress}
+		return &RevokeSecurityGroup{c, *r, egress}
 	case *ec2.NetworkAclEntryRequest:
-		mode := createEntry
-		if a.Name == "ReplaceNetworkAclEntry" {
-			mode = replaceEntry
-		}
-		return &NetworkACLEntry{*r, mode}
+		return &NetworkACLEntry{c, *r, strings.HasPrefix(a.Name, "Replace")}
 	case *ec2.DeleteNetworkAclEntryRequest:
-		return &DeleteNetworkACLEntry{*r}
+		return &DeleteNetworkACLEntry{c, *r}
 	case *ec2.ReplaceNetworkAclAssociationRequest:
-		return &ReplaceNetworkACLAssociation{*r}
+		return &ReplaceNetworkACLAssociation{c, *r}
 	case *ec2.ModifyNetworkInterfaceAttributeRequest:
-		return &ModifyNetworkInterfaceAttribute{*r}
+		return &ModifyNetworkInterfaceAttribute{c, *r}
 	case *ec2.CreateFlowLogsRequest:
-		return &CreateFlowLogs{*r}
+		return &CreateFlowLogs{c, *r}
 	case *ec2.DeleteFlowLogsRequest:
-		return &DeleteFlowLogs{*r}
+		return &DeleteFlowLogs{c, *r}
 	}
 	panic(fmt.Sprintf("change: ec2's action %s has a request change cannot apply (%T)", a.Name, req))
 }

@@ -13,22 +13,20 @@ import (
 // its security groups (replacing the list), its connection-tracking
 // timeouts, or its source/destination check.
 type ModifyNetworkInterfaceAttribute struct {
+	call
 	ec2.ModifyNetworkInterfaceAttributeRequest
 }
 
-func (c *ModifyNetworkInterfaceAttribute) Action() string {
-	return "ec2:ModifyNetworkInterfaceAttribute"
-}
 func (c *ModifyNetworkInterfaceAttribute) Resource() (string, string) {
-	return "network-interface", c.NetworkInterfaceId
+	return ec2.KindNetworkInterface, c.NetworkInterfaceId
 }
 
 // resources are the interface and, when groups are attached, each group:
 // attaching a group is acting on it (IAM checks both).
 func (c *ModifyNetworkInterfaceAttribute) resources() []Resource {
-	out := []Resource{{"network-interface", c.NetworkInterfaceId}}
+	out := []Resource{{ec2.KindNetworkInterface, c.NetworkInterfaceId}}
 	for _, g := range c.Groups {
-		out = append(out, Resource{"security-group", g})
+		out = append(out, Resource{ec2.KindSecurityGroup, g})
 	}
 	return out
 }

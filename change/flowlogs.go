@@ -12,12 +12,12 @@ import (
 // (the only destination a lab writes; s3 and cloud-watch-logs are
 // refused) and LogDestination a directory.
 type CreateFlowLogs struct {
+	call
 	ec2.CreateFlowLogsRequest
 }
 
-func (c *CreateFlowLogs) Action() string { return "ec2:CreateFlowLogs" }
 func (c *CreateFlowLogs) Resource() (string, string) {
-	kind := map[string]string{"VPC": "vpc", "Subnet": "subnet", "NetworkInterface": "network-interface"}[c.ResourceType]
+	kind := map[string]string{"VPC": ec2.KindVPC, "Subnet": ec2.KindSubnet, "NetworkInterface": ec2.KindNetworkInterface}[c.ResourceType]
 	if len(c.ResourceIds) == 1 {
 		return kind, c.ResourceIds[0]
 	}
@@ -77,21 +77,21 @@ func (c *CreateFlowLogs) apply(l *lab.Lab) (any, error) {
 
 // DeleteFlowLogs is EC2's DeleteFlowLogs.
 type DeleteFlowLogs struct {
+	call
 	ec2.DeleteFlowLogsRequest
 }
 
-func (c *DeleteFlowLogs) Action() string { return "ec2:DeleteFlowLogs" }
 func (c *DeleteFlowLogs) Resource() (string, string) {
 	if len(c.FlowLogIds) == 1 {
-		return "vpc-flow-log", c.FlowLogIds[0]
+		return ec2.KindFlowLog, c.FlowLogIds[0]
 	}
-	return "vpc-flow-log", "*"
+	return ec2.KindFlowLog, "*"
 }
 
 func (c *DeleteFlowLogs) resources() []Resource {
 	out := make([]Resource, len(c.FlowLogIds))
 	for i, id := range c.FlowLogIds {
-		out[i] = Resource{"vpc-flow-log", id}
+		out[i] = Resource{ec2.KindFlowLog, id}
 	}
 	return out
 }

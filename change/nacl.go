@@ -8,27 +8,14 @@ import (
 	"github.com/vpclab/vpclab/nacl"
 )
 
-type entryMode uint8
-
-const (
-	createEntry entryMode = iota
-	replaceEntry
-)
-
 // NetworkACLEntry is CreateNetworkAclEntry or ReplaceNetworkAclEntry.
 type NetworkACLEntry struct {
+	call
 	ec2.NetworkAclEntryRequest
-	mode entryMode
+	replace bool // ReplaceNetworkAclEntry
 }
 
-func (c *NetworkACLEntry) Action() string {
-	if c.mode == replaceEntry {
-		return "ec2:ReplaceNetworkAclEntry"
-	}
-	return "ec2:CreateNetworkAclEntry"
-}
-
-func (c *NetworkACLEntry) Resource() (string, string) { return "network-acl", c.NetworkAclId }
+func (c *NetworkACLEntry) Resource() (string, string) { return ec2.KindNetworkACL, c.NetworkAclId }
 
 func (c *NetworkACLEntry) apply(l *lab.Lab) (any, error) {
 	a, err := acl(l, c.NetworkAclId)
@@ -45,9 +32,9 @@ func (c *NetworkACLEntry) apply(l *lab.Lab) (any, error) {
 	}
 	i := slicesIndex(*list, func(x nacl.Entry) bool { return x.Rule == c.RuleNumber })
 	switch {
-	case c.mode == createEntry && i >= 0:
+	case !c.replace && i >= 0:
 		return nil, errorf("NetworkAclEntryAlreadyExists", "%s already has %s rule %d: replace it with ReplaceNetworkAclEntry", a.ID, direction(c.Egress), c.RuleNumber)
-	case c.mode == replaceEntry && i < 0:
+	case c.replace && i < 0:
 		return nil, errorf("InvalidNetworkAclEntry.NotFound", "%s has no %s rule %d to replace", a.ID, direction(c.Egress), c.RuleNumber)
 	case i >= 0:
 		(*list)[i] = e
@@ -59,11 +46,13 @@ func (c *NetworkACLEntry) apply(l *lab.Lab) (any, error) {
 
 // DeleteNetworkACLEntry is DeleteNetworkAclEntry.
 type DeleteNetworkACLEntry struct {
+	call
 	ec2.DeleteNetworkAclEntryRequest
 }
 
-func (c *DeleteNetworkACLEntry) Action() string             { return "ec2:DeleteNetworkAclEntry" }
-func (c *DeleteNetworkACLEntry) Resource() (string, string) { return "network-acl", c.NetworkAclId }
+func (c *DeleteNetworkACLEntry) Resource() (string, string) {
+	return ec2.KindNetworkACL, c.NetworkAclId
+}
 
 func (c *DeleteNetworkACLEntry) apply(l *lab.Lab) (any, error) {
 	a, err := acl(l, c.NetworkAclId)
@@ -89,15 +78,15 @@ func (c *DeleteNetworkACLEntry) apply(l *lab.Lab) (any, error) {
 // association ids are AssociationID(subnet); SubnetId may be given instead
 // (a vpclab extension).
 type ReplaceNetworkACLAssociation struct {
+	call
 	ec2.ReplaceNetworkAclAssociationRequest
 }
 
 // AssociationID is the id of the association of a subnet with its ACL.
 func AssociationID(subnet string) string { return "aclassoc-" + subnet }
 
-func (c *ReplaceNetworkACLAssociation) Action() string { return "ec2:ReplaceNetworkAclAssociation" }
 func (c *ReplaceNetworkACLAssociation) Resource() (string, string) {
-	return "network-acl", c.NetworkAclId
+	return ec2.KindNetworkACL, c.NetworkAclId
 }
 
 func (c *ReplaceNetworkACLAssociation) apply(l *lab.Lab) (any, error) {

@@ -28,18 +28,12 @@ type SecurityGroupRule struct {
 
 // AuthorizeSecurityGroup is AuthorizeSecurityGroupIngress or -Egress.
 type AuthorizeSecurityGroup struct {
+	call
 	ec2.AuthorizeSecurityGroupRequest
 	egress bool
 }
 
-func (c *AuthorizeSecurityGroup) Action() string {
-	if c.egress {
-		return "ec2:AuthorizeSecurityGroupEgress"
-	}
-	return "ec2:AuthorizeSecurityGroupIngress"
-}
-
-func (c *AuthorizeSecurityGroup) Resource() (string, string) { return "security-group", c.GroupId }
+func (c *AuthorizeSecurityGroup) Resource() (string, string) { return ec2.KindSecurityGroup, c.GroupId }
 
 func (c *AuthorizeSecurityGroup) apply(l *lab.Lab) (any, error) {
 	g, err := group(l, c.GroupId)
@@ -71,18 +65,12 @@ func (c *AuthorizeSecurityGroup) apply(l *lab.Lab) (any, error) {
 // RevokeSecurityGroup is RevokeSecurityGroupIngress or -Egress: rules named
 // by id, or described by IpPermissions.
 type RevokeSecurityGroup struct {
+	call
 	ec2.RevokeSecurityGroupRequest
 	egress bool
 }
 
-func (c *RevokeSecurityGroup) Action() string {
-	if c.egress {
-		return "ec2:RevokeSecurityGroupEgress"
-	}
-	return "ec2:RevokeSecurityGroupIngress"
-}
-
-func (c *RevokeSecurityGroup) Resource() (string, string) { return "security-group", c.GroupId }
+func (c *RevokeSecurityGroup) Resource() (string, string) { return ec2.KindSecurityGroup, c.GroupId }
 
 func (c *RevokeSecurityGroup) apply(l *lab.Lab) (any, error) {
 	g, err := group(l, c.GroupId)
