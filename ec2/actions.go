@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 )
 
@@ -201,7 +202,7 @@ func (a *Action) DecodeJSON(body []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(req); err != nil {
-		return nil, errorf("MalformedRequest", "", "%s: %v", a.Name, jsonError(err))
+		return nil, errorf("MalformedRequest", "", "%s: %v", a.Name, jsonError(err, req))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errorf("MalformedRequest", "", "%s: more than one JSON value in the body", a.Name)
@@ -209,10 +210,20 @@ func (a *Action) DecodeJSON(body []byte) (any, error) {
 	return req, nil
 }
 
-func jsonError(err error) string {
+// jsonError words a decoding error of req, naming the field by its path
+// in the request as sent (without the names of embedded shapes, such as
+// NetworkAclEntryRequest's NetworkAclEntry).
+func jsonError(err error, req any) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Sprintf("field %s: %s is not %s", te.Field, te.Value, te.Type)
+		field := te.Field
+		t := reflect.TypeOf(req).Elem()
+		for i := range t.NumField() {
+			if f := t.Field(i); f.Anonymous {
+				field = strings.TrimPrefix(field, f.Name+".")
+			}
+		}
+		return fmt.Sprintf("field %s: %s is not %s", field, te.Value, te.Type)
 	}
 	return strings.TrimPrefix(err.Error(), "json: ")
 }
