@@ -84,12 +84,8 @@ func PermissionTraffic(p IpPermission, at string) (sg.Rule, error) {
 		if from == -1 && to == -1 {
 			from, to = 0, 65535
 		}
-		field := join(at, "FromPort")
-		if from >= 0 && from <= 65535 {
-			field = join(at, "ToPort")
-		}
-		if from < 0 || from > 65535 || to < 0 || to > 65535 || from > to {
-			return r, errorf("InvalidParameterValue", field, "ports %d-%d: use 0-65535, FromPort not above ToPort", from, to)
+		if err := CheckPorts(from, to, join(at, "FromPort"), join(at, "ToPort")); err != nil {
+			return r, err
 		}
 		r.FromPort, r.ToPort = from, to
 	case ICMPMatters(proto):
@@ -99,22 +95,46 @@ func PermissionTraffic(p IpPermission, at string) (sg.Rule, error) {
 		if p.ToPort != nil {
 			r.ICMPCode = *p.ToPort
 		}
-		if err := checkICMP(r.ICMPType, r.ICMPCode, join(at, "FromPort"), join(at, "ToPort")); err != nil {
+		if err := checkICMPRequest(r.ICMPType, r.ICMPCode, join(at, "FromPort"), join(at, "ToPort")); err != nil {
 			return r, err
 		}
 	}
 	return r, nil
 }
 
-// checkICMP checks an ICMP type and code, each -1 (any) or 0-255, and any
-// type with any code.
-func checkICMP(typ, code int, typeField, codeField string) error {
+// CheckPorts checks a TCP or UDP port range: each port 0-65535, from not
+// above to. fromField and toField are the paths of the two, for the error.
+func CheckPorts(from, to int, fromField, toField string) error {
+	switch {
+	case from < 0 || from > 65535:
+		return errorf("InvalidParameterValue", fromField, "port %d: want 0-65535", from)
+	case to < 0 || to > 65535:
+		return errorf("InvalidParameterValue", toField, "port %d: want 0-65535", to)
+	case from > to:
+		return errorf("InvalidParameterValue", toField, "ports %d-%d: an empty range", from, to)
+	}
+	return nil
+}
+
+// CheckICMP checks an ICMP type and code, each 0-255 or -1 for any.
+// typeField and codeField are the paths of the two, for the error.
+func CheckICMP(typ, code int, typeField, codeField string) error {
 	switch {
 	case typ < -1 || typ > 255:
-		return errorf("InvalidParameterValue", typeField, "ICMP type %d: use 0-255, or -1 for any", typ)
+		return errorf("InvalidParameterValue", typeField, "ICMP type %d: want 0-255, or -1 for any", typ)
 	case code < -1 || code > 255:
-		return errorf("InvalidParameterValue", codeField, "ICMP code %d: use 0-255, or -1 for any", code)
-	case typ == -1 && code != -1:
+		return errorf("InvalidParameterValue", codeField, "ICMP code %d: want 0-255, or -1 for any", code)
+	}
+	return nil
+}
+
+// checkICMPRequest is CheckICMP for a request, which must also give any
+// type with any code.
+func checkICMPRequest(typ, code int, typeField, codeField string) error {
+	if err := CheckICMP(typ, code, typeField, codeField); err != nil {
+		return err
+	}
+	if typ == -1 && code != -1 {
 		return errorf("InvalidParameterValue", codeField, "ICMP type -1 (any) with code %d: any type needs any code, -1", code)
 	}
 	return nil
@@ -263,12 +283,8 @@ func Entry(e NetworkAclEntry, at string) (nacl.Entry, error) {
 			return out, errorf("MissingParameter", join(at, "PortRange"), "%s entries need From and To", name)
 		}
 		out.FromPort, out.ToPort = *pr.From, *pr.To
-		field := join(at, "PortRange.From")
-		if out.FromPort >= 0 && out.FromPort <= 65535 {
-			field = join(at, "PortRange.To")
-		}
-		if out.FromPort < 0 || out.FromPort > 65535 || out.ToPort < 0 || out.ToPort > 65535 || out.FromPort > out.ToPort {
-			return out, errorf("InvalidParameterValue", field, "%d-%d: use 0-65535, From not above To", out.FromPort, out.ToPort)
+		if err := CheckPorts(out.FromPort, out.ToPort, join(at, "PortRange.From"), join(at, "PortRange.To")); err != nil {
+			return out, err
 		}
 	case ICMPMatters(proto):
 		tc := e.IcmpTypeCode
@@ -276,7 +292,7 @@ func Entry(e NetworkAclEntry, at string) (nacl.Entry, error) {
 			return out, errorf("MissingParameter", join(at, "IcmpTypeCode"), "%s entries need Type and Code (-1 for any)", name)
 		}
 		out.ICMPType, out.ICMPCode = *tc.Type, *tc.Code
-		if err := checkICMP(out.ICMPType, out.ICMPCode, join(at, "IcmpTypeCode.Type"), join(at, "IcmpTypeCode.Code")); err != nil {
+		if err := checkICMPRequest(out.ICMPType, out.ICMPCode, join(at, "IcmpTypeCode.Type"), join(at, "IcmpTypeCode.Code")); err != nil {
 			return out, err
 		}
 	}
@@ -287,7 +303,7 @@ func Entry(e NetworkAclEntry, at string) (nacl.Entry, error) {
 // path field: 1-32766, the numbers below the implicit deny.
 func CheckRuleNumber(n int, field string) error {
 	if n < nacl.MinRule || n > nacl.MaxRule {
-		return errorf("InvalidParameterValue", field, "%d: use %d-%d (%d and %d are the implicit deny)",
+		return errorf("InvalidParameterValue", field, "rule %d: entries are numbered %d-%d (%d and %d are the implicit deny)",
 			n, nacl.MinRule, nacl.MaxRule, nacl.ImplicitDenyIPv4, nacl.ImplicitDenyIPv6)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package aws
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -25,19 +26,31 @@ func (r *run) protocol(src *source, at path, s string) (int, bool) {
 // ports reads a TCP or UDP port range from the keys fromKey and toKey of
 // the object at at.
 func (r *run) ports(src *source, at path, from, to *int, fromKey, toKey string) (lo, hi int, ok bool) {
-	switch {
-	case from == nil || to == nil:
+	if from == nil || to == nil {
 		r.errs.at(src, at, "a TCP or UDP range needs %s and %s", fromKey, toKey)
-	case *from < 0 || *from > 65535:
-		r.errs.at(src, at.key(fromKey), "port %d: want 0-65535", *from)
-	case *to < 0 || *to > 65535:
-		r.errs.at(src, at.key(toKey), "port %d: want 0-65535", *to)
-	case *from > *to:
-		r.errs.at(src, at.key(toKey), "ports %d-%d: an empty range", *from, *to)
-	default:
-		return *from, *to, true
+		return 0, 0, false
 	}
-	return 0, 0, false
+	if err := ec2.CheckPorts(*from, *to, fromKey, toKey); err != nil {
+		r.ec2Error(src, at, err)
+		return 0, 0, false
+	}
+	return *from, *to, true
+}
+
+// ec2Error records an error of ec2's checks, whose field path is relative
+// to the object at at.
+func (r *run) ec2Error(src *source, at path, err error) {
+	var e *ec2.Error
+	if !errors.As(err, &e) {
+		r.errs.at(src, at, "%v", err)
+		return
+	}
+	for _, k := range strings.Split(e.Field, ".") {
+		if k != "" {
+			at = at.key(k)
+		}
+	}
+	r.errs.at(src, at, "%s", e.Msg)
 }
 
 // icmp reads an ICMP type and code (absent or -1: any) from the keys
@@ -50,17 +63,14 @@ func (r *run) icmp(src *source, at path, typ, code *int, typeKey, codeKey string
 	if code != nil {
 		c = *code
 	}
-	switch {
-	case t < -1 || t > 255:
-		r.errs.at(src, at.key(typeKey), "ICMP type %d: want 0-255, or -1 for any", t)
-	case c < -1 || c > 255:
-		r.errs.at(src, at.key(codeKey), "ICMP code %d: want 0-255, or -1 for any", c)
-	case t == -1:
-		return -1, -1, true
-	default:
-		return t, c, true
+	if err := ec2.CheckICMP(t, c, typeKey, codeKey); err != nil {
+		r.ec2Error(src, at, err)
+		return 0, 0, false
 	}
-	return 0, 0, false
+	if t == -1 {
+		return -1, -1, true
+	}
+	return t, c, true
 }
 
 // sgTraffic reads the protocol and port range of a security-group rule.

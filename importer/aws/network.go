@@ -321,8 +321,8 @@ func (r *run) aclEntry(src *source, at path, aclID string, e ec2.NetworkAclEntry
 		return nacl.Entry{}, false
 	}
 	ok := cidrOK
-	if e.RuleNumber < nacl.MinRule || e.RuleNumber > nacl.MaxRule {
-		r.errs.at(src, at.key("RuleNumber"), "rule %d: entries are numbered %d-%d", e.RuleNumber, nacl.MinRule, nacl.MaxRule)
+	if err := ec2.CheckRuleNumber(e.RuleNumber, "RuleNumber"); err != nil {
+		r.ec2Error(src, at, err)
 		ok = false
 	}
 	out := nacl.Entry{Rule: e.RuleNumber, CIDR: cidr, FromPort: 0, ToPort: 65535, ICMPType: -1, ICMPCode: -1}
