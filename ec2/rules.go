@@ -331,34 +331,42 @@ func APIEntry(e nacl.Entry, egress bool) NetworkAclEntry {
 	return out
 }
 
-// DescribeTraffic says in a few words what a rule's protocol and ports
-// match, for messages: "all traffic", "tcp 443", "udp 1024-65535",
-// "tcp all ports", "icmp type 8 code 0", "icmpv6 all types",
-// "protocol 47".
-func DescribeTraffic(r sg.Rule) string {
-	s, named := ProtocolName(r.Protocol)
+// DescribeTraffic says in a few words what a rule or entry of the
+// protocol, ports and ICMP type and code given matches, for messages:
+// "all traffic", "tcp 443", "udp 1024-65535", "tcp all ports", "icmp type
+// 3 code 4", "icmp type 8" (any code), "icmpv6 all types", "proto 47".
+func DescribeTraffic(proto, from, to, icmpType, icmpCode int) string {
+	name, named := ProtocolName(proto)
 	switch {
-	case r.Protocol == ProtoAll:
+	case proto == ProtoAll:
 		return "all traffic"
 	case !named:
-		return "protocol " + s
-	case PortsMatter(r.Protocol) && r.FromPort == 0 && r.ToPort == 65535:
-		return s + " all ports"
-	case PortsMatter(r.Protocol) && r.FromPort == r.ToPort:
-		return s + " " + strconv.Itoa(r.FromPort)
-	case PortsMatter(r.Protocol):
-		return s + " " + strconv.Itoa(r.FromPort) + "-" + strconv.Itoa(r.ToPort)
-	case r.ICMPType == -1:
-		return s + " all types"
-	default:
-		return s + " type " + strconv.Itoa(r.ICMPType) + " code " + strconv.Itoa(r.ICMPCode)
+		return "proto " + name
+	case PortsMatter(proto) && from == 0 && to == 65535:
+		return name + " all ports"
+	case PortsMatter(proto) && from == to:
+		return name + " " + strconv.Itoa(from)
+	case PortsMatter(proto):
+		return name + " " + strconv.Itoa(from) + "-" + strconv.Itoa(to)
+	case !ICMPMatters(proto):
+		return name
+	case icmpType == -1:
+		return name + " all types"
+	case icmpCode == -1:
+		return name + " type " + strconv.Itoa(icmpType)
 	}
+	return name + " type " + strconv.Itoa(icmpType) + " code " + strconv.Itoa(icmpCode)
 }
 
-// DescribeRule is DescribeTraffic and the rule's peer: "tcp 443
+// RuleTraffic is DescribeTraffic of a security-group rule.
+func RuleTraffic(r sg.Rule) string {
+	return DescribeTraffic(r.Protocol, r.FromPort, r.ToPort, r.ICMPType, r.ICMPCode)
+}
+
+// DescribeRule is RuleTraffic and the rule's peer: "tcp 443
 // 10.0.0.0/16", "all traffic group sg-web", "udp 53 prefix list pl-dns".
 func DescribeRule(r sg.Rule) string {
-	s := DescribeTraffic(r)
+	s := RuleTraffic(r)
 	switch {
 	case r.Group != "":
 		return s + " group " + r.Group

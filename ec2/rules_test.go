@@ -50,7 +50,7 @@ func TestPermissionRules(t *testing.T) {
 		t.Errorf("rules:\n got  %+v\n want %+v", rules, want)
 	}
 	descs := []string{"tcp 443 10.0.1.0/24", "tcp 443 2001:db8::/32", "tcp 443 prefix list pl-office", "tcp 443 group sg-app",
-		"all traffic 0.0.0.0/0", "icmp type 8 code -1 0.0.0.0/0", "udp all ports 0.0.0.0/0", "protocol 47 0.0.0.0/0"}
+		"all traffic 0.0.0.0/0", "icmp type 8 0.0.0.0/0", "udp all ports 0.0.0.0/0", "proto 47 0.0.0.0/0"}
 	for i, r := range rules {
 		if got := DescribeRule(r); got != descs[i] {
 			t.Errorf("DescribeRule(%+v) = %q, want %q", r, got, descs[i])
@@ -153,13 +153,15 @@ func TestDescribeTraffic(t *testing.T) {
 	}{
 		{sg.AnyTraffic(), "all traffic"},
 		{sg.Rule{Protocol: 6, FromPort: 0, ToPort: 65535}, "tcp all ports"},
+		{sg.Rule{Protocol: 6, FromPort: 443, ToPort: 443}, "tcp 443"},
 		{sg.Rule{Protocol: 17, FromPort: 1024, ToPort: 65535}, "udp 1024-65535"},
 		{sg.Rule{Protocol: 58, ICMPType: -1, ICMPCode: -1}, "icmpv6 all types"},
+		{sg.Rule{Protocol: 1, ICMPType: 8, ICMPCode: -1}, "icmp type 8"},
 		{sg.Rule{Protocol: 1, ICMPType: 3, ICMPCode: 4}, "icmp type 3 code 4"},
-		{sg.Rule{Protocol: 132}, "protocol 132"},
+		{sg.Rule{Protocol: 132}, "proto 132"},
 	} {
-		if got := DescribeTraffic(c.r); got != c.want {
-			t.Errorf("DescribeTraffic(%+v) = %q, want %q", c.r, got, c.want)
+		if got := RuleTraffic(c.r); got != c.want {
+			t.Errorf("RuleTraffic(%+v) = %q, want %q", c.r, got, c.want)
 		}
 	}
 }

@@ -324,7 +324,7 @@ func (x *explainer) naclEntry(aclID string, rule int, egress bool, family int) s
 			if egress {
 				dir = "to"
 			}
-			return fmt.Sprintf("%s: %s %s %s %s", head, action, traffic(en.Protocol, en.FromPort, en.ToPort, en.ICMPType, en.ICMPCode), dir, en.CIDR)
+			return fmt.Sprintf("%s: %s %s %s %s", head, action, ec2.DescribeTraffic(en.Protocol, en.FromPort, en.ToPort, en.ICMPType, en.ICMPCode), dir, en.CIDR)
 		}
 	}
 	return head
@@ -373,7 +373,7 @@ func (x *explainer) sgRule(group, dir string, index int, id string) *SGRule {
 	case rule.PrefixList != "":
 		peer = rule.PrefixList
 	}
-	r.Rule = fmt.Sprintf("%s %s %s", traffic(rule.Protocol, rule.FromPort, rule.ToPort, rule.ICMPType, rule.ICMPCode), peerWord, peer)
+	r.Rule = fmt.Sprintf("%s %s %s", ec2.RuleTraffic(rule), peerWord, peer)
 	return r
 }
 
@@ -511,31 +511,4 @@ func protoName(p int) string {
 		return s
 	}
 	return "proto " + strconv.Itoa(p)
-}
-
-// traffic describes the traffic of a rule or entry: "tcp 5432",
-// "udp 1024-65535", "tcp all ports", "icmp type 8", "all traffic".
-func traffic(proto, from, to, icmpType, icmpCode int) string {
-	name := protoName(proto)
-	switch {
-	case proto == -1:
-		return "all traffic"
-	case proto == packet.ProtoTCP || proto == packet.ProtoUDP:
-		switch {
-		case from == 0 && to == 65535:
-			return name + " all ports"
-		case from == to:
-			return fmt.Sprintf("%s %d", name, from)
-		}
-		return fmt.Sprintf("%s %d-%d", name, from, to)
-	case proto == packet.ProtoICMP || proto == packet.ProtoICMPv6:
-		switch {
-		case icmpType == -1:
-			return name + " all types"
-		case icmpCode == -1:
-			return fmt.Sprintf("%s type %d", name, icmpType)
-		}
-		return fmt.Sprintf("%s type %d code %d", name, icmpType, icmpCode)
-	}
-	return name
 }

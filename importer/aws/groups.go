@@ -186,7 +186,7 @@ func (r *run) permissionCandidates(src *source, at path, groupID string, p ec2.I
 		}
 	}
 	if len(p.IpRanges)+len(p.Ipv6Ranges)+len(p.PrefixListIds)+len(p.UserIdGroupPairs) == 0 {
-		r.rep.Unsupportedf(src.name, groupID, at.String(), "%s permission without a peer: it allows nothing, and nothing is imported", ec2.DescribeTraffic(base))
+		r.rep.Unsupportedf(src.name, groupID, at.String(), "%s permission without a peer: it allows nothing, and nothing is imported", ec2.RuleTraffic(base))
 	}
 	return out
 }
@@ -367,13 +367,13 @@ func (r *run) matchRuleIDs(gi *groupInput, rules []*candidate) {
 			continue
 		}
 		r.rep.Unsupportedf(c.src.name, gi.id, c.at.String(), "no rule of describe-security-group-rules is this %s rule (%s, %s): imported without a rule id",
-			c.direction(), ec2.DescribeTraffic(c.rule), c.describePeer())
+			c.direction(), ec2.RuleTraffic(c.rule), c.describePeer())
 	}
 	for _, c := range rules {
 		if left := pool[c.key()]; len(left) > 0 && left[0] == c {
 			pool[c.key()] = left[1:]
 			r.rep.Unsupportedf(c.src.name, c.rule.ID, "", "rule of %s (%s %s, %s) is not in describe-security-groups, whose rules are imported: not imported (were the files taken at different times?)",
-				gi.id, c.direction(), ec2.DescribeTraffic(c.rule), c.describePeer())
+				gi.id, c.direction(), ec2.RuleTraffic(c.rule), c.describePeer())
 		}
 	}
 }
@@ -479,11 +479,11 @@ func (r *run) resolvePeer(group string, c *candidate, described map[string]strin
 		switch {
 		case c.peering != "":
 			r.rep.NotModelledf(c.src.name, group, "%s rule (%s) references group %s of %s through VPC peering connection %s: a lab holds one VPC; the rule is not imported",
-				c.direction(), ec2.DescribeTraffic(rule), c.id, cmpOr(c.vpcID, "another VPC"), c.peering)
+				c.direction(), ec2.RuleTraffic(rule), c.id, cmpOr(c.vpcID, "another VPC"), c.peering)
 			return rule, false
 		case vpc != "" && vpc != r.l.VPC.ID && !imported[c.id]:
 			r.rep.NotModelledf(c.src.name, group, "%s rule (%s) references group %s of %s: a lab holds one VPC; the rule is not imported",
-				c.direction(), ec2.DescribeTraffic(rule), c.id, vpc)
+				c.direction(), ec2.RuleTraffic(rule), c.id, vpc)
 			return rule, false
 		}
 		rule.Group = c.id
