@@ -3,82 +3,37 @@ package authz
 import (
 	"slices"
 	"strings"
+
+	"github.com/vpclab/vpclab/ec2"
 )
 
-// The actions of the control API: the EC2 API actions vpclab implements,
-// under their EC2 names, and three of vpclab's own. Policies name them
-// as IAM does, service prefix and action name, matched without regard to
-// case.
+// The actions of the control API are the EC2 actions of ec2's table,
+// under their IAM names (ec2:AuthorizeSecurityGroupIngress), and three of
+// vpclab's own. Policies name them as IAM does, service prefix and action
+// name, matched without regard to case.
 const (
-	// Security groups (resource: the group).
-	AuthorizeSecurityGroupIngress = "ec2:AuthorizeSecurityGroupIngress"
-	AuthorizeSecurityGroupEgress  = "ec2:AuthorizeSecurityGroupEgress"
-	RevokeSecurityGroupIngress    = "ec2:RevokeSecurityGroupIngress"
-	RevokeSecurityGroupEgress     = "ec2:RevokeSecurityGroupEgress"
-
-	// Network ACLs (resource: the ACL; for ReplaceNetworkAclAssociation
-	// the ACL the subnet is to use, as in EC2).
-	CreateNetworkAclEntry        = "ec2:CreateNetworkAclEntry"
-	ReplaceNetworkAclEntry       = "ec2:ReplaceNetworkAclEntry"
-	DeleteNetworkAclEntry        = "ec2:DeleteNetworkAclEntry"
-	ReplaceNetworkAclAssociation = "ec2:ReplaceNetworkAclAssociation"
-
-	// ModifyNetworkInterfaceAttribute (resource: the interface) is one
-	// action in EC2 for every attribute of an interface; vpclab serves two
-	// of them through it, the attached security groups (--groups) and the
-	// connection-tracking timeouts
-	// (--connection-tracking-specification). A policy cannot tell them
-	// apart, in vpclab as in AWS: whoever may attach groups may also change
-	// the timeouts.
-	ModifyNetworkInterfaceAttribute = "ec2:ModifyNetworkInterfaceAttribute"
-
-	// Flow logs (resource: for CreateFlowLogs the VPC, subnet or interface
-	// to log; for DeleteFlowLogs the flow log).
-	CreateFlowLogs = "ec2:CreateFlowLogs"
-	DeleteFlowLogs = "ec2:DeleteFlowLogs"
-
-	// Traffic mirroring (resource: for CreateTrafficMirrorSession the
-	// source interface; for DeleteTrafficMirrorSession the session).
-	CreateTrafficMirrorSession = "ec2:CreateTrafficMirrorSession"
-	DeleteTrafficMirrorSession = "ec2:DeleteTrafficMirrorSession"
-
-	// Instances (resource: the instance, named as in the lab file).
-	StartInstances = "ec2:StartInstances"
-	StopInstances  = "ec2:StopInstances"
-
-	// Reads (resource: the VPC; EC2 has no resource-level permissions for
-	// its Describe actions, so policies give them Resource "*").
-	DescribeSecurityGroups    = "ec2:DescribeSecurityGroups"
-	DescribeNetworkAcls       = "ec2:DescribeNetworkAcls"
-	DescribeNetworkInterfaces = "ec2:DescribeNetworkInterfaces"
-	DescribeInstances         = "ec2:DescribeInstances"
-	DescribeFlowLogs          = "ec2:DescribeFlowLogs"
-
-	// vpclab's own: ApplyLab replaces the whole policy of the running lab
-	// with a new lab file's (resource: the VPC); GetStatus reads the
-	// counters and conntrack tables (resource: the VPC); Capture records
-	// an interface's packets (resource: the interface).
-	ApplyLab  = "vpclab:ApplyLab"
+	// ApplyLab replaces the whole policy of the running lab with a new lab
+	// file's (resource: the VPC).
+	ApplyLab = "vpclab:ApplyLab"
+	// GetStatus reads the counters and conntrack tables (resource: the
+	// VPC).
 	GetStatus = "vpclab:GetStatus"
-	Capture   = "vpclab:Capture"
+	// Capture records an interface's packets (resource: the interface).
+	Capture = "vpclab:Capture"
 )
 
 // The kinds of resource the actions act on, as they appear in ARNs
-// (arn:aws:ec2:REGION:ACCOUNT:KIND/ID).
+// (arn:aws:ec2:REGION:ACCOUNT:KIND/ID): ec2's.
 const (
-	KindSecurityGroup        = "security-group"
-	KindNetworkACL           = "network-acl"
-	KindNetworkInterface     = "network-interface"
-	KindInstance             = "instance"
-	KindVPC                  = "vpc"
-	KindSubnet               = "subnet"
-	KindFlowLog              = "vpc-flow-log"
-	KindTrafficMirrorSession = "traffic-mirror-session"
+	KindSecurityGroup        = ec2.KindSecurityGroup
+	KindNetworkACL           = ec2.KindNetworkACL
+	KindNetworkInterface     = ec2.KindNetworkInterface
+	KindInstance             = ec2.KindInstance
+	KindVPC                  = ec2.KindVPC
+	KindSubnet               = ec2.KindSubnet
+	KindFlowLog              = ec2.KindFlowLog
+	KindTrafficMirrorSession = ec2.KindTrafficMirrorSession
 )
-
-// kinds lists every kind, for validating the ARNs in policies.
-var kinds = []string{KindSecurityGroup, KindNetworkACL, KindNetworkInterface, KindInstance,
-	KindVPC, KindSubnet, KindFlowLog, KindTrafficMirrorSession}
 
 // ActionInfo describes one action.
 type ActionInfo struct {
@@ -92,32 +47,20 @@ type ActionInfo struct {
 	ReadOnly bool
 }
 
-// actions is every action, in the order of the constants.
-var actions = []ActionInfo{
-	{Name: AuthorizeSecurityGroupIngress, Kinds: []string{KindSecurityGroup}},
-	{Name: AuthorizeSecurityGroupEgress, Kinds: []string{KindSecurityGroup}},
-	{Name: RevokeSecurityGroupIngress, Kinds: []string{KindSecurityGroup}},
-	{Name: RevokeSecurityGroupEgress, Kinds: []string{KindSecurityGroup}},
-	{Name: CreateNetworkAclEntry, Kinds: []string{KindNetworkACL}},
-	{Name: ReplaceNetworkAclEntry, Kinds: []string{KindNetworkACL}},
-	{Name: DeleteNetworkAclEntry, Kinds: []string{KindNetworkACL}},
-	{Name: ReplaceNetworkAclAssociation, Kinds: []string{KindNetworkACL}},
-	{Name: ModifyNetworkInterfaceAttribute, Kinds: []string{KindNetworkInterface, KindSecurityGroup}}, // the groups attached too, as IAM checks them
-	{Name: CreateFlowLogs, Kinds: []string{KindVPC, KindSubnet, KindNetworkInterface}},
-	{Name: DeleteFlowLogs, Kinds: []string{KindFlowLog}},
-	{Name: CreateTrafficMirrorSession, Kinds: []string{KindNetworkInterface}},
-	{Name: DeleteTrafficMirrorSession, Kinds: []string{KindTrafficMirrorSession}},
-	{Name: StartInstances, Kinds: []string{KindInstance}},
-	{Name: StopInstances, Kinds: []string{KindInstance}},
-	{Name: DescribeSecurityGroups, Kinds: []string{KindVPC}, ReadOnly: true},
-	{Name: DescribeNetworkAcls, Kinds: []string{KindVPC}, ReadOnly: true},
-	{Name: DescribeNetworkInterfaces, Kinds: []string{KindVPC}, ReadOnly: true},
-	{Name: DescribeInstances, Kinds: []string{KindVPC}, ReadOnly: true},
-	{Name: DescribeFlowLogs, Kinds: []string{KindVPC}, ReadOnly: true},
-	{Name: ApplyLab, Kinds: []string{KindVPC}},
-	{Name: GetStatus, Kinds: []string{KindVPC}, ReadOnly: true},
-	{Name: Capture, Kinds: []string{KindNetworkInterface}, ReadOnly: true},
-}
+// kinds lists every kind, for validating the ARNs in policies.
+var kinds = ec2.Kinds
+
+// actions is every action: ec2's, then vpclab's own.
+var actions = func() []ActionInfo {
+	var out []ActionInfo
+	for _, a := range ec2.Actions() {
+		out = append(out, ActionInfo{Name: a.IAM(), Kinds: a.Kinds, ReadOnly: a.ReadOnly})
+	}
+	return append(out,
+		ActionInfo{Name: ApplyLab, Kinds: []string{KindVPC}},
+		ActionInfo{Name: GetStatus, Kinds: []string{KindVPC}, ReadOnly: true},
+		ActionInfo{Name: Capture, Kinds: []string{KindNetworkInterface}, ReadOnly: true})
+}()
 
 // Actions returns every action vpclab implements, in a fixed order: the
 // security-group, network-ACL, interface, flow-log, mirroring and instance

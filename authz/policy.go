@@ -392,7 +392,7 @@ func (r *reader) checkAction(o yamlpos.Object, not bool, i int, a string) {
 			r.Errorf(n, field, "%q: the service prefix before ':' cannot hold wildcards, as in IAM; write \"*\" for every action", a)
 			return
 		}
-		r.Errorf(n, field, "%q is not an action: write SERVICE:ACTION, such as %q, with '*' and '?' as wildcards, or \"*\"", a, DescribeSecurityGroups)
+		r.Errorf(n, field, "%q is not an action: write SERVICE:ACTION, such as %q, with '*' and '?' as wildcards, or \"*\"", a, "ec2:DescribeSecurityGroups")
 		return
 	}
 	for _, x := range actions {

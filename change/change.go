@@ -7,19 +7,18 @@
 // A change never edits the lab in force. Do works on a copy and validates
 // the whole result exactly as a lab file is validated (lab.Parse), so the
 // caller gets either a complete new lab to swap in at once or an error and
-// nothing changed. Requests use the JSON shapes of EC2's API (and of the
-// AWS CLI's --cli-input-json), and errors carry EC2's error codes.
+// nothing changed. Requests are ec2's: the actions of its table, decoded
+// into its request shapes (EC2's API's, and the AWS CLI's
+// --cli-input-json), and errors carry EC2's error codes.
 package change
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
 )
@@ -35,6 +34,16 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 func errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// fromEC2 turns an *ec2.Error into an *Error with its code, the field path
+// leading the message.
+func fromEC2(err error) error {
+	var e *ec2.Error
+	if errors.As(err, &e) {
+		return &Error{Code: e.Code, Message: e.Error()}
+	}
+	return err
 }
 
 // Change is one decoded request.
@@ -117,103 +126,71 @@ func Validate(l *lab.Lab) (*lab.Lab, error) {
 	return nil, errorf(code, "the change would leave an invalid lab: %s", strings.Join(msgs, "; "))
 }
 
-// Actions are the API actions Decode knows, by their EC2 names.
-var Actions = []string{
-	"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress",
-	"RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress",
-	"CreateNetworkAclEntry", "ReplaceNetworkAclEntry", "DeleteNetworkAclEntry",
-	"ReplaceNetworkAclAssociation", "ModifyNetworkInterfaceAttribute",
-	"CreateFlowLogs", "DeleteFlowLogs",
-}
+// Actions are the EC2 names of the actions Decode knows: those of ec2's
+// table with a request.
+var Actions = func() []string {
+	var names []string
+	for _, a := range ec2.Actions() {
+		if a.Request != nil {
+			names = append(names, a.Name)
+		}
+	}
+	return names
+}()
 
 // Decode reads the JSON request body of an action (its EC2 name, such as
 // AuthorizeSecurityGroupIngress, or the CLI's, such as
-// authorize-security-group-ingress). Unknown fields are errors.
+// authorize-security-group-ingress) into the action's ec2 request. Unknown
+// fields are errors.
 func Decode(action string, body []byte) (Change, error) {
-	name := APIName(action)
-	var c Change
-	switch name {
-	case "AuthorizeSecurityGroupIngress":
-		c = &AuthorizeSecurityGroup{}
-	case "AuthorizeSecurityGroupEgress":
-		c = &AuthorizeSecurityGroup{egress: true}
-	case "RevokeSecurityGroupIngress":
-		c = &RevokeSecurityGroup{}
-	case "RevokeSecurityGroupEgress":
-		c = &RevokeSecurityGroup{egress: true}
-	case "CreateNetworkAclEntry":
-		c = &NetworkACLEntry{mode: createEntry}
-	case "ReplaceNetworkAclEntry":
-		c = &NetworkACLEntry{mode: replaceEntry}
-	case "DeleteNetworkAclEntry":
-		c = &DeleteNetworkACLEntry{}
-	case "ReplaceNetworkAclAssociation":
-		c = &ReplaceNetworkACLAssociation{}
-	case "ModifyNetworkInterfaceAttribute":
-		c = &ModifyNetworkInterfaceAttribute{}
-	case "CreateFlowLogs":
-		c = &CreateFlowLogs{}
-	case "DeleteFlowLogs":
-		c = &DeleteFlowLogs{}
-	default:
+	a, ok := ec2.LookupAction(action)
+	if !ok || a.Request == nil {
 		return nil, errorf("InvalidAction", "%q is not an action vpclab knows: use one of %s", action, strings.Join(Actions, ", "))
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
-		return nil, errorf("MalformedRequest", "%s: %v", name, jsonError(err))
+	req, err := a.DecodeJSON(body)
+	if err != nil {
+		return nil, fromEC2(err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errorf("MalformedRequest", "%s: more than one JSON value in the body", name)
-	}
-	return c, nil
+	return changeOf(a, req), nil
 }
 
-func jsonError(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fmt.Sprintf("field %s: %s is not %s", te.Field, te.Value, te.Type)
+// call is the action of ec2's table a change was decoded for.
+type call struct{ action *ec2.Action }
+
+// Action is the IAM name of the call's action.
+func (c call) Action() string { return c.action.IAM() }
+
+// changeOf wraps the decoded request of a in the change that applies it.
+func changeOf(a *ec2.Action, req any) Change {
+	c := call{a}
+	egress := strings.HasSuffix(a.Name, "Egress")
+	switch r := req.(type) {
+	case *ec2.AuthorizeSecurityGroupRequest:
+		return &AuthorizeSecurityGroup{c, *r, egress}
+	case *ec2.RevokeSecurityGroupRequest:
+		return &RevokeSecurityGroup{c, *r, egress}
+	case *ec2.NetworkAclEntryRequest:
+		return &NetworkACLEntry{c, *r, strings.HasPrefix(a.Name, "Replace")}
+	case *ec2.DeleteNetworkAclEntryRequest:
+		return &DeleteNetworkACLEntry{c, *r}
+	case *ec2.ReplaceNetworkAclAssociationRequest:
+		return &ReplaceNetworkACLAssociation{c, *r}
+	case *ec2.ModifyNetworkInterfaceAttributeRequest:
+		return &ModifyNetworkInterfaceAttribute{c, *r}
+	case *ec2.CreateFlowLogsRequest:
+		return &CreateFlowLogs{c, *r}
+	case *ec2.DeleteFlowLogsRequest:
+		return &DeleteFlowLogs{c, *r}
 	}
-	return strings.TrimPrefix(err.Error(), "json: ")
+	panic(fmt.Sprintf("change: ec2's action %s has a request change cannot apply (%T)", a.Name, req))
 }
 
 // APIName turns a CLI action name (authorize-security-group-ingress) into
-// EC2's (AuthorizeSecurityGroupIngress); an API name is returned as it is.
-func APIName(action string) string {
-	if !strings.Contains(action, "-") {
-		return action
-	}
-	var b strings.Builder
-	for _, w := range strings.Split(action, "-") {
-		if w == "" {
-			continue
-		}
-		switch w {
-		case "acl":
-			w = "Acl"
-		default:
-			w = strings.ToUpper(w[:1]) + w[1:]
-		}
-		b.WriteString(w)
-	}
-	return b.String()
-}
+// EC2's (AuthorizeSecurityGroupIngress): ec2.APIName.
+var APIName = ec2.APIName
 
-// CLIName is the AWS CLI's name of an action: AuthorizeSecurityGroupIngress
-// is authorize-security-group-ingress.
-func CLIName(api string) string {
-	var b strings.Builder
-	for i, r := range api {
-		if r >= 'A' && r <= 'Z' {
-			if i > 0 {
-				b.WriteByte('-')
-			}
-			r += 'a' - 'A'
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+// CLIName is the AWS CLI's name of an action: ec2.CLIName.
+var CLIName = ec2.CLIName
 
 // oneOf lists the ids of a kind of object, for not-found messages.
 func oneOf[T any](ids []T, id func(T) string) string {

@@ -4,46 +4,29 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/sg"
 )
-
-// ConnectionTrackingSpecification is EC2's
-// ConnectionTrackingSpecificationRequest: idle timeouts in seconds.
-type ConnectionTrackingSpecification struct {
-	TCPEstablishedTimeout *int `json:"TcpEstablishedTimeout,omitempty"`
-	UDPStreamTimeout      *int `json:"UdpStreamTimeout,omitempty"`
-	UDPTimeout            *int `json:"UdpTimeout,omitempty"`
-}
-
-// BoolValue is EC2's AttributeBooleanValue.
-type BoolValue struct {
-	Value bool `json:"Value"`
-}
 
 // ModifyNetworkInterfaceAttribute changes one attribute of an interface:
 // its security groups (replacing the list), its connection-tracking
 // timeouts, or its source/destination check.
 type ModifyNetworkInterfaceAttribute struct {
-	NetworkInterfaceID              string                           `json:"NetworkInterfaceId"`
-	Groups                          []string                         `json:"Groups,omitempty"`
-	ConnectionTrackingSpecification *ConnectionTrackingSpecification `json:"ConnectionTrackingSpecification,omitempty"`
-	SourceDestCheck                 *BoolValue                       `json:"SourceDestCheck,omitempty"`
+	call
+	ec2.ModifyNetworkInterfaceAttributeRequest
 }
 
-func (c *ModifyNetworkInterfaceAttribute) Action() string {
-	return "ec2:ModifyNetworkInterfaceAttribute"
-}
 func (c *ModifyNetworkInterfaceAttribute) Resource() (string, string) {
-	return "network-interface", c.NetworkInterfaceID
+	return ec2.KindNetworkInterface, c.NetworkInterfaceId
 }
 
 // resources are the interface and, when groups are attached, each group:
 // attaching a group is acting on it (IAM checks both).
 func (c *ModifyNetworkInterfaceAttribute) resources() []Resource {
-	out := []Resource{{"network-interface", c.NetworkInterfaceID}}
+	out := []Resource{{ec2.KindNetworkInterface, c.NetworkInterfaceId}}
 	for _, g := range c.Groups {
-		out = append(out, Resource{"security-group", g})
+		out = append(out, Resource{ec2.KindSecurityGroup, g})
 	}
 	return out
 }
@@ -69,12 +52,12 @@ func (c *ModifyNetworkInterfaceAttribute) Attribute() string {
 }
 
 func (c *ModifyNetworkInterfaceAttribute) apply(l *lab.Lab) (any, error) {
-	if c.NetworkInterfaceID == "" {
+	if c.NetworkInterfaceId == "" {
 		return nil, errorf("MissingParameter", "give NetworkInterfaceId")
 	}
-	e := l.Interface(c.NetworkInterfaceID)
+	e := l.Interface(c.NetworkInterfaceId)
 	if e == nil {
-		return nil, errorf("InvalidNetworkInterfaceID.NotFound", "the interface %q does not exist: %s", c.NetworkInterfaceID,
+		return nil, errorf("InvalidNetworkInterfaceID.NotFound", "the interface %q does not exist: %s", c.NetworkInterfaceId,
 			oneOf(l.Interfaces(), func(e *lab.Interface) string { return e.ID }))
 	}
 	switch c.Attribute() {
@@ -99,9 +82,9 @@ func (c *ModifyNetworkInterfaceAttribute) apply(l *lab.Lab) (any, error) {
 			dst    *time.Duration
 			lo, hi int
 		}{
-			{"TcpEstablishedTimeout", s.TCPEstablishedTimeout, &e.Conntrack.TCPEstablished, 60, 432000},
-			{"UdpStreamTimeout", s.UDPStreamTimeout, &e.Conntrack.UDPStream, 60, 180},
-			{"UdpTimeout", s.UDPTimeout, &e.Conntrack.UDP, 30, 60},
+			{"TcpEstablishedTimeout", s.TcpEstablishedTimeout, &e.Conntrack.TCPEstablished, 60, 432000},
+			{"UdpStreamTimeout", s.UdpStreamTimeout, &e.Conntrack.UDPStream, 60, 180},
+			{"UdpTimeout", s.UdpTimeout, &e.Conntrack.UDP, 30, 60},
 		} {
 			if t.v == nil {
 				continue

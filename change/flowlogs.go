@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/lab"
 )
 
@@ -11,28 +12,22 @@ import (
 // (the only destination a lab writes; s3 and cloud-watch-logs are
 // refused) and LogDestination a directory.
 type CreateFlowLogs struct {
-	ResourceIDs            []string `json:"ResourceIds"`
-	ResourceType           string   `json:"ResourceType"`
-	TrafficType            string   `json:"TrafficType,omitempty"`
-	LogFormat              string   `json:"LogFormat,omitempty"`
-	MaxAggregationInterval int      `json:"MaxAggregationInterval,omitempty"`
-	LogDestinationType     string   `json:"LogDestinationType,omitempty"`
-	LogDestination         string   `json:"LogDestination,omitempty"`
+	call
+	ec2.CreateFlowLogsRequest
 }
 
-func (c *CreateFlowLogs) Action() string { return "ec2:CreateFlowLogs" }
 func (c *CreateFlowLogs) Resource() (string, string) {
-	kind := map[string]string{"VPC": "vpc", "Subnet": "subnet", "NetworkInterface": "network-interface"}[c.ResourceType]
-	if len(c.ResourceIDs) == 1 {
-		return kind, c.ResourceIDs[0]
+	kind := map[string]string{"VPC": ec2.KindVPC, "Subnet": ec2.KindSubnet, "NetworkInterface": ec2.KindNetworkInterface}[c.ResourceType]
+	if len(c.ResourceIds) == 1 {
+		return kind, c.ResourceIds[0]
 	}
 	return kind, "*"
 }
 
 func (c *CreateFlowLogs) resources() []Resource {
 	kind, _ := c.Resource()
-	out := make([]Resource, len(c.ResourceIDs))
-	for i, id := range c.ResourceIDs {
+	out := make([]Resource, len(c.ResourceIds))
+	for i, id := range c.ResourceIds {
 		out[i] = Resource{kind, id}
 	}
 	return out
@@ -50,7 +45,7 @@ func (c *CreateFlowLogs) apply(l *lab.Lab) (any, error) {
 	default:
 		return nil, errorf("InvalidParameterValue", "ResourceType: %q: use VPC, Subnet or NetworkInterface", c.ResourceType)
 	}
-	if len(c.ResourceIDs) == 0 {
+	if len(c.ResourceIds) == 0 {
 		return nil, errorf("MissingParameter", "give ResourceIds")
 	}
 	switch strings.ToLower(c.LogDestinationType) {
@@ -71,7 +66,7 @@ func (c *CreateFlowLogs) apply(l *lab.Lab) (any, error) {
 		dest = "flowlogs"
 	}
 	var ids []string
-	for _, r := range c.ResourceIDs {
+	for _, r := range c.ResourceIds {
 		id := newID("fl-")
 		ids = append(ids, id)
 		l.FlowLogs = append(l.FlowLogs, &lab.FlowLog{ID: id, ResourceType: typ, ResourceID: r, TrafficType: traffic,
@@ -82,30 +77,30 @@ func (c *CreateFlowLogs) apply(l *lab.Lab) (any, error) {
 
 // DeleteFlowLogs is EC2's DeleteFlowLogs.
 type DeleteFlowLogs struct {
-	FlowLogIDs []string `json:"FlowLogIds"`
+	call
+	ec2.DeleteFlowLogsRequest
 }
 
-func (c *DeleteFlowLogs) Action() string { return "ec2:DeleteFlowLogs" }
 func (c *DeleteFlowLogs) Resource() (string, string) {
-	if len(c.FlowLogIDs) == 1 {
-		return "vpc-flow-log", c.FlowLogIDs[0]
+	if len(c.FlowLogIds) == 1 {
+		return ec2.KindFlowLog, c.FlowLogIds[0]
 	}
-	return "vpc-flow-log", "*"
+	return ec2.KindFlowLog, "*"
 }
 
 func (c *DeleteFlowLogs) resources() []Resource {
-	out := make([]Resource, len(c.FlowLogIDs))
-	for i, id := range c.FlowLogIDs {
-		out[i] = Resource{"vpc-flow-log", id}
+	out := make([]Resource, len(c.FlowLogIds))
+	for i, id := range c.FlowLogIds {
+		out[i] = Resource{ec2.KindFlowLog, id}
 	}
 	return out
 }
 
 func (c *DeleteFlowLogs) apply(l *lab.Lab) (any, error) {
-	if len(c.FlowLogIDs) == 0 {
+	if len(c.FlowLogIds) == 0 {
 		return nil, errorf("MissingParameter", "give FlowLogIds")
 	}
-	for _, id := range c.FlowLogIDs {
+	for _, id := range c.FlowLogIds {
 		i := slicesIndex(l.FlowLogs, func(f *lab.FlowLog) bool { return f.ID == id })
 		if i < 0 {
 			return nil, errorf("InvalidFlowLogId.NotFound", "no flow log %q: %s", id, oneOf(l.FlowLogs, func(f *lab.FlowLog) string { return f.ID }))

@@ -3,104 +3,28 @@ package change
 import (
 	"strings"
 
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/nacl"
-	"github.com/vpclab/vpclab/sg"
 )
-
-type entryMode uint8
-
-const (
-	createEntry entryMode = iota
-	replaceEntry
-)
-
-// PortRange is EC2's PortRange.
-type PortRange struct {
-	From *int `json:"From"`
-	To   *int `json:"To"`
-}
-
-// ICMPTypeCode is EC2's IcmpTypeCode.
-type ICMPTypeCode struct {
-	Type *int `json:"Type"`
-	Code *int `json:"Code"`
-}
 
 // NetworkACLEntry is CreateNetworkAclEntry or ReplaceNetworkAclEntry.
 type NetworkACLEntry struct {
-	NetworkACLID  string        `json:"NetworkAclId"`
-	RuleNumber    int           `json:"RuleNumber"`
-	Egress        bool          `json:"Egress"`
-	Protocol      string        `json:"Protocol"`
-	RuleAction    string        `json:"RuleAction"`
-	CidrBlock     string        `json:"CidrBlock,omitempty"`
-	IPv6CidrBlock string        `json:"Ipv6CidrBlock,omitempty"`
-	PortRange     *PortRange    `json:"PortRange,omitempty"`
-	ICMPTypeCode  *ICMPTypeCode `json:"IcmpTypeCode,omitempty"`
-	mode          entryMode
+	call
+	ec2.NetworkAclEntryRequest
+	replace bool // ReplaceNetworkAclEntry
 }
 
-func (c *NetworkACLEntry) Action() string {
-	if c.mode == replaceEntry {
-		return "ec2:ReplaceNetworkAclEntry"
-	}
-	return "ec2:CreateNetworkAclEntry"
-}
-
-func (c *NetworkACLEntry) Resource() (string, string) { return "network-acl", c.NetworkACLID }
+func (c *NetworkACLEntry) Resource() (string, string) { return ec2.KindNetworkACL, c.NetworkAclId }
 
 func (c *NetworkACLEntry) apply(l *lab.Lab) (any, error) {
-	a, err := acl(l, c.NetworkACLID)
+	a, err := acl(l, c.NetworkAclId)
 	if err != nil {
 		return nil, err
 	}
-	if err := ruleNumber(c.RuleNumber); err != nil {
-		return nil, err
-	}
-	e := nacl.Entry{Rule: c.RuleNumber, FromPort: 0, ToPort: 65535, ICMPType: -1, ICMPCode: -1}
-	proto, ok := protocol(c.Protocol)
-	if !ok {
-		return nil, errorf("InvalidParameterValue", "Protocol: %q is not a protocol: use -1, 6 (tcp), 17 (udp), 1 (icmp), 58 (icmpv6) or another number 0-255", c.Protocol)
-	}
-	e.Protocol = proto
-	switch strings.ToLower(c.RuleAction) {
-	case "allow":
-		e.Allow = true
-	case "deny":
-	default:
-		return nil, errorf("InvalidParameterValue", "RuleAction: %q is not allow or deny", c.RuleAction)
-	}
-	switch {
-	case c.CidrBlock != "" && c.IPv6CidrBlock != "":
-		return nil, errorf("InvalidParameterCombination", "give CidrBlock or Ipv6CidrBlock, not both")
-	case c.CidrBlock != "":
-		e.CIDR, err = cidr(c.CidrBlock, false, "CidrBlock")
-	case c.IPv6CidrBlock != "":
-		e.CIDR, err = cidr(c.IPv6CidrBlock, true, "Ipv6CidrBlock")
-	default:
-		return nil, errorf("MissingParameter", "give CidrBlock or Ipv6CidrBlock")
-	}
+	e, err := ec2.Entry(c.NetworkAclEntry, "")
 	if err != nil {
-		return nil, err
-	}
-	switch {
-	case sg.PortsMatter(proto):
-		if c.PortRange == nil || c.PortRange.From == nil || c.PortRange.To == nil {
-			return nil, errorf("MissingParameter", "PortRange: %s entries need From and To", protoText(proto))
-		}
-		e.FromPort, e.ToPort = *c.PortRange.From, *c.PortRange.To
-		if e.FromPort < 0 || e.ToPort > 65535 || e.FromPort > e.ToPort {
-			return nil, errorf("InvalidParameterValue", "PortRange: %d-%d: use 0-65535, From not above To", e.FromPort, e.ToPort)
-		}
-	case sg.ICMPMatters(proto):
-		if c.ICMPTypeCode == nil || c.ICMPTypeCode.Type == nil || c.ICMPTypeCode.Code == nil {
-			return nil, errorf("MissingParameter", "IcmpTypeCode: %s entries need Type and Code (-1 for any)", protoText(proto))
-		}
-		e.ICMPType, e.ICMPCode = *c.ICMPTypeCode.Type, *c.ICMPTypeCode.Code
-		if e.ICMPType < -1 || e.ICMPType > 255 || e.ICMPCode < -1 || e.ICMPCode > 255 || (e.ICMPType == -1 && e.ICMPCode != -1) {
-			return nil, errorf("InvalidParameterValue", "IcmpTypeCode: type %d code %d: each is -1 (any) or 0-255, and any type needs any code", e.ICMPType, e.ICMPCode)
-		}
+		return nil, fromEC2(err)
 	}
 	list := &a.Ingress
 	if c.Egress {
@@ -108,9 +32,9 @@ func (c *NetworkACLEntry) apply(l *lab.Lab) (any, error) {
 	}
 	i := slicesIndex(*list, func(x nacl.Entry) bool { return x.Rule == c.RuleNumber })
 	switch {
-	case c.mode == createEntry && i >= 0:
+	case !c.replace && i >= 0:
 		return nil, errorf("NetworkAclEntryAlreadyExists", "%s already has %s rule %d: replace it with ReplaceNetworkAclEntry", a.ID, direction(c.Egress), c.RuleNumber)
-	case c.mode == replaceEntry && i < 0:
+	case c.replace && i < 0:
 		return nil, errorf("InvalidNetworkAclEntry.NotFound", "%s has no %s rule %d to replace", a.ID, direction(c.Egress), c.RuleNumber)
 	case i >= 0:
 		(*list)[i] = e
@@ -122,21 +46,21 @@ func (c *NetworkACLEntry) apply(l *lab.Lab) (any, error) {
 
 // DeleteNetworkACLEntry is DeleteNetworkAclEntry.
 type DeleteNetworkACLEntry struct {
-	NetworkACLID string `json:"NetworkAclId"`
-	RuleNumber   int    `json:"RuleNumber"`
-	Egress       bool   `json:"Egress"`
+	call
+	ec2.DeleteNetworkAclEntryRequest
 }
 
-func (c *DeleteNetworkACLEntry) Action() string             { return "ec2:DeleteNetworkAclEntry" }
-func (c *DeleteNetworkACLEntry) Resource() (string, string) { return "network-acl", c.NetworkACLID }
+func (c *DeleteNetworkACLEntry) Resource() (string, string) {
+	return ec2.KindNetworkACL, c.NetworkAclId
+}
 
 func (c *DeleteNetworkACLEntry) apply(l *lab.Lab) (any, error) {
-	a, err := acl(l, c.NetworkACLID)
+	a, err := acl(l, c.NetworkAclId)
 	if err != nil {
 		return nil, err
 	}
-	if err := ruleNumber(c.RuleNumber); err != nil {
-		return nil, err
+	if err := ec2.CheckRuleNumber(c.RuleNumber, "RuleNumber"); err != nil {
+		return nil, fromEC2(err)
 	}
 	list := &a.Ingress
 	if c.Egress {
@@ -154,25 +78,23 @@ func (c *DeleteNetworkACLEntry) apply(l *lab.Lab) (any, error) {
 // association ids are AssociationID(subnet); SubnetId may be given instead
 // (a vpclab extension).
 type ReplaceNetworkACLAssociation struct {
-	AssociationID string `json:"AssociationId,omitempty"`
-	SubnetID      string `json:"SubnetId,omitempty"`
-	NetworkACLID  string `json:"NetworkAclId"`
+	call
+	ec2.ReplaceNetworkAclAssociationRequest
 }
 
 // AssociationID is the id of the association of a subnet with its ACL.
 func AssociationID(subnet string) string { return "aclassoc-" + subnet }
 
-func (c *ReplaceNetworkACLAssociation) Action() string { return "ec2:ReplaceNetworkAclAssociation" }
 func (c *ReplaceNetworkACLAssociation) Resource() (string, string) {
-	return "network-acl", c.NetworkACLID
+	return ec2.KindNetworkACL, c.NetworkAclId
 }
 
 func (c *ReplaceNetworkACLAssociation) apply(l *lab.Lab) (any, error) {
-	subnet := c.SubnetID
-	if c.AssociationID != "" {
-		s, ok := strings.CutPrefix(c.AssociationID, "aclassoc-")
+	subnet := c.SubnetId
+	if c.AssociationId != "" {
+		s, ok := strings.CutPrefix(c.AssociationId, "aclassoc-")
 		if !ok || (subnet != "" && s != subnet) {
-			return nil, errorf("InvalidAssociationID.NotFound", "%q is not an association of the lab: they are aclassoc-<subnet id>", c.AssociationID)
+			return nil, errorf("InvalidAssociationID.NotFound", "%q is not an association of the lab: they are aclassoc-<subnet id>", c.AssociationId)
 		}
 		subnet = s
 	}
@@ -183,10 +105,10 @@ func (c *ReplaceNetworkACLAssociation) apply(l *lab.Lab) (any, error) {
 	if s == nil {
 		return nil, errorf("InvalidAssociationID.NotFound", "no subnet %q: %s", subnet, oneOf(l.Subnets, func(s *lab.Subnet) string { return s.ID }))
 	}
-	if _, err := acl(l, c.NetworkACLID); err != nil {
+	if _, err := acl(l, c.NetworkAclId); err != nil {
 		return nil, err
 	}
-	s.NetworkACL = c.NetworkACLID
+	s.NetworkACL = c.NetworkAclId
 	return map[string]any{"NewAssociationId": AssociationID(s.ID)}, nil
 }
 
@@ -199,11 +121,4 @@ func acl(l *lab.Lab, id string) (*nacl.ACL, error) {
 		return nil, errorf("InvalidNetworkAclID.NotFound", "the network ACL %q does not exist: %s", id, oneOf(l.NetworkACLs, func(a *nacl.ACL) string { return a.ID }))
 	}
 	return a, nil
-}
-
-func ruleNumber(n int) error {
-	if n < nacl.MinRule || n > nacl.MaxRule {
-		return errorf("InvalidParameterValue", "RuleNumber: %d: use 1-32766 (32767 and 32768 are the implicit deny)", n)
-	}
-	return nil
 }

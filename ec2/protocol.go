@@ -3,6 +3,8 @@ package ec2
 import (
 	"strconv"
 	"strings"
+
+	"github.com/vpclab/vpclab/sg"
 )
 
 // ProtoAll is EC2's protocol "-1": every protocol, every port.
@@ -62,8 +64,8 @@ func APIProtocol(p int) string {
 
 // PortsMatter reports whether rules of the protocol have a port range:
 // EC2 takes and ignores one for every other protocol.
-func PortsMatter(p int) bool { return p == 6 || p == 17 }
+func PortsMatter(p int) bool { return sg.PortsMatter(p) }
 
 // ICMPMatters reports whether rules of the protocol have an ICMP type and
 // code.
-func ICMPMatters(p int) bool { return p == 1 || p == 58 }
+func ICMPMatters(p int) bool { return sg.ICMPMatters(p) }

@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/nacl"
 	"github.com/vpclab/vpclab/packet"
@@ -213,10 +214,10 @@ func Run(l *lab.Lab, q Query) (*Result, error) {
 // hasReply reports whether a packet gets a reply: any but an ICMP message
 // other than an echo request.
 func hasReply(s *policytest.Send) bool {
-	switch s.Proto {
-	case "icmp", "1":
+	switch p, _ := ec2.ParseAPIProtocol(s.Proto); p {
+	case packet.ProtoICMP:
 		return s.Type == nil || *s.Type == 8
-	case "icmpv6", "58":
+	case packet.ProtoICMPv6:
 		return s.Type == nil || *s.Type == 128
 	}
 	return true
@@ -323,7 +324,7 @@ func (x *explainer) naclEntry(aclID string, rule int, egress bool, family int) s
 			if egress {
 				dir = "to"
 			}
-			return fmt.Sprintf("%s: %s %s %s %s", head, action, traffic(en.Protocol, en.FromPort, en.ToPort, en.ICMPType, en.ICMPCode), dir, en.CIDR)
+			return fmt.Sprintf("%s: %s %s %s %s", head, action, ec2.DescribeTraffic(en.Protocol, en.FromPort, en.ToPort, en.ICMPType, en.ICMPCode), dir, en.CIDR)
 		}
 	}
 	return head
@@ -372,7 +373,7 @@ func (x *explainer) sgRule(group, dir string, index int, id string) *SGRule {
 	case rule.PrefixList != "":
 		peer = rule.PrefixList
 	}
-	r.Rule = fmt.Sprintf("%s %s %s", traffic(rule.Protocol, rule.FromPort, rule.ToPort, rule.ICMPType, rule.ICMPCode), peerWord, peer)
+	r.Rule = fmt.Sprintf("%s %s %s", ec2.RuleTraffic(rule), peerWord, peer)
 	return r
 }
 
@@ -503,46 +504,11 @@ func tcpFlags(f uint8) string {
 	return string(b)
 }
 
-// protoName names an IP protocol number.
+// protoName names an IP protocol number: its name (all, tcp, udp, icmp,
+// icmpv6), else "proto N".
 func protoName(p int) string {
-	switch p {
-	case -1:
-		return "all"
-	case packet.ProtoTCP:
-		return "tcp"
-	case packet.ProtoUDP:
-		return "udp"
-	case packet.ProtoICMP:
-		return "icmp"
-	case packet.ProtoICMPv6:
-		return "icmpv6"
+	if s, ok := ec2.ProtocolName(p); ok {
+		return s
 	}
 	return "proto " + strconv.Itoa(p)
-}
-
-// traffic describes the traffic of a rule or entry: "tcp 5432",
-// "udp 1024-65535", "tcp all ports", "icmp type 8", "all traffic".
-func traffic(proto, from, to, icmpType, icmpCode int) string {
-	name := protoName(proto)
-	switch {
-	case proto == -1:
-		return "all traffic"
-	case proto == packet.ProtoTCP || proto == packet.ProtoUDP:
-		switch {
-		case from == 0 && to == 65535:
-			return name + " all ports"
-		case from == to:
-			return fmt.Sprintf("%s %d", name, from)
-		}
-		return fmt.Sprintf("%s %d-%d", name, from, to)
-	case proto == packet.ProtoICMP || proto == packet.ProtoICMPv6:
-		switch {
-		case icmpType == -1:
-			return name + " all types"
-		case icmpCode == -1:
-			return fmt.Sprintf("%s type %d", name, icmpType)
-		}
-		return fmt.Sprintf("%s type %d code %d", name, icmpType, icmpCode)
-	}
-	return name
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -12,35 +11,23 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 
 	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/verdict"
 )
 
-// protocols are the protocol names a send may use.
-var protocols = map[string]uint8{
-	"icmp":   packet.ProtoICMP,
-	"tcp":    packet.ProtoTCP,
-	"udp":    packet.ProtoUDP,
-	"icmpv6": packet.ProtoICMPv6,
-}
-
-// protoNumber reads a protocol name or number.
+// protoNumber reads a protocol a packet can carry, as EC2 names it: tcp,
+// udp, icmp, icmpv6 or a number 0-255 (not -1, all).
 func protoNumber(s string) (uint8, bool) {
-	if p, ok := protocols[strings.ToLower(s)]; ok {
-		return p, true
-	}
-	n, err := strconv.Atoi(s)
-	return uint8(n), err == nil && n >= 0 && n <= 255
+	p, ok := ec2.ParseAPIProtocol(s)
+	return uint8(p), ok && p >= 0
 }
 
-// protoName names a protocol number as a send writes it.
+// protoName names a protocol number as a send writes it: its name if it
+// has one (tcp, udp, icmp, icmpv6), else the number.
 func protoName(p uint8) string {
-	for name, v := range protocols {
-		if v == p {
-			return name
-		}
-	}
-	return strconv.Itoa(int(p))
+	s, _ := ec2.ProtocolName(int(p))
+	return s
 }
 
 // hasPorts reports whether packets of protocol p carry ports.
@@ -371,7 +358,7 @@ func (s *Send) String() string {
 		fmt.Fprintf(&b, " IPv%d", s.Family)
 	}
 	proto, _ := protoNumber(s.Proto)
-	if name := protoName(proto); protocols[name] == proto {
+	if name, named := ec2.ProtocolName(int(proto)); named {
 		b.WriteString(" " + name)
 	} else {
 		b.WriteString(" proto " + name)

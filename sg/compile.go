@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/vpclab/vpclab/classify"
+	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/verdict"
 )
 
@@ -33,9 +34,9 @@ type OpenSet struct {
 // for proto (TCP or UDP).
 func (o *OpenSet) AllPorts(proto uint8) bool {
 	switch proto {
-	case ProtoTCP:
+	case packet.ProtoTCP:
 		return o.AllPortsTCP
-	case ProtoUDP:
+	case packet.ProtoUDP:
 		return o.AllPortsUDP
 	}
 	return false
@@ -104,11 +105,11 @@ func newOpenSet(family int, rules []classify.Rule) OpenSet {
 			continue
 		}
 		switch r.Proto {
-		case ProtoAll:
+		case -1: // all
 			o.AllPortsTCP, o.AllPortsUDP = true, true
-		case ProtoTCP:
+		case packet.ProtoTCP:
 			o.AllPortsTCP = true
-		case ProtoUDP:
+		case packet.ProtoUDP:
 			o.AllPortsUDP = true
 		}
 	}

@@ -7,15 +7,23 @@
 // question, and which rule matched, without scanning rules one by one.
 package sg
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/vpclab/vpclab/packet"
+)
 
 // Protocol numbers with a meaning of their own in rules.
+//
+// Deprecated: protocol numbers are packet's (packet.ProtoTCP, …) and
+// EC2's "all" is ec2.ProtoAll. These remain only until lab (traffic.go,
+// marshal.go, observe.go) and demo stop naming them; sg itself does not.
 const (
 	ProtoAll    = -1
-	ProtoICMP   = 1
-	ProtoTCP    = 6
-	ProtoUDP    = 17
-	ProtoICMPv6 = 58
+	ProtoICMP   = packet.ProtoICMP
+	ProtoTCP    = packet.ProtoTCP
+	ProtoUDP    = packet.ProtoUDP
+	ProtoICMPv6 = packet.ProtoICMPv6
 )
 
 // Rule is one inbound or outbound rule of a security group. Exactly one of
@@ -23,7 +31,7 @@ const (
 type Rule struct {
 	// ID is the rule's id (sgr-…) when the source gave one, else empty.
 	ID string
-	// Protocol is an IANA protocol number, or ProtoAll (-1).
+	// Protocol is an IANA protocol number, or -1 for all (EC2's "-1").
 	Protocol int
 	// FromPort..ToPort is the inclusive destination-port range, used only
 	// for TCP and UDP; 0..65535 means all ports.
@@ -59,15 +67,15 @@ const DefaultGroupID = "default"
 
 // PortsMatter reports whether a rule of protocol p restricts ports
 // (TCP and UDP only; spec §2.2).
-func PortsMatter(p int) bool { return p == ProtoTCP || p == ProtoUDP }
+func PortsMatter(p int) bool { return p == packet.ProtoTCP || p == packet.ProtoUDP }
 
 // ICMPMatters reports whether a rule of protocol p restricts ICMP type/code.
-func ICMPMatters(p int) bool { return p == ProtoICMP || p == ProtoICMPv6 }
+func ICMPMatters(p int) bool { return p == packet.ProtoICMP || p == packet.ProtoICMPv6 }
 
 // AnyTraffic returns a rule allowing every protocol, port and ICMP type,
 // with no peer set.
 func AnyTraffic() Rule {
-	return Rule{Protocol: ProtoAll, FromPort: 0, ToPort: 65535, ICMPType: -1, ICMPCode: -1}
+	return Rule{Protocol: -1, FromPort: 0, ToPort: 65535, ICMPType: -1, ICMPCode: -1}
 }
 
 // DefaultEgress returns the outbound rules AWS gives a new group:

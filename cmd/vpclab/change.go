@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/vpclab/vpclab/change"
 	"github.com/vpclab/vpclab/control"
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
 )
@@ -75,92 +75,6 @@ VPCLAB_TOKEN.`,
 	}
 }
 
-// ec2Flag maps one command-line flag to a field of the request.
-type ec2Flag struct {
-	name, usage string
-	kind        string // string, int, bool, strings, kv (Key=V,Key=V), perms (security-group shorthand)
-	key         string // the JSON field
-}
-
-// ec2Flags are the AWS CLI's flags of each action vpclab implements.
-var ec2Flags = map[string][]ec2Flag{
-	"AuthorizeSecurityGroupIngress": sgFlags(false),
-	"AuthorizeSecurityGroupEgress":  sgFlags(false),
-	"RevokeSecurityGroupIngress":    sgFlags(true),
-	"RevokeSecurityGroupEgress":     sgFlags(true),
-	"CreateNetworkAclEntry":         naclEntryFlags(),
-	"ReplaceNetworkAclEntry":        naclEntryFlags(),
-	"DeleteNetworkAclEntry": {
-		{"network-acl-id", "the network ACL", "string", "NetworkAclId"},
-		{"rule-number", "the rule number", "int", "RuleNumber"},
-		{"egress", "the egress rule (default: ingress)", "bool", "Egress"},
-	},
-	"ReplaceNetworkAclAssociation": {
-		{"association-id", "the association (aclassoc-<subnet id>)", "string", "AssociationId"},
-		{"subnet-id", "the subnet, instead of --association-id", "string", "SubnetId"},
-		{"network-acl-id", "the network ACL to associate", "string", "NetworkAclId"},
-	},
-	"ModifyNetworkInterfaceAttribute": {
-		{"network-interface-id", "the interface", "string", "NetworkInterfaceId"},
-		{"groups", "the security groups, replacing the interface's", "strings", "Groups"},
-		{"connection-tracking-specification", "TcpEstablishedTimeout=N,UdpStreamTimeout=N,UdpTimeout=N (seconds)", "kv", "ConnectionTrackingSpecification"},
-		{"source-dest-check", "turn the source/destination check on (=false: off)", "boolvalue", "SourceDestCheck"},
-	},
-	"CreateFlowLogs": {
-		{"resource-type", "VPC, Subnet or NetworkInterface", "string", "ResourceType"},
-		{"resource-ids", "the resources' ids", "strings", "ResourceIds"},
-		{"traffic-type", "ACCEPT, REJECT or ALL", "string", "TrafficType"},
-		{"log-format", "AWS's format, such as '${srcaddr} ${dstaddr}'", "string", "LogFormat"},
-		{"max-aggregation-interval", "60 or 600 (seconds)", "int", "MaxAggregationInterval"},
-		{"log-destination-type", "file (the only one a lab writes)", "string", "LogDestinationType"},
-		{"log-destination", "the directory", "string", "LogDestination"},
-	},
-	"DeleteFlowLogs": {
-		{"flow-log-ids", "the flow logs", "strings", "FlowLogIds"},
-	},
-	"StartInstances": {
-		{"instance-ids", "the instances (their names in the lab)", "strings", "InstanceIds"},
-	},
-	"StopInstances": {
-		{"instance-ids", "the instances (their names in the lab)", "strings", "InstanceIds"},
-		{"force", "accepted; a lab instance stops at once anyway", "bool", "Force"},
-	},
-}
-
-// instanceActions are the calls that change an instance's state, not the
-// policy: the control server checks them itself.
-var instanceActions = []string{"StartInstances", "StopInstances"}
-
-func sgFlags(revoke bool) []ec2Flag {
-	f := []ec2Flag{
-		{"group-id", "the security group", "string", "GroupId"},
-		{"ip-permissions", "EC2's IpPermissions as JSON", "json", "IpPermissions"},
-		{"protocol", "shorthand: tcp, udp, icmp, icmpv6, -1 or a number", "perms", ""},
-		{"port", "shorthand: a port, a range 1024-65535, or -1; for ICMP the type", "perms", ""},
-		{"cidr", "shorthand: the peer CIDR (IPv4 or IPv6)", "perms", ""},
-		{"source-group", "shorthand: the peer security group", "perms", ""},
-		{"description", "shorthand: the rule's description", "perms", ""},
-	}
-	if revoke {
-		f = append(f, ec2Flag{"security-group-rule-ids", "the rules to revoke, by id", "strings", "SecurityGroupRuleIds"})
-	}
-	return f
-}
-
-func naclEntryFlags() []ec2Flag {
-	return []ec2Flag{
-		{"network-acl-id", "the network ACL", "string", "NetworkAclId"},
-		{"rule-number", "1-32766", "int", "RuleNumber"},
-		{"egress", "an egress entry (default: ingress)", "bool", "Egress"},
-		{"protocol", "-1, 6 (tcp), 17 (udp), 1 (icmp), 58 (icmpv6), …", "string", "Protocol"},
-		{"rule-action", "allow or deny", "string", "RuleAction"},
-		{"cidr-block", "the IPv4 block", "string", "CidrBlock"},
-		{"ipv6-cidr-block", "the IPv6 block", "string", "Ipv6CidrBlock"},
-		{"port-range", "From=N,To=M", "kv", "PortRange"},
-		{"icmp-type-code", "Type=N,Code=M (-1 any)", "kv", "IcmpTypeCode"},
-	}
-}
-
 func ec2Cmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ec2 ACTION [flags]",
@@ -179,29 +93,33 @@ the token comes from VPCLAB_TOKEN.`,
       --rule-action deny --cidr-block 10.0.2.99/32 --port-range From=5432,To=5432
   sudo vpclab ec2 modify-network-interface-attribute --network-interface-id eni-app1 --groups sg-app sg-web`,
 	}
-	for _, action := range append(slices.Clone(change.Actions), instanceActions...) {
-		cmd.AddCommand(ec2ActionCmd(action))
+	for _, a := range ec2.Actions() {
+		if len(a.Flags) > 0 {
+			cmd.AddCommand(ec2ActionCmd(&a))
+		}
 	}
 	return cmd
 }
 
-func ec2ActionCmd(action string) *cobra.Command {
-	flags := ec2Flags[action]
+// ec2ActionCmd is the command of one action of ec2's table, with the
+// flags the table gives it.
+func ec2ActionCmd(a *ec2.Action) *cobra.Command {
+	action, flags := a.Name, a.Flags
 	cmd := &cobra.Command{
-		Use:   change.CLIName(action) + " [flags]",
+		Use:   a.CLIName() + " [flags]",
 		Short: "EC2's " + action,
 		Args:  cobra.NoArgs,
 	}
 	labPath := cmd.Flags().String("lab", "", "the running lab's file (default: the built-in example)")
 	input := cmd.Flags().String("cli-input-json", "", "the whole request as JSON: a file, or - for stdin")
 	for _, f := range flags {
-		switch f.kind {
-		case "strings":
-			cmd.Flags().StringSlice(f.name, nil, f.usage)
-		case "bool", "boolvalue":
-			cmd.Flags().Bool(f.name, false, f.usage)
+		switch f.Kind {
+		case ec2.FlagStrings:
+			cmd.Flags().StringSlice(f.Name, nil, f.Usage)
+		case ec2.FlagBool, ec2.FlagBoolValue:
+			cmd.Flags().Bool(f.Name, false, f.Usage)
 		default:
-			cmd.Flags().String(f.name, "", f.usage)
+			cmd.Flags().String(f.Name, "", f.Usage)
 		}
 	}
 	cmd.RunE = work(func(cmd *cobra.Command, _ []string) error {
@@ -226,7 +144,7 @@ func ec2ActionCmd(action string) *cobra.Command {
 		}
 		// Check the request here too, for messages that name the flag's
 		// field before anything is sent.
-		if !slices.Contains(instanceActions, action) {
+		if a.Request != nil {
 			if _, err := change.Decode(action, body); err != nil {
 				return err
 			}
@@ -241,9 +159,9 @@ func ec2ActionCmd(action string) *cobra.Command {
 		}
 		resp, err := c.EC2(cmd.Context(), action, body)
 		if err != nil {
-			var ec2 *control.EC2CallError
-			if errors.As(err, &ec2) {
-				return fmt.Errorf("an error occurred (%s) when calling the %s operation: %s", ec2.Code, action, ec2.Message)
+			var callErr *control.EC2CallError
+			if errors.As(err, &callErr) {
+				return fmt.Errorf("an error occurred (%s) when calling the %s operation: %s", callErr.Code, action, callErr.Message)
 			}
 			return notUp(err, l, path)
 		}
@@ -272,51 +190,51 @@ func readInput(stdin io.Reader, name string) ([]byte, error) {
 }
 
 // requestFromFlags sets the request's fields from the flags given.
-func requestFromFlags(fs *pflag.FlagSet, flags []ec2Flag, req map[string]any) error {
+func requestFromFlags(fs *pflag.FlagSet, flags []ec2.Flag, req map[string]any) error {
 	var perm map[string]any
 	permFlags := map[string]string{}
 	for _, f := range flags {
-		if !fs.Changed(f.name) {
+		if !fs.Changed(f.Name) {
 			continue
 		}
-		v := fs.Lookup(f.name).Value.String()
-		switch f.kind {
-		case "string":
-			req[f.key] = v
-		case "int":
+		v := fs.Lookup(f.Name).Value.String()
+		switch f.Kind {
+		case ec2.FlagString:
+			req[f.Field] = v
+		case ec2.FlagInt:
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				return fmt.Errorf("--%s: %q is not a whole number", f.name, v)
+				return fmt.Errorf("--%s: %q is not a whole number", f.Name, v)
 			}
-			req[f.key] = n
-		case "bool":
-			b, _ := fs.GetBool(f.name)
-			req[f.key] = b
-		case "boolvalue":
-			b, _ := fs.GetBool(f.name)
-			req[f.key] = map[string]any{"Value": b}
-		case "strings":
-			s, _ := fs.GetStringSlice(f.name)
-			req[f.key] = s
-		case "json":
+			req[f.Field] = n
+		case ec2.FlagBool:
+			b, _ := fs.GetBool(f.Name)
+			req[f.Field] = b
+		case ec2.FlagBoolValue:
+			b, _ := fs.GetBool(f.Name)
+			req[f.Field] = map[string]any{"Value": b}
+		case ec2.FlagStrings:
+			s, _ := fs.GetStringSlice(f.Name)
+			req[f.Field] = s
+		case ec2.FlagJSON:
 			var x any
 			if err := json.Unmarshal([]byte(v), &x); err != nil {
-				return fmt.Errorf("--%s: not JSON: %v", f.name, err)
+				return fmt.Errorf("--%s: not JSON: %v", f.Name, err)
 			}
-			req[f.key] = x
-		case "kv":
+			req[f.Field] = x
+		case ec2.FlagKV:
 			m := map[string]any{}
 			for _, pair := range strings.Split(v, ",") {
 				k, val, ok := strings.Cut(pair, "=")
 				n, err := strconv.Atoi(strings.TrimSpace(val))
 				if !ok || err != nil {
-					return fmt.Errorf("--%s: %q: write Key=N pairs separated by commas, such as %s", f.name, pair, f.usage)
+					return fmt.Errorf("--%s: %q: write Key=N pairs separated by commas, such as %s", f.Name, pair, f.Usage)
 				}
 				m[strings.TrimSpace(k)] = n
 			}
-			req[f.key] = m
-		case "perms":
-			permFlags[f.name] = v
+			req[f.Field] = m
+		case ec2.FlagPerm:
+			permFlags[f.Name] = v
 		}
 	}
 	if len(permFlags) == 0 {
@@ -342,7 +260,7 @@ func requestFromFlags(fs *pflag.FlagSet, flags []ec2Flag, req map[string]any) er
 		if err1 != nil || err2 != nil {
 			return fmt.Errorf("--port: %q: give a port, a range such as 1024-65535, or -1", port)
 		}
-		if p := strings.ToLower(proto); p == "icmp" || p == "icmpv6" || p == "1" || p == "58" {
+		if p, ok := ec2.ParseAPIProtocol(proto); ok && ec2.ICMPMatters(p) {
 			t = -1 // --port is the ICMP type; any code
 		}
 		perm["FromPort"], perm["ToPort"] = f, t

@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/explain"
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
@@ -262,13 +263,11 @@ func checkQuery(cmd *cobra.Command, q *explain.Query) error {
 		return usageErrorf("--family %d: the family is 4 or 6", q.Family)
 	}
 	proto := strings.ToLower(q.Proto)
-	ported := proto == "tcp" || proto == "udp" || proto == "6" || proto == "17"
-	icmp := proto == "icmp" || proto == "icmpv6" || proto == "1" || proto == "58"
-	if n, err := strconv.Atoi(proto); err == nil {
-		if n < 0 || n > 255 {
-			return usageErrorf("--proto %s: a protocol number is 0-255", q.Proto)
-		}
-	} else if !ported && !icmp {
+	p, known := ec2.ParseAPIProtocol(proto)
+	ported, icmp := known && ec2.PortsMatter(p), known && ec2.ICMPMatters(p)
+	if n, err := strconv.Atoi(proto); err == nil && (n < 0 || n > 255) {
+		return usageErrorf("--proto %s: a protocol number is 0-255", q.Proto)
+	} else if !known || p == ec2.ProtoAll {
 		return usageErrorf("--proto %s: use tcp, udp, icmp, icmpv6 or a protocol number 0-255", q.Proto)
 	}
 	switch {

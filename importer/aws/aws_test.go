@@ -13,6 +13,7 @@ import (
 	"github.com/vpclab/vpclab/importer"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/nacl"
+	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/sg"
 )
 
@@ -39,11 +40,11 @@ func ip(s string) netip.Addr    { return netip.MustParseAddr(s) }
 
 // Rule and entry builders: traffic first, then the peer.
 func tcp(from, to int) sg.Rule {
-	return sg.Rule{Protocol: sg.ProtoTCP, FromPort: from, ToPort: to, ICMPType: -1, ICMPCode: -1}
+	return sg.Rule{Protocol: packet.ProtoTCP, FromPort: from, ToPort: to, ICMPType: -1, ICMPCode: -1}
 }
 func udp(from, to int) sg.Rule {
 	r := tcp(from, to)
-	r.Protocol = sg.ProtoUDP
+	r.Protocol = packet.ProtoUDP
 	return r
 }
 func proto(p int) sg.Rule {

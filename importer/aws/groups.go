@@ -1,11 +1,12 @@
 package aws
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/sg"
 )
@@ -13,23 +14,9 @@ import (
 // Traffic: protocols, ports and ICMP types, as security-group rules and
 // network-ACL entries give them.
 
-// portsMatter and icmpMatters say which protocols restrict ports or ICMP
-// types (spec §2.2): TCP and UDP, ICMP and ICMPv6.
-func portsMatter(p int) bool { return sg.PortsMatter(p) }
-func icmpMatters(p int) bool { return sg.ICMPMatters(p) }
-
-// protocolNames are the protocol names AWS prints.
-var protocolNames = map[string]int{
-	"-1": sg.ProtoAll, "all": sg.ProtoAll,
-	"tcp": sg.ProtoTCP, "udp": sg.ProtoUDP, "icmp": sg.ProtoICMP, "icmpv6": sg.ProtoICMPv6,
-}
-
 // protocol reads a protocol: a name, -1 for all, or an IANA number.
 func (r *run) protocol(src *source, at path, s string) (int, bool) {
-	if p, ok := protocolNames[strings.ToLower(s)]; ok {
-		return p, true
-	}
-	if p, ok := atoi(s); ok && p >= 0 && p <= 255 {
+	if p, ok := ec2.ParseAPIProtocol(s); ok {
 		return p, true
 	}
 	r.errs.at(src, at, "%q is not a protocol: want tcp, udp, icmp, icmpv6, -1 or a protocol number 0-255", s)
@@ -39,19 +26,31 @@ func (r *run) protocol(src *source, at path, s string) (int, bool) {
 // ports reads a TCP or UDP port range from the keys fromKey and toKey of
 // the object at at.
 func (r *run) ports(src *source, at path, from, to *int, fromKey, toKey string) (lo, hi int, ok bool) {
-	switch {
-	case from == nil || to == nil:
+	if from == nil || to == nil {
 		r.errs.at(src, at, "a TCP or UDP range needs %s and %s", fromKey, toKey)
-	case *from < 0 || *from > 65535:
-		r.errs.at(src, at.key(fromKey), "port %d: want 0-65535", *from)
-	case *to < 0 || *to > 65535:
-		r.errs.at(src, at.key(toKey), "port %d: want 0-65535", *to)
-	case *from > *to:
-		r.errs.at(src, at.key(toKey), "ports %d-%d: an empty range", *from, *to)
-	default:
-		return *from, *to, true
+		return 0, 0, false
 	}
-	return 0, 0, false
+	if err := ec2.CheckPorts(*from, *to, fromKey, toKey); err != nil {
+		r.ec2Error(src, at, err)
+		return 0, 0, false
+	}
+	return *from, *to, true
+}
+
+// ec2Error records an error of ec2's checks, whose field path is relative
+// to the object at at.
+func (r *run) ec2Error(src *source, at path, err error) {
+	var e *ec2.Error
+	if !errors.As(err, &e) {
+		r.errs.at(src, at, "%v", err)
+		return
+	}
+	for _, k := range strings.Split(e.Field, ".") {
+		if k != "" {
+			at = at.key(k)
+		}
+	}
+	r.errs.at(src, at, "%s", e.Msg)
 }
 
 // icmp reads an ICMP type and code (absent or -1: any) from the keys
@@ -64,17 +63,14 @@ func (r *run) icmp(src *source, at path, typ, code *int, typeKey, codeKey string
 	if code != nil {
 		c = *code
 	}
-	switch {
-	case t < -1 || t > 255:
-		r.errs.at(src, at.key(typeKey), "ICMP type %d: want 0-255, or -1 for any", t)
-	case c < -1 || c > 255:
-		r.errs.at(src, at.key(codeKey), "ICMP code %d: want 0-255, or -1 for any", c)
-	case t == -1:
-		return -1, -1, true
-	default:
-		return t, c, true
+	if err := ec2.CheckICMP(t, c, typeKey, codeKey); err != nil {
+		r.ec2Error(src, at, err)
+		return 0, 0, false
 	}
-	return 0, 0, false
+	if t == -1 {
+		return -1, -1, true
+	}
+	return t, c, true
 }
 
 // sgTraffic reads the protocol and port range of a security-group rule.
@@ -86,43 +82,12 @@ func (r *run) sgTraffic(src *source, at path, proto string, from, to *int) (sg.R
 	rule.Protocol = p
 	switch {
 	case !ok:
-	case portsMatter(p):
+	case ec2.PortsMatter(p):
 		rule.FromPort, rule.ToPort, ok = r.ports(src, at, from, to, "FromPort", "ToPort")
-	case icmpMatters(p):
+	case ec2.ICMPMatters(p):
 		rule.ICMPType, rule.ICMPCode, ok = r.icmp(src, at, from, to, "FromPort", "ToPort")
 	}
 	return rule, ok
-}
-
-// describeRule summarises a rule's traffic for messages.
-func describeRule(rule sg.Rule) string {
-	var s string
-	switch rule.Protocol {
-	case sg.ProtoAll:
-		return "all traffic"
-	case sg.ProtoTCP:
-		s = "tcp"
-	case sg.ProtoUDP:
-		s = "udp"
-	case sg.ProtoICMP:
-		s = "icmp"
-	case sg.ProtoICMPv6:
-		s = "icmpv6"
-	default:
-		return "protocol " + strconv.Itoa(rule.Protocol)
-	}
-	switch {
-	case portsMatter(rule.Protocol) && rule.FromPort == 0 && rule.ToPort == 65535:
-		return s + " all ports"
-	case portsMatter(rule.Protocol) && rule.FromPort == rule.ToPort:
-		return fmt.Sprintf("%s %d", s, rule.FromPort)
-	case portsMatter(rule.Protocol):
-		return fmt.Sprintf("%s %d-%d", s, rule.FromPort, rule.ToPort)
-	case rule.ICMPType == -1:
-		return s + " all types"
-	default:
-		return fmt.Sprintf("%s type %d code %d", s, rule.ICMPType, rule.ICMPCode)
-	}
 }
 
 // Security groups.
@@ -185,7 +150,7 @@ func (c *candidate) direction() string {
 
 // permissionCandidates splits one permission of describe-security-groups
 // into one candidate per peer.
-func (r *run) permissionCandidates(src *source, at path, groupID string, p ipPermission, egress bool) []*candidate {
+func (r *run) permissionCandidates(src *source, at path, groupID string, p ec2.IpPermission, egress bool) []*candidate {
 	base, ok := r.sgTraffic(src, at, p.IpProtocol, p.FromPort, p.ToPort)
 	if !ok {
 		return nil
@@ -221,7 +186,7 @@ func (r *run) permissionCandidates(src *source, at path, groupID string, p ipPer
 		}
 	}
 	if len(p.IpRanges)+len(p.Ipv6Ranges)+len(p.PrefixListIds)+len(p.UserIdGroupPairs) == 0 {
-		r.rep.Unsupportedf(src.name, groupID, at.String(), "%s permission without a peer: it allows nothing, and nothing is imported", describeRule(base))
+		r.rep.Unsupportedf(src.name, groupID, at.String(), "%s permission without a peer: it allows nothing, and nothing is imported", ec2.RuleTraffic(base))
 	}
 	return out
 }
@@ -402,13 +367,13 @@ func (r *run) matchRuleIDs(gi *groupInput, rules []*candidate) {
 			continue
 		}
 		r.rep.Unsupportedf(c.src.name, gi.id, c.at.String(), "no rule of describe-security-group-rules is this %s rule (%s, %s): imported without a rule id",
-			c.direction(), describeRule(c.rule), c.describePeer())
+			c.direction(), ec2.RuleTraffic(c.rule), c.describePeer())
 	}
 	for _, c := range rules {
 		if left := pool[c.key()]; len(left) > 0 && left[0] == c {
 			pool[c.key()] = left[1:]
 			r.rep.Unsupportedf(c.src.name, c.rule.ID, "", "rule of %s (%s %s, %s) is not in describe-security-groups, whose rules are imported: not imported (were the files taken at different times?)",
-				gi.id, c.direction(), describeRule(c.rule), c.describePeer())
+				gi.id, c.direction(), ec2.RuleTraffic(c.rule), c.describePeer())
 		}
 	}
 }
@@ -514,11 +479,11 @@ func (r *run) resolvePeer(group string, c *candidate, described map[string]strin
 		switch {
 		case c.peering != "":
 			r.rep.NotModelledf(c.src.name, group, "%s rule (%s) references group %s of %s through VPC peering connection %s: a lab holds one VPC; the rule is not imported",
-				c.direction(), describeRule(rule), c.id, cmpOr(c.vpcID, "another VPC"), c.peering)
+				c.direction(), ec2.RuleTraffic(rule), c.id, cmpOr(c.vpcID, "another VPC"), c.peering)
 			return rule, false
 		case vpc != "" && vpc != r.l.VPC.ID && !imported[c.id]:
 			r.rep.NotModelledf(c.src.name, group, "%s rule (%s) references group %s of %s: a lab holds one VPC; the rule is not imported",
-				c.direction(), describeRule(rule), c.id, vpc)
+				c.direction(), ec2.RuleTraffic(rule), c.id, vpc)
 			return rule, false
 		}
 		rule.Group = c.id

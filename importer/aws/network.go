@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/nacl"
 )
@@ -294,7 +295,7 @@ func (r *run) buildNetworkACLs() {
 // aclEntry converts one network ACL entry. It returns ok=false for AWS's
 // implicit deny entries, which every lab ACL ends with by itself, and for
 // entries with errors, which it records.
-func (r *run) aclEntry(src *source, at path, aclID string, e aclEntry) (nacl.Entry, bool) {
+func (r *run) aclEntry(src *source, at path, aclID string, e ec2.NetworkAclEntry) (nacl.Entry, bool) {
 	var cidr netip.Prefix
 	var cidrOK bool
 	switch {
@@ -320,8 +321,8 @@ func (r *run) aclEntry(src *source, at path, aclID string, e aclEntry) (nacl.Ent
 		return nacl.Entry{}, false
 	}
 	ok := cidrOK
-	if e.RuleNumber < nacl.MinRule || e.RuleNumber > nacl.MaxRule {
-		r.errs.at(src, at.key("RuleNumber"), "rule %d: entries are numbered %d-%d", e.RuleNumber, nacl.MinRule, nacl.MaxRule)
+	if err := ec2.CheckRuleNumber(e.RuleNumber, "RuleNumber"); err != nil {
+		r.ec2Error(src, at, err)
 		ok = false
 	}
 	out := nacl.Entry{Rule: e.RuleNumber, CIDR: cidr, FromPort: 0, ToPort: 65535, ICMPType: -1, ICMPCode: -1}
@@ -338,13 +339,13 @@ func (r *run) aclEntry(src *source, at path, aclID string, e aclEntry) (nacl.Ent
 	ok = ok && pok
 	switch {
 	case !pok:
-	case portsMatter(proto) && e.PortRange != nil:
+	case ec2.PortsMatter(proto) && e.PortRange != nil:
 		var from, to int
 		if from, to, pok = r.ports(src, at.key("PortRange"), e.PortRange.From, e.PortRange.To, "From", "To"); pok {
 			out.FromPort, out.ToPort = from, to
 		}
 		ok = ok && pok
-	case icmpMatters(proto) && e.IcmpTypeCode != nil:
+	case ec2.ICMPMatters(proto) && e.IcmpTypeCode != nil:
 		var typ, code int
 		if typ, code, pok = r.icmp(src, at.key("IcmpTypeCode"), e.IcmpTypeCode.Type, e.IcmpTypeCode.Code, "Type", "Code"); pok {
 			out.ICMPType, out.ICMPCode = typ, code

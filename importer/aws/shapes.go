@@ -1,13 +1,18 @@
 package aws
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/vpclab/vpclab/ec2"
+)
 
 // This file holds the shapes of the AWS CLI's JSON output that the importer
 // reads, one struct per object type, named after the API's types. Field
 // names are the CLI's keys. Every key the CLI is known to print is listed:
 // those the importer reads with their type, those it deliberately leaves
 // aside (names, tags, DNS names, MAC addresses, times, states, ARNs…,
-// nothing that changes which packets pass) as ignored. A key listed
+// nothing that changes which packets pass) as ignored. The rule shapes
+// (IpPermission and its peers, NetworkAclEntry) are ec2's. A key listed
 // nowhere is reported as unknown, so that a field AWS adds later is never
 // dropped unseen.
 
@@ -83,32 +88,10 @@ type networkACL struct {
 	NetworkAclId string
 	VpcId        string
 	IsDefault    bool
-	Entries      []aclEntry
+	Entries      []ec2.NetworkAclEntry
 	Associations []aclAssociation
 
 	OwnerId, Tags ignored
-}
-
-// aclEntry is one entry of a network ACL.
-type aclEntry struct {
-	RuleNumber    int
-	Egress        bool
-	RuleAction    string
-	Protocol      string
-	CidrBlock     string
-	Ipv6CidrBlock string
-	PortRange     *portRange
-	IcmpTypeCode  *icmpTypeCode
-}
-
-// portRange is an ACL entry's TCP or UDP ports.
-type portRange struct {
-	From, To *int
-}
-
-// icmpTypeCode is an ACL entry's ICMP type and code; -1 means any.
-type icmpTypeCode struct {
-	Type, Code *int
 }
 
 // aclAssociation ties a subnet to its network ACL.
@@ -126,51 +109,10 @@ type securityGroup struct {
 	Description         string
 	VpcId               string
 	OwnerId             string
-	IpPermissions       []ipPermission
-	IpPermissionsEgress []ipPermission
+	IpPermissions       []ec2.IpPermission
+	IpPermissionsEgress []ec2.IpPermission
 
 	SecurityGroupArn, Tags ignored
-}
-
-// ipPermission is one permission of a security group: a protocol and port
-// range with any number of peers of each kind.
-type ipPermission struct {
-	IpProtocol       string
-	FromPort, ToPort *int
-	IpRanges         []ipRange
-	Ipv6Ranges       []ipv6Range
-	PrefixListIds    []prefixListPeer
-	UserIdGroupPairs []groupPair
-}
-
-// ipRange is an IPv4 peer.
-type ipRange struct {
-	CidrIp      string
-	Description string
-}
-
-// ipv6Range is an IPv6 peer.
-type ipv6Range struct {
-	CidrIpv6    string
-	Description string
-}
-
-// prefixListPeer is a prefix-list peer.
-type prefixListPeer struct {
-	PrefixListId string
-	Description  string
-}
-
-// groupPair is a security-group peer (UserIdGroupPair).
-type groupPair struct {
-	GroupId                string
-	UserId                 string
-	VpcId                  string
-	VpcPeeringConnectionId string
-	PeeringStatus          string
-	Description            string
-
-	GroupName ignored
 }
 
 // securityGroupRule is an item of describe-security-group-rules'

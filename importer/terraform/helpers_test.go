@@ -8,36 +8,38 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/importer"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/nacl"
+	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/sg"
 )
 
 // Traffic of expected rules and entries, normalised as the importer and
 // lab.Parse normalise it.
 func tcpT(from, to int) traffic {
-	t := anyTraffic(sg.ProtoTCP)
+	t := anyTraffic(packet.ProtoTCP)
 	t.fromPort, t.toPort = from, to
 	return t
 }
 func udpT(from, to int) traffic {
-	t := anyTraffic(sg.ProtoUDP)
+	t := anyTraffic(packet.ProtoUDP)
 	t.fromPort, t.toPort = from, to
 	return t
 }
 func icmpT(typ, code int) traffic {
-	t := anyTraffic(sg.ProtoICMP)
+	t := anyTraffic(packet.ProtoICMP)
 	t.icmpType, t.icmpCode = typ, code
 	return t
 }
 func icmp6T(typ, code int) traffic {
-	t := anyTraffic(sg.ProtoICMPv6)
+	t := anyTraffic(packet.ProtoICMPv6)
 	t.icmpType, t.icmpCode = typ, code
 	return t
 }
 
-var allT = anyTraffic(sg.ProtoAll)
+var allT = anyTraffic(ec2.ProtoAll)
 
 // sgr builds an expected rule: peer is a group id (sg-…, default), a
 // prefix list id (pl-…) or a CIDR; opts are "id=sgr-…" and "desc=…".

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vpclab/vpclab/sg"
+	"github.com/vpclab/vpclab/ec2"
 )
 
 // traffic is what a security-group rule or network-ACL entry matches
@@ -23,19 +23,6 @@ func anyTraffic(proto int) traffic {
 	return traffic{proto: proto, fromPort: 0, toPort: 65535, icmpType: -1, icmpCode: -1}
 }
 
-// protocolNames are the protocol names Terraform and the AWS API accept,
-// with their IANA numbers: the security-group names (tcp, udp, icmp,
-// icmpv6, all) and the IANA keywords network ACLs accept besides numbers.
-var protocolNames = map[string]int{
-	"all": sg.ProtoAll, "-1": sg.ProtoAll,
-	"hopopt": 0, "icmp": 1, "igmp": 2, "ggp": 3, "ipv4": 4, "st": 5, "tcp": 6,
-	"cbt": 7, "egp": 8, "igp": 9, "udp": 17, "rdp": 27, "dccp": 33, "ipv6": 41,
-	"ipv6-route": 43, "ipv6-frag": 44, "rsvp": 46, "gre": 47, "esp": 50, "ah": 51,
-	"icmpv6": 58, "ipv6-icmp": 58, "ipv6-nonxt": 59, "ipv6-opts": 60, "eigrp": 88,
-	"ospfigp": 89, "ipip": 94, "etherip": 97, "pim": 103, "ipcomp": 108, "vrrp": 112,
-	"l2tp": 115, "isis-over-ipv4": 124, "sctp": 132, "udplite": 136, "mpls-in-ip": 137,
-}
-
 // protocol reads the protocol at key: a name, -1 or all, or an IANA
 // number.
 func (b *builder) protocol(a attrs, key string) (int, bool) {
@@ -46,10 +33,7 @@ func (b *builder) protocol(a attrs, key string) (int, bool) {
 		}
 		return 0, false
 	}
-	if v, ok := protocolNames[s]; ok {
-		return v, true
-	}
-	if v, err := strconv.Atoi(s); err == nil && v >= -1 && v <= 255 {
+	if v, ok := ec2.ParseProtocol(s); ok {
 		return v, true
 	}
 	b.errorf(a.r, a.at(key), "%q is not a protocol: want all (-1), a name such as tcp, or an IANA number 0-255", s)
@@ -66,12 +50,12 @@ func (b *builder) sgTraffic(a attrs, proto int) (traffic, bool) {
 	from, fromOK := a.integer("from_port")
 	to, toOK := a.integer("to_port")
 	switch {
-	case sg.PortsMatter(proto):
+	case ec2.PortsMatter(proto):
 		if !fromOK && !toOK || from == -1 && to == -1 {
 			return t, true
 		}
 		return t, b.portRange(a, &t, from, to)
-	case sg.ICMPMatters(proto):
+	case ec2.ICMPMatters(proto):
 		if !fromOK {
 			from = -1
 		}
@@ -88,14 +72,14 @@ func (b *builder) sgTraffic(a attrs, proto int) (traffic, bool) {
 func (b *builder) aclTraffic(a attrs, proto int) (traffic, bool) {
 	t := anyTraffic(proto)
 	switch {
-	case sg.PortsMatter(proto):
+	case ec2.PortsMatter(proto):
 		from, fromOK := a.integer("from_port")
 		to, toOK := a.integer("to_port")
 		if !fromOK && !toOK {
 			return t, true
 		}
 		return t, b.portRange(a, &t, from, to)
-	case sg.ICMPMatters(proto):
+	case ec2.ICMPMatters(proto):
 		typ, ok := a.integer("icmp_type")
 		if !ok {
 			typ = -1

@@ -1,0 +1,82 @@
+package ec2
+
+// The requests of the changing actions, as EC2's API and the AWS CLI's
+// --cli-input-json spell them. Action.Request returns a new one of its
+// action; change applies them.
+
+// AuthorizeSecurityGroupRequest is the request of
+// AuthorizeSecurityGroupIngress and AuthorizeSecurityGroupEgress.
+type AuthorizeSecurityGroupRequest struct {
+	GroupId       string         `json:"GroupId"`
+	IpPermissions []IpPermission `json:"IpPermissions"`
+}
+
+// RevokeSecurityGroupRequest is the request of RevokeSecurityGroupIngress
+// and RevokeSecurityGroupEgress: the rules named by id, or described by
+// IpPermissions.
+type RevokeSecurityGroupRequest struct {
+	GroupId              string         `json:"GroupId"`
+	IpPermissions        []IpPermission `json:"IpPermissions,omitempty"`
+	SecurityGroupRuleIds []string       `json:"SecurityGroupRuleIds,omitempty"`
+}
+
+// NetworkAclEntryRequest is the request of CreateNetworkAclEntry and
+// ReplaceNetworkAclEntry: the ACL and the entry.
+type NetworkAclEntryRequest struct {
+	NetworkAclId string `json:"NetworkAclId"`
+	NetworkAclEntry
+}
+
+// DeleteNetworkAclEntryRequest is the request of DeleteNetworkAclEntry.
+type DeleteNetworkAclEntryRequest struct {
+	NetworkAclId string `json:"NetworkAclId"`
+	RuleNumber   int    `json:"RuleNumber"`
+	Egress       bool   `json:"Egress"`
+}
+
+// ReplaceNetworkAclAssociationRequest is the request of
+// ReplaceNetworkAclAssociation. SubnetId may stand for AssociationId (a
+// vpclab extension).
+type ReplaceNetworkAclAssociationRequest struct {
+	AssociationId string `json:"AssociationId,omitempty"`
+	SubnetId      string `json:"SubnetId,omitempty"`
+	NetworkAclId  string `json:"NetworkAclId"`
+}
+
+// ConnectionTrackingSpecificationRequest is an interface's idle timeouts,
+// in seconds.
+type ConnectionTrackingSpecificationRequest struct {
+	TcpEstablishedTimeout *int `json:"TcpEstablishedTimeout,omitempty"`
+	UdpStreamTimeout      *int `json:"UdpStreamTimeout,omitempty"`
+	UdpTimeout            *int `json:"UdpTimeout,omitempty"`
+}
+
+// AttributeBooleanValue is EC2's boxed boolean attribute.
+type AttributeBooleanValue struct {
+	Value bool `json:"Value"`
+}
+
+// ModifyNetworkInterfaceAttributeRequest is the request of
+// ModifyNetworkInterfaceAttribute: one attribute of an interface.
+type ModifyNetworkInterfaceAttributeRequest struct {
+	NetworkInterfaceId              string                                  `json:"NetworkInterfaceId"`
+	Groups                          []string                                `json:"Groups,omitempty"`
+	ConnectionTrackingSpecification *ConnectionTrackingSpecificationRequest `json:"ConnectionTrackingSpecification,omitempty"`
+	SourceDestCheck                 *AttributeBooleanValue                  `json:"SourceDestCheck,omitempty"`
+}
+
+// CreateFlowLogsRequest is the request of CreateFlowLogs.
+type CreateFlowLogsRequest struct {
+	ResourceIds            []string `json:"ResourceIds"`
+	ResourceType           string   `json:"ResourceType"`
+	TrafficType            string   `json:"TrafficType,omitempty"`
+	LogFormat              string   `json:"LogFormat,omitempty"`
+	MaxAggregationInterval int      `json:"MaxAggregationInterval,omitempty"`
+	LogDestinationType     string   `json:"LogDestinationType,omitempty"`
+	LogDestination         string   `json:"LogDestination,omitempty"`
+}
+
+// DeleteFlowLogsRequest is the request of DeleteFlowLogs.
+type DeleteFlowLogsRequest struct {
+	FlowLogIds []string `json:"FlowLogIds"`
+}
