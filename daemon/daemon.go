@@ -179,14 +179,14 @@ func New(cfg Config) (_ *Daemon, err error) {
 	// Servers close before the lab comes down (they are pushed after it):
 	// no change is applied to a lab that is closing.
 	copts := control.Options{Principals: d.Principals, Audit: d.Audit, DataDir: d.Paths.Data, KeepFlowLogs: cfg.KeepFlowLogs}
-	s, err := control.Listen(x, d.Paths.Socket, copts)
+	s, err := control.Listen(ControlLab(x), d.Paths.Socket, copts)
 	if err != nil {
 		return nil, err
 	}
 	d.Servers = append(d.Servers, s)
 	d.closers.push("control socket", s.Close)
 	if cfg.ControlAddr != "" {
-		t, err := control.ListenTCP(x, cfg.ControlAddr, copts)
+		t, err := control.ListenTCP(ControlLab(x), cfg.ControlAddr, copts)
 		if err != nil {
 			return nil, err
 		}

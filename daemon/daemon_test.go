@@ -12,6 +12,7 @@ import (
 	"github.com/vpclab/vpclab/control"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
+	"github.com/vpclab/vpclab/live"
 )
 
 // The run test brings up a small live lab (needs root and /dev/net/tun, as
@@ -134,8 +135,8 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("status over the socket: %v", err)
 	}
-	if st.Lab != "dm" {
-		t.Errorf("status says lab %q, want dm", st.Lab)
+	if st.Lab != "dm" || len(st.ENIs) != 1 || st.ENIs[0].Instance != "web" || st.ENIs[0].State != control.StateRunning {
+		t.Errorf("status = %+v, want lab dm with web's ENI running", st)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -150,5 +151,15 @@ func TestRun(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(labnet.NetnsDir, ns.Name)); !os.IsNotExist(err) {
 			t.Errorf("namespace %s after Close: %v, want none", ns.Name, err)
 		}
+	}
+}
+
+func TestTopologyError(t *testing.T) {
+	err := error(topologyError{live.ErrTopology})
+	if !errors.Is(err, live.ErrTopology) || !errors.Is(err, control.ErrTopology) || err.Error() != live.ErrTopology.Error() {
+		t.Errorf("topologyError = %q, want live's message matching live's and control's ErrTopology", err)
+	}
+	if live.StateRunning != control.StateRunning || live.StateStopped != control.StateStopped {
+		t.Errorf("instance states: live %q/%q, control %q/%q", live.StateRunning, live.StateStopped, control.StateRunning, control.StateStopped)
 	}
 }
