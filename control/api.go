@@ -18,7 +18,6 @@ import (
 	"github.com/vpclab/vpclab/authz"
 	"github.com/vpclab/vpclab/change"
 	"github.com/vpclab/vpclab/lab"
-	"github.com/vpclab/vpclab/live"
 )
 
 // Options configure the control API.
@@ -50,7 +49,7 @@ const (
 const localPrincipal = "local"
 
 type api struct {
-	x *live.Lab
+	x Lab
 	o Options
 }
 
@@ -62,7 +61,7 @@ var changeMu sync.Mutex
 // Handler returns the control API of x as an http.Handler (Listen serves
 // it; tests may use it with httptest). Its endpoints are in the package
 // documentation.
-func Handler(x *live.Lab, o Options) http.Handler {
+func Handler(x Lab, o Options) http.Handler {
 	return &api{x: x, o: o}
 }
 
@@ -377,7 +376,7 @@ func writeEC2Error(w http.ResponseWriter, err error) {
 	var e *change.Error
 	if !errors.As(err, &e) {
 		e = &change.Error{Code: "InvalidParameterValue", Message: err.Error()}
-		if errors.Is(err, live.ErrTopology) {
+		if errors.Is(err, ErrTopology) {
 			e.Code = "UnsupportedOperation"
 		}
 	}

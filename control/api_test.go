@@ -150,7 +150,7 @@ func TestAPIAuthorization(t *testing.T) {
 	}
 	defer audit.Close()
 	path := filepath.Join(dir, "lab.sock")
-	s, err := Listen(x, path, Options{Principals: ps, Audit: audit})
+	s, err := Listen(asLab(x), path, Options{Principals: ps, Audit: audit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +326,7 @@ func TestAPIPathsAndResources(t *testing.T) {
 	}
 	data := filepath.Join(dir, "data")
 	path := filepath.Join(dir, "lab.sock")
-	s, err := Listen(x, path, Options{Principals: ps, DataDir: data})
+	s, err := Listen(asLab(x), path, Options{Principals: ps, DataDir: data})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func startLab(t *testing.T) (*live.Lab, *lab.Lab) {
 
 func listen(t *testing.T, x *live.Lab, l *lab.Lab, path string) *Server {
 	t.Helper()
-	s, err := Listen(x, path, Options{})
+	s, err := Listen(asLab(x), path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +301,7 @@ func TestServer(t *testing.T) {
 		// Anything but a socket is left alone.
 		file := filepath.Join(t.TempDir(), "file.sock")
 		os.WriteFile(file, []byte("mine"), 0o644)
-		if s, err := Listen(x, file, Options{}); err == nil {
+		if s, err := Listen(asLab(x), file, Options{}); err == nil {
 			s.Close()
 			t.Errorf("Listen replaced a regular file")
 		}

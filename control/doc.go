@@ -1,5 +1,6 @@
 // Package control is the control API of a running lab: JSON over HTTP on
-// a unix socket that "vpclab up" serves while the lab is up.
+// a unix socket that "vpclab up" serves while the lab is up. It must not
+// import live: it reaches the running lab through the Lab interface.
 //
 // # The socket
 //
@@ -32,7 +33,7 @@
 //
 // GET /v1/lab returns the lab in force as a lab file (lab.Marshal); PUT
 // /v1/lab (body: a lab file, at most 64 MiB) replaces the whole policy
-// with live.Lab.Apply. POST /v1/ec2/ACTION (body: EC2's JSON request, at
+// with Lab.Apply. POST /v1/ec2/ACTION (body: EC2's JSON request, at
 // most 1 MiB) makes one of EC2's changes (package change) or starts and
 // stops instances (StartInstances, StopInstances), and answers EC2's
 // response. GET /v1/capture?eni=ID[,ID…][&snaplen=N] streams pcapng with

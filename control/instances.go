@@ -8,7 +8,6 @@ import (
 
 	"github.com/vpclab/vpclab/authz"
 	"github.com/vpclab/vpclab/change"
-	"github.com/vpclab/vpclab/live"
 )
 
 // instancesRequest is the body of StartInstances and StopInstances. Force
@@ -33,10 +32,10 @@ type instanceStateChange struct {
 }
 
 // stateCodes are EC2's codes of the states a lab instance has.
-var stateCodes = map[string]int{live.StateRunning: 16, live.StateStopped: 80}
+var stateCodes = map[string]int{StateRunning: 16, StateStopped: 80}
 
 // instances serves StartInstances and StopInstances: a stopped instance
-// sends and receives nothing until started again (live.SetInstanceState).
+// sends and receives nothing until started again (Lab.SetInstanceState).
 // The request is checked whole, and every instance authorized, before
 // any changes.
 func (a *api) instances(q *request, api string, data []byte) {

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/vpclab/vpclab/labnet"
-	"github.com/vpclab/vpclab/live"
 )
 
 // SocketMode is the mode of the control socket.
@@ -45,7 +44,7 @@ type Server struct {
 // (SocketPath of x's plan for "vpclab up"), with mode SocketMode. A
 // socket already at path is stale (the lab's lock is held by x) and is
 // replaced; anything else there is an error.
-func Listen(x *live.Lab, path string, o Options) (*Server, error) {
+func Listen(x Lab, path string, o Options) (*Server, error) {
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode().Type() != fs.ModeSocket {
 			return nil, fmt.Errorf("control: %s exists and is not a socket", path)
@@ -80,7 +79,7 @@ func Listen(x *live.Lab, path string, o Options) (*Server, error) {
 
 // ListenTCP serves the control API of x on a TCP address as well, which
 // needs principals: every request must carry a token.
-func ListenTCP(x *live.Lab, addr string, o Options) (*Server, error) {
+func ListenTCP(x Lab, addr string, o Options) (*Server, error) {
 	if o.Principals == nil || o.Principals.Len() == 0 {
 		return nil, fmt.Errorf("control: serving on TCP %s needs principals with tokens (--principals or VPCLAB_ADMIN_TOKEN): without them anyone who reaches the port could change the lab", addr)
 	}
@@ -98,7 +97,7 @@ var (
 	readTimeout       = 60 * time.Second // a 64 MiB lab at 1 MB/s
 )
 
-func serve(x *live.Lab, ln net.Listener, path string, o Options) *Server {
+func serve(x Lab, ln net.Listener, path string, o Options) *Server {
 	s := &Server{
 		path: path,
 		ln:   ln,

@@ -4,7 +4,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/vpclab/vpclab/live"
 	"github.com/vpclab/vpclab/verdict"
 )
 
@@ -94,7 +93,7 @@ type Error struct {
 
 // Snapshot reads the status of x, loaded from l, now; with entries it
 // lists each ENI's conntrack entries.
-func Snapshot(x *live.Lab, entries bool) *Status {
+func Snapshot(x Lab, entries bool) *Status {
 	l := x.Lab()
 	now := x.Now()
 	started := x.Started()
@@ -111,7 +110,6 @@ func Snapshot(x *live.Lab, entries bool) *Status {
 		if d.Link.ENI == "" {
 			continue
 		}
-		c := d.Counters.Load()
 		e := ENI{
 			ID:             d.Link.ENI,
 			Instance:       d.Instance,
@@ -119,15 +117,15 @@ func Snapshot(x *live.Lab, entries bool) *Status {
 			Namespace:      d.Link.Namespace,
 			Device:         d.Link.Name,
 			Addresses:      make([]string, len(d.Link.Addrs)),
-			Allowed:        Count{Packets: c.AllowedPackets, Bytes: c.AllowedBytes},
+			Allowed:        Count{Packets: d.AllowedPackets, Bytes: d.AllowedBytes},
 			Denied:         Denied{ByStage: map[string]Count{}},
-			ServicePackets: c.ServicePackets,
+			ServicePackets: d.ServicePackets,
 		}
 		for i, a := range d.Link.Addrs {
 			e.Addresses[i] = a.String()
 		}
 		for s := range verdict.NumStages {
-			p, b := c.DeniedPackets[s], c.DeniedBytes[s]
+			p, b := d.DeniedPackets[s], d.DeniedBytes[s]
 			if p == 0 && b == 0 {
 				continue
 			}

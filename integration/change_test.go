@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/vpclab/vpclab/control"
+	"github.com/vpclab/vpclab/daemon"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/live"
 	"github.com/vpclab/vpclab/verdict"
@@ -111,7 +112,7 @@ func chgStart(t *testing.T, id string) (*live.Lab, *control.Client) {
 		echoServer(t, x, "srv", chgSrvIP+":"+port)
 	}
 	path := filepath.Join(t.TempDir(), "lab.sock")
-	s, err := control.Listen(x, path, control.Options{})
+	s, err := control.Listen(daemon.ControlLab(x), path, control.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,6 +51,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/vpclab/vpclab/control"
+	"github.com/vpclab/vpclab/daemon"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
 	"github.com/vpclab/vpclab/metrics"
@@ -871,7 +872,7 @@ func (s *syncBuffer) Bytes() []byte {
 func TestCaptureVerdicts(t *testing.T) {
 	x := startLabFile(t, "obs-capture", obsLab(obsTapOpen, filepath.Join(t.TempDir(), "peer.pcap"), ""))
 	obsEchoServers(t, x)
-	srv, err := control.Listen(x, filepath.Join(t.TempDir(), "control.sock"), control.Options{})
+	srv, err := control.Listen(daemon.ControlLab(x), filepath.Join(t.TempDir(), "control.sock"), control.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

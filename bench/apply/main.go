@@ -65,6 +65,7 @@ import (
 
 	"github.com/vpclab/vpclab/bench"
 	"github.com/vpclab/vpclab/control"
+	"github.com/vpclab/vpclab/daemon"
 	"github.com/vpclab/vpclab/internal/classbench"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
@@ -216,7 +217,7 @@ func run() error {
 		return err
 	}
 	cleanups = append(cleanups, func() { os.RemoveAll(dir) })
-	srv, err := control.Listen(x, filepath.Join(dir, "lab.sock"), control.Options{})
+	srv, err := control.Listen(daemon.ControlLab(x), filepath.Join(dir, "lab.sock"), control.Options{})
 	if err != nil {
 		return err
 	}

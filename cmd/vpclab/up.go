@@ -2,24 +2,19 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/vpclab/vpclab/authz"
-	"github.com/vpclab/vpclab/control"
+	"github.com/vpclab/vpclab/daemon"
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
-	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
 	"github.com/vpclab/vpclab/metrics"
 )
@@ -89,13 +84,6 @@ func up(cmd *cobra.Command, args []string, f *upFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := labnet.Check(); err != nil {
-		return err
-	}
-	plan, err := labnet.NewPlan(l, labnet.Options{})
-	if err != nil {
-		return err
-	}
 	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	procs := f.procs
 	if procs <= 0 {
@@ -103,119 +91,39 @@ func up(cmd *cobra.Command, args []string, f *upFlags) error {
 	}
 	runtime.GOMAXPROCS(procs)
 
-	copts := control.Options{DataDir: f.dataDir}
-	if copts.DataDir == "" {
-		copts.DataDir = filepath.Join("/var/lib/vpclab", plan.ID)
-	}
-	if err := os.MkdirAll(copts.DataDir, 0o700); err != nil {
-		return err
+	cfg := daemon.Config{
+		Lab:            l,
+		PrincipalsFile: f.principals,
+		Getenv:         os.Getenv,
+		AuditLog:       f.auditLog,
+		DataDir:        f.dataDir,
+		ControlAddr:    f.controlAddr,
+		MetricsAddr:    f.metricsAddr,
+		Metrics:        metrics.Options{PerENI: f.perENI, Version: buildVersion().Version, Revision: buildVersion().Revision},
+		Warn:           errOut,
 	}
 	if added != nil {
-		copts.KeepFlowLogs = []*lab.FlowLog{added}
+		cfg.KeepFlowLogs = []*lab.FlowLog{added}
 	}
-	if copts.Principals, err = principals(f.principals); err != nil {
-		return err
-	}
-	if f.controlAddr != "" && copts.Principals == nil {
-		return errors.New("--control-addr needs principals: give --principals FILE, or set VPCLAB_TOKEN and VPCLAB_ROLE")
-	}
-	if f.auditLog != "off" {
-		path := f.auditLog
-		if path == "" {
-			path = filepath.Join("/var/log/vpclab", plan.ID+".audit.log")
-			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-				return err
-			}
-		}
-		if copts.Audit, err = authz.Open(path); err != nil {
-			return err
-		}
-		defer copts.Audit.Close()
-	}
-
-	var running atomic.Pointer[live.Lab]
-	collector := metrics.New(metrics.SourceFunc(func(r *metrics.Reading) {
-		if x := running.Load(); x != nil {
-			x.ReadMetrics(r)
-		}
-	}), metrics.Options{PerENI: f.perENI, Version: buildVersion().Version, Revision: buildVersion().Revision})
-	var msrv *metrics.Server
-	if f.metricsAddr != "off" {
-		reg, err := metrics.NewRegistry(collector)
-		if err != nil {
-			return err
-		}
-		if msrv, err = metrics.Serve(f.metricsAddr, reg); err != nil {
-			// Metrics are not worth refusing the lab for.
-			fmt.Fprintf(errOut, "vpclab: no metrics: %v (give --metrics-addr ADDR, or off)\n", err)
-		} else {
-			defer msrv.Close()
-		}
-	}
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	x, err := live.Start(l, live.Options{OnApply: collector.ObserveApply})
+	d, err := daemon.New(cfg)
 	if err != nil {
 		return err
 	}
-	running.Store(x)
-	// Stop answering before the lab comes down: no change is applied to a
-	// lab that is closing.
-	var servers []*control.Server
-	closeAll := func(err error) error {
-		for _, s := range servers {
-			err = errors.Join(err, s.Close())
-		}
-		err = errors.Join(err, x.Close())
-		writeCounters(out, x)
-		return err
-	}
-	s, err := control.Listen(x, control.SocketPath(x.Plan()), copts)
-	if err != nil {
-		return closeAll(err)
-	}
-	servers = append(servers, s)
-	if f.controlAddr != "" {
-		t, err := control.ListenTCP(x, f.controlAddr, copts)
-		if err != nil {
-			return closeAll(err)
-		}
-		servers = append(servers, t)
-	}
-	writeDevices(out, l, x)
+	writeDevices(out, l, d.Lab())
 	fmt.Fprintln(out)
-	writeEndpoints(out, servers, msrv, copts)
+	writeEndpoints(out, d)
 	fmt.Fprintf(out, "threads         %d of %d CPUs (--procs)\n", runtime.GOMAXPROCS(0), runtime.NumCPU())
 	fmt.Fprintln(out, "enforcing; press Ctrl-C to stop and remove the lab")
-	select {
-	case <-ctx.Done():
-	case <-x.Failed():
-	}
-	return closeAll(nil)
+	d.Wait(ctx)
+	err = d.Close()
+	writeCounters(out, d.Lab())
+	return err
 }
 
-// principals loads the principals file, if given, and adds the
-// environment's principal; nil when there are none.
-func principals(file string) (*authz.Principals, error) {
-	ps := authz.New()
-	if file != "" {
-		var err error
-		if ps, err = authz.Load(file); err != nil {
-			return nil, err
-		}
-	}
-	if _, err := ps.AddEnv(os.Getenv); err != nil {
-		return nil, err
-	}
-	if ps.Len() == 0 {
-		return nil, nil
-	}
-	return ps, nil
-}
-
-func writeEndpoints(w io.Writer, servers []*control.Server, msrv *metrics.Server, o control.Options) {
-	for _, s := range servers {
+func writeEndpoints(w io.Writer, d *daemon.Daemon) {
+	for _, s := range d.Servers {
 		if s.Path() != "" {
 			fmt.Fprintf(w, "control socket  %s (vpclab status, apply, ec2)\n", s.Path())
 		} else {
@@ -223,16 +131,16 @@ func writeEndpoints(w io.Writer, servers []*control.Server, msrv *metrics.Server
 		}
 	}
 	switch {
-	case o.Principals != nil:
-		fmt.Fprintf(w, "principals      %d (requests need Authorization: Bearer TOKEN)\n", o.Principals.Len())
+	case d.Principals != nil:
+		fmt.Fprintf(w, "principals      %d (requests need Authorization: Bearer TOKEN)\n", d.Principals.Len())
 	default:
 		fmt.Fprintln(w, "principals      none: the socket's peer (root) may do everything")
 	}
-	if o.Audit != nil {
-		fmt.Fprintf(w, "audit log       %s\n", o.Audit.Path())
+	if d.Audit != nil {
+		fmt.Fprintf(w, "audit log       %s\n", d.Audit.Path())
 	}
-	if msrv != nil {
-		fmt.Fprintf(w, "metrics         %s\n", msrv.URL())
+	if d.Metrics != nil {
+		fmt.Fprintf(w, "metrics         %s\n", d.Metrics.URL())
 	}
 }
 

@@ -1,0 +1,165 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/vpclab/vpclab/control"
+	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/labnet"
+	"github.com/vpclab/vpclab/live"
+)
+
+// The run test brings up a small live lab (needs root and /dev/net/tun, as
+// the integration tests do) under a prefix and lab id of its own.
+const testPrefix = "vpclabdm-"
+
+const testLab = `
+vpc: {id: vpc-dm, cidr: 10.0.0.0/16}
+subnets:
+  - {id: subnet-a, cidr: 10.0.1.0/24}
+instances:
+  - {name: web, subnet: subnet-a, ip: 10.0.1.10}
+`
+
+func testPlan(t *testing.T) (*lab.Lab, *labnet.Plan) {
+	t.Helper()
+	l, err := lab.Parse("daemon.yaml", []byte(testLab))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := labnet.NewPlan(l, labnet.Options{ID: "dm", Prefix: testPrefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, p
+}
+
+func TestResolvePaths(t *testing.T) {
+	_, p := testPlan(t)
+	tests := []struct {
+		name string
+		cfg  Config
+		want Paths
+	}{
+		{"defaults", Config{}, Paths{
+			Data:   filepath.Join(DataRoot, "dm"),
+			Audit:  filepath.Join(AuditRoot, "dm.audit.log"),
+			Socket: control.SocketPath(p),
+		}},
+		{"given", Config{DataDir: "/d", AuditLog: "/a.log", Socket: "/s.sock"}, Paths{Data: "/d", Audit: "/a.log", Socket: "/s.sock"}},
+		{"audit off", Config{AuditLog: Off}, Paths{Data: filepath.Join(DataRoot, "dm"), Socket: control.SocketPath(p)}},
+	}
+	for _, tt := range tests {
+		if got := tt.cfg.ResolvePaths(p); got != tt.want {
+			t.Errorf("%s: ResolvePaths = %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestClosersLastFirst(t *testing.T) {
+	var c closers
+	var order []string
+	errLab := errors.New("lab")
+	for _, name := range []string{"audit log", "metrics server", "lab", "control socket"} {
+		c.push(name, func() error {
+			order = append(order, name)
+			if name == "lab" {
+				return errLab
+			}
+			return nil
+		})
+	}
+	err := c.close()
+	want := []string{"control socket", "lab", "metrics server", "audit log"}
+	if !reflect.DeepEqual(order, want) {
+		t.Errorf("closed %q, want %q", order, want)
+	}
+	if !errors.Is(err, errLab) {
+		t.Errorf("close = %v, want the lab's error", err)
+	}
+	order = nil
+	if err := c.close(); err != nil || order != nil {
+		t.Errorf("second close = %v, closed %q; want nothing", err, order)
+	}
+}
+
+func TestPrincipalsNone(t *testing.T) {
+	ps, err := Principals("", func(string) string { return "" })
+	if err != nil || ps != nil {
+		t.Errorf("Principals with none = %v, %v; want nil, nil", ps, err)
+	}
+}
+
+func TestControlAddrNeedsPrincipals(t *testing.T) {
+	l, _ := testPlan(t)
+	dir := t.TempDir()
+	_, err := New(Config{Lab: l, Net: labnet.Options{ID: "dm", Prefix: testPrefix},
+		DataDir: filepath.Join(dir, "data"), AuditLog: Off, ControlAddr: "127.0.0.1:0"})
+	if err == nil || !strings.Contains(err.Error(), "--control-addr needs principals") {
+		t.Fatalf("New = %v, want the principals error", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); !os.IsNotExist(err) {
+		t.Errorf("data dir after a refused New: %v, want none", err)
+	}
+}
+
+// TestRun brings a lab up, checks its socket answers, and shuts down on
+// the context: the socket, the lab's namespaces and the audit log's handle
+// are gone afterwards.
+func TestRun(t *testing.T) {
+	if err := labnet.Check(); err != nil {
+		t.Fatalf("%v\nthis test makes namespaces and TUN devices: run it as root", err)
+	}
+	l, p := testPlan(t)
+	if err := labnet.Down(p); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := Config{Lab: l, Net: labnet.Options{ID: "dm", Prefix: testPrefix},
+		DataDir: filepath.Join(dir, "data"), AuditLog: filepath.Join(dir, "audit.log"),
+		Socket: filepath.Join(dir, "dm.sock"), MetricsAddr: "127.0.0.1:0"}
+	d, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Metrics == nil || d.Audit == nil || len(d.Servers) != 1 || d.Servers[0].Path() != cfg.Socket {
+		t.Errorf("daemon = %+v, want metrics, audit and the socket %s", d, cfg.Socket)
+	}
+	st, _, err := control.NewClient(cfg.Socket).GetStatus(context.Background(), false)
+	if err != nil {
+		t.Fatalf("status over the socket: %v", err)
+	}
+	if st.Lab != "dm" || len(st.ENIs) != 1 || st.ENIs[0].Instance != "web" || st.ENIs[0].State != control.StateRunning {
+		t.Errorf("status = %+v, want lab dm with web's ENI running", st)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	d.Wait(ctx)
+	if err := d.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, err := os.Stat(cfg.Socket); !os.IsNotExist(err) {
+		t.Errorf("socket after Close: %v, want none", err)
+	}
+	for _, ns := range p.Namespaces {
+		if _, err := os.Stat(filepath.Join(labnet.NetnsDir, ns.Name)); !os.IsNotExist(err) {
+			t.Errorf("namespace %s after Close: %v, want none", ns.Name, err)
+		}
+	}
+}
+
+func TestTopologyError(t *testing.T) {
+	err := error(topologyError{live.ErrTopology})
+	if !errors.Is(err, live.ErrTopology) || !errors.Is(err, control.ErrTopology) || err.Error() != live.ErrTopology.Error() {
+		t.Errorf("topologyError = %q, want live's message matching live's and control's ErrTopology", err)
+	}
+	if live.StateRunning != control.StateRunning || live.StateStopped != control.StateStopped {
+		t.Errorf("instance states: live %q/%q, control %q/%q", live.StateRunning, live.StateStopped, control.StateRunning, control.StateStopped)
+	}
+}
