@@ -28,6 +28,8 @@ var forbidden = map[string][]string{
 	"classify":  {module + "lab", module + "dataplane"},
 	"sg":        {module + "lab", module + "dataplane"},
 	"nacl":      {module + "lab", module + "dataplane"},
+	"ec2":       {module + "lab", module + "dataplane", module + "change", module + "authz", module + "control", module + "live"},
+	"control":   {module + "live"}, // it declares the Lab it needs; daemon adapts live to it
 }
 
 // onlyImports lists packages whose direct imports, outside the standard
