@@ -89,14 +89,43 @@ func (e *Engine) SetStopped(p verdict.Port, stopped bool) (previous, ok bool) {
 func (e *Engine) Snapshot() *Snapshot { return e.snap.Load() }
 
 // Port returns the port of the ENI with the given id.
-func (e *Engine) Port(eniID string) (verdict.Port, bool) {
-	s := e.snap.Load()
+func (e *Engine) Port(eniID string) (verdict.Port, bool) { return e.snap.Load().Port(eniID) }
+
+// Port returns the port of the ENI with the given id.
+func (s *Snapshot) Port(eniID string) (verdict.Port, bool) {
 	for _, p := range s.enis {
 		if p != nil && p.id == eniID {
 			return p.slot, true
 		}
 	}
 	return verdict.PortNone, false
+}
+
+// Owner returns the port address a belongs to: the ENI that owns it, the
+// VPC's services, PortNone for any other address of the VPC's CIDRs, or
+// PortInternet for an address outside them.
+func (s *Snapshot) Owner(a netip.Addr) verdict.Port {
+	if d, ok := s.dests.get(a); ok {
+		switch d.kind {
+		case destENI:
+			return d.slot
+		case destService:
+			return verdict.PortService
+		}
+	}
+	if s.inVPC(a) {
+		return verdict.PortNone
+	}
+	return verdict.PortInternet
+}
+
+// Addrs returns the addresses of the ENI at port p (nil for any other
+// port). The caller must not modify them.
+func (s *Snapshot) Addrs(p verdict.Port) []netip.Addr {
+	if ep := s.eni(p); ep != nil {
+		return ep.addrs
+	}
+	return nil
 }
 
 // SourcePort returns where a packet with source address src enters: the
