@@ -262,7 +262,7 @@ func (s *Snapshot) judge(from verdict.Port, p *packet.Parsed, b []byte, now int6
 	var srcRef conntrack.Ref // the sender's entry, when one passed the packet
 	if src != nil {
 		// A live entry passes the packet whatever the rules say (§3.1).
-		if srcRef, srcHit = src.table.LookupPacked(&pk, fromLo, p.TCPFlags, now); srcHit {
+		if srcRef, srcHit = src.table.Lookup(&pk, fromLo, p.TCPFlags, now); srcHit {
 			conntrackPass(v, verdict.StageSGEgress, src.id)
 		} else if ok, need := s.sgRules(src, verdict.Egress, f, p, b, val, now, v); ok {
 			needSrc = need
@@ -312,7 +312,7 @@ func (s *Snapshot) judge(from verdict.Port, p *packet.Parsed, b []byte, now int6
 		// A packet to its own ENI: one table, one entry, already advanced.
 		conntrackPass(v, verdict.StageSGIngress, dst.id)
 	case dst != nil:
-		if _, hit := dst.table.LookupPacked(&pk, fromLo, p.TCPFlags, now); hit {
+		if _, hit := dst.table.Lookup(&pk, fromLo, p.TCPFlags, now); hit {
 			conntrackPass(v, verdict.StageSGIngress, dst.id)
 		} else if ok, need := s.sgRules(dst, verdict.Ingress, f, p, b, val, now, v); ok {
 			needDst = need
@@ -336,11 +336,11 @@ func (s *Snapshot) judge(from verdict.Port, p *packet.Parsed, b []byte, now int6
 	// since reserve. Then the packet is dropped; if the receiver's entry
 	// was made already, it stays until it expires (a race only when an
 	// allowance is down to its last places).
-	if needDst && !dst.table.InsertPacked(&pk, fromLo, p.TCPFlags, now) {
+	if needDst && !dst.table.Insert(&pk, fromLo, p.TCPFlags, now) {
 		denyAllowance(v, dst)
 		return
 	}
-	if needSrc && !src.table.InsertPacked(&pk, fromLo, p.TCPFlags, now) {
+	if needSrc && !src.table.Insert(&pk, fromLo, p.TCPFlags, now) {
 		denyAllowance(v, src)
 		return
 	}
@@ -440,7 +440,8 @@ func (s *Snapshot) sgRules(e *eniPolicy, dir verdict.Dir, f int, p *packet.Parse
 	// is an ICMP packet like any other (§3.8), unless the setting admits
 	// it as related traffic. That reads the entry and leaves it alone.
 	if s.settings.AdmitRelatedICMP && isICMPError(p) {
-		if qk, _, ok := quotedKey(p, b); ok {
+		var qk conntrack.Packed
+		if _, ok := quotedKey(p, b, &qk); ok {
 			if _, live := e.table.Get(&qk, now); live {
 				conntrackPass(v, stage, e.id)
 				return true, false
@@ -524,12 +525,12 @@ func (s *Snapshot) naclStage(sn *subnetPolicy, out bool, f int, proto uint8, pee
 func reserve(src, dst *eniPolicy, needSrc, needDst bool, k *conntrack.Packed, now int64, v *verdict.Verdict) bool {
 	srcNew, dstNew := 0, 0
 	if needSrc {
-		if _, live := src.table.GetPacked(k, now); !live {
+		if _, live := src.table.Get(k, now); !live {
 			srcNew = 1
 		}
 	}
 	if needDst {
-		if _, live := dst.table.GetPacked(k, now); !live {
+		if _, live := dst.table.Get(k, now); !live {
 			dstNew = 1
 		}
 	}
