@@ -2,7 +2,10 @@
 // parse, source/destination check, exemptions, the sender's security group,
 // the network ACLs of the subnets crossed, the receiver's security group,
 // the conntrack allowance and the route. It holds the per-ENI connection
-// tracking tables across policy changes.
+// tracking tables across policy changes. Model in, verdict.Verdict out: it
+// must not import YAML, gVisor's netstack (header views are fine), the
+// live lab's devices and services, or the reference evaluator that checks
+// it; naming a packet's ends for users is explain/resolve's.
 //
 // The packet path takes no lock and allocates nothing: it loads the current
 // Snapshot once per packet (or batch) through an atomic pointer, and Apply
