@@ -42,7 +42,7 @@ race:
 
 # Benchmarks with their baselines, measured in one run, printed as a table.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./bench/ ./reference/ 2>&1 | tee bench.out
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./bench/ ./internal/reference/ 2>&1 | tee bench.out
 	$(GO) run ./bench/table < bench.out
 
 # End-to-end throughput (as root): iperf3 through a live two-instance lab

@@ -271,7 +271,8 @@ func BenchmarkFlowMemory(b *testing.B) {
 		t := conntrack.NewTable(conntrack.NewAllowance(flows), conntrack.DefaultTimeouts())
 		for i := 0; i < flows; i++ {
 			a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-			k, lo := conntrack.MakeKey(a, server, packet.ProtoTCP, uint16(i), 443, 0, 0, 0)
+			var k conntrack.Packed
+			lo := k.Set(a, server, packet.ProtoTCP, uint16(i), 443, 0, 0, 0)
 			if !t.Insert(&k, lo, packet.TCPSyn, epoch) {
 				b.Fatalf("insert %d refused", i)
 			}

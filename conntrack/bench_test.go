@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/vpclab/vpclab/packet"
 )
 
 // tableOf returns a table tracking n flows (manyKey(0..n-1)), ESTABLISHED.
@@ -11,7 +13,7 @@ func tableOf(n int) *Table {
 	tb := NewTable(nil, DefaultTimeouts())
 	for i := range n {
 		k := manyKey(i)
-		tb.Insert(&k, true, ack, 0)
+		tb.Insert(packed(&k), true, ack, 0)
 	}
 	return tb
 }
@@ -31,10 +33,12 @@ func BenchmarkLookupHit(b *testing.B) {
 			for i := range keys {
 				keys[i] = manyKey(i)
 			}
+			var p Packed
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
-				if !tb.Lookup(&keys[i&(sz.n-1)], i&1 == 0, ack, int64(i)) {
+				keys[i&(sz.n-1)].Pack(&p)
+				if _, hit := tb.Lookup(&p, i&1 == 0, ack, int64(i)); !hit {
 					b.Fatal("miss")
 				}
 			}
@@ -43,9 +47,11 @@ func BenchmarkLookupHit(b *testing.B) {
 	b.Run("one flow", func(b *testing.B) {
 		tb := tableOf(1)
 		k := manyKey(0)
+		var p Packed
 		b.ReportAllocs()
 		for i := range b.N {
-			if !tb.Lookup(&k, i&1 == 0, ack, int64(i)) {
+			k.Pack(&p)
+			if _, hit := tb.Lookup(&p, i&1 == 0, ack, int64(i)); !hit {
 				b.Fatal("miss")
 			}
 		}
@@ -61,12 +67,14 @@ func BenchmarkLookupMiss(b *testing.B) {
 			keys := make([]Key, sz.n)
 			for i := range keys {
 				keys[i] = manyKey(i)
-				keys[i].Proto = protoUDP
+				keys[i].Proto = packet.ProtoUDP
 			}
+			var p Packed
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
-				if tb.Lookup(&keys[i&(sz.n-1)], true, 0, 0) {
+				keys[i&(sz.n-1)].Pack(&p)
+				if _, hit := tb.Lookup(&p, true, 0, 0); hit {
 					b.Fatal("hit")
 				}
 			}
@@ -77,12 +85,12 @@ func BenchmarkLookupMiss(b *testing.B) {
 func BenchmarkMakeKey(b *testing.B) {
 	b.ReportAllocs()
 	for i := range b.N {
-		MakeKey(a4, b4, protoTCP, uint16(i), 443, 0, 0, 0)
+		MakeKey(a4, b4, packet.ProtoTCP, uint16(i), 443, 0, 0, 0)
 	}
 }
 
 // BenchmarkSetAndLookup is the dataplane's per-packet cost: build the key
-// of a packet in a reused Key, then look it up (a hit).
+// of a packet in a reused Packed, then look it up (a hit).
 func BenchmarkSetAndLookup(b *testing.B) {
 	for _, tc := range []struct {
 		name     string
@@ -90,13 +98,13 @@ func BenchmarkSetAndLookup(b *testing.B) {
 	}{{"v4", a4, b4}, {"v6", a6, b6}} {
 		b.Run(tc.name, func(b *testing.B) {
 			tb := NewTable(nil, DefaultTimeouts())
-			var k Key
-			tb.Insert(&k, k.Set(tc.src, tc.dst, protoTCP, 40000, 443, 0, 0, 0), ack, 0)
+			var k Packed
+			tb.Insert(&k, k.Set(tc.src, tc.dst, packet.ProtoTCP, 40000, 443, 0, 0, 0), ack, 0)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
-				fromLo := k.Set(tc.dst, tc.src, protoTCP, 443, 40000, 0, 0, 0)
-				if !tb.Lookup(&k, fromLo, ack, int64(i)) {
+				fromLo := k.Set(tc.dst, tc.src, packet.ProtoTCP, 443, 40000, 0, 0, 0)
+				if _, hit := tb.Lookup(&k, fromLo, ack, int64(i)); !hit {
 					b.Fatal("miss")
 				}
 			}
@@ -115,8 +123,10 @@ func BenchmarkInsert(b *testing.B) {
 		b.ReportAllocs()
 		for i := range b.N {
 			k := manyKey(i & (1<<24 - 1))
-			k.Proto = protoUDP
-			if !tb.Insert(&k, true, 0, int64(i)*step) {
+			k.Proto = packet.ProtoUDP
+			var p Packed
+			k.Pack(&p)
+			if !tb.Insert(&p, true, 0, int64(i)*step) {
 				b.Fatal("refused")
 			}
 		}
@@ -132,7 +142,9 @@ func BenchmarkInsert(b *testing.B) {
 				b.StartTimer()
 			}
 			k := manyKey(i & (1<<20 - 1))
-			tb.Insert(&k, true, syn, 0)
+			var p Packed
+			k.Pack(&p)
+			tb.Insert(&p, true, syn, 0)
 		}
 	})
 }

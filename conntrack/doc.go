@@ -1,15 +1,20 @@
 // Package conntrack keeps the per-ENI connection-tracking tables that make
 // security groups stateful (spec §3): flow keys, entries, the TCP and UDP
-// state logic, idle timeouts, expiry and the per-instance allowance.
+// state logic, idle timeouts, expiry and the per-instance allowance. It
+// imports only packet (for the protocol numbers and TCP flags), never the
+// lab model or the dataplane.
 //
 // The dataplane decides when to look up and when to insert; this package
 // promises that Lookup is lock-free, allocation-free and safe against every
 // concurrent writer, and that a hit is never wrong: a packet hits only the
 // live entry of its own flow.
 //
-// Per packet, the dataplane fills a reused Key with Key.Set and calls
-// Lookup on the ENI's table; when the packet is delivered without a hit on a
-// tracked flow, it calls Insert (which may refuse for lack of Allowance).
+// Every Table method takes the flow key in one form, Packed: per packet, the
+// dataplane fills a reused Packed with Packed.Set (hashing the key once) and
+// calls Lookup on the sender's and the receiver's table; when the packet is
+// delivered without a hit on a tracked flow, it calls Insert (which may
+// refuse for lack of Allowance). Key is the readable form, for EntryInfo and
+// tests; Key.Pack turns it into a Packed.
 // Now and then, e.g. once per batch, it calls Expire on every table.
 //
 // # Time

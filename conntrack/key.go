@@ -6,14 +6,8 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"net/netip"
-)
 
-// IP protocol numbers MakeKey and the state machine know.
-const (
-	protoICMP   = 1
-	protoTCP    = 6
-	protoUDP    = 17
-	protoICMPv6 = 58
+	"github.com/vpclab/vpclab/packet"
 )
 
 // Key is a flow key: packed, pointer-free and comparable, in canonical
@@ -70,13 +64,13 @@ func (w *keyWords) make(src, dst netip.Addr, proto uint8, sport, dport uint16, i
 	var lp, hp uint16
 	echo := false
 	switch proto {
-	case protoTCP, protoUDP:
+	case packet.ProtoTCP, packet.ProtoUDP:
 		fromLo = order(sport, dport)
 		lp, hp = sport, dport
 		if !fromLo {
 			lp, hp = dport, sport
 		}
-	case protoICMP, protoICMPv6:
+	case packet.ProtoICMP, packet.ProtoICMPv6:
 		fromLo = order(0, 0)
 		if echo = isEcho(proto, icmpType); echo {
 			lp = icmpID
@@ -114,7 +108,7 @@ func addrWords(a netip.Addr) (hi, lo uint64) {
 }
 
 func isEcho(proto, typ uint8) bool {
-	if proto == protoICMP {
+	if proto == packet.ProtoICMP {
 		return typ == 8 || typ == 0
 	}
 	return typ == 128 || typ == 129
@@ -134,23 +128,23 @@ func (k *Key) Addrs() (lo, hi netip.Addr) {
 func (k Key) String() string {
 	lo, hi := k.Addrs()
 	switch {
-	case k.Proto == protoTCP || k.Proto == protoUDP:
+	case k.Proto == packet.ProtoTCP || k.Proto == packet.ProtoUDP:
 		name := "tcp"
-		if k.Proto == protoUDP {
+		if k.Proto == packet.ProtoUDP {
 			name = "udp"
 		}
 		return fmt.Sprintf("%s %s <-> %s", name,
 			netip.AddrPortFrom(lo, k.LoPort), netip.AddrPortFrom(hi, k.HiPort))
 	case k.Echo:
 		return fmt.Sprintf("%s %s <-> %s echo id %d", icmpName(k.Proto), lo, hi, k.LoPort)
-	case k.Proto == protoICMP || k.Proto == protoICMPv6:
+	case k.Proto == packet.ProtoICMP || k.Proto == packet.ProtoICMPv6:
 		return fmt.Sprintf("%s %s <-> %s type %d code %d", icmpName(k.Proto), lo, hi, k.LoPort, k.HiPort)
 	}
 	return fmt.Sprintf("proto %d %s <-> %s", k.Proto, lo, hi)
 }
 
 func icmpName(proto uint8) string {
-	if proto == protoICMP {
+	if proto == packet.ProtoICMP {
 		return "icmp"
 	}
 	return "icmpv6"
@@ -208,8 +202,9 @@ var seed = func() (s hashSeed) {
 	return s
 }()
 
-// Packed is a Key packed and hashed for lookups: build it once per packet
-// with Key.Pack and look it up in as many tables as the packet crosses.
+// Packed is a flow key packed and hashed, the form every Table method
+// takes: build it once per packet with Set (or from a Key with Key.Pack)
+// and look it up in as many tables as the packet crosses.
 type Packed struct {
 	w keyWords
 	h uint64

@@ -3,6 +3,8 @@ package conntrack
 import (
 	"net/netip"
 	"testing"
+
+	"github.com/vpclab/vpclab/packet"
 )
 
 var (
@@ -19,11 +21,11 @@ func TestMakeKeyReplyMatches(t *testing.T) {
 		proto    uint8
 		sp, dp   uint16
 	}{
-		{"tcp4", a4, b4, protoTCP, 40000, 443},
-		{"tcp4 high side first", b4, a4, protoTCP, 40000, 443},
-		{"udp6", a6, b6, protoUDP, 5353, 53},
-		{"same host, ports decide", a4, a4, protoTCP, 9000, 80},
-		{"same host, same port", a4, a4, protoUDP, 7, 7},
+		{"tcp4", a4, b4, packet.ProtoTCP, 40000, 443},
+		{"tcp4 high side first", b4, a4, packet.ProtoTCP, 40000, 443},
+		{"udp6", a6, b6, packet.ProtoUDP, 5353, 53},
+		{"same host, ports decide", a4, a4, packet.ProtoTCP, 9000, 80},
+		{"same host, same port", a4, a4, packet.ProtoUDP, 7, 7},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k, fromLo := MakeKey(tc.src, tc.dst, tc.proto, tc.sp, tc.dp, 0, 0, 0)
@@ -42,15 +44,15 @@ func TestMakeKeyReplyMatches(t *testing.T) {
 }
 
 func TestMakeKeyFlowsDiffer(t *testing.T) {
-	base, _ := MakeKey(a4, b4, protoTCP, 40000, 443, 0, 0, 0)
+	base, _ := MakeKey(a4, b4, packet.ProtoTCP, 40000, 443, 0, 0, 0)
 	mapped := netip.AddrFrom16(a4.As16())
 	for name, k := range map[string]Key{
-		"other sport":   first(MakeKey(a4, b4, protoTCP, 40001, 443, 0, 0, 0)),
-		"other dport":   first(MakeKey(a4, b4, protoTCP, 40000, 444, 0, 0, 0)),
-		"udp":           first(MakeKey(a4, b4, protoUDP, 40000, 443, 0, 0, 0)),
-		"other address": first(MakeKey(a4, a4, protoTCP, 40000, 443, 0, 0, 0)),
-		"ports swapped": first(MakeKey(a4, b4, protoTCP, 443, 40000, 0, 0, 0)),
-		"v4-mapped v6":  first(MakeKey(mapped, netip.AddrFrom16(b4.As16()), protoTCP, 40000, 443, 0, 0, 0)),
+		"other sport":   first(MakeKey(a4, b4, packet.ProtoTCP, 40001, 443, 0, 0, 0)),
+		"other dport":   first(MakeKey(a4, b4, packet.ProtoTCP, 40000, 444, 0, 0, 0)),
+		"udp":           first(MakeKey(a4, b4, packet.ProtoUDP, 40000, 443, 0, 0, 0)),
+		"other address": first(MakeKey(a4, a4, packet.ProtoTCP, 40000, 443, 0, 0, 0)),
+		"ports swapped": first(MakeKey(a4, b4, packet.ProtoTCP, 443, 40000, 0, 0, 0)),
+		"v4-mapped v6":  first(MakeKey(mapped, netip.AddrFrom16(b4.As16()), packet.ProtoTCP, 40000, 443, 0, 0, 0)),
 	} {
 		if k == base {
 			t.Errorf("%s: same key as %v", name, base)
@@ -61,32 +63,32 @@ func TestMakeKeyFlowsDiffer(t *testing.T) {
 func first(k Key, _ bool) Key { return k }
 
 func TestMakeKeyICMP(t *testing.T) {
-	req, reqLo := MakeKey(a4, b4, protoICMP, 0, 0, 8, 0, 77)
-	rep, repLo := MakeKey(b4, a4, protoICMP, 0, 0, 0, 0, 77)
+	req, reqLo := MakeKey(a4, b4, packet.ProtoICMP, 0, 0, 8, 0, 77)
+	rep, repLo := MakeKey(b4, a4, packet.ProtoICMP, 0, 0, 0, 0, 77)
 	if req != rep || reqLo == repLo {
 		t.Errorf("echo reply %v (fromLo %v) does not match request %v (fromLo %v)", rep, repLo, req, reqLo)
 	}
 	if !req.Echo || req.LoPort != 77 {
 		t.Errorf("echo key %+v", req)
 	}
-	if other := first(MakeKey(a4, b4, protoICMP, 0, 0, 8, 0, 78)); other == req {
+	if other := first(MakeKey(a4, b4, packet.ProtoICMP, 0, 0, 8, 0, 78)); other == req {
 		t.Error("echo ids 77 and 78 share a key")
 	}
-	req6 := first(MakeKey(a6, b6, protoICMPv6, 0, 0, 128, 0, 5))
-	rep6 := first(MakeKey(b6, a6, protoICMPv6, 0, 0, 129, 0, 5))
+	req6 := first(MakeKey(a6, b6, packet.ProtoICMPv6, 0, 0, 128, 0, 5))
+	rep6 := first(MakeKey(b6, a6, packet.ProtoICMPv6, 0, 0, 129, 0, 5))
 	if req6 != rep6 {
 		t.Errorf("ICMPv6 echo reply %v does not match request %v", rep6, req6)
 	}
 	// Other messages: addresses, type and code, either direction.
-	un := first(MakeKey(a4, b4, protoICMP, 0, 0, 3, 1, 0))
-	if back := first(MakeKey(b4, a4, protoICMP, 0, 0, 3, 1, 0)); back != un {
+	un := first(MakeKey(a4, b4, packet.ProtoICMP, 0, 0, 3, 1, 0))
+	if back := first(MakeKey(b4, a4, packet.ProtoICMP, 0, 0, 3, 1, 0)); back != un {
 		t.Errorf("type 3 code 1 back %v != %v", back, un)
 	}
-	if c3 := first(MakeKey(a4, b4, protoICMP, 0, 0, 3, 3, 0)); c3 == un {
+	if c3 := first(MakeKey(a4, b4, packet.ProtoICMP, 0, 0, 3, 3, 0)); c3 == un {
 		t.Error("codes 1 and 3 share a key")
 	}
 	// An echo with id 3 is not a type-3 message.
-	if e3 := first(MakeKey(a4, b4, protoICMP, 0, 0, 8, 0, 3)); e3 == un {
+	if e3 := first(MakeKey(a4, b4, packet.ProtoICMP, 0, 0, 8, 0, 3)); e3 == un {
 		t.Error("echo id 3 and type 3 share a key")
 	}
 }
@@ -107,8 +109,8 @@ func TestMakeKeyOtherProtocols(t *testing.T) {
 
 func TestKeyWordsRoundTrip(t *testing.T) {
 	for _, k := range []Key{
-		first(MakeKey(a4, b4, protoTCP, 40000, 443, 0, 0, 0)),
-		first(MakeKey(a6, b6, protoICMPv6, 0, 0, 128, 0, 0xffff)),
+		first(MakeKey(a4, b4, packet.ProtoTCP, 40000, 443, 0, 0, 0)),
+		first(MakeKey(a6, b6, packet.ProtoICMPv6, 0, 0, 128, 0, 0xffff)),
 		first(MakeKey(a6, b6, 132, 0, 0, 0, 0, 0)),
 	} {
 		var w keyWords
@@ -124,10 +126,10 @@ func TestKeyString(t *testing.T) {
 		k    Key
 		want string
 	}{
-		{first(MakeKey(b4, a4, protoTCP, 443, 40000, 0, 0, 0)), "tcp 10.0.1.5:40000 <-> 10.0.2.9:443"},
-		{first(MakeKey(a6, b6, protoUDP, 5353, 53, 0, 0, 0)), "udp [2001:db8::5]:5353 <-> [2001:db8::1:9]:53"},
-		{first(MakeKey(a4, b4, protoICMP, 0, 0, 8, 0, 7)), "icmp 10.0.1.5 <-> 10.0.2.9 echo id 7"},
-		{first(MakeKey(a4, b4, protoICMP, 0, 0, 3, 4, 0)), "icmp 10.0.1.5 <-> 10.0.2.9 type 3 code 4"},
+		{first(MakeKey(b4, a4, packet.ProtoTCP, 443, 40000, 0, 0, 0)), "tcp 10.0.1.5:40000 <-> 10.0.2.9:443"},
+		{first(MakeKey(a6, b6, packet.ProtoUDP, 5353, 53, 0, 0, 0)), "udp [2001:db8::5]:5353 <-> [2001:db8::1:9]:53"},
+		{first(MakeKey(a4, b4, packet.ProtoICMP, 0, 0, 8, 0, 7)), "icmp 10.0.1.5 <-> 10.0.2.9 echo id 7"},
+		{first(MakeKey(a4, b4, packet.ProtoICMP, 0, 0, 3, 4, 0)), "icmp 10.0.1.5 <-> 10.0.2.9 type 3 code 4"},
 		{first(MakeKey(a4, b4, 47, 0, 0, 0, 0, 0)), "proto 47 10.0.1.5 <-> 10.0.2.9"},
 	} {
 		if got := tc.k.String(); got != tc.want {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/vpclab/vpclab/packet"
 )
 
 // State is the tracking state of a flow. Each state has its own idle timeout
@@ -45,14 +47,6 @@ func (s State) String() string {
 	return "INVALID"
 }
 
-// TCP flag bits, as in the TCP header.
-const (
-	tcpFin = 0x01
-	tcpSyn = 0x02
-	tcpRst = 0x04
-	tcpAck = 0x10
-)
-
 // cstate is an entry's state as stored: the State in the low 4 bits, which
 // side opened the flow, and which side sent the first FIN. 0 marks a free slot.
 type cstate uint8
@@ -91,21 +85,21 @@ func initial(proto uint8, fromLo bool, flags uint8) cstate {
 		s = origLo
 	}
 	switch proto {
-	case protoTCP:
+	case packet.ProtoTCP:
 		switch {
-		case flags&tcpRst != 0:
+		case flags&packet.TCPRst != 0:
 			return s.with(Close)
-		case flags&(tcpSyn|tcpAck) == tcpSyn|tcpAck:
+		case flags&(packet.TCPSyn|packet.TCPAck) == packet.TCPSyn|packet.TCPAck:
 			return (s ^ origLo).with(SynRecv)
-		case flags&tcpSyn != 0:
+		case flags&packet.TCPSyn != 0:
 			return s.with(SynSent)
-		case flags&tcpFin != 0:
+		case flags&packet.TCPFin != 0:
 			return s.withFin(fromLo).with(FinWait)
 		}
 		return s.with(Established)
-	case protoUDP:
+	case packet.ProtoUDP:
 		return s.with(UDPUnreplied)
-	case protoICMP, protoICMPv6:
+	case packet.ProtoICMP, packet.ProtoICMPv6:
 		return s.with(ICMP)
 	}
 	return s.with(Other)
@@ -140,20 +134,20 @@ func (s cstate) next(fromLo bool, flags uint8) cstate {
 		return s
 	}
 	switch {
-	case flags&tcpRst != 0:
+	case flags&packet.TCPRst != 0:
 		return s.with(Close)
-	case flags&tcpSyn != 0:
+	case flags&packet.TCPSyn != 0:
 		if k == SynSent && !s.isFrom(origLo, fromLo) {
 			return s.with(SynRecv)
 		}
-	case flags&tcpFin != 0:
+	case flags&packet.TCPFin != 0:
 		switch {
 		case k == SynRecv || k == Established:
 			return s.withFin(fromLo).with(FinWait)
 		case (k == FinWait || k == CloseWait) && !s.isFrom(finLo, fromLo):
 			return s.with(LastAck)
 		}
-	case flags&tcpAck != 0:
+	case flags&packet.TCPAck != 0:
 		switch {
 		case k == SynRecv && s.isFrom(origLo, fromLo):
 			return s.with(Established)
@@ -171,7 +165,7 @@ func (s cstate) next(fromLo bool, flags uint8) cstate {
 // are the last States and never change.
 func (s cstate) steady(flags uint8) bool {
 	k := s.kind()
-	return k == Established && flags&(tcpSyn|tcpFin|tcpRst) == 0 || k >= UDPStream
+	return k == Established && flags&(packet.TCPSyn|packet.TCPFin|packet.TCPRst) == 0 || k >= UDPStream
 }
 
 // reopens reports whether a packet with these TCP flags, hitting an entry in
@@ -179,7 +173,7 @@ func (s cstate) steady(flags uint8) bool {
 // the entry: a SYN without ACK on a TIME_WAIT or CLOSE entry.
 func (s cstate) reopens(flags uint8) bool {
 	k := s.kind()
-	return flags&(tcpSyn|tcpAck|tcpRst) == tcpSyn && (k == TimeWait || k == Close)
+	return flags&(packet.TCPSyn|packet.TCPAck|packet.TCPRst) == packet.TCPSyn && (k == TimeWait || k == Close)
 }
 
 // Timeouts are the idle timeouts of tracked flows, per state (spec §3.6).

@@ -4,16 +4,18 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/vpclab/vpclab/packet"
 )
 
 const (
-	fin    = tcpFin
-	syn    = tcpSyn
-	rst    = tcpRst
-	ack    = tcpAck
-	synAck = tcpSyn | tcpAck
-	finAck = tcpFin | tcpAck
-	rstAck = tcpRst | tcpAck
+	fin    = packet.TCPFin
+	syn    = packet.TCPSyn
+	rst    = packet.TCPRst
+	ack    = packet.TCPAck
+	synAck = packet.TCPSyn | packet.TCPAck
+	finAck = packet.TCPFin | packet.TCPAck
+	rstAck = packet.TCPRst | packet.TCPAck
 
 	sec = int64(time.Second)
 )
@@ -34,18 +36,18 @@ func newFlow(t *testing.T, tb *Table, client, server netip.Addr, proto uint8, cp
 
 func (f *flow) open(flags uint8) {
 	f.t.Helper()
-	if !f.tb.Insert(&f.k, f.clientLo, flags, f.now) {
+	if !insert(f.tb, &f.k, f.clientLo, flags, f.now) {
 		f.t.Fatalf("Insert %v refused", f.k)
 	}
 }
 
-func (f *flow) client(flags uint8) bool { return f.tb.Lookup(&f.k, f.clientLo, flags, f.now) }
-func (f *flow) server(flags uint8) bool { return f.tb.Lookup(&f.k, !f.clientLo, flags, f.now) }
+func (f *flow) client(flags uint8) bool { return lookup(f.tb, &f.k, f.clientLo, flags, f.now) }
+func (f *flow) server(flags uint8) bool { return lookup(f.tb, &f.k, !f.clientLo, flags, f.now) }
 func (f *flow) wait(d time.Duration)    { f.now += int64(d) }
 
 func (f *flow) state() State {
 	f.t.Helper()
-	e, ok := f.tb.Get(&f.k, f.now)
+	e, ok := get(f.tb, &f.k, f.now)
 	if !ok {
 		f.t.Fatalf("%v: no live entry", f.k)
 	}
@@ -55,10 +57,10 @@ func (f *flow) state() State {
 // expiresAfter checks that the entry, idle from now, lives exactly d.
 func (f *flow) expiresAfter(d time.Duration) {
 	f.t.Helper()
-	if _, ok := f.tb.Get(&f.k, f.now+int64(d)-1); !ok {
+	if _, ok := get(f.tb, &f.k, f.now+int64(d)-1); !ok {
 		f.t.Errorf("%v in %v: gone after %v idle, want alive", f.k, f.state(), d-1)
 	}
-	if _, ok := f.tb.Get(&f.k, f.now+int64(d)); ok {
+	if _, ok := get(f.tb, &f.k, f.now+int64(d)); ok {
 		f.t.Errorf("%v in %v: alive after %v idle, want expired (a timeout lasts its length)", f.k, f.state(), d)
 	}
 }
@@ -139,7 +141,7 @@ func TestTCPHandshakeAndClose(t *testing.T) {
 				server = b4
 			}
 			t.Run(tc.name+"/client "+client.String(), func(t *testing.T) {
-				f := newFlow(t, newTable(d), client, server, protoTCP, 40000, 443)
+				f := newFlow(t, newTable(d), client, server, packet.ProtoTCP, 40000, 443)
 				for i, s := range tc.steps {
 					f.wait(time.Second)
 					send := f.client
@@ -170,7 +172,7 @@ func TestTCPEstablishedTimeoutPerENI(t *testing.T) {
 		tb   *Table
 		want time.Duration
 	}{{tb, 60 * time.Second}, {other, 432000 * time.Second}} {
-		f := newFlow(t, tc.tb, a4, b4, protoTCP, 40000, 22)
+		f := newFlow(t, tc.tb, a4, b4, packet.ProtoTCP, 40000, 22)
 		f.open(syn)
 		f.server(synAck)
 		f.client(ack)
@@ -192,10 +194,10 @@ func TestSetTimeoutsAppliesToLiveEntries(t *testing.T) {
 	to := DefaultTimeouts()
 	to.TCPEstablished = 60 * time.Second
 	tb := newTable(to)
-	f := newFlow(t, tb, a4, b4, protoTCP, 40000, 22)
+	f := newFlow(t, tb, a4, b4, packet.ProtoTCP, 40000, 22)
 	f.open(ack) // picked up mid-stream: ESTABLISHED
 	f.wait(90 * time.Second)
-	if _, ok := tb.Get(&f.k, f.now); ok {
+	if _, ok := get(tb, &f.k, f.now); ok {
 		t.Fatal("alive after 90 s idle with a 60 s timeout")
 	}
 	to.TCPEstablished = 120 * time.Second
@@ -222,9 +224,9 @@ func TestTCPLooseStart(t *testing.T) {
 		{finAck, FinWait, true, d.TCPFinWait},
 		{rstAck, Close, true, d.TCPClose},
 	} {
-		f := newFlow(t, newTable(d), b4, a4, protoTCP, 40000, 443)
+		f := newFlow(t, newTable(d), b4, a4, packet.ProtoTCP, 40000, 443)
 		f.open(tc.flags)
-		e, _ := f.tb.Get(&f.k, f.now)
+		e, _ := get(f.tb, &f.k, f.now)
 		if e.State != tc.want || e.OrigLo != (f.clientLo == tc.origSide) {
 			t.Errorf("first packet flags %#x: %v OrigLo %v, want %v OrigLo %v",
 				tc.flags, e.State, e.OrigLo, tc.want, f.clientLo == tc.origSide)
@@ -232,7 +234,7 @@ func TestTCPLooseStart(t *testing.T) {
 		f.expiresAfter(tc.timeout)
 	}
 	// Picked up at the SYN-ACK, the handshake completes from the other side.
-	f := newFlow(t, newTable(d), a4, b4, protoTCP, 443, 40000)
+	f := newFlow(t, newTable(d), a4, b4, packet.ProtoTCP, 443, 40000)
 	f.open(synAck)
 	f.server(ack)
 	if got := f.state(); got != Established {
@@ -243,7 +245,7 @@ func TestTCPLooseStart(t *testing.T) {
 func TestTCPSynReusesClosedTuple(t *testing.T) {
 	for _, closed := range []State{TimeWait, Close} {
 		tb := newTable(DefaultTimeouts())
-		f := newFlow(t, tb, a4, b4, protoTCP, 40000, 443)
+		f := newFlow(t, tb, a4, b4, packet.ProtoTCP, 40000, 443)
 		f.open(syn)
 		f.server(synAck)
 		f.client(ack)
@@ -269,10 +271,10 @@ func TestTCPSynReusesClosedTuple(t *testing.T) {
 		// The dataplane lets the SYN in and inserts: the entry is reused,
 		// here by the old server opening towards the old client.
 		f.wait(time.Second)
-		if !tb.Insert(&f.k, !f.clientLo, syn, f.now) {
+		if !insert(tb, &f.k, !f.clientLo, syn, f.now) {
 			t.Fatal("Insert refused")
 		}
-		e, _ := tb.Get(&f.k, f.now)
+		e, _ := get(tb, &f.k, f.now)
 		if e.State != SynSent || e.OrigLo == f.clientLo || tb.Len() != 1 || tb.allow.InUse() != 1 {
 			t.Errorf("%v reused: %+v, Len %d, InUse %d", closed, e, tb.Len(), tb.allow.InUse())
 		}
@@ -284,7 +286,7 @@ func TestUDPSingleAndStream(t *testing.T) {
 		tb := newTable(to)
 		want := tb.timeouts.Load()
 		single, stream := time.Duration(want[UDPUnreplied]), time.Duration(want[UDPStream])
-		f := newFlow(t, tb, b4, a4, protoUDP, 40000, 53)
+		f := newFlow(t, tb, b4, a4, packet.ProtoUDP, 40000, 53)
 		f.open(0)
 		f.client(0) // one direction, many packets: still one exchange
 		if got := f.state(); got != UDPUnreplied {
@@ -311,27 +313,27 @@ func TestUDPSingleAndStream(t *testing.T) {
 
 func TestICMPAndOther(t *testing.T) {
 	tb := newTable(DefaultTimeouts())
-	req, reqLo := MakeKey(a6, b6, protoICMPv6, 0, 0, 128, 0, 9)
+	req, reqLo := MakeKey(a6, b6, packet.ProtoICMPv6, 0, 0, 128, 0, 9)
 	now := int64(0)
-	if !tb.Insert(&req, reqLo, 0, now) {
+	if !insert(tb, &req, reqLo, 0, now) {
 		t.Fatal("Insert refused")
 	}
-	rep, repLo := MakeKey(b6, a6, protoICMPv6, 0, 0, 129, 0, 9)
+	rep, repLo := MakeKey(b6, a6, packet.ProtoICMPv6, 0, 0, 129, 0, 9)
 	now += 30*sec - 1
-	if !tb.Lookup(&rep, repLo, 0, now) {
+	if !lookup(tb, &rep, repLo, 0, now) {
 		t.Fatal("echo reply just before 30 s missed")
 	}
-	if tb.Lookup(&rep, repLo, 0, now+30*sec) {
+	if lookup(tb, &rep, repLo, 0, now+30*sec) {
 		t.Error("echo reply hit after 30 s idle")
 	}
 
 	gre, greLo := MakeKey(a4, b4, 47, 0, 0, 0, 0, 0)
-	tb.Insert(&gre, greLo, 0, now)
-	if e, _ := tb.Get(&gre, now); e.State != Other || e.Expires != 600*time.Second {
+	insert(tb, &gre, greLo, 0, now)
+	if e, _ := get(tb, &gre, now); e.State != Other || e.Expires != 600*time.Second {
 		t.Errorf("GRE entry %+v", e)
 	}
 	back, backLo := MakeKey(b4, a4, 47, 0, 0, 0, 0, 0)
-	if !tb.Lookup(&back, backLo, 0, now+600*sec-1) || tb.Lookup(&back, backLo, 0, now+1200*sec-1) {
+	if !lookup(tb, &back, backLo, 0, now+600*sec-1) || lookup(tb, &back, backLo, 0, now+1200*sec-1) {
 		t.Error("GRE reply: want a hit just before 600 s idle and a miss 600 s after it")
 	}
 }

@@ -169,30 +169,20 @@ func (t *Table) SetAllowance(a *Allowance) {
 // Expire or Insert has removed yet.
 func (t *Table) Len() int { return int(t.n.Load()) }
 
-// Lookup finds the live entry of k, as of now (virtual time, ns). On a hit it
-// advances the entry's state with this packet, which travels from the Lo side
-// if fromLo and carries tcpFlags (TCP header flag bits; ignored unless the
-// flow is TCP), refreshes its idle timer and returns true. A SYN without ACK
-// on a TIME_WAIT or CLOSE entry opens a new connection on the tuple: Lookup
-// reports a miss and leaves the entry to Insert.
+// Lookup finds the live entry of the flow p packs, as of now (virtual time,
+// ns). On a hit it advances the entry's state with this packet, which
+// travels from the Lo side if fromLo and carries tcpFlags (TCP header flag
+// bits; ignored unless the flow is TCP), refreshes its idle timer and
+// returns a reference to the entry, through which the caller may read and
+// set its tag. A SYN without ACK on a TIME_WAIT or CLOSE entry opens a new
+// connection on the tuple: Lookup reports a miss and leaves the entry to
+// Insert.
 //
-// Lookup takes no lock, does not allocate and may run concurrently with
-// anything. Its idle-timer refresh has a 1 ms grain.
-func (t *Table) Lookup(k *Key, fromLo bool, tcpFlags uint8, now int64) bool {
-	_, hit := t.LookupRef(k, fromLo, tcpFlags, now)
-	return hit
-}
-
-// LookupRef is Lookup that also returns a reference to the entry it hit,
-// through which the caller may read and set the entry's tag.
-func (t *Table) LookupRef(k *Key, fromLo bool, tcpFlags uint8, now int64) (Ref, bool) {
-	var p Packed
-	k.Pack(&p)
-	return t.LookupPacked(&p, fromLo, tcpFlags, now)
-}
-
-// LookupPacked is LookupRef for a key packed with Key.Pack.
-func (t *Table) LookupPacked(p *Packed, fromLo bool, tcpFlags uint8, now int64) (Ref, bool) {
+// Build p once per packet with Packed.Set (or Key.Pack) and look it up in
+// as many tables as the packet crosses. Lookup takes no lock, does not
+// allocate and may run concurrently with anything. Its idle-timer refresh
+// has a 1 ms grain.
+func (t *Table) Lookup(p *Packed, fromLo bool, tcpFlags uint8, now int64) (Ref, bool) {
 	for {
 		e, c, last := t.find(&p.w, p.h)
 		if e == nil {
@@ -286,26 +276,20 @@ walk:
 	}
 }
 
-// Insert records a new flow k whose first packet travels from the Lo side if
-// fromLo with tcpFlags; that side is the flow's originator. A TCP flow first
-// seen mid-connection starts as in Linux's loose mode: a SYN-ACK starts
-// SYN_RECV, opened by the other side; a FIN, FIN_WAIT; a RST, CLOSE; any
-// other segment, ESTABLISHED. An entry of k that has expired, or that a SYN
-// reopens (TIME_WAIT, CLOSE), is replaced in place; a live one is advanced
+// Insert records a new flow, packed in p, whose first packet travels from
+// the Lo side if fromLo with tcpFlags; that side is the flow's originator. A
+// TCP flow first seen mid-connection starts as in Linux's loose mode: a
+// SYN-ACK starts SYN_RECV, opened by the other side; a FIN, FIN_WAIT; a RST,
+// CLOSE; any other segment, ESTABLISHED. An entry of the flow that has
+// expired, or that a SYN reopens (TIME_WAIT, CLOSE), is replaced in place; a
+// live one is advanced
 // with the packet as Lookup would.
 //
 // Insert reports false and counts Allowance.Exceeded when the allowance is
 // used up. It takes the table's writer lock, and first removes a few expired
 // entries (more when the allowance is used up), so that expiry keeps pace
 // with new flows a little at a time. Lookups never wait for it.
-func (t *Table) Insert(k *Key, fromLo bool, tcpFlags uint8, now int64) bool {
-	var p Packed
-	k.Pack(&p)
-	return t.InsertPacked(&p, fromLo, tcpFlags, now)
-}
-
-// InsertPacked is Insert for a key packed with Key.Pack or Packed.Set.
-func (t *Table) InsertPacked(p *Packed, fromLo bool, tcpFlags uint8, now int64) bool {
+func (t *Table) Insert(p *Packed, fromLo bool, tcpFlags uint8, now int64) bool {
 	w, h := &p.w, p.h
 	proto := uint8(w[4] >> 32)
 	t.mu.Lock()
@@ -568,16 +552,9 @@ func makeInfo(w *keyWords, s cstate, last, now int64, timeout *timeoutTable) (En
 	}, left > 0
 }
 
-// Get returns k's live entry as of now without touching it. It is lock-free;
-// explain uses it.
-func (t *Table) Get(k *Key, now int64) (EntryInfo, bool) {
-	var p Packed
-	k.Pack(&p)
-	return t.GetPacked(&p, now)
-}
-
-// GetPacked is Get for a key packed with Key.Pack or Packed.Set.
-func (t *Table) GetPacked(p *Packed, now int64) (EntryInfo, bool) {
+// Get returns the live entry of the flow p packs, as of now, without
+// touching it. It is lock-free; explain and the related-ICMP check use it.
+func (t *Table) Get(p *Packed, now int64) (EntryInfo, bool) {
 	w := &p.w
 	e, c, last := t.find(w, p.h)
 	if e == nil {

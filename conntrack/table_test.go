@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vpclab/vpclab/packet"
 )
 
 // manyKey returns the i-th of many distinct TCP keys (i < 2²⁴), cheaply:
@@ -16,31 +18,31 @@ func manyKey(i int) Key {
 	return Key{
 		Lo:     [16]byte{10: 0xff, 11: 0xff, 12: 10, 13: byte(i >> 16), 14: byte(i >> 8), 15: byte(i)},
 		Hi:     [16]byte{10: 0xff, 11: 0xff, 12: 10, 13: 200, 15: 1},
-		LoPort: 443, HiPort: 40000, Proto: protoTCP, IPv4: true,
+		LoPort: 443, HiPort: 40000, Proto: packet.ProtoTCP, IPv4: true,
 	}
 }
 
 func TestAllowance(t *testing.T) {
 	a := NewAllowance(3)
 	eni1, eni2 := NewTable(a, DefaultTimeouts()), NewTable(a, DefaultTimeouts())
-	udp := func(i int) *Key { k := manyKey(i); k.Proto = protoUDP; return &k }
+	udp := func(i int) *Key { k := manyKey(i); k.Proto = packet.ProtoUDP; return &k }
 	now := int64(0)
 	for i, tb := range []*Table{eni1, eni1, eni2} {
-		if !tb.Insert(udp(i), true, 0, now) {
+		if !insert(tb, udp(i), true, 0, now) {
 			t.Fatalf("insert %d refused", i)
 		}
 	}
 	if a.InUse() != 3 || a.Available() != 0 || a.Exceeded() != 0 {
 		t.Fatalf("InUse %d Available %d Exceeded %d, want 3 0 0", a.InUse(), a.Available(), a.Exceeded())
 	}
-	if eni2.Insert(udp(3), true, 0, now) || eni1.Insert(udp(4), true, 0, now) {
+	if insert(eni2, udp(3), true, 0, now) || insert(eni1, udp(4), true, 0, now) {
 		t.Fatal("insert beyond the allowance accepted")
 	}
 	if a.Exceeded() != 2 || eni2.Len() != 1 {
 		t.Fatalf("Exceeded %d Len %d, want 2 1", a.Exceeded(), eni2.Len())
 	}
 	// Existing flows keep working, and their inserts need no allowance.
-	if !eni1.Lookup(udp(0), false, 0, now) || !eni1.Insert(udp(1), false, 0, now) {
+	if !lookup(eni1, udp(0), false, 0, now) || !insert(eni1, udp(1), false, 0, now) {
 		t.Error("existing flow refused when the allowance is used up")
 	}
 	a.NoteExceeded()
@@ -50,7 +52,7 @@ func TestAllowance(t *testing.T) {
 
 	// Expired entries give their allowance back: Insert reclaims its own.
 	now += 31 * sec
-	if !eni2.Insert(udp(5), true, 0, now) || a.InUse() != 3 {
+	if !insert(eni2, udp(5), true, 0, now) || a.InUse() != 3 {
 		t.Errorf("insert after expiry: InUse %d, want 3", a.InUse())
 	}
 	// eni1's expired entries come back when it expires them.
@@ -59,7 +61,7 @@ func TestAllowance(t *testing.T) {
 	}
 
 	a.SetMax(1)
-	if a.Available() != 0 || eni1.Insert(udp(6), true, 0, now) {
+	if a.Available() != 0 || insert(eni1, udp(6), true, 0, now) {
 		t.Error("lowered max: want no allowance available")
 	}
 	a.SetMax(10)
@@ -70,10 +72,10 @@ func TestAllowance(t *testing.T) {
 		t.Errorf("moved table: InUse %d and %d, want 0 and 1", a.InUse(), b.InUse())
 	}
 	eni2.Flush()
-	if b.InUse() != 0 || eni2.Len() != 0 || eni2.Lookup(udp(5), true, 0, now) {
+	if b.InUse() != 0 || eni2.Len() != 0 || lookup(eni2, udp(5), true, 0, now) {
 		t.Error("Flush kept entries or allowance")
 	}
-	if !eni2.Insert(udp(5), true, 0, now) || !eni2.Lookup(udp(5), false, 0, now) {
+	if !insert(eni2, udp(5), true, 0, now) || !lookup(eni2, udp(5), false, 0, now) {
 		t.Error("table unusable after Flush")
 	}
 }
@@ -82,11 +84,11 @@ func TestExpireBudget(t *testing.T) {
 	tb := newTable(DefaultTimeouts())
 	for i := range 100 {
 		k := manyKey(i)
-		k.Proto = protoUDP
-		tb.Insert(&k, true, 0, 0)
+		k.Proto = packet.ProtoUDP
+		insert(tb, &k, true, 0, 0)
 	}
 	live := manyKey(1000)
-	tb.Insert(&live, true, ack, 0)
+	insert(tb, &live, true, ack, 0)
 	now := 31 * sec
 	if n := tb.Expire(now, 10); n != 10 || tb.Len() != 91 {
 		t.Fatalf("Expire(10) removed %d, Len %d, want 10 91", n, tb.Len())
@@ -97,7 +99,7 @@ func TestExpireBudget(t *testing.T) {
 	if n := tb.Expire(now, 1000); n != 90 || tb.Len() != 1 || tb.allow.InUse() != 1 {
 		t.Fatalf("Expire(1000) removed %d, Len %d, InUse %d, want 90 1 1", n, tb.Len(), tb.allow.InUse())
 	}
-	if !tb.Lookup(&live, true, ack, now) {
+	if !lookup(tb, &live, true, ack, now) {
 		t.Error("Expire removed a live entry")
 	}
 }
@@ -105,12 +107,12 @@ func TestExpireBudget(t *testing.T) {
 func TestEntries(t *testing.T) {
 	tb := newTable(DefaultTimeouts())
 	k := manyKey(1)
-	tb.Insert(&k, false, syn, 0)
+	insert(tb, &k, false, syn, 0)
 	u := manyKey(2)
-	u.Proto = protoUDP
-	tb.Insert(&u, true, 0, 0)
+	u.Proto = packet.ProtoUDP
+	insert(tb, &u, true, 0, 0)
 	now := 20 * sec
-	tb.Lookup(&k, true, synAck, now)
+	lookup(tb, &k, true, synAck, now)
 	got := tb.Entries(now)
 	if len(got) != 2 {
 		t.Fatalf("Entries: %v", got)
@@ -132,14 +134,14 @@ func TestEntries(t *testing.T) {
 func TestRefreshGrain(t *testing.T) {
 	tb := newTable(DefaultTimeouts())
 	k := manyKey(1)
-	tb.Insert(&k, true, ack, 0)
+	insert(tb, &k, true, ack, 0)
 	half := int64(time.Millisecond / 2)
-	tb.Lookup(&k, true, ack, half)
-	if e, _ := tb.Get(&k, half); e.Idle != time.Duration(half) {
+	lookup(tb, &k, true, ack, half)
+	if e, _ := get(tb, &k, half); e.Idle != time.Duration(half) {
 		t.Errorf("idle %v after a lookup 0.5 ms on, want 0.5ms (no store)", e.Idle)
 	}
-	tb.Lookup(&k, true, ack, 2*half)
-	if e, _ := tb.Get(&k, 2*half); e.Idle != 0 {
+	lookup(tb, &k, true, ack, 2*half)
+	if e, _ := get(tb, &k, 2*half); e.Idle != 0 {
 		t.Errorf("idle %v after a lookup 1 ms on, want 0", e.Idle)
 	}
 }
@@ -167,9 +169,9 @@ func TestGrowAndReuse(t *testing.T) {
 	for i := range n {
 		k := manyKey(i)
 		if i%2 == 0 {
-			k.Proto = protoUDP // expires after 30 s
+			k.Proto = packet.ProtoUDP // expires after 30 s
 		}
-		tb.Insert(&k, true, ack, 0)
+		insert(tb, &k, true, ack, 0)
 		if tb.growing != nil {
 			growingInserts++
 		}
@@ -189,14 +191,14 @@ func TestGrowAndReuse(t *testing.T) {
 	// New flows reuse the freed slots; everything live is still found.
 	for i := n; i < n+n/2; i++ {
 		k := manyKey(i)
-		tb.Insert(&k, true, ack, now)
+		insert(tb, &k, true, ack, now)
 	}
 	if int(tb.used)-1 != n {
 		t.Errorf("%d slots used, want %d (freed slots reused)", tb.used-1, n)
 	}
 	for i := range n + n/2 {
 		k := manyKey(i)
-		if hit := tb.Lookup(&k, true, ack, now); hit != (i%2 == 1 || i >= n) {
+		if hit := lookup(tb, &k, true, ack, now); hit != (i%2 == 1 || i >= n) {
 			t.Fatalf("flow %d: hit %v", i, hit)
 		}
 	}
@@ -204,31 +206,40 @@ func TestGrowAndReuse(t *testing.T) {
 
 func TestLookupDoesNotAllocate(t *testing.T) {
 	tb := newTable(DefaultTimeouts())
-	k, miss := manyKey(1), manyKey(2)
+	var k, miss Packed
+	km, kmiss := manyKey(1), manyKey(2)
+	km.Pack(&k)
+	kmiss.Pack(&miss)
 	tb.Insert(&k, true, syn, 0)
 	now := int64(0)
 	hit := testing.AllocsPerRun(1000, func() {
 		now += int64(time.Millisecond)
-		if !tb.Lookup(&k, false, synAck, now) {
+		if _, hit := tb.Lookup(&k, false, synAck, now); !hit {
 			t.Fatal("miss")
+		}
+		if _, live := tb.Get(&k, now); !live {
+			t.Fatal("Get: miss")
 		}
 	})
 	missed := testing.AllocsPerRun(1000, func() {
-		if tb.Lookup(&miss, false, ack, now) {
+		if _, hit := tb.Lookup(&miss, false, ack, now); hit {
 			t.Fatal("hit")
 		}
 	})
 	if hit != 0 || missed != 0 {
-		t.Errorf("Lookup allocates: %v per hit, %v per miss", hit, missed)
+		t.Errorf("Lookup or Get allocates: %v per hit, %v per miss", hit, missed)
 	}
 	var key Key
+	var p Packed
 	if n := testing.AllocsPerRun(100, func() {
-		MakeKey(a6, b6, protoTCP, 1, 2, 0, 0, 0)
-		key.Set(a4, b4, protoICMP, 0, 0, 8, 0, 1)
-		key.Set(b6, a6, protoICMPv6, 0, 0, 1, 4, 0)
-		key.Set(a6.WithZone("eth0"), b6, protoUDP, 1, 2, 0, 0, 0)
+		MakeKey(a6, b6, packet.ProtoTCP, 1, 2, 0, 0, 0)
+		key.Set(a4, b4, packet.ProtoICMP, 0, 0, 8, 0, 1)
+		key.Set(b6, a6, packet.ProtoICMPv6, 0, 0, 1, 4, 0)
+		key.Set(a6.WithZone("eth0"), b6, packet.ProtoUDP, 1, 2, 0, 0, 0)
+		key.Pack(&p)
+		p.Set(a6, b6, packet.ProtoTCP, 1, 2, 0, 0, 0)
 	}); n != 0 {
-		t.Errorf("MakeKey or Set allocates: %v", n)
+		t.Errorf("MakeKey, Set or Pack allocates: %v", n)
 	}
 }
 
@@ -276,27 +287,27 @@ func testConcurrentLookups(t *testing.T, maxBuckets, rounds int) {
 				case i == 0 && stable.Load() > 0:
 					j := rng.IntN(int(stable.Load()))
 					k := manyKey(j)
-					if !tb.Lookup(&k, n%2 == 0, ack, now) {
+					if !lookup(tb, &k, n%2 == 0, ack, now) {
 						t.Errorf("live flow %d missed", j)
 						return
 					}
-					if e, ok := tb.Get(&k, now); !ok || e.Key != k || e.State != Established {
+					if e, ok := get(tb, &k, now); !ok || e.Key != k || e.State != Established {
 						t.Errorf("Get %v: %+v %v", k, e, ok)
 						return
 					}
 				case i == 1:
 					k := manyKey(never + rng.IntN(1<<16))
-					if tb.Lookup(&k, true, ack, now) {
+					if lookup(tb, &k, true, ack, now) {
 						t.Errorf("flow %v never inserted, but hit", k)
 						return
 					}
 				case i == 2: // any answer, but race the writer's CAS
 					k := reopenKey(rng.IntN(reopened))
-					tb.Lookup(&k, n%2 == 0, ack, now)
+					lookup(tb, &k, n%2 == 0, ack, now)
 				default: // any answer, but race the recycling
 					k := manyKey(1<<23 + rng.IntN(churnPerRound*8))
-					k.Proto = protoUDP
-					tb.Lookup(&k, n%2 == 0, 0, now)
+					k.Proto = packet.ProtoUDP
+					lookup(tb, &k, n%2 == 0, 0, now)
 				}
 			}
 			t.Logf("reader %d: %d lookups", r, n)
@@ -313,7 +324,7 @@ func testConcurrentLookups(t *testing.T, maxBuckets, rounds int) {
 				break
 			}
 			k := manyKey(nStable)
-			tb.Insert(&k, true, ack, now)
+			insert(tb, &k, true, ack, now)
 			nStable++
 		}
 		stable.Store(int64(nStable))
@@ -321,14 +332,14 @@ func testConcurrentLookups(t *testing.T, maxBuckets, rounds int) {
 			// Keys cycle over 8 rounds: some reuse an expired entry of
 			// the same key in place, most take a recycled slot.
 			k := manyKey(1<<23 + (r%8)*churnPerRound + j)
-			k.Proto = protoUDP
-			tb.Insert(&k, j%2 == 0, 0, now)
+			k.Proto = packet.ProtoUDP
+			insert(tb, &k, j%2 == 0, 0, now)
 		}
 		for j := range reopened {
 			k := reopenKey(j)
-			tb.Insert(&k, j%2 == 0, syn, now) // reopens the CLOSE entry in place
-			tb.Lookup(&k, j%2 != 0, synAck, now)
-			tb.Lookup(&k, j%2 == 0, rst, now)
+			insert(tb, &k, j%2 == 0, syn, now) // reopens the CLOSE entry in place
+			lookup(tb, &k, j%2 != 0, synAck, now)
+			lookup(tb, &k, j%2 == 0, rst, now)
 		}
 		if r%16 == 0 {
 			runtime.Gosched()
@@ -364,7 +375,7 @@ func bytesPerFlow(n int) float64 {
 	tb := NewTable(NewAllowance(n), DefaultTimeouts())
 	for i := range n {
 		k := manyKey(i)
-		tb.Insert(&k, true, syn, 0)
+		insert(tb, &k, true, syn, 0)
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
@@ -389,7 +400,7 @@ func TestAgainstModel(t *testing.T) {
 	pool := make([]Key, 3000)
 	for i := range pool {
 		pool[i] = manyKey(i)
-		pool[i].Proto = []uint8{protoTCP, protoUDP, protoICMP, 47}[i%4]
+		pool[i].Proto = []uint8{packet.ProtoTCP, packet.ProtoUDP, packet.ProtoICMP, 47}[i%4]
 	}
 	to := DefaultTimeouts()
 	to.TCPEstablished = 90 * time.Second
@@ -412,7 +423,7 @@ func TestAgainstModel(t *testing.T) {
 				}
 				m.s = m.s.next(fromLo, flags)
 			}
-			if got := tb.Lookup(&k, fromLo, flags, now); got != want {
+			if got := lookup(tb, &k, fromLo, flags, now); got != want {
 				t.Fatalf("op %d: Lookup %v = %v, model says %v (%+v)", op, k, got, want, m)
 			}
 		case r < 80:
@@ -423,13 +434,13 @@ func TestAgainstModel(t *testing.T) {
 				model[k] = m
 			}
 			m.last = now
-			tb.Insert(&k, fromLo, flags, now)
+			insert(tb, &k, fromLo, flags, now)
 		case r < 98:
 			tb.Expire(now, rng.IntN(50))
 		default:
 			now += rng.Int64N(int64(time.Second))
 		}
-		if e, ok := tb.Get(&k, now); ok != live(m, now) || ok && (e.State != m.s.kind() || e.OrigLo != (m.s&origLo != 0)) {
+		if e, ok := get(tb, &k, now); ok != live(m, now) || ok && (e.State != m.s.kind() || e.OrigLo != (m.s&origLo != 0)) {
 			t.Fatalf("op %d: Get %v = %+v %v, model %+v", op, k, e, ok, m)
 		}
 	}
@@ -453,25 +464,44 @@ func TestAgainstModel(t *testing.T) {
 func TestTag(t *testing.T) {
 	tb := NewTable(NewAllowance(10), DefaultTimeouts())
 	k, lo := MakeKey(netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), 6, 1000, 80, 0, 0, 0)
-	if !tb.Insert(&k, lo, 0x02, 0) {
+	if !insert(tb, &k, lo, 0x02, 0) {
 		t.Fatal("insert refused")
 	}
-	r, hit := tb.LookupRef(&k, lo, 0x02, 1)
+	r, hit := tb.Lookup(packed(&k), lo, 0x02, 1)
 	if !hit || r.Tag() != 0 {
 		t.Fatalf("new entry: hit=%v tag=%#x, want a hit with tag 0", hit, r.Tag())
 	}
 	r.SetTag(0xabcdef)
 	// The SYN-ACK changes the state; the tag stays.
-	r, hit = tb.LookupRef(&k, !lo, 0x12, 2)
+	r, hit = tb.Lookup(packed(&k), !lo, 0x12, 2)
 	if !hit || r.Tag() != 0xabcdef {
 		t.Fatalf("after SetTag: hit=%v tag=%#x, want 0xabcdef", hit, r.Tag())
 	}
 	stale := r
-	if _, hit = tb.LookupRef(&k, lo, 0x10, 3); !hit { // ACK: ESTABLISHED
+	if _, hit = tb.Lookup(packed(&k), lo, 0x10, 3); !hit { // ACK: ESTABLISHED
 		t.Fatal("ack missed")
 	}
 	stale.SetTag(0x1) // the entry changed since: no effect
-	if r, _ = tb.LookupRef(&k, lo, 0x10, 4); r.Tag() != 0xabcdef {
+	if r, _ = tb.Lookup(packed(&k), lo, 0x10, 4); r.Tag() != 0xabcdef {
 		t.Errorf("a stale SetTag wrote the tag: %#x", r.Tag())
 	}
 }
+
+// packed, lookup, insert and get call the table's methods with a Key,
+// packed first: the tests name flows by Key.
+func packed(k *Key) *Packed {
+	var p Packed
+	k.Pack(&p)
+	return &p
+}
+
+func lookup(t *Table, k *Key, fromLo bool, tcpFlags uint8, now int64) bool {
+	_, hit := t.Lookup(packed(k), fromLo, tcpFlags, now)
+	return hit
+}
+
+func insert(t *Table, k *Key, fromLo bool, tcpFlags uint8, now int64) bool {
+	return t.Insert(packed(k), fromLo, tcpFlags, now)
+}
+
+func get(t *Table, k *Key, now int64) (EntryInfo, bool) { return t.Get(packed(k), now) }

@@ -2,7 +2,10 @@
 // parse, source/destination check, exemptions, the sender's security group,
 // the network ACLs of the subnets crossed, the receiver's security group,
 // the conntrack allowance and the route. It holds the per-ENI connection
-// tracking tables across policy changes.
+// tracking tables across policy changes. Model in, verdict.Verdict out: it
+// must not import YAML, gVisor's netstack (header views are fine), the
+// live lab's devices and services, or the reference evaluator that checks
+// it; naming a packet's ends for users is explain/resolve's.
 //
 // The packet path takes no lock and allocates nothing: it loads the current
 // Snapshot once per packet (or batch) through an atomic pointer, and Apply
@@ -89,14 +92,43 @@ func (e *Engine) SetStopped(p verdict.Port, stopped bool) (previous, ok bool) {
 func (e *Engine) Snapshot() *Snapshot { return e.snap.Load() }
 
 // Port returns the port of the ENI with the given id.
-func (e *Engine) Port(eniID string) (verdict.Port, bool) {
-	s := e.snap.Load()
+func (e *Engine) Port(eniID string) (verdict.Port, bool) { return e.snap.Load().Port(eniID) }
+
+// Port returns the port of the ENI with the given id.
+func (s *Snapshot) Port(eniID string) (verdict.Port, bool) {
 	for _, p := range s.enis {
 		if p != nil && p.id == eniID {
 			return p.slot, true
 		}
 	}
 	return verdict.PortNone, false
+}
+
+// Owner returns the port address a belongs to: the ENI that owns it, the
+// VPC's services, PortNone for any other address of the VPC's CIDRs, or
+// PortInternet for an address outside them.
+func (s *Snapshot) Owner(a netip.Addr) verdict.Port {
+	if d, ok := s.dests.get(a); ok {
+		switch d.kind {
+		case destENI:
+			return d.slot
+		case destService:
+			return verdict.PortService
+		}
+	}
+	if s.inVPC(a) {
+		return verdict.PortNone
+	}
+	return verdict.PortInternet
+}
+
+// Addrs returns the addresses of the ENI at port p (nil for any other
+// port). The caller must not modify them.
+func (s *Snapshot) Addrs(p verdict.Port) []netip.Addr {
+	if ep := s.eni(p); ep != nil {
+		return ep.addrs
+	}
+	return nil
 }
 
 // SourcePort returns where a packet with source address src enters: the
@@ -233,7 +265,7 @@ func (s *Snapshot) judge(from verdict.Port, p *packet.Parsed, b []byte, now int6
 	var srcRef conntrack.Ref // the sender's entry, when one passed the packet
 	if src != nil {
 		// A live entry passes the packet whatever the rules say (§3.1).
-		if srcRef, srcHit = src.table.LookupPacked(&pk, fromLo, p.TCPFlags, now); srcHit {
+		if srcRef, srcHit = src.table.Lookup(&pk, fromLo, p.TCPFlags, now); srcHit {
 			conntrackPass(v, verdict.StageSGEgress, src.id)
 		} else if ok, need := s.sgRules(src, verdict.Egress, f, p, b, val, now, v); ok {
 			needSrc = need
@@ -283,7 +315,7 @@ func (s *Snapshot) judge(from verdict.Port, p *packet.Parsed, b []byte, now int6
 		// A packet to its own ENI: one table, one entry, already advanced.
 		conntrackPass(v, verdict.StageSGIngress, dst.id)
 	case dst != nil:
-		if _, hit := dst.table.LookupPacked(&pk, fromLo, p.TCPFlags, now); hit {
+		if _, hit := dst.table.Lookup(&pk, fromLo, p.TCPFlags, now); hit {
 			conntrackPass(v, verdict.StageSGIngress, dst.id)
 		} else if ok, need := s.sgRules(dst, verdict.Ingress, f, p, b, val, now, v); ok {
 			needDst = need
@@ -307,11 +339,11 @@ func (s *Snapshot) judge(from verdict.Port, p *packet.Parsed, b []byte, now int6
 	// since reserve. Then the packet is dropped; if the receiver's entry
 	// was made already, it stays until it expires (a race only when an
 	// allowance is down to its last places).
-	if needDst && !dst.table.InsertPacked(&pk, fromLo, p.TCPFlags, now) {
+	if needDst && !dst.table.Insert(&pk, fromLo, p.TCPFlags, now) {
 		denyAllowance(v, dst)
 		return
 	}
-	if needSrc && !src.table.InsertPacked(&pk, fromLo, p.TCPFlags, now) {
+	if needSrc && !src.table.Insert(&pk, fromLo, p.TCPFlags, now) {
 		denyAllowance(v, src)
 		return
 	}
@@ -411,7 +443,8 @@ func (s *Snapshot) sgRules(e *eniPolicy, dir verdict.Dir, f int, p *packet.Parse
 	// is an ICMP packet like any other (§3.8), unless the setting admits
 	// it as related traffic. That reads the entry and leaves it alone.
 	if s.settings.AdmitRelatedICMP && isICMPError(p) {
-		if qk, _, ok := quotedKey(p, b); ok {
+		var qk conntrack.Packed
+		if _, ok := quotedKey(p, b, &qk); ok {
 			if _, live := e.table.Get(&qk, now); live {
 				conntrackPass(v, stage, e.id)
 				return true, false
@@ -495,12 +528,12 @@ func (s *Snapshot) naclStage(sn *subnetPolicy, out bool, f int, proto uint8, pee
 func reserve(src, dst *eniPolicy, needSrc, needDst bool, k *conntrack.Packed, now int64, v *verdict.Verdict) bool {
 	srcNew, dstNew := 0, 0
 	if needSrc {
-		if _, live := src.table.GetPacked(k, now); !live {
+		if _, live := src.table.Get(k, now); !live {
 			srcNew = 1
 		}
 	}
 	if needDst {
-		if _, live := dst.table.GetPacked(k, now); !live {
+		if _, live := dst.table.Get(k, now); !live {
 			dstNew = 1
 		}
 	}

@@ -24,12 +24,12 @@ func isICMPError(p *packet.Parsed) bool {
 	return false
 }
 
-// quotedKey returns the conntrack key of the packet an ICMP error quotes
+// quotedKey packs into k the conntrack key of the packet an ICMP error quotes
 // (its IP header and first transport bytes follow the 8-byte ICMP
 // header), for the setting that admits such errors as related traffic.
-func quotedKey(p *packet.Parsed, b []byte) (k conntrack.Key, fromLo, ok bool) {
+func quotedKey(p *packet.Parsed, b []byte, k *conntrack.Packed) (fromLo, ok bool) {
 	if p.L4Offset+8 > p.Length || p.Length > len(b) {
-		return k, false, false
+		return false, false
 	}
 	q := b[p.L4Offset+8 : p.Length]
 	var src, dst netip.Addr
@@ -39,7 +39,7 @@ func quotedKey(p *packet.Parsed, b []byte) (k conntrack.Key, fromLo, ok bool) {
 	case len(q) >= 20 && q[0]>>4 == 4:
 		ihl := int(q[0]&0x0f) * 4
 		if ihl < 20 || len(q) < ihl+8 {
-			return k, false, false
+			return false, false
 		}
 		proto = q[9]
 		src = netip.AddrFrom4([4]byte(q[12:16]))
@@ -51,7 +51,7 @@ func quotedKey(p *packet.Parsed, b []byte) (k conntrack.Key, fromLo, ok bool) {
 		dst = netip.AddrFrom16([16]byte(q[24:40]))
 		l4 = q[40:]
 	default:
-		return k, false, false
+		return false, false
 	}
 	var sport, dport, id uint16
 	var typ, code uint8
@@ -61,6 +61,5 @@ func quotedKey(p *packet.Parsed, b []byte) (k conntrack.Key, fromLo, ok bool) {
 	case packet.ProtoICMP, packet.ProtoICMPv6:
 		typ, code, id = l4[0], l4[1], binary.BigEndian.Uint16(l4[4:])
 	}
-	k, fromLo = conntrack.MakeKey(src, dst, proto, sport, dport, typ, code, id)
-	return k, fromLo, true
+	return k.Set(src, dst, proto, sport, dport, typ, code, id), true
 }

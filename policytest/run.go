@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/explain/resolve"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/verdict"
 )
@@ -118,7 +119,7 @@ func send(e *dataplane.Engine, sr *StepResult, now int64, buf []byte) []byte {
 }
 
 // check returns why a send's verdict is not what its step expects, or "".
-func (sr *StepResult) check(snap *dataplane.Snapshot, to dataplane.Endpoint) string {
+func (sr *StepResult) check(snap *dataplane.Snapshot, to resolve.Endpoint) string {
 	st, v := sr.Step, &sr.Verdict
 	mismatch := fmt.Sprintf("want %s; got %s %s", sr.Want, sr.Got, describe(deciding(v)))
 	switch {

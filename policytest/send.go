@@ -12,6 +12,7 @@ import (
 
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/ec2"
+	"github.com/vpclab/vpclab/explain/resolve"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/verdict"
 )
@@ -174,7 +175,7 @@ func familyOf(a netip.Addr) int {
 // buf with the packet's bytes appended. It fails when a name does not
 // resolve, when the source enters nowhere (an address of the VPC that no
 // interface holds), or when a field is out of range.
-func (s *Send) Packet(snap *dataplane.Snapshot, buf []byte) (from, to dataplane.Endpoint, pkt []byte, err error) {
+func (s *Send) Packet(snap *dataplane.Snapshot, buf []byte) (from, to resolve.Endpoint, pkt []byte, err error) {
 	proto, ok := protoNumber(s.Proto)
 	if !ok {
 		return from, to, buf, fmt.Errorf("%q is not a protocol: use tcp, udp, icmp, icmpv6, or a protocol number 0-255", s.Proto)
@@ -301,11 +302,11 @@ func inRange(name string, v, hi int) error {
 // endpoint resolves one end of a send: name, or addr when name is empty,
 // says where the packet enters or goes, and addr, when set, is the
 // packet's address.
-func endpoint(snap *dataplane.Snapshot, name, addr string, family int) (dataplane.Endpoint, error) {
+func endpoint(snap *dataplane.Snapshot, name, addr string, family int) (resolve.Endpoint, error) {
 	if name == "" {
 		name = addr
 	}
-	ep, err := snap.Resolve(name, family)
+	ep, err := resolve.Name(snap, name, family)
 	if err != nil || addr == "" {
 		return ep, err
 	}

@@ -2,7 +2,7 @@
 // vpclab's benchmark goals as a table: each figure beside the baseline
 // measured in the same run, their ratio, and whether the goal holds.
 //
-//	go test -run '^$' -bench . -benchmem ./bench/ ./reference/ | go run ./bench/table
+//	go test -run '^$' -bench . -benchmem ./bench/ ./internal/reference/ | go run ./bench/table
 package main
 
 import (

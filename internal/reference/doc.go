@@ -1,6 +1,7 @@
 // Package reference is a deliberately plain implementation of the VPC
 // filtering semantics of the shared specification, vpc-semantics.md, used only by
-// tests to check the dataplane engine.
+// tests to check the dataplane engine. It speaks verdict's types and must not
+// import dataplane (only its tests, which compare the two, do).
 //
 // It trades every bit of speed for being checkable by eye:
 //

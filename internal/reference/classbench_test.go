@@ -22,7 +22,7 @@ import (
 )
 
 // classbenchDir holds the ClassBench files the repository carries.
-const classbenchDir = "../testdata/external/classbench"
+const classbenchDir = "../../testdata/external/classbench"
 
 var flagCBPackets = flag.Int("reference.cbpackets", 300, "packets per ClassBench file and direction")
 

@@ -94,9 +94,6 @@ func (ev *Evaluator) Apply(l *lab.Lab) {
 	}
 }
 
-// Lab returns the lab in force.
-func (ev *Evaluator) Lab() *lab.Lab { return ev.lab }
-
 // Judge decides the fate of p at time now (on any clock that only moves
 // forward) and records the connection-tracking entries a delivered packet
 // needs. It follows the path of one packet, spec §5, step by step.
