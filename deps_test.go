@@ -21,21 +21,26 @@ var forbidden = map[string][]string{
 	"dataplane": {
 		"gvisor.dev/gvisor/pkg/tcpip/stack", // netstack; header views are fine
 		module + "services",
+		module + "internal/reference",
+		module + "explain",
 	},
-	"mirror":    {module + "services", "gvisor.dev/gvisor/pkg/tcpip/stack"},
-	"packet":    {module + "lab", module + "dataplane"},
-	"conntrack": {module + "lab", module + "dataplane"},
-	"classify":  {module + "lab", module + "dataplane"},
-	"sg":        {module + "lab", module + "dataplane"},
-	"nacl":      {module + "lab", module + "dataplane"},
-	"ec2":       {module + "lab", module + "dataplane", module + "change", module + "authz", module + "control", module + "live"},
-	"control":   {module + "live"}, // it declares the Lab it needs; daemon adapts live to it
+	"internal/reference": {module + "dataplane"}, // the oracle must not share the engine's code
+	"explain/resolve":    {module + "explain", module + "policytest"},
+	"mirror":             {module + "services", "gvisor.dev/gvisor/pkg/tcpip/stack"},
+	"packet":             {module + "lab", module + "dataplane"},
+	"conntrack":          {module + "lab", module + "dataplane"},
+	"classify":           {module + "lab", module + "dataplane"},
+	"sg":                 {module + "lab", module + "dataplane"},
+	"nacl":               {module + "lab", module + "dataplane"},
+	"ec2":                {module + "lab", module + "dataplane", module + "change", module + "authz", module + "control", module + "live"},
+	"control":            {module + "live"}, // it declares the Lab it needs; daemon adapts live to it
 }
 
 // onlyImports lists packages whose direct imports, outside the standard
 // library, must be among the given ones.
 var onlyImports = map[string][]string{
-	"verdict": {module + "packet"},
+	"verdict":   {module + "packet"},
+	"conntrack": {module + "packet"},
 }
 
 // cmdOnly are the modules only cmd/ may link.
