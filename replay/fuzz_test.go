@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
+	"github.com/vpclab/vpclab/pcap"
 )
 
 // FuzzReplay feeds arbitrary bytes to the capture reader and the replay
@@ -27,7 +28,7 @@ func FuzzReplay(f *testing.F) {
 	}
 	e := exampleEngine()
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := NewReader(bytes.NewReader(b), "fuzz.pcap")
+		c, err := pcap.NewReader(bytes.NewReader(b), "fuzz.pcap")
 		if err != nil {
 			return
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/pcap"
 	"github.com/vpclab/vpclab/verdict"
 )
 
@@ -170,7 +171,7 @@ func exampleScenario(t testing.TB) *scenario {
 func TestReplayExampleScenario(t *testing.T) {
 	sc := exampleScenario(t)
 	capture := writePcap(t, layers.LinkTypeEthernet, sc.recs)
-	c, err := NewReader(bytes.NewReader(capture), "scenario.pcap")
+	c, err := pcap.NewReader(bytes.NewReader(capture), "scenario.pcap")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +257,7 @@ func TestReplayExampleScenario(t *testing.T) {
 	}
 
 	// The allowed packets: a raw-IP pcap with the original timestamps.
-	ar, err := NewReader(&allowed, "allowed.pcap")
+	ar, err := pcap.NewReader(&allowed, "allowed.pcap")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +308,7 @@ func TestReplayPcapngMixedLinkTypes(t *testing.T) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewReader(&b, "mixed.pcapng")
+	c, err := pcap.NewReader(&b, "mixed.pcapng")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +375,7 @@ func TestLinkTypes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			capture := writePcap(t, tt.lt, []record{{baseTime, tt.frame}})
-			c, err := NewReader(bytes.NewReader(capture), tt.name)
+			c, err := pcap.NewReader(bytes.NewReader(capture), tt.name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -417,7 +418,7 @@ func TestSourceAddr(t *testing.T) {
 func TestDamagedCapture(t *testing.T) {
 	sc := exampleScenario(t)
 	capture := writePcap(t, layers.LinkTypeEthernet, sc.recs)
-	c, err := NewReader(bytes.NewReader(capture[:len(capture)-5]), "cut.pcap")
+	c, err := pcap.NewReader(bytes.NewReader(capture[:len(capture)-5]), "cut.pcap")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,11 +432,11 @@ func TestDamagedCapture(t *testing.T) {
 	checkInvariants(t, sum)
 
 	for _, junk := range [][]byte{nil, []byte("GIF89a, not a capture at all"), capture[:20]} {
-		if _, err := NewReader(bytes.NewReader(junk), "junk.pcap"); err == nil || !strings.HasPrefix(err.Error(), "junk.pcap: ") {
-			t.Errorf("NewReader(%q…): %v, want an error naming junk.pcap", junk[:min(8, len(junk))], err)
+		if _, err := pcap.NewReader(bytes.NewReader(junk), "junk.pcap"); err == nil || !strings.HasPrefix(err.Error(), "junk.pcap: ") {
+			t.Errorf("pcap.NewReader(%q…): %v, want an error naming junk.pcap", junk[:min(8, len(junk))], err)
 		}
 	}
-	if _, err := Open(filepath.Join(t.TempDir(), "missing.pcap")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := pcap.Open(filepath.Join(t.TempDir(), "missing.pcap")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Open(missing): %v, want ErrNotExist", err)
 	}
 }
@@ -460,7 +461,7 @@ func TestExternalCaptures(t *testing.T) {
 	e := exampleEngine()
 	sums := map[string]*Summary{}
 	for _, path := range files {
-		c, err := Open(path)
+		c, err := pcap.Open(path)
 		if err != nil {
 			t.Errorf("%v", err)
 			continue
@@ -591,7 +592,7 @@ func TestRunAllocations(t *testing.T) {
 	}
 	allocs := func(b []byte) float64 {
 		return testing.AllocsPerRun(5, func() {
-			c, err := NewReader(bytes.NewReader(b), "allocs.pcap")
+			c, err := pcap.NewReader(bytes.NewReader(b), "allocs.pcap")
 			if err != nil {
 				t.Fatal(err)
 			}
