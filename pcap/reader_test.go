@@ -1,0 +1,185 @@
+package pcap
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/vpclab/vpclab/packet"
+)
+
+// Addresses of the example lab, as replay's tests use them.
+var (
+	web1     = netip.MustParseAddr("10.0.1.10")
+	web1v6   = netip.MustParseAddr("2600:1f18:aa:bb01::10")
+	app1     = netip.MustParseAddr("10.0.2.10")
+	office6  = netip.MustParseAddr("2001:db8::5")
+	baseTime = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+)
+
+// ipPacket builds an IP packet.
+func ipPacket(t testing.TB, s packet.Spec) []byte {
+	t.Helper()
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return s.Append(nil)
+}
+
+func tcp(src, dst netip.Addr, sport, dport uint16, flags uint8) packet.Spec {
+	return packet.Spec{Src: src, Dst: dst, Proto: packet.ProtoTCP, SrcPort: sport, DstPort: dport, TCPFlags: flags}
+}
+
+var (
+	macA = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0a}
+	macB = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0b}
+)
+
+// ethernet wraps an IP packet in an Ethernet header, with 802.1Q tags for
+// the VLAN ids given.
+func ethernet(t testing.TB, ip []byte, vlans ...uint16) []byte {
+	t.Helper()
+	et := layers.EthernetTypeIPv4
+	if ip[0]>>4 == 6 {
+		et = layers.EthernetTypeIPv6
+	}
+	ls := []gopacket.SerializableLayer{&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: et}}
+	if len(vlans) > 0 {
+		ls[0].(*layers.Ethernet).EthernetType = layers.EthernetTypeDot1Q
+		for i, id := range vlans {
+			next := layers.EthernetTypeDot1Q
+			if i == len(vlans)-1 {
+				next = et
+			}
+			ls = append(ls, &layers.Dot1Q{VLANIdentifier: id, Type: next})
+		}
+	}
+	ls = append(ls, gopacket.Payload(ip))
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{}, ls...); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// arpFrame returns an Ethernet frame holding an ARP request.
+func arpFrame(t testing.TB) []byte {
+	t.Helper()
+	buf := gopacket.NewSerializeBuffer()
+	err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{},
+		&layers.Ethernet{SrcMAC: macA, DstMAC: layers.EthernetBroadcast, EthernetType: layers.EthernetTypeARP},
+		&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
+			Operation: layers.ARPRequest, SourceHwAddress: macA, SourceProtAddress: web1.AsSlice(),
+			DstHwAddress: make([]byte, 6), DstProtAddress: app1.AsSlice()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+type record struct {
+	time time.Time
+	data []byte
+}
+
+// writePcap returns a pcap file of link type lt holding recs.
+func writePcap(t testing.TB, lt layers.LinkType, recs []record) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := pcapgo.NewWriterNanos(&b)
+	if err := w.WriteFileHeader(65536, lt); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		ci := gopacket.CaptureInfo{Timestamp: r.time, CaptureLength: len(r.data), Length: len(r.data)}
+		if err := w.WritePacket(ci, r.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.Bytes()
+}
+
+// TestLinkTypes reads one IP packet framed in each link type the
+// Reader understands, and frames it skips.
+func TestLinkTypes(t *testing.T) {
+	v4 := ipPacket(t, tcp(web1, app1, 49152, 8080, packet.TCPSyn))
+	v6 := ipPacket(t, tcp(office6, web1v6, 50000, 443, packet.TCPSyn))
+	be32 := func(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
+	le32 := func(n uint32) []byte { return binary.LittleEndian.AppendUint32(nil, n) }
+	sll := func(proto uint16) []byte { // 16 bytes, protocol last
+		h := make([]byte, 16)
+		binary.BigEndian.PutUint16(h[14:], proto)
+		return h
+	}
+	sll2 := func(proto uint16) []byte { // 20 bytes, protocol first
+		h := make([]byte, 20)
+		binary.BigEndian.PutUint16(h, proto)
+		return h
+	}
+	cat := func(bs ...[]byte) []byte { return slices.Concat(bs...) }
+	tests := []struct {
+		name string
+		lt   layers.LinkType
+		// frame, and the IP packet the Reader must find in it (nil: skipped
+		// for skip).
+		frame, ip []byte
+		skip      string
+	}{
+		{"raw 101 v4", layers.LinkTypeRaw, v4, v4, ""},
+		{"raw 101 v6", layers.LinkTypeRaw, v6, v6, ""},
+		{"DLT_RAW 12", 12, v4, v4, ""},
+		{"DLT_RAW 14", 14, v6, v6, ""},
+		{"IPV4 228", layers.LinkTypeIPv4, v4, v4, ""},
+		{"IPV6 229", layers.LinkTypeIPv6, v6, v6, ""},
+		{"ethernet", layers.LinkTypeEthernet, ethernet(t, v4), v4, ""},
+		{"ethernet qinq", layers.LinkTypeEthernet, ethernet(t, v6, 1, 2, 3), v6, ""},
+		{"ethernet arp", layers.LinkTypeEthernet, arpFrame(t), nil, "ethertype 0x0806 (ARP)"},
+		{"ethernet short", layers.LinkTypeEthernet, make([]byte, 13), nil, "Ethernet (1): frame shorter than its link header"},
+		{"ethernet short vlan", layers.LinkTypeEthernet, ethernet(t, v4, 7)[:16], nil, "Ethernet (1): frame shorter than its link header"},
+		{"sll v4", layers.LinkTypeLinuxSLL, cat(sll(0x0800), v4), v4, ""},
+		{"sll v6", layers.LinkTypeLinuxSLL, cat(sll(0x86dd), v6), v6, ""},
+		{"sll arp", layers.LinkTypeLinuxSLL, cat(sll(0x0806), make([]byte, 28)), nil, "ethertype 0x0806 (ARP)"},
+		{"sll2 v4", layers.LinkTypeLinuxSLL2, cat(sll2(0x0800), v4), v4, ""},
+		{"sll2 short", layers.LinkTypeLinuxSLL2, sll2(0x0800)[:19], nil, "Linux SLL2 (276): frame shorter than its link header"},
+		{"null little-endian inet", layers.LinkTypeNull, cat(le32(2), v4), v4, ""},
+		{"null big-endian inet6 (macOS)", layers.LinkTypeNull, cat(be32(30), v6), v6, ""},
+		{"null little-endian inet6 (FreeBSD)", layers.LinkTypeNull, cat(le32(28), v6), v6, ""},
+		{"null other family", layers.LinkTypeNull, cat(le32(7), v4), nil, "loopback family 7"},
+		{"loop", layers.LinkTypeLoop, cat(be32(24), v6), v6, ""},
+		{"802.11", layers.LinkTypeIEEE802_11, v4, nil, "802.11 (105)"},
+		{"unnamed", 999, v4, nil, "link type 999"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			capture := writePcap(t, tt.lt, []record{{baseTime, tt.frame}})
+			c, err := NewReader(bytes.NewReader(capture), tt.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fr, err := c.Next()
+			if tt.ip == nil {
+				_, by := c.Skipped()
+				if !errors.Is(err, io.EOF) || by[tt.skip] != 1 {
+					t.Errorf("Next: %v, skipped %v; want io.EOF and %q skipped", err, by, tt.skip)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(fr.Data, tt.ip) || fr.Number != 1 || fr.Time != baseTime.UnixNano() || fr.Length != len(tt.ip) {
+				t.Errorf("frame %+v, want the IP packet %x", fr, tt.ip)
+			}
+		})
+	}
+}
