@@ -5,17 +5,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"net"
 	"net/netip"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/pcap/pcaptest"
 )
 
 // Addresses of the example lab, as replay's tests use them.
@@ -40,74 +38,7 @@ func tcp(src, dst netip.Addr, sport, dport uint16, flags uint8) packet.Spec {
 	return packet.Spec{Src: src, Dst: dst, Proto: packet.ProtoTCP, SrcPort: sport, DstPort: dport, TCPFlags: flags}
 }
 
-var (
-	macA = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0a}
-	macB = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0b}
-)
-
-// ethernet wraps an IP packet in an Ethernet header, with 802.1Q tags for
-// the VLAN ids given.
-func ethernet(t testing.TB, ip []byte, vlans ...uint16) []byte {
-	t.Helper()
-	et := layers.EthernetTypeIPv4
-	if ip[0]>>4 == 6 {
-		et = layers.EthernetTypeIPv6
-	}
-	ls := []gopacket.SerializableLayer{&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: et}}
-	if len(vlans) > 0 {
-		ls[0].(*layers.Ethernet).EthernetType = layers.EthernetTypeDot1Q
-		for i, id := range vlans {
-			next := layers.EthernetTypeDot1Q
-			if i == len(vlans)-1 {
-				next = et
-			}
-			ls = append(ls, &layers.Dot1Q{VLANIdentifier: id, Type: next})
-		}
-	}
-	ls = append(ls, gopacket.Payload(ip))
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{}, ls...); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-// arpFrame returns an Ethernet frame holding an ARP request.
-func arpFrame(t testing.TB) []byte {
-	t.Helper()
-	buf := gopacket.NewSerializeBuffer()
-	err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{},
-		&layers.Ethernet{SrcMAC: macA, DstMAC: layers.EthernetBroadcast, EthernetType: layers.EthernetTypeARP},
-		&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
-			Operation: layers.ARPRequest, SourceHwAddress: macA, SourceProtAddress: web1.AsSlice(),
-			DstHwAddress: make([]byte, 6), DstProtAddress: app1.AsSlice()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-type record struct {
-	time time.Time
-	data []byte
-}
-
-// writePcap returns a pcap file of link type lt holding recs.
-func writePcap(t testing.TB, lt layers.LinkType, recs []record) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	w := pcapgo.NewWriterNanos(&b)
-	if err := w.WriteFileHeader(65536, lt); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range recs {
-		ci := gopacket.CaptureInfo{Timestamp: r.time, CaptureLength: len(r.data), Length: len(r.data)}
-		if err := w.WritePacket(ci, r.data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return b.Bytes()
-}
+type record = pcaptest.Record
 
 // TestLinkTypes reads one IP packet framed in each link type the
 // Reader understands, and frames it skips.
@@ -141,11 +72,11 @@ func TestLinkTypes(t *testing.T) {
 		{"DLT_RAW 14", 14, v6, v6, ""},
 		{"IPV4 228", layers.LinkTypeIPv4, v4, v4, ""},
 		{"IPV6 229", layers.LinkTypeIPv6, v6, v6, ""},
-		{"ethernet", layers.LinkTypeEthernet, ethernet(t, v4), v4, ""},
-		{"ethernet qinq", layers.LinkTypeEthernet, ethernet(t, v6, 1, 2, 3), v6, ""},
-		{"ethernet arp", layers.LinkTypeEthernet, arpFrame(t), nil, "ethertype 0x0806 (ARP)"},
+		{"ethernet", layers.LinkTypeEthernet, pcaptest.Ethernet(t, v4), v4, ""},
+		{"ethernet qinq", layers.LinkTypeEthernet, pcaptest.Ethernet(t, v6, 1, 2, 3), v6, ""},
+		{"ethernet arp", layers.LinkTypeEthernet, pcaptest.ARP(t, web1, app1), nil, "ethertype 0x0806 (ARP)"},
 		{"ethernet short", layers.LinkTypeEthernet, make([]byte, 13), nil, "Ethernet (1): frame shorter than its link header"},
-		{"ethernet short vlan", layers.LinkTypeEthernet, ethernet(t, v4, 7)[:16], nil, "Ethernet (1): frame shorter than its link header"},
+		{"ethernet short vlan", layers.LinkTypeEthernet, pcaptest.Ethernet(t, v4, 7)[:16], nil, "Ethernet (1): frame shorter than its link header"},
 		{"sll v4", layers.LinkTypeLinuxSLL, cat(sll(0x0800), v4), v4, ""},
 		{"sll v6", layers.LinkTypeLinuxSLL, cat(sll(0x86dd), v6), v6, ""},
 		{"sll arp", layers.LinkTypeLinuxSLL, cat(sll(0x0806), make([]byte, 28)), nil, "ethertype 0x0806 (ARP)"},
@@ -161,7 +92,7 @@ func TestLinkTypes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			capture := writePcap(t, tt.lt, []record{{baseTime, tt.frame}})
+			capture := pcaptest.Pcap(t, tt.lt, []record{{Time: baseTime, Data: tt.frame}})
 			c, err := NewReader(bytes.NewReader(capture), tt.name)
 			if err != nil {
 				t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"maps"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -23,6 +22,7 @@ import (
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/pcap"
+	"github.com/vpclab/vpclab/pcap/pcaptest"
 	"github.com/vpclab/vpclab/verdict"
 )
 
@@ -57,74 +57,7 @@ func icmp(src, dst netip.Addr, typ uint8, id uint16) packet.Spec {
 	return packet.Spec{Src: src, Dst: dst, Proto: packet.ProtoICMP, ICMPType: typ, ICMPID: id}
 }
 
-var (
-	macA = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0a}
-	macB = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0b}
-)
-
-// ethernet wraps an IP packet in an Ethernet header, with 802.1Q tags for
-// the VLAN ids given.
-func ethernet(t testing.TB, ip []byte, vlans ...uint16) []byte {
-	t.Helper()
-	et := layers.EthernetTypeIPv4
-	if ip[0]>>4 == 6 {
-		et = layers.EthernetTypeIPv6
-	}
-	ls := []gopacket.SerializableLayer{&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: et}}
-	if len(vlans) > 0 {
-		ls[0].(*layers.Ethernet).EthernetType = layers.EthernetTypeDot1Q
-		for i, id := range vlans {
-			next := layers.EthernetTypeDot1Q
-			if i == len(vlans)-1 {
-				next = et
-			}
-			ls = append(ls, &layers.Dot1Q{VLANIdentifier: id, Type: next})
-		}
-	}
-	ls = append(ls, gopacket.Payload(ip))
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{}, ls...); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-// arpFrame returns an Ethernet frame holding an ARP request.
-func arpFrame(t testing.TB) []byte {
-	t.Helper()
-	buf := gopacket.NewSerializeBuffer()
-	err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{},
-		&layers.Ethernet{SrcMAC: macA, DstMAC: layers.EthernetBroadcast, EthernetType: layers.EthernetTypeARP},
-		&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
-			Operation: layers.ARPRequest, SourceHwAddress: macA, SourceProtAddress: web1.AsSlice(),
-			DstHwAddress: make([]byte, 6), DstProtAddress: app1.AsSlice()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-type record struct {
-	time time.Time
-	data []byte
-}
-
-// writePcap returns a pcap file of link type lt holding recs.
-func writePcap(t testing.TB, lt layers.LinkType, recs []record) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	w := pcapgo.NewWriterNanos(&b)
-	if err := w.WriteFileHeader(65536, lt); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range recs {
-		ci := gopacket.CaptureInfo{Timestamp: r.time, CaptureLength: len(r.data), Length: len(r.data)}
-		if err := w.WritePacket(ci, r.data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return b.Bytes()
-}
+type record = pcaptest.Record
 
 // scenario is a capture of the example lab with known verdicts.
 type scenario struct {
@@ -136,40 +69,40 @@ type scenario struct {
 func exampleScenario(t testing.TB) *scenario {
 	s := &scenario{}
 	add := func(frame, ip []byte) {
-		s.recs = append(s.recs, record{baseTime.Add(time.Duration(len(s.recs)) * time.Millisecond), frame})
+		s.recs = append(s.recs, record{Time: baseTime.Add(time.Duration(len(s.recs)) * time.Millisecond), Data: frame})
 		s.ip = append(s.ip, ip)
 	}
 	allow := func() { s.allowed = append(s.allowed, len(s.recs)) }
 
 	syn := ipPacket(t, tcp(web1, app1, 49152, 8080, packet.TCPSyn))
-	add(ethernet(t, syn), syn) // 1: allowed by sg-app ingress #0
+	add(pcaptest.Ethernet(t, syn), syn) // 1: allowed by sg-app ingress #0
 	allow()
 	synack := ipPacket(t, tcp(app1, web1, 8080, 49152, packet.TCPSyn|packet.TCPAck))
-	add(ethernet(t, synack, 100), synack) // 2: the reply, VLAN-tagged: conntrack
+	add(pcaptest.Ethernet(t, synack, 100), synack) // 2: the reply, VLAN-tagged: conntrack
 	allow()
 	toDB := ipPacket(t, tcp(web1, db1, 49153, 5432, packet.TCPSyn))
-	add(ethernet(t, toDB), toDB) // 3: acl-db rule 32767
+	add(pcaptest.Ethernet(t, toDB), toDB) // 3: acl-db rule 32767
 	fromBlocked := ipPacket(t, tcp(blocked, web1, 40000, 80, packet.TCPSyn))
-	add(ethernet(t, fromBlocked), fromBlocked) // 4: acl-web rule 90
+	add(pcaptest.Ethernet(t, fromBlocked), fromBlocked) // 4: acl-web rule 90
 	ping := ipPacket(t, icmp(office, web1, 8, 7))
-	add(ethernet(t, ping), ping) // 5: sg-web ingress #5
+	add(pcaptest.Ethernet(t, ping), ping) // 5: sg-web ingress #5
 	allow()
 	pong := ipPacket(t, icmp(web1, office, 0, 7))
-	add(ethernet(t, pong), pong) // 6: conntrack, acl-web egress rule 110
+	add(pcaptest.Ethernet(t, pong), pong) // 6: conntrack, acl-web egress rule 110
 	allow()
-	add(arpFrame(t), nil)                   // 7: skipped
-	add(ethernet(t, syn)[:14+10], syn[:10]) // 8: malformed: truncated
+	add(pcaptest.ARP(t, web1, app1), nil)            // 7: skipped
+	add(pcaptest.Ethernet(t, syn)[:14+10], syn[:10]) // 8: malformed: truncated
 	v6 := ipPacket(t, tcp(office6, web1v6, 50000, 443, packet.TCPSyn))
-	add(ethernet(t, v6, 10, 20), v6) // 9: two VLAN tags; sg-web ingress #3
+	add(pcaptest.Ethernet(t, v6, 10, 20), v6) // 9: two VLAN tags; sg-web ingress #3
 	allow()
 	fromDB := ipPacket(t, tcp(db1, web1, 49154, 443, packet.TCPSyn))
-	add(ethernet(t, fromDB), fromDB) // 10: sg-db lets nothing out
+	add(pcaptest.Ethernet(t, fromDB), fromDB) // 10: sg-db lets nothing out
 	return s
 }
 
 func TestReplayExampleScenario(t *testing.T) {
 	sc := exampleScenario(t)
-	capture := writePcap(t, layers.LinkTypeEthernet, sc.recs)
+	capture := pcaptest.Pcap(t, layers.LinkTypeEthernet, sc.recs)
 	c, err := pcap.NewReader(bytes.NewReader(capture), "scenario.pcap")
 	if err != nil {
 		t.Fatal(err)
@@ -268,7 +201,7 @@ func TestReplayExampleScenario(t *testing.T) {
 		if err != nil {
 			t.Fatalf("allowed packet %d: %v", i+1, err)
 		}
-		if want := sc.recs[n-1].time.UnixNano(); fr.Time != want {
+		if want := sc.recs[n-1].Time.UnixNano(); fr.Time != want {
 			t.Errorf("allowed packet %d: time %d, want %d", i+1, fr.Time, want)
 		}
 		if !bytes.Equal(fr.Data, sc.ip[n-1]) {
@@ -297,7 +230,7 @@ func TestReplayPcapngMixedLinkTypes(t *testing.T) {
 	for i, r := range []struct {
 		iface int
 		data  []byte
-	}{{0, ethernet(t, syn)}, {raw, synack}, {0, arpFrame(t)}} {
+	}{{0, pcaptest.Ethernet(t, syn)}, {raw, synack}, {0, pcaptest.ARP(t, web1, app1)}} {
 		ci := gopacket.CaptureInfo{Timestamp: baseTime.Add(time.Duration(i) * time.Second),
 			CaptureLength: len(r.data), Length: len(r.data), InterfaceIndex: r.iface}
 		if err := w.WritePacket(ci, r.data); err != nil {
@@ -341,7 +274,7 @@ func TestSourceAddr(t *testing.T) {
 // stops there with an error naming the file and the frame.
 func TestDamagedCapture(t *testing.T) {
 	sc := exampleScenario(t)
-	capture := writePcap(t, layers.LinkTypeEthernet, sc.recs)
+	capture := pcaptest.Pcap(t, layers.LinkTypeEthernet, sc.recs)
 	c, err := pcap.NewReader(bytes.NewReader(capture[:len(capture)-5]), "cut.pcap")
 	if err != nil {
 		t.Fatal(err)
@@ -471,7 +404,7 @@ func checkInvariants(t *testing.T, s *Summary) {
 func TestPackets(t *testing.T) {
 	sc := exampleScenario(t)
 	path := filepath.Join(t.TempDir(), "scenario.pcap")
-	if err := os.WriteFile(path, writePcap(t, layers.LinkTypeEthernet, sc.recs), 0o644); err != nil {
+	if err := os.WriteFile(path, pcaptest.Pcap(t, layers.LinkTypeEthernet, sc.recs), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	pkts, err := Packets(path)
@@ -487,7 +420,7 @@ func TestPackets(t *testing.T) {
 	for i := range pkts {
 		p := &pkts[i]
 		if want := sc.ip[p.Number-1]; !bytes.Equal(p.Data, want) || p.Src != SourceAddr(want) ||
-			p.Time != sc.recs[p.Number-1].time.UnixNano() {
+			p.Time != sc.recs[p.Number-1].Time.UnixNano() {
 			t.Errorf("packet %d (frame %d) differs from what was written", i, p.Number)
 		}
 		e.Process(e.SourcePort(p.Src), p.Data, p.Time, &v)
@@ -507,12 +440,12 @@ func TestRunAllocations(t *testing.T) {
 	capture := func(n int) []byte {
 		syn := ipPacket(t, tcp(web1, app1, 49152, 8080, packet.TCPSyn))
 		ack := ipPacket(t, tcp(web1, app1, 49152, 8080, packet.TCPAck))
-		recs := []record{{baseTime, ethernet(t, syn)}}
-		frame := ethernet(t, ack)
+		recs := []record{{Time: baseTime, Data: pcaptest.Ethernet(t, syn)}}
+		frame := pcaptest.Ethernet(t, ack)
 		for i := 1; i < n; i++ {
-			recs = append(recs, record{baseTime.Add(time.Duration(i) * time.Microsecond), frame})
+			recs = append(recs, record{Time: baseTime.Add(time.Duration(i) * time.Microsecond), Data: frame})
 		}
-		return writePcap(t, layers.LinkTypeEthernet, recs)
+		return pcaptest.Pcap(t, layers.LinkTypeEthernet, recs)
 	}
 	allocs := func(b []byte) float64 {
 		return testing.AllocsPerRun(5, func() {
