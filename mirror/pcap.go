@@ -7,9 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/vpclab/vpclab/pcap"
 )
 
 // pcapFile is a file target: a pcap file (nanosecond timestamps,
@@ -20,7 +18,7 @@ type pcapFile struct {
 	path   string
 	f      *os.File
 	bw     *bufio.Writer
-	w      *pcapgo.Writer
+	w      *pcap.Writer
 	err    error // the first write or flush error; later writes are refused
 	dirty  bool
 	closed bool
@@ -35,8 +33,7 @@ func openPcap(path string) (*pcapFile, error) {
 		return nil, err
 	}
 	p := &pcapFile{path: path, f: f, bw: bufio.NewWriterSize(f, 256<<10)}
-	p.w = pcapgo.NewWriterNanos(p.bw)
-	if err := p.w.WriteFileHeader(65535, layers.LinkTypeRaw); err != nil {
+	if p.w, err = pcap.NewWriter(p.bw, 65535, pcap.LinkTypeRaw); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("writing the pcap header of %s: %w", path, err)
 	}
@@ -55,8 +52,7 @@ func (p *pcapFile) write(ts time.Time, pkt []byte) error {
 	case p.err != nil:
 		return p.err
 	}
-	ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(pkt), Length: len(pkt)}
-	if err := p.w.WritePacket(ci, pkt); err != nil {
+	if err := p.w.WritePacket(ts.UnixNano(), pkt, len(pkt)); err != nil {
 		p.err = fmt.Errorf("writing %s: %w", p.path, err)
 		return p.err
 	}

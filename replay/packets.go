@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"net/netip"
+
+	"github.com/vpclab/vpclab/pcap"
 )
 
 // Packet is one IP packet of a capture held in memory.
@@ -35,7 +37,7 @@ type Packet struct {
 // A packet whose header names no source enters at the internet port that
 // way; the engine drops it at the parse stage whatever the port.
 func Packets(path string) ([]Packet, error) {
-	c, err := Open(path)
+	c, err := pcap.Open(path)
 	if err != nil {
 		return nil, err
 	}

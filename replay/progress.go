@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/vpclab/vpclab/pcap"
 )
 
 // progress draws a one-line progress bar, redrawn in place.
@@ -26,7 +28,7 @@ func newProgress(w io.Writer, start time.Time) *progress {
 }
 
 // update redraws the bar if progressEvery has passed since the last draw.
-func (p *progress) update(c *Reader, packets int64) {
+func (p *progress) update(c *pcap.Reader, packets int64) {
 	now := time.Now()
 	if now.Sub(p.last) < progressEvery {
 		return

@@ -29,16 +29,13 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
-
 	"github.com/vpclab/vpclab/capture"
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/mirror"
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/pcap"
 	"github.com/vpclab/vpclab/verdict"
 )
 
@@ -98,7 +95,7 @@ type Summary struct {
 	// (FRAGMENT_ORPHAN); they are well formed and not counted here.
 	ParseDrops map[string]int64 `json:"parse_drops"`
 	// Skipped is the frames that held no IP packet, SkippedBy why (see
-	// Reader.Skipped).
+	// pcap.Reader.Skipped).
 	Skipped   int64            `json:"skipped"`
 	SkippedBy map[string]int64 `json:"skipped_by"`
 	// Seconds is the time the capture spans: its last timestamp less its
@@ -152,7 +149,7 @@ func (c *counters) count(v *verdict.Verdict, t int64) {
 // length) ends the replay: Run returns the summary of what it judged so far
 // and an error naming the file and the frame number. An error writing an
 // output also ends it.
-func Run(e *dataplane.Engine, c *Reader, opts Options) (*Summary, error) {
+func Run(e *dataplane.Engine, c *pcap.Reader, opts Options) (*Summary, error) {
 	start := time.Now()
 	var (
 		cnt  counters
@@ -276,11 +273,11 @@ func Run(e *dataplane.Engine, c *Reader, opts Options) (*Summary, error) {
 	return cnt.summary(c, time.Since(start)), err
 }
 
-func (c *counters) summary(r *Reader, wall time.Duration) *Summary {
+func (c *counters) summary(r *pcap.Reader, wall time.Duration) *Summary {
 	s := &Summary{
 		Capture:       r.Name(),
 		Format:        r.Format(),
-		LinkType:      linkTypeName(r.LinkType()),
+		LinkType:      pcap.LinkTypeName(r.LinkType()),
 		Frames:        r.Frames(),
 		Packets:       c.packets,
 		Allowed:       c.allowed,
@@ -315,14 +312,6 @@ func (c *counters) summary(r *Reader, wall time.Duration) *Summary {
 	return s
 }
 
-// linkTypeName returns "Ethernet (1)" and the like.
-func linkTypeName(lt layers.LinkType) string {
-	if n := linkName(lt); n != "" {
-		return fmt.Sprintf("%s (%d)", n, lt)
-	}
-	return fmt.Sprintf("link type %d", lt)
-}
-
 // SourceAddr returns the source address of the IP packet b, read straight
 // from its header, or the zero Addr when b is too short or not IPv4 or
 // IPv6. It validates nothing else: deciding whether the packet is well
@@ -347,7 +336,7 @@ func SourceAddr(b []byte) netip.Addr {
 // allowedWriter writes allowed packets as a raw-IP pcap.
 type allowedWriter struct {
 	w  *bufio.Writer
-	pw *pcapgo.Writer
+	pw *pcap.Writer
 }
 
 // allowedSnaplen is the snap length written in the pcap header: libpcap's
@@ -356,15 +345,11 @@ const allowedSnaplen = 262144
 
 func newAllowedWriter(w io.Writer) (*allowedWriter, error) {
 	a := &allowedWriter{w: bufio.NewWriterSize(w, 64<<10)}
-	a.pw = pcapgo.NewWriterNanos(a.w)
-	return a, a.pw.WriteFileHeader(allowedSnaplen, layers.LinkTypeRaw)
+	var err error
+	a.pw, err = pcap.NewWriter(a.w, allowedSnaplen, pcap.LinkTypeRaw)
+	return a, err
 }
 
-func (a *allowedWriter) write(fr *Frame) error {
-	ci := gopacket.CaptureInfo{
-		Timestamp:     time.Unix(0, fr.Time),
-		CaptureLength: len(fr.Data),
-		Length:        fr.Length,
-	}
-	return a.pw.WritePacket(ci, fr.Data)
+func (a *allowedWriter) write(fr *pcap.Frame) error {
+	return a.pw.WritePacket(fr.Time, fr.Data, fr.Length)
 }

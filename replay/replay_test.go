@@ -2,12 +2,10 @@ package replay
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
 	"maps"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -23,6 +21,8 @@ import (
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/pcap"
+	"github.com/vpclab/vpclab/pcap/pcaptest"
 	"github.com/vpclab/vpclab/verdict"
 )
 
@@ -57,74 +57,7 @@ func icmp(src, dst netip.Addr, typ uint8, id uint16) packet.Spec {
 	return packet.Spec{Src: src, Dst: dst, Proto: packet.ProtoICMP, ICMPType: typ, ICMPID: id}
 }
 
-var (
-	macA = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0a}
-	macB = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0b}
-)
-
-// ethernet wraps an IP packet in an Ethernet header, with 802.1Q tags for
-// the VLAN ids given.
-func ethernet(t testing.TB, ip []byte, vlans ...uint16) []byte {
-	t.Helper()
-	et := layers.EthernetTypeIPv4
-	if ip[0]>>4 == 6 {
-		et = layers.EthernetTypeIPv6
-	}
-	ls := []gopacket.SerializableLayer{&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: et}}
-	if len(vlans) > 0 {
-		ls[0].(*layers.Ethernet).EthernetType = layers.EthernetTypeDot1Q
-		for i, id := range vlans {
-			next := layers.EthernetTypeDot1Q
-			if i == len(vlans)-1 {
-				next = et
-			}
-			ls = append(ls, &layers.Dot1Q{VLANIdentifier: id, Type: next})
-		}
-	}
-	ls = append(ls, gopacket.Payload(ip))
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{}, ls...); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-// arpFrame returns an Ethernet frame holding an ARP request.
-func arpFrame(t testing.TB) []byte {
-	t.Helper()
-	buf := gopacket.NewSerializeBuffer()
-	err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{},
-		&layers.Ethernet{SrcMAC: macA, DstMAC: layers.EthernetBroadcast, EthernetType: layers.EthernetTypeARP},
-		&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
-			Operation: layers.ARPRequest, SourceHwAddress: macA, SourceProtAddress: web1.AsSlice(),
-			DstHwAddress: make([]byte, 6), DstProtAddress: app1.AsSlice()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-type record struct {
-	time time.Time
-	data []byte
-}
-
-// writePcap returns a pcap file of link type lt holding recs.
-func writePcap(t testing.TB, lt layers.LinkType, recs []record) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	w := pcapgo.NewWriterNanos(&b)
-	if err := w.WriteFileHeader(65536, lt); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range recs {
-		ci := gopacket.CaptureInfo{Timestamp: r.time, CaptureLength: len(r.data), Length: len(r.data)}
-		if err := w.WritePacket(ci, r.data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return b.Bytes()
-}
+type record = pcaptest.Record
 
 // scenario is a capture of the example lab with known verdicts.
 type scenario struct {
@@ -136,41 +69,41 @@ type scenario struct {
 func exampleScenario(t testing.TB) *scenario {
 	s := &scenario{}
 	add := func(frame, ip []byte) {
-		s.recs = append(s.recs, record{baseTime.Add(time.Duration(len(s.recs)) * time.Millisecond), frame})
+		s.recs = append(s.recs, record{Time: baseTime.Add(time.Duration(len(s.recs)) * time.Millisecond), Data: frame})
 		s.ip = append(s.ip, ip)
 	}
 	allow := func() { s.allowed = append(s.allowed, len(s.recs)) }
 
 	syn := ipPacket(t, tcp(web1, app1, 49152, 8080, packet.TCPSyn))
-	add(ethernet(t, syn), syn) // 1: allowed by sg-app ingress #0
+	add(pcaptest.Ethernet(t, syn), syn) // 1: allowed by sg-app ingress #0
 	allow()
 	synack := ipPacket(t, tcp(app1, web1, 8080, 49152, packet.TCPSyn|packet.TCPAck))
-	add(ethernet(t, synack, 100), synack) // 2: the reply, VLAN-tagged: conntrack
+	add(pcaptest.Ethernet(t, synack, 100), synack) // 2: the reply, VLAN-tagged: conntrack
 	allow()
 	toDB := ipPacket(t, tcp(web1, db1, 49153, 5432, packet.TCPSyn))
-	add(ethernet(t, toDB), toDB) // 3: acl-db rule 32767
+	add(pcaptest.Ethernet(t, toDB), toDB) // 3: acl-db rule 32767
 	fromBlocked := ipPacket(t, tcp(blocked, web1, 40000, 80, packet.TCPSyn))
-	add(ethernet(t, fromBlocked), fromBlocked) // 4: acl-web rule 90
+	add(pcaptest.Ethernet(t, fromBlocked), fromBlocked) // 4: acl-web rule 90
 	ping := ipPacket(t, icmp(office, web1, 8, 7))
-	add(ethernet(t, ping), ping) // 5: sg-web ingress #5
+	add(pcaptest.Ethernet(t, ping), ping) // 5: sg-web ingress #5
 	allow()
 	pong := ipPacket(t, icmp(web1, office, 0, 7))
-	add(ethernet(t, pong), pong) // 6: conntrack, acl-web egress rule 110
+	add(pcaptest.Ethernet(t, pong), pong) // 6: conntrack, acl-web egress rule 110
 	allow()
-	add(arpFrame(t), nil)                   // 7: skipped
-	add(ethernet(t, syn)[:14+10], syn[:10]) // 8: malformed: truncated
+	add(pcaptest.ARP(t, web1, app1), nil)            // 7: skipped
+	add(pcaptest.Ethernet(t, syn)[:14+10], syn[:10]) // 8: malformed: truncated
 	v6 := ipPacket(t, tcp(office6, web1v6, 50000, 443, packet.TCPSyn))
-	add(ethernet(t, v6, 10, 20), v6) // 9: two VLAN tags; sg-web ingress #3
+	add(pcaptest.Ethernet(t, v6, 10, 20), v6) // 9: two VLAN tags; sg-web ingress #3
 	allow()
 	fromDB := ipPacket(t, tcp(db1, web1, 49154, 443, packet.TCPSyn))
-	add(ethernet(t, fromDB), fromDB) // 10: sg-db lets nothing out
+	add(pcaptest.Ethernet(t, fromDB), fromDB) // 10: sg-db lets nothing out
 	return s
 }
 
 func TestReplayExampleScenario(t *testing.T) {
 	sc := exampleScenario(t)
-	capture := writePcap(t, layers.LinkTypeEthernet, sc.recs)
-	c, err := NewReader(bytes.NewReader(capture), "scenario.pcap")
+	capture := pcaptest.Pcap(t, layers.LinkTypeEthernet, sc.recs)
+	c, err := pcap.NewReader(bytes.NewReader(capture), "scenario.pcap")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +189,7 @@ func TestReplayExampleScenario(t *testing.T) {
 	}
 
 	// The allowed packets: a raw-IP pcap with the original timestamps.
-	ar, err := NewReader(&allowed, "allowed.pcap")
+	ar, err := pcap.NewReader(&allowed, "allowed.pcap")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +201,7 @@ func TestReplayExampleScenario(t *testing.T) {
 		if err != nil {
 			t.Fatalf("allowed packet %d: %v", i+1, err)
 		}
-		if want := sc.recs[n-1].time.UnixNano(); fr.Time != want {
+		if want := sc.recs[n-1].Time.UnixNano(); fr.Time != want {
 			t.Errorf("allowed packet %d: time %d, want %d", i+1, fr.Time, want)
 		}
 		if !bytes.Equal(fr.Data, sc.ip[n-1]) {
@@ -297,7 +230,7 @@ func TestReplayPcapngMixedLinkTypes(t *testing.T) {
 	for i, r := range []struct {
 		iface int
 		data  []byte
-	}{{0, ethernet(t, syn)}, {raw, synack}, {0, arpFrame(t)}} {
+	}{{0, pcaptest.Ethernet(t, syn)}, {raw, synack}, {0, pcaptest.ARP(t, web1, app1)}} {
 		ci := gopacket.CaptureInfo{Timestamp: baseTime.Add(time.Duration(i) * time.Second),
 			CaptureLength: len(r.data), Length: len(r.data), InterfaceIndex: r.iface}
 		if err := w.WritePacket(ci, r.data); err != nil {
@@ -307,7 +240,7 @@ func TestReplayPcapngMixedLinkTypes(t *testing.T) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewReader(&b, "mixed.pcapng")
+	c, err := pcap.NewReader(&b, "mixed.pcapng")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,81 +251,6 @@ func TestReplayPcapngMixedLinkTypes(t *testing.T) {
 	checkInvariants(t, sum)
 	if sum.Format != "pcapng" || sum.Frames != 3 || sum.Packets != 2 || sum.Allowed != 2 || sum.Skipped != 1 || sum.Seconds != 1 {
 		t.Errorf("summary %s", mustJSON(t, sum))
-	}
-}
-
-// TestLinkTypes reads one IP packet framed in each link type replay
-// understands, and frames it skips.
-func TestLinkTypes(t *testing.T) {
-	v4 := ipPacket(t, tcp(web1, app1, 49152, 8080, packet.TCPSyn))
-	v6 := ipPacket(t, tcp(office6, web1v6, 50000, 443, packet.TCPSyn))
-	be32 := func(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
-	le32 := func(n uint32) []byte { return binary.LittleEndian.AppendUint32(nil, n) }
-	sll := func(proto uint16) []byte { // 16 bytes, protocol last
-		h := make([]byte, 16)
-		binary.BigEndian.PutUint16(h[14:], proto)
-		return h
-	}
-	sll2 := func(proto uint16) []byte { // 20 bytes, protocol first
-		h := make([]byte, 20)
-		binary.BigEndian.PutUint16(h, proto)
-		return h
-	}
-	cat := func(bs ...[]byte) []byte { return slices.Concat(bs...) }
-	tests := []struct {
-		name string
-		lt   layers.LinkType
-		// frame, and the IP packet replay must find in it (nil: skipped
-		// for skip).
-		frame, ip []byte
-		skip      string
-	}{
-		{"raw 101 v4", layers.LinkTypeRaw, v4, v4, ""},
-		{"raw 101 v6", layers.LinkTypeRaw, v6, v6, ""},
-		{"DLT_RAW 12", 12, v4, v4, ""},
-		{"DLT_RAW 14", 14, v6, v6, ""},
-		{"IPV4 228", layers.LinkTypeIPv4, v4, v4, ""},
-		{"IPV6 229", layers.LinkTypeIPv6, v6, v6, ""},
-		{"ethernet", layers.LinkTypeEthernet, ethernet(t, v4), v4, ""},
-		{"ethernet qinq", layers.LinkTypeEthernet, ethernet(t, v6, 1, 2, 3), v6, ""},
-		{"ethernet arp", layers.LinkTypeEthernet, arpFrame(t), nil, "ethertype 0x0806 (ARP)"},
-		{"ethernet short", layers.LinkTypeEthernet, make([]byte, 13), nil, "Ethernet (1): frame shorter than its link header"},
-		{"ethernet short vlan", layers.LinkTypeEthernet, ethernet(t, v4, 7)[:16], nil, "Ethernet (1): frame shorter than its link header"},
-		{"sll v4", layers.LinkTypeLinuxSLL, cat(sll(0x0800), v4), v4, ""},
-		{"sll v6", layers.LinkTypeLinuxSLL, cat(sll(0x86dd), v6), v6, ""},
-		{"sll arp", layers.LinkTypeLinuxSLL, cat(sll(0x0806), make([]byte, 28)), nil, "ethertype 0x0806 (ARP)"},
-		{"sll2 v4", layers.LinkTypeLinuxSLL2, cat(sll2(0x0800), v4), v4, ""},
-		{"sll2 short", layers.LinkTypeLinuxSLL2, sll2(0x0800)[:19], nil, "Linux SLL2 (276): frame shorter than its link header"},
-		{"null little-endian inet", layers.LinkTypeNull, cat(le32(2), v4), v4, ""},
-		{"null big-endian inet6 (macOS)", layers.LinkTypeNull, cat(be32(30), v6), v6, ""},
-		{"null little-endian inet6 (FreeBSD)", layers.LinkTypeNull, cat(le32(28), v6), v6, ""},
-		{"null other family", layers.LinkTypeNull, cat(le32(7), v4), nil, "loopback family 7"},
-		{"loop", layers.LinkTypeLoop, cat(be32(24), v6), v6, ""},
-		{"802.11", layers.LinkTypeIEEE802_11, v4, nil, "802.11 (105)"},
-		{"unnamed", 999, v4, nil, "link type 999"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			capture := writePcap(t, tt.lt, []record{{baseTime, tt.frame}})
-			c, err := NewReader(bytes.NewReader(capture), tt.name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fr, err := c.Next()
-			if tt.ip == nil {
-				_, by := c.Skipped()
-				if !errors.Is(err, io.EOF) || by[tt.skip] != 1 {
-					t.Errorf("Next: %v, skipped %v; want io.EOF and %q skipped", err, by, tt.skip)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(fr.Data, tt.ip) || fr.Number != 1 || fr.Time != baseTime.UnixNano() || fr.Length != len(tt.ip) {
-				t.Errorf("frame %+v, want the IP packet %x", fr, tt.ip)
-			}
-		})
 	}
 }
 
@@ -416,8 +274,8 @@ func TestSourceAddr(t *testing.T) {
 // stops there with an error naming the file and the frame.
 func TestDamagedCapture(t *testing.T) {
 	sc := exampleScenario(t)
-	capture := writePcap(t, layers.LinkTypeEthernet, sc.recs)
-	c, err := NewReader(bytes.NewReader(capture[:len(capture)-5]), "cut.pcap")
+	capture := pcaptest.Pcap(t, layers.LinkTypeEthernet, sc.recs)
+	c, err := pcap.NewReader(bytes.NewReader(capture[:len(capture)-5]), "cut.pcap")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,11 +289,11 @@ func TestDamagedCapture(t *testing.T) {
 	checkInvariants(t, sum)
 
 	for _, junk := range [][]byte{nil, []byte("GIF89a, not a capture at all"), capture[:20]} {
-		if _, err := NewReader(bytes.NewReader(junk), "junk.pcap"); err == nil || !strings.HasPrefix(err.Error(), "junk.pcap: ") {
-			t.Errorf("NewReader(%q…): %v, want an error naming junk.pcap", junk[:min(8, len(junk))], err)
+		if _, err := pcap.NewReader(bytes.NewReader(junk), "junk.pcap"); err == nil || !strings.HasPrefix(err.Error(), "junk.pcap: ") {
+			t.Errorf("pcap.NewReader(%q…): %v, want an error naming junk.pcap", junk[:min(8, len(junk))], err)
 		}
 	}
-	if _, err := Open(filepath.Join(t.TempDir(), "missing.pcap")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := pcap.Open(filepath.Join(t.TempDir(), "missing.pcap")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Open(missing): %v, want ErrNotExist", err)
 	}
 }
@@ -460,7 +318,7 @@ func TestExternalCaptures(t *testing.T) {
 	e := exampleEngine()
 	sums := map[string]*Summary{}
 	for _, path := range files {
-		c, err := Open(path)
+		c, err := pcap.Open(path)
 		if err != nil {
 			t.Errorf("%v", err)
 			continue
@@ -546,7 +404,7 @@ func checkInvariants(t *testing.T, s *Summary) {
 func TestPackets(t *testing.T) {
 	sc := exampleScenario(t)
 	path := filepath.Join(t.TempDir(), "scenario.pcap")
-	if err := os.WriteFile(path, writePcap(t, layers.LinkTypeEthernet, sc.recs), 0o644); err != nil {
+	if err := os.WriteFile(path, pcaptest.Pcap(t, layers.LinkTypeEthernet, sc.recs), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	pkts, err := Packets(path)
@@ -562,7 +420,7 @@ func TestPackets(t *testing.T) {
 	for i := range pkts {
 		p := &pkts[i]
 		if want := sc.ip[p.Number-1]; !bytes.Equal(p.Data, want) || p.Src != SourceAddr(want) ||
-			p.Time != sc.recs[p.Number-1].time.UnixNano() {
+			p.Time != sc.recs[p.Number-1].Time.UnixNano() {
 			t.Errorf("packet %d (frame %d) differs from what was written", i, p.Number)
 		}
 		e.Process(e.SourcePort(p.Src), p.Data, p.Time, &v)
@@ -582,16 +440,16 @@ func TestRunAllocations(t *testing.T) {
 	capture := func(n int) []byte {
 		syn := ipPacket(t, tcp(web1, app1, 49152, 8080, packet.TCPSyn))
 		ack := ipPacket(t, tcp(web1, app1, 49152, 8080, packet.TCPAck))
-		recs := []record{{baseTime, ethernet(t, syn)}}
-		frame := ethernet(t, ack)
+		recs := []record{{Time: baseTime, Data: pcaptest.Ethernet(t, syn)}}
+		frame := pcaptest.Ethernet(t, ack)
 		for i := 1; i < n; i++ {
-			recs = append(recs, record{baseTime.Add(time.Duration(i) * time.Microsecond), frame})
+			recs = append(recs, record{Time: baseTime.Add(time.Duration(i) * time.Microsecond), Data: frame})
 		}
-		return writePcap(t, layers.LinkTypeEthernet, recs)
+		return pcaptest.Pcap(t, layers.LinkTypeEthernet, recs)
 	}
 	allocs := func(b []byte) float64 {
 		return testing.AllocsPerRun(5, func() {
-			c, err := NewReader(bytes.NewReader(b), "allocs.pcap")
+			c, err := pcap.NewReader(bytes.NewReader(b), "allocs.pcap")
 			if err != nil {
 				t.Fatal(err)
 			}

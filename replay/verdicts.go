@@ -9,6 +9,7 @@ import (
 
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/pcap"
 	"github.com/vpclab/vpclab/verdict"
 )
 
@@ -67,7 +68,7 @@ func newVerdictWriter(w io.Writer, snap *dataplane.Snapshot) *verdictWriter {
 	return &verdictWriter{w: bufio.NewWriterSize(w, 64<<10), snap: snap, buf: make([]byte, 0, 512)}
 }
 
-func (vw *verdictWriter) write(fr *Frame, v *verdict.Verdict) error {
+func (vw *verdictWriter) write(fr *pcap.Frame, v *verdict.Verdict) error {
 	p := &vw.p
 	p.Decode(fr.Data) // fills what it can read even when it fails
 	b := vw.buf[:0]

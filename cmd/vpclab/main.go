@@ -28,6 +28,7 @@ import (
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/mirror"
+	"github.com/vpclab/vpclab/pcap"
 	"github.com/vpclab/vpclab/policytest"
 	"github.com/vpclab/vpclab/replay"
 )
@@ -393,7 +394,7 @@ time; its traffic mirror sessions with pcap targets are written too.`,
 			if err != nil {
 				return err
 			}
-			c, err := replay.Open(args[0])
+			c, err := pcap.Open(args[0])
 			if err != nil {
 				return err
 			}

@@ -1,4 +1,4 @@
-package replay
+package pcap
 
 import (
 	"encoding/binary"
@@ -8,7 +8,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 )
 
-// Link types replay understands, beyond gopacket's names for them. DLT_RAW
+// Link types the Reader understands, beyond gopacket's names for them. DLT_RAW
 // is 12 on most systems and 14 on OpenBSD; pcap files should say 101
 // (LINKTYPE_RAW), but some writers put the DLT value.
 const (
@@ -42,7 +42,7 @@ func isIPFamily(f uint32) bool {
 type skipKind uint8
 
 const (
-	skipLinkType  skipKind = iota // a link type replay does not read
+	skipLinkType  skipKind = iota // a link type the Reader does not read
 	skipEtherType                 // a non-IP EtherType (Ethernet, SLL, SLL2)
 	skipFamily                    // a non-IP address family (NULL, LOOP)
 	skipShort                     // the frame ends inside its link header
@@ -144,12 +144,21 @@ func (k skipKey) String() string {
 	case skipFamily:
 		return fmt.Sprintf("loopback family %d", k.val)
 	case skipShort:
-		return linkTypeName(layers.LinkType(k.val)) + ": frame shorter than its link header"
+		return LinkTypeName(layers.LinkType(k.val)) + ": frame shorter than its link header"
 	}
-	return linkTypeName(layers.LinkType(k.val))
+	return LinkTypeName(layers.LinkType(k.val))
 }
 
-// linkName names a link type, or returns "" when neither replay nor
+// LinkTypeName returns "Ethernet (1)" and the like: a link type's name and
+// number, or "link type N" when neither the Reader nor gopacket knows it.
+func LinkTypeName(lt layers.LinkType) string {
+	if n := linkName(lt); n != "" {
+		return fmt.Sprintf("%s (%d)", n, lt)
+	}
+	return fmt.Sprintf("link type %d", lt)
+}
+
+// linkName names a link type, or returns "" when neither the Reader nor
 // gopacket knows it.
 func linkName(lt layers.LinkType) string {
 	switch lt {

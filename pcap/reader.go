@@ -1,4 +1,4 @@
-package replay
+package pcap
 
 import (
 	"bufio"
@@ -128,7 +128,7 @@ func (c *Reader) LinkType() layers.LinkType {
 func (c *Reader) Frames() int64 { return c.frames }
 
 // Skipped returns how many frames were skipped, and why: a link type
-// replay does not read ("802.11 (105)", "link type 999"), a frame of
+// the Reader does not read ("802.11 (105)", "link type 999"), a frame of
 // another protocol than IP ("ethertype 0x0806 (ARP)", "802.3 frame with
 // LLC (no EtherType)", "loopback family 7"), or a frame that ends inside
 // its link header ("Ethernet (1): frame shorter than its link header").
