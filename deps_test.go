@@ -33,7 +33,8 @@ var forbidden = map[string][]string{
 	"sg":                 {module + "lab", module + "dataplane"},
 	"nacl":               {module + "lab", module + "dataplane"},
 	"ec2":                {module + "lab", module + "dataplane", module + "change", module + "authz", module + "control", module + "live"},
-	"control":            {module + "live"}, // it declares the Lab it needs; daemon adapts live to it
+	"control":            {module + "live"},                                                           // it declares the Lab it needs; daemon adapts live to it
+	"pcap":               {module + "dataplane", module + "lab", module + "live", module + "verdict"}, // files, not verdicts
 }
 
 // onlyImports lists packages whose direct imports, outside the standard
