@@ -8,9 +8,8 @@
 //	x, err := live.Start(l, live.Options{})
 //	defer x.Close()
 //
-// or, for a command that runs until it is told to stop,
-//
-//	err := live.Run(ctx, l, live.Options{}, func(x *live.Lab) { … })
+// (package daemon composes it with the control and metrics servers for
+// vpclab up).
 //
 // # What it promises
 //

@@ -180,24 +180,6 @@ func eniMTU(p *labnet.Plan) int {
 	return labnet.DefaultMTU
 }
 
-// Run starts l as Start does, calls started (if not nil) once it is up,
-// enforces it until ctx is done or a device fails, and then closes it. It
-// returns why it stopped early, or what closing failed to remove.
-func Run(ctx context.Context, l *lab.Lab, o Options, started func(*Lab)) error {
-	x, err := Start(l, o)
-	if err != nil {
-		return err
-	}
-	if started != nil {
-		started(x)
-	}
-	select {
-	case <-ctx.Done():
-	case <-x.failed:
-	}
-	return x.Close()
-}
-
 // Started returns when the lab started enforcing.
 func (x *Lab) Started() time.Time { return x.start }
 
@@ -273,7 +255,7 @@ func (x *Lab) Close() error {
 	return x.closeErr
 }
 
-// fail records that a device failed and wakes Run.
+// fail records that a device failed and wakes whoever waits on Failed.
 func (x *Lab) fail(err error) {
 	x.mu.Lock()
 	x.errs = append(x.errs, err)

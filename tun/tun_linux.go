@@ -91,26 +91,6 @@ type NativeTun struct {
 
 var _ Device = (*NativeTun)(nil)
 
-// Open creates a TUN device in the calling goroutine's network namespace.
-func Open(cfg Config) (*NativeTun, error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	here, err := netns.Get()
-	if err != nil {
-		return nil, err
-	}
-	defer here.Close()
-	t, err := create(cfg, cfg.Name)
-	if err != nil {
-		return nil, err
-	}
-	if err := t.attach(here, "", cfg.MTU); err != nil {
-		t.Close()
-		return nil, err
-	}
-	return t, nil
-}
-
 // OpenInNamespace creates a TUN device in the calling goroutine's network
 // namespace under a temporary name, moves its link into ns with netlink,
 // and there renames it to cfg.Name and sets cfg.MTU. The descriptor keeps
