@@ -33,6 +33,7 @@ var forbidden = map[string][]string{
 	"sg":                 {module + "lab", module + "dataplane"},
 	"nacl":               {module + "lab", module + "dataplane"},
 	"ec2":                {module + "lab", module + "dataplane", module + "change", module + "authz", module + "control", module + "live"},
+	"lab":                {module + "conntrack"},                                                      // lab holds the timeout defaults; conntrack takes values
 	"control":            {module + "live"},                                                           // it declares the Lab it needs; daemon adapts live to it
 	"pcap":               {module + "dataplane", module + "lab", module + "live", module + "verdict"}, // files, not verdicts
 }

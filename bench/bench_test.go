@@ -268,7 +268,7 @@ func BenchmarkFlowMemory(b *testing.B) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		t := conntrack.NewTable(conntrack.NewAllowance(flows), conntrack.DefaultTimeouts())
+		t := conntrack.NewTable(conntrack.NewAllowance(flows), dataplane.Timeouts(&lab.Lab{}, &lab.Interface{}))
 		for i := 0; i < flows; i++ {
 			a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 			var k conntrack.Packed

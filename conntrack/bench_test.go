@@ -10,7 +10,7 @@ import (
 
 // tableOf returns a table tracking n flows (manyKey(0..n-1)), ESTABLISHED.
 func tableOf(n int) *Table {
-	tb := NewTable(nil, DefaultTimeouts())
+	tb := NewTable(nil, testTimeouts())
 	for i := range n {
 		k := manyKey(i)
 		tb.Insert(packed(&k), true, ack, 0)
@@ -97,7 +97,7 @@ func BenchmarkSetAndLookup(b *testing.B) {
 		src, dst netip.Addr
 	}{{"v4", a4, b4}, {"v6", a6, b6}} {
 		b.Run(tc.name, func(b *testing.B) {
-			tb := NewTable(nil, DefaultTimeouts())
+			tb := NewTable(nil, testTimeouts())
 			var k Packed
 			tb.Insert(&k, k.Set(tc.src, tc.dst, packet.ProtoTCP, 40000, 443, 0, 0, 0), ack, 0)
 			b.ReportAllocs()
@@ -118,7 +118,7 @@ func BenchmarkSetAndLookup(b *testing.B) {
 // up to 1M (then a Flush, untimed), so the cost includes the doublings.
 func BenchmarkInsert(b *testing.B) {
 	b.Run("churn", func(b *testing.B) {
-		tb := NewTable(nil, DefaultTimeouts())
+		tb := NewTable(nil, testTimeouts())
 		step := int64(30*time.Second) >> 16
 		b.ReportAllocs()
 		for i := range b.N {
@@ -133,7 +133,7 @@ func BenchmarkInsert(b *testing.B) {
 		b.ReportMetric(float64(tb.Len()), "flows")
 	})
 	b.Run("grow", func(b *testing.B) {
-		tb := NewTable(nil, DefaultTimeouts())
+		tb := NewTable(nil, testTimeouts())
 		b.ReportAllocs()
 		for i := range b.N {
 			if i&(1<<20-1) == 0 && i > 0 {

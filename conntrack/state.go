@@ -1,8 +1,6 @@
 package conntrack
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/vpclab/vpclab/packet"
@@ -177,7 +175,10 @@ func (s cstate) reopens(flags uint8) bool {
 }
 
 // Timeouts are the idle timeouts of tracked flows, per state (spec §3.6).
-// A zero field takes its value from DefaultTimeouts.
+// conntrack owns no defaults and checks no ranges: the model does (package
+// lab holds AWS's defaults, the Policy values and the ranges AWS allows).
+// Every field is used as given; one of zero or less expires the entries
+// of its state at once.
 type Timeouts struct {
 	// Per ENI, settable in AWS (ConnectionTrackingConfiguration).
 	TCPEstablished time.Duration // 60s..432000s, default 432000s (5 days)
@@ -196,74 +197,23 @@ type Timeouts struct {
 	Other        time.Duration // 600s, fixed by AWS for protocols other than TCP, UDP and ICMP
 }
 
-// DefaultTimeouts returns AWS's defaults and the spec's Policy values.
-func DefaultTimeouts() Timeouts {
-	return Timeouts{
-		TCPEstablished: 432000 * time.Second,
-		UDP:            30 * time.Second,
-		UDPStream:      180 * time.Second,
-		TCPSynSent:     120 * time.Second,
-		TCPSynRecv:     60 * time.Second,
-		TCPFinWait:     120 * time.Second,
-		TCPCloseWait:   60 * time.Second,
-		TCPTimeWait:    120 * time.Second,
-		TCPLastAck:     30 * time.Second,
-		TCPClose:       10 * time.Second,
-		ICMP:           30 * time.Second,
-		Other:          600 * time.Second,
-	}
-}
-
-// Validate refuses per-ENI timeouts outside AWS's allowed ranges and negative
-// Policy timeouts (spec §3.6). Zero fields are valid: they mean the default.
-func (t Timeouts) Validate() error {
-	var errs []error
-	for _, r := range []struct {
-		name     string
-		v        time.Duration
-		min, max time.Duration
-	}{
-		{"TCP established", t.TCPEstablished, 60 * time.Second, 432000 * time.Second},
-		{"UDP", t.UDP, 30 * time.Second, 60 * time.Second},
-		{"UDP stream", t.UDPStream, 60 * time.Second, 180 * time.Second},
-	} {
-		if r.v != 0 && (r.v < r.min || r.v > r.max) {
-			errs = append(errs, fmt.Errorf("conntrack: %s timeout %v outside %v..%v", r.name, r.v, r.min, r.max))
-		}
-	}
-	for _, v := range []time.Duration{t.TCPSynSent, t.TCPSynRecv, t.TCPFinWait, t.TCPCloseWait,
-		t.TCPTimeWait, t.TCPLastAck, t.TCPClose, t.ICMP, t.Other} {
-		if v < 0 {
-			errs = append(errs, fmt.Errorf("conntrack: negative timeout %v", v))
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // timeoutTable holds the idle timeout of each State, in nanoseconds.
 type timeoutTable [16]int64
 
 func (t Timeouts) table() *timeoutTable {
-	d := DefaultTimeouts()
-	pick := func(v, def time.Duration) int64 {
-		if v <= 0 {
-			return int64(def)
-		}
-		return int64(v)
-	}
 	return &timeoutTable{
-		SynSent:      pick(t.TCPSynSent, d.TCPSynSent),
-		SynRecv:      pick(t.TCPSynRecv, d.TCPSynRecv),
-		Established:  pick(t.TCPEstablished, d.TCPEstablished),
-		FinWait:      pick(t.TCPFinWait, d.TCPFinWait),
-		CloseWait:    pick(t.TCPCloseWait, d.TCPCloseWait),
-		LastAck:      pick(t.TCPLastAck, d.TCPLastAck),
-		TimeWait:     pick(t.TCPTimeWait, d.TCPTimeWait),
-		Close:        pick(t.TCPClose, d.TCPClose),
-		UDPUnreplied: pick(t.UDP, d.UDP),
-		UDPReplied:   pick(t.UDP, d.UDP),
-		UDPStream:    pick(t.UDPStream, d.UDPStream),
-		ICMP:         pick(t.ICMP, d.ICMP),
-		Other:        pick(t.Other, d.Other),
+		SynSent:      int64(t.TCPSynSent),
+		SynRecv:      int64(t.TCPSynRecv),
+		Established:  int64(t.TCPEstablished),
+		FinWait:      int64(t.TCPFinWait),
+		CloseWait:    int64(t.TCPCloseWait),
+		LastAck:      int64(t.TCPLastAck),
+		TimeWait:     int64(t.TCPTimeWait),
+		Close:        int64(t.TCPClose),
+		UDPUnreplied: int64(t.UDP),
+		UDPReplied:   int64(t.UDP),
+		UDPStream:    int64(t.UDPStream),
+		ICMP:         int64(t.ICMP),
+		Other:        int64(t.Other),
 	}
 }

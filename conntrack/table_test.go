@@ -24,7 +24,7 @@ func manyKey(i int) Key {
 
 func TestAllowance(t *testing.T) {
 	a := NewAllowance(3)
-	eni1, eni2 := NewTable(a, DefaultTimeouts()), NewTable(a, DefaultTimeouts())
+	eni1, eni2 := NewTable(a, testTimeouts()), NewTable(a, testTimeouts())
 	udp := func(i int) *Key { k := manyKey(i); k.Proto = packet.ProtoUDP; return &k }
 	now := int64(0)
 	for i, tb := range []*Table{eni1, eni1, eni2} {
@@ -81,7 +81,7 @@ func TestAllowance(t *testing.T) {
 }
 
 func TestExpireBudget(t *testing.T) {
-	tb := newTable(DefaultTimeouts())
+	tb := newTable(testTimeouts())
 	for i := range 100 {
 		k := manyKey(i)
 		k.Proto = packet.ProtoUDP
@@ -105,7 +105,7 @@ func TestExpireBudget(t *testing.T) {
 }
 
 func TestEntries(t *testing.T) {
-	tb := newTable(DefaultTimeouts())
+	tb := newTable(testTimeouts())
 	k := manyKey(1)
 	insert(tb, &k, false, syn, 0)
 	u := manyKey(2)
@@ -132,7 +132,7 @@ func TestEntries(t *testing.T) {
 }
 
 func TestRefreshGrain(t *testing.T) {
-	tb := newTable(DefaultTimeouts())
+	tb := newTable(testTimeouts())
 	k := manyKey(1)
 	insert(tb, &k, true, ack, 0)
 	half := int64(time.Millisecond / 2)
@@ -164,7 +164,7 @@ func TestGrowAndReuse(t *testing.T) {
 	if raceEnabled {
 		n = 4000
 	}
-	tb := NewTable(nil, DefaultTimeouts())
+	tb := NewTable(nil, testTimeouts())
 	growingInserts := 0
 	for i := range n {
 		k := manyKey(i)
@@ -205,7 +205,7 @@ func TestGrowAndReuse(t *testing.T) {
 }
 
 func TestLookupDoesNotAllocate(t *testing.T) {
-	tb := newTable(DefaultTimeouts())
+	tb := newTable(testTimeouts())
 	var k, miss Packed
 	km, kmiss := manyKey(1), manyKey(2)
 	km.Pack(&k)
@@ -267,7 +267,7 @@ func testConcurrentLookups(t *testing.T, maxBuckets, rounds int) {
 		never          = 1 << 22
 	)
 	reopenKey := func(j int) Key { return manyKey(1<<23 + 1<<20 + j) }
-	tb := NewTable(nil, DefaultTimeouts())
+	tb := NewTable(nil, testTimeouts())
 	if maxBuckets != 0 {
 		tb.view.Store(newView(maxBuckets, 0, nil))
 		tb.maxBuckets = maxBuckets
@@ -372,7 +372,7 @@ func bytesPerFlow(n int) float64 {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	tb := NewTable(NewAllowance(n), DefaultTimeouts())
+	tb := NewTable(NewAllowance(n), testTimeouts())
 	for i := range n {
 		k := manyKey(i)
 		insert(tb, &k, true, syn, 0)
@@ -402,7 +402,7 @@ func TestAgainstModel(t *testing.T) {
 		pool[i] = manyKey(i)
 		pool[i].Proto = []uint8{packet.ProtoTCP, packet.ProtoUDP, packet.ProtoICMP, 47}[i%4]
 	}
-	to := DefaultTimeouts()
+	to := testTimeouts()
 	to.TCPEstablished = 90 * time.Second
 	tb := NewTable(nil, to)
 	timeout := to.table()
@@ -462,7 +462,7 @@ func TestAgainstModel(t *testing.T) {
 // read back by the next lookup, and is never written into an entry that
 // changed under the caller.
 func TestTag(t *testing.T) {
-	tb := NewTable(NewAllowance(10), DefaultTimeouts())
+	tb := NewTable(NewAllowance(10), testTimeouts())
 	k, lo := MakeKey(netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), 6, 1000, 80, 0, 0, 0)
 	if !insert(tb, &k, lo, 0x02, 0) {
 		t.Fatal("insert refused")

@@ -110,21 +110,31 @@ func (r *resolver) PrefixList(id string) []netip.Prefix {
 
 func (r *resolver) Members(group string) []netip.Addr { return r.members[group] }
 
-func timeouts(l *lab.Lab, e *lab.Interface) conntrack.Timeouts {
-	s := &l.Settings
+// Timeouts returns the conntrack timeouts of ENI e in lab l: its own
+// per-ENI ones and the lab's settings, each zero field (a lab built in code
+// rather than parsed) taking lab's default.
+func Timeouts(l *lab.Lab, e *lab.Interface) conntrack.Timeouts {
+	s, c := l.Settings, e.Conntrack
+	ds, dc := lab.DefaultSettings(), lab.DefaultConntrackTimeouts()
+	or := func(v, def time.Duration) time.Duration {
+		if v <= 0 {
+			return def
+		}
+		return v
+	}
 	return conntrack.Timeouts{
-		TCPEstablished: e.Conntrack.TCPEstablished,
-		UDP:            e.Conntrack.UDP,
-		UDPStream:      e.Conntrack.UDPStream,
-		TCPSynSent:     s.TCPSynSent,
-		TCPSynRecv:     s.TCPSynRecv,
-		TCPFinWait:     s.TCPFinWait,
-		TCPCloseWait:   s.TCPCloseWait,
-		TCPTimeWait:    s.TCPTimeWait,
-		TCPLastAck:     s.TCPLastAck,
-		TCPClose:       s.TCPClose,
-		ICMP:           s.ICMP,
-		Other:          s.Other,
+		TCPEstablished: or(c.TCPEstablished, dc.TCPEstablished),
+		UDP:            or(c.UDP, dc.UDP),
+		UDPStream:      or(c.UDPStream, dc.UDPStream),
+		TCPSynSent:     or(s.TCPSynSent, ds.TCPSynSent),
+		TCPSynRecv:     or(s.TCPSynRecv, ds.TCPSynRecv),
+		TCPFinWait:     or(s.TCPFinWait, ds.TCPFinWait),
+		TCPCloseWait:   or(s.TCPCloseWait, ds.TCPCloseWait),
+		TCPTimeWait:    or(s.TCPTimeWait, ds.TCPTimeWait),
+		TCPLastAck:     or(s.TCPLastAck, ds.TCPLastAck),
+		TCPClose:       or(s.TCPClose, ds.TCPClose),
+		ICMP:           or(s.ICMP, ds.ICMP),
+		Other:          or(s.Other, ds.Other),
 	}
 }
 
@@ -186,10 +196,10 @@ func compile(l *lab.Lab, st *state) (*Snapshot, *pending) {
 			var table *conntrack.Table
 			if ok {
 				table = st.tables[slot]
-				p.retime = append(p.retime, retime{table, timeouts(l, e), a})
+				p.retime = append(p.retime, retime{table, Timeouts(l, e), a})
 			} else {
 				slot = verdict.Port(len(st.tables) + len(p.tables))
-				table = conntrack.NewTable(a, timeouts(l, e))
+				table = conntrack.NewTable(a, Timeouts(l, e))
 				p.tables = append(p.tables, namedTable{e.ID, slot, table})
 			}
 			key := groupSetKey(e.SecurityGroups)

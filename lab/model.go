@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/vpclab/vpclab/conntrack"
 	"github.com/vpclab/vpclab/nacl"
 	"github.com/vpclab/vpclab/sg"
 )
@@ -178,37 +177,37 @@ type Settings struct {
 	IMDS string
 }
 
-// DefaultSettings returns the spec's Policy defaults. The timeouts are
-// conntrack.DefaultTimeouts.
+// DefaultSettings returns the spec's Policy defaults. The TCP timeouts AWS
+// does not publish are Linux nf_conntrack's; Other is AWS's fixed 600 s.
+// This is the one home of these values: conntrack takes what it is given.
 func DefaultSettings() Settings {
-	t := conntrack.DefaultTimeouts()
 	return Settings{
 		SecondaryIPsInGroupRefs: true,
 		UntrackedAcrossGroups:   true,
 		AdmitRelatedICMP:        false,
 		DefaultAllowance:        100000,
-		TCPSynSent:              t.TCPSynSent,
-		TCPSynRecv:              t.TCPSynRecv,
-		TCPFinWait:              t.TCPFinWait,
-		TCPCloseWait:            t.TCPCloseWait,
-		TCPTimeWait:             t.TCPTimeWait,
-		TCPLastAck:              t.TCPLastAck,
-		TCPClose:                t.TCPClose,
-		ICMP:                    t.ICMP,
-		Other:                   t.Other,
+		TCPSynSent:              120 * time.Second,
+		TCPSynRecv:              60 * time.Second,
+		TCPFinWait:              120 * time.Second,
+		TCPCloseWait:            60 * time.Second,
+		TCPTimeWait:             120 * time.Second,
+		TCPLastAck:              30 * time.Second,
+		TCPClose:                10 * time.Second,
+		ICMP:                    30 * time.Second,
+		Other:                   600 * time.Second,
 		FragmentTimeout:         30 * time.Second,
 		IMDS:                    IMDSv1AndV2,
 	}
 }
 
-// DefaultConntrackTimeouts returns AWS's default per-ENI timeouts, those of
-// conntrack.DefaultTimeouts.
+// DefaultConntrackTimeouts returns AWS's default per-ENI timeouts
+// (ConnectionTrackingConfiguration): 5 days TCP established, 30 s UDP,
+// 180 s UDP stream.
 func DefaultConntrackTimeouts() ConntrackTimeouts {
-	t := conntrack.DefaultTimeouts()
 	return ConntrackTimeouts{
-		TCPEstablished: t.TCPEstablished,
-		UDP:            t.UDP,
-		UDPStream:      t.UDPStream,
+		TCPEstablished: 432000 * time.Second,
+		UDP:            30 * time.Second,
+		UDPStream:      180 * time.Second,
 	}
 }
 
