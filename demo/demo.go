@@ -40,8 +40,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/explain"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/sg"
 )
 
@@ -148,9 +150,9 @@ func (s service) String() string {
 // ruleService returns the service a rule opens, if a case can try it.
 func ruleService(r *sg.Rule) (service, bool) {
 	switch r.Protocol {
-	case sg.ProtoTCP, sg.ProtoUDP:
+	case packet.ProtoTCP, packet.ProtoUDP:
 		name := "tcp"
-		if r.Protocol == sg.ProtoUDP {
+		if r.Protocol == packet.ProtoUDP {
 			name = "udp"
 		}
 		p := r.FromPort
@@ -161,13 +163,13 @@ func ruleService(r *sg.Rule) (service, bool) {
 			}
 		}
 		return service{name, p}, true
-	case sg.ProtoAll:
+	case ec2.ProtoAll:
 		return service{"tcp", 80}, true
-	case sg.ProtoICMP:
+	case packet.ProtoICMP:
 		if r.ICMPType == 8 || r.ICMPType == -1 {
 			return service{"icmp", 0}, true
 		}
-	case sg.ProtoICMPv6:
+	case packet.ProtoICMPv6:
 		if r.ICMPType == 128 || r.ICMPType == -1 {
 			return service{"icmpv6", 0}, true
 		}
@@ -351,7 +353,7 @@ func peerKind(l *lab.Lab, r *sg.Rule, lists map[string]*lab.PrefixList) (interna
 	}
 	switch {
 	case r.Group != "":
-		return true, r.Protocol == sg.ProtoICMPv6
+		return true, r.Protocol == packet.ProtoICMPv6
 	case r.PrefixList != "":
 		if p := lists[r.PrefixList]; p != nil && len(p.CIDRs) > 0 {
 			return within(p.CIDRs[0]), p.CIDRs[0].Addr().Is6()

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/sg"
 )
 
@@ -15,7 +16,7 @@ func bigLab(n int) *Lab {
 	l.Quotas.SGRules, l.Quotas.RulesTimesSGs = n+100, 16*(n+100)
 	g := l.Group("sg-db")
 	for i := range n {
-		g.Ingress = append(g.Ingress, sg.Rule{ID: fmt.Sprintf("sgr-%017x", i), Protocol: sg.ProtoTCP, FromPort: i % 65536, ToPort: i % 65536,
+		g.Ingress = append(g.Ingress, sg.Rule{ID: fmt.Sprintf("sgr-%017x", i), Protocol: packet.ProtoTCP, FromPort: i % 65536, ToPort: i % 65536,
 			ICMPType: -1, ICMPCode: -1, CIDR: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 32)})
 	}
 	return l

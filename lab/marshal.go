@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/nacl"
 	"github.com/vpclab/vpclab/sg"
 )
@@ -365,10 +366,8 @@ func (m *marshaller) traffic(o *node, proto, from, to, typ, code int) {
 
 // protoText writes a protocol as the file format reads it.
 func protoText(proto int) string {
-	if proto == sg.ProtoAll || proto == sg.ProtoICMP || proto == sg.ProtoTCP || proto == sg.ProtoUDP || proto == sg.ProtoICMPv6 {
-		return protoName(proto)
-	}
-	return strconv.Itoa(proto)
+	s, _ := ec2.ProtocolName(proto)
+	return s
 }
 
 func portRange(from, to int) string {

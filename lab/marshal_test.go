@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/sg"
 )
 
@@ -107,8 +108,8 @@ func TestMarshalByHand(t *testing.T) {
 		VPC:     VPC{ID: "vpc-1", CIDR: netip.MustParsePrefix("10.1.0.0/16")},
 		Subnets: []*Subnet{{ID: "subnet-1", CIDR: netip.MustParsePrefix("10.1.1.0/24")}},
 		SecurityGroups: []*sg.Group{{ID: "sg-1", Description: "web: \"quoted\" # not a comment",
-			Ingress: []sg.Rule{{ID: "sgr-1", Protocol: sg.ProtoTCP, FromPort: 443, ToPort: 443, CIDR: netip.MustParsePrefix("0.0.0.0/0")},
-				{Protocol: sg.ProtoICMP, ICMPType: 8, ICMPCode: -1, Group: "sg-1"}}}},
+			Ingress: []sg.Rule{{ID: "sgr-1", Protocol: packet.ProtoTCP, FromPort: 443, ToPort: 443, CIDR: netip.MustParsePrefix("0.0.0.0/0")},
+				{Protocol: packet.ProtoICMP, ICMPType: 8, ICMPCode: -1, Group: "sg-1"}}}},
 		Instances: []*Instance{{Name: "i-0abc", Interfaces: []*Interface{{ID: "eni-1", Subnet: "subnet-1",
 			IP: netip.MustParseAddr("10.1.1.10"), SecurityGroups: []string{"sg-1"}, SourceDestCheck: true}}}},
 	}

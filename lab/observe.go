@@ -9,6 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/internal/yamlpos"
 	"github.com/vpclab/vpclab/sg"
 )
@@ -170,7 +171,7 @@ func (p *parser) mirrorRules(filter yamlpos.Object, dir string) []MirrorRule {
 		if !ok {
 			continue
 		}
-		r := MirrorRule{Protocol: sg.ProtoAll, SourceToPort: 65535, DestinationToPort: 65535, Line: item.Line}
+		r := MirrorRule{Protocol: ec2.ProtoAll, SourceToPort: 65535, DestinationToPort: 65535, Line: item.Line}
 		if v, ok := p.Integer(p.Need(o, "rule", "a rule needs a number, 1-32766"), o.At("rule"), "a rule number", 1, maxMirrorRule); ok {
 			if first, dup := numbers[v]; dup {
 				p.Errorf(o.Vals["rule"], o.At("rule"), "rule %d is used twice in %s (first at line %d)", v, filter.At(dir), first)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vpclab/vpclab/nacl"
+	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/sg"
 )
 
@@ -238,7 +239,7 @@ func TestOverrides(t *testing.T) {
 	}
 	g := l.Group(sg.DefaultGroupID)
 	if g.Description != "replaced" || len(g.Ingress) != 1 || g.Ingress[0].Group != sg.DefaultGroupID ||
-		len(g.Egress) != 1 || g.Egress[0].Protocol != sg.ProtoUDP {
+		len(g.Egress) != 1 || g.Egress[0].Protocol != packet.ProtoUDP {
 		t.Errorf("default group = %+v: want the self-reference kept and egress replaced", g)
 	}
 	if got := l.ACL("acl-first"); len(got.Ingress)+len(got.Egress) != 0 {
@@ -279,11 +280,11 @@ func TestOverrides(t *testing.T) {
 func TestJSON(t *testing.T) {
 	l := load(t, "lab.json")
 	r := l.Group("sg-web").Ingress[0]
-	if r.ID != "sgr-0123456789abcdef0" || r.Protocol != sg.ProtoTCP || r.FromPort != 443 || r.ToPort != 443 || r.Line != 12 {
+	if r.ID != "sgr-0123456789abcdef0" || r.Protocol != packet.ProtoTCP || r.FromPort != 443 || r.ToPort != 443 || r.Line != 12 {
 		t.Errorf("rule = %+v", r)
 	}
 	acl := l.ACL("acl-a")
-	if in := acl.Ingress[0]; in.Protocol != sg.ProtoTCP || in.FromPort != 1024 || in.ToPort != 65535 {
+	if in := acl.Ingress[0]; in.Protocol != packet.ProtoTCP || in.FromPort != 1024 || in.ToPort != 65535 {
 		t.Errorf("ingress entry = %+v", in)
 	}
 	if out := acl.Egress[0]; out.Protocol != -1 || out.CIDR != netip.MustParsePrefix("::/0") {

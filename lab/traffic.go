@@ -6,6 +6,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/internal/yamlpos"
 	"github.com/vpclab/vpclab/sg"
 )
@@ -63,26 +64,13 @@ func (p *parser) traffic(o yamlpos.Object) (traffic, bool) {
 	return t, ok
 }
 
-// protocols are the protocol names a file may use.
-var protocols = map[string]int{
-	"all":    sg.ProtoAll,
-	"-1":     sg.ProtoAll,
-	"icmp":   sg.ProtoICMP,
-	"tcp":    sg.ProtoTCP,
-	"udp":    sg.ProtoUDP,
-	"icmpv6": sg.ProtoICMPv6,
-}
-
 // protocol reads a protocol name or IANA number.
 func (p *parser) protocol(n *yaml.Node, field string) (int, bool) {
 	s, ok := p.Scalar(n, field, "a protocol")
 	if !ok {
 		return 0, false
 	}
-	if v, ok := protocols[strings.ToLower(s)]; ok {
-		return v, true
-	}
-	if v, err := strconv.Atoi(s); err == nil && v >= 0 && v <= 255 {
+	if v, ok := ec2.ParseAPIProtocol(s); ok {
 		return v, true
 	}
 	p.Errorf(n, field, "%q is not a protocol: use tcp, udp, icmp, icmpv6, all (or -1), or an IANA protocol number 0-255", s)
@@ -91,17 +79,8 @@ func (p *parser) protocol(n *yaml.Node, field string) (int, bool) {
 
 // protoName names a protocol number for messages.
 func protoName(proto int) string {
-	switch proto {
-	case sg.ProtoAll:
-		return "all"
-	case sg.ProtoICMP:
-		return "icmp"
-	case sg.ProtoTCP:
-		return "tcp"
-	case sg.ProtoUDP:
-		return "udp"
-	case sg.ProtoICMPv6:
-		return "icmpv6"
+	if s, ok := ec2.ProtocolName(proto); ok {
+		return s
 	}
 	return "protocol " + strconv.Itoa(proto)
 }

@@ -13,19 +13,6 @@ import (
 	"github.com/vpclab/vpclab/packet"
 )
 
-// Protocol numbers with a meaning of their own in rules.
-//
-// Deprecated: protocol numbers are packet's (packet.ProtoTCP, …) and
-// EC2's "all" is ec2.ProtoAll. These remain only until lab (traffic.go,
-// marshal.go, observe.go) and demo stop naming them; sg itself does not.
-const (
-	ProtoAll    = -1
-	ProtoICMP   = packet.ProtoICMP
-	ProtoTCP    = packet.ProtoTCP
-	ProtoUDP    = packet.ProtoUDP
-	ProtoICMPv6 = packet.ProtoICMPv6
-)
-
 // Rule is one inbound or outbound rule of a security group. Exactly one of
 // CIDR, Group and PrefixList names the peer.
 type Rule struct {
