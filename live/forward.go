@@ -1,7 +1,6 @@
 package live
 
 import (
-	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -127,7 +126,7 @@ func (f *forwarder) batch(n int, now int64) {
 			c.denied(verdict.StageRoute, verdict.CodeCannotRoute, segs, uint64(len(pkt)))
 			continue
 		}
-		decrementHop(pkt)
+		packet.DecrementHop(pkt)
 		if m != nil {
 			m.Offer(f.v.To, mirror.Ingress, &f.v, &f.p, frame[:tun.VirtioNetHdrLen], pkt, now)
 		}
@@ -290,21 +289,4 @@ func segments(frame []byte) uint64 {
 		return 1
 	}
 	return uint64((payload + int(h.GSOSize) - 1) / int(h.GSOSize))
-}
-
-// decrementHop decrements the TTL of an IPv4 packet, updating its header
-// checksum incrementally (RFC 1624, as Linux's ip_decrease_ttl), or the
-// hop limit of an IPv6 packet. The engine has parsed the packet and
-// refused it if the TTL or hop limit was below 2.
-func decrementHop(pkt []byte) {
-	switch pkt[0] >> 4 {
-	case 4:
-		pkt[8]--
-		// The 16-bit word holding the TTL fell by 0x0100: the checksum,
-		// its one's complement, rises by as much, with end-around carry.
-		sum := uint32(binary.BigEndian.Uint16(pkt[10:12])) + 0x0100
-		binary.BigEndian.PutUint16(pkt[10:12], uint16(sum+sum>>16))
-	case 6:
-		pkt[7]--
-	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
-	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"testing"
@@ -31,37 +30,6 @@ func ipv4Checksum(h []byte) uint16 {
 		sum = sum&0xffff + sum>>16
 	}
 	return ^uint16(sum)
-}
-
-func TestDecrementHopIPv4(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	h := make([]byte, 20)
-	for range 100000 {
-		for i := range h {
-			h[i] = byte(r.Uint32())
-		}
-		h[0], h[8] = 0x45, byte(2+r.IntN(254))
-		h[10], h[11] = 0, 0
-		binary.BigEndian.PutUint16(h[10:], ipv4Checksum(h))
-		ttl := h[8]
-		decrementHop(h)
-		got := binary.BigEndian.Uint16(h[10:])
-		h[10], h[11] = 0, 0
-		want := ipv4Checksum(h)
-		// 0x0000 and 0xffff are both one's-complement zero.
-		if h[8] != ttl-1 || (got != want && got|want != 0xffff) {
-			t.Fatalf("ttl %d→%d, checksum %#04x, want ttl %d, checksum %#04x", ttl, h[8], got, ttl-1, want)
-		}
-	}
-}
-
-func TestDecrementHopIPv6(t *testing.T) {
-	h := make([]byte, 40)
-	h[0], h[7] = 0x60, 64
-	decrementHop(h)
-	if h[7] != 63 {
-		t.Fatalf("hop limit %d, want 63", h[7])
-	}
 }
 
 func TestSegments(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/mirror"
+	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/tun"
 	"github.com/vpclab/vpclab/verdict"
 )
@@ -144,7 +145,7 @@ func (s *mirrorSink) Send(sess *mirror.Session, frame []byte, segs int) {
 		c.denied(verdict.StageRoute, verdict.CodeInstanceStopped, n, bytes)
 		return
 	}
-	decrementHop(pkt)
+	packet.DecrementHop(pkt)
 	s.frame = append(s.frame[:0], frame)
 	x.write(dst, s.frame, c)
 	s.frame[0] = nil
