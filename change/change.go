@@ -185,13 +185,6 @@ func changeOf(a *ec2.Action, req any) Change {
 	panic(fmt.Sprintf("change: ec2's action %s has a request change cannot apply (%T)", a.Name, req))
 }
 
-// APIName turns a CLI action name (authorize-security-group-ingress) into
-// EC2's (AuthorizeSecurityGroupIngress): ec2.APIName.
-var APIName = ec2.APIName
-
-// CLIName is the AWS CLI's name of an action: ec2.CLIName.
-var CLIName = ec2.CLIName
-
 // oneOf lists the ids of a kind of object, for not-found messages.
 func oneOf[T any](ids []T, id func(T) string) string {
 	names := make([]string, 0, len(ids))

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/sg"
 )
@@ -218,8 +219,8 @@ func TestDecode(t *testing.T) {
 		}
 	}
 	for _, a := range Actions {
-		if got := APIName(CLIName(a)); got != a {
-			t.Errorf("APIName(CLIName(%s)) = %s (%s)", a, got, CLIName(a))
+		if got := ec2.APIName(ec2.CLIName(a)); got != a {
+			t.Errorf("APIName(CLIName(%s)) = %s (%s)", a, got, ec2.CLIName(a))
 		}
 		c, err := Decode(a, []byte(`{}`))
 		if err != nil || c.Action() != "ec2:"+a {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vpclab/vpclab/authz"
 	"github.com/vpclab/vpclab/change"
+	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/lab"
 )
 
@@ -298,7 +299,7 @@ func (a *api) putLab(q *request) {
 
 // ec2 serves one EC2 action.
 func (a *api) ec2(q *request, action string) {
-	api := change.APIName(action)
+	api := ec2.APIName(action)
 	iam := "ec2:" + api
 	if !a.authenticate(q, iam, "") {
 		return
