@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 
+	"github.com/vpclab/vpclab/packet"
 	"gvisor.dev/gvisor/pkg/tcpip/checksum"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 )
@@ -33,8 +34,6 @@ const (
 	tcpFlagFIN    = uint8(header.TCPFlagFin)
 	tcpFlagPSH    = uint8(header.TCPFlagPsh)
 	tcpFlagCWR    = uint8(header.TCPFlagCwr)
-	protoTCP      = uint8(header.TCPProtocolNumber)
-	protoUDP      = uint8(header.UDPProtocolNumber)
 )
 
 // CompleteChecksum finishes, in place, the L4 checksum of a packet whose
@@ -142,9 +141,9 @@ func GSOSplit(hdr VirtioNetHdr, pkt []byte, outBufs [][]byte, sizes []int, offse
 	default:
 		return 0, ErrBadGSO
 	}
-	wantProto := protoTCP
+	wantProto := uint8(packet.ProtoTCP)
 	if gso == GSOUDPL4 {
-		wantProto = protoUDP
+		wantProto = packet.ProtoUDP
 	}
 	if proto != 0 && proto != wantProto {
 		return 0, ErrBadGSO
@@ -154,7 +153,7 @@ func GSOSplit(hdr VirtioNetHdr, pkt []byte, outBufs [][]byte, sizes []int, offse
 	}
 
 	var hdrsLen, csumAt int
-	if wantProto == protoTCP {
+	if wantProto == packet.ProtoTCP {
 		if len(pkt) < l4+tcpMinHdrLen {
 			return 0, ErrBadGSO
 		}
@@ -205,7 +204,7 @@ func GSOSplit(hdr VirtioNetHdr, pkt []byte, outBufs [][]byte, sizes []int, offse
 		seq0 uint32
 		id0  uint16
 	)
-	if wantProto == protoTCP {
+	if wantProto == packet.ProtoTCP {
 		seq0 = header.TCP(pkt[l4:]).SequenceNumber()
 	}
 	if !isV6 {
@@ -230,7 +229,7 @@ func GSOSplit(hdr VirtioNetHdr, pkt []byte, outBufs [][]byte, sizes []int, offse
 			ip.SetChecksum(^ip.CalculateChecksum())
 		}
 
-		if wantProto == protoTCP {
+		if wantProto == packet.ProtoTCP {
 			header.TCP(out[l4:]).SetSequenceNumber(seq0 + uint32(i*mss))
 			if i > 0 {
 				out[l4+tcpFlagsAt] &^= tcpFlagCWR
@@ -245,7 +244,7 @@ func GSOSplit(hdr VirtioNetHdr, pkt []byte, outBufs [][]byte, sizes []int, offse
 		out[csumAt], out[csumAt+1] = 0, 0
 		sum := checksum.Combine(addrSum, uint16(total-l4))
 		sum = ^checksum.Checksum(out[l4:], sum)
-		if sum == 0 && wantProto == protoUDP {
+		if sum == 0 && wantProto == packet.ProtoUDP {
 			sum = 0xffff
 		}
 		binary.BigEndian.PutUint16(out[csumAt:], sum)
