@@ -1,6 +1,6 @@
 package lab
 
-import "github.com/vpclab/vpclab/internal/yamlpos"
+import "github.com/vpclab/vpclab/internal/fileerr"
 
 // Error is one problem in a lab file: File, and Line and Column (counting
 // from 1; 0 when unknown) locate the offending value, Field is its path
@@ -14,13 +14,13 @@ import "github.com/vpclab/vpclab/internal/yamlpos"
 //
 // Policy-test files (package policytest) report their problems with the
 // same type.
-type Error = yamlpos.Error
+type Error = fileerr.Error
 
 // ErrorList is every problem found in a lab file, sorted by position. Parse
 // reports at most 50 of them, followed by one saying how many more there
 // were. Its Error method returns the errors one per line, and errors.As
 // finds an *Error in it.
-type ErrorList = yamlpos.ErrorList
+type ErrorList = fileerr.ErrorList
 
 // maxErrors is how many errors Parse reports before giving up on the rest.
 const maxErrors = 50

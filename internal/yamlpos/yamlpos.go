@@ -1,7 +1,7 @@
 // Package yamlpos decodes YAML files through go.yaml.in/yaml/v3 nodes so
 // that every error names the file, line, column and field it is about. It
-// owns what the lab and policy-test readers share: the Error and ErrorList
-// types, parsing one alias-free document, and the readers of mappings with
+// owns what the lab and policy-test readers share: reporting fileerr's
+// errors at a node, parsing one alias-free document, and the readers of mappings with
 // known keys and of single values (text, integers, booleans).
 //
 // Every reader reports what is wrong at the node's position and returns
@@ -22,6 +22,15 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/vpclab/vpclab/internal/fileerr"
+)
+
+// Error and ErrorList are fileerr's: one problem in a file, and all of
+// them.
+type (
+	Error     = fileerr.Error
+	ErrorList = fileerr.ErrorList
 )
 
 // Decoder collects the errors of one file.

@@ -1,4 +1,9 @@
-package yamlpos
+// Package fileerr holds the error type of every reader of a user's file
+// (lab files, policy tests, principals): one problem with its file, line,
+// column and field path, and the list of them a reader returns. It is a
+// leaf: it imports no YAML or JSON library, so that the lab model can
+// report problems keyed by field path without linking a decoder.
+package fileerr
 
 import (
 	"cmp"
