@@ -28,8 +28,14 @@ type Principal struct {
 	// Policies are its roles' policies, in the order of Roles, then its
 	// own (inline) policies. Authorize considers them all.
 	Policies []*Policy
+	// AccessKeyID is the principal's AWS access key id, for requests
+	// signed with Signature Version 4 (the EC2 Query API); empty when it
+	// has none.
+	AccessKeyID string
 
-	digest [sha256.Size]byte // SHA-256 of the token
+	digest    [sha256.Size]byte // SHA-256 of the token; zero when it has none
+	hasToken  bool
+	secretKey string // the secret access key: SigV4 needs the key itself
 }
 
 // Principals are the principals of a principals file, the custom roles it
@@ -104,12 +110,62 @@ func (ps *Principals) Authenticate(token string) (*Principal, bool) {
 	d := sha256.Sum256([]byte(token))
 	found := -1
 	for i, p := range ps.list {
-		found = subtle.ConstantTimeSelect(eq(d[:], p.digest[:]), i, found)
+		m := eq(d[:], p.digest[:])
+		if !p.hasToken { // an access key alone: no token matches
+			m = 0
+		}
+		found = subtle.ConstantTimeSelect(m, i, found)
 	}
 	if found < 0 {
 		return nil, false
 	}
 	return ps.list[found], true
+}
+
+// AccessKey returns the principal whose access key id is id, and its
+// secret access key. Access key ids are not secret (they travel in every
+// request), so the lookup need not take constant time; the signature
+// check that uses the secret does.
+func (ps *Principals) AccessKey(id string) (*Principal, string, bool) {
+	if ps == nil || id == "" {
+		return nil, "", false
+	}
+	for _, p := range ps.list {
+		if p.AccessKeyID == id {
+			return p, p.secretKey, true
+		}
+	}
+	return nil, "", false
+}
+
+// HasAccessKeys reports whether any principal has an access key.
+func (ps *Principals) HasAccessKeys() bool {
+	if ps == nil {
+		return false
+	}
+	for _, p := range ps.list {
+		if p.AccessKeyID != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// validAccessKeyID is what an access key id may be: AWS's are 16-128
+// upper-case letters and digits (AKIA… for users).
+var validAccessKeyID = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
+
+// checkSecretKey returns why s cannot be a secret access key, or "".
+func checkSecretKey(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f {
+			return "a secret access key is printable ASCII without spaces"
+		}
+	}
+	if len(s) < 16 {
+		return "a secret access key has at least 16 characters (AWS's have 40): make one with openssl rand -base64 30"
+	}
+	return ""
 }
 
 // emptyDigest is the SHA-256 of the empty token, which no principal may
@@ -228,8 +284,21 @@ func (r *reader) principalsFile(ps *Principals, n *yaml.Node) {
 		r.Errorf(list, "principals", "an empty list: name at least one principal")
 	}
 	tokens := map[[sha256.Size]byte]string{} // digest → principal, for duplicates
+	keys := map[string]string{}              // access key id → principal
 	for i, pn := range list.Content {
 		if p, tokNode, tokField := r.principal(ps, pn, i); p != nil {
+			if other, dup := keys[p.AccessKeyID]; dup && p.AccessKeyID != "" {
+				r.Errorf(pn, fmt.Sprintf("principals[%s].access_key_id", p.Name),
+					"the same access key id as principal %s (line %d): each principal needs a key of its own", other, ps.lines[other])
+				continue
+			}
+			if p.AccessKeyID != "" {
+				keys[p.AccessKeyID] = p.Name
+			}
+			if !p.hasToken {
+				ps.list = append(ps.list, p)
+				continue
+			}
 			if other, dup := tokens[p.digest]; dup {
 				r.Errorf(tokNode, tokField,
 					"the same token as principal %s (line %d): each principal needs a token of its own", other, ps.lines[other])
@@ -286,7 +355,7 @@ func (r *reader) principal(ps *Principals, n *yaml.Node, i int) (*Principal, *ya
 			}
 		}
 	}
-	o, ok := r.Object(n, path, "a principal", "name", "token", "token_sha256", "roles", "policies")
+	o, ok := r.Object(n, path, "a principal", "name", "token", "token_sha256", "access_key_id", "secret_access_key", "roles", "policies")
 	if !ok {
 		return nil, nil, ""
 	}
@@ -306,20 +375,42 @@ func (r *reader) principal(ps *Principals, n *yaml.Node, i int) (*Principal, *ya
 	}
 
 	tok, sum := o.Vals["token"], o.Vals["token_sha256"]
+	akid, secret := o.Vals["access_key_id"], o.Vals["secret_access_key"]
+	switch {
+	case akid != nil && secret == nil:
+		r.Errorf(akid, o.At("access_key_id"), "an access key id needs its secret_access_key")
+	case akid == nil && secret != nil:
+		r.Errorf(secret, o.At("secret_access_key"), "a secret access key needs its access_key_id")
+	case akid != nil:
+		if id, ok := r.Scalar(akid, o.At("access_key_id"), "an access key id"); ok {
+			if !validAccessKeyID.MatchString(id) {
+				r.Errorf(akid, o.At("access_key_id"), "%q is not an access key id: use 16-128 upper-case letters and digits, such as AKIA followed by 16 more", id)
+			}
+			p.AccessKeyID = id
+		}
+		if sk, ok := r.Scalar(secret, o.At("secret_access_key"), "a secret access key"); ok {
+			if why := checkSecretKey(sk); why != "" {
+				r.Errorf(secret, o.At("secret_access_key"), "%s", why)
+			}
+			p.secretKey = sk
+		}
+	}
 	var tokNode *yaml.Node
 	var tokField string
 	switch {
 	case tok != nil && sum != nil:
 		r.Errorf(o.Keys["token_sha256"], o.At("token_sha256"), "give token or token_sha256, not both")
+	case tok == nil && sum == nil && akid != nil:
+		// An access key alone: the principal signs EC2 Query API requests.
 	case tok == nil && sum == nil:
-		r.Errorf(n, o.At("token_sha256"), "missing: a principal needs token_sha256 (the hex SHA-256 of its token: printf %%s TOKEN | sha256sum) or token")
+		r.Errorf(n, o.At("token_sha256"), "missing: a principal needs token_sha256 (the hex SHA-256 of its token: printf %%s TOKEN | sha256sum) or token, or an access_key_id and secret_access_key")
 	case tok != nil:
 		tokNode, tokField = tok, o.At("token")
 		if t, ok := r.Scalar(tok, o.At("token"), "a token"); ok {
 			if why := checkToken(t); why != "" {
 				r.Errorf(tok, o.At("token"), "%s", why)
 			}
-			p.digest = sha256.Sum256([]byte(t))
+			p.digest, p.hasToken = sha256.Sum256([]byte(t)), true
 		}
 	default:
 		tokNode, tokField = sum, o.At("token_sha256")
@@ -331,7 +422,7 @@ func (r *reader) principal(ps *Principals, n *yaml.Node, i int) (*Principal, *ya
 			case [sha256.Size]byte(b) == emptyDigest:
 				r.Errorf(sum, o.At("token_sha256"), "the SHA-256 of the empty token: a token has at least %d characters", MinTokenLen)
 			default:
-				p.digest = [sha256.Size]byte(b)
+				p.digest, p.hasToken = [sha256.Size]byte(b), true
 			}
 		}
 	}
@@ -421,7 +512,7 @@ func (ps *Principals) AddEnv(getenv func(string) string) (*Principal, error) {
 		return nil, fmt.Errorf("authz: %s is set but %s is not: name the principal's roles, such as %s=%s (the roles are %s)",
 			EnvToken, EnvRole, EnvRole, RoleViewer, ps.roleNames())
 	}
-	p := &Principal{Name: name, digest: sha256.Sum256([]byte(token))}
+	p := &Principal{Name: name, digest: sha256.Sum256([]byte(token)), hasToken: true}
 	for _, role := range strings.Split(roles, ",") {
 		role = strings.TrimSpace(role)
 		pol := ps.role(role)
@@ -435,7 +526,7 @@ func (ps *Principals) AddEnv(getenv func(string) string) (*Principal, error) {
 		p.Policies = append(p.Policies, pol)
 	}
 	for _, q := range ps.list {
-		if q.digest == p.digest {
+		if q.hasToken && q.digest == p.digest {
 			return nil, fmt.Errorf("authz: %s is the token of principal %s of the principals file: give each its own", EnvToken, q.Name)
 		}
 	}

@@ -158,7 +158,7 @@ func TestParsePrincipalsErrors(t *testing.T) {
 		{"nothing granted", "principals:\n  - {name: a, token: " + tok("a") + "}\n",
 			[]string{"principals[a].roles: missing: a principal needs roles or policies"}},
 		{"unknown key", "principals:\n  - {name: a, token: " + tok("a") + ", role: viewer}\n",
-			[]string{"principals[a].role: unknown key: the keys of a principal are name, token, token_sha256, roles, policies"}},
+			[]string{"principals[a].role: unknown key: the keys of a principal are name, token, token_sha256, access_key_id, secret_access_key, roles, policies"}},
 		{"bad inline policy", "principals:\n  - name: a\n    token: " + tok("a") + "\n    policies:\n      - Statement:\n          Effect: Allow\n          Action: ec2:StopInstances\n          Resource: '*'\n          Condition: {Bool: {aws:MultiFactorAuthPresent: 'true'}}\n",
 			[]string{"principals.yaml:9:11: principals[a].policies[0].Statement.Condition: not supported"}},
 		{"redefined built-in role", "roles:\n  viewer: {Statement: {Effect: Allow, Action: '*', Resource: '*'}}\nprincipals:\n  - {name: a, token: " + tok("a") + ", roles: [viewer]}\n",
@@ -442,5 +442,49 @@ func TestDocExample(t *testing.T) {
 	}
 	if d := Authorize(carol, RevokeSecurityGroupIngress, sgARN("sg-db")); d.Allowed {
 		t.Errorf("carol revokes on sg-db: %+v", d)
+	}
+}
+
+func TestAccessKeys(t *testing.T) {
+	ps, err := Parse("p.yaml", []byte(`principals:
+  - name: alice
+    access_key_id: AKIAVPCLABALICE00001
+    secret_access_key: alice-secret-key-0123456789
+    roles: [network-admin]
+  - name: bob
+    token: 0123456789abcdef0123
+    access_key_id: AKIAVPCLABBOB0000001
+    secret_access_key: bob-secret-key-0123456789
+    roles: [viewer]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, secret, ok := ps.AccessKey("AKIAVPCLABALICE00001")
+	if !ok || p.Name != "alice" || secret != "alice-secret-key-0123456789" {
+		t.Errorf("AccessKey(alice) = %v %q %v", p, secret, ok)
+	}
+	if _, _, ok := ps.AccessKey("AKIAVPCLABNOBODY0001"); ok {
+		t.Error("an unknown key was found")
+	}
+	if p, ok := ps.Authenticate("0123456789abcdef0123"); !ok || p.Name != "bob" {
+		t.Errorf("bob's token: %v %v", p, ok)
+	}
+	// alice has no token: the empty token's digest, or a zero digest, must
+	// not reach her.
+	if !ps.HasAccessKeys() {
+		t.Error("HasAccessKeys is false")
+	}
+	for _, bad := range []struct{ yaml, want string }{
+		{"  - {name: a, access_key_id: AKIAVPCLABALICE00001, roles: [viewer]}", "needs its secret_access_key"},
+		{"  - {name: a, secret_access_key: alice-secret-key-0123456789, roles: [viewer]}", "needs its access_key_id"},
+		{"  - {name: a, access_key_id: akia-lower, secret_access_key: alice-secret-key-0123456789, roles: [viewer]}", "is not an access key id"},
+		{"  - {name: a, access_key_id: AKIAVPCLABALICE00001, secret_access_key: short, roles: [viewer]}", "at least 16"},
+		{"  - {name: a, access_key_id: AKIAVPCLABALICE00001, secret_access_key: alice-secret-key-0123456789, roles: [viewer]}\n  - {name: b, access_key_id: AKIAVPCLABALICE00001, secret_access_key: other-secret-key-0123456789, roles: [viewer]}", "same access key id as principal a"},
+	} {
+		_, err := Parse("p.yaml", []byte("principals:\n"+bad.yaml+"\n"))
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: got %v, want %q", bad.yaml, err, bad.want)
+		}
 	}
 }
