@@ -138,19 +138,6 @@ func (ps *Principals) AccessKey(id string) (*Principal, string, bool) {
 	return nil, "", false
 }
 
-// HasAccessKeys reports whether any principal has an access key.
-func (ps *Principals) HasAccessKeys() bool {
-	if ps == nil {
-		return false
-	}
-	for _, p := range ps.list {
-		if p.AccessKeyID != "" {
-			return true
-		}
-	}
-	return false
-}
-
 // validAccessKeyID is what an access key id may be: AWS's are 16-128
 // upper-case letters and digits (AKIA… for users).
 var validAccessKeyID = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)

@@ -472,8 +472,10 @@ func TestAccessKeys(t *testing.T) {
 	}
 	// alice has no token: the empty token's digest, or a zero digest, must
 	// not reach her.
-	if !ps.HasAccessKeys() {
-		t.Error("HasAccessKeys is false")
+	for _, tok := range []string{"", "alice-secret-key-0123456789"} {
+		if p, ok := ps.Authenticate(tok); ok && p.Name == "alice" {
+			t.Errorf("token %q authenticates alice, who has only an access key", tok)
+		}
 	}
 	for _, bad := range []struct{ yaml, want string }{
 		{"  - {name: a, access_key_id: AKIAVPCLABALICE00001, roles: [viewer]}", "needs its secret_access_key"},
