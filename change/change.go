@@ -117,7 +117,10 @@ func Validate(l *lab.Lab) (*lab.Lab, error) {
 		msgs = append(msgs, e.Field+": "+e.Msg)
 	}
 	code := "InvalidParameterValue"
-	if strings.Contains(list[0].Msg, "quota") {
+	switch {
+	case strings.Contains(list[0].Msg, "quotas.sgs_per_vpc"):
+		code = "SecurityGroupLimitExceeded"
+	case strings.Contains(list[0].Msg, "quota"):
 		code = "RulesPerSecurityGroupLimitExceeded"
 		if strings.Contains(list[0].Field, "network_acls") {
 			code = "NetworkAclEntryLimitExceeded"

@@ -118,6 +118,7 @@ func RaiseQuotas(l *lab.Lab) []string {
 		{"security group rules per direction and family", &q.SGRules, need.SGRules, lab.MaxQuotas.SGRules},
 		{"security groups per interface", &q.SGsPerENI, need.SGsPerENI, lab.MaxQuotas.SGsPerENI},
 		{"rules of an interface's groups together, per direction and family", &q.RulesTimesSGs, need.RulesTimesSGs, lab.MaxQuotas.RulesTimesSGs},
+		{"security groups per VPC", &q.SGsPerVPC, need.SGsPerVPC, lab.MaxQuotas.SGsPerVPC},
 	} {
 		if c.need > c.max {
 			over = append(over, fmt.Sprintf("%d %s: a lab allows at most %d", c.need, c.what, c.max))

@@ -33,7 +33,7 @@
 //	                  (default true), conntrack: {tcp_established_timeout,
 //	                  udp_timeout, udp_stream_timeout}
 //	internet:         hosts: addresses outside the VPC
-//	quotas:           nacl_entries, sg_rules, sgs_per_eni, rules_times_sgs
+//	quotas:           nacl_entries, sg_rules, sgs_per_eni, rules_times_sgs, sgs_per_vpc
 //	settings:         the fields of Settings in snake_case, except Other
 //	                  (fixed by AWS): secondary_ips_in_group_refs, …, icmp,
 //	                  fragment_timeout, imds
@@ -77,5 +77,7 @@
 // as its max_entries in each family its list holds (both when it is empty)
 // and a group-referencing rule once in each family. rules_times_sgs bounds
 // the rules of all the groups of one interface together, per direction and
-// family.
+// family. sgs_per_vpc bounds the lab's security groups, the default group
+// included (AWS's 2,500 by default; a lab may raise it to 10,000): Parse
+// stops reading groups at the quota.
 package lab

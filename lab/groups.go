@@ -62,6 +62,14 @@ func (p *parser) readPrefixLists(n *yaml.Node) {
 // groups.
 func (p *parser) readSecurityGroups(n *yaml.Node) {
 	items, _ := p.list(n, "security_groups")
+	quota := p.l.Quotas.SGsPerVPC
+	over := len(items) > quota
+	if over {
+		// Stop at the quota: the groups past it are not read, so that a
+		// file of a million groups costs no more than one at the quota.
+		p.Errorf(items[quota], fmt.Sprintf("security_groups[%d]", quota), "%d security groups: the quota is %d per VPC, the default group included (quotas.sgs_per_vpc; AWS's default is 2500)", len(items), quota)
+		items = items[:quota]
+	}
 	for i, item := range items {
 		o, id, ok := p.item(item, "security_groups", i, "a security group", "id", "id", "description", "ingress", "egress")
 		if !ok {
@@ -97,6 +105,9 @@ func (p *parser) readSecurityGroups(n *yaml.Node) {
 			Ingress: sg.DefaultIngress(sg.DefaultGroupID), Egress: sg.DefaultEgress(p.l.VPC.IPv6CIDR.IsValid())}
 		p.groups[g.ID] = g
 		p.l.SecurityGroups = append([]*sg.Group{g}, p.l.SecurityGroups...)
+		if len(items) == quota && !over {
+			p.Errorf(n, "security_groups", "%d security groups and the default group the VPC adds: the quota is %d per VPC, the default group included (quotas.sgs_per_vpc; AWS's default is 2500)", len(items), quota)
+		}
 	}
 	for _, ref := range p.groupRefs {
 		if p.groups[ref.id] == nil {

@@ -240,6 +240,7 @@ func (p *parser) quotas(n *yaml.Node) {
 		{"sg_rules", &p.l.Quotas.SGRules, MaxQuotas.SGRules, "rules per security group, direction and family"},
 		{"sgs_per_eni", &p.l.Quotas.SGsPerENI, MaxQuotas.SGsPerENI, "security groups per interface"},
 		{"rules_times_sgs", &p.l.Quotas.RulesTimesSGs, MaxQuotas.RulesTimesSGs, "rules per direction and family over an interface's groups"},
+		{"sgs_per_vpc", &p.l.Quotas.SGsPerVPC, MaxQuotas.SGsPerVPC, "security groups per VPC"},
 	}
 	known := make([]string, len(fields))
 	for i, f := range fields {

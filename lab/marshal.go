@@ -91,6 +91,9 @@ func Marshal(l *Lab) ([]byte, error) {
 		q.num("sg_rules", l.Quotas.SGRules)
 		q.num("sgs_per_eni", l.Quotas.SGsPerENI)
 		q.num("rules_times_sgs", l.Quotas.RulesTimesSGs)
+		if l.Quotas.SGsPerVPC != 0 {
+			q.num("sgs_per_vpc", l.Quotas.SGsPerVPC)
+		}
 		root.add("quotas", q.Node)
 	}
 	if l.Settings != (Settings{}) {

@@ -141,6 +141,10 @@ type Quotas struct {
 	// per direction and family (AWS: rules per group × groups per ENI);
 	// default 1000, at most 1600000.
 	RulesTimesSGs int
+	// SGsPerVPC bounds the security groups of the lab, the default group
+	// included (AWS: VPC security groups per Region); default 2500, at
+	// most 10000.
+	SGsPerVPC int
 }
 
 // Settings are the spec's Policy choices, each with the spec's default.
@@ -213,7 +217,7 @@ func DefaultConntrackTimeouts() ConntrackTimeouts {
 
 // DefaultQuotas returns AWS's default quotas.
 func DefaultQuotas() Quotas {
-	return Quotas{NACLEntries: 20, SGRules: 60, SGsPerENI: 5, RulesTimesSGs: 1000}
+	return Quotas{NACLEntries: 20, SGRules: 60, SGsPerENI: 5, RulesTimesSGs: 1000, SGsPerVPC: 2500}
 }
 
 // Lookup helpers. They scan; use them at load and compile time only.

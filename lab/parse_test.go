@@ -2,6 +2,7 @@ package lab
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/netip"
 	"path/filepath"
@@ -255,7 +256,7 @@ func TestOverrides(t *testing.T) {
 	if len(acl.Egress) != 2 {
 		t.Errorf("default ACL without egress = %+v, want AWS's allow-all", acl.Egress)
 	}
-	wantQ := Quotas{NACLEntries: 40, SGRules: 100, SGsPerENI: 16, RulesTimesSGs: 2000}
+	wantQ := Quotas{NACLEntries: 40, SGRules: 100, SGsPerENI: 16, RulesTimesSGs: 2000, SGsPerVPC: 3000}
 	if l.Quotas != wantQ {
 		t.Errorf("quotas = %+v", l.Quotas)
 	}
@@ -444,5 +445,35 @@ func TestErrorListSortedAndCapped(t *testing.T) {
 	}
 	if got := strings.Count(err.Error(), "\n"); got != maxErrors {
 		t.Errorf("Error() has %d lines, want one per error", got+1)
+	}
+}
+
+// TestGroupsPerVPCQuota checks that a file of many more groups than the
+// quota is refused at the first group past it, and that NeededQuotas
+// counts the groups with the default group Parse adds.
+func TestGroupsPerVPCQuota(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(base + "security_groups:\n")
+	const n = 20000
+	for i := range n {
+		fmt.Fprintf(&b, "  - {id: sg-%d, ingress: [{protocol: tcp, ports: 22, cidr: 10.0.0.0/8}]}\n", i)
+	}
+	_, err := Parse("many.yaml", []byte(b.String()))
+	var list ErrorList
+	if !errors.As(err, &list) || len(list) != 1 {
+		t.Fatalf("Parse = %v; want one error", err)
+	}
+	want := fmt.Sprintf("many.yaml:%d:5: security_groups[2500]: %d security groups: the quota is 2500 per VPC", 6+2500, n)
+	if got := list[0].Error(); !strings.HasPrefix(got, want) {
+		t.Errorf("error = %q, want it to start %q", got, want)
+	}
+
+	l := &Lab{SecurityGroups: []*sg.Group{{ID: "sg-a"}, {ID: "sg-b"}}}
+	if got := l.NeededQuotas().SGsPerVPC; got != 3 {
+		t.Errorf("NeededQuotas().SGsPerVPC without a default group = %d, want 3 (the two and the default Parse adds)", got)
+	}
+	l.SecurityGroups = append(l.SecurityGroups, &sg.Group{ID: sg.DefaultGroupID})
+	if got := l.NeededQuotas().SGsPerVPC; got != 3 {
+		t.Errorf("NeededQuotas().SGsPerVPC with a default group = %d, want 3", got)
 	}
 }

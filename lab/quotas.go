@@ -7,8 +7,9 @@ import (
 
 // MaxQuotas are the most a lab file may set each quota to: AWS's, except
 // for rules per group, which a lab raises to 100,000 (and so rules × groups
-// to 16 × 100,000) so that rule sets at ClassBench scale can be tested.
-var MaxQuotas = Quotas{NACLEntries: 40, SGRules: 100000, SGsPerENI: 16, RulesTimesSGs: 1600000}
+// to 16 × 100,000) so that rule sets at ClassBench scale can be tested,
+// and groups per VPC, which AWS raises on request and a lab to 10,000.
+var MaxQuotas = Quotas{NACLEntries: 40, SGRules: 100000, SGsPerENI: 16, RulesTimesSGs: 1600000, SGsPerVPC: 10000}
 
 // NeededQuotas returns the smallest quotas l's objects fit, counted as
 // Parse counts them (spec §2.4): entries and rules per direction and IP
@@ -56,6 +57,10 @@ func (l *Lab) NeededQuotas() Quotas {
 				}
 			}
 		}
+	}
+	need.SGsPerVPC = len(l.SecurityGroups)
+	if l.Group(sg.DefaultGroupID) == nil {
+		need.SGsPerVPC++ // Parse adds it
 	}
 	return need
 }

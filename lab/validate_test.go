@@ -192,6 +192,14 @@ var errorCases = []errorCase{
 		"      - {protocol: tcp, ports: 1, cidr: 0.0.0.0/0}\n      - {protocol: tcp, ports: 2, cidr: 0.0.0.0/0}\n" +
 		"instances:\n  - {name: i1, subnet: subnet-a, ip: 10.0.1.10, security_groups: [sg-a, default]}\n",
 		12, "instances[i1].security_groups", "the groups hold 3 IPv4 ingress rules together (a prefix-list rule counts as its max_entries): the quota is 2 per interface, direction and family (quotas.rules_times_sgs)"},
+	// Groups past the per-VPC quota are not read: the bad fifth item
+	// reports nothing.
+	{"groups per VPC over quota", base + "quotas: {sgs_per_vpc: 3}\nsecurity_groups:\n  - {id: default}\n  - {id: sg-a}\n  - {id: sg-b}\n  - {id: sg-c}\n  - {id: \"!\", bogus: 1}\n",
+		10, "security_groups[3]", "5 security groups: the quota is 3 per VPC, the default group included (quotas.sgs_per_vpc; AWS's default is 2500)"},
+	{"implied default group over the per-VPC quota", base + "quotas: {sgs_per_vpc: 2}\nsecurity_groups:\n  - {id: sg-a}\n  - {id: sg-b}\n",
+		7, "security_groups", "2 security groups and the default group the VPC adds: the quota is 2 per VPC"},
+	{"groups per VPC quota out of range", base + "quotas: {sgs_per_vpc: 10001}\n",
+		5, "quotas.sgs_per_vpc", `"10001" is not a quota of security groups per VPC: use a whole number from 1 to 10000`},
 	{"tcp timeout too short", instances + "  - {name: i1, subnet: subnet-a, ip: 10.0.1.10, conntrack: {tcp_established_timeout: 30s}}\n", 6, "instances[i1].conntrack.tcp_established_timeout",
 		"30s is out of range: use 60s-432000s"},
 	{"udp timeout too long", instances + "  - {name: i1, subnet: subnet-a, ip: 10.0.1.10, conntrack: {udp_timeout: 90}}\n", 6, "instances[i1].conntrack.udp_timeout", "90 is out of range: use 30s-60s"},

@@ -524,7 +524,7 @@ func TestQuotas(t *testing.T) {
 	l, _, _ := mustImport(t, build(70, 25, 7), Options{})
 	// Seven groups of one outbound rule each (a new group's) and sg-0's 70
 	// inbound rules: 70 inbound IPv4 rules on the interface.
-	want := lab.Quotas{NACLEntries: 25, SGRules: 70, SGsPerENI: 7, RulesTimesSGs: 1000}
+	want := lab.Quotas{NACLEntries: 25, SGRules: 70, SGsPerENI: 7, RulesTimesSGs: 1000, SGsPerVPC: 2500}
 	if l.Quotas != want {
 		t.Errorf("quotas: got %+v, want %+v", l.Quotas, want)
 	}

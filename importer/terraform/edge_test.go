@@ -264,7 +264,7 @@ func TestQuotas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := lab.Quotas{NACLEntries: 25, SGRules: 300, SGsPerENI: 7, RulesTimesSGs: 7 * 150}
+	want := lab.Quotas{NACLEntries: 25, SGRules: 300, SGsPerENI: 7, RulesTimesSGs: 7 * 150, SGsPerVPC: 2500}
 	if l.Quotas != want {
 		t.Fatalf("quotas %+v, want %+v", l.Quotas, want)
 	}
