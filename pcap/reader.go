@@ -161,6 +161,7 @@ func (c *Reader) Next() (Frame, error) {
 		)
 		var tsSec, tsNsec int64
 		var length int
+		var caplen int // the frame's captured length, known once its header is read
 		if c.ng != nil {
 			d, ci, e := c.ng.ZeroCopyReadPacketData()
 			data, err, length = d, e, ci.Length
@@ -173,15 +174,18 @@ func (c *Reader) Next() (Frame, error) {
 			}
 		} else {
 			d, ci, e := c.pcap.ZeroCopyReadPacketData()
-			data, err, length = d, e, ci.Length
+			data, err, length, caplen = d, e, ci.Length, ci.CaptureLength
 			tsSec, tsNsec = ci.Timestamp.Unix(), int64(ci.Timestamp.Nanosecond())
 			lt = c.pcap.LinkType()
 		}
 		if err != nil {
-			if err == io.EOF {
+			// A file cut right after a frame's header reads as io.EOF
+			// from the frame's data: only an end before a header is the
+			// end of the capture.
+			if err == io.EOF && caplen == 0 {
 				return Frame{}, io.EOF
 			}
-			if errors.Is(err, io.ErrUnexpectedEOF) {
+			if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
 				return Frame{}, fmt.Errorf("%s: frame %d: the capture ends inside the frame (truncated file)", c.name, c.frames+1)
 			}
 			return Frame{}, fmt.Errorf("%s: frame %d: %v", c.name, c.frames+1, err)
