@@ -54,6 +54,11 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // may be a null. The reports of an empty file and of a second document
 // end in empty and oneDoc, which say what the file should hold.
 func (d *Decoder) Document(data []byte, empty, oneDoc string) *yaml.Node {
+	if line, col, ok := tooDeep(data); ok {
+		d.Errs = append(d.Errs, &Error{File: d.File, Line: line, Column: col,
+			Msg: fmt.Sprintf("invalid YAML: lists and mappings nested deeper than %d levels: the file needs a handful", MaxDepth)})
+		return nil
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -220,4 +225,55 @@ func (d *Decoder) Boolean(n *yaml.Node, field string) (bool, bool) {
 	}
 	d.Errorf(n, field, "%q is not a boolean: use true or false", s)
 	return false, false
+}
+
+// MaxDepth is the deepest nesting of flow lists and mappings ([ and {)
+// Document reads. The YAML library builds a node per level before any
+// check of ours, costing hundreds of bytes per byte of input; the files
+// read here need a few levels.
+const MaxDepth = 64
+
+// tooDeep scans data for flow collections nested deeper than MaxDepth and
+// returns the position of the first opening past it. It tracks quoted
+// scalars and comments roughly (a quote opens a scalar only where one may
+// start), which can only make it see less nesting than there is, never
+// more, so it refuses no file that the YAML library would read at a sane
+// depth.
+func tooDeep(data []byte) (line, col int, ok bool) {
+	depth, line, col := 0, 1, 0
+	var quote byte // the open quote, or 0
+	prev := byte('\n')
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		col++
+		switch {
+		case c == '\n':
+			line, col = line+1, 0
+			if quote == 0 {
+				prev = c
+				continue
+			}
+		case quote == '"' && c == '\\':
+			i++ // an escaped character
+			col++
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '#' && (prev == ' ' || prev == '\t' || prev == '\n'):
+			for i+1 < len(data) && data[i+1] != '\n' {
+				i++
+			}
+		case (c == '"' || c == '\'') && strings.IndexByte(" \t\n[{,:-", prev) >= 0:
+			quote = c
+		case c == '[' || c == '{':
+			if depth++; depth > MaxDepth {
+				return line, col, true
+			}
+		case c == ']' || c == '}':
+			depth = max(depth-1, 0)
+		}
+		prev = c
+	}
+	return 0, 0, false
 }

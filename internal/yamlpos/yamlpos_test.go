@@ -72,3 +72,25 @@ func TestErrLimit(t *testing.T) {
 		t.Errorf("Err(0) kept %d of 5", len(got))
 	}
 }
+
+func TestTooDeep(t *testing.T) {
+	deep := func(open, close string, n int) string { return strings.Repeat(open, n) + strings.Repeat(close, n) }
+	for _, c := range []struct {
+		src       string
+		line, col int // 0 when the nesting is fine
+	}{
+		{"a: " + deep("[", "]", MaxDepth), 0, 0},
+		{"a: " + deep("[", "]", MaxDepth+1), 1, 4 + MaxDepth},
+		{"a: 1\nb: " + deep("{c: ", "}", MaxDepth+1), 2, 4 + 4*MaxDepth},
+		{`a: "` + strings.Repeat("[", 100) + `"`, 0, 0},
+		{"a: '" + strings.Repeat("{", 100) + "'", 0, 0},
+		{"a: 1 # " + strings.Repeat("[", 100) + "\nb: 2", 0, 0},
+		{`a: "\"` + strings.Repeat("[", 100) + `"`, 0, 0},
+		{"a: it's " + deep("[", "]", 10), 0, 0},
+	} {
+		line, col, ok := tooDeep([]byte(c.src))
+		if ok != (c.line != 0) || line != c.line || col != c.col {
+			t.Errorf("tooDeep(%.40q…) = %d, %d, %v; want %d, %d", c.src, line, col, ok, c.line, c.col)
+		}
+	}
+}
