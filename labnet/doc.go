@@ -58,7 +58,7 @@
 // Up takes a lock (flock on /run/vpclab/NAME.lock) held until Close, so a
 // second Up or a Down of the same lab is refused with ErrBusy while the
 // first runs; the lock dies with its process, so a crash leaves no stale
-// lock. Up first removes what a crashed run left behind. Close and Down
+// lock, and Close and Down remove the lock file. Up first removes what a crashed run left behind. Close and Down
 // delete every link in the lab's namespaces before unmounting them, so a
 // process still running inside one (from Start) cannot keep the lab's
 // addresses alive; both are idempotent. TUN devices go too, and a device

@@ -35,6 +35,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -460,11 +461,20 @@ func TestLock(t *testing.T) {
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := os.Stat(p.LockPath()); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after Close, the lock file: %v; want it removed", err)
+	}
 	n, err = Up(p)
 	if err != nil {
 		t.Fatalf("Up after Close: %v", err)
 	}
 	n.Close()
+	if err := Down(p); err != nil {
+		t.Fatalf("Down: %v", err)
+	}
+	if _, err := os.Stat(p.LockPath()); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after Down, the lock file: %v; want it removed", err)
+	}
 }
 
 // TestLeftovers checks that Up removes what a crashed run left: a

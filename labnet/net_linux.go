@@ -325,40 +325,54 @@ func removeAll(p *Plan) error {
 // lock takes the lab's lock: an exclusive flock on p.LockPath(), which
 // holds the holder's pid for the error of the next taker. The kernel
 // releases it when the holder's process ends, so it never goes stale. The
-// file itself stays: removing it would let two holders lock two files.
+// holder removes the file as it lets go, and a taker that finds it has
+// locked a removed file tries again, so two holders never lock two files;
+// a holder killed (kill -9) leaves the file, which the next taker reuses.
 func lock(p *Plan) (unlock func(), err error) {
 	if err := os.MkdirAll(RunDir, 0o755); err != nil {
 		return nil, fmt.Errorf("labnet: %w", err)
 	}
 	path := p.LockPath()
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("labnet: %w", err)
-	}
 	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err != unix.EINTR {
-			break
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("labnet: %w", err)
 		}
-	}
-	if err == unix.EWOULDBLOCK {
-		b, _ := os.ReadFile(path)
-		f.Close()
-		holder := "another process"
-		if pid := strings.TrimSpace(string(b)); pid != "" {
-			holder = "process " + pid
-			if pid == strconv.Itoa(os.Getpid()) {
-				holder = "this process"
+		for {
+			err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+			if err != unix.EINTR {
+				break
 			}
 		}
-		return nil, fmt.Errorf("%w: lab %s is held by %s (lock %s); stop it first", ErrBusy, p.ID, holder, path)
+		if err == unix.EWOULDBLOCK {
+			b, _ := os.ReadFile(path)
+			f.Close()
+			holder := "another process"
+			if pid := strings.TrimSpace(string(b)); pid != "" {
+				holder = "process " + pid
+				if pid == strconv.Itoa(os.Getpid()) {
+					holder = "this process"
+				}
+			}
+			return nil, fmt.Errorf("%w: lab %s is held by %s (lock %s); stop it first", ErrBusy, p.ID, holder, path)
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("labnet: locking %s: %w", path, err)
+		}
+		// The holder before us removes the file as it lets go: the lock is
+		// ours only if the path still names the file we locked.
+		var held, named unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &held) != nil || unix.Stat(path, &named) != nil ||
+			held.Dev != named.Dev || held.Ino != named.Ino {
+			f.Close()
+			continue
+		}
+		if err := f.Truncate(0); err == nil {
+			f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+		}
+		// Removing the file before closing it, while the lock is held,
+		// leaves nothing behind and lets no one lock a removed file.
+		return func() { os.Remove(path); f.Close() }, nil
 	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("labnet: locking %s: %w", path, err)
-	}
-	if err := f.Truncate(0); err == nil {
-		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	}
-	return func() { f.Close() }, nil
 }
