@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -23,11 +22,9 @@ import (
 // SocketMode is the mode of the control socket.
 const SocketMode fs.FileMode = 0o600
 
-// SocketPath returns the control socket of the lab planned as p: next to
-// its lock, ".sock" for ".lock".
-func SocketPath(p *labnet.Plan) string {
-	return strings.TrimSuffix(p.LockPath(), ".lock") + ".sock"
-}
+// SocketPath returns the control socket of the lab planned as p
+// (labnet's Plan.SocketPath, next to its lock).
+func SocketPath(p *labnet.Plan) string { return p.SocketPath() }
 
 // Server serves the control API of one running lab on a unix socket.
 type Server struct {

@@ -3,6 +3,7 @@ package labnet
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -294,7 +295,8 @@ func (n *Net) Close() error {
 }
 
 // Down deletes the links and namespaces of p's lab that a crashed run left
-// behind, including namespaces of instances p no longer has. It fails with
+// behind, including namespaces of instances p no longer has, and its
+// control socket (SocketPath). It fails with
 // ErrBusy while an Up of the lab holds the lock. With nothing to remove it
 // does nothing.
 func Down(p *Plan) error {
@@ -306,7 +308,12 @@ func Down(p *Plan) error {
 		return err
 	}
 	defer unlock()
-	return removeAll(p)
+	// No Up holds the lock, so a socket is a killed run's.
+	err = removeAll(p)
+	if rerr := os.Remove(p.SocketPath()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		err = errors.Join(err, fmt.Errorf("labnet: %w", rerr))
+	}
+	return err
 }
 
 // removeAll deletes every namespace of p's lab, planned or not.

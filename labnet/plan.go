@@ -228,6 +228,11 @@ func (p *Plan) Owns(name string) bool {
 // LockPath is the file Up locks.
 func (p *Plan) LockPath() string { return filepath.Join(RunDir, p.stem()+".lock") }
 
+// SocketPath is where the running lab's control socket goes (package
+// control serves it), next to its lock. Down removes one a killed run
+// left.
+func (p *Plan) SocketPath() string { return filepath.Join(RunDir, p.stem()+".sock") }
+
 // Instance returns the namespace of the named instance, or nil.
 func (p *Plan) Instance(name string) *Namespace {
 	for _, ns := range p.Namespaces {
