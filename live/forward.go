@@ -52,8 +52,8 @@ type forwarder struct {
 	seg      [][]byte
 	segSizes []int
 	// merge coalesces small UDP datagrams into super-packets for the
-	// destinations that take them (see coalesce.go).
-	merge coalescer
+	// destinations that take them (tun.Coalescer).
+	merge *tun.Coalescer
 }
 
 // maxServiceSegments is how many packets a GSO super-packet to the
@@ -65,7 +65,7 @@ func newForwarder(x *Lab, d *Device) *forwarder {
 	n := d.dev.BatchSize()
 	f := &forwarder{x: x, d: d, bufs: make([][]byte, n), sizes: make([]int, n), out: make([][][]byte, len(x.devices))}
 	f.inject = x.inject
-	f.merge = newCoalescer(n)
+	f.merge = tun.NewCoalescer(n)
 	if x.flows != nil {
 		f.fl = x.flows.Shard(d.index)
 	}
@@ -151,8 +151,8 @@ func (f *forwarder) batch(n int, now int64) {
 }
 
 // flush writes each destination's batch in f.out to it, runs of UDP
-// datagrams merged into super-packets where the device takes them (see
-// coalesce.go), counting refused frames in c, and empties the batches.
+// datagrams merged into super-packets where the device takes them
+// (tun.Coalescer), counting refused frames in c, and empties the batches.
 func (f *forwarder) flush(c *Counters) {
 	for i, frames := range f.out {
 		if len(frames) == 0 {
@@ -163,8 +163,8 @@ func (f *forwarder) flush(c *Counters) {
 			f.x.write(dst, frames, c)
 		} else {
 			for rest := frames; len(rest) > 0; {
-				n, used := f.merge.coalesce(rest, dst.Offloads)
-				f.x.writeCounted(dst, rest[:n], f.merge.counts[:n], c)
+				n, used := f.merge.Coalesce(rest, dst.Offloads)
+				f.x.writeCounted(dst, rest[:n], f.merge.Counts()[:n], c)
 				rest = rest[used:]
 			}
 		}
@@ -247,7 +247,7 @@ func (x *Lab) write(dst *Device, frames [][]byte, c *Counters) {
 }
 
 // writeCounted is write for frames of which frames[i] stands for
-// counts[i] frames of the batch (merged ones, see coalesce.go), which a
+// counts[i] frames of the batch (merged ones, see tun.Coalescer), which a
 // refusal counts; nil counts means one each.
 func (x *Lab) writeCounted(dst *Device, frames [][]byte, counts []int, c *Counters) {
 	for len(frames) > 0 {

@@ -16,6 +16,7 @@ import (
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/services"
 	"github.com/vpclab/vpclab/tun"
+	"github.com/vpclab/vpclab/tun/tuntest"
 	"github.com/vpclab/vpclab/verdict"
 )
 
@@ -66,28 +67,6 @@ instances:
   - {name: b, subnet: subnet-b, ip: 10.0.2.10, security_groups: [sg-b]}
 `
 
-// memDevice is a tun.Device that counts the frames written to it and,
-// with keep, records copies of them.
-type memDevice struct {
-	written int
-	keep    bool
-	frames  [][]byte
-}
-
-func (d *memDevice) Read([][]byte, []int, int) (int, error) { panic("not read in these tests") }
-func (d *memDevice) Write(bufs [][]byte, _ int) (int, error) {
-	d.written += len(bufs)
-	if d.keep {
-		for _, b := range bufs {
-			d.frames = append(d.frames, append([]byte(nil), b...))
-		}
-	}
-	return len(bufs), nil
-}
-func (d *memDevice) BatchSize() int { return 4 }
-func (d *memDevice) Name() string   { return "mem" }
-func (d *memDevice) Close() error   { return nil }
-
 // memLab is a Lab of unitLab over memDevices, without namespaces.
 func memLab(t *testing.T) (x *Lab, a, b *Device) {
 	l, err := lab.Parse("unit.yaml", []byte(unitLab))
@@ -105,7 +84,7 @@ func memLabOf(t *testing.T, l *lab.Lab) (x *Lab, a, b *Device) {
 		if !ok {
 			t.Fatalf("no port for %s", id)
 		}
-		d := &Device{Port: p, dev: &memDevice{keep: true}, index: i}
+		d := &Device{Port: p, dev: &tuntest.Device{Keep: true}, index: i}
 		x.devices = append(x.devices, d)
 		for int(p) >= len(x.bySlot) {
 			x.bySlot = append(x.bySlot, nil)
@@ -142,7 +121,7 @@ func TestForwardBatch(t *testing.T) {
 	f.sizes[1] = tcpFrame(f.bufs[1], "10.0.1.10", "10.0.2.10", 40000, 9090, 0x02, 64)
 	f.sizes[2] = tcpFrame(f.bufs[2], "10.0.1.10", "10.0.0.2", 40000, 53, 0x02, 64)
 	f.batch(3, 0)
-	if w := b.dev.(*memDevice).written; w != 1 {
+	if w := b.dev.(*tuntest.Device).Written(); w != 1 {
 		t.Errorf("%d frames written to b, want 1", w)
 	}
 	if ttl := f.bufs[0][tun.VirtioNetHdrLen+8]; ttl != 63 {
@@ -166,12 +145,12 @@ func TestForwardBatch(t *testing.T) {
 // own work aside: inject is replaced).
 func TestForwardNoAllocs(t *testing.T) {
 	x, a, b := memLab(t)
-	b.dev.(*memDevice).keep = false
+	b.dev.(*tuntest.Device).Keep = false
 	b.Offloads = tun.DefaultOffloads
 	f := newForwarder(x, a)
 	udpBatch := func(now int64) {
 		for i := range f.bufs {
-			f.sizes[i] = udpFrame(f.bufs[i], dg{ttl: 64, id: uint16(i)})
+			f.sizes[i] = tuntest.UDPFrame(f.bufs[i], tuntest.UDP{TTL: 64, ID: uint16(i)})
 		}
 		f.batch(len(f.bufs), now)
 	}
@@ -199,9 +178,9 @@ func TestForwardNoAllocs(t *testing.T) {
 	if s := a.Counters.Load(); s.ServicePackets == 0 || s.ServiceSuperPackets == 0 || s.ServiceDropped != 0 || injected != int(s.ServicePackets) {
 		t.Errorf("%d packets injected, counters %+v", injected, s)
 	}
-	before, sent := b.dev.(*memDevice).written, a.Counters.Load().AllowedPackets
+	before, sent := b.dev.(*tuntest.Device).Written(), a.Counters.Load().AllowedPackets
 	udpBatch(now + 1000)
-	if w, n := b.dev.(*memDevice).written-before, a.Counters.Load().AllowedPackets-sent; w != 1 || n != uint64(len(f.bufs)) {
+	if w, n := b.dev.(*tuntest.Device).Written()-before, a.Counters.Load().AllowedPackets-sent; w != 1 || n != uint64(len(f.bufs)) {
 		t.Errorf("a batch of %d UDP datagrams of one flow: %d counted, %d frames written, want %d and 1", len(f.bufs), n, w, len(f.bufs))
 	}
 }
@@ -292,11 +271,11 @@ func TestServicesInMemory(t *testing.T) {
 	if s := x.ServiceCounters().Load(); s.AllowedPackets != 2 || s.Denied() != 0 {
 		t.Errorf("service counters %+v, want 2 allowed", s)
 	}
-	if n := b.dev.(*memDevice).written; n != 0 {
+	if n := b.dev.(*tuntest.Device).Written(); n != 0 {
 		t.Errorf("%d frames written to b, want 0", n)
 	}
 	var echo, rst bool
-	for _, fr := range a.dev.(*memDevice).frames {
+	for _, fr := range a.dev.(*tuntest.Device).Frames() {
 		if !bytes.Equal(fr[:tun.VirtioNetHdrLen], make([]byte, tun.VirtioNetHdrLen)) {
 			t.Errorf("virtio header % x, want zero", fr[:tun.VirtioNetHdrLen])
 		}
@@ -343,7 +322,7 @@ func TestForwardStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	send()
-	if w := b.dev.(*memDevice).written; w != 0 {
+	if w := b.dev.(*tuntest.Device).Written(); w != 0 {
 		t.Errorf("%d frames reached a stopped instance", w)
 	}
 	if got := a.Counters.Load().DeniedByCode[verdict.CodeInstanceStopped]; got != 2 {
@@ -355,7 +334,7 @@ func TestForwardStopped(t *testing.T) {
 		}
 	}
 	send()
-	if w := b.dev.(*memDevice).written; w != 1 {
+	if w := b.dev.(*tuntest.Device).Written(); w != 1 {
 		t.Errorf("%d frames written after the start, want 1", w)
 	}
 	if _, err := x.SetInstanceState("nope", true); err == nil || !strings.Contains(err.Error(), "ia, ib") {
@@ -381,7 +360,7 @@ traffic_mirror_sessions: [{id: s, number: 1, source: eni-b, target: t, filter: f
 		t.Fatal(err)
 	}
 	x, a, b := memLabOf(t, l)
-	b.dev.(*memDevice).keep = false
+	b.dev.(*tuntest.Device).Keep = false
 	b.Offloads = tun.DefaultOffloads
 	x.start = time.Now()
 	if err := x.startTaps(l); err != nil {
@@ -405,14 +384,14 @@ traffic_mirror_sessions: [{id: s, number: 1, source: eni-b, target: t, filter: f
 		now += 1000
 		f.batch(len(f.bufs), now)
 		for i := range f.bufs { // small UDP datagrams, merged
-			f.sizes[i] = udpFrame(f.bufs[i], dg{ttl: 64, id: uint16(i)})
+			f.sizes[i] = tuntest.UDPFrame(f.bufs[i], tuntest.UDP{TTL: 64, ID: uint16(i)})
 		}
 		f.batch(len(f.bufs), now)
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per batch with every tap on, want 0", allocs)
 	}
-	if b.dev.(*memDevice).written == 0 {
+	if b.dev.(*tuntest.Device).Written() == 0 {
 		t.Fatal("nothing forwarded")
 	}
 	x.mirror.Close() // drains the queue
@@ -422,4 +401,85 @@ traffic_mirror_sessions: [{id: s, number: 1, source: eni-b, target: t, filter: f
 	if s.Stats().Packets+s.Stats().Dropped == 0 {
 		t.Error("the capture saw nothing")
 	}
+}
+
+// TestForwardCoalesced: a batch of UDP datagrams from a to b, three
+// flows in turn, reaches b as one super-packet per flow when b takes
+// them, the datagrams as they were sent (TTL decremented) and in order;
+// as they are when b does not; the counters count datagrams; a refused
+// super-packet counts as the datagrams it holds.
+func TestForwardCoalesced(t *testing.T) {
+	x, a, b := memLab(t)
+	f := newForwarder(x, a)
+	f.bufs, f.sizes = make([][]byte, 12), make([]int, 12)
+	f.merge = tun.NewCoalescer(12)
+	for i := range f.bufs {
+		f.bufs[i] = make([]byte, frameSize)
+	}
+	for i := range f.out {
+		f.out[i] = make([][]byte, 0, len(f.bufs))
+	}
+	gs := tuntest.Cat(tuntest.Run(tuntest.UDP{TTL: 64}, 4), tuntest.Run(tuntest.UDP{TTL: 64, SPort: 40001, DPort: 5201}, 4), tuntest.Run(tuntest.UDP{TTL: 64, ID: 4}, 4))
+	fill := func() (want [][]byte) {
+		for i, g := range gs {
+			f.sizes[i] = tuntest.UDPFrame(f.bufs[i], g)
+			g.TTL--
+			w := make([]byte, tun.MaxFrameSize)
+			want = append(want, tuntest.Complete(t, w[:tuntest.UDPFrame(w, g)]))
+		}
+		return want
+	}
+	for _, offl := range []tun.Offload{tun.DefaultOffloads, 0} {
+		t.Run(offl.String(), func(t *testing.T) {
+			b.Offloads = offl
+			mem := &tuntest.Device{Keep: true}
+			b.dev = mem
+			want := fill()
+			before := a.Counters.Load().AllowedPackets
+			f.batch(len(gs), 0)
+			if got := a.Counters.Load().AllowedPackets - before; got != uint64(len(gs)) {
+				t.Errorf("%d packets counted, want %d", got, len(gs))
+			}
+			wantFrames := len(gs)
+			if offl != 0 {
+				wantFrames = 3
+			}
+			if len(mem.Frames()) != wantFrames {
+				t.Fatalf("%d frames written to b, want %d", len(mem.Frames()), wantFrames)
+			}
+			var got [][]byte
+			for _, fr := range mem.Frames() {
+				got = append(got, tuntest.Split(t, fr)...)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d datagrams, want %d", len(got), len(want))
+			}
+			for i := range got {
+				if !bytes.Equal(got[i], want[i]) {
+					t.Errorf("datagram %d:\n got % x\nwant % x", i, got[i], want[i])
+				}
+			}
+		})
+	}
+
+	b.Offloads = tun.DefaultOffloads
+	fail := &tuntest.Device{Keep: true, Refuse: isGSO}
+	b.dev = fail
+	fill()
+	f.sizes[4] = tuntest.UDPFrame(f.bufs[4], tuntest.UDP{TTL: 64, SPort: 40001, DPort: 5201, Csum: tuntest.CsumBad}) // not merged
+	f.batch(len(gs), 0)
+	// Super-packets of 4, 3 (after the bad one) and 4 datagrams, refused.
+	if s := a.Counters.Load(); s.WriteErrors != 4+3+4 {
+		t.Errorf("%d write errors, want 11 (the datagrams of the refused super-packets)", s.WriteErrors)
+	}
+	if len(fail.Frames()) != 1 {
+		t.Errorf("%d frames written, want 1 (the datagram with a bad checksum, not merged)", len(fail.Frames()))
+	}
+}
+
+// isGSO reports whether frame's virtio header says GSO.
+func isGSO(frame []byte) bool {
+	var h tun.VirtioNetHdr
+	h.Decode(frame)
+	return h.IsGSO()
 }
