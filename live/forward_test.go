@@ -2,7 +2,6 @@ package live
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"io"
 	"net/netip"
@@ -91,6 +90,7 @@ func memLabOf(t *testing.T, l *lab.Lab) (x *Lab, a, b *Device) {
 		}
 		x.bySlot[p] = d
 	}
+	x.addServices(services.NewDevice(func([]byte) {}, x.mtu))
 	return x, x.devices[0], x.devices[1]
 }
 
@@ -147,6 +147,8 @@ func TestForwardNoAllocs(t *testing.T) {
 	x, a, b := memLab(t)
 	b.dev.(*tuntest.Device).Keep = false
 	b.Offloads = tun.DefaultOffloads
+	var injected int
+	x.svcDev.dev = services.NewDevice(func(pkt []byte) { injected++ }, x.mtu)
 	f := newForwarder(x, a)
 	udpBatch := func(now int64) {
 		for i := range f.bufs {
@@ -154,8 +156,6 @@ func TestForwardNoAllocs(t *testing.T) {
 		}
 		f.batch(len(f.bufs), now)
 	}
-	var injected int
-	f.inject = func(pkt []byte) { injected++ }
 	now := int64(0)
 	allocs := testing.AllocsPerRun(1000, func() {
 		for i := range f.bufs {
@@ -246,6 +246,7 @@ func TestServicesInMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer x.svc.Close()
+	x.svcDev.dev = x.svc.Device()
 	f := newForwarder(x, a)
 	f.sizes[0] = icmpEcho(f.bufs[0], "10.0.1.10", "10.0.1.1", 7)
 	f.sizes[1] = tcpFrame(f.bufs[1], "10.0.1.10", "10.0.0.2", 40000, 53, 0x02, 64)
@@ -256,12 +257,12 @@ func TestServicesInMemory(t *testing.T) {
 		t.Fatalf("a's counters %+v, want 2 packets to the services", s)
 	}
 
-	w := newServiceWriter(x)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	w := newForwarder(x, x.svcDev)
+	timeout := time.AfterFunc(5*time.Second, func() { x.svcDev.dev.Close() })
+	defer timeout.Stop()
 	got := 0
 	for got < 2 {
-		n, err := x.svc.Read(ctx, w.bufs, w.sizes, tun.VirtioNetHdrLen)
+		n, err := x.svcDev.dev.Read(w.bufs, w.sizes, 0)
 		if err != nil {
 			t.Fatalf("after %d packets from the services: %v", got, err)
 		}
@@ -475,11 +476,4 @@ func TestForwardCoalesced(t *testing.T) {
 	if len(fail.Frames()) != 1 {
 		t.Errorf("%d frames written, want 1 (the datagram with a bad checksum, not merged)", len(fail.Frames()))
 	}
-}
-
-// isGSO reports whether frame's virtio header says GSO.
-func isGSO(frame []byte) bool {
-	var h tun.VirtioNetHdr
-	h.Decode(frame)
-	return h.IsGSO()
 }
