@@ -13,6 +13,7 @@ import (
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
+	"github.com/vpclab/vpclab/mirror"
 	"github.com/vpclab/vpclab/services"
 	"github.com/vpclab/vpclab/tun"
 	"github.com/vpclab/vpclab/tun/tuntest"
@@ -234,7 +235,7 @@ func icmpEcho(b []byte, src, dst string, id uint16) int {
 
 // TestServicesInMemory: a's echo request to its subnet's router and SYN
 // to the DNS server's TCP port 53 (closed) reach the services; the echo
-// reply and the reset come back through the services' writer, judged at
+// reply and the reset come back through the services' forwarder, judged at
 // PortService, behind a zero virtio header, to a alone.
 func TestServicesInMemory(t *testing.T) {
 	x, a, b := memLab(t)
@@ -475,5 +476,57 @@ func TestForwardCoalesced(t *testing.T) {
 	}
 	if len(fail.Frames()) != 1 {
 		t.Errorf("%d frames written, want 1 (the datagram with a bad checksum, not merged)", len(fail.Frames()))
+	}
+}
+
+// TestMirrorSink: a mirror frame goes the forwarder's way from the
+// source's port, counted in the mirror's counters: forwarded to the
+// target with its hop decremented, a UDP GSO frame counted as its mirror
+// packets, nothing sent while the source instance is stopped, and no
+// allocation.
+func TestMirrorSink(t *testing.T) {
+	x, a, b := memLab(t)
+	a.Instance = "ia"
+	x.start = time.Now()
+	s := &mirrorSink{f: newForwarder(x, nil)}
+	sess := &mirror.Session{SourcePort: a.Port, TargetPort: b.Port}
+	frame := make([]byte, frameSize)
+	frame = frame[:tuntest.UDPFrame(frame, tuntest.UDP{TTL: 64})]
+	orig := bytes.Clone(frame)
+	s.Send(sess, frame, 1)
+	if got := b.dev.(*tuntest.Device).Frames(); len(got) != 1 || got[0][tun.VirtioNetHdrLen+8] != 63 {
+		t.Fatalf("frames written to b %d, want 1 with TTL 63", len(got))
+	}
+	batch := tuntest.Frames(tuntest.Run(tuntest.UDP{TTL: 64}, 5)...)
+	c := tun.NewCoalescer(8)
+	if n, _ := c.Coalesce(batch, tun.DefaultOffloads); n != 1 {
+		t.Fatalf("coalesced into %d frames, want 1", n)
+	}
+	s.Send(sess, batch[0], 5)
+	if st := x.MirrorCounters().Load(); st.AllowedPackets != 6 || st.SuperPackets != 1 {
+		t.Errorf("mirror counters %+v, want 6 packets, 1 super-packet", st)
+	}
+	if a.Counters.Load().AllowedPackets != 0 {
+		t.Error("the mirror's frames counted as the source's")
+	}
+	if _, err := x.SetInstanceState("ia", false); err != nil {
+		t.Fatal(err)
+	}
+	s.Send(sess, frame, 1)
+	if st := x.MirrorCounters().Load(); st.DeniedByCode[verdict.CodeInstanceStopped] != 1 || b.dev.(*tuntest.Device).Written() != 2 {
+		t.Errorf("source stopped: counters %+v, %d frames written", st, b.dev.(*tuntest.Device).Written())
+	}
+	if _, err := x.SetInstanceState("ia", true); err != nil {
+		t.Fatal(err)
+	}
+	b.dev.(*tuntest.Device).Keep = false
+	if allocs := testing.AllocsPerRun(1000, func() {
+		copy(frame, orig)
+		s.Send(sess, frame, 1)
+	}); allocs != 0 {
+		t.Errorf("%v allocations per mirror frame, want 0", allocs)
+	}
+	if st := x.MirrorCounters().Load(); st.AllowedPackets < 6+1000 {
+		t.Errorf("mirror counters %+v: the frames of the allocation test were not forwarded", st)
 	}
 }
