@@ -33,16 +33,19 @@ var forbidden = map[string][]string{
 	"sg":                 {module + "lab", module + "dataplane"},
 	"nacl":               {module + "lab", module + "dataplane"},
 	"ec2":                {module + "lab", module + "dataplane", module + "change", module + "authz", module + "control", module + "live"},
-	"lab":                {module + "conntrack"},                                                      // lab holds the timeout defaults; conntrack takes values
-	"control":            {module + "live"},                                                           // it declares the Lab it needs; daemon adapts live to it
-	"pcap":               {module + "dataplane", module + "lab", module + "live", module + "verdict"}, // files, not verdicts
+	"lab":                {module + "conntrack"},                                                       // lab holds the timeout defaults; conntrack takes values
+	"control":            {module + "live"},                                                            // it declares the Lab it needs; daemon adapts live to it
+	"pcap":               {module + "dataplane", module + "lab", module + "live", module + "verdict"},  // files, not verdicts
+	"tun":                {module + "dataplane", module + "lab", module + "live", module + "services"}, // devices, not policy
+	"services":           {module + "dataplane", module + "live"},                                      // a device the forwarder reads, not a forwarder
 }
 
 // onlyImports lists packages whose direct imports, outside the standard
 // library, must be among the given ones.
 var onlyImports = map[string][]string{
-	"verdict":   {module + "packet"},
-	"conntrack": {module + "packet"},
+	"verdict":     {module + "packet"},
+	"conntrack":   {module + "packet"},
+	"tun/tuntest": {module + "tun", module + "packet", "gvisor.dev/gvisor/pkg/tcpip/checksum"},
 }
 
 // cmdOnly are the modules only cmd/ may link.

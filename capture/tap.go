@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vpclab/vpclab/internal/pktring"
+	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/verdict"
 )
 
@@ -72,6 +73,22 @@ type meta struct {
 func NewTap(start time.Time) *Tap {
 	return &Tap{epoch: start.UnixNano()}
 }
+
+// Begin and End do nothing: a Tap needs no batch (they make it a
+// forwarder's Observer, see package live).
+func (t *Tap) Begin() {}
+
+// End: see Begin.
+func (t *Tap) End() {}
+
+// Judged is OfferVerdict for a forwarder's Observer (package live): the
+// virtio header and the segment count are not looked at.
+func (t *Tap) Judged(v *verdict.Verdict, _ *packet.Parsed, _, pkt []byte, _ uint64, now int64) {
+	t.OfferVerdict(v, pkt, now)
+}
+
+// Forwarded does nothing: a packet is captured as judged (Judged).
+func (t *Tap) Forwarded(*verdict.Verdict, *packet.Parsed, []byte, []byte, int64) {}
 
 // OfferVerdict shows a judged packet to the sessions capturing the ENIs it
 // passed: outbound at v.From when an ENI sent it, whatever the verdict;

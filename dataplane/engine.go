@@ -88,6 +88,10 @@ func (e *Engine) SetStopped(p verdict.Port, stopped bool) (previous, ok bool) {
 	return e.stopped[p].Swap(stopped), true
 }
 
+// Stopped reports whether the ENI at port p is marked stopped: false for
+// any port SetStopped cannot mark. It takes no lock.
+func (e *Engine) Stopped(p verdict.Port) bool { return e.stopped.get(p) }
+
 // Snapshot returns the policy in force.
 func (e *Engine) Snapshot() *Snapshot { return e.snap.Load() }
 

@@ -169,6 +169,16 @@ func (sh *Shard) End() {
 	sh.seq.Add(1)
 }
 
+// Judged is Observe for a forwarder's Observer (package live): pkt's
+// length is the IP bytes; the virtio header is not looked at.
+func (sh *Shard) Judged(v *verdict.Verdict, p *packet.Parsed, _, pkt []byte, packets uint64, now int64) {
+	sh.Observe(v, p, len(pkt), packets, now)
+}
+
+// Forwarded does nothing: the records are made from the verdict, when the
+// packet is judged (Judged).
+func (sh *Shard) Forwarded(*verdict.Verdict, *packet.Parsed, []byte, []byte, int64) {}
+
 // Observe records one judged packet: v is its verdict and p the parsed
 // packet (from dataplane.Engine.ProcessParsed), ipBytes the IP bytes it
 // stands for and packets how many packets (a GSO super-packet stands for

@@ -4,16 +4,58 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vpclab/vpclab/capture"
 	"github.com/vpclab/vpclab/flowlog"
-	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/mirror"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/tun"
 	"github.com/vpclab/vpclab/verdict"
 )
 
-// frameSize is the size of every read buffer: a virtio header and the
-// largest IP packet, a 64 KiB GSO super-packet (tun.MaxFrameSize).
+// The forwarder: the path of every packet through a live lab, top to
+// bottom. Every device is a tun.Device of frames (a virtio header, then
+// an IP packet): the ENIs' and the internet's TUN devices, and the VPC's
+// services (services.Device). One forwarder reads each device in a
+// goroutine of its own; the mirror's copies enter through one more,
+// called by the mirror's consumer (mirrorSink). Each batch is:
+//
+//	stopped?   a stopped instance sends nothing (the engine holds the state)
+//	judge      engine.ProcessParsed at the device's port
+//	observe    every Observer is told (flow logs, capture, mirror: Judged)
+//	route      the verdict's port names the destination device
+//	hop        the TTL or hop limit decremented (not to or from the services,
+//	           which are on the router), then Observers told again (Forwarded)
+//	write      one Write per destination, UDP runs coalesced (tun.Coalescer)
+//
+// Nothing on the path allocates or takes a lock.
+
+// An Observer sees the packets a forwarder judges without changing their
+// fate: the flow logs (flowlog.Shard), the capture tap (capture.Tap) and
+// traffic mirroring (mirror.Mirror). Its methods take no lock and
+// allocate nothing.
+type Observer interface {
+	// Begin and End bracket the calls for one batch, Begin after the
+	// frames were read.
+	Begin()
+	End()
+	// Judged is told of every packet judged, allowed or not, as it
+	// entered: v its verdict, p the parsed packet, vnet its virtio header
+	// and pkt the IP packet, standing for segs packets.
+	Judged(v *verdict.Verdict, p *packet.Parsed, vnet, pkt []byte, segs uint64, now int64)
+	// Forwarded is told of every packet written to a device other than
+	// the services, as written (its hop decremented).
+	Forwarded(v *verdict.Verdict, p *packet.Parsed, vnet, pkt []byte, now int64)
+}
+
+var (
+	_ Observer = (*capture.Tap)(nil)
+	_ Observer = (*flowlog.Shard)(nil)
+	_ Observer = (*mirror.Mirror)(nil)
+)
+
+// frameSize is the size of every read buffer of a TUN device: a virtio
+// header and the largest IP packet, a 64 KiB GSO super-packet
+// (tun.MaxFrameSize).
 const frameSize = tun.VirtioNetHdrLen + 65535
 
 // forward is d's reader: it reads batches of frames from d, judges them
@@ -25,7 +67,7 @@ func (x *Lab) forward(d *Device) {
 		n, err := d.dev.Read(f.bufs, f.sizes, 0)
 		if err != nil {
 			if !x.closing.Load() {
-				x.fail(fmt.Errorf("live: reading %s (%s): %w", d.Link.Name, d.Link.Alias(), err))
+				x.fail(readError(d, err))
 			}
 			return
 		}
@@ -33,92 +75,150 @@ func (x *Lab) forward(d *Device) {
 	}
 }
 
-// forwarder is the state of one reader, made once: its read buffers and
-// a batch of frames per destination device.
-type forwarder struct {
-	x     *Lab
-	d     *Device
-	bufs  [][]byte
-	sizes []int
-	out   [][][]byte // frames to write, by destination Device.index
-	v     verdict.Verdict
-	p     packet.Parsed
-	fl    *flowlog.Shard // nil in unit tests without flow logs
-
-	// inject hands one packet to the services (x.inject; tests replace it).
-	inject func(pkt []byte)
-	// seg and segSizes receive a GSO super-packet to the services cut
-	// into packets; made at the first such super-packet.
-	seg      [][]byte
-	segSizes []int
-	// merge coalesces small UDP datagrams into super-packets for the
-	// destinations that take them (see coalesce.go).
-	merge coalescer
+// readError is the failure of reading d.
+func readError(d *Device, err error) error {
+	if d.Link == nil {
+		return fmt.Errorf("live: reading from the VPC services: %w", err)
+	}
+	return fmt.Errorf("live: reading %s (%s): %w", d.Link.Name, d.Link.Alias(), err)
 }
 
-// maxServiceSegments is how many packets a GSO super-packet to the
-// services may be cut into: 64 KiB at the smallest MSS a lab's 9001-byte
-// MTU would leave after a 1500-byte path (1024 bytes) and more.
-const maxServiceSegments = 64
+// mirrorSink delivers a session's VXLAN packets to an ENI target: each
+// crosses the dataplane from the source ENI like any UDP 4789 packet, so
+// the security groups and network ACLs on the way (the target's inbound
+// rules above all) decide. Only the mirror's goroutine calls Send, so one
+// forwarder serves every session. Mirror packets are neither captured
+// nor mirrored again, and flow logs do not record them (AWS's flow logs
+// do not capture mirrored traffic): that forwarder has no Observer.
+//
+// A target whose device takes UDP GSO super-packets (tun.OffloadUSO4) is
+// sent the mirror's copies coalesced, up to mirror.MaxGSOSegments to a
+// frame: one verdict and one write for them all, the kernel cutting the
+// frame into the mirror packets on the target's side, where the
+// target's socket receives them one by one.
+type mirrorSink struct {
+	f   *forwarder
+	one [1][]byte
+}
 
+// MaxSegments is mirror.MaxGSOSegments for a target whose device has
+// USO4, else 1. The devices are made before the mirror and never change.
+func (s *mirrorSink) MaxSegments(sess *mirror.Session) int {
+	if d := s.f.x.dest(sess.TargetPort); d != nil && d.Offloads&tun.OffloadUSO4 != 0 {
+		return mirror.MaxGSOSegments
+	}
+	return 1
+}
+
+// Send forwards frame, segs mirror packets (a UDP GSO super-packet when
+// segs > 1, judged once as TCP super-packets are, its segments counted
+// from its virtio header), as a frame the source ENI sent, at once.
+func (s *mirrorSink) Send(sess *mirror.Session, frame []byte, segs int) {
+	s.f.from = sess.SourcePort
+	s.one[0] = frame
+	s.f.step(s.one[:], s.f.x.Now())
+	s.one[0] = nil
+}
+
+// Flush does nothing: Send writes each frame at once (a TUN write is one
+// system call per frame whatever the batch, so holding frames back would
+// save nothing).
+func (s *mirrorSink) Flush() {}
+
+// forwarder is the state of one reader, made once: its read buffers, a
+// batch of frames per destination device, its observers.
+type forwarder struct {
+	x      *Lab
+	d      *Device      // the device read; nil for the mirror's copies
+	from   verdict.Port // where the frames enter the engine
+	c      *Counters    // what counts them
+	obs    []Observer
+	bufs   [][]byte
+	sizes  []int
+	frames [][]byte   // the frames of the batch read
+	out    [][][]byte // frames to write, by destination Device.index
+	v      verdict.Verdict
+	p      packet.Parsed
+	// merge coalesces small UDP datagrams into super-packets for the
+	// destinations that take them.
+	merge *tun.Coalescer
+}
+
+// newForwarder returns the forwarder of d, or with d nil the mirror's
+// (see mirrorSink), which reads nothing and takes one frame at a time.
+// A device's Observers are the flow logs, the capture tap and the
+// mirror; the services' are the capture tap alone (their traffic is
+// exempt: never logged nor mirrored).
 func newForwarder(x *Lab, d *Device) *forwarder {
-	n := d.dev.BatchSize()
-	f := &forwarder{x: x, d: d, bufs: make([][]byte, n), sizes: make([]int, n), out: make([][][]byte, len(x.devices))}
-	f.inject = x.inject
-	f.merge = newCoalescer(n)
-	if x.flows != nil {
-		f.fl = x.flows.Shard(d.index)
+	f := &forwarder{x: x, d: d, from: verdict.PortNone, c: &x.mirrorCount, out: make([][][]byte, len(x.dests))}
+	n := 1
+	if d != nil {
+		n, f.from, f.c = d.dev.BatchSize(), d.Port, &d.Counters
+		size := frameSize
+		if d.Port == verdict.PortService {
+			size = tun.VirtioNetHdrLen + x.mtu // the services send no super-packet
+		} else if x.flows != nil {
+			f.obs = append(f.obs, x.flows.Shard(d.index))
+		}
+		if x.tap != nil {
+			f.obs = append(f.obs, x.tap)
+		}
+		if x.mirror != nil && d.Port != verdict.PortService {
+			f.obs = append(f.obs, x.mirror)
+		}
+		f.bufs, f.sizes, f.frames = make([][]byte, n), make([]int, n), make([][]byte, 0, n)
+		backing := make([]byte, n*size)
+		for i := range f.bufs {
+			f.bufs[i] = backing[i*size : (i+1)*size : (i+1)*size]
+		}
 	}
-	for i := range f.bufs {
-		f.bufs[i] = make([]byte, frameSize)
-	}
+	f.merge = tun.NewCoalescer(n)
 	for i := range f.out {
 		f.out[i] = make([][]byte, 0, n)
 	}
 	return f
 }
 
-// batch judges the n frames just read at time now and writes the allowed
-// ones, one Write per destination.
+// batch forwards the n frames just read, at time now.
 func (f *forwarder) batch(n int, now int64) {
-	c := &f.d.Counters
-	if f.d.stopped.Load() { // a stopped instance sends nothing
-		for i := range n {
-			if frame := f.bufs[i][:f.sizes[i]]; len(frame) > tun.VirtioNetHdrLen {
+	frames := f.frames[:0]
+	for i := range n {
+		frames = append(frames, f.bufs[i][:f.sizes[i]])
+	}
+	f.frames = frames
+	f.step(frames, now)
+	clear(frames) // drop the references to the read buffers
+}
+
+// step judges frames, entering at f.from at time now, and writes the
+// allowed ones, one Write per destination.
+func (f *forwarder) step(frames [][]byte, now int64) {
+	c := f.c
+	if f.x.engine.Stopped(f.from) { // a stopped instance sends nothing
+		for _, frame := range frames {
+			if len(frame) > tun.VirtioNetHdrLen {
 				c.denied(verdict.StageRoute, verdict.CodeInstanceStopped, segments(frame), uint64(len(frame)-tun.VirtioNetHdrLen))
 			}
 		}
 		return
 	}
 	var pkts, bytes, super uint64
-	if f.fl != nil {
-		f.fl.Begin()
+	for _, o := range f.obs {
+		o.Begin()
 	}
-	for i := range n {
-		frame := f.bufs[i][:f.sizes[i]]
+	for _, frame := range frames {
 		if len(frame) <= tun.VirtioNetHdrLen {
 			c.denied(verdict.StageParse, verdict.CodeMalformed, 1, uint64(len(frame)))
 			continue
 		}
-		pkt := frame[tun.VirtioNetHdrLen:]
+		vnet, pkt := frame[:tun.VirtioNetHdrLen], frame[tun.VirtioNetHdrLen:]
 		segs := segments(frame)
-		f.x.engine.ProcessParsed(f.d.Port, pkt, now, &f.v, &f.p)
-		if f.fl != nil {
-			f.fl.Observe(&f.v, &f.p, len(pkt), segs, now)
-		}
-		if t := f.x.tap; t != nil {
-			t.OfferVerdict(&f.v, pkt, now)
-		}
-		m := f.x.mirror
-		if m != nil {
-			m.Offer(f.v.From, mirror.Egress, &f.v, &f.p, frame[:tun.VirtioNetHdrLen], pkt, now)
+		f.x.engine.ProcessParsed(f.from, pkt, now, &f.v, &f.p)
+		for _, o := range f.obs {
+			o.Judged(&f.v, &f.p, vnet, pkt, segs, now)
 		}
 		if !f.v.Allowed {
 			c.denied(f.v.Stage, f.v.Code, segs, uint64(len(pkt)))
-			continue
-		}
-		if f.v.To == verdict.PortService {
-			f.toService(frame, pkt, segs) // the services are on the router: no hop
 			continue
 		}
 		to := f.x.dest(f.v.To)
@@ -126,19 +226,24 @@ func (f *forwarder) batch(n int, now int64) {
 			c.denied(verdict.StageRoute, verdict.CodeCannotRoute, segs, uint64(len(pkt)))
 			continue
 		}
-		packet.DecrementHop(pkt)
-		if m != nil {
-			m.Offer(f.v.To, mirror.Ingress, &f.v, &f.p, frame[:tun.VirtioNetHdrLen], pkt, now)
-		}
 		f.out[to.index] = append(f.out[to.index], frame)
+		if to.Port == verdict.PortService {
+			continue // no hop (the services are on the router); counted as handed over
+		}
+		if f.from != verdict.PortService { // the services' replies are the router's own
+			packet.DecrementHop(pkt)
+		}
+		for _, o := range f.obs {
+			o.Forwarded(&f.v, &f.p, vnet, pkt, now)
+		}
 		pkts += segs
 		bytes += uint64(len(pkt))
 		if segs > 1 {
 			super++
 		}
 	}
-	if f.fl != nil {
-		f.fl.End() // before the writes: the collector need not wait for them
+	for _, o := range f.obs {
+		o.End() // before the writes: the flow logs' collector need not wait for them
 	}
 	if pkts > 0 {
 		c.allowedPackets.Add(pkts)
@@ -147,24 +252,26 @@ func (f *forwarder) batch(n int, now int64) {
 			c.superPackets.Add(super)
 		}
 	}
-	f.flush(c)
+	f.flush()
 }
 
 // flush writes each destination's batch in f.out to it, runs of UDP
-// datagrams merged into super-packets where the device takes them (see
-// coalesce.go), counting refused frames in c, and empties the batches.
-func (f *forwarder) flush(c *Counters) {
+// datagrams merged into super-packets where the device takes them
+// (tun.Coalescer), and empties the batches.
+func (f *forwarder) flush() {
 	for i, frames := range f.out {
 		if len(frames) == 0 {
 			continue
 		}
-		dst := f.x.devices[i]
-		if dst.Offloads&(tun.OffloadUSO4|tun.OffloadUSO6) == 0 {
-			f.x.write(dst, frames, c)
-		} else {
+		switch dst := f.x.dests[i]; {
+		case dst.Port == verdict.PortService:
+			f.toServices(dst, frames)
+		case dst.Offloads&(tun.OffloadUSO4|tun.OffloadUSO6) == 0:
+			f.write(dst, frames, nil)
+		default:
 			for rest := frames; len(rest) > 0; {
-				n, used := f.merge.coalesce(rest, dst.Offloads)
-				f.x.writeCounted(dst, rest[:n], f.merge.counts[:n], c)
+				n, used := f.merge.Coalesce(rest, dst.Offloads)
+				f.write(dst, rest[:n], f.merge.Counts()[:n])
 				rest = rest[used:]
 			}
 		}
@@ -173,106 +280,60 @@ func (f *forwarder) flush(c *Counters) {
 	}
 }
 
-// toService hands the packet of frame (pkt, standing for segs packets)
-// to the services: cut into packets if it is a GSO super-packet, with its
-// checksum completed if the kernel left that to the device.
-func (f *forwarder) toService(frame, pkt []byte, segs uint64) {
-	c := &f.d.Counters
-	var h tun.VirtioNetHdr
-	if h.Decode(frame) != nil {
-		c.serviceDropped.Add(segs)
-		return
-	}
-	if !h.IsGSO() {
-		if tun.CompleteChecksum(h, pkt) != nil {
-			c.serviceDropped.Add(1)
-			return
-		}
-		f.inject(pkt)
-		c.service.Add(1)
-		return
-	}
-	if f.seg == nil {
-		f.seg, f.segSizes = scratch(maxServiceSegments, f.x.mtu)
-	}
-	n, err := tun.GSOSplit(h, pkt, f.seg, f.segSizes, 0)
-	if err != nil {
-		c.serviceDropped.Add(segs)
-		return
-	}
-	for i := range n {
-		f.inject(f.seg[i][:f.segSizes[i]])
-	}
-	c.service.Add(uint64(n))
-	c.serviceSuper.Add(1)
-}
-
-// scratch returns n buffers of size bytes each, cut from one array, and
-// n sizes.
-func scratch(n, size int) ([][]byte, []int) {
-	if size <= 0 {
-		size = labnet.DefaultMTU
-	}
-	backing := make([]byte, n*size)
-	bufs := make([][]byte, n)
-	for i := range bufs {
-		bufs[i] = backing[i*size : (i+1)*size : (i+1)*size]
-	}
-	return bufs, make([]int, n)
-}
-
-// inject hands pkt to the services, if the lab runs them.
-func (x *Lab) inject(pkt []byte) {
-	if x.svc != nil {
-		x.svc.Inject(pkt)
-	}
-}
-
-// flush writes each device's batch in out to it, counting refused frames
-// in c, and empties the batches.
-func (x *Lab) flush(out [][][]byte, c *Counters) {
-	for i, frames := range out {
-		if len(frames) > 0 {
-			x.write(x.devices[i], frames, c)
-			clear(frames) // drop the references to the read buffers
-			out[i] = frames[:0]
-		}
-	}
-}
-
-// write writes frames to dst, skipping (and counting in c) any frame the
-// device refuses, until all are written or dst is closed.
-func (x *Lab) write(dst *Device, frames [][]byte, c *Counters) {
-	x.writeCounted(dst, frames, nil, c)
-}
-
-// writeCounted is write for frames of which frames[i] stands for
-// counts[i] frames of the batch (merged ones, see coalesce.go), which a
-// refusal counts; nil counts means one each.
-func (x *Lab) writeCounted(dst *Device, frames [][]byte, counts []int, c *Counters) {
+// write writes frames to dst, skipping (and counting as write errors) any
+// frame the device refuses, until all are written or dst is closed.
+// frames[i] stands for counts[i] frames of the batch (merged ones, see
+// tun.Coalescer), which a refusal counts; nil counts means one each.
+func (f *forwarder) write(dst *Device, frames [][]byte, counts []int) {
 	for len(frames) > 0 {
 		n, err := dst.dev.Write(frames, 0)
-		if err == nil || n >= len(frames) || x.closing.Load() {
+		if err == nil || n >= len(frames) || f.x.closing.Load() {
 			return
 		}
 		if counts != nil {
-			c.writeErrors.Add(uint64(counts[n]))
+			f.c.writeErrors.Add(uint64(counts[n]))
 			counts = counts[n+1:]
 		} else {
-			c.writeErrors.Add(1)
+			f.c.writeErrors.Add(1)
 		}
 		frames = frames[n+1:]
 	}
 }
 
-// dest returns the device of a port packets are routed to, or nil for
-// the VPC's services (see toService and serve).
+// toServices writes frames to the services' device (services.Device cuts
+// a GSO super-packet into packets and completes checksums), counting the
+// packets handed over and the GSO super-packets among them, and as
+// dropped the packets of a frame it refuses (a malformed super-packet,
+// checksum offsets outside the packet).
+func (f *forwarder) toServices(dst *Device, frames [][]byte) {
+	c := f.c
+	for len(frames) > 0 {
+		n, err := dst.dev.Write(frames, 0)
+		for _, frame := range frames[:n] {
+			c.service.Add(segments(frame))
+			if isGSO(frame) {
+				c.serviceSuper.Add(1)
+			}
+		}
+		if err == nil || n >= len(frames) {
+			return
+		}
+		c.serviceDropped.Add(segments(frames[n]))
+		frames = frames[n+1:]
+	}
+}
+
+// dest returns the device of a port packets are routed to: an ENI's, the
+// internet's or the services'; nil for the internet in a lab without
+// internet hosts.
 func (x *Lab) dest(p verdict.Port) *Device {
 	switch {
 	case p >= 0 && int(p) < len(x.bySlot):
 		return x.bySlot[p]
 	case p == verdict.PortInternet:
 		return x.inet
+	case p == verdict.PortService:
+		return x.svcDev
 	}
 	return nil
 }
@@ -289,4 +350,11 @@ func segments(frame []byte) uint64 {
 		return 1
 	}
 	return uint64((payload + int(h.GSOSize) - 1) / int(h.GSOSize))
+}
+
+// isGSO reports whether frame's virtio header says it is a GSO
+// super-packet.
+func isGSO(frame []byte) bool {
+	var h tun.VirtioNetHdr
+	return h.Decode(frame) == nil && h.IsGSO()
 }

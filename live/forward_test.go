@@ -2,7 +2,6 @@ package live
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"io"
 	"net/netip"
@@ -14,8 +13,10 @@ import (
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
+	"github.com/vpclab/vpclab/mirror"
 	"github.com/vpclab/vpclab/services"
 	"github.com/vpclab/vpclab/tun"
+	"github.com/vpclab/vpclab/tun/tuntest"
 	"github.com/vpclab/vpclab/verdict"
 )
 
@@ -66,28 +67,6 @@ instances:
   - {name: b, subnet: subnet-b, ip: 10.0.2.10, security_groups: [sg-b]}
 `
 
-// memDevice is a tun.Device that counts the frames written to it and,
-// with keep, records copies of them.
-type memDevice struct {
-	written int
-	keep    bool
-	frames  [][]byte
-}
-
-func (d *memDevice) Read([][]byte, []int, int) (int, error) { panic("not read in these tests") }
-func (d *memDevice) Write(bufs [][]byte, _ int) (int, error) {
-	d.written += len(bufs)
-	if d.keep {
-		for _, b := range bufs {
-			d.frames = append(d.frames, append([]byte(nil), b...))
-		}
-	}
-	return len(bufs), nil
-}
-func (d *memDevice) BatchSize() int { return 4 }
-func (d *memDevice) Name() string   { return "mem" }
-func (d *memDevice) Close() error   { return nil }
-
 // memLab is a Lab of unitLab over memDevices, without namespaces.
 func memLab(t *testing.T) (x *Lab, a, b *Device) {
 	l, err := lab.Parse("unit.yaml", []byte(unitLab))
@@ -105,13 +84,14 @@ func memLabOf(t *testing.T, l *lab.Lab) (x *Lab, a, b *Device) {
 		if !ok {
 			t.Fatalf("no port for %s", id)
 		}
-		d := &Device{Port: p, dev: &memDevice{keep: true}, index: i}
+		d := &Device{Port: p, dev: &tuntest.Device{Keep: true}, index: i}
 		x.devices = append(x.devices, d)
 		for int(p) >= len(x.bySlot) {
 			x.bySlot = append(x.bySlot, nil)
 		}
 		x.bySlot[p] = d
 	}
+	x.addServices(services.NewDevice(func([]byte) {}, x.mtu))
 	return x, x.devices[0], x.devices[1]
 }
 
@@ -142,7 +122,7 @@ func TestForwardBatch(t *testing.T) {
 	f.sizes[1] = tcpFrame(f.bufs[1], "10.0.1.10", "10.0.2.10", 40000, 9090, 0x02, 64)
 	f.sizes[2] = tcpFrame(f.bufs[2], "10.0.1.10", "10.0.0.2", 40000, 53, 0x02, 64)
 	f.batch(3, 0)
-	if w := b.dev.(*memDevice).written; w != 1 {
+	if w := b.dev.(*tuntest.Device).Written(); w != 1 {
 		t.Errorf("%d frames written to b, want 1", w)
 	}
 	if ttl := f.bufs[0][tun.VirtioNetHdrLen+8]; ttl != 63 {
@@ -166,17 +146,17 @@ func TestForwardBatch(t *testing.T) {
 // own work aside: inject is replaced).
 func TestForwardNoAllocs(t *testing.T) {
 	x, a, b := memLab(t)
-	b.dev.(*memDevice).keep = false
+	b.dev.(*tuntest.Device).Keep = false
 	b.Offloads = tun.DefaultOffloads
+	var injected int
+	x.svcDev.dev = services.NewDevice(func(pkt []byte) { injected++ }, x.mtu)
 	f := newForwarder(x, a)
 	udpBatch := func(now int64) {
 		for i := range f.bufs {
-			f.sizes[i] = udpFrame(f.bufs[i], dg{ttl: 64, id: uint16(i)})
+			f.sizes[i] = tuntest.UDPFrame(f.bufs[i], tuntest.UDP{TTL: 64, ID: uint16(i)})
 		}
 		f.batch(len(f.bufs), now)
 	}
-	var injected int
-	f.inject = func(pkt []byte) { injected++ }
 	now := int64(0)
 	allocs := testing.AllocsPerRun(1000, func() {
 		for i := range f.bufs {
@@ -199,9 +179,9 @@ func TestForwardNoAllocs(t *testing.T) {
 	if s := a.Counters.Load(); s.ServicePackets == 0 || s.ServiceSuperPackets == 0 || s.ServiceDropped != 0 || injected != int(s.ServicePackets) {
 		t.Errorf("%d packets injected, counters %+v", injected, s)
 	}
-	before, sent := b.dev.(*memDevice).written, a.Counters.Load().AllowedPackets
+	before, sent := b.dev.(*tuntest.Device).Written(), a.Counters.Load().AllowedPackets
 	udpBatch(now + 1000)
-	if w, n := b.dev.(*memDevice).written-before, a.Counters.Load().AllowedPackets-sent; w != 1 || n != uint64(len(f.bufs)) {
+	if w, n := b.dev.(*tuntest.Device).Written()-before, a.Counters.Load().AllowedPackets-sent; w != 1 || n != uint64(len(f.bufs)) {
 		t.Errorf("a batch of %d UDP datagrams of one flow: %d counted, %d frames written, want %d and 1", len(f.bufs), n, w, len(f.bufs))
 	}
 }
@@ -255,7 +235,7 @@ func icmpEcho(b []byte, src, dst string, id uint16) int {
 
 // TestServicesInMemory: a's echo request to its subnet's router and SYN
 // to the DNS server's TCP port 53 (closed) reach the services; the echo
-// reply and the reset come back through the services' writer, judged at
+// reply and the reset come back through the services' forwarder, judged at
 // PortService, behind a zero virtio header, to a alone.
 func TestServicesInMemory(t *testing.T) {
 	x, a, b := memLab(t)
@@ -267,6 +247,7 @@ func TestServicesInMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer x.svc.Close()
+	x.svcDev.dev = x.svc.Device()
 	f := newForwarder(x, a)
 	f.sizes[0] = icmpEcho(f.bufs[0], "10.0.1.10", "10.0.1.1", 7)
 	f.sizes[1] = tcpFrame(f.bufs[1], "10.0.1.10", "10.0.0.2", 40000, 53, 0x02, 64)
@@ -277,12 +258,12 @@ func TestServicesInMemory(t *testing.T) {
 		t.Fatalf("a's counters %+v, want 2 packets to the services", s)
 	}
 
-	w := newServiceWriter(x)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	w := newForwarder(x, x.svcDev)
+	timeout := time.AfterFunc(5*time.Second, func() { x.svcDev.dev.Close() })
+	defer timeout.Stop()
 	got := 0
 	for got < 2 {
-		n, err := x.svc.Read(ctx, w.bufs, w.sizes, tun.VirtioNetHdrLen)
+		n, err := x.svcDev.dev.Read(w.bufs, w.sizes, 0)
 		if err != nil {
 			t.Fatalf("after %d packets from the services: %v", got, err)
 		}
@@ -292,11 +273,11 @@ func TestServicesInMemory(t *testing.T) {
 	if s := x.ServiceCounters().Load(); s.AllowedPackets != 2 || s.Denied() != 0 {
 		t.Errorf("service counters %+v, want 2 allowed", s)
 	}
-	if n := b.dev.(*memDevice).written; n != 0 {
+	if n := b.dev.(*tuntest.Device).Written(); n != 0 {
 		t.Errorf("%d frames written to b, want 0", n)
 	}
 	var echo, rst bool
-	for _, fr := range a.dev.(*memDevice).frames {
+	for _, fr := range a.dev.(*tuntest.Device).Frames() {
 		if !bytes.Equal(fr[:tun.VirtioNetHdrLen], make([]byte, tun.VirtioNetHdrLen)) {
 			t.Errorf("virtio header % x, want zero", fr[:tun.VirtioNetHdrLen])
 		}
@@ -343,7 +324,7 @@ func TestForwardStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	send()
-	if w := b.dev.(*memDevice).written; w != 0 {
+	if w := b.dev.(*tuntest.Device).Written(); w != 0 {
 		t.Errorf("%d frames reached a stopped instance", w)
 	}
 	if got := a.Counters.Load().DeniedByCode[verdict.CodeInstanceStopped]; got != 2 {
@@ -355,7 +336,7 @@ func TestForwardStopped(t *testing.T) {
 		}
 	}
 	send()
-	if w := b.dev.(*memDevice).written; w != 1 {
+	if w := b.dev.(*tuntest.Device).Written(); w != 1 {
 		t.Errorf("%d frames written after the start, want 1", w)
 	}
 	if _, err := x.SetInstanceState("nope", true); err == nil || !strings.Contains(err.Error(), "ia, ib") {
@@ -381,7 +362,7 @@ traffic_mirror_sessions: [{id: s, number: 1, source: eni-b, target: t, filter: f
 		t.Fatal(err)
 	}
 	x, a, b := memLabOf(t, l)
-	b.dev.(*memDevice).keep = false
+	b.dev.(*tuntest.Device).Keep = false
 	b.Offloads = tun.DefaultOffloads
 	x.start = time.Now()
 	if err := x.startTaps(l); err != nil {
@@ -405,14 +386,14 @@ traffic_mirror_sessions: [{id: s, number: 1, source: eni-b, target: t, filter: f
 		now += 1000
 		f.batch(len(f.bufs), now)
 		for i := range f.bufs { // small UDP datagrams, merged
-			f.sizes[i] = udpFrame(f.bufs[i], dg{ttl: 64, id: uint16(i)})
+			f.sizes[i] = tuntest.UDPFrame(f.bufs[i], tuntest.UDP{TTL: 64, ID: uint16(i)})
 		}
 		f.batch(len(f.bufs), now)
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per batch with every tap on, want 0", allocs)
 	}
-	if b.dev.(*memDevice).written == 0 {
+	if b.dev.(*tuntest.Device).Written() == 0 {
 		t.Fatal("nothing forwarded")
 	}
 	x.mirror.Close() // drains the queue
@@ -421,5 +402,131 @@ traffic_mirror_sessions: [{id: s, number: 1, source: eni-b, target: t, filter: f
 	}
 	if s.Stats().Packets+s.Stats().Dropped == 0 {
 		t.Error("the capture saw nothing")
+	}
+}
+
+// TestForwardCoalesced: a batch of UDP datagrams from a to b, three
+// flows in turn, reaches b as one super-packet per flow when b takes
+// them, the datagrams as they were sent (TTL decremented) and in order;
+// as they are when b does not; the counters count datagrams; a refused
+// super-packet counts as the datagrams it holds.
+func TestForwardCoalesced(t *testing.T) {
+	x, a, b := memLab(t)
+	f := newForwarder(x, a)
+	f.bufs, f.sizes = make([][]byte, 12), make([]int, 12)
+	f.merge = tun.NewCoalescer(12)
+	for i := range f.bufs {
+		f.bufs[i] = make([]byte, frameSize)
+	}
+	for i := range f.out {
+		f.out[i] = make([][]byte, 0, len(f.bufs))
+	}
+	gs := tuntest.Cat(tuntest.Run(tuntest.UDP{TTL: 64}, 4), tuntest.Run(tuntest.UDP{TTL: 64, SPort: 40001, DPort: 5201}, 4), tuntest.Run(tuntest.UDP{TTL: 64, ID: 4}, 4))
+	fill := func() (want [][]byte) {
+		for i, g := range gs {
+			f.sizes[i] = tuntest.UDPFrame(f.bufs[i], g)
+			g.TTL--
+			w := make([]byte, tun.MaxFrameSize)
+			want = append(want, tuntest.Complete(t, w[:tuntest.UDPFrame(w, g)]))
+		}
+		return want
+	}
+	for _, offl := range []tun.Offload{tun.DefaultOffloads, 0} {
+		t.Run(offl.String(), func(t *testing.T) {
+			b.Offloads = offl
+			mem := &tuntest.Device{Keep: true}
+			b.dev = mem
+			want := fill()
+			before := a.Counters.Load().AllowedPackets
+			f.batch(len(gs), 0)
+			if got := a.Counters.Load().AllowedPackets - before; got != uint64(len(gs)) {
+				t.Errorf("%d packets counted, want %d", got, len(gs))
+			}
+			wantFrames := len(gs)
+			if offl != 0 {
+				wantFrames = 3
+			}
+			if len(mem.Frames()) != wantFrames {
+				t.Fatalf("%d frames written to b, want %d", len(mem.Frames()), wantFrames)
+			}
+			var got [][]byte
+			for _, fr := range mem.Frames() {
+				got = append(got, tuntest.Split(t, fr)...)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d datagrams, want %d", len(got), len(want))
+			}
+			for i := range got {
+				if !bytes.Equal(got[i], want[i]) {
+					t.Errorf("datagram %d:\n got % x\nwant % x", i, got[i], want[i])
+				}
+			}
+		})
+	}
+
+	b.Offloads = tun.DefaultOffloads
+	fail := &tuntest.Device{Keep: true, Refuse: isGSO}
+	b.dev = fail
+	fill()
+	f.sizes[4] = tuntest.UDPFrame(f.bufs[4], tuntest.UDP{TTL: 64, SPort: 40001, DPort: 5201, Csum: tuntest.CsumBad}) // not merged
+	f.batch(len(gs), 0)
+	// Super-packets of 4, 3 (after the bad one) and 4 datagrams, refused.
+	if s := a.Counters.Load(); s.WriteErrors != 4+3+4 {
+		t.Errorf("%d write errors, want 11 (the datagrams of the refused super-packets)", s.WriteErrors)
+	}
+	if len(fail.Frames()) != 1 {
+		t.Errorf("%d frames written, want 1 (the datagram with a bad checksum, not merged)", len(fail.Frames()))
+	}
+}
+
+// TestMirrorSink: a mirror frame goes the forwarder's way from the
+// source's port, counted in the mirror's counters: forwarded to the
+// target with its hop decremented, a UDP GSO frame counted as its mirror
+// packets, nothing sent while the source instance is stopped, and no
+// allocation.
+func TestMirrorSink(t *testing.T) {
+	x, a, b := memLab(t)
+	a.Instance = "ia"
+	x.start = time.Now()
+	s := &mirrorSink{f: newForwarder(x, nil)}
+	sess := &mirror.Session{SourcePort: a.Port, TargetPort: b.Port}
+	frame := make([]byte, frameSize)
+	frame = frame[:tuntest.UDPFrame(frame, tuntest.UDP{TTL: 64})]
+	orig := bytes.Clone(frame)
+	s.Send(sess, frame, 1)
+	if got := b.dev.(*tuntest.Device).Frames(); len(got) != 1 || got[0][tun.VirtioNetHdrLen+8] != 63 {
+		t.Fatalf("frames written to b %d, want 1 with TTL 63", len(got))
+	}
+	batch := tuntest.Frames(tuntest.Run(tuntest.UDP{TTL: 64}, 5)...)
+	c := tun.NewCoalescer(8)
+	if n, _ := c.Coalesce(batch, tun.DefaultOffloads); n != 1 {
+		t.Fatalf("coalesced into %d frames, want 1", n)
+	}
+	s.Send(sess, batch[0], 5)
+	if st := x.MirrorCounters().Load(); st.AllowedPackets != 6 || st.SuperPackets != 1 {
+		t.Errorf("mirror counters %+v, want 6 packets, 1 super-packet", st)
+	}
+	if a.Counters.Load().AllowedPackets != 0 {
+		t.Error("the mirror's frames counted as the source's")
+	}
+	if _, err := x.SetInstanceState("ia", false); err != nil {
+		t.Fatal(err)
+	}
+	s.Send(sess, frame, 1)
+	if st := x.MirrorCounters().Load(); st.DeniedByCode[verdict.CodeInstanceStopped] != 1 || b.dev.(*tuntest.Device).Written() != 2 {
+		t.Errorf("source stopped: counters %+v, %d frames written", st, b.dev.(*tuntest.Device).Written())
+	}
+	if _, err := x.SetInstanceState("ia", true); err != nil {
+		t.Fatal(err)
+	}
+	b.dev.(*tuntest.Device).Keep = false
+	if allocs := testing.AllocsPerRun(1000, func() {
+		copy(frame, orig)
+		s.Send(sess, frame, 1)
+	}); allocs != 0 {
+		t.Errorf("%v allocations per mirror frame, want 0", allocs)
+	}
+	if st := x.MirrorCounters().Load(); st.AllowedPackets < 6+1000 {
+		t.Errorf("mirror counters %+v: the frames of the allocation test were not forwarded", st)
 	}
 }

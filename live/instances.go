@@ -26,14 +26,16 @@ func (x *Lab) SetInstanceState(name string, running bool) (previous string, err 
 			continue
 		}
 		found = true
-		if d.stopped.Swap(!running) {
-			previous = StateStopped
-		}
-		// The engine drops packets to a stopped instance before making
-		// any conntrack entry, whoever sends them (an ENI, the services,
-		// a mirror session).
-		if _, ok := x.engine.SetStopped(d.Port, !running); !ok {
+		// The engine holds the state: it drops packets to a stopped
+		// instance before making any conntrack entry, whoever sends them
+		// (an ENI, the services, a mirror session), and the forwarder of
+		// a stopped instance's device asks it before judging anything.
+		was, ok := x.engine.SetStopped(d.Port, !running)
+		if !ok {
 			return "", fmt.Errorf("instance %s: its interface's port %d cannot be stopped", name, d.Port)
+		}
+		if was {
+			previous = StateStopped
 		}
 	}
 	if !found {
@@ -53,7 +55,7 @@ func (x *Lab) SetInstanceState(name string, running bool) (previous string, err 
 func (x *Lab) InstanceState(name string) string {
 	for _, d := range x.devices {
 		if d.Instance == name {
-			if d.stopped.Load() {
+			if x.engine.Stopped(d.Port) {
 				return StateStopped
 			}
 			return StateRunning

@@ -1,7 +1,6 @@
 package live
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -56,9 +55,9 @@ type Lab struct {
 	mirror      *mirror.Mirror
 	mirrorCount Counters // what the mirror sent into the dataplane
 
-	svc       *services.Services
-	svcCancel context.CancelFunc // stops the services' writer
-	svcCount  Counters           // what the services sent into the dataplane
+	svc    *services.Services
+	svcDev *Device   // the services' device: what they sent is its Counters
+	dests  []*Device // every device packets are written to, by Device.index: devices, then svcDev
 
 	failOnce sync.Once
 	failed   chan struct{}
@@ -74,7 +73,9 @@ type Lab struct {
 	onApply   func(time.Duration, bool)
 }
 
-// Device is one TUN device of a lab: an ENI's, or the internet's.
+// Device is one TUN device of a lab: an ENI's, or the internet's (the
+// services' device, which Devices does not list, is one too, without a
+// Link).
 type Device struct {
 	// Link is what labnet made of the device: namespace, name, addresses,
 	// routes. Link.ENI is empty for the internet's device.
@@ -89,9 +90,8 @@ type Device struct {
 	// Counters count what the device sent into the dataplane.
 	Counters Counters
 
-	dev     tun.Device
-	index   int         // in Lab.devices
-	stopped atomic.Bool // the instance is stopped: nothing in or out
+	dev   tun.Device
+	index int // in Lab.dests
 }
 
 // Start brings l up (see the package doc) and starts enforcing it. l must
@@ -152,18 +152,15 @@ func Start(l *lab.Lab, o Options) (_ *Lab, err error) {
 			}
 		}
 	}
+	x.addServices(x.svc.Device())
 	x.start = time.Now()
 	if err := x.startTaps(l); err != nil {
 		return nil, err
 	}
-	for _, d := range x.devices {
+	for _, d := range x.dests {
 		x.wg.Add(1)
 		go x.forward(d)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	x.svcCancel = cancel
-	x.wg.Add(1)
-	go x.serve(ctx)
 	return x, nil
 }
 
@@ -219,22 +216,29 @@ func (x *Lab) Services() *services.Services { return x.svc }
 
 // ServiceCounters count what the services sent into the dataplane, as a
 // Device's Counters do for a device (ServicePackets stays zero).
-func (x *Lab) ServiceCounters() *Counters { return &x.svcCount }
+func (x *Lab) ServiceCounters() *Counters { return &x.svcDev.Counters }
+
+// addServices makes dev the services' device, the last of the
+// destinations, once the lab's devices are open.
+func (x *Lab) addServices(dev tun.Device) {
+	x.svcDev = &Device{Port: verdict.PortService, dev: dev, index: len(x.devices)}
+	x.dests = append(x.devices[:len(x.devices):len(x.devices)], x.svcDev)
+}
 
 // Failed is closed when a device fails while the lab runs; Close then
 // returns the failure.
 func (x *Lab) Failed() <-chan struct{} { return x.failed }
 
-// Close stops the readers and the services' writer, closes the devices,
+// Close stops the readers (closing the devices, the services' first),
 // then the services, and removes the lab's namespaces. It returns the devices' failures and what it could not
 // remove. Calling it again returns the same.
 func (x *Lab) Close() error {
 	x.closeOnce.Do(func() {
 		x.closing.Store(true)
-		if x.svcCancel != nil {
-			x.svcCancel()
-		}
 		var errs []error
+		if x.svcDev != nil {
+			errs = append(errs, x.svcDev.dev.Close())
+		}
 		for _, d := range x.devices {
 			errs = append(errs, d.dev.Close())
 		}

@@ -24,7 +24,7 @@ func (x *Lab) ReadMetrics(r *metrics.Reading) {
 			})
 		}
 	}
-	r.Senders = append(r.Senders, metrics.Sender{Name: metrics.SenderServices, Traffic: traffic(x.svcCount.Load())})
+	r.Senders = append(r.Senders, metrics.Sender{Name: metrics.SenderServices, Traffic: traffic(x.ServiceCounters().Load())})
 }
 
 func traffic(s Stats) metrics.Traffic {

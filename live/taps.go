@@ -8,9 +8,6 @@ import (
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/mirror"
-	"github.com/vpclab/vpclab/packet"
-	"github.com/vpclab/vpclab/tun"
-	"github.com/vpclab/vpclab/verdict"
 )
 
 // The taps see packets besides forwarding them: live capture (package
@@ -31,7 +28,7 @@ func (x *Lab) startTaps(l *lab.Lab) error {
 	x.flowStop = make(chan struct{})
 	x.flowDone = make(chan struct{})
 	go x.tickFlows()
-	m, err := mirror.New(l, x.engine.Port, mirror.Options{Sink: &mirrorSink{x: x}, MTU: x.mtu, Epoch: x.start})
+	m, err := mirror.New(l, x.engine.Port, mirror.Options{Sink: &mirrorSink{f: newForwarder(x, nil)}, MTU: x.mtu, Epoch: x.start})
 	if err != nil {
 		return fmt.Errorf("live: traffic mirroring: %w", err)
 	}
@@ -93,70 +90,3 @@ func (x *Lab) Mirror() *mirror.Mirror { return x.mirror }
 // MirrorCounters count the mirror packets sent into the dataplane towards
 // their targets, as a Device's Counters do for a device.
 func (x *Lab) MirrorCounters() *Counters { return &x.mirrorCount }
-
-// mirrorSink delivers a session's VXLAN packets to an ENI target: each
-// crosses the dataplane from the source ENI like any UDP 4789 packet, so
-// the security groups and network ACLs on the way (the target's inbound
-// rules above all) decide. Only the mirror's goroutine calls Send. Mirror
-// packets are neither captured nor mirrored again, and flow logs do not
-// record them (AWS's flow logs do not capture mirrored traffic).
-//
-// A target whose device takes UDP GSO super-packets (tun.OffloadUSO4) is
-// sent the mirror's copies coalesced, up to mirror.MaxGSOSegments to a
-// frame: one verdict and one write for them all, the kernel cutting the
-// frame into the mirror packets on the target's side, where the
-// target's socket receives them one by one.
-type mirrorSink struct {
-	x     *Lab
-	v     verdict.Verdict
-	frame [][]byte
-}
-
-// MaxSegments is mirror.MaxGSOSegments for a target whose device has
-// USO4, else 1. The devices are made before the mirror and never change.
-func (s *mirrorSink) MaxSegments(sess *mirror.Session) int {
-	if d := s.x.dest(sess.TargetPort); d != nil && d.Offloads&tun.OffloadUSO4 != 0 {
-		return mirror.MaxGSOSegments
-	}
-	return 1
-}
-
-// Send judges frame, segs mirror packets (a UDP GSO super-packet when
-// segs > 1, judged once as the forwarder judges TCP super-packets), and
-// writes it to the target's device if the dataplane lets it through. The
-// counters count segs packets and the frame's IP bytes, as a device's
-// count a super-packet.
-func (s *mirrorSink) Send(sess *mirror.Session, frame []byte, segs int) {
-	x := s.x
-	c := &x.mirrorCount
-	pkt := frame[tun.VirtioNetHdrLen:]
-	n, bytes := uint64(segs), uint64(len(pkt))
-	x.engine.Process(sess.SourcePort, pkt, x.Now(), &s.v)
-	if !s.v.Allowed {
-		c.denied(s.v.Stage, s.v.Code, n, bytes)
-		return
-	}
-	dst := x.dest(s.v.To)
-	if dst == nil || s.v.To != sess.TargetPort {
-		c.denied(verdict.StageRoute, verdict.CodeCannotRoute, n, bytes)
-		return
-	}
-	if dst.stopped.Load() {
-		c.denied(verdict.StageRoute, verdict.CodeInstanceStopped, n, bytes)
-		return
-	}
-	packet.DecrementHop(pkt)
-	s.frame = append(s.frame[:0], frame)
-	x.write(dst, s.frame, c)
-	s.frame[0] = nil
-	c.allowedPackets.Add(n)
-	c.allowedBytes.Add(bytes)
-	if segs > 1 {
-		c.superPackets.Add(1)
-	}
-}
-
-// Flush does nothing: Send writes each frame at once (a TUN write is one
-// system call per frame whatever the batch, so holding frames back would
-// save nothing).
-func (s *mirrorSink) Flush() {}

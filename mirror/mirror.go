@@ -332,6 +332,25 @@ func (m *Mirror) Packet(v *verdict.Verdict, p *packet.Parsed, vnet, pkt []byte, 
 	m.Offer(v.To, Ingress, v, p, vnet, pkt, now) // v.To == v.From: sent and received
 }
 
+// Begin and End do nothing: a Mirror needs no batch (they make it a
+// forwarder's Observer, see package live).
+func (m *Mirror) Begin() {}
+
+// End: see Begin.
+func (m *Mirror) End() {}
+
+// Judged offers a judged packet as its sender sent it: Offer at v.From,
+// Egress (a forwarder's Observer, see package live).
+func (m *Mirror) Judged(v *verdict.Verdict, p *packet.Parsed, vnet, pkt []byte, _ uint64, now int64) {
+	m.Offer(v.From, Egress, v, p, vnet, pkt, now)
+}
+
+// Forwarded offers a forwarded packet as its receiver gets it (its hop
+// decremented): Offer at v.To, Ingress.
+func (m *Mirror) Forwarded(v *verdict.Verdict, p *packet.Parsed, vnet, pkt []byte, now int64) {
+	m.Offer(v.To, Ingress, v, p, vnet, pkt, now)
+}
+
 // reached reports whether a packet with verdict v got to the side of the
 // ENI at port at that dir names (see the package doc).
 func reached(at verdict.Port, dir Direction, v *verdict.Verdict, eni string) bool {

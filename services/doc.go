@@ -2,8 +2,8 @@
 // netstack: the Amazon DNS resolver, the instance metadata service (IMDS),
 // the Amazon Time Sync service (SNTP) and the subnets' routers, which answer
 // ping. The dataplane judges traffic between an ENI and these addresses as
-// exempt (spec §6); the live lab hands such packets to Services.Inject and
-// writes what Services.Read returns to the ENI the dataplane routes it to.
+// exempt (spec §6); the live lab reads and writes them as it does an ENI's,
+// through the tun.Device that Services.Device returns.
 //
 // # Addresses
 //
@@ -46,11 +46,14 @@
 // # Packets
 //
 // Inject takes one IP packet with complete checksums (no virtio header;
-// the live lab runs tun.CompleteChecksum or tun.GSOSplit first) and copies
+// Device runs tun.CompleteChecksum or tun.GSOSplit first) and copies
 // it: the caller keeps its buffer. The stack handles it in the caller's
 // goroutine, so replies gVisor makes inline (ping, resets) are queued
 // before Inject returns. Read copies queued outgoing packets into the
 // caller's buffers, a batch at a time, as tun.Device.Read does; nothing is
-// allocated per packet on either side by this package. Close stops every
-// goroutine the package started.
+// allocated per packet on either side by this package. Device wraps both
+// in a tun.Device of virtio-net frames: Write completes a checksum left to
+// the device or cuts a GSO super-packet into packets before Inject, Read
+// puts a zero virtio header in front. Close stops every goroutine the
+// package started.
 package services

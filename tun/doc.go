@@ -21,6 +21,12 @@
 // without offloads) get it cut by [GSOSplit] into ordinary packets with
 // complete lengths, IDs, sequence numbers, flags and checksums; a packet
 // whose header says only NEEDS_CSUM is finished by [CompleteChecksum].
+// [Coalescer] is the other way: it merges runs of consecutive UDP
+// datagrams of one flow into UDP GSO super-packets for a device that
+// agreed to USO, which its kernel cuts back into the very datagrams.
+//
+// Package tuntest has an in-memory Device and the frame builders of the
+// offload tests.
 //
 // A device opened without IFF_VNET_HDR ([Config.NoVnetHdr]) keeps the same
 // frame layout: Read puts a zero header in front of each packet and Write

@@ -1,10 +1,9 @@
-package live
+package tun
 
 import (
 	"encoding/binary"
 
 	"github.com/vpclab/vpclab/packet"
-	"github.com/vpclab/vpclab/tun"
 	"gvisor.dev/gvisor/pkg/tcpip/checksum"
 )
 
@@ -14,11 +13,11 @@ import (
 // host a system call, and the wake-up of the receiver it brings, costs
 // far more than judging a packet. Small UDP datagrams are where that
 // shows: each is a frame of its own. Before a forwarder writes a
-// destination's batch, coalesce merges each run of consecutive UDP
+// destination's batch, Coalesce merges each run of consecutive UDP
 // datagrams of one flow into a UDP GSO super-packet (GSO_UDP_L4), which
 // the destination's kernel cuts back into the datagrams: one system call
 // for up to 64 of them. This is what wireguard-go and Tailscale do on
-// Linux (tun/offload_linux.go, udpGRO); unlike them, coalesce merges only
+// Linux (tun/offload_linux.go, udpGRO); unlike them, Coalesce merges only
 // consecutive frames, so that the order of the packets to a destination
 // is kept exactly, across flows too.
 //
@@ -61,33 +60,36 @@ const (
 	// maxMergeIP is the largest merged IP packet: the IPv4 total length
 	// field's limit, kept for IPv6 too.
 	maxMergeIP = 65535
-	// mergeArenaSize is the room a coalescer has for merged frames in one
+	// mergeArenaSize is the room a Coalescer has for merged frames in one
 	// call: two of the largest, so that a batch of small datagrams, whose
 	// merged frames are a few KiB, is merged in one pass.
-	mergeArenaSize = 2 * (tun.VirtioNetHdrLen + maxMergeIP)
-	udpHdrLen      = 8
+	mergeArenaSize = 2 * (VirtioNetHdrLen + maxMergeIP)
 )
 
-// coalescer merges runs of UDP datagrams in a destination's batch (see
-// above). One forwarder has one: it writes its destinations one after
+// Coalescer merges runs of UDP datagrams in a destination's batch (see
+// above). A forwarder needs one: it writes its destinations one after
 // another, so a single arena serves them all. It allocates nothing after
-// its first merge.
-type coalescer struct {
+// its first merge, and is not safe for concurrent use.
+type Coalescer struct {
 	// arena holds the merged frames of one call; made at the first merge.
 	arena []byte
-	// counts[i] is how many of the frames given to coalesce the i-th
+	// counts[i] is how many of the frames given to Coalesce the i-th
 	// frame it returns stands for.
 	counts []int
-	// dgrams[i] describes the i-th frame given to coalesce.
+	// dgrams[i] describes the i-th frame given to Coalesce.
 	dgrams []datagram
 }
 
-// newCoalescer returns a coalescer for batches of up to batch frames.
-func newCoalescer(batch int) coalescer {
-	return coalescer{counts: make([]int, batch), dgrams: make([]datagram, batch)}
+// NewCoalescer returns a Coalescer for batches of up to batch frames.
+func NewCoalescer(batch int) *Coalescer {
+	return &Coalescer{counts: make([]int, batch), dgrams: make([]datagram, batch)}
 }
 
-// datagram is what coalesce needs of a frame: for a UDP datagram it may
+// Counts returns how many of the frames given to the last Coalesce each
+// frame it returned stands for: Counts()[i] for its i-th.
+func (m *Coalescer) Counts() []int { return m.counts }
+
+// datagram is what Coalesce needs of a frame: for a UDP datagram it may
 // merge (see mergeable), where its UDP header begins and its payload's
 // length; payload 0 for any other frame.
 type datagram struct {
@@ -95,14 +97,15 @@ type datagram struct {
 	payload int // the UDP payload's length; 0: not mergeable
 }
 
-// coalesce merges the runs of frames, the batch for a device that agreed
+// Coalesce merges the runs of frames, the batch for a device that agreed
 // to offl, in place: frames[:n] are the frames to write instead of
-// frames[:used], each standing for m.counts[i] of them, in their order.
+// frames[:used], each standing for Counts()[i] of them, in their order.
 // Merged frames are in m.arena, valid until the next call; the others are
 // the frames given, neither modified nor copied. used is len(frames)
-// unless the arena filled up: write frames[:n], then call coalesce again
-// with frames[used:]. At most len(m.counts) frames are taken per call.
-func (m *coalescer) coalesce(frames [][]byte, offl tun.Offload) (n, used int) {
+// unless the arena filled up: write frames[:n], then call Coalesce again
+// with frames[used:]. At most the batch given to NewCoalescer is taken per
+// call.
+func (m *Coalescer) Coalesce(frames [][]byte, offl Offload) (n, used int) {
 	if len(frames) > len(m.counts) {
 		frames = frames[:len(m.counts)]
 	}
@@ -118,7 +121,7 @@ func (m *coalescer) coalesce(frames [][]byte, offl tun.Offload) (n, used int) {
 			for r+k < len(frames) && k < maxMergeSegments {
 				e := m.dgrams[r+k]
 				if e.payload == 0 || e.l4 != d.l4 || e.payload > d.payload ||
-					size-tun.VirtioNetHdrLen+e.payload > maxMergeIP ||
+					size-VirtioNetHdrLen+e.payload > maxMergeIP ||
 					!sameFlow(first, frames[r+k], d.l4, k) {
 					break
 				}
@@ -150,25 +153,25 @@ func (m *coalescer) coalesce(frames [][]byte, offl tun.Offload) (n, used int) {
 }
 
 // mergeable describes frame, for a device that agreed to offl: the
-// datagram coalesce may merge (see the conditions above; the comparisons
+// datagram Coalesce may merge (see the conditions above; the comparisons
 // with other frames are sameFlow's), or the zero datagram.
-func mergeable(frame []byte, offl tun.Offload) datagram {
+func mergeable(frame []byte, offl Offload) datagram {
 	var d datagram
-	if len(frame) < tun.VirtioNetHdrLen+20+udpHdrLen+1 {
+	if len(frame) < VirtioNetHdrLen+20+udpHdrLen+1 {
 		return d
 	}
-	var h tun.VirtioNetHdr
+	var h VirtioNetHdr
 	h.Decode(frame)
 	if h.IsGSO() {
 		return d
 	}
-	pkt := frame[tun.VirtioNetHdrLen:]
+	pkt := frame[VirtioNetHdrLen:]
 	if len(pkt) > maxMergeIP {
 		return d
 	}
 	switch pkt[0] >> 4 {
 	case 4:
-		if offl&tun.OffloadUSO4 == 0 || pkt[0] != 0x45 || pkt[9] != packet.ProtoUDP ||
+		if offl&OffloadUSO4 == 0 || pkt[0] != 0x45 || pkt[9] != packet.ProtoUDP ||
 			int(binary.BigEndian.Uint16(pkt[2:])) != len(pkt) ||
 			binary.BigEndian.Uint16(pkt[6:])&0x3fff != 0 || // MF or a fragment offset
 			checksum.Checksum(pkt[:20], 0) != 0xffff {
@@ -176,7 +179,7 @@ func mergeable(frame []byte, offl tun.Offload) datagram {
 		}
 		d.l4 = 20
 	case 6:
-		if offl&tun.OffloadUSO6 == 0 || len(pkt) < 40+udpHdrLen+1 || pkt[6] != packet.ProtoUDP ||
+		if offl&OffloadUSO6 == 0 || len(pkt) < 40+udpHdrLen+1 || pkt[6] != packet.ProtoUDP ||
 			int(binary.BigEndian.Uint16(pkt[4:])) != len(pkt)-40 {
 			return d
 		}
@@ -188,12 +191,12 @@ func mergeable(frame []byte, offl tun.Offload) datagram {
 	if int(binary.BigEndian.Uint16(pkt[d.l4+4:])) != ulen {
 		return datagram{}
 	}
-	if h.Flags&tun.VirtioNetHdrFNeedsCsum != 0 {
+	if h.Flags&VirtioNetHdrFNeedsCsum != 0 {
 		if int(h.CsumStart) != d.l4 || h.CsumOffset != 6 {
 			return datagram{}
 		}
 	} else if binary.BigEndian.Uint16(pkt[d.l4+6:]) == 0 ||
-		checksum.Checksum(pkt[d.l4:], tun.PseudoHeaderSum(pkt, packet.ProtoUDP, uint16(ulen))) != 0xffff {
+		checksum.Checksum(pkt[d.l4:], PseudoHeaderSum(pkt, packet.ProtoUDP, uint16(ulen))) != 0xffff {
 		return datagram{}
 	}
 	d.payload = ulen - udpHdrLen
@@ -205,7 +208,7 @@ func mergeable(frame []byte, offl tun.Offload) datagram {
 // IP version, addresses, ports and IP header fields, and for IPv4 without
 // DF, the id k after first's.
 func sameFlow(first, frame []byte, l4, k int) bool {
-	a, b := first[tun.VirtioNetHdrLen:], frame[tun.VirtioNetHdrLen:]
+	a, b := first[VirtioNetHdrLen:], frame[VirtioNetHdrLen:]
 	if a[0] != b[0] {
 		return false // the IP version (or IPv6's traffic class)
 	}
@@ -233,13 +236,13 @@ func sameFlow(first, frame []byte, l4, k int) bool {
 // of a CHECKSUM_PARTIAL packet.
 func merge(out []byte, run [][]byte, d datagram) {
 	at := copy(out, run[0])
-	skip := tun.VirtioNetHdrLen + d.l4 + udpHdrLen
+	skip := VirtioNetHdrLen + d.l4 + udpHdrLen
 	for _, fr := range run[1:] {
 		at += copy(out[at:], fr[skip:])
 	}
-	h := tun.UDPGSOHdr(d.l4, d.payload)
+	h := UDPGSOHdr(d.l4, d.payload)
 	h.Encode(out)
-	pkt := out[tun.VirtioNetHdrLen:]
+	pkt := out[VirtioNetHdrLen:]
 	if d.l4 == 40 {
 		binary.BigEndian.PutUint16(pkt[4:], uint16(len(pkt)-40))
 	} else {
@@ -249,5 +252,5 @@ func merge(out []byte, run [][]byte, d datagram) {
 	}
 	ulen := uint16(len(pkt) - d.l4)
 	binary.BigEndian.PutUint16(pkt[d.l4+4:], ulen)
-	binary.BigEndian.PutUint16(pkt[d.l4+6:], tun.PseudoHeaderSum(pkt, packet.ProtoUDP, ulen))
+	binary.BigEndian.PutUint16(pkt[d.l4+6:], PseudoHeaderSum(pkt, packet.ProtoUDP, ulen))
 }
