@@ -288,15 +288,10 @@ func (x *explainer) step(st verdict.Step, v *verdict.Verdict, p *Packet) Step {
 
 // noSGRule explains a security group that allowed nothing.
 func (x *explainer) noSGRule(st verdict.Step, p *Packet) string {
-	groups := "its security groups"
-	if eni := x.l.Interface(st.ENI); eni != nil {
-		groups = strings.Join(eni.SecurityGroups, ", ")
-	}
-	dir, peer := "ingress", "from "+p.Src
 	if st.Stage == verdict.StageSGEgress {
-		dir, peer = "egress", "to "+p.Dst
+		return describe.NoSGRule(x.l, st.ENI, true, p.what(), p.Dst)
 	}
-	return fmt.Sprintf("no %s rule of %s on %s allows %s %s", dir, groups, st.ENI, p.what(), peer)
+	return describe.NoSGRule(x.l, st.ENI, false, p.what(), p.Src)
 }
 
 // codeWords explains the decisions that involve no rule.

@@ -141,3 +141,18 @@ func (r *SGRule) Name() string {
 	}
 	return r.Group + "/" + r.Direction + "/" + strconv.Itoa(r.Index)
 }
+
+// NoSGRule explains a security group that allowed nothing: "no egress rule
+// of sg-db on eni-db1 allows tcp 8080 to 10.0.2.10". traffic says what was
+// sent ("tcp 8080", "tcp 1-79"), peer is the other end's address.
+func NoSGRule(l *lab.Lab, eni string, egress bool, traffic, peer string) string {
+	groups := "its security groups"
+	if e := l.Interface(eni); e != nil {
+		groups = strings.Join(e.SecurityGroups, ", ")
+	}
+	dir, peer := "ingress", "from "+peer
+	if egress {
+		dir, peer = "egress", "to "+peer[len("from "):]
+	}
+	return fmt.Sprintf("no %s rule of %s on %s allows %s %s", dir, groups, eni, traffic, peer)
+}
