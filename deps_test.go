@@ -34,9 +34,10 @@ var forbidden = map[string][]string{
 	"sg":                 {module + "lab", module + "dataplane"},
 	"nacl":               {module + "lab", module + "dataplane"},
 	"ec2":                {module + "lab", module + "dataplane", module + "change", module + "authz", module + "control", module + "live"},
-	"lab":                {module + "conntrack"},                                                      // lab holds the timeout defaults; conntrack takes values
-	"control":            {module + "live"},                                                           // it declares the Lab it needs; daemon adapts live to it
-	"pcap":               {module + "dataplane", module + "lab", module + "live", module + "verdict"}, // files, not verdicts
+	"lab":                {module + "conntrack"},                                                       // lab holds the timeout defaults; conntrack takes values
+	"control":            {module + "live"},                                                            // it declares the Lab it needs; daemon adapts live to it
+	"reach":              {module + "dataplane", module + "internal/reference", module + "policytest"}, // checked against the engine, so it must not share its code
+	"pcap":               {module + "dataplane", module + "lab", module + "live", module + "verdict"},  // files, not verdicts
 }
 
 // onlyImports lists packages whose direct imports, outside the standard

@@ -150,9 +150,9 @@ func NoSGRule(l *lab.Lab, eni string, egress bool, traffic, peer string) string 
 	if e := l.Interface(eni); e != nil {
 		groups = strings.Join(e.SecurityGroups, ", ")
 	}
-	dir, peer := "ingress", "from "+peer
+	dir, word := "ingress", "from"
 	if egress {
-		dir, peer = "egress", "to "+peer[len("from "):]
+		dir, word = "egress", "to"
 	}
-	return fmt.Sprintf("no %s rule of %s on %s allows %s %s", dir, groups, eni, traffic, peer)
+	return fmt.Sprintf("no %s rule of %s on %s allows %s %s %s", dir, groups, eni, traffic, word, peer)
 }
