@@ -323,13 +323,20 @@ func newAnalyzer(l *lab.Lab) *analyzer {
 		}
 		a.named[fi(f)] = append(named, -1)
 	}
-	a.otherRep = 253 // RFC 3692's experimental number, unless a rule names it
-	for protoSeen[0][int(a.otherRep)] || protoSeen[1][int(a.otherRep)] || a.otherRep == 0 {
+	// The stand-in for unnamed protocols: the highest number no rule
+	// names that is not an IPv6 extension header (which a packet's
+	// protocol can never be) nor one of the named four.
+	a.otherRep = 252
+	for protoSeen[0][int(a.otherRep)] || protoSeen[1][int(a.otherRep)] || slices.Contains(notTransport, a.otherRep) {
 		a.otherRep--
 	}
 	a.exclude = outsideExclusions(l)
 	return a
 }
+
+// notTransport are the IPv6 extension-header numbers and the "no next
+// header" value (RFC 8200, RFC 7045), and the protocols analysed by name.
+var notTransport = []uint8{0, 1, 6, 17, 43, 44, 50, 51, 58, 59, 60, 135, 139, 140, 253, 254}
 
 // OtherProtocol returns the protocol number that stands for every
 // protocol no rule of l names.
