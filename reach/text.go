@@ -15,10 +15,20 @@ func (m *Map) Cell(from, to string) string {
 	open := m.openByProto(from, to)
 	var parts []string
 	for _, po := range open {
-		parts = append(parts, po.text())
+		t := po.text()
+		if len(po.back) > 0 && len(po.back.Intersect(Ephemeral)) == 0 {
+			t += "*"
+		}
+		parts = append(parts, t)
 	}
 	return strings.Join(parts, " ")
 }
+
+// Ephemeral are the source ports clients use: Linux's 32768-60999 and
+// Windows' 49152-65535 (spec §4.5). A TCP or UDP cell whose replies come
+// back to none of them is marked with *: it is open only to clients that
+// bind a source port.
+var Ephemeral = Set{{32768, 65535}}
 
 // protoOpen is the union of one protocol's open values over the paths of
 // a pair.
@@ -26,6 +36,7 @@ type protoOpen struct {
 	proto string
 	num   int
 	open  Set
+	back  Set // TCP, UDP: the source ports replies come back to
 }
 
 func (po protoOpen) text() string {
@@ -63,12 +74,14 @@ func (m *Map) openByProto(from, to string) []protoOpen {
 				k = len(out) - 1
 			}
 			out[k].open = out[k].open.Union(fl.Open)
+			out[k].back = out[k].back.Union(fl.SourcePorts)
 		}
 	}
 	return out
 }
 
-// Openness grades a pair: 0 nothing, 1 a few ports, 2 wide (a thousand
+// Openness grades a pair: 0 nothing, 1 a few ports (or ports whose
+// replies come back to no ephemeral source port), 2 wide (a thousand
 // ports or more, every ICMP type, or another protocol whole), 3 every
 // port of TCP and UDP.
 func (m *Map) Openness(from, to string) int {
@@ -78,8 +91,8 @@ func (m *Map) Openness(from, to string) int {
 		l := 1
 		switch po.num {
 		case packet.ProtoTCP, packet.ProtoUDP:
-			if po.open.Size() >= 1000 {
-				l = 2
+			if po.open.Size() >= 1000 && len(po.back.Intersect(Ephemeral)) > 0 {
+				l = 2 // wide, for clients on their usual source ports
 			}
 			full := po.open.Covers(Set{{1, 0xffff}})
 			tcp = tcp || (po.num == packet.ProtoTCP && full)
@@ -190,7 +203,7 @@ func (m *Map) writeMatrix(b *strings.Builder) {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("(· nothing gets through and back)\n")
+	b.WriteString("(· nothing gets through and back; * replies come back only to source ports outside 32768-65535)\n")
 }
 
 // write writes an open path: each open range with its trail and the
