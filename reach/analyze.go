@@ -1,10 +1,10 @@
 package reach
 
 import (
-	"encoding/json"
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/vpclab/vpclab/explain/describe"
 	"github.com/vpclab/vpclab/packet"
@@ -197,17 +197,18 @@ func (a *analyzer) paths(s, d *Endpoint, f int, protos map[int]bool, ports Set) 
 	}
 	var out []*Path
 	seen := map[string]*Path{}
+	w := &worder{a: a, f: f, internet: s.Kind == KindInternet || d.Kind == KindInternet}
 	for _, sa := range srcs {
 		for _, da := range dsts {
-			flows := a.flows(s, d, sa.addr, da.addr, f, protos, ports)
-			key, _ := json.Marshal(flows)
-			if p := seen[string(key)]; p != nil {
+			fcs := a.calc(s, d, sa.addr, da.addr, f, protos)
+			a.keyBuf = key(fcs, a.keyBuf)
+			if p := seen[string(a.keyBuf)]; p != nil {
 				p.Src = appendNew(p.Src, sa.label...)
 				p.Dst = appendNew(p.Dst, da.label...)
 				continue
 			}
-			p := &Path{From: s.Name, To: d.Name, Family: f, Src: slices.Clone(sa.label), Dst: slices.Clone(da.label), Flows: flows}
-			seen[string(key)] = p
+			p := &Path{From: s.Name, To: d.Name, Family: f, Src: slices.Clone(sa.label), Dst: slices.Clone(da.label), Flows: a.words(fcs, f, ports, w)}
+			seen[string(a.keyBuf)] = p
 			out = append(out, p)
 		}
 	}
@@ -274,9 +275,19 @@ func (a *analyzer) noGateway(s, d *Endpoint, f int, protos map[int]bool) []*Path
 	return []*Path{p}
 }
 
-// flows judges every protocol from address src of s to address dst of d.
-func (a *analyzer) flows(s, d *Endpoint, src, dst netip.Addr, f int, protos map[int]bool, ports Set) []*Flow {
-	var out []*Flow
+// flowCalc is one protocol's decision before it is put into words: the
+// stages and the outcomes over the value space.
+type flowCalc struct {
+	n        int // protocol number, -1 for other
+	req, rep []*stage
+	request  []outcome
+	reply    []outcome // TCP, UDP: over source ports
+	replyIn  bool      // the reply's stages end the request's trails
+}
+
+// calc judges every protocol from address src of s to address dst of d.
+func (a *analyzer) calc(s, d *Endpoint, src, dst netip.Addr, f int, protos map[int]bool) []flowCalc {
+	var out []flowCalc
 	same := s.Kind == KindENI && d.Kind == KindENI && s.subnet == d.subnet
 	for _, n := range a.named[fi(f)] {
 		if protos != nil && !protos[n] {
@@ -307,37 +318,72 @@ func (a *analyzer) flows(s, d *Endpoint, src, dst netip.Addr, f int, protos map[
 		if d.Kind == KindENI {
 			req = append(req, a.sgStage(a.sgs[d.ENI][fi(f)][verdict.Ingress], verdict.StageSGIngress, proto, src))
 		}
-		fl := &Flow{Proto: ProtoName(n), Number: n}
-		w := &worder{a: a, proto: n, f: f}
+		fc := flowCalc{n: n, req: req, rep: rep}
 		switch proto {
 		case packet.ProtoTCP, packet.ProtoUDP:
-			lo, hi := uint16(0), uint16(0xffff)
-			for _, o := range evaluate(req, nil, valueMap{}, lo, hi, false) {
-				fl.Request = append(fl.Request, w.segment(o, req, nil))
-			}
-			if ports != nil {
-				fl.Request = clip(fl.Request, ports)
-			}
-			for _, o := range evaluate(rep, nil, valueMap{}, lo, hi, false) {
-				fl.Reply = append(fl.Reply, w.segment(o, rep, nil))
-			}
-			back := allowedSet(fl.Reply)
-			if len(back) > 0 {
-				fl.Open, fl.SourcePorts = allowedSet(fl.Request), back
-			}
+			fc.request = evaluate(req, nil, valueMap{}, 0, 0xffff, false)
+			fc.reply = evaluate(rep, nil, valueMap{}, 0, 0xffff, false)
 		case packet.ProtoICMP, packet.ProtoICMPv6:
 			m := valueMap{kind: mapEcho, reqT: 8, replyT: 0}
 			if proto == packet.ProtoICMPv6 {
 				m.reqT, m.replyT = 128, 129
 			}
-			for _, o := range evaluate(req, rep, m, 0, 0xffff, false) {
-				fl.Request = append(fl.Request, w.segment(o, req, rep))
-			}
-			fl.Open = allowedSet(fl.Request)
+			fc.request, fc.replyIn = evaluate(req, rep, m, 0, 0xffff, false), true
 		default:
-			for _, o := range evaluate(req, rep, valueMap{kind: mapZero}, 0, 0xffff, true) {
-				fl.Request = append(fl.Request, w.segment(o, req, rep))
+			fc.request, fc.replyIn = evaluate(req, rep, valueMap{kind: mapZero}, 0, 0xffff, true), true
+		}
+		out = append(out, fc)
+	}
+	return out
+}
+
+// key identifies the decisions of fcs: two address pairs with one key
+// have the same flows, word for word (the words of an internet peer name
+// no address), so they make one path.
+func key(fcs []flowCalc, buf []byte) []byte {
+	buf = buf[:0]
+	put := func(os []outcome) {
+		for _, o := range os {
+			buf = append(buf, byte(o.lo>>8), byte(o.lo), byte(o.hi>>8), byte(o.hi))
+			for _, i := range o.idx {
+				buf = append(buf, byte(i>>8), byte(i))
 			}
+			buf = append(buf, 0xfe)
+		}
+		buf = append(buf, 0xff)
+	}
+	for _, fc := range fcs {
+		buf = append(buf, byte(fc.n))
+		put(fc.request)
+		put(fc.reply)
+	}
+	return buf
+}
+
+// words puts calculated flows into explain's words.
+func (a *analyzer) words(fcs []flowCalc, f int, ports Set, w *worder) []*Flow {
+	var out []*Flow
+	for _, fc := range fcs {
+		fl := &Flow{Proto: ProtoName(fc.n), Number: fc.n}
+		w.proto = fc.n
+		var rep []*stage
+		if fc.replyIn {
+			rep = fc.rep
+		}
+		for _, o := range fc.request {
+			fl.Request = append(fl.Request, w.segment(o, fc.req, rep))
+		}
+		if fc.n == packet.ProtoTCP || fc.n == packet.ProtoUDP {
+			if ports != nil {
+				fl.Request = clip(fl.Request, ports)
+			}
+			for _, o := range fc.reply {
+				fl.Reply = append(fl.Reply, w.segment(o, fc.rep, nil))
+			}
+			if back := allowedSet(fl.Reply); len(back) > 0 {
+				fl.Open, fl.SourcePorts = allowedSet(fl.Request), back
+			}
+		} else {
 			fl.Open = allowedSet(fl.Request)
 		}
 		out = append(out, fl)
@@ -370,19 +416,23 @@ func clip(segs []*Segment, ports Set) []*Segment {
 
 // worder puts outcomes into explain's words.
 type worder struct {
-	a     *analyzer
-	proto int // -1 for other
-	f     int
+	a        *analyzer
+	proto    int // -1 for other
+	f        int
+	internet bool // one end is the internet: its peer is the path's blocks
 }
 
 func (w *worder) segment(o outcome, req, rep []*stage) *Segment {
-	seg := &Segment{Range: Range{o.lo, o.hi}, Allowed: o.allowed}
-	stages := append(slices.Clone(req), rep...)
-	for k, st := range stages {
-		if o.idx[k] == -2 {
+	seg := &Segment{Range: Range{o.lo, o.hi}, Allowed: o.allowed, Trail: make([]Step, 0, len(o.idx))}
+	for k, i := range o.idx {
+		if i == -2 {
 			continue
 		}
-		seg.Trail = append(seg.Trail, w.step(st, o.idx[k], Range{o.lo, o.hi}))
+		st := req[min(k, len(req)-1)]
+		if k >= len(req) {
+			st = rep[k-len(req)]
+		}
+		seg.Trail = append(seg.Trail, w.step(st, i, Range{o.lo, o.hi}))
 	}
 	return seg
 }
@@ -405,17 +455,39 @@ func (w *worder) step(st *stage, idx int32, r Range) Step {
 		if !s.Allowed {
 			s.Code = verdict.CodeSubnetACLRestrict.String()
 		}
-		s.By = describe.NACLEntry(l, st.acl.id, s.NACLRule, st.acl.dir == verdict.Egress, w.f)
+		k := wordKey{st.acl, idx}
+		by, ok := w.a.naclWords[k]
+		if !ok {
+			by = describe.NACLEntry(l, st.acl.id, s.NACLRule, st.acl.dir == verdict.Egress, w.f)
+			w.a.naclWords[k] = by
+		}
+		s.By = by
 	case st.sg != nil:
 		s.ENI = st.sg.eni
 		if idx >= 0 {
-			ref := st.sg.rules[idx].ref
-			s.SGRule = describe.Rule(l, ref.Group, ref.Dir.String(), ref.Index, ref.ID)
+			k := wordKey{st.sg, idx}
+			r, ok := w.a.sgWords[k]
+			if !ok {
+				ref := st.sg.rules[idx].ref
+				r = describe.Rule(l, ref.Group, ref.Dir.String(), ref.Index, ref.ID)
+				w.a.sgWords[k] = r
+				w.a.sgText[r] = r.String()
+			}
+			s.SGRule = r
 			s.Code = verdict.CodeSGRuleMatch.String()
-			s.By = s.SGRule.String()
+			s.By = w.a.sgText[r]
 		} else {
 			s.Code = verdict.CodeSGRulesMismatch.String()
-			s.By = describe.NoSGRule(l, st.sg.eni, st.sg.dir == verdict.Egress, w.traffic(r), st.peer.String())
+			peer := "the internet addresses of this path"
+			if !w.internet {
+				peer = st.peer.String()
+			}
+			groups, ok := w.a.groupNames[st.sg.eni]
+			if !ok {
+				groups = strings.Join(l.Interface(st.sg.eni).SecurityGroups, ", ")
+				w.a.groupNames[st.sg.eni] = groups
+			}
+			s.By = describe.NoSGRuleOf(groups, st.sg.eni, st.sg.dir == verdict.Egress, w.traffic(r), peer)
 		}
 	}
 	return s

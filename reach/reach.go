@@ -223,6 +223,18 @@ type analyzer struct {
 	named     [2][]int // per family, the protocols analysed
 	otherRep  uint8    // a protocol no rule names
 	exclude   [2][]netip.Prefix
+	keyBuf    []byte
+	// words caches rule descriptions: by stage rules and index.
+	naclWords map[wordKey]string
+	sgWords   map[wordKey]*describe.SGRule
+	sgText    map[*describe.SGRule]string
+	// groupNames holds each ENI's groups as NoSGRule names them.
+	groupNames map[string]string
+}
+
+type wordKey struct {
+	rules any // *aclRules or *sgRules
+	idx   int32
 }
 
 type sgRule struct {
@@ -261,7 +273,7 @@ func fi(family int) int {
 }
 
 func newAnalyzer(l *lab.Lab) *analyzer {
-	a := &analyzer{l: l, sgs: map[string]*[2][2]*sgRules{}}
+	a := &analyzer{l: l, sgs: map[string]*[2][2]*sgRules{}, naclWords: map[wordKey]string{}, sgWords: map[wordKey]*describe.SGRule{}, sgText: map[*describe.SGRule]string{}, groupNames: map[string]string{}}
 	res := lab.NewResolver(l)
 	subnetIdx := map[string]int{}
 	protoSeen := [2]map[int]bool{{}, {}}

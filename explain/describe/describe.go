@@ -150,9 +150,15 @@ func NoSGRule(l *lab.Lab, eni string, egress bool, traffic, peer string) string 
 	if e := l.Interface(eni); e != nil {
 		groups = strings.Join(e.SecurityGroups, ", ")
 	}
+	return NoSGRuleOf(groups, eni, egress, traffic, peer)
+}
+
+// NoSGRuleOf is NoSGRule with the ENI's groups named by the caller
+// ("sg-web, sg-admin").
+func NoSGRuleOf(groups, eni string, egress bool, traffic, peer string) string {
 	dir, word := "ingress", "from"
 	if egress {
 		dir, word = "egress", "to"
 	}
-	return fmt.Sprintf("no %s rule of %s on %s allows %s %s %s", dir, groups, eni, traffic, word, peer)
+	return "no " + dir + " rule of " + groups + " on " + eni + " allows " + traffic + " " + word + " " + peer
 }
