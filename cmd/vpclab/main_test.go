@@ -301,3 +301,24 @@ func TestReach(t *testing.T) {
 		want(t, c.args, code, nil, []string{c.err})
 	}
 }
+
+// TestReachImported runs reach, --assert, --diff and -o html on the
+// importers' test data: an AWS describe-* directory (imported with --vpc,
+// as it holds two VPCs) and a Terraform state read directly.
+func TestReachImported(t *testing.T) {
+	dir := t.TempDir()
+	shop := filepath.Join(dir, "shop.yaml")
+	want(t, []string{"import", "aws", "../../importer/aws/testdata/shop", "--vpc", "vpc-0a1b2c3d4e5f60718", "-o", shop}, 0, nil, nil)
+	want(t, []string{"reach", "--lab", shop, "--from", "internet"}, 0, []string{"internet → web-server-1  IPv4", "tcp 22"}, nil)
+	state := "../../importer/terraform/testdata/webapp.json"
+	want(t, []string{"reach", "--lab", state, "--to", "i-0c0c0c0c0c0c0c0c1"}, 0, []string{"app → i-0c0c0c0c0c0c0c0c1  IPv4", "tcp 5432", "sgr-0c0c0c0c0c0c0c0c1"}, nil)
+	page := filepath.Join(dir, "webapp.html")
+	want(t, []string{"reach", "--lab", state, "-o", "html", page}, 0, []string{"wrote"}, nil)
+	want(t, []string{"reach", "--diff", state, state}, 0, []string{"nothing opened", "nothing closed", "0 opened, 0 closed"}, nil)
+	want(t, []string{"reach", "--diff", shop, state, "-o", "json"}, 0, []string{`"opened": [`, `"closed": [`}, nil)
+	asserts := filepath.Join(dir, "webapp-assert.yaml")
+	if err := os.WriteFile(asserts, []byte("expect:\n  - app must reach i-0c0c0c0c0c0c0c0c1 on tcp/5432\n  - internet must not reach i-0c0c0c0c0c0c0c0c1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want(t, []string{"reach", "--lab", state, "--assert", asserts}, 0, []string{"2 passed, 0 failed"}, nil)
+}
