@@ -3,6 +3,7 @@ package reach
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -69,9 +70,10 @@ func index(m *Map) map[pathKey]map[string][]flowRef {
 }
 
 // Compare returns what changes from old to new. Endpoints are matched by
-// name; a path only one map has counts as closed in the other. The
-// internet's blocks are compared as one: a range counts as open when some
-// block has it open.
+// name, addresses by what they hold: each address (or internet block) of a
+// path is compared with the path of the other map that holds its first
+// address, so a block of the internet that opens is found even when
+// another closes. A path only one map has counts as closed in the other.
 func Compare(old, new *Map) *Diff {
 	d := &Diff{Old: old.Lab, New: new.Lab, Opened: []*Change{}, Closed: []*Change{}}
 	oi, ni := index(old), index(new)
@@ -98,9 +100,8 @@ func Compare(old, new *Map) *Diff {
 		for _, proto := range protos {
 			of, nf := oi[k][proto], ni[k][proto]
 			for _, replies := range []bool{false, true} {
-				os, ns := openOf(of, replies), openOf(nf, replies)
-				d.Opened = append(d.Opened, changes(k, proto, replies, ns.Minus(os), nf, of, true)...)
-				d.Closed = append(d.Closed, changes(k, proto, replies, os.Minus(ns), of, nf, false)...)
+				d.Opened = append(d.Opened, changes(k, proto, replies, nf, of, true)...)
+				d.Closed = append(d.Closed, changes(k, proto, replies, of, nf, false)...)
 			}
 		}
 	}
@@ -116,67 +117,117 @@ func sortedKeys(m map[string][]flowRef) []string {
 	return out
 }
 
-// openOf is the union of the flows' open values (or, with replies, of the
-// source ports their replies come back to).
-func openOf(fs []flowRef, replies bool) Set {
-	var s Set
-	for _, f := range fs {
-		if replies {
-			if len(f.fl.Open) > 0 {
-				s = s.Union(f.fl.SourcePorts)
-			}
-			continue
-		}
-		s = s.Union(f.fl.Open)
-	}
-	return s
-}
-
-// changes cuts the changed values vals into the segments of the side
-// where they are open (in), and explains each against the other side.
-func changes(k pathKey, proto string, replies bool, vals Set, in, other []flowRef, opened bool) []*Change {
-	var out []*Change
-	if len(vals) == 0 {
+// openOf is what f has open: its values, or with replies the source
+// ports its replies come back to (when a value is open).
+func openOf(f *flowRef, replies bool) Set {
+	if f == nil {
 		return nil
 	}
-	for _, f := range in {
-		segs := f.fl.Request
-		open := f.fl.Open
-		if replies {
-			segs, open = f.fl.Reply, f.fl.SourcePorts
+	if replies {
+		if len(f.fl.Open) == 0 {
+			return nil
 		}
-		for _, s := range segs {
-			if !s.Allowed {
-				continue
-			}
-			for _, r := range (Set{s.Range}).Intersect(vals).Intersect(open) {
-				c := &Change{From: k.from, To: k.to, Family: k.family, Proto: proto, Number: f.fl.Number,
-					Replies: replies, Values: Set{r}, Src: f.p.Src, Dst: f.p.Dst}
-				c.Before, c.After = trailAt(other, r.Lo, replies), s.Trail
-				if !opened {
-					c.Before, c.After = c.After, c.Before
-				}
-				c.Because = because(c.Before, c.After)
-				out = append(out, c)
-			}
-		}
-		vals = vals.Minus(open)
+		return f.fl.SourcePorts
 	}
-	return out
+	return f.fl.Open
 }
 
-// trailAt returns the trail of value v in the first of fs that has a
-// segment holding it.
-func trailAt(fs []flowRef, v uint16, replies bool) []Step {
-	for _, f := range fs {
+// firstAddr is the first address of a path's address or block label.
+func firstAddr(label string) netip.Addr {
+	if p, err := netip.ParsePrefix(label); err == nil {
+		return p.Masked().Addr()
+	}
+	a, _ := netip.ParseAddr(label)
+	return a
+}
+
+// holds reports whether one of a path's labels holds a.
+func holds(labels []string, a netip.Addr) bool {
+	for _, l := range labels {
+		if p, err := netip.ParsePrefix(l); err == nil && p.Contains(a) {
+			return true
+		}
+		if l == a.String() {
+			return true
+		}
+	}
+	return false
+}
+
+// match returns the flow of fs whose path holds src and dst.
+func match(fs []flowRef, src, dst netip.Addr) *flowRef {
+	for i := range fs {
+		if holds(fs[i].p.Src, src) && holds(fs[i].p.Dst, dst) {
+			return &fs[i]
+		}
+	}
+	return nil
+}
+
+// changes finds, for each address pair of each flow of in, the values
+// open there and not in the matching flow of other, cut into in's
+// segments; opened says in is the new side.
+func changes(k pathKey, proto string, replies bool, in, other []flowRef, opened bool) []*Change {
+	var out []*Change
+	byKey := map[string]*Change{}
+	for fi := range in {
+		f := &in[fi]
+		open := openOf(f, replies)
+		if len(open) == 0 {
+			continue
+		}
 		segs := f.fl.Request
 		if replies {
 			segs = f.fl.Reply
 		}
-		for _, s := range segs {
-			if s.Lo <= v && v <= s.Hi {
-				return s.Trail
+		for _, sl := range f.p.Src {
+			for _, dl := range f.p.Dst {
+				o := match(other, firstAddr(sl), firstAddr(dl))
+				vals := open.Minus(openOf(o, replies))
+				if len(vals) == 0 {
+					continue
+				}
+				for _, s := range segs {
+					if !s.Allowed {
+						continue
+					}
+					for _, r := range (Set{s.Range}).Intersect(vals) {
+						var before, after []Step
+						if o != nil {
+							before = trailAt(o, r.Lo, replies)
+						}
+						after = s.Trail
+						if !opened {
+							before, after = after, before
+						}
+						why := because(before, after)
+						key := fmt.Sprint(fi, r, why)
+						if c := byKey[key]; c != nil {
+							c.Src, c.Dst = appendNew(c.Src, sl), appendNew(c.Dst, dl)
+							continue
+						}
+						c := &Change{From: k.from, To: k.to, Family: k.family, Proto: proto, Number: f.fl.Number,
+							Replies: replies, Values: Set{r}, Src: []string{sl}, Dst: []string{dl},
+							Before: before, After: after, Because: why}
+						byKey[key] = c
+						out = append(out, c)
+					}
+				}
 			}
+		}
+	}
+	return out
+}
+
+// trailAt returns the trail of value v in f.
+func trailAt(f *flowRef, v uint16, replies bool) []Step {
+	segs := f.fl.Request
+	if replies {
+		segs = f.fl.Reply
+	}
+	for _, s := range segs {
+		if s.Lo <= v && v <= s.Hi {
+			return s.Trail
 		}
 	}
 	return nil

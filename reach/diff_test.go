@@ -36,7 +36,7 @@ func TestCompare(t *testing.T) {
 	if len(d.Opened) != 2 || !strings.Contains(o, "web1 → db1 IPv4 tcp 5432") || !strings.Contains(o, "web1 → db1 IPv4 tcp replies to source ports 1024-65535") || !strings.Contains(o, "now nacl-ingress: acl-db rule 90") {
 		t.Errorf("opened:\n%s\nwant web1 → db1 tcp 5432 by acl-db rule 90", o)
 	}
-	for _, want := range []string{"203.0.113.5 → web1 IPv4 tcp 22", "internet → web1 IPv4 tcp 22", "now sg-ingress: no ingress rule of sg-web on eni-web1 allows tcp 22"} {
+	for _, want := range []string{"203.0.113.5 → web1 IPv4 tcp 22", "internet → web1 IPv4 tcp 22 (203.0.113.0/24 → 10.0.1.10) | now sg-ingress: no ingress rule of sg-web on eni-web1 allows tcp 22", "was sg-web ingress #4 (line 60): tcp 22 from pl-office"} {
 		if !strings.Contains(c, want) {
 			t.Errorf("closed lacks %q:\n%s", want, c)
 		}

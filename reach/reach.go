@@ -173,7 +173,7 @@ func Analyze(l *lab.Lab, q Query) (*Map, error) {
 	for _, sn := range l.Subnets {
 		reserved = append(reserved, sn.Reserved()...)
 	}
-	m.Exempt = append(m.Exempt, Exempt{Service: "each subnet's network, router, DNS and reserved addresses", Addrs: reserved})
+	m.Exempt = append(m.Exempt, Exempt{Service: "subnets' reserved addresses", Addrs: reserved})
 
 	from, err := a.pick(q.From)
 	if err != nil {

@@ -136,7 +136,7 @@ func (m *Map) WriteText(w io.Writer) error {
 		for _, a := range e.Addrs {
 			as = append(as, a.String())
 		}
-		fmt.Fprintf(b, "  %-28s %s\n", e.Service, strings.Join(as, " "))
+		fmt.Fprintf(b, "  %-26s %s\n", e.Service, strings.Join(as, " "))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
