@@ -22,6 +22,8 @@ type pageData struct {
 	From  []string                       `json:"from"`
 	To    []string                       `json:"to"`
 	Cells map[string]map[string]cellData `json:"cells"`
+	// Ends names each path's two ends for people, in Map.Paths order.
+	Ends [][2]string `json:"ends"`
 }
 
 type cellData struct {
@@ -58,6 +60,9 @@ func WriteHTML(w io.Writer, m *Map, d *Diff) error {
 			}
 			pd.Cells[f][t] = cellData{Text: m.Cell(f, t), Level: m.Openness(f, t)}
 		}
+	}
+	for _, p := range m.Paths {
+		pd.Ends = append(pd.Ends, m.blockText(p))
 	}
 	if d != nil {
 		mark := func(cs []*Change, what string) {

@@ -124,7 +124,7 @@ func (m *Map) WriteText(w io.Writer) error {
 	for _, p := range m.Paths {
 		if p.open() {
 			n++
-			p.write(b)
+			p.write(b, m.blockText(p))
 		}
 	}
 	if n == 0 {
@@ -208,8 +208,8 @@ func (m *Map) writeMatrix(b *strings.Builder) {
 
 // write writes an open path: each open range with its trail and the
 // denied ranges next to it, then where replies come back.
-func (p *Path) write(b *strings.Builder) {
-	fmt.Fprintf(b, "%s → %s  IPv%d  %s → %s\n", p.From, p.To, p.Family, short(p.Src), short(p.Dst))
+func (p *Path) write(b *strings.Builder, ends [2]string) {
+	fmt.Fprintf(b, "%s → %s  IPv%d  %s → %s\n", p.From, p.To, p.Family, ends[0], ends[1])
 	for _, fl := range p.Flows {
 		if len(fl.Open) == 0 {
 			continue
@@ -269,6 +269,32 @@ func writeTrail(b *strings.Builder, trail []Step, indent string) {
 		}
 		fmt.Fprintf(b, "%s%-18s %s\n", indent, stage, s.By)
 	}
+}
+
+// blockText names a path's source and destination for people: the
+// addresses, or for the internet its blocks, or when shorter "the
+// internet except" the blocks of the pair's other paths.
+func (m *Map) blockText(p *Path) [2]string {
+	out := [2]string{short(p.Src), short(p.Dst)}
+	for side, name := range []string{p.From, p.To} {
+		if name != Internet {
+			continue
+		}
+		mine := [][]string{p.Src, p.Dst}[side]
+		var others []string
+		for _, q := range m.Paths {
+			if q != p && q.From == p.From && q.To == p.To && q.Family == p.Family {
+				others = append(others, [][]string{q.Src, q.Dst}[side]...)
+			}
+		}
+		if len(mine) > 3 && len(others) < len(mine) {
+			out[side] = "the internet"
+			if len(others) > 0 {
+				out[side] += " except " + short(others)
+			}
+		}
+	}
+	return out
 }
 
 // short names a list of addresses or blocks, eliding a long one.
