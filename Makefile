@@ -69,6 +69,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./lab/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./policytest/
 	$(GO) test -run '^$$' -fuzz '^FuzzReplay$$' -fuzztime $(FUZZTIME) ./replay/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseAssertions$$' -fuzztime $(FUZZTIME) ./reach/
 
 # The main job on the built-in example lab (as root): bring it up, send a
 # matrix of real connections, compare them with what explain predicts,

@@ -1,6 +1,8 @@
 package reach_test
 
 import (
+	"math/rand/v2"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -112,4 +114,145 @@ func TestAssertionErrors(t *testing.T) {
 	if _, err := a.Check(m); err == nil || !strings.Contains(err.Error(), `x.yaml:2: "nosuch" is not an instance`) {
 		t.Errorf("an unknown endpoint: %v", err)
 	}
+}
+
+func exampleLab() *lab.Lab { return lab.ExampleLab() }
+
+// TestCompareRandom: over pairs of random labs with the same wiring (the
+// second's rules drawn again), every sampled value that is open in one map
+// and not in the other is in a change of the diff, and no change holds a
+// value whose openness did not change.
+func TestCompareRandom(t *testing.T) {
+	opened := 0
+	for seed := uint64(0); seed < 60; seed++ {
+		g := &gen{rand.New(rand.NewPCG(seed, 7))}
+		textA := g.lab()
+		textB := mutate(g, textA)
+		la, errA := lab.Parse("a.yaml", []byte(textA))
+		lb, errB := lab.Parse("b.yaml", []byte(textB))
+		if errA != nil || errB != nil {
+			continue // a mutation the loader refuses (a duplicate rule number, say)
+		}
+		ma, _ := reach.Analyze(la, reach.Query{})
+		mb, _ := reach.Analyze(lb, reach.Query{})
+		d := reach.Compare(ma, mb)
+		opened += checkChanges(t, seed, mb, ma, d.Opened, "opened")
+		opened += checkChanges(t, seed, ma, mb, d.Closed, "closed")
+		if t.Failed() {
+			t.Fatalf("A:\n%s\nB:\n%s", textA, textB)
+		}
+	}
+	if opened < 20 {
+		t.Fatalf("the mutations opened only %d sampled values: the test does not exercise the diff", opened)
+	}
+	t.Logf("%d sampled values opened or closed, each in the diff", opened)
+}
+
+// checkChanges checks that the values sampled on in's paths that are
+// open in in and not in out are exactly those of the changes cs.
+func checkChanges(t *testing.T, seed uint64, in, out *reach.Map, cs []*reach.Change, what string) int {
+	t.Helper()
+	n := 0
+	for _, p := range in.Paths {
+		for _, fl := range p.Flows {
+			for _, v := range []uint16{0, 22, 80, 443, 1024, 5432, 8080, 33000, 65535, 8 << 8, 128 << 8} {
+				src, dst := firstOf(p.Src), firstOf(p.Dst)
+				changed := fl.Open.Contains(v) && !openAt(out, p.From, p.To, p.Family, fl.Proto, src, dst, v)
+				listed := inChanges(cs, p, fl.Proto, src, dst, v)
+				if changed != listed {
+					t.Errorf("seed %d: %s → %s IPv%d %s %d from %s to %s: changed %v, %s in the diff %v", seed, p.From, p.To, p.Family, fl.Proto, v, src, dst, changed, what, listed)
+					return n
+				}
+				if listed {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
+// mutate changes a lab's rules: NACL actions flipped, ports widened or
+// moved, peers opened to everyone.
+func mutate(g *gen, text string) string {
+	lines := strings.Split(text, "\n")
+	var rules []int
+	for i, l := range lines {
+		if strings.Contains(l, "protocol:") {
+			rules = append(rules, i)
+		}
+	}
+	for range 4 {
+		if len(rules) == 0 {
+			break
+		}
+		i := pick(g, rules)
+		l := lines[i]
+		switch {
+		case strings.Contains(l, "action: deny"):
+			l = strings.Replace(l, "action: deny", "action: allow", 1)
+		case strings.Contains(l, "action: allow") && g.chance(0.3):
+			l = strings.Replace(l, "action: allow", "action: deny", 1)
+		case strings.Contains(l, "ports: ") && g.chance(0.5):
+			for _, pr := range portRanges {
+				if strings.Contains(l, "ports: "+pr+",") {
+					l = strings.Replace(l, "ports: "+pr+",", "ports: "+pick(g, []string{"all", "1024-65535", "22", "80-8080"})+",", 1)
+					break
+				}
+			}
+		case strings.Contains(l, "cidr: \""):
+			start := strings.Index(l, "cidr: \"") + len("cidr: \"")
+			end := start + strings.Index(l[start:], "\"")
+			any := "0.0.0.0/0"
+			if strings.Contains(l[start:end], ":") {
+				any = "::/0"
+			}
+			l = l[:start] + any + l[end:]
+		}
+		lines[i] = l
+	}
+	return strings.Join(lines, "\n")
+}
+
+func firstOf(labels []string) netip.Addr {
+	if p, err := netip.ParsePrefix(labels[0]); err == nil {
+		return p.Masked().Addr()
+	}
+	a, _ := netip.ParseAddr(labels[0])
+	return a
+}
+
+func holdsAddr(labels []string, a netip.Addr) bool {
+	for _, l := range labels {
+		if p, err := netip.ParsePrefix(l); err == nil && p.Contains(a) {
+			return true
+		}
+		if l == a.String() {
+			return true
+		}
+	}
+	return false
+}
+
+func openAt(m *reach.Map, from, to string, f int, proto string, src, dst netip.Addr, v uint16) bool {
+	for _, p := range m.Paths {
+		if p.From == from && p.To == to && p.Family == f && holdsAddr(p.Src, src) && holdsAddr(p.Dst, dst) {
+			for _, fl := range p.Flows {
+				if fl.Proto == proto {
+					return fl.Open.Contains(v)
+				}
+			}
+		}
+	}
+	return false
+}
+
+func inChanges(cs []*reach.Change, p *reach.Path, proto string, src, dst netip.Addr, v uint16) bool {
+	for _, c := range cs {
+		if c.From == p.From && c.To == p.To && c.Family == p.Family && c.Proto == proto && !c.Replies &&
+			c.Values.Contains(v) && holdsAddr(c.Src, src) && holdsAddr(c.Dst, dst) {
+			return true
+		}
+	}
+	return false
 }
