@@ -24,7 +24,10 @@ import (
 	"github.com/vpclab/vpclab/reach"
 )
 
-var screenshot = flag.String("reach.screenshot", "", "save a PNG of the page after the click to this file")
+var (
+	screenshot     = flag.String("reach.screenshot", "", "save a PNG of the page after the click to this file")
+	diffScreenshot = flag.String("reach.diffshot", "", "save a PNG of the diff page after the click to this file")
+)
 
 // browser starts headless Chromium; the test fails if it is missing.
 func browser(t *testing.T) context.Context {
@@ -163,6 +166,11 @@ func TestDiffPageInChromium(t *testing.T) {
 	}
 	if edge != "#d32f2f" {
 		t.Errorf("the opened edge is drawn %s, want red", edge)
+	}
+	if *diffScreenshot != "" {
+		if err := os.WriteFile(*diffScreenshot, run(t, ctx, chromedp.FullScreenshot(100)), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, want := range []string{"opened: IPv4 tcp 5432", "now nacl-ingress: acl-db rule 90: allow tcp 5432 from 10.0.1.0/24", "was acl-db rule 32767 (the implicit deny)"} {
 		if !strings.Contains(detail, want) {
