@@ -268,7 +268,7 @@ func (a *analyzer) noGateway(s, d *Endpoint, f int, protos map[int]bool) []*Path
 		}
 		p.Flows = append(p.Flows, &Flow{Proto: ProtoName(n), Number: n, Request: []*Segment{{
 			Range: All[0],
-			Trail: []Step{{Stage: verdict.StageRoute.String(), Code: verdict.CodeNoInternetGateway.String(),
+			Trail: []*Step{{Stage: verdict.StageRoute.String(), Code: verdict.CodeNoInternetGateway.String(),
 				By: "subnet " + eni.Subnet + " has no route to the internet gateway (not public)"}},
 		}}})
 	}
@@ -423,7 +423,7 @@ type worder struct {
 }
 
 func (w *worder) segment(o outcome, req, rep []*stage) *Segment {
-	seg := &Segment{Range: Range{o.lo, o.hi}, Allowed: o.allowed, Trail: make([]Step, 0, len(o.idx))}
+	seg := &Segment{Range: Range{o.lo, o.hi}, Allowed: o.allowed, Trail: make([]*Step, 0, len(o.idx))}
 	for k, i := range o.idx {
 		if i == -2 {
 			continue
@@ -437,8 +437,38 @@ func (w *worder) segment(o outcome, req, rep []*stage) *Segment {
 	return seg
 }
 
-func (w *worder) step(st *stage, idx int32, r Range) Step {
-	s := Step{Stage: st.stage.String(), Allowed: st.pass(idx), Reply: st.reply}
+// step words one stage's decision. The steps of rules (all but a
+// security group that allows nothing, whose words name the range and the
+// peer) are made once and shared by every trail that holds them.
+func (w *worder) step(st *stage, idx int32, r Range) *Step {
+	var rules any = st.acl
+	if st.sg != nil {
+		rules = st.sg
+	}
+	k := stepKey{rules, st.stage, st.reply, st.same, idx}
+	shared := st.sg == nil || idx >= 0
+	if shared {
+		if s, ok := w.a.steps[k]; ok {
+			return s
+		}
+	}
+	s := w.newStep(st, idx, r)
+	if shared {
+		w.a.steps[k] = s
+	}
+	return s
+}
+
+type stepKey struct {
+	rules any
+	stage verdict.Stage
+	reply bool
+	same  bool
+	idx   int32
+}
+
+func (w *worder) newStep(st *stage, idx int32, r Range) *Step {
+	s := &Step{Stage: st.stage.String(), Allowed: st.pass(idx), Reply: st.reply}
 	l := w.a.l
 	switch {
 	case st.same:

@@ -333,8 +333,8 @@ type Violation struct {
 	Values Set      `json:"values"`
 	// Open is true for traffic open that must not be, false for traffic
 	// that must be open and is not.
-	Open  bool   `json:"open"`
-	Trail []Step `json:"trail"`
+	Open  bool    `json:"open"`
+	Trail []*Step `json:"trail"`
 }
 
 // Check checks a's expectations against m, which must be a whole map
@@ -437,7 +437,7 @@ func (e *Expectation) check(p *Path) []*Violation {
 	return out
 }
 
-func slices0(s []Step) []Step { return append([]Step(nil), s...) }
+func slices0(s []*Step) []*Step { return append([]*Step(nil), s...) }
 
 func containsFlow(p *Path, proto int) bool {
 	for _, fl := range p.Flows {

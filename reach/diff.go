@@ -39,9 +39,9 @@ type Change struct {
 	// Before and After are the trails at the range's first value in the
 	// old and the new map (empty where the path does not exist); Because
 	// is the first step that differs, as it reads after the change.
-	Before  []Step `json:"before"`
-	After   []Step `json:"after"`
-	Because string `json:"because"`
+	Before  []*Step `json:"before"`
+	After   []*Step `json:"after"`
+	Because string  `json:"because"`
 }
 
 type pathKey struct {
@@ -192,7 +192,7 @@ func changes(k pathKey, proto string, replies bool, in, other []flowRef, opened 
 						continue
 					}
 					for _, r := range (Set{s.Range}).Intersect(vals) {
-						var before, after []Step
+						var before, after []*Step
 						if o != nil {
 							before = trailAt(o, r.Lo, replies)
 						}
@@ -220,7 +220,7 @@ func changes(k pathKey, proto string, replies bool, in, other []flowRef, opened 
 }
 
 // trailAt returns the trail of value v in f.
-func trailAt(f *flowRef, v uint16, replies bool) []Step {
+func trailAt(f *flowRef, v uint16, replies bool) []*Step {
 	segs := f.fl.Request
 	if replies {
 		segs = f.fl.Reply
@@ -235,7 +235,7 @@ func trailAt(f *flowRef, v uint16, replies bool) []Step {
 
 // because names the step that makes the difference: the first stage of
 // the new trail whose decision or rule differs from the old one's.
-func because(before, after []Step) string {
+func because(before, after []*Step) string {
 	switch {
 	case len(after) == 0:
 		return "the path is gone"

@@ -440,7 +440,7 @@ func checkSample(t *testing.T, l *lab.Lab, m *reach.Map, s sample) bool {
 		t.Errorf("%s: no segment holds %d", desc, val)
 		return got
 	}
-	var mapSteps []reach.Step
+	var mapSteps []*reach.Step
 	for _, st := range seg.Trail {
 		if !st.Reply {
 			mapSteps = append(mapSteps, st)
@@ -453,7 +453,7 @@ func checkSample(t *testing.T, l *lab.Lab, m *reach.Map, s sample) bool {
 	// The reply: the map's reply steps against the engine's NACL stages
 	// (the security groups pass it by its conntrack entry or an
 	// untracked flow's rule).
-	var replySteps []reach.Step
+	var replySteps []*reach.Step
 	if fl.Reply != nil {
 		for _, r := range fl.Reply {
 			if r.Lo <= s.sport && s.sport <= r.Hi {
@@ -473,7 +473,7 @@ func checkSample(t *testing.T, l *lab.Lab, m *reach.Map, s sample) bool {
 
 // compareTrail checks that the map's steps and the engine's agree, stage
 // by stage: the same stage, decision, NACL entry and security-group rule.
-func compareTrail(t *testing.T, desc string, mapSteps []reach.Step, engine []verdict.Step, naclOnly bool) {
+func compareTrail(t *testing.T, desc string, mapSteps []*reach.Step, engine []verdict.Step, naclOnly bool) {
 	t.Helper()
 	var eng []verdict.Step
 	for _, st := range engine {

@@ -114,8 +114,10 @@ type Flow struct {
 // Segment is a range of match values with one answer.
 type Segment struct {
 	Range
-	Allowed bool   `json:"allowed"`
-	Trail   []Step `json:"trail"`
+	Allowed bool `json:"allowed"`
+	// Trail's steps may be shared with other segments' trails: read
+	// them, do not change them.
+	Trail []*Step `json:"trail"`
 }
 
 // Step is one stage's decision, in explain's words.
@@ -152,7 +154,7 @@ func (s *Segment) Stopper() *Step {
 	if s.Allowed || len(s.Trail) == 0 {
 		return nil
 	}
-	return &s.Trail[len(s.Trail)-1]
+	return s.Trail[len(s.Trail)-1]
 }
 
 // Analyze computes the map of l, narrowed by q.
@@ -230,6 +232,7 @@ type analyzer struct {
 	sgText    map[*describe.SGRule]string
 	// groupNames holds each ENI's groups as NoSGRule names them.
 	groupNames map[string]string
+	steps      map[stepKey]*Step
 }
 
 type wordKey struct {
@@ -273,7 +276,7 @@ func fi(family int) int {
 }
 
 func newAnalyzer(l *lab.Lab) *analyzer {
-	a := &analyzer{l: l, sgs: map[string]*[2][2]*sgRules{}, naclWords: map[wordKey]string{}, sgWords: map[wordKey]*describe.SGRule{}, sgText: map[*describe.SGRule]string{}, groupNames: map[string]string{}}
+	a := &analyzer{l: l, sgs: map[string]*[2][2]*sgRules{}, naclWords: map[wordKey]string{}, sgWords: map[wordKey]*describe.SGRule{}, sgText: map[*describe.SGRule]string{}, groupNames: map[string]string{}, steps: map[stepKey]*Step{}}
 	res := lab.NewResolver(l)
 	subnetIdx := map[string]int{}
 	protoSeen := [2]map[int]bool{{}, {}}

@@ -261,7 +261,7 @@ func (fl *Flow) valueText(r Range) string {
 	return "(no ports)"
 }
 
-func writeTrail(b *strings.Builder, trail []Step, indent string) {
+func writeTrail(b *strings.Builder, trail []*Step, indent string) {
 	for _, s := range trail {
 		stage := s.Stage
 		if s.Reply {
