@@ -199,7 +199,11 @@ func Analyze(l *lab.Lab, q Query) (*Map, error) {
 				continue // itself; or outside to outside, which the VPC does not carry
 			}
 			for _, f := range fams {
-				m.Paths = append(m.Paths, a.paths(s, d, f, protos, q.Ports)...)
+				for _, p := range a.paths(s, d, f, protos, q.Ports) {
+					if len(p.Flows) > 0 { // none when --proto names the other family's ICMP
+						m.Paths = append(m.Paths, p)
+					}
+				}
 			}
 		}
 	}
@@ -342,8 +346,11 @@ func newAnalyzer(l *lab.Lab) *analyzer {
 	// names that is not an IPv6 extension header (which a packet's
 	// protocol can never be) nor one of the named four.
 	a.otherRep = 252
-	for protoSeen[0][int(a.otherRep)] || protoSeen[1][int(a.otherRep)] || slices.Contains(notTransport, a.otherRep) {
-		a.otherRep--
+	for n := 252; n > 0; n-- {
+		if !protoSeen[0][n] && !protoSeen[1][n] && !slices.Contains(notTransport, uint8(n)) {
+			a.otherRep = uint8(n)
+			break
+		}
 	}
 	a.exclude = outsideExclusions(l)
 	return a
