@@ -26,6 +26,7 @@ var forbidden = map[string][]string{
 	},
 	"internal/reference": {module + "dataplane"}, // the oracle must not share the engine's code
 	"explain/resolve":    {module + "explain", module + "policytest"},
+	"explain/describe":   {module + "dataplane", module + "explain", module + "reach"}, // words over the model, shared by explain and reach
 	"mirror":             {module + "services", "gvisor.dev/gvisor/pkg/tcpip/stack"},
 	"packet":             {module + "lab", module + "dataplane"},
 	"conntrack":          {module + "lab", module + "dataplane"},
@@ -35,6 +36,7 @@ var forbidden = map[string][]string{
 	"ec2":                {module + "lab", module + "dataplane", module + "change", module + "authz", module + "control", module + "live"},
 	"lab":                {module + "conntrack"},                                                       // lab holds the timeout defaults; conntrack takes values
 	"control":            {module + "live"},                                                            // it declares the Lab it needs; daemon adapts live to it
+	"reach":              {module + "dataplane", module + "internal/reference", module + "policytest"}, // checked against the engine, so it must not share its code
 	"pcap":               {module + "dataplane", module + "lab", module + "live", module + "verdict"},  // files, not verdicts
 	"tun":                {module + "dataplane", module + "lab", module + "live", module + "services"}, // devices, not policy
 	"services":           {module + "dataplane", module + "live"},                                      // a device the forwarder reads, not a forwarder

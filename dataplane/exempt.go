@@ -6,20 +6,6 @@ import (
 	"github.com/vpclab/vpclab/lab"
 )
 
-// Service addresses that no security group or network ACL filters
-// (spec §6), beside each subnet's four reserved addresses.
-var fixedServiceAddrs = []netip.Addr{
-	netip.MustParseAddr("169.254.169.253"), // Amazon DNS
-	netip.MustParseAddr("fd00:ec2::253"),
-	netip.MustParseAddr("169.254.169.254"), // instance metadata
-	netip.MustParseAddr("fd00:ec2::254"),
-	netip.MustParseAddr("169.254.169.123"), // Amazon Time Sync
-	netip.MustParseAddr("fd00:ec2::123"),
-	netip.MustParseAddr("169.254.170.2"),   // ECS task metadata
-	netip.MustParseAddr("169.254.169.250"), // Windows license activation
-	netip.MustParseAddr("169.254.169.251"),
-}
-
 var (
 	limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 	unspecified4     = netip.AddrFrom4([4]byte{})
@@ -28,11 +14,14 @@ var (
 var linkLocal4 = netip.MustParsePrefix("169.254.0.0/16")
 var linkLocal6 = netip.MustParsePrefix("fe80::/10")
 
-// serviceAddrs returns every exempt service address of a lab: the fixed
-// ones and the DNS server at the VPC's base + 2.
+// serviceAddrs returns every exempt service address of a lab (lab's
+// table), beside each subnet's reserved addresses.
 func serviceAddrs(l *lab.Lab) []netip.Addr {
-	dns := l.VPC.CIDR.Masked().Addr().Next().Next()
-	return append([]netip.Addr{dns}, fixedServiceAddrs...)
+	var out []netip.Addr
+	for _, sv := range l.Services() {
+		out = append(out, sv.Addrs...)
+	}
+	return out
 }
 
 // IsServiceAddr reports whether a is one of the snapshot's VPC service

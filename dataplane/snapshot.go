@@ -80,36 +80,6 @@ func famIdx(a netip.Addr) int {
 	return 1
 }
 
-// resolver answers the SG compiler's questions about a lab.
-type resolver struct {
-	l       *lab.Lab
-	members map[string][]netip.Addr
-}
-
-func newResolver(l *lab.Lab) *resolver {
-	r := &resolver{l: l, members: map[string][]netip.Addr{}}
-	for _, e := range l.Interfaces() {
-		addrs := []netip.Addr{e.IP}
-		if l.Settings.SecondaryIPsInGroupRefs {
-			addrs = append(addrs, e.SecondaryIPs...)
-		}
-		addrs = append(addrs, e.IPv6...)
-		for _, g := range e.SecurityGroups {
-			r.members[g] = append(r.members[g], addrs...)
-		}
-	}
-	return r
-}
-
-func (r *resolver) PrefixList(id string) []netip.Prefix {
-	if p := r.l.PrefixList(id); p != nil {
-		return p.CIDRs
-	}
-	return nil
-}
-
-func (r *resolver) Members(group string) []netip.Addr { return r.members[group] }
-
 // Timeouts returns the conntrack timeouts of ENI e in lab l: its own
 // per-ENI ones and the lab's settings, each zero field (a lab built in code
 // rather than parsed) taking lab's default.
@@ -179,7 +149,7 @@ func compile(l *lab.Lab, st *state) (*Snapshot, *pending) {
 		}
 	}
 
-	res := newResolver(l)
+	res := lab.NewResolver(l)
 	compiled := map[string]*[2][2]*sg.Compiled{} // by group set
 	for _, inst := range l.Instances {
 		a := st.allowances[inst.Name]

@@ -20,8 +20,8 @@ import (
 
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/ec2"
+	"github.com/vpclab/vpclab/explain/describe"
 	"github.com/vpclab/vpclab/lab"
-	"github.com/vpclab/vpclab/nacl"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/policytest"
 	"github.com/vpclab/vpclab/verdict"
@@ -138,22 +138,8 @@ type Step struct {
 	Untracked bool `json:"untracked,omitempty"`
 }
 
-// SGRule identifies a security-group rule.
-type SGRule struct {
-	// Group is the group's id, Direction ingress or egress.
-	Group     string `json:"group"`
-	Direction string `json:"direction"`
-	// Index is the rule's position in the group's list, from 0, as
-	// policy tests name it (sg-web/ingress/2) and lab errors show it
-	// (security_groups[sg-web].ingress[2]).
-	Index int `json:"index"`
-	// ID is the rule's sgr-… id when the lab gives one.
-	ID string `json:"id,omitempty"`
-	// Line is the rule's line in the lab file (0 when unknown).
-	Line int `json:"line,omitempty"`
-	// Rule describes the rule: "tcp 8080 from sg-web".
-	Rule string `json:"rule"`
-}
+// SGRule identifies a security-group rule (describe's, shared with reach).
+type SGRule = describe.SGRule
 
 // EphemeralPort is the source port of a TCP or UDP query that gives none:
 // the first of the ephemeral ports (RFC 6335), which network ACLs usually
@@ -277,15 +263,15 @@ func (x *explainer) step(st verdict.Step, v *verdict.Verdict, p *Packet) Step {
 	}
 	switch {
 	case st.Code == verdict.CodeSameSubnet:
-		s.By = "both ends in one subnet: its network ACL (" + aclName(st.ACL) + ") does not apply"
+		s.By = "both ends in one subnet: its network ACL (" + describe.ACLName(st.ACL) + ") does not apply"
 	case st.Stage == verdict.StageNACLEgress || st.Stage == verdict.StageNACLIngress:
 		s.ACL, s.NACLRule = st.ACL, st.NACLRule
-		s.By = x.naclEntry(st.ACL, st.NACLRule, st.Stage == verdict.StageNACLEgress, familyOf(p))
+		s.By = describe.NACLEntry(x.l, st.ACL, st.NACLRule, st.Stage == verdict.StageNACLEgress, familyOf(p))
 	case st.Code == verdict.CodeConntrack:
 		s.Conntrack = true
 		s.By = "conntrack entry on " + st.ENI
 	case st.SG != nil:
-		s.SGRule = x.sgRule(st.SG.Group, st.SG.Dir.String(), st.SG.Index, st.SG.ID)
+		s.SGRule = describe.Rule(x.l, st.SG.Group, st.SG.Dir.String(), st.SG.Index, st.SG.ID)
 		s.By = s.SGRule.String()
 		if st.Untracked {
 			s.By += " (untracked flow: no conntrack entry)"
@@ -300,119 +286,12 @@ func (x *explainer) step(st verdict.Step, v *verdict.Verdict, p *Packet) Step {
 	return s
 }
 
-// naclEntry describes entry number rule of a network ACL.
-func (x *explainer) naclEntry(aclID string, rule int, egress bool, family int) string {
-	head := fmt.Sprintf("%s rule %d", aclName(aclID), rule)
-	if rule == 32767 || rule == 32768 {
-		return head + " (the implicit deny)"
-	}
-	a := x.l.ACL(aclID)
-	if a == nil {
-		return head
-	}
-	entries := a.Ingress
-	if egress {
-		entries = a.Egress
-	}
-	for _, en := range entries {
-		if en.Rule == rule && famOfPrefix(en.CIDR.Addr().Is6()) == family {
-			action := "deny"
-			if en.Allow {
-				action = "allow"
-			}
-			dir := "from"
-			if egress {
-				dir = "to"
-			}
-			return fmt.Sprintf("%s: %s %s %s %s", head, action, ec2.DescribeTraffic(en.Protocol, en.FromPort, en.ToPort, en.ICMPType, en.ICMPCode), dir, en.CIDR)
-		}
-	}
-	return head
-}
-
-// aclName names a network ACL in explanations: its id, or "default ACL"
-// for the VPC's default one, whose id alone reads oddly.
-func aclName(id string) string {
-	if id == nacl.DefaultACLID {
-		return "default ACL"
-	}
-	return id
-}
-
-func famOfPrefix(is6 bool) int {
-	if is6 {
-		return 6
-	}
-	return 4
-}
-
-// sgRule identifies and describes rule index of a group's rules in
-// direction dir.
-func (x *explainer) sgRule(group, dir string, index int, id string) *SGRule {
-	r := &SGRule{Group: group, Direction: dir, Index: index, ID: id}
-	g := x.l.Group(group)
-	if g == nil {
-		return r
-	}
-	rules, peerWord := g.Ingress, "from"
-	if dir == "egress" {
-		rules, peerWord = g.Egress, "to"
-	}
-	if index < 0 || index >= len(rules) {
-		return r
-	}
-	rule := rules[index]
-	if r.ID == "" {
-		r.ID = rule.ID
-	}
-	r.Line = rule.Line
-	peer := rule.CIDR.String()
-	switch {
-	case rule.Group != "":
-		peer = rule.Group
-	case rule.PrefixList != "":
-		peer = rule.PrefixList
-	}
-	r.Rule = fmt.Sprintf("%s %s %s", ec2.RuleTraffic(rule), peerWord, peer)
-	return r
-}
-
-// String returns "sg-web ingress #2 (sgr-0a1b, line 52): tcp 8080 from
-// sg-app", counting rules from 0.
-func (r *SGRule) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s #%d", r.Group, r.Direction, r.Index)
-	var ids []string
-	if r.ID != "" {
-		ids = append(ids, r.ID)
-	}
-	switch {
-	case r.Line > 0:
-		ids = append(ids, "line "+strconv.Itoa(r.Line))
-	case r.Rule != "":
-		ids = append(ids, "default rule") // made by AWS, not written in the lab
-	}
-	if len(ids) > 0 {
-		fmt.Fprintf(&b, " (%s)", strings.Join(ids, ", "))
-	}
-	if r.Rule != "" {
-		b.WriteString(": ")
-		b.WriteString(r.Rule)
-	}
-	return b.String()
-}
-
 // noSGRule explains a security group that allowed nothing.
 func (x *explainer) noSGRule(st verdict.Step, p *Packet) string {
-	groups := "its security groups"
-	if eni := x.l.Interface(st.ENI); eni != nil {
-		groups = strings.Join(eni.SecurityGroups, ", ")
-	}
-	dir, peer := "ingress", "from "+p.Src
 	if st.Stage == verdict.StageSGEgress {
-		dir, peer = "egress", "to "+p.Dst
+		return describe.NoSGRule(x.l, st.ENI, true, p.what(), p.Dst)
 	}
-	return fmt.Sprintf("no %s rule of %s on %s allows %s %s", dir, groups, st.ENI, p.what(), peer)
+	return describe.NoSGRule(x.l, st.ENI, false, p.what(), p.Src)
 }
 
 // codeWords explains the decisions that involve no rule.

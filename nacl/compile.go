@@ -26,15 +26,21 @@ func Compile(family int, entries []Entry) *Compiled {
 	}
 	slices.SortFunc(c.entries, func(a, b Entry) int { return a.Rule - b.Rule })
 	rules := make([]classify.Rule, len(c.entries))
-	for i, e := range c.entries {
-		lo, hi := classify.RuleRange(e.Protocol, e.FromPort, e.ToPort, e.ICMPType, e.ICMPCode)
-		if e.Protocol == 58 && family == 4 {
-			lo, hi = 0, 0xffff // ICMPv6 with an IPv4 CIDR matches all types (spec §4.4)
-		}
-		rules[i] = classify.Rule{Prefixes: []netip.Prefix{e.CIDR}, Proto: e.Protocol, Lo: lo, Hi: hi}
+	for i := range c.entries {
+		rules[i] = Lower(family, &c.entries[i])
 	}
 	c.rules = classify.Compile(family, rules)
 	return c
+}
+
+// Lower turns an entry of IP family 4 or 6 into a classifier rule: its
+// block, protocol and match-value range.
+func Lower(family int, e *Entry) classify.Rule {
+	lo, hi := classify.RuleRange(e.Protocol, e.FromPort, e.ToPort, e.ICMPType, e.ICMPCode)
+	if e.Protocol == 58 && family == 4 {
+		lo, hi = 0, 0xffff // ICMPv6 with an IPv4 CIDR matches all types (spec §4.4)
+	}
+	return classify.Rule{Prefixes: []netip.Prefix{e.CIDR}, Proto: e.Protocol, Lo: lo, Hi: hi}
 }
 
 // Match returns the number of the entry that decides a packet of protocol

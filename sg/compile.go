@@ -80,7 +80,7 @@ func Compile(family int, dir verdict.Dir, groups []*Group, r Resolver) *Compiled
 		var gopen []classify.Rule
 		for i := range list {
 			rule := &list[i]
-			cr, isOpen := classifyRule(family, rule, r)
+			cr, isOpen := Lower(family, rule, r)
 			if len(cr.Prefixes) == 0 {
 				continue // nothing of this family
 			}
@@ -116,9 +116,11 @@ func newOpenSet(family int, rules []classify.Rule) OpenSet {
 	return o
 }
 
-// classifyRule turns a rule into a classifier rule holding only the peer
-// blocks of the family, and reports whether the peer covers every address.
-func classifyRule(family int, r *Rule, res Resolver) (classify.Rule, bool) {
+// Lower turns a rule into a classifier rule holding only the peer blocks
+// of the family (named peers resolved by res), and reports whether the
+// peer covers every address of the family (spec §3.4: a referenced group
+// never does). A rule with no block of the family has no Prefixes.
+func Lower(family int, r *Rule, res Resolver) (classify.Rule, bool) {
 	lo, hi := classify.RuleRange(r.Protocol, r.FromPort, r.ToPort, r.ICMPType, r.ICMPCode)
 	cr := classify.Rule{Proto: r.Protocol, Lo: lo, Hi: hi}
 	open := false

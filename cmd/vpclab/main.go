@@ -132,7 +132,7 @@ filter touches. A lab file describes the VPC; "vpclab example" prints one.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
-	root.AddCommand(exampleCmd(), explainCmd(), testCmd(), replayCmd(), upCmd(), downCmd(), execCmd(), statusCmd(), applyCmd(), ec2Cmd(), importCmd(), captureCmd(), demoCmd(), versionCmd())
+	root.AddCommand(exampleCmd(), explainCmd(), testCmd(), replayCmd(), upCmd(), downCmd(), execCmd(), statusCmd(), applyCmd(), ec2Cmd(), importCmd(), captureCmd(), demoCmd(), reachCmd(), versionCmd())
 	return root
 }
 

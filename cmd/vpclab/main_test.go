@@ -254,3 +254,71 @@ func TestVersion(t *testing.T) {
 }
 
 func netipAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func TestReach(t *testing.T) {
+	want(t, []string{"reach", "--help"}, 0, []string{"--from", "--to", "--proto", "--port", "--family", "--assert", "--diff", "-o, --output", "Examples:"}, nil)
+	want(t, []string{"reach"}, 0, []string{"from \\ to", "web1 → app1  IPv4", "sg-app ingress #0 (line 65): tcp 8080 from sg-web", "exempt"}, nil)
+	want(t, []string{"reach", "--from", "web1", "--to", "db1", "--proto", "tcp", "--port", "5432"}, 0, []string{"no path is open"}, nil)
+	out := want(t, []string{"reach", "--from", "app1", "--to", "db1", "-o", "json"}, 0, nil, nil)
+	var m struct {
+		Paths []struct {
+			From, To string
+			Flows    []struct {
+				Proto string
+				Open  []struct{ Lo, Hi int }
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &m); err != nil || len(m.Paths) != 1 || m.Paths[0].Flows[0].Proto != "tcp" || m.Paths[0].Flows[0].Open[0].Lo != 5432 {
+		t.Errorf("reach -o json: %v\n%s", err, out)
+	}
+	want(t, []string{"reach", "--assert", "../../testdata/reach/example-assert.yaml"}, 0, []string{"7 passed, 0 failed"}, nil)
+	want(t, []string{"reach", "--assert", "../../testdata/reach/example-assert.yaml", "--lab", "../../testdata/reach/example-new.yaml"}, 1,
+		[]string{"✗", "web1 must not reach db1", "tcp 5432 open", "6 passed, 1 failed"}, nil)
+	want(t, []string{"reach", "--diff", "../../lab/example.yaml", "../../testdata/reach/example-new.yaml"}, 0,
+		[]string{"opened:", "+ web1 → db1 IPv4 tcp 5432", "now nacl-ingress: acl-db rule 90", "closed:", "- internet → web1 IPv4 tcp 22", "2 opened"}, nil)
+	page := filepath.Join(t.TempDir(), "reach.html")
+	want(t, []string{"reach", "-o", "html", page}, 0, []string{"wrote " + page}, nil)
+	if b, err := os.ReadFile(page); err != nil || !strings.Contains(string(b), `<script id="data" type="application/json">`) {
+		t.Errorf("the page: %v", err)
+	}
+	for _, c := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"reach", "-o", "html"}, "-o html takes the page's FILE"},
+		{[]string{"reach", "--diff", "a.yaml"}, "--diff takes OLD and NEW"},
+		{[]string{"reach", "-o", "xml"}, "the output format is text, json or html"},
+		{[]string{"reach", "--port", "70000"}, "--port"},
+		{[]string{"reach", "--family", "5"}, "--family 5"},
+		{[]string{"reach", "--assert", "x.yaml", "--from", "web1"}, "--assert checks the whole map"},
+		{[]string{"reach", "--from", "nosuch"}, `"nosuch" is not an instance`},
+	} {
+		code := exitUsage
+		if strings.Contains(c.err, "nosuch") {
+			code = exitFailure
+		}
+		want(t, c.args, code, nil, []string{c.err})
+	}
+}
+
+// TestReachImported runs reach, --assert, --diff and -o html on the
+// importers' test data: an AWS describe-* directory (imported with --vpc,
+// as it holds two VPCs) and a Terraform state read directly.
+func TestReachImported(t *testing.T) {
+	dir := t.TempDir()
+	shop := filepath.Join(dir, "shop.yaml")
+	want(t, []string{"import", "aws", "../../importer/aws/testdata/shop", "--vpc", "vpc-0a1b2c3d4e5f60718", "-o", shop}, 0, nil, nil)
+	want(t, []string{"reach", "--lab", shop, "--from", "internet"}, 0, []string{"internet → web-server-1  IPv4", "tcp 22"}, nil)
+	state := "../../importer/terraform/testdata/webapp.json"
+	want(t, []string{"reach", "--lab", state, "--to", "i-0c0c0c0c0c0c0c0c1"}, 0, []string{"app → i-0c0c0c0c0c0c0c0c1  IPv4", "tcp 5432", "sgr-0c0c0c0c0c0c0c0c1"}, nil)
+	page := filepath.Join(dir, "webapp.html")
+	want(t, []string{"reach", "--lab", state, "-o", "html", page}, 0, []string{"wrote"}, nil)
+	want(t, []string{"reach", "--diff", state, state}, 0, []string{"nothing opened", "nothing closed", "0 opened, 0 closed"}, nil)
+	want(t, []string{"reach", "--diff", shop, state, "-o", "json"}, 0, []string{`"opened": [`, `"closed": [`}, nil)
+	asserts := filepath.Join(dir, "webapp-assert.yaml")
+	if err := os.WriteFile(asserts, []byte("expect:\n  - app must reach i-0c0c0c0c0c0c0c0c1 on tcp/5432\n  - internet must not reach i-0c0c0c0c0c0c0c0c1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want(t, []string{"reach", "--lab", state, "--assert", asserts}, 0, []string{"2 passed, 0 failed"}, nil)
+}

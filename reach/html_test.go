@@ -1,0 +1,180 @@
+package reach_test
+
+// The page in a real browser: headless Chromium (the Debian package
+// chromium; .ci/run installs it) loads the page from a file, a click on a
+// matrix cell must show that pair's ports and rule trail, and the page
+// must fetch nothing. -reach.screenshot FILE saves a picture of the page
+// after the click (the README's docs/reach.png comes from it).
+
+import (
+	"context"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/reach"
+)
+
+var (
+	screenshot     = flag.String("reach.screenshot", "", "save a PNG of the page after the click to this file")
+	diffScreenshot = flag.String("reach.diffshot", "", "save a PNG of the diff page after the click to this file")
+)
+
+// browser starts headless Chromium; the test fails if it is missing.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatalf("headless Chromium is needed to test the page: install the Debian package chromium (apt-get install chromium): %v", err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
+		chromedp.WindowSize(1300, 1000), chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	return ctx
+}
+
+// run runs one browser action with a deadline and returns its value.
+func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(c, a)
+	if err != nil {
+		t.Fatalf("in Chromium: %v", err)
+	}
+	return v
+}
+
+func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	run(t, ctx, chromedp.Steps(steps...))
+}
+
+func writePage(t *testing.T, m *reach.Map, d *reach.Diff) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "reach.html")
+	var b strings.Builder
+	if err := reach.WriteHTML(&b, m, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// load opens the page and counts the requests it makes besides itself.
+func load(t *testing.T, ctx context.Context, file string) *atomic.Int32 {
+	t.Helper()
+	var others atomic.Int32
+	url := "file://" + file
+	// The first call starts the browser, which lives as long as the
+	// context of that call: no deadline on it.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok && e.Request.URL != url {
+			others.Add(1)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("#matrix td.cell")))
+	return &others
+}
+
+func TestPageInChromium(t *testing.T) {
+	m, err := reach.Analyze(lab.ExampleLab(), reach.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := browser(t)
+	others := load(t, ctx, writePage(t, m, nil))
+	cell := chromedp.CSS(`td[data-from="web1"][data-to="app1"]`)
+	cellText := run(t, ctx, chromedp.Text(cell))
+	do(t, ctx, chromedp.Click(cell), chromedp.WaitVisible(chromedp.CSS("#detail .flow")))
+	cellClass := run(t, ctx, chromedp.AttributeValue(cell, "class")).Value
+	detail := run(t, ctx, chromedp.Text(chromedp.CSS("#detail")))
+	edges := run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#graph path.edge").length`))
+	if cellText != "tcp 8080" || !strings.Contains(cellClass, "lvl1") || !strings.Contains(cellClass, "selected") {
+		t.Errorf("cell web1 → app1: text %q class %q, want tcp 8080, lvl1, selected", cellText, cellClass)
+	}
+	for _, want := range []string{"web1 → app1", "IPv4", "tcp 8080",
+		"sg-egress", "sg-web egress #0 (default rule): all traffic to 0.0.0.0/0",
+		"acl-web rule 100: allow tcp 1024-65535 to 0.0.0.0/0",
+		"sg-ingress", "sg-app ingress #0 (line 65): tcp 8080 from sg-web",
+		"replies come back to source ports 80,443,1024-65535",
+		"next to it, tcp 1024-8079 stops at sg-ingress"} {
+		if !strings.Contains(detail, want) {
+			t.Errorf("the trail shown after the click lacks %q:\n%s", want, detail)
+		}
+	}
+	if edges == 0 {
+		t.Error("the graph has no edge")
+	}
+	if *screenshot != "" {
+		png := run(t, ctx, chromedp.FullScreenshot(100))
+		if err := os.WriteFile(*screenshot, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A closed pair says what stops it.
+	do(t, ctx, chromedp.Click(chromedp.CSS(`td[data-from="web1"][data-to="db1"]`)))
+	detail = run(t, ctx, chromedp.Text(chromedp.CSS("#detail")))
+	if !strings.Contains(detail, "stops at nacl-ingress: acl-db rule 32767 (the implicit deny)") {
+		t.Errorf("web1 → db1 does not say what stops it:\n%s", detail)
+	}
+	if n := others.Load(); n != 0 {
+		t.Errorf("the page made %d requests: it must be self-contained", n)
+	}
+}
+
+func TestDiffPageInChromium(t *testing.T) {
+	old, new := diffLabs(t)
+	mo, err := reach.Analyze(old, reach.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mn, err := reach.Analyze(new, reach.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := reach.Compare(mo, mn)
+	ctx := browser(t)
+	load(t, ctx, writePage(t, mn, d))
+	cell := chromedp.CSS(`td[data-from="web1"][data-to="db1"]`)
+	cls := run(t, ctx, chromedp.AttributeValue(cell, "class")).Value
+	do(t, ctx, chromedp.Click(cell))
+	detail := run(t, ctx, chromedp.Text(chromedp.CSS("#detail")))
+	edge := run(t, ctx, chromedp.Evaluate[string](`document.querySelector('#graph path.edge[data-from="web1"][data-to="db1"]').getAttribute("stroke")`))
+	if !strings.Contains(cls, "opened") {
+		t.Errorf("web1 → db1 class %q, want opened", cls)
+	}
+	if edge != "#d32f2f" {
+		t.Errorf("the opened edge is drawn %s, want red", edge)
+	}
+	if *diffScreenshot != "" {
+		if err := os.WriteFile(*diffScreenshot, run(t, ctx, chromedp.FullScreenshot(100)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"opened: IPv4 tcp 5432", "now nacl-ingress: acl-db rule 90: allow tcp 5432 from 10.0.1.0/24", "was acl-db rule 32767 (the implicit deny)"} {
+		if !strings.Contains(detail, want) {
+			t.Errorf("the diff detail lacks %q:\n%s", want, detail)
+		}
+	}
+}
