@@ -41,8 +41,10 @@ var forbidden = map[string][]string{
 // onlyImports lists packages whose direct imports, outside the standard
 // library, must be among the given ones.
 var onlyImports = map[string][]string{
-	"verdict":   {module + "packet"},
-	"conntrack": {module + "packet"},
+	"verdict":      {module + "packet"},
+	"conntrack":    {module + "packet"},
+	"ec2api/query": {module + "ec2"}, // the wire format alone
+	"ec2api/sigv4": {},               // the signature alone
 }
 
 // cmdOnly are the modules only cmd/ may link.

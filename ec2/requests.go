@@ -1,8 +1,9 @@
 package ec2
 
 // The requests of the changing actions, as EC2's API and the AWS CLI's
-// --cli-input-json spell them. Action.Request returns a new one of its
-// action; change applies them.
+// --cli-input-json spell them (and the Query protocol, where a `query`
+// tag says so: SecurityGroupRuleId.N for SecurityGroupRuleIds).
+// Action.Request returns a new one of its action; change applies them.
 
 // AuthorizeSecurityGroupRequest is the request of
 // AuthorizeSecurityGroupIngress and AuthorizeSecurityGroupEgress.
@@ -17,7 +18,7 @@ type AuthorizeSecurityGroupRequest struct {
 type RevokeSecurityGroupRequest struct {
 	GroupId              string         `json:"GroupId"`
 	IpPermissions        []IpPermission `json:"IpPermissions,omitempty"`
-	SecurityGroupRuleIds []string       `json:"SecurityGroupRuleIds,omitempty"`
+	SecurityGroupRuleIds []string       `json:"SecurityGroupRuleIds,omitempty" query:"SecurityGroupRuleId"`
 }
 
 // NetworkAclEntryRequest is the request of CreateNetworkAclEntry and
@@ -60,14 +61,14 @@ type AttributeBooleanValue struct {
 // ModifyNetworkInterfaceAttribute: one attribute of an interface.
 type ModifyNetworkInterfaceAttributeRequest struct {
 	NetworkInterfaceId              string                                  `json:"NetworkInterfaceId"`
-	Groups                          []string                                `json:"Groups,omitempty"`
+	Groups                          []string                                `json:"Groups,omitempty" query:"SecurityGroupId"`
 	ConnectionTrackingSpecification *ConnectionTrackingSpecificationRequest `json:"ConnectionTrackingSpecification,omitempty"`
 	SourceDestCheck                 *AttributeBooleanValue                  `json:"SourceDestCheck,omitempty"`
 }
 
 // CreateFlowLogsRequest is the request of CreateFlowLogs.
 type CreateFlowLogsRequest struct {
-	ResourceIds            []string `json:"ResourceIds"`
+	ResourceIds            []string `json:"ResourceIds" query:"ResourceId"`
 	ResourceType           string   `json:"ResourceType"`
 	TrafficType            string   `json:"TrafficType,omitempty"`
 	LogFormat              string   `json:"LogFormat,omitempty"`
@@ -78,5 +79,5 @@ type CreateFlowLogsRequest struct {
 
 // DeleteFlowLogsRequest is the request of DeleteFlowLogs.
 type DeleteFlowLogsRequest struct {
-	FlowLogIds []string `json:"FlowLogIds"`
+	FlowLogIds []string `json:"FlowLogIds" query:"FlowLogId"`
 }
