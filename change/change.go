@@ -177,6 +177,10 @@ func changeOf(a *ec2.Action, req any) Change {
 		return &ReplaceNetworkACLAssociation{c, *r}
 	case *ec2.ModifyNetworkInterfaceAttributeRequest:
 		return &ModifyNetworkInterfaceAttribute{c, *r}
+	case *ec2.CreateSecurityGroupRequest:
+		return &CreateSecurityGroup{c, *r}
+	case *ec2.DeleteSecurityGroupRequest:
+		return &DeleteSecurityGroup{c, *r}
 	case *ec2.CreateFlowLogsRequest:
 		return &CreateFlowLogs{c, *r}
 	case *ec2.DeleteFlowLogsRequest:

@@ -3,6 +3,7 @@ package change
 import (
 	"cmp"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 
 	"github.com/vpclab/vpclab/ec2"
@@ -86,7 +87,7 @@ func (c *RevokeSecurityGroup) apply(l *lab.Lab) (any, error) {
 	}
 	remove := make([]bool, len(*list))
 	for _, id := range c.SecurityGroupRuleIds {
-		i := slicesIndex(*list, func(r sg.Rule) bool { return r.ID == id })
+		i := slicesIndex(*list, func(r sg.Rule) bool { return RuleID(g.ID, c.egress, r) == id })
 		if i < 0 {
 			return nil, errorf("InvalidSecurityGroupRuleId.NotFound", "%s has no %s rule %s", g.ID, direction(c.egress), id)
 		}
@@ -178,8 +179,27 @@ func sameRule(a, b sg.Rule) bool {
 		a.CIDR == b.CIDR && a.Group == b.Group && a.PrefixList == b.PrefixList
 }
 
+// RuleID is the id of rule r of a group in the direction given: the id
+// it has (every rule an API call adds has one), else one derived from
+// the group, the direction and what the rule allows, so that a rule of a
+// lab file that names no id has one describe calls show and revoke calls
+// take, the same for as long as the rule exists.
+func RuleID(groupID string, egress bool, r sg.Rule) string {
+	if r.ID != "" {
+		return r.ID
+	}
+	h := sha256.Sum256([]byte(groupID + "\x00" + direction(egress) + "\x00" + ec2.DescribeRule(r)))
+	return "sgr-" + hex.EncodeToString(h[:9])[:17]
+}
+
+// Rule is EC2's description of rule r of a group, in the direction
+// given, as DescribeSecurityGroupRules shows it.
+func Rule(groupID string, egress bool, r sg.Rule) SecurityGroupRule {
+	return ruleResponse(groupID, egress, r)
+}
+
 func ruleResponse(groupID string, egress bool, r sg.Rule) SecurityGroupRule {
-	out := SecurityGroupRule{SecurityGroupRuleID: r.ID, GroupID: groupID, IsEgress: egress,
+	out := SecurityGroupRule{SecurityGroupRuleID: RuleID(groupID, egress, r), GroupID: groupID, IsEgress: egress,
 		IPProtocol: ec2.APIProtocol(r.Protocol), FromPort: -1, ToPort: -1, PrefixListID: r.PrefixList,
 		ReferencedGroupID: r.Group, Description: r.Description}
 	switch {

@@ -81,3 +81,18 @@ type CreateFlowLogsRequest struct {
 type DeleteFlowLogsRequest struct {
 	FlowLogIds []string `json:"FlowLogIds" query:"FlowLogId"`
 }
+
+// CreateSecurityGroupRequest is the request of CreateSecurityGroup. In a
+// lab a group's name is its id: GroupName becomes the new group's id.
+type CreateSecurityGroupRequest struct {
+	GroupName   string `json:"GroupName"`
+	Description string `json:"Description" query:"GroupDescription"`
+	VpcId       string `json:"VpcId,omitempty"`
+}
+
+// DeleteSecurityGroupRequest is the request of DeleteSecurityGroup: the
+// group by id or by name (in a lab, the same).
+type DeleteSecurityGroupRequest struct {
+	GroupId   string `json:"GroupId,omitempty"`
+	GroupName string `json:"GroupName,omitempty"`
+}
