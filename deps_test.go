@@ -35,6 +35,7 @@ var forbidden = map[string][]string{
 	"ec2":                {module + "lab", module + "dataplane", module + "change", module + "authz", module + "control", module + "live"},
 	"lab":                {module + "conntrack"},                                                      // lab holds the timeout defaults; conntrack takes values
 	"control":            {module + "live"},                                                           // it declares the Lab it needs; daemon adapts live to it
+	"ec2api":             {module + "live", module + "control", module + "daemon"},                    // it declares the Lab it needs; daemon adapts
 	"pcap":               {module + "dataplane", module + "lab", module + "live", module + "verdict"}, // files, not verdicts
 }
 
