@@ -37,6 +37,22 @@ type Options struct {
 	// --flow-logs): a whole lab applied with PUT /v1/lab keeps them unless
 	// it defines a flow log of the same id.
 	KeepFlowLogs []*lab.FlowLog
+	// EC2, if set, is where EC2's Query API of the lab is served, for
+	// GET /v1/status to say.
+	EC2 *EC2Endpoint
+}
+
+// EC2Endpoint is where EC2's Query API of the running lab (package
+// ec2api) is served, and with which key.
+type EC2Endpoint struct {
+	URL    string `json:"url"`
+	Region string `json:"region"`
+	// CredentialsFile, when set, is the administrator key pair up made,
+	// an AWS credentials file only root can read, of profile Profile.
+	CredentialsFile string `json:"credentials_file,omitempty"`
+	Profile         string `json:"profile,omitempty"`
+	// AccessKeys counts the principals who may sign requests.
+	AccessKeys int `json:"access_keys"`
 }
 
 // Body limits: a whole lab (100,000 rules fit) and one EC2 call.
@@ -237,7 +253,9 @@ func (a *api) status(q *request) {
 			return
 		}
 	}
-	writeJSON(q.w, http.StatusOK, Snapshot(a.x, entries))
+	st := Snapshot(a.x, entries)
+	st.EC2 = a.o.EC2
+	writeJSON(q.w, http.StatusOK, st)
 }
 
 // getLab answers the lab in force as a lab file.
