@@ -5,6 +5,7 @@ import (
 
 	"github.com/vpclab/vpclab/change"
 	"github.com/vpclab/vpclab/control"
+	"github.com/vpclab/vpclab/ec2api"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/live"
 )
@@ -54,6 +55,10 @@ type ec2Lab struct {
 	x control.Lab
 	o control.Options
 }
+
+// EC2Lab is x as EC2's Query API sees it, its changes applied with the
+// control API's options o.
+func EC2Lab(x control.Lab, o control.Options) ec2api.Lab { return ec2Lab{x, o} }
 
 func (e ec2Lab) Lab() *lab.Lab { return e.x.Lab() }
 

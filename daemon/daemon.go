@@ -264,7 +264,7 @@ func (d *Daemon) serveEC2(cfg Config, x control.Lab, copts control.Options) erro
 			return nil
 		})
 	}
-	s, err := ec2api.ListenTCP(ec2Lab{x, copts}, addr, ec2api.Options{Principals: ps, Audit: d.Audit})
+	s, err := ec2api.ListenTCP(EC2Lab(x, copts), addr, ec2api.Options{Principals: ps, Audit: d.Audit})
 	if err != nil {
 		return fmt.Errorf("%w (give --ec2-addr ADDR, or off)", err)
 	}
