@@ -41,7 +41,11 @@ func (c *AuthorizeSecurityGroup) apply(l *lab.Lab) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rules, err := permissionRules(l, c.IpPermissions)
+	perms, err := withShorthand(c.IpPermissions, c.Shorthand)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := permissionRules(l, perms)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +82,11 @@ func (c *RevokeSecurityGroup) apply(l *lab.Lab) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(c.IpPermissions) == 0 && len(c.SecurityGroupRuleIds) == 0 {
+	perms, err := withShorthand(c.IpPermissions, c.Shorthand)
+	if err != nil {
+		return nil, err
+	}
+	if len(perms) == 0 && len(c.SecurityGroupRuleIds) == 0 {
 		return nil, errorf("MissingParameter", "give IpPermissions or SecurityGroupRuleIds: the rules to revoke")
 	}
 	list := &g.Ingress
@@ -94,8 +102,8 @@ func (c *RevokeSecurityGroup) apply(l *lab.Lab) (any, error) {
 		remove[i] = true
 	}
 	var rules []sg.Rule
-	if len(c.IpPermissions) > 0 {
-		if rules, err = permissionRules(l, c.IpPermissions); err != nil {
+	if len(perms) > 0 {
+		if rules, err = permissionRules(l, perms); err != nil {
 			return nil, err
 		}
 	}
@@ -114,6 +122,20 @@ func (c *RevokeSecurityGroup) apply(l *lab.Lab) (any, error) {
 	}
 	*list = kept
 	return map[string]any{"Return": true}, nil
+}
+
+// withShorthand adds the permission of EC2's older top-level parameters
+// (IpProtocol, FromPort, ToPort, CidrIp, SourceSecurityGroupName) to
+// perms; the two forms do not mix, as in EC2.
+func withShorthand(perms []ec2.IpPermission, s ec2.Shorthand) ([]ec2.IpPermission, error) {
+	p, ok := s.Permission()
+	switch {
+	case !ok:
+		return perms, nil
+	case len(perms) > 0:
+		return nil, errorf("InvalidParameterCombination", "give IpPermissions or IpProtocol/FromPort/ToPort/CidrIp/SourceSecurityGroupName, not both")
+	}
+	return []ec2.IpPermission{p}, nil
 }
 
 func slicesIndex[T any](s []T, f func(T) bool) int {

@@ -10,6 +10,40 @@ package ec2
 type AuthorizeSecurityGroupRequest struct {
 	GroupId       string         `json:"GroupId"`
 	IpPermissions []IpPermission `json:"IpPermissions"`
+	Shorthand
+}
+
+// Shorthand is EC2's older form of one permission, beside IpPermissions
+// in the authorize and revoke requests: a protocol and ports with a CIDR
+// or a source group (by id or, in a lab, its name, the same). Permission
+// turns it into an IpPermission.
+type Shorthand struct {
+	IpProtocol                 string `json:"IpProtocol,omitempty"`
+	FromPort                   *int   `json:"FromPort,omitempty"`
+	ToPort                     *int   `json:"ToPort,omitempty"`
+	CidrIp                     string `json:"CidrIp,omitempty"`
+	SourceSecurityGroupName    string `json:"SourceSecurityGroupName,omitempty"`
+	SourceSecurityGroupOwnerId string `json:"SourceSecurityGroupOwnerId,omitempty"`
+}
+
+// Permission returns the permission s stands for, and whether s gives
+// one. A source group alone, without a protocol, is every protocol from
+// it, as EC2 takes it.
+func (s Shorthand) Permission() (IpPermission, bool) {
+	if s == (Shorthand{}) {
+		return IpPermission{}, false
+	}
+	p := IpPermission{IpProtocol: s.IpProtocol, FromPort: s.FromPort, ToPort: s.ToPort}
+	if p.IpProtocol == "" && s.SourceSecurityGroupName != "" {
+		p.IpProtocol = "-1"
+	}
+	if s.CidrIp != "" {
+		p.IpRanges = []IpRange{{CidrIp: s.CidrIp}}
+	}
+	if s.SourceSecurityGroupName != "" {
+		p.UserIdGroupPairs = []UserIdGroupPair{{GroupId: s.SourceSecurityGroupName, UserId: s.SourceSecurityGroupOwnerId}}
+	}
+	return p, true
 }
 
 // RevokeSecurityGroupRequest is the request of RevokeSecurityGroupIngress
@@ -19,6 +53,7 @@ type RevokeSecurityGroupRequest struct {
 	GroupId              string         `json:"GroupId"`
 	IpPermissions        []IpPermission `json:"IpPermissions,omitempty"`
 	SecurityGroupRuleIds []string       `json:"SecurityGroupRuleIds,omitempty" query:"SecurityGroupRuleId"`
+	Shorthand
 }
 
 // NetworkAclEntryRequest is the request of CreateNetworkAclEntry and

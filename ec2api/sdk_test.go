@@ -426,3 +426,78 @@ func TestAuth(t *testing.T) {
 		GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	wantCode(t, "GetCallerIdentity wrongly signed", err, "AuthFailure")
 }
+
+// TestShorthand: EC2's older top-level parameters (boto3 scripts'
+// IpProtocol=, CidrIp=, SourceSecurityGroupName=) authorize and revoke
+// one permission; mixed with IpPermissions they are refused.
+func TestShorthand(t *testing.T) {
+	e := start(t)
+	c := e.client(adminKey, adminSecret)
+	ctx := context.Background()
+	must(c.AuthorizeSecurityGroupIngress(ctx, &sdk.AuthorizeSecurityGroupIngressInput{GroupId: aws.String("sg-db"),
+		IpProtocol: aws.String("tcp"), FromPort: aws.Int32(22), ToPort: aws.Int32(22), CidrIp: aws.String("203.0.113.0/24")}))
+	must(c.AuthorizeSecurityGroupIngress(ctx, &sdk.AuthorizeSecurityGroupIngressInput{GroupId: aws.String("sg-db"), SourceSecurityGroupName: aws.String("sg-web")}))
+	in := e.lab.Lab().Group("sg-db").Ingress
+	if len(in) != 3 || in[1].Protocol != 6 || in[1].FromPort != 22 || in[1].CIDR.String() != "203.0.113.0/24" || in[2].Protocol != -1 || in[2].Group != "sg-web" {
+		t.Fatalf("sg-db's ingress: %+v", in)
+	}
+	must(c.RevokeSecurityGroupIngress(ctx, &sdk.RevokeSecurityGroupIngressInput{GroupId: aws.String("sg-db"),
+		IpProtocol: aws.String("tcp"), FromPort: aws.Int32(22), ToPort: aws.Int32(22), CidrIp: aws.String("203.0.113.0/24")}))
+	if in := e.lab.Lab().Group("sg-db").Ingress; len(in) != 2 {
+		t.Errorf("after the revoke: %+v", in)
+	}
+	_, err := c.AuthorizeSecurityGroupIngress(ctx, &sdk.AuthorizeSecurityGroupIngressInput{GroupId: aws.String("sg-db"), CidrIp: aws.String("10.0.0.0/8"),
+		IpProtocol: aws.String("udp"), FromPort: aws.Int32(1), ToPort: aws.Int32(1),
+		IpPermissions: []types.IpPermission{{IpProtocol: aws.String("-1"), IpRanges: []types.IpRange{{CidrIp: aws.String("10.0.0.0/8")}}}}})
+	wantCode(t, "both forms", err, "InvalidParameterCombination")
+}
+
+// TestTerraformSequence: the calls Terraform's aws_security_group and
+// aws_vpc_security_group_ingress_rule make on create, refresh and
+// destroy, through the SDK Terraform is built on: check the credentials,
+// create the group, read it until it is there, revoke the default
+// egress, authorize, read the rule back by id, then revoke and delete.
+func TestTerraformSequence(t *testing.T) {
+	e := start(t)
+	c := e.client(adminKey, adminSecret)
+	ctx := context.Background()
+	stsc := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(e.url), Credentials: credentials(adminKey, adminSecret)})
+	id := must(stsc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}))
+	if aws.ToString(id.Account) != "123456789012" {
+		t.Fatalf("account %q", aws.ToString(id.Account))
+	}
+	vpcs := must(c.DescribeVpcs(ctx, &sdk.DescribeVpcsInput{VpcIds: []string{"vpc-example"}}))
+	if len(vpcs.Vpcs) != 1 {
+		t.Fatal("no vpc-example")
+	}
+	g := must(c.CreateSecurityGroup(ctx, &sdk.CreateSecurityGroupInput{GroupName: aws.String("tf-web"), Description: aws.String("Managed by Terraform"), VpcId: aws.String("vpc-example")}))
+	gid := aws.ToString(g.GroupId)
+	// Terraform waits for the group with DescribeSecurityGroups by id.
+	desc := must(c.DescribeSecurityGroups(ctx, &sdk.DescribeSecurityGroupsInput{GroupIds: []string{gid}}))
+	if len(desc.SecurityGroups) != 1 || len(desc.SecurityGroups[0].IpPermissionsEgress) != 1 ||
+		len(desc.SecurityGroups[0].IpPermissionsEgress[0].IpRanges) != 1 || len(desc.SecurityGroups[0].IpPermissionsEgress[0].Ipv6Ranges) != 1 {
+		t.Fatalf("the new group: %+v", desc.SecurityGroups)
+	}
+	// Terraform revokes the default egress rules (egress is managed).
+	must(c.RevokeSecurityGroupEgress(ctx, &sdk.RevokeSecurityGroupEgressInput{GroupId: aws.String(gid), IpPermissions: []types.IpPermission{
+		{IpProtocol: aws.String("-1"), FromPort: aws.Int32(0), ToPort: aws.Int32(0), IpRanges: []types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}},
+		{IpProtocol: aws.String("-1"), FromPort: aws.Int32(0), ToPort: aws.Int32(0), Ipv6Ranges: []types.Ipv6Range{{CidrIpv6: aws.String("::/0")}}}}}))
+	// aws_vpc_security_group_ingress_rule: authorize one, read it back by
+	// its id with DescribeSecurityGroupRules.
+	auth := must(c.AuthorizeSecurityGroupIngress(ctx, &sdk.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(gid), IpPermissions: []types.IpPermission{
+		{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(443), ToPort: aws.Int32(443), IpRanges: []types.IpRange{{CidrIp: aws.String("0.0.0.0/0"), Description: aws.String("https")}}}}}))
+	rid := aws.ToString(auth.SecurityGroupRules[0].SecurityGroupRuleId)
+	rules := must(c.DescribeSecurityGroupRules(ctx, &sdk.DescribeSecurityGroupRulesInput{SecurityGroupRuleIds: []string{rid}}))
+	if len(rules.SecurityGroupRules) != 1 || aws.ToString(rules.SecurityGroupRules[0].Description) != "https" || aws.ToBool(rules.SecurityGroupRules[0].IsEgress) {
+		t.Errorf("the rule read back: %+v", rules.SecurityGroupRules)
+	}
+	desc = must(c.DescribeSecurityGroups(ctx, &sdk.DescribeSecurityGroupsInput{GroupIds: []string{gid}}))
+	if len(desc.SecurityGroups[0].IpPermissionsEgress) != 0 || len(desc.SecurityGroups[0].IpPermissions) != 1 {
+		t.Errorf("refresh: %+v", desc.SecurityGroups[0])
+	}
+	// Destroy: the rule, then the group; gone, describing it is NotFound.
+	must(c.RevokeSecurityGroupIngress(ctx, &sdk.RevokeSecurityGroupIngressInput{GroupId: aws.String(gid), SecurityGroupRuleIds: []string{rid}}))
+	must(c.DeleteSecurityGroup(ctx, &sdk.DeleteSecurityGroupInput{GroupId: aws.String(gid)}))
+	_, err := c.DescribeSecurityGroups(ctx, &sdk.DescribeSecurityGroupsInput{GroupIds: []string{gid}})
+	wantCode(t, "the deleted group", err, "InvalidGroup.NotFound")
+}
