@@ -40,14 +40,18 @@ var forbidden = map[string][]string{
 	"pcap":               {module + "dataplane", module + "lab", module + "live", module + "verdict"},  // files, not verdicts
 	"tun":                {module + "dataplane", module + "lab", module + "live", module + "services"}, // devices, not policy
 	"services":           {module + "dataplane", module + "live"},                                      // a device the forwarder reads, not a forwarder
+	"ec2api/query":       {module + "ec2"},                                                             // the wire format alone
+	"ec2api/sigv4":       {},                                                                           // the signature alone
 }
 
 // onlyImports lists packages whose direct imports, outside the standard
 // library, must be among the given ones.
 var onlyImports = map[string][]string{
-	"verdict":     {module + "packet"},
-	"conntrack":   {module + "packet"},
-	"tun/tuntest": {module + "tun", module + "packet", "gvisor.dev/gvisor/pkg/tcpip/checksum"},
+	"verdict":      {module + "packet"},
+	"conntrack":    {module + "packet"},
+	"tun/tuntest":  {module + "tun", module + "packet", "gvisor.dev/gvisor/pkg/tcpip/checksum"},
+	"ec2api/query": {module + "ec2"}, // the wire format alone
+	"ec2api/sigv4": {},               // the signature alone
 }
 
 // cmdOnly are the modules only cmd/ may link.

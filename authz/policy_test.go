@@ -312,9 +312,10 @@ func TestActions(t *testing.T) {
 	want := []string{
 		AuthorizeSecurityGroupIngress, AuthorizeSecurityGroupEgress, RevokeSecurityGroupIngress, RevokeSecurityGroupEgress,
 		CreateNetworkAclEntry, ReplaceNetworkAclEntry, DeleteNetworkAclEntry, ReplaceNetworkAclAssociation,
-		ModifyNetworkInterfaceAttribute, CreateFlowLogs, DeleteFlowLogs, CreateTrafficMirrorSession, DeleteTrafficMirrorSession,
+		ModifyNetworkInterfaceAttribute, "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", CreateFlowLogs, DeleteFlowLogs, CreateTrafficMirrorSession, DeleteTrafficMirrorSession,
 		StartInstances, StopInstances,
 		DescribeSecurityGroups, DescribeNetworkAcls, DescribeNetworkInterfaces, DescribeInstances, DescribeFlowLogs,
+		"ec2:DescribeSecurityGroupRules", "ec2:DescribeVpcs", "ec2:DescribeSubnets",
 		ApplyLab, GetStatus, Capture,
 	}
 	got := Actions()

@@ -1,8 +1,10 @@
 package authz
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -520,4 +522,66 @@ func (ps *Principals) AddEnv(getenv func(string) string) (*Principal, error) {
 	ps.lines[name] = 0
 	ps.list = append(ps.list, p)
 	return p, nil
+}
+
+// NewAccessKey returns a new random access key pair, shaped as AWS's: an
+// id of AKIA and 16 upper-case letters and digits, a secret of 40
+// characters.
+func NewAccessKey() (id, secret string) {
+	const idChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	var b [16 + 30]byte
+	rand.Read(b[:])
+	id = "AKIA"
+	for _, c := range b[:16] {
+		id += string(idChars[int(c)%len(idChars)])
+	}
+	return id, base64.StdEncoding.EncodeToString(b[16:])
+}
+
+// AddAccessKey adds a principal named name that signs with the access key
+// id and secret given, with the roles given (built-in, or the file's),
+// such as the administrator key pair vpclab up makes for a lab without a
+// principals file.
+func (ps *Principals) AddAccessKey(name, id, secret string, roles ...string) (*Principal, error) {
+	switch {
+	case !validName.MatchString(name):
+		return nil, fmt.Errorf("authz: %q is not a principal's name: use %s", name, nameRule)
+	case !validAccessKeyID.MatchString(id):
+		return nil, fmt.Errorf("authz: %q is not an access key id: 16-128 upper-case letters and digits", id)
+	case checkSecretKey(secret) != "":
+		return nil, fmt.Errorf("authz: the secret access key of %s: %s", name, checkSecretKey(secret))
+	}
+	if _, dup := ps.lines[name]; dup {
+		return nil, fmt.Errorf("authz: a principal %s exists already", name)
+	}
+	if p, _, dup := ps.AccessKey(id); dup {
+		return nil, fmt.Errorf("authz: the access key %s is %s's already", id, p.Name)
+	}
+	p := &Principal{Name: name, AccessKeyID: id, secretKey: secret}
+	for _, role := range roles {
+		pol := ps.role(role)
+		if pol == nil {
+			return nil, fmt.Errorf("authz: no role %q: the roles are %s", role, ps.roleNames())
+		}
+		p.Roles = append(p.Roles, role)
+		p.Policies = append(p.Policies, pol)
+	}
+	ps.lines[name] = 0
+	ps.list = append(ps.list, p)
+	return p, nil
+}
+
+// AccessKeys counts the principals with an access key: those who may
+// sign EC2 Query API requests.
+func (ps *Principals) AccessKeys() int {
+	if ps == nil {
+		return 0
+	}
+	n := 0
+	for _, p := range ps.list {
+		if p.AccessKeyID != "" {
+			n++
+		}
+	}
+	return n
 }

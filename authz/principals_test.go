@@ -490,3 +490,39 @@ func TestAccessKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestAddAccessKey(t *testing.T) {
+	ps := New()
+	id, secret := NewAccessKey()
+	id2, _ := NewAccessKey()
+	if !validAccessKeyID.MatchString(id) || !strings.HasPrefix(id, "AKIA") || len(id) != 20 || len(secret) != 40 || checkSecretKey(secret) != "" || id == id2 {
+		t.Fatalf("NewAccessKey = %q, %q (then %q)", id, secret, id2)
+	}
+	p, err := ps.AddAccessKey("admin", id, secret, RoleNetworkAdmin, RoleInstanceOperator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, sec, ok := ps.AccessKey(id); !ok || got != p || sec != secret || ps.AccessKeys() != 1 {
+		t.Errorf("AccessKey(%s) = %v, %q, %v", id, got, sec, ok)
+	}
+	if d := Authorize(p, StopInstances, ARN(testRegion, testAccount, KindInstance, "web")); !d.Allowed {
+		t.Errorf("the administrator may not stop an instance: %s", d.Reason)
+	}
+	for _, c := range []struct {
+		name, id, secret, role, msg string
+	}{
+		{"admin", id2, secret, RoleViewer, "exists already"},
+		{"other", id, secret, RoleViewer, "is admin's already"},
+		{"other", "akia-lower", secret, RoleViewer, "not an access key id"},
+		{"other", id2, "short", RoleViewer, "at least 16"},
+		{"other", id2, secret, "root", `no role "root"`},
+		{"bad name", id2, secret, RoleViewer, "not a principal's name"},
+	} {
+		if _, err := ps.AddAccessKey(c.name, c.id, c.secret, c.role); err == nil || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("AddAccessKey(%s, %s): %v, want …%s…", c.name, c.id, err, c.msg)
+		}
+	}
+	if ps.Len() != 1 {
+		t.Errorf("%d principals after the refused ones", ps.Len())
+	}
+}

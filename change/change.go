@@ -157,6 +157,18 @@ func Decode(action string, body []byte) (Change, error) {
 	return changeOf(a, req), nil
 }
 
+// Of returns the change that applies req, a request of a (made by
+// a.Request and filled in by the caller's decoder: the EC2 Query API's).
+func Of(a *ec2.Action, req any) (Change, error) {
+	if a.Request == nil {
+		return nil, errorf("InvalidAction", "%s is not an action change applies", a.Name)
+	}
+	if got, want := fmt.Sprintf("%T", req), fmt.Sprintf("%T", a.Request()); got != want {
+		return nil, errorf("InvalidAction", "%s takes a %s, not a %s", a.Name, want, got)
+	}
+	return changeOf(a, req), nil
+}
+
 // call is the action of ec2's table a change was decoded for.
 type call struct{ action *ec2.Action }
 
@@ -180,6 +192,10 @@ func changeOf(a *ec2.Action, req any) Change {
 		return &ReplaceNetworkACLAssociation{c, *r}
 	case *ec2.ModifyNetworkInterfaceAttributeRequest:
 		return &ModifyNetworkInterfaceAttribute{c, *r}
+	case *ec2.CreateSecurityGroupRequest:
+		return &CreateSecurityGroup{c, *r}
+	case *ec2.DeleteSecurityGroupRequest:
+		return &DeleteSecurityGroup{c, *r}
 	case *ec2.CreateFlowLogsRequest:
 		return &CreateFlowLogs{c, *r}
 	case *ec2.DeleteFlowLogsRequest:

@@ -3,6 +3,7 @@ package change
 import (
 	"cmp"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 
 	"github.com/vpclab/vpclab/ec2"
@@ -40,7 +41,11 @@ func (c *AuthorizeSecurityGroup) apply(l *lab.Lab) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rules, err := permissionRules(l, c.IpPermissions)
+	perms, err := withShorthand(c.IpPermissions, c.Shorthand)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := permissionRules(l, perms)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +82,11 @@ func (c *RevokeSecurityGroup) apply(l *lab.Lab) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(c.IpPermissions) == 0 && len(c.SecurityGroupRuleIds) == 0 {
+	perms, err := withShorthand(c.IpPermissions, c.Shorthand)
+	if err != nil {
+		return nil, err
+	}
+	if len(perms) == 0 && len(c.SecurityGroupRuleIds) == 0 {
 		return nil, errorf("MissingParameter", "give IpPermissions or SecurityGroupRuleIds: the rules to revoke")
 	}
 	list := &g.Ingress
@@ -86,15 +95,15 @@ func (c *RevokeSecurityGroup) apply(l *lab.Lab) (any, error) {
 	}
 	remove := make([]bool, len(*list))
 	for _, id := range c.SecurityGroupRuleIds {
-		i := slicesIndex(*list, func(r sg.Rule) bool { return r.ID == id })
+		i := slicesIndex(*list, func(r sg.Rule) bool { return RuleID(g.ID, c.egress, r) == id })
 		if i < 0 {
 			return nil, errorf("InvalidSecurityGroupRuleId.NotFound", "%s has no %s rule %s", g.ID, direction(c.egress), id)
 		}
 		remove[i] = true
 	}
 	var rules []sg.Rule
-	if len(c.IpPermissions) > 0 {
-		if rules, err = permissionRules(l, c.IpPermissions); err != nil {
+	if len(perms) > 0 {
+		if rules, err = permissionRules(l, perms); err != nil {
 			return nil, err
 		}
 	}
@@ -113,6 +122,20 @@ func (c *RevokeSecurityGroup) apply(l *lab.Lab) (any, error) {
 	}
 	*list = kept
 	return map[string]any{"Return": true}, nil
+}
+
+// withShorthand adds the permission of EC2's older top-level parameters
+// (IpProtocol, FromPort, ToPort, CidrIp, SourceSecurityGroupName) to
+// perms; the two forms do not mix, as in EC2.
+func withShorthand(perms []ec2.IpPermission, s ec2.Shorthand) ([]ec2.IpPermission, error) {
+	p, ok := s.Permission()
+	switch {
+	case !ok:
+		return perms, nil
+	case len(perms) > 0:
+		return nil, errorf("InvalidParameterCombination", "give IpPermissions or IpProtocol/FromPort/ToPort/CidrIp/SourceSecurityGroupName, not both")
+	}
+	return []ec2.IpPermission{p}, nil
 }
 
 func slicesIndex[T any](s []T, f func(T) bool) int {
@@ -178,8 +201,27 @@ func sameRule(a, b sg.Rule) bool {
 		a.CIDR == b.CIDR && a.Group == b.Group && a.PrefixList == b.PrefixList
 }
 
+// RuleID is the id of rule r of a group in the direction given: the id
+// it has (every rule an API call adds has one), else one derived from
+// the group, the direction and what the rule allows, so that a rule of a
+// lab file that names no id has one describe calls show and revoke calls
+// take, the same for as long as the rule exists.
+func RuleID(groupID string, egress bool, r sg.Rule) string {
+	if r.ID != "" {
+		return r.ID
+	}
+	h := sha256.Sum256([]byte(groupID + "\x00" + direction(egress) + "\x00" + ec2.DescribeRule(r)))
+	return "sgr-" + hex.EncodeToString(h[:9])[:17]
+}
+
+// Rule is EC2's description of rule r of a group, in the direction
+// given, as DescribeSecurityGroupRules shows it.
+func Rule(groupID string, egress bool, r sg.Rule) SecurityGroupRule {
+	return ruleResponse(groupID, egress, r)
+}
+
 func ruleResponse(groupID string, egress bool, r sg.Rule) SecurityGroupRule {
-	out := SecurityGroupRule{SecurityGroupRuleID: r.ID, GroupID: groupID, IsEgress: egress,
+	out := SecurityGroupRule{SecurityGroupRuleID: RuleID(groupID, egress, r), GroupID: groupID, IsEgress: egress,
 		IPProtocol: ec2.APIProtocol(r.Protocol), FromPort: -1, ToPort: -1, PrefixListID: r.PrefixList,
 		ReferencedGroupID: r.Group, Description: r.Description}
 	switch {

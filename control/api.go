@@ -37,6 +37,22 @@ type Options struct {
 	// --flow-logs): a whole lab applied with PUT /v1/lab keeps them unless
 	// it defines a flow log of the same id.
 	KeepFlowLogs []*lab.FlowLog
+	// EC2, if set, is where EC2's Query API of the lab is served, for
+	// GET /v1/status to say.
+	EC2 *EC2Endpoint
+}
+
+// EC2Endpoint is where EC2's Query API of the running lab (package
+// ec2api) is served, and with which key.
+type EC2Endpoint struct {
+	URL    string `json:"url"`
+	Region string `json:"region"`
+	// CredentialsFile, when set, is the administrator key pair up made,
+	// an AWS credentials file only root can read, of profile Profile.
+	CredentialsFile string `json:"credentials_file,omitempty"`
+	Profile         string `json:"profile,omitempty"`
+	// AccessKeys counts the principals who may sign requests.
+	AccessKeys int `json:"access_keys"`
 }
 
 // Body limits: a whole lab (100,000 rules fit) and one EC2 call.
@@ -237,7 +253,9 @@ func (a *api) status(q *request) {
 			return
 		}
 	}
-	writeJSON(q.w, http.StatusOK, Snapshot(a.x, entries))
+	st := Snapshot(a.x, entries)
+	st.EC2 = a.o.EC2
+	writeJSON(q.w, http.StatusOK, st)
 }
 
 // getLab answers the lab in force as a lab file.
@@ -277,7 +295,7 @@ func (a *api) putLab(q *request) {
 			l.FlowLogs = append(l.FlowLogs, f)
 		}
 	}
-	if err := a.placePaths(q, a.x.Lab(), l); err != nil {
+	if err := placePaths(&a.o, q.principal == nil, a.x.Lab(), l); err != nil {
 		a.audit(q, authz.ApplyLab, res, authz.ResultInvalid, err.Error())
 		writeError(q.w, http.StatusBadRequest, "not applied; the running lab stays: "+err.Error())
 		return
@@ -331,17 +349,7 @@ func (a *api) ec2(q *request, action string) {
 	if !a.begin(q, c.Action(), res) {
 		return
 	}
-	changeMu.Lock()
-	defer changeMu.Unlock()
-	next, resp, err := change.Do(a.x.Lab(), c)
-	if err == nil {
-		if perr := a.placePaths(q, a.x.Lab(), next); perr != nil {
-			err = &change.Error{Code: "InvalidParameterValue", Message: perr.Error()}
-		}
-	}
-	if err == nil {
-		err = a.x.Apply(next)
-	}
+	resp, err := ApplyChange(a.x, a.o, q.principal == nil, c)
 	if err != nil {
 		a.audit(q, c.Action(), res, authz.ResultFailed, err.Error())
 		writeEC2Error(q.w, err)
@@ -349,6 +357,30 @@ func (a *api) ec2(q *request, action string) {
 	}
 	a.audit(q, c.Action(), res, authz.ResultApplied, "")
 	writeJSON(q.w, http.StatusOK, resp)
+}
+
+// ApplyChange applies c to x's lab as POST /v1/ec2/ACTION does, for
+// every API of the running lab (package ec2api's too): under the lock
+// that serialises the lab's changes, change.Do validates the whole
+// result, the files it names are placed (see placePaths; local is
+// whether the change comes from the local principal, root on the socket)
+// and x.Apply swaps it in. It returns the change's response, or an error
+// (a *change.Error, or x.Apply's) and nothing changed. Authorisation and
+// the audit log are the caller's.
+func ApplyChange(x Lab, o Options, local bool, c change.Change) (any, error) {
+	changeMu.Lock()
+	defer changeMu.Unlock()
+	next, resp, err := change.Do(x.Lab(), c)
+	if err != nil {
+		return nil, err
+	}
+	if err := placePaths(&o, local, x.Lab(), next); err != nil {
+		return nil, &change.Error{Code: "InvalidParameterValue", Message: err.Error()}
+	}
+	if err := x.Apply(next); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }
 
 // body reads the request body, up to limit bytes; it answers 413 or 400

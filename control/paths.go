@@ -14,8 +14,9 @@ import (
 // principal (no principals configured: root on the 0600 socket) may name
 // absolute paths, as it could write them anyway.
 
-// placePaths checks and places the paths next uses that cur does not.
-func (a *api) placePaths(q *request, cur, next *lab.Lab) error {
+// placePaths checks and places the paths next uses that cur does not;
+// local is whether the change comes from the local principal.
+func placePaths(o *Options, local bool, cur, next *lab.Lab) error {
 	known := map[string]bool{}
 	for _, f := range cur.FlowLogs {
 		known[f.Destination] = true
@@ -28,14 +29,14 @@ func (a *api) placePaths(q *request, cur, next *lab.Lab) error {
 			return nil
 		}
 		switch {
-		case filepath.IsAbs(*p) && q.principal == nil:
+		case filepath.IsAbs(*p) && local:
 			return nil // the local principal: root on the socket
 		case !filepath.IsLocal(*p):
 			return fmt.Errorf("%s %s: %q: a path given over the API must be relative, without \"..\"; it is placed under the lab's data directory", what, id, *p)
-		case a.o.DataDir == "":
+		case o.DataDir == "":
 			return fmt.Errorf("%s %s: %q: this lab has no data directory for files given over the API (vpclab up --data-dir)", what, id, *p)
 		}
-		*p = filepath.Join(a.o.DataDir, *p)
+		*p = filepath.Join(o.DataDir, *p)
 		return nil
 	}
 	for _, f := range next.FlowLogs {

@@ -23,6 +23,8 @@ type Status struct {
 	// records were lost; enforcement went on), FlowLogError the last.
 	FlowLogErrors uint64 `json:"flow_log_errors"`
 	FlowLogError  string `json:"flow_log_error,omitempty"`
+	// EC2 is where EC2's Query API of the lab is served; absent when off.
+	EC2 *EC2Endpoint `json:"ec2_api,omitempty"`
 }
 
 // ENI is the status of one ENI and its device.

@@ -3,7 +3,9 @@ package daemon
 import (
 	"errors"
 
+	"github.com/vpclab/vpclab/change"
 	"github.com/vpclab/vpclab/control"
+	"github.com/vpclab/vpclab/ec2api"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/live"
 )
@@ -44,6 +46,25 @@ func (c controlLab) Devices() []control.Device {
 	}
 	return out
 }
+
+// ec2Lab adapts the control API's view of the lab to ec2api.Lab: changes
+// apply as the control API applies them (control.ApplyChange: the same
+// lock, the same validation, the same placing of files), never as the
+// local principal.
+type ec2Lab struct {
+	x control.Lab
+	o control.Options
+}
+
+// EC2Lab is x as EC2's Query API sees it, its changes applied with the
+// control API's options o.
+func EC2Lab(x control.Lab, o control.Options) ec2api.Lab { return ec2Lab{x, o} }
+
+func (e ec2Lab) Lab() *lab.Lab { return e.x.Lab() }
+
+func (e ec2Lab) Change(c change.Change) (any, error) { return control.ApplyChange(e.x, e.o, false, c) }
+
+func (e ec2Lab) InstanceState(name string) string { return e.x.InstanceState(name) }
 
 // topologyError is live's wiring error, also matching control's.
 type topologyError struct{ err error }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vpclab/vpclab/authz"
 	"github.com/vpclab/vpclab/control"
+	"github.com/vpclab/vpclab/ec2api"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
@@ -57,6 +58,9 @@ type Config struct {
 	// ControlAddr, if set, also serves the control API on TCP; it needs
 	// principals.
 	ControlAddr string
+	// EC2Addr is where EC2's Query API is served (package ec2api): empty
+	// for ec2api.DefaultAddr, Off for none.
+	EC2Addr string
 	// MetricsAddr is where Prometheus metrics are served; empty or Off
 	// for none.
 	MetricsAddr string
@@ -72,6 +76,9 @@ type Paths struct {
 	Data   string // the data directory
 	Audit  string // the audit log; empty for none
 	Socket string // the control socket
+	// EC2Keys is the administrator key pair of EC2's Query API that up
+	// makes for a lab without principals: an AWS credentials file.
+	EC2Keys string
 }
 
 // ResolvePaths returns the paths of the lab planned as p under c.
@@ -83,6 +90,7 @@ func (c *Config) ResolvePaths(p *labnet.Plan) Paths {
 	if ps.Data == "" {
 		ps.Data = filepath.Join(DataRoot, p.ID)
 	}
+	ps.EC2Keys = filepath.Join(ps.Data, EC2KeysFile)
 	switch ps.Audit {
 	case Off:
 		ps.Audit = ""
@@ -103,6 +111,16 @@ type Daemon struct {
 	Metrics *metrics.Server
 	// Servers are the control servers: the unix socket's, then TCP's.
 	Servers []*control.Server
+	// EC2 is EC2's Query API; nil when off.
+	EC2 *ec2api.Server
+	// EC2Principals are who may call it: the principals', or the
+	// administrator key pair of Paths.EC2Keys.
+	EC2Principals *authz.Principals
+	// EC2KeysWritten says whether up made the key pair of Paths.EC2Keys.
+	EC2KeysWritten bool
+	// EC2Endpoint says where EC2's Query API is and with which key, as
+	// vpclab status shows it; nil when off.
+	EC2Endpoint *control.EC2Endpoint
 
 	lab     *live.Lab
 	closers closers
@@ -179,6 +197,16 @@ func New(cfg Config) (_ *Daemon, err error) {
 	// Servers close before the lab comes down (they are pushed after it):
 	// no change is applied to a lab that is closing.
 	copts := control.Options{Principals: d.Principals, Audit: d.Audit, DataDir: d.Paths.Data, KeepFlowLogs: cfg.KeepFlowLogs}
+	if cfg.EC2Addr != Off {
+		if err := d.serveEC2(cfg, ControlLab(x), copts); err != nil {
+			return nil, err
+		}
+		copts.EC2 = &control.EC2Endpoint{URL: d.EC2.URL(), Region: cfg.Lab.VPC.Region, AccessKeys: d.EC2Principals.AccessKeys()}
+		if d.EC2KeysWritten {
+			copts.EC2.CredentialsFile, copts.EC2.Profile = d.Paths.EC2Keys, EC2Profile
+		}
+		d.EC2Endpoint = copts.EC2
+	}
 	s, err := control.Listen(ControlLab(x), d.Paths.Socket, copts)
 	if err != nil {
 		return nil, err
@@ -194,6 +222,77 @@ func New(cfg Config) (_ *Daemon, err error) {
 		d.closers.push("control API", t.Close)
 	}
 	return d, nil
+}
+
+// EC2KeysFile is the name, in the data directory, of the administrator
+// key pair of a lab without principals.
+const EC2KeysFile = "ec2-credentials"
+
+// EC2Profile is the profile of the key pair in that file.
+const EC2Profile = "vpclab"
+
+// EC2Admin is the principal of that key pair: it may do what
+// network-admin and instance-operator may.
+const EC2Admin = "admin"
+
+// serveEC2 serves EC2's Query API. Without principals it makes one
+// administrator key pair and writes it, as an AWS credentials file only
+// root may read, to Paths.EC2Keys: the port is open to every local user,
+// and every request must be signed.
+func (d *Daemon) serveEC2(cfg Config, x control.Lab, copts control.Options) error {
+	addr := cfg.EC2Addr
+	if addr == "" {
+		addr = ec2api.DefaultAddr
+	}
+	ps := d.Principals
+	if ps == nil {
+		ps = authz.New()
+		id, secret := authz.NewAccessKey()
+		if _, err := ps.AddAccessKey(EC2Admin, id, secret, authz.RoleNetworkAdmin, authz.RoleInstanceOperator); err != nil {
+			return err
+		}
+		data := fmt.Sprintf("# vpclab up: the administrator key pair of EC2's Query API of lab %s at http://%s\n[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n",
+			cfg.Lab.VPC.ID, addr, EC2Profile, id, secret)
+		if err := writePrivate(d.Paths.EC2Keys, []byte(data)); err != nil {
+			return err
+		}
+		d.EC2KeysWritten = true
+		d.closers.push("EC2 key file", func() error {
+			if err := os.Remove(d.Paths.EC2Keys); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			return nil
+		})
+	}
+	s, err := ec2api.ListenTCP(EC2Lab(x, copts), addr, ec2api.Options{Principals: ps, Audit: d.Audit})
+	if err != nil {
+		return fmt.Errorf("%w (give --ec2-addr ADDR, or off)", err)
+	}
+	d.EC2, d.EC2Principals = s, ps
+	d.closers.push("EC2 API", s.Close)
+	return nil
+}
+
+// writePrivate writes data to path, readable by its owner alone, never
+// with a wider mode: a temporary file of mode 0600 renamed into place.
+func writePrivate(path string, data []byte) error {
+	tmp := path + ".tmp"
+	os.Remove(tmp)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // Lab is the running lab.

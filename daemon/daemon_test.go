@@ -3,11 +3,15 @@ package daemon
 import (
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/vpclab/vpclab/control"
 	"github.com/vpclab/vpclab/lab"
@@ -48,12 +52,13 @@ func TestResolvePaths(t *testing.T) {
 		want Paths
 	}{
 		{"defaults", Config{}, Paths{
-			Data:   filepath.Join(DataRoot, "dm"),
-			Audit:  filepath.Join(AuditRoot, "dm.audit.log"),
-			Socket: control.SocketPath(p),
+			Data:    filepath.Join(DataRoot, "dm"),
+			Audit:   filepath.Join(AuditRoot, "dm.audit.log"),
+			Socket:  control.SocketPath(p),
+			EC2Keys: filepath.Join(DataRoot, "dm", EC2KeysFile),
 		}},
-		{"given", Config{DataDir: "/d", AuditLog: "/a.log", Socket: "/s.sock"}, Paths{Data: "/d", Audit: "/a.log", Socket: "/s.sock"}},
-		{"audit off", Config{AuditLog: Off}, Paths{Data: filepath.Join(DataRoot, "dm"), Socket: control.SocketPath(p)}},
+		{"given", Config{DataDir: "/d", AuditLog: "/a.log", Socket: "/s.sock"}, Paths{Data: "/d", Audit: "/a.log", Socket: "/s.sock", EC2Keys: "/d/" + EC2KeysFile}},
+		{"audit off", Config{AuditLog: Off}, Paths{Data: filepath.Join(DataRoot, "dm"), Socket: control.SocketPath(p), EC2Keys: filepath.Join(DataRoot, "dm", EC2KeysFile)}},
 	}
 	for _, tt := range tests {
 		if got := tt.cfg.ResolvePaths(p); got != tt.want {
@@ -123,7 +128,7 @@ func TestRun(t *testing.T) {
 	dir := t.TempDir()
 	cfg := Config{Lab: l, Net: labnet.Options{ID: "dm", Prefix: testPrefix},
 		DataDir: filepath.Join(dir, "data"), AuditLog: filepath.Join(dir, "audit.log"),
-		Socket: filepath.Join(dir, "dm.sock"), MetricsAddr: "127.0.0.1:0"}
+		Socket: filepath.Join(dir, "dm.sock"), MetricsAddr: "127.0.0.1:0", EC2Addr: "127.0.0.1:0"}
 	d, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -138,11 +143,42 @@ func TestRun(t *testing.T) {
 	if st.Lab != "dm" || len(st.ENIs) != 1 || st.ENIs[0].Instance != "web" || st.ENIs[0].State != control.StateRunning {
 		t.Errorf("status = %+v, want lab dm with web's ENI running", st)
 	}
+	// EC2's Query API, signed with the administrator key pair of the
+	// file only root may read, changes the running lab.
+	if st.EC2 == nil || st.EC2.URL != d.EC2.URL() || st.EC2.CredentialsFile != d.Paths.EC2Keys || st.EC2.Profile != EC2Profile {
+		t.Errorf("status's EC2 API = %+v, want %s with %s", st.EC2, d.EC2.URL(), d.Paths.EC2Keys)
+	}
+	fi, err := os.Stat(d.Paths.EC2Keys)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the key file: %v, %v; want mode 0600", fi, err)
+	}
+	id, secret := readKeys(t, d.Paths.EC2Keys)
+	c := sdk.New(sdk.Options{Region: "us-east-1", BaseEndpoint: aws.String(d.EC2.URL()), RetryMaxAttempts: 1,
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}, nil
+		})})
+	if _, err := c.CreateSecurityGroup(context.Background(), &sdk.CreateSecurityGroupInput{GroupName: aws.String("sg-new"), Description: aws.String("new")}); err != nil {
+		t.Fatalf("CreateSecurityGroup over the EC2 API: %v", err)
+	}
+	if d.Lab().Lab().Group("sg-new") == nil {
+		t.Error("the running lab has no sg-new")
+	}
+	resp, err := http.Post(d.EC2.URL(), "application/x-www-form-urlencoded", strings.NewReader("Action=DescribeVpcs&Version=2016-11-15"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("an unsigned request: %s, want 401", resp.Status)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	d.Wait(ctx)
 	if err := d.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
+	}
+	if _, err := os.Stat(d.Paths.EC2Keys); !os.IsNotExist(err) {
+		t.Errorf("the key file after Close: %v, want none", err)
 	}
 	if _, err := os.Stat(cfg.Socket); !os.IsNotExist(err) {
 		t.Errorf("socket after Close: %v, want none", err)
@@ -152,6 +188,28 @@ func TestRun(t *testing.T) {
 			t.Errorf("namespace %s after Close: %v, want none", ns.Name, err)
 		}
 	}
+}
+
+// readKeys reads the key pair of an AWS credentials file.
+func readKeys(t *testing.T, path string) (id, secret string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, _ := strings.Cut(line, " = ")
+		switch k {
+		case "aws_access_key_id":
+			id = v
+		case "aws_secret_access_key":
+			secret = v
+		}
+	}
+	if id == "" || secret == "" || !strings.Contains(string(data), "["+EC2Profile+"]") {
+		t.Fatalf("%s is not a credentials file of profile %s:\n%s", path, EC2Profile, data)
+	}
+	return id, secret
 }
 
 func TestTopologyError(t *testing.T) {

@@ -108,6 +108,17 @@ var actions = []Action{
 		{"connection-tracking-specification", "TcpEstablishedTimeout=N,UdpStreamTimeout=N,UdpTimeout=N (seconds)", FlagKV, "ConnectionTrackingSpecification"},
 		{"source-dest-check", "turn the source/destination check on (=false: off)", FlagBoolValue, "SourceDestCheck"},
 	}},
+	// CreateSecurityGroup acts on the new group (and, in IAM, the VPC);
+	// DeleteSecurityGroup on the group.
+	{Name: "CreateSecurityGroup", Kinds: []string{KindSecurityGroup, KindVPC}, Request: newRequest[CreateSecurityGroupRequest], Flags: []Flag{
+		{"group-name", "the group's name, which is its id in a lab", FlagString, "GroupName"},
+		{"description", "what the group is for", FlagString, "Description"},
+		{"vpc-id", "the VPC (the lab's; may be left out)", FlagString, "VpcId"},
+	}},
+	{Name: "DeleteSecurityGroup", Kinds: []string{KindSecurityGroup}, Request: newRequest[DeleteSecurityGroupRequest], Flags: []Flag{
+		{"group-id", "the security group", FlagString, "GroupId"},
+		{"group-name", "the security group, by name (in a lab, its id)", FlagString, "GroupName"},
+	}},
 	// CreateFlowLogs acts on what it logs.
 	{Name: "CreateFlowLogs", Kinds: []string{KindVPC, KindSubnet, KindNetworkInterface}, Request: newRequest[CreateFlowLogsRequest], Flags: []Flag{
 		{"resource-type", "VPC, Subnet or NetworkInterface", FlagString, "ResourceType"},
@@ -138,6 +149,9 @@ var actions = []Action{
 	{Name: "DescribeNetworkInterfaces", Kinds: []string{KindVPC}, ReadOnly: true},
 	{Name: "DescribeInstances", Kinds: []string{KindVPC}, ReadOnly: true},
 	{Name: "DescribeFlowLogs", Kinds: []string{KindVPC}, ReadOnly: true},
+	{Name: "DescribeSecurityGroupRules", Kinds: []string{KindVPC}, ReadOnly: true},
+	{Name: "DescribeVpcs", Kinds: []string{KindVPC}, ReadOnly: true},
+	{Name: "DescribeSubnets", Kinds: []string{KindVPC}, ReadOnly: true},
 }
 
 func sgFlags(revoke bool) []Flag {

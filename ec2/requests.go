@@ -1,14 +1,49 @@
 package ec2
 
 // The requests of the changing actions, as EC2's API and the AWS CLI's
-// --cli-input-json spell them. Action.Request returns a new one of its
-// action; change applies them.
+// --cli-input-json spell them (and the Query protocol, where a `query`
+// tag says so: SecurityGroupRuleId.N for SecurityGroupRuleIds).
+// Action.Request returns a new one of its action; change applies them.
 
 // AuthorizeSecurityGroupRequest is the request of
 // AuthorizeSecurityGroupIngress and AuthorizeSecurityGroupEgress.
 type AuthorizeSecurityGroupRequest struct {
 	GroupId       string         `json:"GroupId"`
 	IpPermissions []IpPermission `json:"IpPermissions"`
+	Shorthand
+}
+
+// Shorthand is EC2's older form of one permission, beside IpPermissions
+// in the authorize and revoke requests: a protocol and ports with a CIDR
+// or a source group (by id or, in a lab, its name, the same). Permission
+// turns it into an IpPermission.
+type Shorthand struct {
+	IpProtocol                 string `json:"IpProtocol,omitempty"`
+	FromPort                   *int   `json:"FromPort,omitempty"`
+	ToPort                     *int   `json:"ToPort,omitempty"`
+	CidrIp                     string `json:"CidrIp,omitempty"`
+	SourceSecurityGroupName    string `json:"SourceSecurityGroupName,omitempty"`
+	SourceSecurityGroupOwnerId string `json:"SourceSecurityGroupOwnerId,omitempty"`
+}
+
+// Permission returns the permission s stands for, and whether s gives
+// one. A source group alone, without a protocol, is every protocol from
+// it, as EC2 takes it.
+func (s Shorthand) Permission() (IpPermission, bool) {
+	if s == (Shorthand{}) {
+		return IpPermission{}, false
+	}
+	p := IpPermission{IpProtocol: s.IpProtocol, FromPort: s.FromPort, ToPort: s.ToPort}
+	if p.IpProtocol == "" && s.SourceSecurityGroupName != "" {
+		p.IpProtocol = "-1"
+	}
+	if s.CidrIp != "" {
+		p.IpRanges = []IpRange{{CidrIp: s.CidrIp}}
+	}
+	if s.SourceSecurityGroupName != "" {
+		p.UserIdGroupPairs = []UserIdGroupPair{{GroupId: s.SourceSecurityGroupName, UserId: s.SourceSecurityGroupOwnerId}}
+	}
+	return p, true
 }
 
 // RevokeSecurityGroupRequest is the request of RevokeSecurityGroupIngress
@@ -17,7 +52,8 @@ type AuthorizeSecurityGroupRequest struct {
 type RevokeSecurityGroupRequest struct {
 	GroupId              string         `json:"GroupId"`
 	IpPermissions        []IpPermission `json:"IpPermissions,omitempty"`
-	SecurityGroupRuleIds []string       `json:"SecurityGroupRuleIds,omitempty"`
+	SecurityGroupRuleIds []string       `json:"SecurityGroupRuleIds,omitempty" query:"SecurityGroupRuleId"`
+	Shorthand
 }
 
 // NetworkAclEntryRequest is the request of CreateNetworkAclEntry and
@@ -60,14 +96,14 @@ type AttributeBooleanValue struct {
 // ModifyNetworkInterfaceAttribute: one attribute of an interface.
 type ModifyNetworkInterfaceAttributeRequest struct {
 	NetworkInterfaceId              string                                  `json:"NetworkInterfaceId"`
-	Groups                          []string                                `json:"Groups,omitempty"`
+	Groups                          []string                                `json:"Groups,omitempty" query:"SecurityGroupId"`
 	ConnectionTrackingSpecification *ConnectionTrackingSpecificationRequest `json:"ConnectionTrackingSpecification,omitempty"`
 	SourceDestCheck                 *AttributeBooleanValue                  `json:"SourceDestCheck,omitempty"`
 }
 
 // CreateFlowLogsRequest is the request of CreateFlowLogs.
 type CreateFlowLogsRequest struct {
-	ResourceIds            []string `json:"ResourceIds"`
+	ResourceIds            []string `json:"ResourceIds" query:"ResourceId"`
 	ResourceType           string   `json:"ResourceType"`
 	TrafficType            string   `json:"TrafficType,omitempty"`
 	LogFormat              string   `json:"LogFormat,omitempty"`
@@ -78,5 +114,20 @@ type CreateFlowLogsRequest struct {
 
 // DeleteFlowLogsRequest is the request of DeleteFlowLogs.
 type DeleteFlowLogsRequest struct {
-	FlowLogIds []string `json:"FlowLogIds"`
+	FlowLogIds []string `json:"FlowLogIds" query:"FlowLogId"`
+}
+
+// CreateSecurityGroupRequest is the request of CreateSecurityGroup. In a
+// lab a group's name is its id: GroupName becomes the new group's id.
+type CreateSecurityGroupRequest struct {
+	GroupName   string `json:"GroupName"`
+	Description string `json:"Description" query:"GroupDescription"`
+	VpcId       string `json:"VpcId,omitempty"`
+}
+
+// DeleteSecurityGroupRequest is the request of DeleteSecurityGroup: the
+// group by id or by name (in a lab, the same).
+type DeleteSecurityGroupRequest struct {
+	GroupId   string `json:"GroupId,omitempty"`
+	GroupName string `json:"GroupName,omitempty"`
 }

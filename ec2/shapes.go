@@ -2,7 +2,10 @@ package ec2
 
 // The shapes of EC2's rule parameters, spelled as EC2's API spells them,
 // field for field: the JSON of the API and of the AWS CLI
-// (--cli-input-json, describe-* output) decodes into them as it is.
+// (--cli-input-json, describe-* output) decodes into them as it is. Where
+// the Query protocol (package ec2api/query) names a field otherwise, its
+// `query` tag says how: UserIdGroupPairs are Groups.N, IcmpTypeCode is
+// Icmp.
 
 // IpPermission is one protocol and port range with any number of peers,
 // each of which is one security-group rule. For TCP and UDP FromPort and
@@ -15,7 +18,7 @@ type IpPermission struct {
 	IpRanges         []IpRange         `json:"IpRanges,omitempty"`
 	Ipv6Ranges       []Ipv6Range       `json:"Ipv6Ranges,omitempty"`
 	PrefixListIds    []PrefixListId    `json:"PrefixListIds,omitempty"`
-	UserIdGroupPairs []UserIdGroupPair `json:"UserIdGroupPairs,omitempty"`
+	UserIdGroupPairs []UserIdGroupPair `json:"UserIdGroupPairs,omitempty" query:"Groups"`
 }
 
 // IpRange is an IPv4 peer.
@@ -59,7 +62,7 @@ type NetworkAclEntry struct {
 	CidrBlock     string        `json:"CidrBlock,omitempty"`
 	Ipv6CidrBlock string        `json:"Ipv6CidrBlock,omitempty"`
 	PortRange     *PortRange    `json:"PortRange,omitempty"`
-	IcmpTypeCode  *IcmpTypeCode `json:"IcmpTypeCode,omitempty"`
+	IcmpTypeCode  *IcmpTypeCode `json:"IcmpTypeCode,omitempty" query:"Icmp"`
 }
 
 // PortRange is a network-ACL entry's TCP or UDP ports, inclusive.

@@ -76,7 +76,9 @@ func showStatus(ctx context.Context, w io.Writer, l *lab.Lab, path string, asJSO
 // writeStatus prints st as a table, one line per ENI, and the conntrack
 // entries when st has them.
 func writeStatus(w io.Writer, st *control.Status) {
-	fmt.Fprintf(w, "lab %s (%s), up %s\n\n", st.Lab, st.File, formatUptime(st.UptimeSeconds))
+	fmt.Fprintf(w, "lab %s (%s), up %s\n", st.Lab, st.File, formatUptime(st.UptimeSeconds))
+	writeEC2Endpoint(w, st.EC2)
+	fmt.Fprintln(w)
 	if st.FlowLogErrors > 0 {
 		fmt.Fprintf(w, "flow logs: %d failed writes, the last: %s\n\n", st.FlowLogErrors, st.FlowLogError)
 	}

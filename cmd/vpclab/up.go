@@ -12,7 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vpclab/vpclab/control"
 	"github.com/vpclab/vpclab/daemon"
+	"github.com/vpclab/vpclab/ec2api"
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/live"
@@ -24,6 +26,7 @@ type upFlags struct {
 	principals   string
 	auditLog     string
 	controlAddr  string
+	ec2Addr      string
 	dataDir      string
 	metricsAddr  string
 	perENI       bool
@@ -52,6 +55,13 @@ environment) every request needs a token, each principal may do what its roles
 allow, and --control-addr serves the same API on TCP. Every change attempt is
 appended to the audit log. Prometheus metrics are served on --metrics-addr.
 
+EC2's Query API is served on --ec2-addr (default 127.0.0.1:8730), so the aws
+CLI, boto3, the AWS SDKs and Terraform change the running lab: every request
+is signed (SigV4) with an access key of the principals file (access_key_id,
+secret_access_key), or, without one, with the administrator key pair up makes
+and writes to /var/lib/vpclab/<lab id>/ec2-credentials (mode 0600, an AWS
+credentials file; removed when the lab stops). up prints how to use it.
+
 Needs root and /dev/net/tun. Run commands inside an instance with
 "vpclab exec", or "ip netns exec NAMESPACE" with the namespace from the table.`,
 		Example: `  sudo vpclab up                       # the built-in example
@@ -65,6 +75,7 @@ Needs root and /dev/net/tun. Run commands inside an instance with
 	cmd.Flags().StringVar(&f.auditLog, "audit-log", "", `audit log of every change attempt (default /var/log/vpclab/<lab id>.audit.log; "off" for none)`)
 	cmd.Flags().StringVar(&f.dataDir, "data-dir", "", "where files named by changes over the API go (default /var/lib/vpclab/<lab id>)")
 	cmd.Flags().StringVar(&f.controlAddr, "control-addr", "", "also serve the control API on this TCP address (needs principals)")
+	cmd.Flags().StringVar(&f.ec2Addr, "ec2-addr", ec2api.DefaultAddr, `serve EC2's Query API (aws CLI, boto3, SDKs, Terraform) here ("off" for none)`)
 	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", metrics.DefaultAddr, `serve Prometheus metrics here ("off" for none)`)
 	cmd.Flags().BoolVar(&f.perENI, "metrics-per-eni", false, "label the packet metrics with each ENI (more series)")
 	cmd.Flags().IntVar(&f.procs, "procs", 0, "threads running vpclab's Go code (default: GOMAXPROCS if set, else half the CPUs: the rest is left to the instances)")
@@ -98,6 +109,7 @@ func up(cmd *cobra.Command, args []string, f *upFlags) error {
 		AuditLog:       f.auditLog,
 		DataDir:        f.dataDir,
 		ControlAddr:    f.controlAddr,
+		EC2Addr:        f.ec2Addr,
 		MetricsAddr:    f.metricsAddr,
 		Metrics:        metrics.Options{PerENI: f.perENI, Version: buildVersion().Version, Revision: buildVersion().Revision},
 		Warn:           errOut,
@@ -142,6 +154,23 @@ func writeEndpoints(w io.Writer, d *daemon.Daemon) {
 	if d.Metrics != nil {
 		fmt.Fprintf(w, "metrics         %s\n", d.Metrics.URL())
 	}
+	writeEC2Endpoint(w, d.EC2Endpoint)
+}
+
+// writeEC2Endpoint says where EC2's Query API is and how to point the
+// aws CLI and the SDKs at it.
+func writeEC2Endpoint(w io.Writer, e *control.EC2Endpoint) {
+	if e == nil {
+		return
+	}
+	fmt.Fprintf(w, "EC2 API         %s (aws --endpoint-url %s ec2 …)\n", e.URL, e.URL)
+	if e.CredentialsFile != "" {
+		fmt.Fprintf(w, "EC2 keys        %s (root only; profile %s)\n", e.CredentialsFile, e.Profile)
+		fmt.Fprintf(w, "  export AWS_SHARED_CREDENTIALS_FILE=%s AWS_PROFILE=%s\n", e.CredentialsFile, e.Profile)
+	} else {
+		fmt.Fprintf(w, "EC2 keys        %d principals sign with their access_key_id and secret_access_key\n", e.AccessKeys)
+	}
+	fmt.Fprintf(w, "  export AWS_DEFAULT_REGION=%s AWS_ENDPOINT_URL=%s\n", e.Region, e.URL)
 }
 
 // flowLogFlags adds --flow-logs and --flow-log-interval to cmd.
