@@ -41,7 +41,7 @@ type cellData struct {
 // red and those closed grey, and the details list the changes with the
 // rule behind each.
 func WriteHTML(w io.Writer, m *Map, d *Diff) error {
-	pd := pageData{Map: m, Diff: d, Cells: map[string]map[string]cellData{}}
+	pd := pageData{Map: forPage(m), Diff: d, Cells: map[string]map[string]cellData{}}
 	pd.From, pd.To = m.ends()
 	if d != nil {
 		// a closed pair may be missing from the new map's ends
@@ -92,4 +92,47 @@ func WriteHTML(w io.Writer, m *Map, d *Diff) error {
 		Title string
 		Data  template.JS
 	}{title, template.JS(data)})
+}
+
+// forPage returns the map the page shows: every open segment with the
+// denied ones beside it, and for a flow with nothing open its first
+// denied segment (what stops it), so that the page of a large lab stays
+// small. The full map is -o json's.
+func forPage(m *Map) *Map {
+	out := *m
+	out.Paths = make([]*Path, len(m.Paths))
+	for i, p := range m.Paths {
+		q := *p
+		q.Flows = make([]*Flow, len(p.Flows))
+		for j, fl := range p.Flows {
+			f := *fl
+			f.Request, f.Reply = keep(fl.Request), keep(fl.Reply)
+			q.Flows[j] = &f
+		}
+		out.Paths[i] = &q
+	}
+	return &out
+}
+
+// keep keeps the allowed segments and their neighbours, or the first
+// segment when none is allowed.
+func keep(segs []*Segment) []*Segment {
+	if segs == nil {
+		return nil
+	}
+	var out []*Segment
+	for i, s := range segs {
+		near := s.Allowed || (i > 0 && segs[i-1].Allowed) || (i+1 < len(segs) && segs[i+1].Allowed)
+		if near {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 && len(segs) > 0 {
+		for _, s := range segs {
+			if !s.Allowed {
+				return []*Segment{s}
+			}
+		}
+	}
+	return out
 }
