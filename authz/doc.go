@@ -84,7 +84,7 @@
 //	instance-operator  ec2:ModifyNetworkInterfaceAttribute (attach existing groups
 //	                   to interfaces), ec2:StartInstances, ec2:StopInstances, and
 //	                   every read; no rule changes
-//	viewer             every read: ec2:Describe*, vpclab:GetStatus
+//	viewer             every read: ec2:Describe*, ec2:Get*, vpclab:GetStatus
 //
 // The built-in roles only allow: what a role does not allow, it denies
 // implicitly, so roles add up (network-admin and instance-operator

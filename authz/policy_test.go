@@ -315,7 +315,9 @@ func TestActions(t *testing.T) {
 		ModifyNetworkInterfaceAttribute, "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", CreateFlowLogs, DeleteFlowLogs, CreateTrafficMirrorSession, DeleteTrafficMirrorSession,
 		StartInstances, StopInstances,
 		DescribeSecurityGroups, DescribeNetworkAcls, DescribeNetworkInterfaces, DescribeInstances, DescribeFlowLogs,
-		"ec2:DescribeSecurityGroupRules", "ec2:DescribeVpcs", "ec2:DescribeSubnets",
+		"ec2:DescribeSecurityGroupRules", "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeRouteTables",
+		"ec2:DescribeManagedPrefixLists", "ec2:GetManagedPrefixListEntries", "ec2:DescribeAvailabilityZones",
+		"ec2:DescribeRegions", "ec2:DescribeAccountAttributes",
 		ApplyLab, GetStatus, Capture,
 	}
 	got := Actions()
@@ -329,7 +331,7 @@ func TestActions(t *testing.T) {
 		if len(a.Kinds) == 0 {
 			t.Errorf("%s acts on no kind of resource", a.Name)
 		}
-		if ro := strings.Contains(a.Name, ":Describe") || a.Name == GetStatus || a.Name == Capture; a.ReadOnly != ro {
+		if ro := strings.Contains(a.Name, ":Describe") || strings.Contains(a.Name, "ec2:Get") || a.Name == GetStatus || a.Name == Capture; a.ReadOnly != ro {
 			t.Errorf("%s: ReadOnly = %v", a.Name, a.ReadOnly)
 		}
 		if l, ok := LookupAction(strings.ToUpper(a.Name)); !ok || l.Name != a.Name {

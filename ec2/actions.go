@@ -142,8 +142,8 @@ var actions = []Action{
 		{"instance-ids", "the instances (their names in the lab)", FlagStrings, "InstanceIds"},
 		{"force", "accepted; a lab instance stops at once anyway", FlagBool, "Force"},
 	}},
-	// EC2 has no resource-level permissions for its Describe actions:
-	// they act on the VPC, and policies give them Resource "*".
+	// EC2 has no resource-level permissions for its Describe and Get
+	// actions: they act on the VPC, and policies give them Resource "*".
 	{Name: "DescribeSecurityGroups", Kinds: []string{KindVPC}, ReadOnly: true},
 	{Name: "DescribeNetworkAcls", Kinds: []string{KindVPC}, ReadOnly: true},
 	{Name: "DescribeNetworkInterfaces", Kinds: []string{KindVPC}, ReadOnly: true},
@@ -152,6 +152,12 @@ var actions = []Action{
 	{Name: "DescribeSecurityGroupRules", Kinds: []string{KindVPC}, ReadOnly: true},
 	{Name: "DescribeVpcs", Kinds: []string{KindVPC}, ReadOnly: true},
 	{Name: "DescribeSubnets", Kinds: []string{KindVPC}, ReadOnly: true},
+	{Name: "DescribeRouteTables", Kinds: []string{KindVPC}, ReadOnly: true},
+	{Name: "DescribeManagedPrefixLists", Kinds: []string{KindVPC}, ReadOnly: true},
+	{Name: "GetManagedPrefixListEntries", Kinds: []string{KindVPC}, ReadOnly: true},
+	{Name: "DescribeAvailabilityZones", Kinds: []string{KindVPC}, ReadOnly: true},
+	{Name: "DescribeRegions", Kinds: []string{KindVPC}, ReadOnly: true},
+	{Name: "DescribeAccountAttributes", Kinds: []string{KindVPC}, ReadOnly: true},
 }
 
 func sgFlags(revoke bool) []Flag {

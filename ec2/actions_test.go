@@ -29,7 +29,7 @@ func TestActionTable(t *testing.T) {
 				t.Errorf("%s acts on %q, not a kind of Kinds", a.Name, k)
 			}
 		}
-		if a.ReadOnly != strings.HasPrefix(a.Name, "Describe") {
+		if a.ReadOnly != (strings.HasPrefix(a.Name, "Describe") || strings.HasPrefix(a.Name, "Get")) {
 			t.Errorf("%s: ReadOnly = %v", a.Name, a.ReadOnly)
 		}
 		for _, name := range []string{a.Name, a.CLIName(), a.IAM(), strings.ToUpper(a.IAM())} {

@@ -78,3 +78,48 @@ type DescribeFlowLogsRequest struct {
 	Filters    []Filter `json:"Filters,omitempty" query:"Filter"`
 	Page
 }
+
+// DescribeRouteTablesRequest is the request of DescribeRouteTables.
+type DescribeRouteTablesRequest struct {
+	RouteTableIds []string `json:"RouteTableIds,omitempty" query:"RouteTableId"`
+	Filters       []Filter `json:"Filters,omitempty" query:"Filter"`
+	Page
+}
+
+// DescribeManagedPrefixListsRequest is the request of
+// DescribeManagedPrefixLists.
+type DescribeManagedPrefixListsRequest struct {
+	PrefixListIds []string `json:"PrefixListIds,omitempty" query:"PrefixListId"`
+	Filters       []Filter `json:"Filters,omitempty" query:"Filter"`
+	Page
+}
+
+// GetManagedPrefixListEntriesRequest is the request of
+// GetManagedPrefixListEntries.
+type GetManagedPrefixListEntriesRequest struct {
+	PrefixListId  string `json:"PrefixListId"`
+	TargetVersion int    `json:"TargetVersion,omitempty"`
+	Page
+}
+
+// DescribeAvailabilityZonesRequest is the request of
+// DescribeAvailabilityZones.
+type DescribeAvailabilityZonesRequest struct {
+	ZoneNames            []string `json:"ZoneNames,omitempty" query:"ZoneName"`
+	ZoneIds              []string `json:"ZoneIds,omitempty" query:"ZoneId"`
+	AllAvailabilityZones bool     `json:"AllAvailabilityZones,omitempty"`
+	Filters              []Filter `json:"Filters,omitempty" query:"Filter"`
+}
+
+// DescribeRegionsRequest is the request of DescribeRegions.
+type DescribeRegionsRequest struct {
+	RegionNames []string `json:"RegionNames,omitempty" query:"RegionName"`
+	AllRegions  bool     `json:"AllRegions,omitempty"`
+	Filters     []Filter `json:"Filters,omitempty" query:"Filter"`
+}
+
+// DescribeAccountAttributesRequest is the request of
+// DescribeAccountAttributes.
+type DescribeAccountAttributesRequest struct {
+	AttributeNames []string `json:"AttributeNames,omitempty" query:"AttributeName"`
+}

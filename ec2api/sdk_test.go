@@ -501,3 +501,48 @@ func TestTerraformSequence(t *testing.T) {
 	_, err := c.DescribeSecurityGroups(ctx, &sdk.DescribeSecurityGroupsInput{GroupIds: []string{gid}})
 	wantCode(t, "the deleted group", err, "InvalidGroup.NotFound")
 }
+
+// TestAccountReads: what SDKs and Terraform read before changing
+// anything: routes, prefix lists, zones, regions, account attributes.
+func TestAccountReads(t *testing.T) {
+	e := start(t)
+	c := e.client(viewerKey, viewerSec)
+	ctx := context.Background()
+	rts := must(c.DescribeRouteTables(ctx, &sdk.DescribeRouteTablesInput{Filters: []types.Filter{{Name: aws.String("association.subnet-id"), Values: []string{"subnet-web"}}}}))
+	if len(rts.RouteTables) != 1 {
+		t.Fatalf("subnet-web's route tables: %+v", rts.RouteTables)
+	}
+	var igw bool
+	for _, r := range rts.RouteTables[0].Routes {
+		igw = igw || (aws.ToString(r.DestinationCidrBlock) == "0.0.0.0/0" && strings.HasPrefix(aws.ToString(r.GatewayId), "igw-"))
+	}
+	if !igw {
+		t.Errorf("subnet-web (public) has no route to the internet gateway: %+v", rts.RouteTables[0].Routes)
+	}
+	main := must(c.DescribeRouteTables(ctx, &sdk.DescribeRouteTablesInput{Filters: []types.Filter{{Name: aws.String("association.main"), Values: []string{"true"}}}}))
+	if len(main.RouteTables) != 1 || len(main.RouteTables[0].Routes) != 2 { // local IPv4 and IPv6
+		t.Errorf("the main route table: %+v", main.RouteTables)
+	}
+	pls := must(c.DescribeManagedPrefixLists(ctx, &sdk.DescribeManagedPrefixListsInput{}))
+	if len(pls.PrefixLists) != 1 || aws.ToString(pls.PrefixLists[0].PrefixListId) != "pl-office" || aws.ToInt32(pls.PrefixLists[0].MaxEntries) != 10 {
+		t.Errorf("DescribeManagedPrefixLists: %+v", pls.PrefixLists)
+	}
+	entries := must(c.GetManagedPrefixListEntries(ctx, &sdk.GetManagedPrefixListEntriesInput{PrefixListId: aws.String("pl-office")}))
+	if len(entries.Entries) != 1 || aws.ToString(entries.Entries[0].Cidr) != "203.0.113.0/24" {
+		t.Errorf("GetManagedPrefixListEntries: %+v", entries.Entries)
+	}
+	_, err := c.GetManagedPrefixListEntries(ctx, &sdk.GetManagedPrefixListEntriesInput{PrefixListId: aws.String("pl-nope")})
+	wantCode(t, "an unknown prefix list", err, "InvalidPrefixListID.NotFound")
+	azs := must(c.DescribeAvailabilityZones(ctx, &sdk.DescribeAvailabilityZonesInput{}))
+	if len(azs.AvailabilityZones) != 1 || aws.ToString(azs.AvailabilityZones[0].ZoneName) != "us-east-1a" || aws.ToString(azs.AvailabilityZones[0].ZoneId) == "" {
+		t.Errorf("DescribeAvailabilityZones: %+v", azs.AvailabilityZones)
+	}
+	regions := must(c.DescribeRegions(ctx, &sdk.DescribeRegionsInput{}))
+	if len(regions.Regions) != 1 || aws.ToString(regions.Regions[0].RegionName) != "us-east-1" {
+		t.Errorf("DescribeRegions: %+v", regions.Regions)
+	}
+	attrs := must(c.DescribeAccountAttributes(ctx, &sdk.DescribeAccountAttributesInput{AttributeNames: []types.AccountAttributeName{types.AccountAttributeNameSupportedPlatforms}}))
+	if len(attrs.AccountAttributes) != 1 || aws.ToString(attrs.AccountAttributes[0].AttributeValues[0].AttributeValue) != "VPC" {
+		t.Errorf("DescribeAccountAttributes: %+v", attrs.AccountAttributes)
+	}
+}
