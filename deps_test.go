@@ -40,8 +40,7 @@ var forbidden = map[string][]string{
 	"pcap":               {module + "dataplane", module + "lab", module + "live", module + "verdict"},  // files, not verdicts
 	"tun":                {module + "dataplane", module + "lab", module + "live", module + "services"}, // devices, not policy
 	"services":           {module + "dataplane", module + "live"},                                      // a device the forwarder reads, not a forwarder
-	"ec2api/query":       {module + "ec2"},                                                             // the wire format alone
-	"ec2api/sigv4":       {},                                                                           // the signature alone
+	"ec2api":             {module + "live", module + "control", module + "daemon"},                     // it declares the Lab it needs; daemon adapts
 }
 
 // onlyImports lists packages whose direct imports, outside the standard
