@@ -312,7 +312,9 @@ func TestActions(t *testing.T) {
 	want := []string{
 		AuthorizeSecurityGroupIngress, AuthorizeSecurityGroupEgress, RevokeSecurityGroupIngress, RevokeSecurityGroupEgress,
 		CreateNetworkAclEntry, ReplaceNetworkAclEntry, DeleteNetworkAclEntry, ReplaceNetworkAclAssociation,
-		ModifyNetworkInterfaceAttribute, "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", CreateFlowLogs, DeleteFlowLogs, CreateTrafficMirrorSession, DeleteTrafficMirrorSession,
+		ModifyNetworkInterfaceAttribute, "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup",
+		"ec2:ModifySecurityGroupRules", "ec2:UpdateSecurityGroupRuleDescriptionsIngress", "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
+		"ec2:CreateNetworkAcl", "ec2:DeleteNetworkAcl", CreateFlowLogs, DeleteFlowLogs, CreateTrafficMirrorSession, DeleteTrafficMirrorSession,
 		StartInstances, StopInstances,
 		DescribeSecurityGroups, DescribeNetworkAcls, DescribeNetworkInterfaces, DescribeInstances, DescribeFlowLogs,
 		"ec2:DescribeSecurityGroupRules", "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeRouteTables",

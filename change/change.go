@@ -193,6 +193,14 @@ func changeOf(a *ec2.Action, req any) Change {
 		return &CreateSecurityGroup{c, *r}
 	case *ec2.DeleteSecurityGroupRequest:
 		return &DeleteSecurityGroup{c, *r}
+	case *ec2.CreateNetworkAclRequest:
+		return &CreateNetworkAcl{c, *r}
+	case *ec2.DeleteNetworkAclRequest:
+		return &DeleteNetworkAcl{c, *r}
+	case *ec2.ModifySecurityGroupRulesRequest:
+		return &ModifySecurityGroupRules{c, *r}
+	case *ec2.UpdateSecurityGroupRuleDescriptionsRequest:
+		return &UpdateSecurityGroupRuleDescriptions{c, *r, egress}
 	case *ec2.CreateFlowLogsRequest:
 		return &CreateFlowLogs{c, *r}
 	case *ec2.DeleteFlowLogsRequest:

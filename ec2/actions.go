@@ -119,6 +119,19 @@ var actions = []Action{
 		{"group-id", "the security group", FlagString, "GroupId"},
 		{"group-name", "the security group, by name (in a lab, its id)", FlagString, "GroupName"},
 	}},
+	{Name: "ModifySecurityGroupRules", Kinds: []string{KindSecurityGroup}, Request: newRequest[ModifySecurityGroupRulesRequest], Flags: []Flag{
+		{"group-id", "the security group", FlagString, "GroupId"},
+		{"security-group-rules", "EC2's SecurityGroupRules (id and new rule) as JSON", FlagJSON, "SecurityGroupRules"},
+	}},
+	{Name: "UpdateSecurityGroupRuleDescriptionsIngress", Kinds: []string{KindSecurityGroup}, Request: newRequest[UpdateSecurityGroupRuleDescriptionsRequest], Flags: descFlags()},
+	{Name: "UpdateSecurityGroupRuleDescriptionsEgress", Kinds: []string{KindSecurityGroup}, Request: newRequest[UpdateSecurityGroupRuleDescriptionsRequest], Flags: descFlags()},
+	// CreateNetworkAcl acts on the VPC (and, in IAM, the new ACL).
+	{Name: "CreateNetworkAcl", Kinds: []string{KindNetworkACL, KindVPC}, Request: newRequest[CreateNetworkAclRequest], Flags: []Flag{
+		{"vpc-id", "the VPC (the lab's)", FlagString, "VpcId"},
+	}},
+	{Name: "DeleteNetworkAcl", Kinds: []string{KindNetworkACL}, Request: newRequest[DeleteNetworkAclRequest], Flags: []Flag{
+		{"network-acl-id", "the network ACL", FlagString, "NetworkAclId"},
+	}},
 	// CreateFlowLogs acts on what it logs.
 	{Name: "CreateFlowLogs", Kinds: []string{KindVPC, KindSubnet, KindNetworkInterface}, Request: newRequest[CreateFlowLogsRequest], Flags: []Flag{
 		{"resource-type", "VPC, Subnet or NetworkInterface", FlagString, "ResourceType"},
@@ -174,6 +187,14 @@ func sgFlags(revoke bool) []Flag {
 		f = append(f, Flag{"security-group-rule-ids", "the rules to revoke, by id", FlagStrings, "SecurityGroupRuleIds"})
 	}
 	return f
+}
+
+func descFlags() []Flag {
+	return []Flag{
+		{"group-id", "the security group", FlagString, "GroupId"},
+		{"ip-permissions", "the rules, with their new descriptions, as EC2's IpPermissions JSON", FlagJSON, "IpPermissions"},
+		{"security-group-rule-descriptions", "SecurityGroupRuleId and Description pairs as JSON", FlagJSON, "SecurityGroupRuleDescriptions"},
+	}
 }
 
 func naclEntryFlags() []Flag {

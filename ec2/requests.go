@@ -131,3 +131,72 @@ type DeleteSecurityGroupRequest struct {
 	GroupId   string `json:"GroupId,omitempty"`
 	GroupName string `json:"GroupName,omitempty"`
 }
+
+// CreateNetworkAclRequest is the request of CreateNetworkAcl.
+type CreateNetworkAclRequest struct {
+	VpcId       string `json:"VpcId"`
+	ClientToken string `json:"ClientToken,omitempty"`
+}
+
+// DeleteNetworkAclRequest is the request of DeleteNetworkAcl.
+type DeleteNetworkAclRequest struct {
+	NetworkAclId string `json:"NetworkAclId"`
+}
+
+// SecurityGroupRuleRequest is one rule as ModifySecurityGroupRules takes
+// it: a protocol, ports and one peer.
+type SecurityGroupRuleRequest struct {
+	IpProtocol        string `json:"IpProtocol"`
+	FromPort          *int   `json:"FromPort,omitempty"`
+	ToPort            *int   `json:"ToPort,omitempty"`
+	CidrIpv4          string `json:"CidrIpv4,omitempty"`
+	CidrIpv6          string `json:"CidrIpv6,omitempty"`
+	PrefixListId      string `json:"PrefixListId,omitempty"`
+	ReferencedGroupId string `json:"ReferencedGroupId,omitempty"`
+	Description       string `json:"Description,omitempty"`
+}
+
+// Permission is r as an IpPermission of one peer.
+func (r SecurityGroupRuleRequest) Permission() IpPermission {
+	p := IpPermission{IpProtocol: r.IpProtocol, FromPort: r.FromPort, ToPort: r.ToPort}
+	switch {
+	case r.CidrIpv4 != "":
+		p.IpRanges = []IpRange{{CidrIp: r.CidrIpv4, Description: r.Description}}
+	case r.CidrIpv6 != "":
+		p.Ipv6Ranges = []Ipv6Range{{CidrIpv6: r.CidrIpv6, Description: r.Description}}
+	case r.PrefixListId != "":
+		p.PrefixListIds = []PrefixListId{{PrefixListId: r.PrefixListId, Description: r.Description}}
+	case r.ReferencedGroupId != "":
+		p.UserIdGroupPairs = []UserIdGroupPair{{GroupId: r.ReferencedGroupId, Description: r.Description}}
+	}
+	return p
+}
+
+// SecurityGroupRuleUpdate is one rule ModifySecurityGroupRules replaces.
+type SecurityGroupRuleUpdate struct {
+	SecurityGroupRuleId string                   `json:"SecurityGroupRuleId"`
+	SecurityGroupRule   SecurityGroupRuleRequest `json:"SecurityGroupRule"`
+}
+
+// ModifySecurityGroupRulesRequest is the request of
+// ModifySecurityGroupRules.
+type ModifySecurityGroupRulesRequest struct {
+	GroupId            string                    `json:"GroupId"`
+	SecurityGroupRules []SecurityGroupRuleUpdate `json:"SecurityGroupRules" query:"SecurityGroupRule"`
+}
+
+// SecurityGroupRuleDescription is a rule's new description, by id.
+type SecurityGroupRuleDescription struct {
+	SecurityGroupRuleId string `json:"SecurityGroupRuleId"`
+	Description         string `json:"Description"`
+}
+
+// UpdateSecurityGroupRuleDescriptionsRequest is the request of
+// UpdateSecurityGroupRuleDescriptionsIngress and -Egress: rules named by
+// id, or described by IpPermissions carrying the new descriptions.
+type UpdateSecurityGroupRuleDescriptionsRequest struct {
+	GroupId                       string                         `json:"GroupId,omitempty"`
+	GroupName                     string                         `json:"GroupName,omitempty"`
+	IpPermissions                 []IpPermission                 `json:"IpPermissions,omitempty"`
+	SecurityGroupRuleDescriptions []SecurityGroupRuleDescription `json:"SecurityGroupRuleDescriptions,omitempty" query:"SecurityGroupRuleDescription"`
+}

@@ -5,6 +5,7 @@ import (
 	"github.com/vpclab/vpclab/change"
 	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/nacl"
 )
 
 // The responses of the changes, from change's (JSON-shaped) responses.
@@ -65,6 +66,11 @@ type createFlowLogsResponse struct {
 	Unsuccessful struct{} `xml:"unsuccessful"`
 }
 
+type createNetworkAclResponse struct {
+	meta
+	NetworkAcl xmlNetworkAcl `xml:"networkAcl"`
+}
+
 type deleteFlowLogsResponse struct {
 	meta
 	Unsuccessful struct{} `xml:"unsuccessful"`
@@ -93,6 +99,10 @@ func changeResponse(action string, resp any, l *lab.Lab) body {
 		return &createFlowLogsResponse{FlowLogIds: ids}
 	case "DeleteFlowLogs":
 		return &deleteFlowLogsResponse{}
+	case "CreateNetworkAcl":
+		id, _ := m["NetworkAclId"].(string)
+		return &createNetworkAclResponse{NetworkAcl: xmlNetworkAcl{NetworkAclId: id, VpcId: l.VPC.ID, OwnerId: l.VPC.AccountID,
+			EntrySet: entries(&nacl.ACL{ID: id}, l.VPC.IPv6CIDR.IsValid())}}
 	}
 	return &returnResponse{Return: true}
 }

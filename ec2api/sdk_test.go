@@ -546,3 +546,57 @@ func TestAccountReads(t *testing.T) {
 		t.Errorf("DescribeAccountAttributes: %+v", attrs.AccountAttributes)
 	}
 }
+
+// TestRuleEdits: ModifySecurityGroupRules, the description updates,
+// CreateNetworkAcl and DeleteNetworkAcl.
+func TestRuleEdits(t *testing.T) {
+	e := start(t)
+	c := e.client(adminKey, adminSecret)
+	ctx := context.Background()
+	rules := must(c.DescribeSecurityGroupRules(ctx, &sdk.DescribeSecurityGroupRulesInput{Filters: []types.Filter{{Name: aws.String("group-id"), Values: []string{"sg-db"}}}}))
+	var id string
+	for _, r := range rules.SecurityGroupRules {
+		if !aws.ToBool(r.IsEgress) {
+			id = aws.ToString(r.SecurityGroupRuleId)
+		}
+	}
+	must(c.ModifySecurityGroupRules(ctx, &sdk.ModifySecurityGroupRulesInput{GroupId: aws.String("sg-db"), SecurityGroupRules: []types.SecurityGroupRuleUpdate{
+		{SecurityGroupRuleId: aws.String(id), SecurityGroupRule: &types.SecurityGroupRuleRequest{IpProtocol: aws.String("tcp"),
+			FromPort: aws.Int32(5433), ToPort: aws.Int32(5433), ReferencedGroupId: aws.String("sg-app"), Description: aws.String("moved")}}}}))
+	in := e.lab.Lab().Group("sg-db").Ingress
+	if len(in) != 1 || in[0].FromPort != 5433 || in[0].ID != id || in[0].Description != "moved" {
+		t.Errorf("after ModifySecurityGroupRules: %+v", in)
+	}
+	_, err := c.ModifySecurityGroupRules(ctx, &sdk.ModifySecurityGroupRulesInput{GroupId: aws.String("sg-db"), SecurityGroupRules: []types.SecurityGroupRuleUpdate{
+		{SecurityGroupRuleId: aws.String("sgr-00000000000000000"), SecurityGroupRule: &types.SecurityGroupRuleRequest{IpProtocol: aws.String("-1"), CidrIpv4: aws.String("10.0.0.0/8")}}}})
+	wantCode(t, "an unknown rule", err, "InvalidSecurityGroupRuleId.NotFound")
+	must(c.UpdateSecurityGroupRuleDescriptionsIngress(ctx, &sdk.UpdateSecurityGroupRuleDescriptionsIngressInput{GroupId: aws.String("sg-db"),
+		SecurityGroupRuleDescriptions: []types.SecurityGroupRuleDescription{{SecurityGroupRuleId: aws.String(id), Description: aws.String("by id")}}}))
+	if d := e.lab.Lab().Group("sg-db").Ingress[0].Description; d != "by id" {
+		t.Errorf("description %q", d)
+	}
+	// A rule of the file without an id keeps its id when its description changes.
+	web := must(c.DescribeSecurityGroupRules(ctx, &sdk.DescribeSecurityGroupRulesInput{Filters: []types.Filter{{Name: aws.String("group-id"), Values: []string{"sg-web"}}}}))
+	wid := aws.ToString(web.SecurityGroupRules[0].SecurityGroupRuleId)
+	must(c.UpdateSecurityGroupRuleDescriptionsIngress(ctx, &sdk.UpdateSecurityGroupRuleDescriptionsIngressInput{GroupId: aws.String("sg-web"),
+		IpPermissions: []types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(80), ToPort: aws.Int32(80),
+			IpRanges: []types.IpRange{{CidrIp: aws.String("0.0.0.0/0"), Description: aws.String("http")}}}}}))
+	if r := e.lab.Lab().Group("sg-web").Ingress[0]; r.Description != "http" || r.ID != wid {
+		t.Errorf("sg-web's first rule: %+v, want description http and id %s", r, wid)
+	}
+	_, err = c.UpdateSecurityGroupRuleDescriptionsEgress(ctx, &sdk.UpdateSecurityGroupRuleDescriptionsEgressInput{GroupId: aws.String("sg-db"),
+		IpPermissions: []types.IpPermission{{IpProtocol: aws.String("-1"), IpRanges: []types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}})
+	wantCode(t, "describing a rule sg-db has not", err, "InvalidPermission.NotFound")
+
+	acl := must(c.CreateNetworkAcl(ctx, &sdk.CreateNetworkAclInput{VpcId: aws.String("vpc-example")}))
+	aid := aws.ToString(acl.NetworkAcl.NetworkAclId)
+	if !strings.HasPrefix(aid, "acl-") || len(acl.NetworkAcl.Entries) != 4 || e.lab.Lab().ACL(aid) == nil { // the implicit denies, in and out, IPv4 and IPv6
+		t.Errorf("CreateNetworkAcl: %+v", acl.NetworkAcl)
+	}
+	_, err = c.DeleteNetworkAcl(ctx, &sdk.DeleteNetworkAclInput{NetworkAclId: aws.String("acl-db")})
+	wantCode(t, "deleting an ACL in use", err, "DependencyViolation")
+	must(c.DeleteNetworkAcl(ctx, &sdk.DeleteNetworkAclInput{NetworkAclId: aws.String(aid)}))
+	if e.lab.Lab().ACL(aid) != nil {
+		t.Error("the new ACL is still there")
+	}
+}
