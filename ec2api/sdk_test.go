@@ -77,7 +77,7 @@ const principalsFile = `principals:
 `
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	lab   *memLab
 	url   string
 	audit string
@@ -85,7 +85,7 @@ type env struct {
 
 // start serves the example lab over httptest, with the principals above
 // and an audit log.
-func start(t *testing.T) *env {
+func start(t testing.TB) *env {
 	t.Helper()
 	current = t
 	ps, err := authz.Parse("principals.yaml", []byte(principalsFile))
@@ -136,7 +136,7 @@ func (e *env) auditLog() string {
 
 // current is the running test, for must: the tests here do not run in
 // parallel.
-var current *testing.T
+var current testing.TB
 
 // must fails the current test on err.
 func must[T any](v T, err error) T {
