@@ -200,3 +200,12 @@ type UpdateSecurityGroupRuleDescriptionsRequest struct {
 	IpPermissions                 []IpPermission                 `json:"IpPermissions,omitempty"`
 	SecurityGroupRuleDescriptions []SecurityGroupRuleDescription `json:"SecurityGroupRuleDescriptions,omitempty" query:"SecurityGroupRuleDescription"`
 }
+
+// InstancesRequest is the request of StartInstances and StopInstances. A
+// lab instance's id is its name; Force and Hibernate are accepted and
+// change nothing: a lab instance stops at once.
+type InstancesRequest struct {
+	InstanceIds []string `json:"InstanceIds" query:"InstanceId"`
+	Force       bool     `json:"Force,omitempty"`
+	Hibernate   bool     `json:"Hibernate,omitempty"`
+}

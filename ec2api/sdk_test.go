@@ -48,7 +48,21 @@ func (m *memLab) Change(c change.Change) (any, error) {
 	return resp, nil
 }
 
+func (m *memLab) SetInstanceState(name string, running bool) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	prev := m.state(name)
+	m.stopped[name] = !running
+	return prev, nil
+}
+
 func (m *memLab) InstanceState(name string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state(name)
+}
+
+func (m *memLab) state(name string) string {
 	if m.l.Instance(name) == nil {
 		return ""
 	}
@@ -69,7 +83,7 @@ const principalsFile = `principals:
   - name: alice
     access_key_id: ` + adminKey + `
     secret_access_key: ` + adminSecret + `
-    roles: [network-admin]
+    roles: [network-admin, instance-operator]
   - name: victor
     access_key_id: ` + viewerKey + `
     secret_access_key: ` + viewerSec + `
@@ -345,7 +359,7 @@ func TestDescribeNetwork(t *testing.T) {
 		aws.ToString(enis.NetworkInterfaces[0].Attachment.InstanceId) != "db1" || aws.ToString(enis.NetworkInterfaces[0].PrivateIpAddress) == "" {
 		t.Errorf("DescribeNetworkInterfaces group-id=sg-db: %+v", enis.NetworkInterfaces)
 	}
-	e.lab.stopped["app1"] = true
+	e.lab.SetInstanceState("app1", false)
 	inst := must(c.DescribeInstances(ctx, &sdk.DescribeInstancesInput{Filters: []types.Filter{{Name: aws.String("instance-state-name"), Values: []string{"stopped"}}}}))
 	if len(inst.Reservations) != 1 || aws.ToString(inst.Reservations[0].Instances[0].InstanceId) != "app1" ||
 		inst.Reservations[0].Instances[0].State.Name != types.InstanceStateNameStopped || len(inst.Reservations[0].Instances[0].NetworkInterfaces) != 1 {
@@ -599,4 +613,23 @@ func TestRuleEdits(t *testing.T) {
 	if e.lab.Lab().ACL(aid) != nil {
 		t.Error("the new ACL is still there")
 	}
+}
+
+func TestStartStopInstances(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	c := e.client(adminKey, adminSecret)
+	out := must(c.StopInstances(ctx, &sdk.StopInstancesInput{InstanceIds: []string{"db1"}}))
+	if len(out.StoppingInstances) != 1 || out.StoppingInstances[0].CurrentState.Name != types.InstanceStateNameStopped ||
+		out.StoppingInstances[0].PreviousState.Name != types.InstanceStateNameRunning || e.lab.InstanceState("db1") != "stopped" {
+		t.Errorf("StopInstances: %+v", out.StoppingInstances)
+	}
+	must(c.StartInstances(ctx, &sdk.StartInstancesInput{InstanceIds: []string{"db1"}}))
+	if e.lab.InstanceState("db1") != "running" {
+		t.Error("db1 is not running again")
+	}
+	_, err := c.StopInstances(ctx, &sdk.StopInstancesInput{InstanceIds: []string{"nope"}})
+	wantCode(t, "an unknown instance", err, "InvalidInstanceID.NotFound")
+	_, err = e.client(viewerKey, viewerSec).StopInstances(ctx, &sdk.StopInstancesInput{InstanceIds: []string{"db1"}})
+	wantCode(t, "the viewer stopping", err, "UnauthorizedOperation")
 }
