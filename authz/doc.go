@@ -60,10 +60,11 @@
 // requests to EC2's Query API (package ec2api) with Signature Version 4;
 // a principal with a key pair alone needs no token:
 //
-//   - name: dave                      # the aws CLI, boto3, Terraform
-//     access_key_id: AKIAVPCLABDAVE000001
-//     secret_access_key: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-//     roles: [network-admin]
+//	principals:
+//	  - name: dave                      # the aws CLI, boto3, Terraform
+//	    access_key_id: AKIAVPCLABDAVE000001
+//	    secret_access_key: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+//	    roles: [network-admin]
 //
 // Load refuses the file unless it is a regular file owned by the user
 // vpclab runs as, without permissions for group or others, as ssh refuses
