@@ -83,6 +83,12 @@ func Do(cur *lab.Lab, c Change) (*lab.Lab, any, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// Tags go with what they tag.
+	for id := range next.Tags {
+		if !next.Taggable(id) {
+			delete(next.Tags, id)
+		}
+	}
 	// Flow-log formats are checked here, on the lab before it is written
 	// out, so that messages cite the user's lines (a new flow log has
 	// none), not the intermediate file's.
@@ -201,6 +207,10 @@ func changeOf(a *ec2.Action, req any) Change {
 		return &ModifySecurityGroupRules{c, *r}
 	case *ec2.UpdateSecurityGroupRuleDescriptionsRequest:
 		return &UpdateSecurityGroupRuleDescriptions{c, *r, egress}
+	case *ec2.CreateTagsRequest:
+		return &CreateTags{c, *r}
+	case *ec2.DeleteTagsRequest:
+		return &DeleteTags{c, *r}
 	case *ec2.CreateFlowLogsRequest:
 		return &CreateFlowLogs{c, *r}
 	case *ec2.DeleteFlowLogsRequest:

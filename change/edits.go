@@ -31,6 +31,9 @@ func (c *CreateNetworkAcl) apply(l *lab.Lab) (any, error) {
 	}
 	id := newID("acl-")
 	l.NetworkACLs = append(l.NetworkACLs, &nacl.ACL{ID: id})
+	if err := tagSpecs(l, id, c.TagSpecifications); err != nil {
+		return nil, err
+	}
 	return map[string]any{"NetworkAclId": id}, nil
 }
 

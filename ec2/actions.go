@@ -132,6 +132,17 @@ var actions = []Action{
 	{Name: "DeleteNetworkAcl", Kinds: []string{KindNetworkACL}, Request: newRequest[DeleteNetworkAclRequest], Flags: []Flag{
 		{"network-acl-id", "the network ACL", FlagString, "NetworkAclId"},
 	}},
+	// CreateTags and DeleteTags act on the resources they tag, of any
+	// kind (the kind an id's prefix says: sg-, acl-, subnet-, vpc-, eni-,
+	// fl-; else an instance).
+	{Name: "CreateTags", Kinds: Kinds, Request: newRequest[CreateTagsRequest], Flags: []Flag{
+		{"resources", "the resources' ids", FlagStrings, "Resources"},
+		{"tags", "EC2's Tags as JSON: [{\"Key\": \"Name\", \"Value\": \"web\"}]", FlagJSON, "Tags"},
+	}},
+	{Name: "DeleteTags", Kinds: Kinds, Request: newRequest[DeleteTagsRequest], Flags: []Flag{
+		{"resources", "the resources' ids", FlagStrings, "Resources"},
+		{"tags", "the tags as JSON (a Key alone: whatever its value); none: every tag", FlagJSON, "Tags"},
+	}},
 	// CreateFlowLogs acts on what it logs.
 	{Name: "CreateFlowLogs", Kinds: []string{KindVPC, KindSubnet, KindNetworkInterface}, Request: newRequest[CreateFlowLogsRequest], Flags: []Flag{
 		{"resource-type", "VPC, Subnet or NetworkInterface", FlagString, "ResourceType"},
@@ -171,6 +182,7 @@ var actions = []Action{
 	{Name: "DescribeAvailabilityZones", Kinds: []string{KindVPC}, ReadOnly: true},
 	{Name: "DescribeRegions", Kinds: []string{KindVPC}, ReadOnly: true},
 	{Name: "DescribeAccountAttributes", Kinds: []string{KindVPC}, ReadOnly: true},
+	{Name: "DescribeTags", Kinds: []string{KindVPC}, ReadOnly: true},
 }
 
 func sgFlags(revoke bool) []Flag {

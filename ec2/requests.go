@@ -120,9 +120,10 @@ type DeleteFlowLogsRequest struct {
 // CreateSecurityGroupRequest is the request of CreateSecurityGroup. In a
 // lab a group's name is its id: GroupName becomes the new group's id.
 type CreateSecurityGroupRequest struct {
-	GroupName   string `json:"GroupName"`
-	Description string `json:"Description" query:"GroupDescription"`
-	VpcId       string `json:"VpcId,omitempty"`
+	GroupName         string             `json:"GroupName"`
+	Description       string             `json:"Description" query:"GroupDescription"`
+	VpcId             string             `json:"VpcId,omitempty"`
+	TagSpecifications []TagSpecification `json:"TagSpecifications,omitempty" query:"TagSpecification"`
 }
 
 // DeleteSecurityGroupRequest is the request of DeleteSecurityGroup: the
@@ -134,8 +135,9 @@ type DeleteSecurityGroupRequest struct {
 
 // CreateNetworkAclRequest is the request of CreateNetworkAcl.
 type CreateNetworkAclRequest struct {
-	VpcId       string `json:"VpcId"`
-	ClientToken string `json:"ClientToken,omitempty"`
+	VpcId             string             `json:"VpcId"`
+	ClientToken       string             `json:"ClientToken,omitempty"`
+	TagSpecifications []TagSpecification `json:"TagSpecifications,omitempty" query:"TagSpecification"`
 }
 
 // DeleteNetworkAclRequest is the request of DeleteNetworkAcl.
@@ -208,4 +210,36 @@ type InstancesRequest struct {
 	InstanceIds []string `json:"InstanceIds" query:"InstanceId"`
 	Force       bool     `json:"Force,omitempty"`
 	Hibernate   bool     `json:"Hibernate,omitempty"`
+}
+
+// Tag is one of EC2's tags.
+type Tag struct {
+	Key   string `json:"Key"`
+	Value string `json:"Value"`
+}
+
+// TagSpecification is the tags a create call puts on what it creates.
+type TagSpecification struct {
+	ResourceType string `json:"ResourceType,omitempty"`
+	Tags         []Tag  `json:"Tags,omitempty" query:"Tag"`
+}
+
+// CreateTagsRequest is the request of CreateTags.
+type CreateTagsRequest struct {
+	Resources []string `json:"Resources" query:"ResourceId"`
+	Tags      []Tag    `json:"Tags" query:"Tag"`
+}
+
+// DeleteTag is a tag DeleteTags removes: by key, or by key and value
+// when Value is given.
+type DeleteTag struct {
+	Key   string  `json:"Key"`
+	Value *string `json:"Value,omitempty"`
+}
+
+// DeleteTagsRequest is the request of DeleteTags; without Tags, every
+// tag of the resources goes.
+type DeleteTagsRequest struct {
+	Resources []string    `json:"Resources" query:"ResourceId"`
+	Tags      []DeleteTag `json:"Tags,omitempty" query:"Tag"`
 }

@@ -633,3 +633,43 @@ func TestStartStopInstances(t *testing.T) {
 	_, err = e.client(viewerKey, viewerSec).StopInstances(ctx, &sdk.StopInstancesInput{InstanceIds: []string{"db1"}})
 	wantCode(t, "the viewer stopping", err, "UnauthorizedOperation")
 }
+
+// TestTags: CreateTags, TagSpecifications, DeleteTags; describe calls
+// and DescribeTags show the tags; a deleted resource's tags go with it.
+func TestTags(t *testing.T) {
+	e := start(t)
+	c := e.client(adminKey, adminSecret)
+	ctx := context.Background()
+	must(c.CreateTags(ctx, &sdk.CreateTagsInput{Resources: []string{"sg-web", "subnet-db"}, Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("blue")}}}))
+	g := must(c.DescribeSecurityGroups(ctx, &sdk.DescribeSecurityGroupsInput{Filters: []types.Filter{{Name: aws.String("tag:team"), Values: []string{"blue"}}}}))
+	if len(g.SecurityGroups) != 1 || aws.ToString(g.SecurityGroups[0].GroupId) != "sg-web" || len(g.SecurityGroups[0].Tags) != 1 {
+		t.Errorf("tag:team=blue groups: %+v", g.SecurityGroups)
+	}
+	sub := must(c.DescribeSubnets(ctx, &sdk.DescribeSubnetsInput{SubnetIds: []string{"subnet-db"}}))
+	if len(sub.Subnets[0].Tags) != 1 || aws.ToString(sub.Subnets[0].Tags[0].Value) != "blue" {
+		t.Errorf("subnet-db's tags: %+v", sub.Subnets[0].Tags)
+	}
+	must(c.CreateSecurityGroup(ctx, &sdk.CreateSecurityGroupInput{GroupName: aws.String("tagged"), Description: aws.String("x"),
+		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeSecurityGroup, Tags: []types.Tag{{Key: aws.String("Name"), Value: aws.String("tagged")}}}}}))
+	tags := must(c.DescribeTags(ctx, &sdk.DescribeTagsInput{Filters: []types.Filter{{Name: aws.String("resource-type"), Values: []string{"security-group"}}}}))
+	if len(tags.Tags) != 2 || aws.ToString(tags.Tags[0].ResourceId) != "sg-web" || aws.ToString(tags.Tags[1].ResourceId) != "tagged" {
+		t.Errorf("DescribeTags of the groups: %+v", tags.Tags)
+	}
+	_, err := c.CreateTags(ctx, &sdk.CreateTagsInput{Resources: []string{"sg-nope"}, Tags: []types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}})
+	wantCode(t, "tagging what is not there", err, "InvalidID")
+	_, err = c.CreateTags(ctx, &sdk.CreateTagsInput{Resources: []string{"sg-web"}, Tags: []types.Tag{{Key: aws.String("aws:x"), Value: aws.String("b")}}})
+	wantCode(t, "an aws: key", err, "InvalidParameterValue")
+	must(c.DeleteTags(ctx, &sdk.DeleteTagsInput{Resources: []string{"sg-web"}, Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("red")}}}))
+	if e.lab.Lab().Tags["sg-web"]["team"] != "blue" {
+		t.Error("DeleteTags of another value removed the tag")
+	}
+	must(c.DeleteTags(ctx, &sdk.DeleteTagsInput{Resources: []string{"sg-web"}, Tags: []types.Tag{{Key: aws.String("team")}}}))
+	must(c.DeleteSecurityGroup(ctx, &sdk.DeleteSecurityGroupInput{GroupId: aws.String("tagged")}))
+	if tags := e.lab.Lab().Tags; len(tags) != 1 || tags["subnet-db"]["team"] != "blue" {
+		t.Errorf("tags left: %v", tags)
+	}
+	inst := must(c.DescribeTags(ctx, &sdk.DescribeTagsInput{Filters: []types.Filter{{Name: aws.String("resource-id"), Values: []string{"web1"}}}}))
+	if len(inst.Tags) != 1 || aws.ToString(inst.Tags[0].Key) != "Name" || inst.Tags[0].ResourceType != types.ResourceTypeInstance {
+		t.Errorf("web1's tags: %+v", inst.Tags)
+	}
+}

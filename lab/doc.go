@@ -50,6 +50,9 @@
 //	traffic_mirror_sessions: id, number (1-32766), source (an ENI), target,
 //	                  filter, vni (default: the number), packet_length
 //	                  (bytes copied of each packet; default all)
+//	tags:             resource id (an instance by its name) → {KEY: VALUE, …}:
+//	                  EC2's tags (keys 1-128 characters, not aws:…; values up
+//	                  to 256; 50 a resource), shown by EC2's describe calls
 //
 // An instance with one interface may give the interface's keys itself
 // instead of interfaces; the interface's id is then eni-<name> unless it
