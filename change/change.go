@@ -207,6 +207,12 @@ func changeOf(a *ec2.Action, req any) Change {
 		return &ModifySecurityGroupRules{c, *r}
 	case *ec2.UpdateSecurityGroupRuleDescriptionsRequest:
 		return &UpdateSecurityGroupRuleDescriptions{c, *r, egress}
+	case *ec2.CreateManagedPrefixListRequest:
+		return &CreateManagedPrefixList{c, *r}
+	case *ec2.ModifyManagedPrefixListRequest:
+		return &ModifyManagedPrefixList{c, *r}
+	case *ec2.DeleteManagedPrefixListRequest:
+		return &DeleteManagedPrefixList{c, *r}
 	case *ec2.CreateTagsRequest:
 		return &CreateTags{c, *r}
 	case *ec2.DeleteTagsRequest:

@@ -21,11 +21,12 @@ const (
 	KindSubnet               = "subnet"
 	KindFlowLog              = "vpc-flow-log"
 	KindTrafficMirrorSession = "traffic-mirror-session"
+	KindPrefixList           = "prefix-list"
 )
 
 // Kinds lists every kind of resource.
 var Kinds = []string{KindSecurityGroup, KindNetworkACL, KindNetworkInterface, KindInstance,
-	KindVPC, KindSubnet, KindFlowLog, KindTrafficMirrorSession}
+	KindVPC, KindSubnet, KindFlowLog, KindTrafficMirrorSession, KindPrefixList}
 
 // FlagKind says how the AWS CLI reads a flag's value into the request.
 type FlagKind uint8
@@ -142,6 +143,21 @@ var actions = []Action{
 	{Name: "DeleteTags", Kinds: Kinds, Request: newRequest[DeleteTagsRequest], Flags: []Flag{
 		{"resources", "the resources' ids", FlagStrings, "Resources"},
 		{"tags", "the tags as JSON (a Key alone: whatever its value); none: every tag", FlagJSON, "Tags"},
+	}},
+	{Name: "CreateManagedPrefixList", Kinds: []string{KindPrefixList}, Request: newRequest[CreateManagedPrefixListRequest], Flags: []Flag{
+		{"prefix-list-name", "the list's name, which is its id in a lab", FlagString, "PrefixListName"},
+		{"address-family", "IPv4 or IPv6", FlagString, "AddressFamily"},
+		{"max-entries", "the most entries it may hold (rules using it count it)", FlagInt, "MaxEntries"},
+		{"entries", "EC2's Entries as JSON: [{\"Cidr\": \"10.0.0.0/8\"}]", FlagJSON, "Entries"},
+	}},
+	{Name: "ModifyManagedPrefixList", Kinds: []string{KindPrefixList}, Request: newRequest[ModifyManagedPrefixListRequest], Flags: []Flag{
+		{"prefix-list-id", "the prefix list", FlagString, "PrefixListId"},
+		{"max-entries", "a new maximum", FlagInt, "MaxEntries"},
+		{"add-entries", "entries to add, as JSON", FlagJSON, "AddEntries"},
+		{"remove-entries", "entries to remove, as JSON", FlagJSON, "RemoveEntries"},
+	}},
+	{Name: "DeleteManagedPrefixList", Kinds: []string{KindPrefixList}, Request: newRequest[DeleteManagedPrefixListRequest], Flags: []Flag{
+		{"prefix-list-id", "the prefix list", FlagString, "PrefixListId"},
 	}},
 	// CreateFlowLogs acts on what it logs.
 	{Name: "CreateFlowLogs", Kinds: []string{KindVPC, KindSubnet, KindNetworkInterface}, Request: newRequest[CreateFlowLogsRequest], Flags: []Flag{

@@ -136,7 +136,7 @@ type DescribeTagsRequest struct {
 func KindOf(id string) string {
 	for _, k := range []struct{ prefix, kind string }{
 		{"sg-", KindSecurityGroup}, {"acl-", KindNetworkACL}, {"subnet-", KindSubnet}, {"vpc-", KindVPC},
-		{"eni-", KindNetworkInterface}, {"fl-", KindFlowLog}, {"tms-", KindTrafficMirrorSession},
+		{"eni-", KindNetworkInterface}, {"fl-", KindFlowLog}, {"tms-", KindTrafficMirrorSession}, {"pl-", KindPrefixList},
 	} {
 		if len(id) > len(k.prefix) && id[:len(k.prefix)] == k.prefix {
 			return k.kind

@@ -243,3 +243,37 @@ type DeleteTagsRequest struct {
 	Resources []string    `json:"Resources" query:"ResourceId"`
 	Tags      []DeleteTag `json:"Tags,omitempty" query:"Tag"`
 }
+
+// PrefixListEntry is one CIDR of a managed prefix list.
+type PrefixListEntry struct {
+	Cidr        string `json:"Cidr"`
+	Description string `json:"Description,omitempty"`
+}
+
+// CreateManagedPrefixListRequest is the request of
+// CreateManagedPrefixList. In a lab a prefix list's name is its id.
+type CreateManagedPrefixListRequest struct {
+	PrefixListName    string             `json:"PrefixListName"`
+	AddressFamily     string             `json:"AddressFamily"`
+	MaxEntries        int                `json:"MaxEntries"`
+	Entries           []PrefixListEntry  `json:"Entries,omitempty" query:"Entry"`
+	ClientToken       string             `json:"ClientToken,omitempty"`
+	TagSpecifications []TagSpecification `json:"TagSpecifications,omitempty" query:"TagSpecification"`
+}
+
+// ModifyManagedPrefixListRequest is the request of
+// ModifyManagedPrefixList.
+type ModifyManagedPrefixListRequest struct {
+	PrefixListId   string            `json:"PrefixListId"`
+	CurrentVersion int               `json:"CurrentVersion,omitempty"`
+	PrefixListName string            `json:"PrefixListName,omitempty"`
+	MaxEntries     int               `json:"MaxEntries,omitempty"`
+	AddEntries     []PrefixListEntry `json:"AddEntries,omitempty" query:"AddEntry"`
+	RemoveEntries  []PrefixListEntry `json:"RemoveEntries,omitempty" query:"RemoveEntry"`
+}
+
+// DeleteManagedPrefixListRequest is the request of
+// DeleteManagedPrefixList.
+type DeleteManagedPrefixListRequest struct {
+	PrefixListId string `json:"PrefixListId"`
+}

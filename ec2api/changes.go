@@ -66,6 +66,11 @@ type createFlowLogsResponse struct {
 	Unsuccessful struct{} `xml:"unsuccessful"`
 }
 
+type prefixListResponse struct {
+	meta
+	PrefixList xmlPrefixList `xml:"prefixList"`
+}
+
 type createNetworkAclResponse struct {
 	meta
 	NetworkAcl xmlNetworkAcl `xml:"networkAcl"`
@@ -99,6 +104,16 @@ func changeResponse(action string, resp any, l *lab.Lab) body {
 		return &createFlowLogsResponse{FlowLogIds: ids}
 	case "DeleteFlowLogs":
 		return &deleteFlowLogsResponse{}
+	case "CreateManagedPrefixList", "ModifyManagedPrefixList", "DeleteManagedPrefixList":
+		id, _ := m["PrefixListId"].(string)
+		max, _ := m["MaxEntries"].(int)
+		fam := "IPv4"
+		if v6, _ := m["IPv6"].(bool); v6 {
+			fam = "IPv6"
+		}
+		state := map[string]string{"CreateManagedPrefixList": "create-complete", "ModifyManagedPrefixList": "modify-complete", "DeleteManagedPrefixList": "delete-complete"}[action]
+		return &prefixListResponse{PrefixList: xmlPrefixList{PrefixListId: id, PrefixListName: id, AddressFamily: fam, MaxEntries: max,
+			PrefixListArn: authz.ARN(l.VPC.Region, l.VPC.AccountID, ec2.KindPrefixList, id), OwnerId: l.VPC.AccountID, State: state, Version: 1}}
 	case "CreateNetworkAcl":
 		id, _ := m["NetworkAclId"].(string)
 		return &createNetworkAclResponse{NetworkAcl: xmlNetworkAcl{NetworkAclId: id, VpcId: l.VPC.ID, OwnerId: l.VPC.AccountID,

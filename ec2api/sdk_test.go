@@ -673,3 +673,37 @@ func TestTags(t *testing.T) {
 		t.Errorf("web1's tags: %+v", inst.Tags)
 	}
 }
+
+func TestManagedPrefixLists(t *testing.T) {
+	e := start(t)
+	c := e.client(adminKey, adminSecret)
+	ctx := context.Background()
+	cr := must(c.CreateManagedPrefixList(ctx, &sdk.CreateManagedPrefixListInput{PrefixListName: aws.String("pl-partners"), AddressFamily: aws.String("IPv4"),
+		MaxEntries: aws.Int32(3), Entries: []types.AddPrefixListEntry{{Cidr: aws.String("192.0.2.0/24"), Description: aws.String("partner a")}}}))
+	if aws.ToString(cr.PrefixList.PrefixListId) != "pl-partners" || aws.ToInt32(cr.PrefixList.MaxEntries) != 3 {
+		t.Errorf("CreateManagedPrefixList: %+v", cr.PrefixList)
+	}
+	must(c.ModifyManagedPrefixList(ctx, &sdk.ModifyManagedPrefixListInput{PrefixListId: aws.String("pl-partners"),
+		AddEntries:    []types.AddPrefixListEntry{{Cidr: aws.String("198.51.100.0/24")}},
+		RemoveEntries: []types.RemovePrefixListEntry{{Cidr: aws.String("192.0.2.0/24")}}}))
+	got := must(c.GetManagedPrefixListEntries(ctx, &sdk.GetManagedPrefixListEntriesInput{PrefixListId: aws.String("pl-partners")}))
+	if len(got.Entries) != 1 || aws.ToString(got.Entries[0].Cidr) != "198.51.100.0/24" {
+		t.Errorf("entries: %+v", got.Entries)
+	}
+	_, err := c.ModifyManagedPrefixList(ctx, &sdk.ModifyManagedPrefixListInput{PrefixListId: aws.String("pl-partners"), AddEntries: []types.AddPrefixListEntry{
+		{Cidr: aws.String("10.1.0.0/16")}, {Cidr: aws.String("10.2.0.0/16")}, {Cidr: aws.String("10.3.0.0/16")}}})
+	wantCode(t, "past MaxEntries", err, "PrefixListMaxEntriesExceeded")
+	// A rule naming it holds it; the rule gone, it may go.
+	must(c.AuthorizeSecurityGroupIngress(ctx, &sdk.AuthorizeSecurityGroupIngressInput{GroupId: aws.String("sg-db"), IpPermissions: []types.IpPermission{
+		{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(5432), ToPort: aws.Int32(5432), PrefixListIds: []types.PrefixListId{{PrefixListId: aws.String("pl-partners")}}}}}))
+	_, err = c.DeleteManagedPrefixList(ctx, &sdk.DeleteManagedPrefixListInput{PrefixListId: aws.String("pl-partners")})
+	wantCode(t, "deleting a list in use", err, "DependencyViolation")
+	_, err = c.DeleteManagedPrefixList(ctx, &sdk.DeleteManagedPrefixListInput{PrefixListId: aws.String("pl-nope")})
+	wantCode(t, "deleting an unknown list", err, "InvalidPrefixListID.NotFound")
+	must(c.RevokeSecurityGroupIngress(ctx, &sdk.RevokeSecurityGroupIngressInput{GroupId: aws.String("sg-db"), IpPermissions: []types.IpPermission{
+		{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(5432), ToPort: aws.Int32(5432), PrefixListIds: []types.PrefixListId{{PrefixListId: aws.String("pl-partners")}}}}}))
+	must(c.DeleteManagedPrefixList(ctx, &sdk.DeleteManagedPrefixListInput{PrefixListId: aws.String("pl-partners")}))
+	if e.lab.Lab().PrefixList("pl-partners") != nil {
+		t.Error("pl-partners is still there")
+	}
+}
