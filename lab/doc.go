@@ -59,8 +59,9 @@
 // gives id.
 //
 // Values: protocol is tcp, udp, icmp, icmpv6, all (or -1), or an IANA number
-// 0-255. ports is a port, a range such as 1024-65535, or all; it is allowed
-// for tcp and udp only and defaults to all. icmp_type and icmp_code are
+// 0-255. ports is a port, a range such as 1024-65535, or all; it defaults
+// to all; for protocols other than tcp, udp, icmp and icmpv6 it is taken and
+// ignored, as EC2 does (the rule covers every port). icmp_type and icmp_code are
 // 0-255 or -1 (any, the default), for icmp and icmpv6 only; a type of -1
 // requires a code of -1. A CIDR is IPv4 or IPv6 and has its host bits
 // cleared (10.1.2.3/16 reads as 10.1.0.0/16). Durations are written like 30s
