@@ -33,6 +33,7 @@ const (
 	KindSubnet               = ec2.KindSubnet
 	KindFlowLog              = ec2.KindFlowLog
 	KindTrafficMirrorSession = ec2.KindTrafficMirrorSession
+	KindPrefixList           = ec2.KindPrefixList
 )
 
 // ActionInfo describes one action.

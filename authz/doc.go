@@ -54,6 +54,18 @@
 // Unknown keys are errors; every error names the file, line, column and
 // field, such as principals[bob].policies[0].Statement[0].Action.
 //
+// A principal may also have access_key_id and secret_access_key, an AWS
+// access key pair (AKIA… of 16-128 upper-case letters and digits; a
+// secret of at least 16 printable characters), with which it signs
+// requests to EC2's Query API (package ec2api) with Signature Version 4;
+// a principal with a key pair alone needs no token:
+//
+//	principals:
+//	  - name: dave                      # the aws CLI, boto3, Terraform
+//	    access_key_id: AKIAVPCLABDAVE000001
+//	    secret_access_key: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+//	    roles: [network-admin]
+//
 // Load refuses the file unless it is a regular file owned by the user
 // vpclab runs as, without permissions for group or others, as ssh refuses
 // a private key: "principals.yaml: permissions 0644 are too open: ...;
@@ -78,8 +90,9 @@
 // The built-in roles are policy documents in roles/*.json of vpclab's
 // source, built into the binary:
 //
-//	network-admin      security-group rules and which groups an interface has,
-//	                   network-ACL entries and associations, flow logs, traffic
+//	network-admin      security groups (create, delete, their rules and
+//	                   descriptions) and which groups an interface has, network
+//	                   ACLs (create, delete, entries, associations), flow logs, traffic
 //	                   mirroring, vpclab:ApplyLab, vpclab:Capture, and every read
 //	instance-operator  ec2:ModifyNetworkInterfaceAttribute (attach existing groups
 //	                   to interfaces), ec2:StartInstances, ec2:StopInstances, and

@@ -312,12 +312,15 @@ func TestActions(t *testing.T) {
 	want := []string{
 		AuthorizeSecurityGroupIngress, AuthorizeSecurityGroupEgress, RevokeSecurityGroupIngress, RevokeSecurityGroupEgress,
 		CreateNetworkAclEntry, ReplaceNetworkAclEntry, DeleteNetworkAclEntry, ReplaceNetworkAclAssociation,
-		ModifyNetworkInterfaceAttribute, "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", CreateFlowLogs, DeleteFlowLogs, CreateTrafficMirrorSession, DeleteTrafficMirrorSession,
+		ModifyNetworkInterfaceAttribute, "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup",
+		"ec2:ModifySecurityGroupRules", "ec2:UpdateSecurityGroupRuleDescriptionsIngress", "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
+		"ec2:CreateNetworkAcl", "ec2:DeleteNetworkAcl", "ec2:CreateTags", "ec2:DeleteTags",
+		"ec2:CreateManagedPrefixList", "ec2:ModifyManagedPrefixList", "ec2:DeleteManagedPrefixList", CreateFlowLogs, DeleteFlowLogs, CreateTrafficMirrorSession, DeleteTrafficMirrorSession,
 		StartInstances, StopInstances,
 		DescribeSecurityGroups, DescribeNetworkAcls, DescribeNetworkInterfaces, DescribeInstances, DescribeFlowLogs,
 		"ec2:DescribeSecurityGroupRules", "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeRouteTables",
 		"ec2:DescribeManagedPrefixLists", "ec2:GetManagedPrefixListEntries", "ec2:DescribeAvailabilityZones",
-		"ec2:DescribeRegions", "ec2:DescribeAccountAttributes",
+		"ec2:DescribeRegions", "ec2:DescribeAccountAttributes", "ec2:DescribeTags",
 		ApplyLab, GetStatus, Capture,
 	}
 	got := Actions()

@@ -9,8 +9,9 @@ import (
 // The built-in roles. Their policies are the JSON files under roles/ in
 // vpclab's source, built into the binary.
 const (
-	// RoleNetworkAdmin changes security groups (their rules, and which
-	// groups an interface has), network ACLs (entries and associations),
+	// RoleNetworkAdmin creates, changes and deletes security groups
+	// (their rules, and which groups an interface has) and network ACLs
+	// (their entries and associations),
 	// flow logs and traffic mirroring; replaces the whole lab policy
 	// (vpclab:ApplyLab); captures packets; reads everything.
 	RoleNetworkAdmin = "network-admin"
@@ -19,7 +20,7 @@ const (
 	// their connection-tracking timeouts), starts and stops instances and
 	// reads everything; no statement allows it to change a rule.
 	RoleInstanceOperator = "instance-operator"
-	// RoleViewer reads: the Describe actions and vpclab:GetStatus.
+	// RoleViewer reads: the Describe and Get actions and vpclab:GetStatus.
 	RoleViewer = "viewer"
 )
 

@@ -83,6 +83,12 @@ func Do(cur *lab.Lab, c Change) (*lab.Lab, any, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// Tags go with what they tag.
+	for id := range next.Tags {
+		if !next.Taggable(id) {
+			delete(next.Tags, id)
+		}
+	}
 	// Flow-log formats are checked here, on the lab before it is written
 	// out, so that messages cite the user's lines (a new flow log has
 	// none), not the intermediate file's.
@@ -196,6 +202,24 @@ func changeOf(a *ec2.Action, req any) Change {
 		return &CreateSecurityGroup{c, *r}
 	case *ec2.DeleteSecurityGroupRequest:
 		return &DeleteSecurityGroup{c, *r}
+	case *ec2.CreateNetworkAclRequest:
+		return &CreateNetworkAcl{c, *r}
+	case *ec2.DeleteNetworkAclRequest:
+		return &DeleteNetworkAcl{c, *r}
+	case *ec2.ModifySecurityGroupRulesRequest:
+		return &ModifySecurityGroupRules{c, *r}
+	case *ec2.UpdateSecurityGroupRuleDescriptionsRequest:
+		return &UpdateSecurityGroupRuleDescriptions{c, *r, egress}
+	case *ec2.CreateManagedPrefixListRequest:
+		return &CreateManagedPrefixList{c, *r}
+	case *ec2.ModifyManagedPrefixListRequest:
+		return &ModifyManagedPrefixList{c, *r}
+	case *ec2.DeleteManagedPrefixListRequest:
+		return &DeleteManagedPrefixList{c, *r}
+	case *ec2.CreateTagsRequest:
+		return &CreateTags{c, *r}
+	case *ec2.DeleteTagsRequest:
+		return &DeleteTags{c, *r}
 	case *ec2.CreateFlowLogsRequest:
 		return &CreateFlowLogs{c, *r}
 	case *ec2.DeleteFlowLogsRequest:

@@ -40,6 +40,9 @@ func (c *CreateSecurityGroup) apply(l *lab.Lab) (any, error) {
 	}
 	l.SecurityGroups = append(l.SecurityGroups, &sg.Group{ID: c.GroupName, Description: c.Description,
 		Egress: sg.DefaultEgress(l.VPC.IPv6CIDR.IsValid())})
+	if err := tagSpecs(l, c.GroupName, c.TagSpecifications); err != nil {
+		return nil, err
+	}
 	return map[string]any{"GroupId": c.GroupName}, nil
 }
 

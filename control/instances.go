@@ -90,3 +90,14 @@ func (a *api) instances(q *request, api string, data []byte) {
 	}
 	writeJSON(q.w, http.StatusOK, map[string]any{key: out})
 }
+
+// SetInstanceState starts (running) or stops an instance of x, as
+// StartInstances and StopInstances do, serialised with every change of
+// the lab (ApplyChange's lock); it returns the previous state. For every
+// API of the running lab (package ec2api's too); authorisation and the
+// audit log are the caller's.
+func SetInstanceState(x Lab, name string, running bool) (previous string, err error) {
+	changeMu.Lock()
+	defer changeMu.Unlock()
+	return x.SetInstanceState(name, running)
+}

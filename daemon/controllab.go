@@ -66,6 +66,10 @@ func (e ec2Lab) Change(c change.Change) (any, error) { return control.ApplyChang
 
 func (e ec2Lab) InstanceState(name string) string { return e.x.InstanceState(name) }
 
+func (e ec2Lab) SetInstanceState(name string, running bool) (string, error) {
+	return control.SetInstanceState(e.x, name, running)
+}
+
 // topologyError is live's wiring error, also matching control's.
 type topologyError struct{ err error }
 

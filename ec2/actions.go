@@ -21,11 +21,12 @@ const (
 	KindSubnet               = "subnet"
 	KindFlowLog              = "vpc-flow-log"
 	KindTrafficMirrorSession = "traffic-mirror-session"
+	KindPrefixList           = "prefix-list"
 )
 
 // Kinds lists every kind of resource.
 var Kinds = []string{KindSecurityGroup, KindNetworkACL, KindNetworkInterface, KindInstance,
-	KindVPC, KindSubnet, KindFlowLog, KindTrafficMirrorSession}
+	KindVPC, KindSubnet, KindFlowLog, KindTrafficMirrorSession, KindPrefixList}
 
 // FlagKind says how the AWS CLI reads a flag's value into the request.
 type FlagKind uint8
@@ -119,6 +120,45 @@ var actions = []Action{
 		{"group-id", "the security group", FlagString, "GroupId"},
 		{"group-name", "the security group, by name (in a lab, its id)", FlagString, "GroupName"},
 	}},
+	{Name: "ModifySecurityGroupRules", Kinds: []string{KindSecurityGroup}, Request: newRequest[ModifySecurityGroupRulesRequest], Flags: []Flag{
+		{"group-id", "the security group", FlagString, "GroupId"},
+		{"security-group-rules", "EC2's SecurityGroupRules (id and new rule) as JSON", FlagJSON, "SecurityGroupRules"},
+	}},
+	{Name: "UpdateSecurityGroupRuleDescriptionsIngress", Kinds: []string{KindSecurityGroup}, Request: newRequest[UpdateSecurityGroupRuleDescriptionsRequest], Flags: descFlags()},
+	{Name: "UpdateSecurityGroupRuleDescriptionsEgress", Kinds: []string{KindSecurityGroup}, Request: newRequest[UpdateSecurityGroupRuleDescriptionsRequest], Flags: descFlags()},
+	// CreateNetworkAcl acts on the VPC (and, in IAM, the new ACL).
+	{Name: "CreateNetworkAcl", Kinds: []string{KindNetworkACL, KindVPC}, Request: newRequest[CreateNetworkAclRequest], Flags: []Flag{
+		{"vpc-id", "the VPC (the lab's)", FlagString, "VpcId"},
+	}},
+	{Name: "DeleteNetworkAcl", Kinds: []string{KindNetworkACL}, Request: newRequest[DeleteNetworkAclRequest], Flags: []Flag{
+		{"network-acl-id", "the network ACL", FlagString, "NetworkAclId"},
+	}},
+	// CreateTags and DeleteTags act on the resources they tag, of any
+	// kind (the kind an id's prefix says: sg-, acl-, subnet-, vpc-, eni-,
+	// fl-; else an instance).
+	{Name: "CreateTags", Kinds: Kinds, Request: newRequest[CreateTagsRequest], Flags: []Flag{
+		{"resources", "the resources' ids", FlagStrings, "Resources"},
+		{"tags", "EC2's Tags as JSON: [{\"Key\": \"Name\", \"Value\": \"web\"}]", FlagJSON, "Tags"},
+	}},
+	{Name: "DeleteTags", Kinds: Kinds, Request: newRequest[DeleteTagsRequest], Flags: []Flag{
+		{"resources", "the resources' ids", FlagStrings, "Resources"},
+		{"tags", "the tags as JSON (a Key alone: whatever its value); none: every tag", FlagJSON, "Tags"},
+	}},
+	{Name: "CreateManagedPrefixList", Kinds: []string{KindPrefixList}, Request: newRequest[CreateManagedPrefixListRequest], Flags: []Flag{
+		{"prefix-list-name", "the list's name, which is its id in a lab", FlagString, "PrefixListName"},
+		{"address-family", "IPv4 or IPv6", FlagString, "AddressFamily"},
+		{"max-entries", "the most entries it may hold (rules using it count it)", FlagInt, "MaxEntries"},
+		{"entries", "EC2's Entries as JSON: [{\"Cidr\": \"10.0.0.0/8\"}]", FlagJSON, "Entries"},
+	}},
+	{Name: "ModifyManagedPrefixList", Kinds: []string{KindPrefixList}, Request: newRequest[ModifyManagedPrefixListRequest], Flags: []Flag{
+		{"prefix-list-id", "the prefix list", FlagString, "PrefixListId"},
+		{"max-entries", "a new maximum", FlagInt, "MaxEntries"},
+		{"add-entries", "entries to add, as JSON", FlagJSON, "AddEntries"},
+		{"remove-entries", "entries to remove, as JSON", FlagJSON, "RemoveEntries"},
+	}},
+	{Name: "DeleteManagedPrefixList", Kinds: []string{KindPrefixList}, Request: newRequest[DeleteManagedPrefixListRequest], Flags: []Flag{
+		{"prefix-list-id", "the prefix list", FlagString, "PrefixListId"},
+	}},
 	// CreateFlowLogs acts on what it logs.
 	{Name: "CreateFlowLogs", Kinds: []string{KindVPC, KindSubnet, KindNetworkInterface}, Request: newRequest[CreateFlowLogsRequest], Flags: []Flag{
 		{"resource-type", "VPC, Subnet or NetworkInterface", FlagString, "ResourceType"},
@@ -158,6 +198,7 @@ var actions = []Action{
 	{Name: "DescribeAvailabilityZones", Kinds: []string{KindVPC}, ReadOnly: true},
 	{Name: "DescribeRegions", Kinds: []string{KindVPC}, ReadOnly: true},
 	{Name: "DescribeAccountAttributes", Kinds: []string{KindVPC}, ReadOnly: true},
+	{Name: "DescribeTags", Kinds: []string{KindVPC}, ReadOnly: true},
 }
 
 func sgFlags(revoke bool) []Flag {
@@ -174,6 +215,14 @@ func sgFlags(revoke bool) []Flag {
 		f = append(f, Flag{"security-group-rule-ids", "the rules to revoke, by id", FlagStrings, "SecurityGroupRuleIds"})
 	}
 	return f
+}
+
+func descFlags() []Flag {
+	return []Flag{
+		{"group-id", "the security group", FlagString, "GroupId"},
+		{"ip-permissions", "the rules, with their new descriptions, as EC2's IpPermissions JSON", FlagJSON, "IpPermissions"},
+		{"security-group-rule-descriptions", "SecurityGroupRuleId and Description pairs as JSON", FlagJSON, "SecurityGroupRuleDescriptions"},
+	}
 }
 
 func naclEntryFlags() []Flag {

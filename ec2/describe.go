@@ -123,3 +123,24 @@ type DescribeRegionsRequest struct {
 type DescribeAccountAttributesRequest struct {
 	AttributeNames []string `json:"AttributeNames,omitempty" query:"AttributeName"`
 }
+
+// DescribeTagsRequest is the request of DescribeTags.
+type DescribeTagsRequest struct {
+	Filters []Filter `json:"Filters,omitempty" query:"Filter"`
+	Page
+}
+
+// KindOf is the kind of resource an id names, by its prefix: sg-, acl-,
+// subnet-, vpc-, eni-, fl-, tms-; any other id is an instance's (a lab
+// instance's id is its name).
+func KindOf(id string) string {
+	for _, k := range []struct{ prefix, kind string }{
+		{"sg-", KindSecurityGroup}, {"acl-", KindNetworkACL}, {"subnet-", KindSubnet}, {"vpc-", KindVPC},
+		{"eni-", KindNetworkInterface}, {"fl-", KindFlowLog}, {"tms-", KindTrafficMirrorSession}, {"pl-", KindPrefixList},
+	} {
+		if len(id) > len(k.prefix) && id[:len(k.prefix)] == k.prefix {
+			return k.kind
+		}
+	}
+	return KindInstance
+}

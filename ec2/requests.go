@@ -120,9 +120,10 @@ type DeleteFlowLogsRequest struct {
 // CreateSecurityGroupRequest is the request of CreateSecurityGroup. In a
 // lab a group's name is its id: GroupName becomes the new group's id.
 type CreateSecurityGroupRequest struct {
-	GroupName   string `json:"GroupName"`
-	Description string `json:"Description" query:"GroupDescription"`
-	VpcId       string `json:"VpcId,omitempty"`
+	GroupName         string             `json:"GroupName"`
+	Description       string             `json:"Description" query:"GroupDescription"`
+	VpcId             string             `json:"VpcId,omitempty"`
+	TagSpecifications []TagSpecification `json:"TagSpecifications,omitempty" query:"TagSpecification"`
 }
 
 // DeleteSecurityGroupRequest is the request of DeleteSecurityGroup: the
@@ -130,4 +131,149 @@ type CreateSecurityGroupRequest struct {
 type DeleteSecurityGroupRequest struct {
 	GroupId   string `json:"GroupId,omitempty"`
 	GroupName string `json:"GroupName,omitempty"`
+}
+
+// CreateNetworkAclRequest is the request of CreateNetworkAcl.
+type CreateNetworkAclRequest struct {
+	VpcId             string             `json:"VpcId"`
+	ClientToken       string             `json:"ClientToken,omitempty"`
+	TagSpecifications []TagSpecification `json:"TagSpecifications,omitempty" query:"TagSpecification"`
+}
+
+// DeleteNetworkAclRequest is the request of DeleteNetworkAcl.
+type DeleteNetworkAclRequest struct {
+	NetworkAclId string `json:"NetworkAclId"`
+}
+
+// SecurityGroupRuleRequest is one rule as ModifySecurityGroupRules takes
+// it: a protocol, ports and one peer.
+type SecurityGroupRuleRequest struct {
+	IpProtocol        string `json:"IpProtocol"`
+	FromPort          *int   `json:"FromPort,omitempty"`
+	ToPort            *int   `json:"ToPort,omitempty"`
+	CidrIpv4          string `json:"CidrIpv4,omitempty"`
+	CidrIpv6          string `json:"CidrIpv6,omitempty"`
+	PrefixListId      string `json:"PrefixListId,omitempty"`
+	ReferencedGroupId string `json:"ReferencedGroupId,omitempty"`
+	Description       string `json:"Description,omitempty"`
+}
+
+// Permission is r as an IpPermission of one peer.
+func (r SecurityGroupRuleRequest) Permission() IpPermission {
+	p := IpPermission{IpProtocol: r.IpProtocol, FromPort: r.FromPort, ToPort: r.ToPort}
+	switch {
+	case r.CidrIpv4 != "":
+		p.IpRanges = []IpRange{{CidrIp: r.CidrIpv4, Description: r.Description}}
+	case r.CidrIpv6 != "":
+		p.Ipv6Ranges = []Ipv6Range{{CidrIpv6: r.CidrIpv6, Description: r.Description}}
+	case r.PrefixListId != "":
+		p.PrefixListIds = []PrefixListId{{PrefixListId: r.PrefixListId, Description: r.Description}}
+	case r.ReferencedGroupId != "":
+		p.UserIdGroupPairs = []UserIdGroupPair{{GroupId: r.ReferencedGroupId, Description: r.Description}}
+	}
+	return p
+}
+
+// SecurityGroupRuleUpdate is one rule ModifySecurityGroupRules replaces.
+type SecurityGroupRuleUpdate struct {
+	SecurityGroupRuleId string                   `json:"SecurityGroupRuleId"`
+	SecurityGroupRule   SecurityGroupRuleRequest `json:"SecurityGroupRule"`
+}
+
+// ModifySecurityGroupRulesRequest is the request of
+// ModifySecurityGroupRules.
+type ModifySecurityGroupRulesRequest struct {
+	GroupId            string                    `json:"GroupId"`
+	SecurityGroupRules []SecurityGroupRuleUpdate `json:"SecurityGroupRules" query:"SecurityGroupRule"`
+}
+
+// SecurityGroupRuleDescription is a rule's new description, by id.
+type SecurityGroupRuleDescription struct {
+	SecurityGroupRuleId string `json:"SecurityGroupRuleId"`
+	Description         string `json:"Description"`
+}
+
+// UpdateSecurityGroupRuleDescriptionsRequest is the request of
+// UpdateSecurityGroupRuleDescriptionsIngress and -Egress: rules named by
+// id, or described by IpPermissions carrying the new descriptions.
+type UpdateSecurityGroupRuleDescriptionsRequest struct {
+	GroupId                       string                         `json:"GroupId,omitempty"`
+	GroupName                     string                         `json:"GroupName,omitempty"`
+	IpPermissions                 []IpPermission                 `json:"IpPermissions,omitempty"`
+	SecurityGroupRuleDescriptions []SecurityGroupRuleDescription `json:"SecurityGroupRuleDescriptions,omitempty" query:"SecurityGroupRuleDescription"`
+}
+
+// InstancesRequest is the request of StartInstances and StopInstances. A
+// lab instance's id is its name; Force and Hibernate are accepted and
+// change nothing: a lab instance stops at once.
+type InstancesRequest struct {
+	InstanceIds []string `json:"InstanceIds" query:"InstanceId"`
+	Force       bool     `json:"Force,omitempty"`
+	Hibernate   bool     `json:"Hibernate,omitempty"`
+}
+
+// Tag is one of EC2's tags.
+type Tag struct {
+	Key   string `json:"Key"`
+	Value string `json:"Value"`
+}
+
+// TagSpecification is the tags a create call puts on what it creates.
+type TagSpecification struct {
+	ResourceType string `json:"ResourceType,omitempty"`
+	Tags         []Tag  `json:"Tags,omitempty" query:"Tag"`
+}
+
+// CreateTagsRequest is the request of CreateTags.
+type CreateTagsRequest struct {
+	Resources []string `json:"Resources" query:"ResourceId"`
+	Tags      []Tag    `json:"Tags" query:"Tag"`
+}
+
+// DeleteTag is a tag DeleteTags removes: by key, or by key and value
+// when Value is given.
+type DeleteTag struct {
+	Key   string  `json:"Key"`
+	Value *string `json:"Value,omitempty"`
+}
+
+// DeleteTagsRequest is the request of DeleteTags; without Tags, every
+// tag of the resources goes.
+type DeleteTagsRequest struct {
+	Resources []string    `json:"Resources" query:"ResourceId"`
+	Tags      []DeleteTag `json:"Tags,omitempty" query:"Tag"`
+}
+
+// PrefixListEntry is one CIDR of a managed prefix list.
+type PrefixListEntry struct {
+	Cidr        string `json:"Cidr"`
+	Description string `json:"Description,omitempty"`
+}
+
+// CreateManagedPrefixListRequest is the request of
+// CreateManagedPrefixList. In a lab a prefix list's name is its id.
+type CreateManagedPrefixListRequest struct {
+	PrefixListName    string             `json:"PrefixListName"`
+	AddressFamily     string             `json:"AddressFamily"`
+	MaxEntries        int                `json:"MaxEntries"`
+	Entries           []PrefixListEntry  `json:"Entries,omitempty" query:"Entry"`
+	ClientToken       string             `json:"ClientToken,omitempty"`
+	TagSpecifications []TagSpecification `json:"TagSpecifications,omitempty" query:"TagSpecification"`
+}
+
+// ModifyManagedPrefixListRequest is the request of
+// ModifyManagedPrefixList.
+type ModifyManagedPrefixListRequest struct {
+	PrefixListId   string            `json:"PrefixListId"`
+	CurrentVersion int               `json:"CurrentVersion,omitempty"`
+	PrefixListName string            `json:"PrefixListName,omitempty"`
+	MaxEntries     int               `json:"MaxEntries,omitempty"`
+	AddEntries     []PrefixListEntry `json:"AddEntries,omitempty" query:"AddEntry"`
+	RemoveEntries  []PrefixListEntry `json:"RemoveEntries,omitempty" query:"RemoveEntry"`
+}
+
+// DeleteManagedPrefixListRequest is the request of
+// DeleteManagedPrefixList.
+type DeleteManagedPrefixListRequest struct {
+	PrefixListId string `json:"PrefixListId"`
 }

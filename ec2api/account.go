@@ -215,7 +215,7 @@ func init() {
 				"prefix-list-name": func(p *lab.PrefixList) []string { return one(p.ID) },
 				"owner-id":         func(*lab.PrefixList) []string { return one(l.VPC.AccountID) },
 			},
-			tags: func(*lab.PrefixList) map[string]string { return nil }}
+			tags: func(p *lab.PrefixList) map[string]string { return l.Tags[p.ID] }}
 		picked, next, err := s.pick(r.PrefixListIds, r.Filters, r.Page)
 		if err != nil {
 			return nil, err
@@ -224,7 +224,7 @@ func init() {
 		for _, p := range picked {
 			out.PrefixLists = append(out.PrefixLists, xmlPrefixList{PrefixListId: p.ID, PrefixListName: p.ID,
 				PrefixListArn: authz.ARN(l.VPC.Region, l.VPC.AccountID, "prefix-list", p.ID), AddressFamily: family(p),
-				MaxEntries: p.MaxEntries, OwnerId: l.VPC.AccountID, State: "create-complete", Version: 1})
+				MaxEntries: p.MaxEntries, OwnerId: l.VPC.AccountID, State: "create-complete", Version: 1, TagSet: tagSet(l, p.ID)})
 		}
 		return out, nil
 	})

@@ -5,6 +5,7 @@ import (
 	"github.com/vpclab/vpclab/change"
 	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/nacl"
 )
 
 // The responses of the changes, from change's (JSON-shaped) responses.
@@ -65,6 +66,16 @@ type createFlowLogsResponse struct {
 	Unsuccessful struct{} `xml:"unsuccessful"`
 }
 
+type prefixListResponse struct {
+	meta
+	PrefixList xmlPrefixList `xml:"prefixList"`
+}
+
+type createNetworkAclResponse struct {
+	meta
+	NetworkAcl xmlNetworkAcl `xml:"networkAcl"`
+}
+
 type deleteFlowLogsResponse struct {
 	meta
 	Unsuccessful struct{} `xml:"unsuccessful"`
@@ -93,6 +104,20 @@ func changeResponse(action string, resp any, l *lab.Lab) body {
 		return &createFlowLogsResponse{FlowLogIds: ids}
 	case "DeleteFlowLogs":
 		return &deleteFlowLogsResponse{}
+	case "CreateManagedPrefixList", "ModifyManagedPrefixList", "DeleteManagedPrefixList":
+		id, _ := m["PrefixListId"].(string)
+		max, _ := m["MaxEntries"].(int)
+		fam := "IPv4"
+		if v6, _ := m["IPv6"].(bool); v6 {
+			fam = "IPv6"
+		}
+		state := map[string]string{"CreateManagedPrefixList": "create-complete", "ModifyManagedPrefixList": "modify-complete", "DeleteManagedPrefixList": "delete-complete"}[action]
+		return &prefixListResponse{PrefixList: xmlPrefixList{PrefixListId: id, PrefixListName: id, AddressFamily: fam, MaxEntries: max,
+			PrefixListArn: authz.ARN(l.VPC.Region, l.VPC.AccountID, ec2.KindPrefixList, id), OwnerId: l.VPC.AccountID, State: state, Version: 1}}
+	case "CreateNetworkAcl":
+		id, _ := m["NetworkAclId"].(string)
+		return &createNetworkAclResponse{NetworkAcl: xmlNetworkAcl{NetworkAclId: id, VpcId: l.VPC.ID, OwnerId: l.VPC.AccountID,
+			EntrySet: entries(&nacl.ACL{ID: id}, l.VPC.IPv6CIDR.IsValid())}}
 	}
 	return &returnResponse{Return: true}
 }

@@ -129,7 +129,7 @@ func init() {
 		}
 		s := selection[*sg.Group]{items: l.SecurityGroups, id: func(g *sg.Group) string { return g.ID }, idParam: "GroupId",
 			notFound: notFound("InvalidGroup.NotFound", "security group"), filters: filters,
-			tags: func(*sg.Group) map[string]string { return nil }}
+			tags: func(g *sg.Group) map[string]string { return l.Tags[g.ID] }}
 		// In a lab a group's name is its id.
 		ids := slices.Concat(r.GroupIds, r.GroupNames)
 		groups, next, err := s.pick(ids, r.Filters, r.Page)
@@ -141,7 +141,7 @@ func init() {
 			out.SecurityGroups = append(out.SecurityGroups, xmlSecurityGroup{OwnerId: l.VPC.AccountID, GroupId: g.ID, GroupName: g.ID,
 				GroupDescription: g.Description, VpcId: l.VPC.ID,
 				IpPermissions: permissions(g.Ingress, l.VPC.AccountID), IpPermissionsEgress: permissions(g.Egress, l.VPC.AccountID),
-				SecurityGroupArn: authz.ARN(l.VPC.Region, l.VPC.AccountID, ec2.KindSecurityGroup, g.ID)})
+				SecurityGroupArn: authz.ARN(l.VPC.Region, l.VPC.AccountID, ec2.KindSecurityGroup, g.ID), TagSet: tagSet(l, g.ID)})
 		}
 		return out, nil
 	})

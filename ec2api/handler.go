@@ -30,6 +30,9 @@ type Lab interface {
 	// InstanceState is "running" or "stopped"; empty for no such
 	// instance.
 	InstanceState(name string) string
+	// SetInstanceState starts (running) or stops an instance, serialised
+	// with the lab's changes, and returns its previous state.
+	SetInstanceState(name string, running bool) (previous string, err error)
 }
 
 // Options configure the endpoint.
@@ -215,6 +218,9 @@ func (s *server) serve(c *call) error {
 		return s.read(c, d, params)
 	}
 	a, ok := ec2.LookupAction(c.action)
+	if ok && a.Name == c.action && (a.Name == "StartInstances" || a.Name == "StopInstances") {
+		return s.instances(c, a, params)
+	}
 	if !ok || a.Name != c.action || a.Request == nil {
 		return errorf(http.StatusBadRequest, "InvalidAction", fmt.Sprintf("The action %s is not valid for this web service (vpclab serves %s)", c.action, strings.Join(Actions(), ", ")))
 	}
@@ -322,7 +328,7 @@ func (s *server) read(c *call, d describer, params map[string]string) error {
 func Actions() []string {
 	var out []string
 	for _, a := range ec2.Actions() {
-		if _, ok := describers[a.Name]; ok || a.Request != nil {
+		if _, ok := describers[a.Name]; ok || a.Request != nil || a.Name == "StartInstances" || a.Name == "StopInstances" {
 			out = append(out, a.Name)
 		}
 	}

@@ -1,6 +1,7 @@
 package ec2api
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -301,7 +302,8 @@ func interfaceXML(l *lab.Lab, e *lab.Interface) xmlNetworkInterface {
 			InstanceOwnerId: l.VPC.AccountID, DeviceIndex: index, Status: "attached", DeleteOnTermination: index == 0},
 		PrivateIpAddressesSet: []xmlPrivateIp{{PrivateIpAddress: e.IP.String(), Primary: true}},
 		ConnectionTrackingConfiguration: xmlConntrack{TcpEstablishedTimeout: int(e.Conntrack.TCPEstablished.Seconds()),
-			UdpStreamTimeout: int(e.Conntrack.UDPStream.Seconds()), UdpTimeout: int(e.Conntrack.UDP.Seconds())}}
+			UdpStreamTimeout: int(e.Conntrack.UDPStream.Seconds()), UdpTimeout: int(e.Conntrack.UDP.Seconds())},
+		TagSet: tagSet(l, e.ID)}
 	for _, ip := range e.SecondaryIPs {
 		out.PrivateIpAddressesSet = append(out.PrivateIpAddressesSet, xmlPrivateIp{PrivateIpAddress: ip.String()})
 	}
@@ -340,7 +342,7 @@ func init() {
 				"is-default": func(*lab.VPC) []string { return one("false") },
 				"owner-id":   func(x *lab.VPC) []string { return one(x.AccountID) },
 			},
-			tags: func(*lab.VPC) map[string]string { return nil }}
+			tags: func(x *lab.VPC) map[string]string { return l.Tags[x.ID] }}
 		picked, next, err := s.pick(r.VpcIds, r.Filters, r.Page)
 		if err != nil {
 			return nil, err
@@ -349,7 +351,7 @@ func init() {
 		for _, x := range picked {
 			xv := xmlVpc{VpcId: x.ID, OwnerId: x.AccountID, State: "available", CidrBlock: x.CIDR.String(),
 				CidrBlockAssociationSet: []xmlCidrAssociation{{AssociationId: "vpc-cidr-assoc-" + x.ID, CidrBlock: x.CIDR.String(), CidrBlockState: xmlState{"associated"}}},
-				DhcpOptionsId:           "default", InstanceTenancy: "default"}
+				DhcpOptionsId:           "default", InstanceTenancy: "default", TagSet: tagSet(l, x.ID)}
 			if x.IPv6CIDR.IsValid() {
 				xv.Ipv6CidrBlockAssociationSet = []xmlIpv6Association{{AssociationId: "vpc-cidr-assoc-ipv6-" + x.ID, Ipv6CidrBlock: x.IPv6CIDR.String(), Ipv6CidrBlockState: xmlState{"associated"}}}
 			}
@@ -373,7 +375,7 @@ func init() {
 				"map-public-ip-on-launch": func(x *lab.Subnet) []string { return one(boolString(x.Public)) },
 				"owner-id":                func(*lab.Subnet) []string { return one(l.VPC.AccountID) },
 			},
-			tags: func(*lab.Subnet) map[string]string { return nil }}
+			tags: func(x *lab.Subnet) map[string]string { return l.Tags[x.ID] }}
 		picked, next, err := s.pick(r.SubnetIds, r.Filters, r.Page)
 		if err != nil {
 			return nil, err
@@ -382,7 +384,7 @@ func init() {
 		for _, x := range picked {
 			xs := xmlSubnet{SubnetId: x.ID, SubnetArn: authz.ARN(l.VPC.Region, l.VPC.AccountID, ec2.KindSubnet, x.ID), State: "available",
 				VpcId: l.VPC.ID, OwnerId: l.VPC.AccountID, CidrBlock: x.CIDR.String(), AvailableIpAddressCount: availableAddresses(l, x),
-				AvailabilityZone: x.AvailabilityZone, AvailabilityZoneId: x.AZID, MapPublicIpOnLaunch: x.Public}
+				AvailabilityZone: x.AvailabilityZone, AvailabilityZoneId: x.AZID, MapPublicIpOnLaunch: x.Public, TagSet: tagSet(l, x.ID)}
 			if x.IPv6CIDR.IsValid() {
 				xs.Ipv6CidrBlockAssociationSet = []xmlIpv6Association{{AssociationId: "subnet-cidr-assoc-" + x.ID, Ipv6CidrBlock: x.IPv6CIDR.String(), Ipv6CidrBlockState: xmlState{"associated"}}}
 			}
@@ -419,7 +421,7 @@ func init() {
 					return out
 				},
 			},
-			tags: func(*nacl.ACL) map[string]string { return nil }}
+			tags: func(a *nacl.ACL) map[string]string { return l.Tags[a.ID] }}
 		picked, next, err := s.pick(r.NetworkAclIds, r.Filters, r.Page)
 		if err != nil {
 			return nil, err
@@ -427,7 +429,7 @@ func init() {
 		out := &describeNetworkAclsResponse{NextToken: next, NetworkAcls: []xmlNetworkAcl{}}
 		for _, a := range picked {
 			xa := xmlNetworkAcl{NetworkAclId: a.ID, VpcId: l.VPC.ID, IsDefault: a.ID == nacl.DefaultACLID, OwnerId: l.VPC.AccountID,
-				EntrySet: entries(a, l.VPC.IPv6CIDR.IsValid())}
+				EntrySet: entries(a, l.VPC.IPv6CIDR.IsValid()), TagSet: tagSet(l, a.ID)}
 			for _, sub := range subnetsOf(a) {
 				xa.AssociationSet = append(xa.AssociationSet, xmlAclAssociation{NetworkAclAssociationId: change.AssociationID(sub), NetworkAclId: a.ID, SubnetId: sub})
 			}
@@ -468,7 +470,7 @@ func init() {
 		l := v.l
 		s := selection[*lab.Interface]{items: l.Interfaces(), id: func(e *lab.Interface) string { return e.ID }, idParam: "NetworkInterfaceId",
 			notFound: notFound("InvalidNetworkInterfaceID.NotFound", "network interface"), filters: eniFilters(l),
-			tags: func(*lab.Interface) map[string]string { return nil }}
+			tags: func(e *lab.Interface) map[string]string { return l.Tags[e.ID] }}
 		picked, next, err := s.pick(r.NetworkInterfaceIds, r.Filters, r.Page)
 		if err != nil {
 			return nil, err
@@ -502,7 +504,7 @@ func init() {
 				},
 				"instance.group-id": func(in *lab.Instance) []string { return primary(in).SecurityGroups },
 			},
-			tags: func(in *lab.Instance) map[string]string { return map[string]string{"Name": in.Name} }}
+			tags: func(in *lab.Instance) map[string]string { return instanceTags(l, in) }}
 		picked, next, err := s.pick(r.InstanceIds, r.Filters, r.Page)
 		if err != nil {
 			return nil, err
@@ -516,7 +518,7 @@ func init() {
 			}
 			xi := xmlInstance{InstanceId: in.Name, InstanceState: xmlInstanceState{Code: stateCodes[state], Name: state},
 				PrivateIpAddress: e.IP.String(), SubnetId: e.Subnet, VpcId: l.VPC.ID, Placement: xmlPlacement{subnetAZ(l, e.Subnet)},
-				SourceDestCheck: e.SourceDestCheck, GroupSet: groupSet(e.SecurityGroups), TagSet: []xmlTag{{Key: "Name", Value: in.Name}}}
+				SourceDestCheck: e.SourceDestCheck, GroupSet: groupSet(e.SecurityGroups), TagSet: tagsXML(instanceTags(l, in))}
 			for _, x := range in.Interfaces {
 				xi.NetworkInterfaceSet = append(xi.NetworkInterfaceSet, interfaceXML(l, x))
 			}
@@ -536,7 +538,7 @@ func init() {
 				"log-destination-type": func(*lab.FlowLog) []string { return one("file") },
 				"deliver-log-status":   func(*lab.FlowLog) []string { return one("SUCCESS") },
 			},
-			tags: func(*lab.FlowLog) map[string]string { return nil }}
+			tags: func(f *lab.FlowLog) map[string]string { return l.Tags[f.ID] }}
 		picked, next, err := s.pick(r.FlowLogIds, r.Filters, r.Page)
 		if err != nil {
 			return nil, err
@@ -556,4 +558,26 @@ func subnetAZ(l *lab.Lab, id string) string {
 		return s.AvailabilityZone
 	}
 	return ""
+}
+
+// tagSet is resource id's tags as EC2 shows them, by key.
+func tagSet(l *lab.Lab, id string) []xmlTag { return tagsXML(l.Tags[id]) }
+
+func tagsXML(m map[string]string) []xmlTag {
+	var out []xmlTag
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, xmlTag{Key: k, Value: m[k]})
+	}
+	return out
+}
+
+// instanceTags are an instance's tags: its Name is its name in the lab,
+// as vpclab import aws names instances after their Name tag.
+func instanceTags(l *lab.Lab, in *lab.Instance) map[string]string {
+	m := maps.Clone(l.Tags[in.Name])
+	if m == nil {
+		m = map[string]string{}
+	}
+	m["Name"] = in.Name
+	return m
 }

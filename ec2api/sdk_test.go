@@ -48,7 +48,21 @@ func (m *memLab) Change(c change.Change) (any, error) {
 	return resp, nil
 }
 
+func (m *memLab) SetInstanceState(name string, running bool) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	prev := m.state(name)
+	m.stopped[name] = !running
+	return prev, nil
+}
+
 func (m *memLab) InstanceState(name string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state(name)
+}
+
+func (m *memLab) state(name string) string {
 	if m.l.Instance(name) == nil {
 		return ""
 	}
@@ -69,7 +83,7 @@ const principalsFile = `principals:
   - name: alice
     access_key_id: ` + adminKey + `
     secret_access_key: ` + adminSecret + `
-    roles: [network-admin]
+    roles: [network-admin, instance-operator]
   - name: victor
     access_key_id: ` + viewerKey + `
     secret_access_key: ` + viewerSec + `
@@ -77,7 +91,7 @@ const principalsFile = `principals:
 `
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	lab   *memLab
 	url   string
 	audit string
@@ -85,7 +99,7 @@ type env struct {
 
 // start serves the example lab over httptest, with the principals above
 // and an audit log.
-func start(t *testing.T) *env {
+func start(t testing.TB) *env {
 	t.Helper()
 	current = t
 	ps, err := authz.Parse("principals.yaml", []byte(principalsFile))
@@ -136,7 +150,7 @@ func (e *env) auditLog() string {
 
 // current is the running test, for must: the tests here do not run in
 // parallel.
-var current *testing.T
+var current testing.TB
 
 // must fails the current test on err.
 func must[T any](v T, err error) T {
@@ -345,7 +359,7 @@ func TestDescribeNetwork(t *testing.T) {
 		aws.ToString(enis.NetworkInterfaces[0].Attachment.InstanceId) != "db1" || aws.ToString(enis.NetworkInterfaces[0].PrivateIpAddress) == "" {
 		t.Errorf("DescribeNetworkInterfaces group-id=sg-db: %+v", enis.NetworkInterfaces)
 	}
-	e.lab.stopped["app1"] = true
+	e.lab.SetInstanceState("app1", false)
 	inst := must(c.DescribeInstances(ctx, &sdk.DescribeInstancesInput{Filters: []types.Filter{{Name: aws.String("instance-state-name"), Values: []string{"stopped"}}}}))
 	if len(inst.Reservations) != 1 || aws.ToString(inst.Reservations[0].Instances[0].InstanceId) != "app1" ||
 		inst.Reservations[0].Instances[0].State.Name != types.InstanceStateNameStopped || len(inst.Reservations[0].Instances[0].NetworkInterfaces) != 1 {
@@ -544,5 +558,152 @@ func TestAccountReads(t *testing.T) {
 	attrs := must(c.DescribeAccountAttributes(ctx, &sdk.DescribeAccountAttributesInput{AttributeNames: []types.AccountAttributeName{types.AccountAttributeNameSupportedPlatforms}}))
 	if len(attrs.AccountAttributes) != 1 || aws.ToString(attrs.AccountAttributes[0].AttributeValues[0].AttributeValue) != "VPC" {
 		t.Errorf("DescribeAccountAttributes: %+v", attrs.AccountAttributes)
+	}
+}
+
+// TestRuleEdits: ModifySecurityGroupRules, the description updates,
+// CreateNetworkAcl and DeleteNetworkAcl.
+func TestRuleEdits(t *testing.T) {
+	e := start(t)
+	c := e.client(adminKey, adminSecret)
+	ctx := context.Background()
+	rules := must(c.DescribeSecurityGroupRules(ctx, &sdk.DescribeSecurityGroupRulesInput{Filters: []types.Filter{{Name: aws.String("group-id"), Values: []string{"sg-db"}}}}))
+	var id string
+	for _, r := range rules.SecurityGroupRules {
+		if !aws.ToBool(r.IsEgress) {
+			id = aws.ToString(r.SecurityGroupRuleId)
+		}
+	}
+	must(c.ModifySecurityGroupRules(ctx, &sdk.ModifySecurityGroupRulesInput{GroupId: aws.String("sg-db"), SecurityGroupRules: []types.SecurityGroupRuleUpdate{
+		{SecurityGroupRuleId: aws.String(id), SecurityGroupRule: &types.SecurityGroupRuleRequest{IpProtocol: aws.String("tcp"),
+			FromPort: aws.Int32(5433), ToPort: aws.Int32(5433), ReferencedGroupId: aws.String("sg-app"), Description: aws.String("moved")}}}}))
+	in := e.lab.Lab().Group("sg-db").Ingress
+	if len(in) != 1 || in[0].FromPort != 5433 || in[0].ID != id || in[0].Description != "moved" {
+		t.Errorf("after ModifySecurityGroupRules: %+v", in)
+	}
+	_, err := c.ModifySecurityGroupRules(ctx, &sdk.ModifySecurityGroupRulesInput{GroupId: aws.String("sg-db"), SecurityGroupRules: []types.SecurityGroupRuleUpdate{
+		{SecurityGroupRuleId: aws.String("sgr-00000000000000000"), SecurityGroupRule: &types.SecurityGroupRuleRequest{IpProtocol: aws.String("-1"), CidrIpv4: aws.String("10.0.0.0/8")}}}})
+	wantCode(t, "an unknown rule", err, "InvalidSecurityGroupRuleId.NotFound")
+	must(c.UpdateSecurityGroupRuleDescriptionsIngress(ctx, &sdk.UpdateSecurityGroupRuleDescriptionsIngressInput{GroupId: aws.String("sg-db"),
+		SecurityGroupRuleDescriptions: []types.SecurityGroupRuleDescription{{SecurityGroupRuleId: aws.String(id), Description: aws.String("by id")}}}))
+	if d := e.lab.Lab().Group("sg-db").Ingress[0].Description; d != "by id" {
+		t.Errorf("description %q", d)
+	}
+	// A rule of the file without an id keeps its id when its description changes.
+	web := must(c.DescribeSecurityGroupRules(ctx, &sdk.DescribeSecurityGroupRulesInput{Filters: []types.Filter{{Name: aws.String("group-id"), Values: []string{"sg-web"}}}}))
+	wid := aws.ToString(web.SecurityGroupRules[0].SecurityGroupRuleId)
+	must(c.UpdateSecurityGroupRuleDescriptionsIngress(ctx, &sdk.UpdateSecurityGroupRuleDescriptionsIngressInput{GroupId: aws.String("sg-web"),
+		IpPermissions: []types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(80), ToPort: aws.Int32(80),
+			IpRanges: []types.IpRange{{CidrIp: aws.String("0.0.0.0/0"), Description: aws.String("http")}}}}}))
+	if r := e.lab.Lab().Group("sg-web").Ingress[0]; r.Description != "http" || r.ID != wid {
+		t.Errorf("sg-web's first rule: %+v, want description http and id %s", r, wid)
+	}
+	_, err = c.UpdateSecurityGroupRuleDescriptionsEgress(ctx, &sdk.UpdateSecurityGroupRuleDescriptionsEgressInput{GroupId: aws.String("sg-db"),
+		IpPermissions: []types.IpPermission{{IpProtocol: aws.String("-1"), IpRanges: []types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}})
+	wantCode(t, "describing a rule sg-db has not", err, "InvalidPermission.NotFound")
+
+	acl := must(c.CreateNetworkAcl(ctx, &sdk.CreateNetworkAclInput{VpcId: aws.String("vpc-example")}))
+	aid := aws.ToString(acl.NetworkAcl.NetworkAclId)
+	if !strings.HasPrefix(aid, "acl-") || len(acl.NetworkAcl.Entries) != 4 || e.lab.Lab().ACL(aid) == nil { // the implicit denies, in and out, IPv4 and IPv6
+		t.Errorf("CreateNetworkAcl: %+v", acl.NetworkAcl)
+	}
+	_, err = c.DeleteNetworkAcl(ctx, &sdk.DeleteNetworkAclInput{NetworkAclId: aws.String("acl-db")})
+	wantCode(t, "deleting an ACL in use", err, "DependencyViolation")
+	must(c.DeleteNetworkAcl(ctx, &sdk.DeleteNetworkAclInput{NetworkAclId: aws.String(aid)}))
+	if e.lab.Lab().ACL(aid) != nil {
+		t.Error("the new ACL is still there")
+	}
+}
+
+func TestStartStopInstances(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	c := e.client(adminKey, adminSecret)
+	out := must(c.StopInstances(ctx, &sdk.StopInstancesInput{InstanceIds: []string{"db1"}}))
+	if len(out.StoppingInstances) != 1 || out.StoppingInstances[0].CurrentState.Name != types.InstanceStateNameStopped ||
+		out.StoppingInstances[0].PreviousState.Name != types.InstanceStateNameRunning || e.lab.InstanceState("db1") != "stopped" {
+		t.Errorf("StopInstances: %+v", out.StoppingInstances)
+	}
+	must(c.StartInstances(ctx, &sdk.StartInstancesInput{InstanceIds: []string{"db1"}}))
+	if e.lab.InstanceState("db1") != "running" {
+		t.Error("db1 is not running again")
+	}
+	_, err := c.StopInstances(ctx, &sdk.StopInstancesInput{InstanceIds: []string{"nope"}})
+	wantCode(t, "an unknown instance", err, "InvalidInstanceID.NotFound")
+	_, err = e.client(viewerKey, viewerSec).StopInstances(ctx, &sdk.StopInstancesInput{InstanceIds: []string{"db1"}})
+	wantCode(t, "the viewer stopping", err, "UnauthorizedOperation")
+}
+
+// TestTags: CreateTags, TagSpecifications, DeleteTags; describe calls
+// and DescribeTags show the tags; a deleted resource's tags go with it.
+func TestTags(t *testing.T) {
+	e := start(t)
+	c := e.client(adminKey, adminSecret)
+	ctx := context.Background()
+	must(c.CreateTags(ctx, &sdk.CreateTagsInput{Resources: []string{"sg-web", "subnet-db"}, Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("blue")}}}))
+	g := must(c.DescribeSecurityGroups(ctx, &sdk.DescribeSecurityGroupsInput{Filters: []types.Filter{{Name: aws.String("tag:team"), Values: []string{"blue"}}}}))
+	if len(g.SecurityGroups) != 1 || aws.ToString(g.SecurityGroups[0].GroupId) != "sg-web" || len(g.SecurityGroups[0].Tags) != 1 {
+		t.Errorf("tag:team=blue groups: %+v", g.SecurityGroups)
+	}
+	sub := must(c.DescribeSubnets(ctx, &sdk.DescribeSubnetsInput{SubnetIds: []string{"subnet-db"}}))
+	if len(sub.Subnets[0].Tags) != 1 || aws.ToString(sub.Subnets[0].Tags[0].Value) != "blue" {
+		t.Errorf("subnet-db's tags: %+v", sub.Subnets[0].Tags)
+	}
+	must(c.CreateSecurityGroup(ctx, &sdk.CreateSecurityGroupInput{GroupName: aws.String("tagged"), Description: aws.String("x"),
+		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeSecurityGroup, Tags: []types.Tag{{Key: aws.String("Name"), Value: aws.String("tagged")}}}}}))
+	tags := must(c.DescribeTags(ctx, &sdk.DescribeTagsInput{Filters: []types.Filter{{Name: aws.String("resource-type"), Values: []string{"security-group"}}}}))
+	if len(tags.Tags) != 2 || aws.ToString(tags.Tags[0].ResourceId) != "sg-web" || aws.ToString(tags.Tags[1].ResourceId) != "tagged" {
+		t.Errorf("DescribeTags of the groups: %+v", tags.Tags)
+	}
+	_, err := c.CreateTags(ctx, &sdk.CreateTagsInput{Resources: []string{"sg-nope"}, Tags: []types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}})
+	wantCode(t, "tagging what is not there", err, "InvalidID")
+	_, err = c.CreateTags(ctx, &sdk.CreateTagsInput{Resources: []string{"sg-web"}, Tags: []types.Tag{{Key: aws.String("aws:x"), Value: aws.String("b")}}})
+	wantCode(t, "an aws: key", err, "InvalidParameterValue")
+	must(c.DeleteTags(ctx, &sdk.DeleteTagsInput{Resources: []string{"sg-web"}, Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("red")}}}))
+	if e.lab.Lab().Tags["sg-web"]["team"] != "blue" {
+		t.Error("DeleteTags of another value removed the tag")
+	}
+	must(c.DeleteTags(ctx, &sdk.DeleteTagsInput{Resources: []string{"sg-web"}, Tags: []types.Tag{{Key: aws.String("team")}}}))
+	must(c.DeleteSecurityGroup(ctx, &sdk.DeleteSecurityGroupInput{GroupId: aws.String("tagged")}))
+	if tags := e.lab.Lab().Tags; len(tags) != 1 || tags["subnet-db"]["team"] != "blue" {
+		t.Errorf("tags left: %v", tags)
+	}
+	inst := must(c.DescribeTags(ctx, &sdk.DescribeTagsInput{Filters: []types.Filter{{Name: aws.String("resource-id"), Values: []string{"web1"}}}}))
+	if len(inst.Tags) != 1 || aws.ToString(inst.Tags[0].Key) != "Name" || inst.Tags[0].ResourceType != types.ResourceTypeInstance {
+		t.Errorf("web1's tags: %+v", inst.Tags)
+	}
+}
+
+func TestManagedPrefixLists(t *testing.T) {
+	e := start(t)
+	c := e.client(adminKey, adminSecret)
+	ctx := context.Background()
+	cr := must(c.CreateManagedPrefixList(ctx, &sdk.CreateManagedPrefixListInput{PrefixListName: aws.String("pl-partners"), AddressFamily: aws.String("IPv4"),
+		MaxEntries: aws.Int32(3), Entries: []types.AddPrefixListEntry{{Cidr: aws.String("192.0.2.0/24"), Description: aws.String("partner a")}}}))
+	if aws.ToString(cr.PrefixList.PrefixListId) != "pl-partners" || aws.ToInt32(cr.PrefixList.MaxEntries) != 3 {
+		t.Errorf("CreateManagedPrefixList: %+v", cr.PrefixList)
+	}
+	must(c.ModifyManagedPrefixList(ctx, &sdk.ModifyManagedPrefixListInput{PrefixListId: aws.String("pl-partners"),
+		AddEntries:    []types.AddPrefixListEntry{{Cidr: aws.String("198.51.100.0/24")}},
+		RemoveEntries: []types.RemovePrefixListEntry{{Cidr: aws.String("192.0.2.0/24")}}}))
+	got := must(c.GetManagedPrefixListEntries(ctx, &sdk.GetManagedPrefixListEntriesInput{PrefixListId: aws.String("pl-partners")}))
+	if len(got.Entries) != 1 || aws.ToString(got.Entries[0].Cidr) != "198.51.100.0/24" {
+		t.Errorf("entries: %+v", got.Entries)
+	}
+	_, err := c.ModifyManagedPrefixList(ctx, &sdk.ModifyManagedPrefixListInput{PrefixListId: aws.String("pl-partners"), AddEntries: []types.AddPrefixListEntry{
+		{Cidr: aws.String("10.1.0.0/16")}, {Cidr: aws.String("10.2.0.0/16")}, {Cidr: aws.String("10.3.0.0/16")}}})
+	wantCode(t, "past MaxEntries", err, "PrefixListMaxEntriesExceeded")
+	// A rule naming it holds it; the rule gone, it may go.
+	must(c.AuthorizeSecurityGroupIngress(ctx, &sdk.AuthorizeSecurityGroupIngressInput{GroupId: aws.String("sg-db"), IpPermissions: []types.IpPermission{
+		{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(5432), ToPort: aws.Int32(5432), PrefixListIds: []types.PrefixListId{{PrefixListId: aws.String("pl-partners")}}}}}))
+	_, err = c.DeleteManagedPrefixList(ctx, &sdk.DeleteManagedPrefixListInput{PrefixListId: aws.String("pl-partners")})
+	wantCode(t, "deleting a list in use", err, "DependencyViolation")
+	_, err = c.DeleteManagedPrefixList(ctx, &sdk.DeleteManagedPrefixListInput{PrefixListId: aws.String("pl-nope")})
+	wantCode(t, "deleting an unknown list", err, "InvalidPrefixListID.NotFound")
+	must(c.RevokeSecurityGroupIngress(ctx, &sdk.RevokeSecurityGroupIngressInput{GroupId: aws.String("sg-db"), IpPermissions: []types.IpPermission{
+		{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(5432), ToPort: aws.Int32(5432), PrefixListIds: []types.PrefixListId{{PrefixListId: aws.String("pl-partners")}}}}}))
+	must(c.DeleteManagedPrefixList(ctx, &sdk.DeleteManagedPrefixListInput{PrefixListId: aws.String("pl-partners")}))
+	if e.lab.Lab().PrefixList("pl-partners") != nil {
+		t.Error("pl-partners is still there")
 	}
 }

@@ -8,12 +8,20 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/vpclab/vpclab/authz"
 	"github.com/vpclab/vpclab/control"
@@ -81,8 +89,14 @@ func ec2Start(t *testing.T, id string) (*live.Lab, *awsEnv, string) {
 	if _, err := os.Stat(awsCLI); err != nil {
 		t.Fatalf("%s: %v: these tests run the aws CLI: install Debian's package awscli (apt-get install awscli; .ci/run does)", awsCLI, err)
 	}
+	return ec2Serve(t, id)
+}
+
+// ec2Serve is ec2Start without the CLI.
+func ec2Serve(t *testing.T, id string) (*live.Lab, *awsEnv, string) {
+	t.Helper()
 	x := startLabFile(t, id, chgLab)
-	for _, port := range []string{"7000", "7100"} {
+	for _, port := range []string{"7000", "7100", "7101", "7102", "7103", "7104", "7105"} {
 		echoServer(t, x, "srv", chgSrvIP+":"+port)
 	}
 	ps := authz.New()
@@ -204,5 +218,46 @@ func TestAWSCLI(t *testing.T) {
 		if !bytes.Contains(log, []byte(want)) {
 			t.Errorf("the audit log lacks %s:\n%s", want, log)
 		}
+	}
+}
+
+// TestEC2APIFirstPacket: the first packet after AuthorizeSecurityGroupIngress
+// answers is judged by the new rule: the change is in force before the
+// answer leaves. Each time, cli dials a port the rule opens as soon as the
+// SDK has the answer: the first SYN passes (a dropped one would be
+// retransmitted a second later), and the time from the answer to the
+// connection is at most 10 ms (the median of five).
+func TestEC2APIFirstPacket(t *testing.T) {
+	x, e, _ := ec2Serve(t, "ec2-first")
+	c := sdk.New(sdk.Options{Region: "us-east-1", BaseEndpoint: aws.String(e.url), RetryMaxAttempts: 1,
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: e.key, SecretAccessKey: e.secret}, nil
+		})})
+	var took []time.Duration
+	for port := 7101; port <= 7105; port++ {
+		p := strconv.Itoa(port)
+		chgDropped(t, x, p)
+		_, err := c.AuthorizeSecurityGroupIngress(context.Background(), &sdk.AuthorizeSecurityGroupIngressInput{GroupId: aws.String("sg-srv"),
+			IpPermissions: []types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(int32(port)), ToPort: aws.Int32(int32(port)),
+				IpRanges: []types.IpRange{{CidrIp: aws.String("10.0.1.0/24")}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		conn, err := dial(t, x, "cli", chgSrvIP+":"+p, 0, 5*time.Second)
+		d := time.Since(start)
+		if err != nil {
+			t.Fatalf("cli → srv:%s right after the answer: %v", p, err)
+		}
+		conn.Close()
+		if d >= 900*time.Millisecond {
+			t.Errorf("srv:%s: connected %v after the answer: the first SYN was dropped", p, d)
+		}
+		took = append(took, d)
+	}
+	slices.Sort(took)
+	t.Logf("from the answer to the connection (SYN, SYN-ACK, ACK through the lab): %v; median %v", took, took[2])
+	if took[2] > 10*time.Millisecond {
+		t.Errorf("median %v from the answer to the connection, want at most 10ms", took[2])
 	}
 }

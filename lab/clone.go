@@ -38,6 +38,7 @@ func (l *Lab) Clone() *Lab {
 		return &x
 	})
 	c.Internet.Hosts = slices.Clone(l.Internet.Hosts)
+	c.Tags = l.Tags.clone()
 	c.FlowLogs = cloneEach(l.FlowLogs, func(f *FlowLog) *FlowLog { x := *f; return &x })
 	c.MirrorFilters = cloneEach(l.MirrorFilters, func(f *MirrorFilter) *MirrorFilter {
 		x := *f

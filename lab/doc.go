@@ -50,14 +50,18 @@
 //	traffic_mirror_sessions: id, number (1-32766), source (an ENI), target,
 //	                  filter, vni (default: the number), packet_length
 //	                  (bytes copied of each packet; default all)
+//	tags:             resource id (an instance by its name) → {KEY: VALUE, …}:
+//	                  EC2's tags (keys 1-128 characters, not aws:…; values up
+//	                  to 256; 50 a resource), shown by EC2's describe calls
 //
 // An instance with one interface may give the interface's keys itself
 // instead of interfaces; the interface's id is then eni-<name> unless it
 // gives id.
 //
 // Values: protocol is tcp, udp, icmp, icmpv6, all (or -1), or an IANA number
-// 0-255. ports is a port, a range such as 1024-65535, or all; it is allowed
-// for tcp and udp only and defaults to all. icmp_type and icmp_code are
+// 0-255. ports is a port, a range such as 1024-65535, or all; it defaults
+// to all; for protocols other than tcp, udp, icmp and icmpv6 it is taken and
+// ignored, as EC2 does (the rule covers every port). icmp_type and icmp_code are
 // 0-255 or -1 (any, the default), for icmp and icmpv6 only; a type of -1
 // requires a code of -1. A CIDR is IPv4 or IPv6 and has its host bits
 // cleared (10.1.2.3/16 reads as 10.1.0.0/16). Durations are written like 30s

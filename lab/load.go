@@ -92,7 +92,7 @@ type groupRef struct {
 func (p *parser) lab(n *yaml.Node) {
 	top, ok := p.Object(n, "", "a lab", "vpc", "subnets", "network_acls", "prefix_lists",
 		"security_groups", "instances", "internet", "quotas", "settings",
-		"flow_logs", "traffic_mirror_filters", "traffic_mirror_targets", "traffic_mirror_sessions")
+		"flow_logs", "traffic_mirror_filters", "traffic_mirror_targets", "traffic_mirror_sessions", "tags")
 	if !ok {
 		return
 	}
@@ -110,6 +110,7 @@ func (p *parser) lab(n *yaml.Node) {
 	filters := p.readMirrorFilters(top.Vals["traffic_mirror_filters"])
 	targets := p.readMirrorTargets(top.Vals["traffic_mirror_targets"])
 	p.readMirrorSessions(top.Vals["traffic_mirror_sessions"], filters, targets)
+	p.readTags(top.Vals["tags"])
 }
 
 // item reads item i of a list of objects identified by idKey ("id" or

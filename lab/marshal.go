@@ -150,6 +150,9 @@ func Marshal(l *Lab) ([]byte, error) {
 		}
 		root.add("traffic_mirror_sessions", list.Node)
 	}
+	if len(l.Tags) > 0 {
+		root.add("tags", m.tags(l.Tags).Node)
+	}
 	if m.err != nil {
 		return nil, m.err
 	}

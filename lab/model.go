@@ -29,6 +29,8 @@ type Lab struct {
 	MirrorFilters  []*MirrorFilter
 	MirrorTargets  []*MirrorTarget
 	MirrorSessions []*MirrorSession
+	// Tags are the resources' EC2 tags, by resource id.
+	Tags Tags
 }
 
 // VPC is the address space of the lab.

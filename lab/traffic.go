@@ -32,9 +32,14 @@ func (p *parser) traffic(o yamlpos.Object) (traffic, bool) {
 		return t, false
 	}
 	if n := o.Vals["ports"]; n != nil {
-		if sg.PortsMatter(t.proto) {
+		switch {
+		case sg.PortsMatter(t.proto):
 			t.fromPort, t.toPort, ok = p.ports(n, o.At("ports"))
-		} else {
+		case !sg.ICMPMatters(t.proto):
+			// EC2 takes a port range for every other protocol (47, 50,
+			// all, …) and ignores it: the rule covers every port.
+			_, _, ok = p.ports(n, o.At("ports"))
+		default:
 			p.Errorf(o.Keys["ports"], o.At("ports"), "ports apply only to tcp and udp; %s has none to choose", protoName(t.proto))
 			ok = false
 		}

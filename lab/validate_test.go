@@ -114,8 +114,8 @@ var errorCases = []errorCase{
 	{"empty port range", aclIngress + "      - {rule: 1, action: allow, protocol: tcp, ports: 2000-1000, cidr: 0.0.0.0/0}\n", 8, "network_acls[acl-a].ingress[rule 1].ports",
 		`"2000-1000" is an empty range: write the lower port first, as in 1000-2000`},
 	{"ports for icmp", sgIngress + "      - {protocol: icmp, ports: 80, cidr: 0.0.0.0/0}\n", 8, "security_groups[sg-a].ingress[0].ports", "ports apply only to tcp and udp; icmp has none to choose"},
-	{"ports for all", aclIngress + "      - {rule: 1, action: allow, protocol: -1, ports: 80, cidr: 0.0.0.0/0}\n", 8, "network_acls[acl-a].ingress[rule 1].ports", "ports apply only to tcp and udp; all has none"},
-	{"ports for gre", sgIngress + "      - {protocol: 47, ports: 80, cidr: 0.0.0.0/0}\n", 8, "security_groups[sg-a].ingress[0].ports", "protocol 47 has none"},
+	{"bad ports for all", aclIngress + "      - {rule: 1, action: allow, protocol: -1, ports: 90-80, cidr: 0.0.0.0/0}\n", 8, "network_acls[acl-a].ingress[rule 1].ports", "is an empty range"},
+	{"bad ports for gre", sgIngress + "      - {protocol: 47, ports: eighty, cidr: 0.0.0.0/0}\n", 8, "security_groups[sg-a].ingress[0].ports", `"eighty" is not a port`},
 	{"icmp type too large", sgIngress + "      - {protocol: icmp, icmp_type: 256, cidr: 0.0.0.0/0}\n", 8, "security_groups[sg-a].ingress[0].icmp_type", `"256" is not an ICMP type (-1 for any): use a whole number from -1 to 255`},
 	{"icmp code too small", sgIngress + "      - {protocol: icmpv6, icmp_type: 1, icmp_code: -2, cidr: \"::/0\"}\n", 8, "security_groups[sg-a].ingress[0].icmp_code", `"-2" is not an ICMP code`},
 	{"icmp code without type", sgIngress + "      - {protocol: icmp, icmp_code: 4, cidr: 0.0.0.0/0}\n", 8, "security_groups[sg-a].ingress[0].icmp_code", "code 4 needs a type: give icmp_type too"},
@@ -252,4 +252,23 @@ func TestValidation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPortsIgnored: for a protocol other than tcp, udp, icmp and icmpv6,
+// a port range is taken and ignored, as EC2 does: the rule covers every
+// port.
+func TestPortsIgnored(t *testing.T) {
+	l, err := Parse("t.yaml", []byte(sgIngress+"      - {protocol: 47, ports: 80, cidr: 0.0.0.0/0}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range l.SecurityGroups {
+		if g.ID == "sg-a" {
+			if r := g.Ingress[0]; r.Protocol != 47 || r.FromPort != 0 || r.ToPort != 65535 {
+				t.Errorf("the gre rule: %+v, want every port", r)
+			}
+			return
+		}
+	}
+	t.Fatal("no sg-a")
 }

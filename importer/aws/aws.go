@@ -291,14 +291,22 @@ func (r *run) reportUnknown() {
 	}
 }
 
-// plID finds a prefix-list id in a file name.
-var plID = regexp.MustCompile(`pl-[0-9a-fA-F]+`)
+// plID finds a prefix-list id in a file name; plStem is a file name
+// that is one whole (pl-office.json, for a list of a lab's naming).
+var (
+	plID   = regexp.MustCompile(`pl-[0-9a-fA-F]+`)
+	plStem = regexp.MustCompile(`^pl-[A-Za-z0-9._-]+$`)
+)
 
 // readEntries reads the output of get-managed-prefix-list-entries, which
 // does not say which list it describes: the file's name must.
 func (r *run) readEntries(src *source, raw json.RawMessage) {
 	items := decodeItems[prefixListEntry](r, src, "Entries", raw)
-	id := plID.FindString(filepath.Base(src.name))
+	base := filepath.Base(src.name)
+	id := plID.FindString(base)
+	if stem := strings.TrimSuffix(base, filepath.Ext(base)); plStem.MatchString(stem) {
+		id = stem
+	}
 	if id == "" {
 		r.rep.Unsupportedf(src.name, "", "Entries", "get-managed-prefix-list-entries output does not name its prefix list and neither does the file name: %s not imported (name the file after the list, such as pl-0123456789abcdef0.json)", count(len(items), "entry"))
 		return
