@@ -63,16 +63,11 @@ bench-apply:
 	$(GO) run ./bench/apply $(APPLYFLAGS)
 
 # Fuzz runs of every fuzz target of the tree, FUZZTIME each (found by
-# name, so that a new target is never left out). Their seed corpora run
-# in make test; CI also runs this with FUZZTIME=5s.
+# name, so that a new target is never left out; see scripts/fuzz.sh).
+# Their seed corpora run in make test; CI also runs this with FUZZTIME=5s.
 FUZZTIME ?= 20s
 fuzz:
-	@set -e; grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' . | sort -u | \
-	while IFS=: read -r file fn; do \
-		name=$${fn#func }; dir=$$(dirname "$$file"); \
-		echo "vpclab: fuzz $$dir $$name for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s "$$dir/" </dev/null; \
-	done
+	FUZZTIME=$(FUZZTIME) GO=$(GO) ./scripts/fuzz.sh
 
 # The main job on the built-in example lab (as root): bring it up, send a
 # matrix of real connections, compare them with what explain predicts,
