@@ -25,6 +25,10 @@ type Status struct {
 	FlowLogError  string `json:"flow_log_error,omitempty"`
 	// EC2 is where EC2's Query API of the lab is served; absent when off.
 	EC2 *EC2Endpoint `json:"ec2_api,omitempty"`
+	// Datapath is tun or ebpf; DatapathNote says why the eBPF datapath
+	// asked for is not running, or which ENIs are off its fast path.
+	Datapath     string `json:"datapath"`
+	DatapathNote string `json:"datapath_note,omitempty"`
 }
 
 // ENI is the status of one ENI and its device.
@@ -107,6 +111,7 @@ func Snapshot(x Lab, entries bool) *Status {
 		ENIs:          []ENI{},
 	}
 	st.FlowLogErrors, st.FlowLogError = x.FlowLogErrors()
+	st.Datapath, st.DatapathNote = x.Datapath()
 	snap := x.Engine().Snapshot()
 	for _, d := range x.Devices() {
 		if d.Link.ENI == "" {

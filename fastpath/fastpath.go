@@ -83,6 +83,7 @@ type Entry struct {
 	Bytes   uint64 // IP bytes, counted by the program
 	Last    int64  // CLOCK_MONOTONIC ns of the last packet (Install sets it)
 	Timeout int64  // idle ns after which the entry no longer passes packets
+	Super   uint64 // GSO super-packets among Packets, counted by the program
 }
 
 // EntrySize is the size of an Entry in the map.

@@ -41,6 +41,7 @@ const (
 	entBytes   = 32
 	entLast    = 40
 	entTimeout = 48
+	entSuper   = 56
 
 	portTo    = 0
 	portFlags = 4
@@ -199,7 +200,10 @@ func fastInsns(flows, ports, gen int) asm.Instructions {
 		asm.JNE.Imm(R1, 0, "count"),
 		asm.Mov.Imm(R1, 1),
 		xadd(R9, entPackets, R1).WithSymbol("count"),
-		asm.LoadMem(R1, R6, skbLen, asm.Word),
+		asm.JLE.Imm(R1, 1, "bytes"),
+		asm.Mov.Imm(R1, 1),
+		xadd(R9, entSuper, R1),
+		asm.LoadMem(R1, R6, skbLen, asm.Word).WithSymbol("bytes"),
 		asm.Sub.Imm(R1, ethLen),
 		xadd(R9, entBytes, R1),
 

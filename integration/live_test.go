@@ -368,6 +368,7 @@ func TestLargeTransfer(t *testing.T) {
 		t.Fatal("the bytes that came back differ from those sent")
 	}
 	t.Logf("%d MiB each way in %v: %.0f Mbit/s each way", size>>20, elapsed.Round(time.Millisecond), float64(size)*8/elapsed.Seconds()/1e6)
+	x.SyncFastPath() // the eBPF datapath's counters, read back now
 	web := x.Device("eni-web")
 	s := web.Counters.Load()
 	t.Logf("eni-web: offloads %s; %+v", web.Offloads, s)

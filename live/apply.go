@@ -79,6 +79,9 @@ func (x *Lab) Apply(l *lab.Lab) (err error) {
 	}
 	x.engine.Apply(l, x.Now())
 	x.cur.Store(l)
+	if x.fast != nil {
+		x.markNoFast() // the mirror's new sessions
+	}
 	return x.bumpFast() // the fast path's next packet sees the change too
 }
 

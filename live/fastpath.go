@@ -2,6 +2,7 @@ package live
 
 import (
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -57,7 +58,7 @@ type fastPath struct {
 	shard *flowlog.Shard // nil without flow logs
 	stop  chan struct{}
 	done  chan struct{}
-	seen  map[fastpath.Key][2]uint64 // packets, bytes read back so far
+	seen  map[fastpath.Key][3]uint64 // packets, bytes, super-packets read back so far
 	hits  atomic.Uint64              // packets the fast path forwarded, as read back
 }
 
@@ -82,7 +83,7 @@ func loadFastPath(o *Options) (*fastPath, string, error) {
 	if err != nil {
 		return nil, fmt.Sprintf("the eBPF datapath is unavailable (%v): running the TUN datapath", err), nil
 	}
-	fp := &fastPath{dp: dp, byIdx: map[uint32]verdict.Port{}, seen: map[fastpath.Key][2]uint64{}}
+	fp := &fastPath{dp: dp, byIdx: map[uint32]verdict.Port{}, seen: map[fastpath.Key][3]uint64{}}
 	fp.gen.Store(dp.Generation())
 	return fp, "", nil
 }
@@ -139,11 +140,16 @@ func (x *Lab) openFast(link *labnet.Link, port verdict.Port, offloads tun.Offloa
 
 // Datapath returns the datapath the lab runs ("tun" or "ebpf") and, when
 // the eBPF datapath was asked for and could not be used, why.
+// On the eBPF datapath the note names the ENIs taken off the fast path
+// while they are captured or mirrored.
 func (x *Lab) Datapath() (name, note string) {
-	if x.fast != nil {
-		return DatapathEBPF, ""
+	if x.fast == nil {
+		return DatapathTUN, x.datapathNote
 	}
-	return DatapathTUN, x.datapathNote
+	if s, _ := x.FastPath(); len(s.NoFast) > 0 {
+		note = "off the fast path while captured or mirrored: " + strings.Join(s.NoFast, ", ")
+	}
+	return DatapathEBPF, note
 }
 
 // FastPathStats is what the eBPF datapath's fast path holds and did.
@@ -277,11 +283,14 @@ func (x *Lab) syncFast() {
 		live[*k] = true
 		if dp := e.Packets - prev[0]; dp > 0 {
 			db := e.Bytes - prev[1]
-			fp.seen[*k] = [2]uint64{e.Packets, e.Bytes}
+			fp.seen[*k] = [3]uint64{e.Packets, e.Bytes, e.Super}
 			fp.hits.Add(dp)
 			if d := x.dest(from); d != nil {
 				d.Counters.allowedPackets.Add(dp)
 				d.Counters.allowedBytes.Add(db)
+				if ds := e.Super - prev[2]; ds > 0 {
+					d.Counters.superPackets.Add(ds)
+				}
 			}
 			at := now - (mono - e.Last)
 			flags := uint8(0)

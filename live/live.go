@@ -187,6 +187,9 @@ func start(l *lab.Lab, o Options, plan *labnet.Plan, n *labnet.Net, fast *fastPa
 	if err := x.startTaps(l); err != nil {
 		return nil, err
 	}
+	if x.fast != nil {
+		x.markNoFast() // mirror sessions of the lab file, before any packet
+	}
 	for _, d := range x.dests {
 		x.wg.Add(1)
 		go x.forward(d)
