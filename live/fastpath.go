@@ -69,8 +69,9 @@ type fastPort struct {
 	noFast      atomic.Bool // as last set in the port map
 }
 
-// datapathNote is set when the eBPF datapath was asked for and could not
-// be used.
+// loadFastPath loads the eBPF datapath when o asks for it. When the
+// kernel refuses, it returns no fast path and the note saying why (the
+// lab runs the TUN datapath); an unknown datapath is an error.
 func loadFastPath(o *Options) (*fastPath, string, error) {
 	switch o.Datapath {
 	case "", DatapathTUN:
