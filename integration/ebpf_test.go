@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -136,4 +137,78 @@ func TestEBPFSGRevokeKeepsTracked(t *testing.T) {
 	}
 	_, err = dial(t, x, "web", appIP+":8080", 0, deniedWait)
 	wantTimeout(t, err)
+}
+
+// ebpfSixLab is ipv6LabHead with TCP 8080 and UDP 5000 let in over both
+// families.
+const ebpfSixLab = ipv6LabHead + `
+      - {protocol: tcp, ports: 8080, cidr: "::/0"}
+      - {protocol: udp, ports: 5000, cidr: "::/0"}
+      - {protocol: udp, ports: 5000, cidr: 0.0.0.0/0}
+`
+
+// udpEcho echoes every datagram to addr inside instance back to its
+// sender until the test ends.
+func udpEcho(t *testing.T, x *live.Lab, instance, addr string) {
+	t.Helper()
+	var pc net.PacketConn
+	if err := in(t, x, instance, func() (err error) {
+		pc, err = net.ListenPacket("udp", addr)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(buf[:n], from)
+		}
+	}()
+}
+
+// TestEBPFFamilies: TCP over IPv6 and UDP over IPv4 and IPv6 take the
+// fast path once the engine has judged their first packets.
+func TestEBPFFamilies(t *testing.T) {
+	withDatapath(t, live.DatapathEBPF)
+	x := startLabFile(t, "ebpf-families", ebpfSixLab)
+	echoServer(t, x, "b", "["+sixB+"]:8080")
+	udpEcho(t, x, "b", ":5000")
+	const rounds = 100
+	for _, tc := range []struct {
+		name, network, addr string
+	}{
+		{"tcp6", "tcp", "[" + sixB + "]:8080"},
+		{"udp4", "udp4", "10.0.1.20:5000"},
+		{"udp6", "udp6", "[" + sixB + "]:5000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x.SyncFastPath()
+			before, _ := x.FastPath()
+			var c net.Conn
+			if err := in(t, x, "a", func() (err error) {
+				c, err = net.DialTimeout(tc.network, tc.addr, 5*time.Second)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			for range rounds {
+				echo(t, c, []byte("fast "+tc.name))
+			}
+			x.SyncFastPath()
+			after, _ := x.FastPath()
+			// Both directions of every round, but for the first few
+			// packets the engine judges.
+			got := after.Packets - before.Packets
+			t.Logf("%d rounds: %d packets on the fast path", rounds, got)
+			if got < 2*rounds-10 {
+				t.Errorf("the fast path forwarded %d packets of %d rounds", got, rounds)
+			}
+		})
+	}
 }
