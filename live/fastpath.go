@@ -69,6 +69,9 @@ type fastPort struct {
 	noFast      atomic.Bool // as last set in the port map
 }
 
+// loadDatapath is fastpath.Load; tests make it fail as a kernel would.
+var loadDatapath = fastpath.Load
+
 // loadFastPath loads the eBPF datapath when o asks for it. When the
 // kernel refuses, it returns no fast path and the note saying why (the
 // lab runs the TUN datapath); an unknown datapath is an error.
@@ -80,7 +83,7 @@ func loadFastPath(o *Options) (*fastPath, string, error) {
 	default:
 		return nil, "", fmt.Errorf("live: datapath %q: want %s or %s", o.Datapath, DatapathTUN, DatapathEBPF)
 	}
-	dp, err := fastpath.Load(0)
+	dp, err := loadDatapath(0)
 	if err != nil {
 		return nil, fmt.Sprintf("the eBPF datapath is unavailable (%v): running the TUN datapath", err), nil
 	}

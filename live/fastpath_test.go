@@ -1,7 +1,9 @@
 package live
 
 import (
+	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,5 +146,24 @@ func TestFastInstallNoAllocs(t *testing.T) {
 	}
 	if n := x.fast.dp.Len(); n != 1 {
 		t.Errorf("%d entries, want 1", n)
+	}
+}
+
+// TestFastFallback: where the kernel refuses the programs, the lab runs
+// the TUN datapath and says why; an unknown datapath is an error.
+func TestFastFallback(t *testing.T) {
+	defer func(f func(int) (*fastpath.Datapath, error)) { loadDatapath = f }(loadDatapath)
+	loadDatapath = func(int) (*fastpath.Datapath, error) {
+		return nil, errors.New("fastpath: loading the fast program: operation not permitted")
+	}
+	fp, note, err := loadFastPath(&Options{Datapath: DatapathEBPF})
+	if fp != nil || err != nil || !strings.Contains(note, "operation not permitted") || !strings.Contains(note, "running the TUN datapath") {
+		t.Errorf("fallback: %v, %q, %v", fp, note, err)
+	}
+	if _, _, err := loadFastPath(&Options{Datapath: "xdp"}); err == nil || !strings.Contains(err.Error(), `"xdp"`) {
+		t.Errorf("unknown datapath: %v", err)
+	}
+	if fp, note, err := loadFastPath(&Options{}); fp != nil || note != "" || err != nil {
+		t.Errorf("the default: %v, %q, %v", fp, note, err)
 	}
 }
