@@ -33,6 +33,8 @@ import (
 //     change, so the next packet of every flow is judged again (NACL edits
 //     reach the next packet; an SG revoke keeps tracked flows, whose
 //     conntrack entries let them through and reinstall them);
+//   - a FIN or RST removes both directions of its flow (the ACKs after
+//     it move the conntrack state on);
 //   - FIN, RST, SYN, fragments, ICMP, traffic with the internet or the
 //     services, and every packet of an ENI that is captured or mirrored
 //     (checked every syncEvery/4) stay in userspace;
@@ -365,6 +367,10 @@ func (o *fastInstaller) Judged(*verdict.Verdict, *packet.Parsed, []byte, []byte,
 func (o *fastInstaller) Forwarded(v *verdict.Verdict, p *packet.Parsed, _, _ []byte, now int64) {
 	fp := o.fp
 	from, to := v.From, v.To
+	if p.Proto == packet.ProtoTCP && p.TCPFlags&(packet.TCPFin|packet.TCPRst) != 0 {
+		o.forget(from, to, p) // the close is the engine's, and so is every packet after it
+		return
+	}
 	switch {
 	case from < 0 || to < 0 || from == to || int(from) >= len(fp.ports) || int(to) >= len(fp.ports),
 		!p.HasPorts || p.IsFragment,
@@ -402,6 +408,26 @@ func (o *fastInstaller) Forwarded(v *verdict.Verdict, p *packet.Parsed, _, _ []b
 		o.failed.Add(1)
 		o.until = now + int64(100*time.Millisecond)
 	}
+}
+
+// forget removes both directions of p's flow from the fast path: a FIN
+// or RST moves its conntrack state on, and the packets after it (the ACKs
+// that close it) must move it on too.
+func (o *fastInstaller) forget(from, to verdict.Port, p *packet.Parsed) {
+	fp := o.fp
+	if from < 0 || to < 0 || int(from) >= len(fp.ports) || int(to) >= len(fp.ports) || !p.HasPorts {
+		return
+	}
+	src, dst := fp.ports[from], fp.ports[to]
+	if src == nil || dst == nil {
+		return
+	}
+	o.k.Set(src.peer, p)
+	fp.dp.Delete(&o.k)
+	o.k.Ifindex = uint32(dst.peer)
+	o.k.Src, o.k.Dst = o.k.Dst, o.k.Src
+	o.k.Ports = [4]byte{o.k.Ports[2], o.k.Ports[3], o.k.Ports[0], o.k.Ports[1]}
+	fp.dp.Delete(&o.k)
 }
 
 var _ Observer = (*fastInstaller)(nil)

@@ -69,6 +69,22 @@ func TestFastInstall(t *testing.T) {
 	if e.Egress != 101 || e.DstMAC != x.fast.ports[b.Port].mac || e.Gen != x.fast.gen.Load() || e.Flags != fastSrcTracked|fastDstTracked || e.Timeout <= 0 {
 		t.Errorf("a → b entry %+v", e)
 	}
+	// A FIN from b takes both directions off the fast path.
+	send(fb, "10.0.2.10", "10.0.1.10", 8080, 40000, 0x11)
+	if n := x.fast.dp.Len(); n != 0 {
+		t.Fatalf("%d entries after a FIN, want none", n)
+	}
+	send(fa, "10.0.1.10", "10.0.2.10", 40000, 8080, 0x10) // the FIN's ACK: not established any more
+	if n := x.fast.dp.Len(); n != 0 {
+		t.Fatalf("the ACK of a FIN installed %d entries", n)
+	}
+	// A new flow, installed, then killed by a new generation.
+	send(fa, "10.0.1.10", "10.0.2.10", 40002, 8080, 0x02)
+	send(fb, "10.0.2.10", "10.0.1.10", 8080, 40002, 0x12)
+	send(fa, "10.0.1.10", "10.0.2.10", 40002, 8080, 0x10)
+	if n := x.fast.dp.Len(); n != 1 {
+		t.Fatalf("%d entries, want 1", n)
+	}
 	if err := x.bumpFast(); err != nil {
 		t.Fatal(err)
 	}
