@@ -296,6 +296,7 @@ func (p *parser) settings(n *yaml.Node) {
 	for _, t := range timeouts {
 		known = append(known, t.key)
 	}
+	known = append(known, "datapath")
 	o, ok := p.Object(n, "settings", "the settings", known...)
 	if !ok {
 		return
@@ -305,6 +306,16 @@ func (p *parser) settings(n *yaml.Node) {
 	}
 	if v, ok := p.imds(o.Vals["imds"], o.At("imds")); ok {
 		s.IMDS = v
+	}
+	if n := o.Vals["datapath"]; n != nil {
+		if v, ok := p.Scalar(n, o.At("datapath"), "tun or ebpf"); ok {
+			switch v {
+			case DatapathTUN, DatapathEBPF:
+				s.Datapath = v
+			default:
+				p.Errorf(n, o.At("datapath"), "%q is not a datapath: use tun (the userspace router) or ebpf (a kernel fast path for judged flows)", v)
+			}
+		}
 	}
 	for _, b := range bools {
 		if v, ok := p.Boolean(o.Vals[b.key], o.At(b.key)); ok {

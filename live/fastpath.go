@@ -9,6 +9,7 @@ import (
 	"github.com/vpclab/vpclab/conntrack"
 	"github.com/vpclab/vpclab/fastpath"
 	"github.com/vpclab/vpclab/flowlog"
+	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/tun"
@@ -43,10 +44,10 @@ import (
 //     idle timers take them (so expiry stays exact to syncEvery), and
 //     entries of dead generations or of expired flows are removed.
 
-// The datapaths of Options.Datapath.
+// The datapaths of Options.Datapath (those of lab.Settings.Datapath).
 const (
-	DatapathTUN  = "tun"
-	DatapathEBPF = "ebpf"
+	DatapathTUN  = lab.DatapathTUN
+	DatapathEBPF = lab.DatapathEBPF
 )
 
 // syncEvery is how often the fast path's counters are read back.
@@ -77,7 +78,10 @@ var loadDatapath = fastpath.Load
 // loadFastPath loads the eBPF datapath when o asks for it. When the
 // kernel refuses, it returns no fast path and the note saying why (the
 // lab runs the TUN datapath); an unknown datapath is an error.
-func loadFastPath(o *Options) (*fastPath, string, error) {
+func loadFastPath(o *Options, l *lab.Lab) (*fastPath, string, error) {
+	if o.Datapath == "" && l != nil {
+		o.Datapath = l.Settings.Datapath // the lab file's choice, when the caller makes none
+	}
 	switch o.Datapath {
 	case "", DatapathTUN:
 		return nil, "", nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vpclab/vpclab/fastpath"
+	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/tun/tuntest"
 )
 
@@ -19,7 +20,7 @@ func fastMemLab(t *testing.T) (x *Lab, a, b *Device) {
 		t.Fatal("the fast path's tests load BPF maps: run them as root")
 	}
 	x, a, b = memLab(t)
-	fp, note, err := loadFastPath(&Options{Datapath: DatapathEBPF})
+	fp, note, err := loadFastPath(&Options{Datapath: DatapathEBPF}, nil)
 	if err != nil || fp == nil {
 		t.Fatalf("loading the eBPF datapath: %v %s", err, note)
 	}
@@ -172,14 +173,18 @@ func TestFastFallback(t *testing.T) {
 	loadDatapath = func(int) (*fastpath.Datapath, error) {
 		return nil, errors.New("fastpath: loading the fast program: operation not permitted")
 	}
-	fp, note, err := loadFastPath(&Options{Datapath: DatapathEBPF})
+	fp, note, err := loadFastPath(&Options{Datapath: DatapathEBPF}, nil)
 	if fp != nil || err != nil || !strings.Contains(note, "operation not permitted") || !strings.Contains(note, "running the TUN datapath") {
 		t.Errorf("fallback: %v, %q, %v", fp, note, err)
 	}
-	if _, _, err := loadFastPath(&Options{Datapath: "xdp"}); err == nil || !strings.Contains(err.Error(), `"xdp"`) {
+	if _, _, err := loadFastPath(&Options{Datapath: "xdp"}, nil); err == nil || !strings.Contains(err.Error(), `"xdp"`) {
 		t.Errorf("unknown datapath: %v", err)
 	}
-	if fp, note, err := loadFastPath(&Options{}); fp != nil || note != "" || err != nil {
+	if fp, note, err := loadFastPath(&Options{}, &lab.Lab{}); fp != nil || note != "" || err != nil {
 		t.Errorf("the default: %v, %q, %v", fp, note, err)
+	}
+	// The lab file's settings.datapath, when the options say nothing.
+	if fp, note, _ := loadFastPath(&Options{}, &lab.Lab{Settings: lab.Settings{Datapath: DatapathEBPF}}); fp != nil || !strings.Contains(note, "operation not permitted") {
+		t.Errorf("settings.datapath ebpf: %v, %q", fp, note)
 	}
 }

@@ -30,8 +30,8 @@ type Options struct {
 	// OnApply, if set, is told how long each Apply took and whether it
 	// succeeded (for metrics).
 	OnApply func(d time.Duration, ok bool)
-	// Datapath is DatapathTUN (the default, also for "") or DatapathEBPF
-	// (fastpath.go). Where the kernel cannot load the eBPF datapath's
+	// Datapath is DatapathTUN or DatapathEBPF (fastpath.go); "" means the
+	// lab file's settings.datapath, else DatapathTUN. Where the kernel cannot load the eBPF datapath's
 	// programs, the lab runs the TUN datapath and Datapath says why.
 	Datapath string
 }
@@ -106,7 +106,7 @@ type Device struct {
 // while the same lab is up elsewhere; on any failure it leaves nothing
 // behind.
 func Start(l *lab.Lab, o Options) (_ *Lab, err error) {
-	fast, note, err := loadFastPath(&o)
+	fast, note, err := loadFastPath(&o, l)
 	if err != nil {
 		return nil, err
 	}

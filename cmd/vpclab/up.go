@@ -80,7 +80,7 @@ Needs root and /dev/net/tun. Run commands inside an instance with
 	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", metrics.DefaultAddr, `serve Prometheus metrics here ("off" for none)`)
 	cmd.Flags().BoolVar(&f.perENI, "metrics-per-eni", false, "label the packet metrics with each ENI (more series)")
 	cmd.Flags().IntVar(&f.procs, "procs", 0, "threads running vpclab's Go code (default: GOMAXPROCS if set, else half the CPUs: the rest is left to the instances)")
-	cmd.Flags().StringVar(&f.datapath, "datapath", live.DatapathTUN, `"tun": the userspace router judges and forwards every packet; "ebpf": ENIs are veth pairs and a kernel fast path forwards the packets of flows the engine has judged (falls back to tun, saying why, where the kernel cannot load it)`)
+	cmd.Flags().StringVar(&f.datapath, "datapath", "", `the lab file's settings.datapath, else "tun": "tun": the userspace router judges and forwards every packet; "ebpf": ENIs are veth pairs and a kernel fast path forwards the packets of flows the engine has judged (falls back to tun, saying why, where the kernel cannot load it)`)
 	f.flowDir, f.flowInterval = flowLogFlags(cmd)
 	cmd.RunE = work(func(cmd *cobra.Command, args []string) error {
 		return up(cmd, args, &f)
