@@ -58,6 +58,7 @@ func Check(l *Lab) ErrorList {
 	filters := v.mirrorFilters()
 	targets := v.mirrorTargets()
 	v.mirrorSessions(filters, targets)
+	v.tags()
 	return v.errs
 }
 
@@ -122,7 +123,8 @@ func EntryPath(dir string, i, rule int) string {
 	return dir + "[" + strconv.Itoa(i) + "]"
 }
 
-// ItemPath is itemPath for readers that name items as Validate does.
+// ItemPath names item i of a list as Validate does: list[id] when id is
+// valid, else list[i].
 func ItemPath(list string, i int, id string) string { return itemPath(list, i, id) }
 
 // idPattern is what ids and names may look like: they appear in
@@ -330,6 +332,7 @@ func (v *validator) checkQuotas() {
 		{"sg_rules", q.SGRules, MaxQuotas.SGRules, &v.quotas.SGRules, "rules per security group, direction and family"},
 		{"sgs_per_eni", q.SGsPerENI, MaxQuotas.SGsPerENI, &v.quotas.SGsPerENI, "security groups per interface"},
 		{"rules_times_sgs", q.RulesTimesSGs, MaxQuotas.RulesTimesSGs, &v.quotas.RulesTimesSGs, "rules per direction and family over an interface's groups"},
+		{"sgs_per_vpc", q.SGsPerVPC, MaxQuotas.SGsPerVPC, &v.quotas.SGsPerVPC, "security groups per VPC"},
 	} {
 		if v.intRange(0, "quotas."+f.key, f.val, "a quota of "+f.meaning, 1, f.max) {
 			*f.dst = f.val
@@ -492,7 +495,9 @@ func (v *validator) traffic(line int, path string, proto, from, to, typ, code in
 func (v *validator) ports(line int, field string, proto, from, to int) {
 	switch {
 	case !sg.PortsMatter(proto):
-		if from != 0 || to != 65535 {
+		// Other protocols than tcp, udp, icmp and icmpv6 take a port
+		// range and ignore it, as EC2 does (Normalize sets it to all).
+		if sg.ICMPMatters(proto) && (from != 0 || to != 65535) {
 			v.errorf(line, field, "ports apply only to tcp and udp; %s has none to choose", protoName(proto))
 		}
 	case from < 0 || to > 65535 || from > to:
@@ -610,6 +615,10 @@ func (v *validator) securityGroups() {
 		field, id   string
 	}
 	var refs []groupRef
+	if quota := v.quotas.SGsPerVPC; len(v.l.SecurityGroups) > quota {
+		g := v.l.SecurityGroups[quota]
+		v.errorf(g.Line, itemPath("security_groups", quota, g.ID), "%d security groups: the quota is %d per VPC, the default group included (quotas.sgs_per_vpc; AWS's default is 2500)", len(v.l.SecurityGroups), quota)
+	}
 	for i, g := range v.l.SecurityGroups {
 		path := itemPath("security_groups", i, g.ID)
 		if v.id(g.Line, path+".id", g.ID, "a security group needs an id") {
@@ -881,4 +890,237 @@ func family(a netip.Addr) int {
 // familyName names a family index for messages.
 func familyName(fam int) string {
 	return [2]string{"IPv4", "IPv6"}[fam]
+}
+
+// Limits AWS sets on flow logs and mirroring.
+const (
+	maxMirrorSessionsPerSource = 3
+	// MaxVNI is the largest VXLAN network identifier.
+	MaxVNI          = 1<<24 - 1
+	maxMirrorRule   = 32766
+	maxPacketLength = 65535
+)
+
+// logFormatToken is one field of a flow log format: ${name}.
+var logFormatToken = regexp.MustCompile(`^\$\{[a-z0-9-]+\}$`)
+
+// flowLogKeys are the keys of a flow log's resource, by type.
+var flowLogKeys = map[string]string{FlowLogVPC: "vpc", FlowLogSubnet: "subnet", FlowLogENI: "eni"}
+
+// flowLogs checks the flow logs.
+func (v *validator) flowLogs() {
+	seen := map[string]string{}
+	for i, f := range v.l.FlowLogs {
+		path := itemPath("flow_logs", i, f.ID)
+		if v.id(f.Line, path+".id", f.ID, "a flow log needs an id") {
+			if first, dup := seen[f.ID]; dup {
+				v.redefined(f.Line, path+".id", f.ID, first)
+			} else {
+				seen[f.ID] = where(f.Line, path)
+			}
+		}
+		key, ok := flowLogKeys[f.ResourceType]
+		switch {
+		case !ok || f.ResourceID == "":
+			v.errorf(f.Line, path+".vpc", "missing: a flow log covers one resource: give vpc, subnet or eni")
+		case !v.id(f.Line, path+"."+key, f.ResourceID, ""):
+		case key == "vpc":
+			if vpc := v.l.VPC.ID; vpc != "" && f.ResourceID != vpc {
+				v.errorf(f.Line, path+".vpc", "no VPC %q: the lab's VPC is %s", f.ResourceID, vpc)
+			}
+		case key == "subnet":
+			ref(v, f.Line, path+".subnet", "subnet", f.ResourceID, "", v.subnets)
+		default:
+			ref(v, f.Line, path+".eni", "interface", f.ResourceID, "", v.enis)
+		}
+		switch f.TrafficType {
+		case "ACCEPT", "REJECT", "ALL":
+		default:
+			v.errorf(f.Line, path+".traffic_type", "%q is not a traffic type: use ACCEPT, REJECT or ALL", f.TrafficType)
+		}
+		if d := f.MaxAggregationInterval; d != time.Minute && d != 10*time.Minute {
+			v.errorf(f.Line, path+".max_aggregation_interval", "%s is not an aggregation interval: AWS offers 60s and 600s", seconds(d))
+		}
+		v.logFormat(f.Line, path+".log_format", f.LogFormat)
+		if f.Destination == "" {
+			v.errorf(f.Line, path+".destination", "empty: give the directory the log files go to")
+		}
+	}
+}
+
+// logFormat checks the syntax of a log format ("" for AWS's default):
+// ${field} tokens separated by single spaces, each field once.
+func (v *validator) logFormat(line int, field, s string) {
+	seen := map[string]bool{}
+	for t := range strings.SplitSeq(s, " ") {
+		switch {
+		case s == "":
+			return
+		case !logFormatToken.MatchString(t):
+			v.errorf(line, field, "%q is not a field: write each field as ${name}, such as ${srcaddr}, separated by spaces", t)
+			return
+		case seen[t]:
+			v.errorf(line, field, "%s is given twice", t)
+			return
+		}
+		seen[t] = true
+	}
+}
+
+// mirrorFilters checks the mirror filters and returns them by id.
+func (v *validator) mirrorFilters() map[string]string {
+	seen := map[string]string{}
+	for i, f := range v.l.MirrorFilters {
+		path := itemPath("traffic_mirror_filters", i, f.ID)
+		if v.id(f.Line, path+".id", f.ID, "a traffic mirror filter needs an id") {
+			if first, dup := seen[f.ID]; dup {
+				v.redefined(f.Line, path+".id", f.ID, first)
+			} else {
+				seen[f.ID] = where(f.Line, path)
+			}
+		}
+		v.mirrorRules(path+".ingress", f.Ingress)
+		v.mirrorRules(path+".egress", f.Egress)
+	}
+	return seen
+}
+
+// mirrorRules checks one direction of a mirror filter (at the path dir).
+func (v *validator) mirrorRules(dir string, rules []MirrorRule) {
+	numbers := map[int]string{}
+	for i, r := range rules {
+		path := fmt.Sprintf("%s[%d]", dir, i)
+		if v.intRange(r.Line, path+".rule", r.Number, "a rule number", 1, maxMirrorRule) {
+			if first, dup := numbers[r.Number]; dup {
+				v.errorf(r.Line, path+".rule", "rule %d is used twice in %s (first at %s)", r.Number, dir, first)
+			} else {
+				numbers[r.Number] = where(r.Line, path)
+			}
+		}
+		if r.Protocol != ec2.ProtoAll && (r.Protocol < 0 || r.Protocol > 255) {
+			v.errorf(r.Line, path+".protocol", "%d is not a protocol: use tcp, udp, icmp, icmpv6, all (or -1), or an IANA protocol number 0-255", r.Protocol)
+		}
+		srcOK := v.prefix(r.Line, path+".source_cidr", r.SourceCIDR, "a CIDR, such as 0.0.0.0/0")
+		dstOK := v.prefix(r.Line, path+".destination_cidr", r.DestinationCIDR, "a CIDR, such as 0.0.0.0/0")
+		if srcOK && dstOK && r.SourceCIDR.Addr().Is4() != r.DestinationCIDR.Addr().Is4() {
+			v.errorf(r.Line, path+".destination_cidr", "%s and source_cidr %s are of different families: a rule matches IPv4 or IPv6", r.DestinationCIDR, r.SourceCIDR)
+		}
+		for _, p := range []struct {
+			key      string
+			from, to int
+		}{{"source_ports", r.SourceFromPort, r.SourceToPort}, {"destination_ports", r.DestinationFromPort, r.DestinationToPort}} {
+			switch {
+			case !sg.PortsMatter(r.Protocol):
+				if p.from != 0 || p.to != 65535 {
+					v.errorf(r.Line, path+"."+p.key, "ports apply only to tcp and udp; %s has none to choose", protoName(r.Protocol))
+				}
+			case p.from < 0 || p.to > 65535 || p.from > p.to:
+				v.errorf(r.Line, path+"."+p.key, "%d-%d is not a port range: use ports 0-65535, the lower first", p.from, p.to)
+			}
+		}
+	}
+}
+
+// mirrorTargets checks the mirror targets and returns them by id.
+func (v *validator) mirrorTargets() map[string]*MirrorTarget {
+	seen := map[string]*MirrorTarget{}
+	for i, t := range v.l.MirrorTargets {
+		path := itemPath("traffic_mirror_targets", i, t.ID)
+		if v.id(t.Line, path+".id", t.ID, "a traffic mirror target needs an id") {
+			if first := seen[t.ID]; first != nil {
+				v.redefined(t.Line, path+".id", t.ID, where(first.Line, "traffic_mirror_targets"))
+			} else {
+				seen[t.ID] = t
+			}
+		}
+		switch {
+		case t.ENI != "" && t.PcapFile != "":
+			v.errorf(t.Line, path+".pcap_file", "a target is an interface or a file: give eni or pcap_file, not both")
+		case t.ENI != "":
+			ref(v, t.Line, path+".eni", "interface", t.ENI, "", v.enis)
+		case t.PcapFile == "":
+			v.errorf(t.Line, path+".eni", "missing: a target needs eni (an interface of the lab) or pcap_file")
+		}
+	}
+	return seen
+}
+
+// mirrorSessions checks the mirror sessions, after the filters and
+// targets they name.
+func (v *validator) mirrorSessions(filters map[string]string, targets map[string]*MirrorTarget) {
+	seen := map[string]string{}
+	bySource := map[string]map[int]string{} // source ENI → session number → where
+	type targetUse struct {
+		line      int
+		eni, path string
+	}
+	var targetENIs []targetUse
+	for i, s := range v.l.MirrorSessions {
+		path := itemPath("traffic_mirror_sessions", i, s.ID)
+		if v.id(s.Line, path+".id", s.ID, "a traffic mirror session needs an id") {
+			if first, dup := seen[s.ID]; dup {
+				v.redefined(s.Line, path+".id", s.ID, first)
+			} else {
+				seen[s.ID] = where(s.Line, path)
+			}
+		}
+		numberOK := v.intRange(s.Line, path+".number", s.Number, "a session number", 1, maxMirrorRule)
+		if ref(v, s.Line, path+".source", "interface", s.Source, "a session needs a source interface", v.enis) {
+			nums := bySource[s.Source]
+			if nums == nil {
+				nums = map[int]string{}
+				bySource[s.Source] = nums
+			}
+			switch first, dup := nums[s.Number]; {
+			case numberOK && dup:
+				v.errorf(s.Line, path+".number", "%s already has session number %d (%s): numbers are unique per source", s.Source, s.Number, first)
+			case len(nums) == maxMirrorSessionsPerSource:
+				v.errorf(s.Line, path+".source", "%s already has %d sessions, AWS's most per source interface", s.Source, maxMirrorSessionsPerSource)
+			default:
+				nums[s.Number] = where(s.Line, path)
+			}
+		}
+		if ref(v, s.Line, path+".target", "traffic mirror target", s.Target, "a session needs a target (traffic_mirror_targets)", targets) {
+			switch t := targets[s.Target]; {
+			case t.ENI != "" && t.ENI == s.Source:
+				v.errorf(s.Line, path+".target", "%s sends to %s, the source itself: a session's target is another interface", s.Target, t.ENI)
+			case t.ENI != "":
+				targetENIs = append(targetENIs, targetUse{s.Line, t.ENI, path + ".target"})
+			}
+		}
+		ref(v, s.Line, path+".filter", "traffic mirror filter", s.Filter, "a session needs a filter (traffic_mirror_filters)", filters)
+		if s.VNI > MaxVNI {
+			v.errorf(s.Line, path+".vni", "%q is not a VXLAN network identifier: use a whole number from 0 to %d", strconv.Itoa(int(s.VNI)), MaxVNI)
+		}
+		if s.PacketLength != 0 {
+			v.intRange(s.Line, path+".packet_length", s.PacketLength, "a number of bytes to copy of each packet", 1, maxPacketLength)
+		}
+	}
+	// AWS: an interface is a mirror source or a target, not both.
+	for _, t := range targetENIs {
+		if len(bySource[t.eni]) > 0 {
+			v.errorf(t.line, t.path, "%s is the source of a session too: an interface is a mirror source or a target, not both", t.eni)
+		}
+	}
+}
+
+// tags checks the tags: each on a resource of the lab, within EC2's
+// limits.
+func (v *validator) tags() {
+	for _, id := range slices.Sorted(maps.Keys(v.l.Tags)) {
+		path := "tags." + id
+		if !v.l.Taggable(id) {
+			v.errorf(0, path, "%s is no resource of the lab: tags go on the VPC, subnets, network ACLs, prefix lists, security groups, instances (by name), interfaces and flow logs", id)
+			continue
+		}
+		tags := v.l.Tags[id]
+		for _, k := range slices.Sorted(maps.Keys(tags)) {
+			if why := CheckTag(k, tags[k]); why != "" {
+				v.errorf(0, path+"."+k, "%s", why)
+			}
+		}
+		if len(tags) > MaxTagsPerItem {
+			v.errorf(0, path, "%d tags: a resource has at most %d", len(tags), MaxTagsPerItem)
+		}
+	}
 }

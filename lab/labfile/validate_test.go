@@ -1,10 +1,12 @@
-package lab
+package labfile
 
 import (
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/vpclab/vpclab/lab"
 )
 
 // base is the start of most test labs: a VPC with IPv6, subnet-a with IPv6
@@ -125,7 +127,7 @@ var errorCases = []errorCase{
 	// Prefix lists.
 	{"prefix list over max_entries", prefixes + "  - {id: pl-a, max_entries: 1, cidrs: [10.9.0.0/16, 10.8.0.0/16]}\n", 6, "prefix_lists[pl-a].cidrs",
 		"2 CIDRs is more than max_entries (1): raise max_entries (up to 1000) or remove CIDRs"},
-	{"prefix list CIDR twice", prefixes + "  - {id: pl-a, cidrs: [10.9.0.0/16, 10.9.1.0/16]}\n", 6, "prefix_lists[pl-a].cidrs[1]", "10.9.0.0/16 is listed twice (first at line 6)"},
+	{"prefix list CIDR twice", prefixes + "  - {id: pl-a, cidrs: [10.9.0.0/16, 10.9.1.0/16]}\n", 6, "prefix_lists[pl-a].cidrs[1]", "10.9.0.0/16 is listed twice (first as cidrs[0])"},
 	{"prefix list max_entries 0", prefixes + "  - {id: pl-a, max_entries: 0, cidrs: []}\n", 6, "prefix_lists[pl-a].max_entries", "use a whole number from 1 to 1000"},
 	{"prefix list without cidrs", prefixes + "  - {id: pl-a}\n", 6, "prefix_lists[pl-a].cidrs", "missing: a prefix list needs cidrs"},
 
@@ -197,13 +199,13 @@ var errorCases = []errorCase{
 	{"groups per VPC over quota", base + "quotas: {sgs_per_vpc: 3}\nsecurity_groups:\n  - {id: default}\n  - {id: sg-a}\n  - {id: sg-b}\n  - {id: sg-c}\n  - {id: \"!\", bogus: 1}\n",
 		10, "security_groups[3]", "5 security groups: the quota is 3 per VPC, the default group included (quotas.sgs_per_vpc; AWS's default is 2500)"},
 	{"implied default group over the per-VPC quota", base + "quotas: {sgs_per_vpc: 2}\nsecurity_groups:\n  - {id: sg-a}\n  - {id: sg-b}\n",
-		7, "security_groups", "2 security groups and the default group the VPC adds: the quota is 2 per VPC"},
+		8, "security_groups[1]", "3 security groups: the quota is 2 per VPC, the default group included"},
 	{"groups per VPC quota out of range", base + "quotas: {sgs_per_vpc: 10001}\n",
 		5, "quotas.sgs_per_vpc", `"10001" is not a quota of security groups per VPC: use a whole number from 1 to 10000`},
 	{"tcp timeout too short", instances + "  - {name: i1, subnet: subnet-a, ip: 10.0.1.10, conntrack: {tcp_established_timeout: 30s}}\n", 6, "instances[i1].conntrack.tcp_established_timeout",
 		"30s is out of range: use 60s-432000s"},
-	{"udp timeout too long", instances + "  - {name: i1, subnet: subnet-a, ip: 10.0.1.10, conntrack: {udp_timeout: 90}}\n", 6, "instances[i1].conntrack.udp_timeout", "90 is out of range: use 30s-60s"},
-	{"udp stream timeout too long", instances + "  - {name: i1, subnet: subnet-a, ip: 10.0.1.10, conntrack: {udp_stream_timeout: 3m1s}}\n", 6, "instances[i1].conntrack.udp_stream_timeout", "3m1s is out of range: use 60s-180s"},
+	{"udp timeout too long", instances + "  - {name: i1, subnet: subnet-a, ip: 10.0.1.10, conntrack: {udp_timeout: 90}}\n", 6, "instances[i1].conntrack.udp_timeout", "90s is out of range: use 30s-60s"},
+	{"udp stream timeout too long", instances + "  - {name: i1, subnet: subnet-a, ip: 10.0.1.10, conntrack: {udp_stream_timeout: 3m1s}}\n", 6, "instances[i1].conntrack.udp_stream_timeout", "181s is out of range: use 60s-180s"},
 	{"timeout is not a duration", instances + "  - {name: i1, subnet: subnet-a, ip: 10.0.1.10, conntrack: {udp_timeout: soon}}\n", 6, "instances[i1].conntrack.udp_timeout",
 		`"soon" is not a duration: use a number of seconds or a duration like 30s or 5m`},
 	{"allowance 0", instances + "  - {name: i1, conntrack_allowance: 0, subnet: subnet-a, ip: 10.0.1.10}\n", 6, "instances[i1].conntrack_allowance", "use a whole number from 1 to 10000000"},
@@ -218,7 +220,7 @@ var errorCases = []errorCase{
 	{"host is ipv6 multicast", hosts + "[\"ff02::1\"]\n", 8, "internet.hosts[0]", "is in ff00::/8 (multicast)"},
 	{"host is broadcast", hosts + "[255.255.255.255]\n", 8, "internet.hosts[0]", "multicast or reserved"},
 	{"host is an interface's address", hosts + "[198.51.100.1, 10.0.1.10]\n", 8, "internet.hosts[1]", "10.0.1.10 is inside the VPC"},
-	{"host twice", hosts + "[198.51.100.1, 198.51.100.1]\n", 8, "internet.hosts[1]", "198.51.100.1 is already used by internet.hosts (line 8)"},
+	{"host twice", hosts + "[198.51.100.1, 198.51.100.1]\n", 8, "internet.hosts[1]", "198.51.100.1 is already used by internet.hosts (internet.hosts[0])"},
 
 	// Quotas and settings.
 	{"nacl quota above AWS's", base + "quotas: {nacl_entries: 41}\n", 5, "quotas.nacl_entries", `"41" is not a quota of network ACL entries per direction and family: use a whole number from 1 to 40`},
@@ -235,7 +237,7 @@ func TestValidation(t *testing.T) {
 			if l != nil || err == nil {
 				t.Fatalf("Parse = %v, %v; want an error", l, err)
 			}
-			var list ErrorList
+			var list lab.ErrorList
 			if !errors.As(err, &list) {
 				t.Fatalf("err is %T, want ErrorList", err)
 			}
