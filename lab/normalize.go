@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,7 +18,8 @@ import (
 // allowance and metadata mode from the settings, an interface's instance,
 // group and timeouts, a flow log's traffic type, interval and directory.
 // A rule for a protocol other than tcp, udp, icmp and icmpv6 covers every
-// port, as in EC2, whatever range it was given. Readers of lab files and
+// port, as in EC2, whatever range it was given, and CIDRs have their host
+// bits cleared, as in a lab file. Readers of lab files and
 // importers call it before Validate; it leaves alone every field that is
 // set, valid or not.
 func Normalize(l *Lab) {
@@ -50,11 +52,13 @@ func Normalize(l *Lab) {
 	}
 
 	l.AddDefaults()
+	v.CIDR, v.IPv6CIDR = v.CIDR.Masked(), masked(v.IPv6CIDR)
 	for _, a := range l.NetworkACLs {
 		for _, entries := range [][]nacl.Entry{a.Ingress, a.Egress} {
 			for i := range entries {
 				e := &entries[i]
 				e.FromPort, e.ToPort = allPorts(e.Protocol, e.FromPort, e.ToPort)
+				e.CIDR = masked(e.CIDR)
 			}
 		}
 	}
@@ -63,10 +67,24 @@ func Normalize(l *Lab) {
 			for i := range rules {
 				r := &rules[i]
 				r.FromPort, r.ToPort = allPorts(r.Protocol, r.FromPort, r.ToPort)
+				r.CIDR = masked(r.CIDR)
+			}
+		}
+	}
+	for _, pl := range l.PrefixLists {
+		for i, c := range pl.CIDRs {
+			pl.CIDRs[i] = masked(c)
+		}
+	}
+	for _, f := range l.MirrorFilters {
+		for _, rules := range [][]MirrorRule{f.Ingress, f.Egress} {
+			for i := range rules {
+				rules[i].SourceCIDR, rules[i].DestinationCIDR = masked(rules[i].SourceCIDR), masked(rules[i].DestinationCIDR)
 			}
 		}
 	}
 	for _, sn := range l.Subnets {
+		sn.CIDR, sn.IPv6CIDR = masked(sn.CIDR), masked(sn.IPv6CIDR)
 		sn.NetworkACL = or(sn.NetworkACL, nacl.DefaultACLID)
 		sn.AvailabilityZone = or(sn.AvailabilityZone, v.Region+"a")
 		sn.AZID = or(sn.AZID, ZoneID(v.Region, sn.AvailabilityZone))
@@ -94,6 +112,15 @@ func Normalize(l *Lab) {
 		f.MaxAggregationInterval = or(f.MaxAggregationInterval, 600*time.Second)
 		f.Destination = or(f.Destination, "flowlogs")
 	}
+}
+
+// masked clears the host bits of c (10.1.2.3/16 is 10.1.0.0/16), as a lab
+// file's reader does; an invalid c stays invalid.
+func masked(c netip.Prefix) netip.Prefix {
+	if !c.IsValid() {
+		return c
+	}
+	return c.Masked()
 }
 
 // or returns v, or def when v is the zero value.

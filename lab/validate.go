@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/nacl"
@@ -146,6 +147,15 @@ func (v *validator) id(line int, field, s, missing string) bool {
 		return true
 	}
 	return false
+}
+
+// text checks free text: a lab file is UTF-8.
+func (v *validator) text(line int, field, s string) bool {
+	if !utf8.ValidString(s) {
+		v.errorf(line, field, "%q is not UTF-8, which a lab file is", s)
+		return false
+	}
+	return true
 }
 
 // ref checks a reference: a valid id that names one of defined; kind
@@ -611,8 +621,8 @@ func regionCode(region string) string {
 // them.
 func (v *validator) securityGroups() {
 	type groupRef struct {
-		line        int
-		field, id   string
+		line      int
+		field, id string
 	}
 	var refs []groupRef
 	if quota := v.quotas.SGsPerVPC; len(v.l.SecurityGroups) > quota {
@@ -628,6 +638,7 @@ func (v *validator) securityGroups() {
 				v.groups[g.ID] = g
 			}
 		}
+		v.text(g.Line, path+".description", g.Description)
 		for _, dir := range []struct {
 			key   string
 			rules []sg.Rule
@@ -680,6 +691,7 @@ func (v *validator) rule(r sg.Rule, path string) {
 			v.ruleIDs[r.ID] = where(r.Line, path)
 		}
 	}
+	v.text(r.Line, path+".description", r.Description)
 	v.traffic(r.Line, path, r.Protocol, r.FromPort, r.ToPort, r.ICMPType, r.ICMPCode)
 	var given []string
 	if r.CIDR.IsValid() {
@@ -942,6 +954,7 @@ func (v *validator) flowLogs() {
 			v.errorf(f.Line, path+".max_aggregation_interval", "%s is not an aggregation interval: AWS offers 60s and 600s", seconds(d))
 		}
 		v.logFormat(f.Line, path+".log_format", f.LogFormat)
+		v.text(f.Line, path+".destination", f.Destination)
 		if f.Destination == "" {
 			v.errorf(f.Line, path+".destination", "empty: give the directory the log files go to")
 		}
@@ -1038,6 +1051,7 @@ func (v *validator) mirrorTargets() map[string]*MirrorTarget {
 			v.errorf(t.Line, path+".pcap_file", "a target is an interface or a file: give eni or pcap_file, not both")
 		case t.ENI != "":
 			ref(v, t.Line, path+".eni", "interface", t.ENI, "", v.enis)
+		case !v.text(t.Line, path+".pcap_file", t.PcapFile):
 		case t.PcapFile == "":
 			v.errorf(t.Line, path+".eni", "missing: a target needs eni (an interface of the lab) or pcap_file")
 		}
@@ -1124,3 +1138,11 @@ func (v *validator) tags() {
 		}
 	}
 }
+
+// ValidRegion, ValidZone and ValidZoneID report whether s has the form of
+// a region (us-east-1), zone (us-east-1a) or zone id (use1-az1) name that
+// Validate accepts.
+func ValidRegion(s string) bool { return regionName.MatchString(s) }
+
+func ValidZone(s string) bool   { return zoneName.MatchString(s) }
+func ValidZoneID(s string) bool { return zoneID.MatchString(s) }

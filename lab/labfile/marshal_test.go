@@ -106,7 +106,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 // only what it knows; a group without egress rules stays without them.
 func TestMarshalByHand(t *testing.T) {
 	l := &lab.Lab{
-		VPC: lab.VPC{ID: "vpc-1", CIDR: netip.MustParsePrefix("10.1.0.0/16")},
+		VPC:     lab.VPC{ID: "vpc-1", CIDR: netip.MustParsePrefix("10.1.0.0/16")},
 		Subnets: []*lab.Subnet{{ID: "subnet-1", CIDR: netip.MustParsePrefix("10.1.1.0/24")}},
 		SecurityGroups: []*sg.Group{{ID: "sg-1", Description: "web: \"quoted\" # not a comment",
 			Ingress: []sg.Rule{{ID: "sgr-1", Protocol: packet.ProtoTCP, FromPort: 443, ToPort: 443, CIDR: netip.MustParsePrefix("0.0.0.0/0")},
