@@ -741,7 +741,10 @@ func (v *validator) instancesSection() {
 
 // iface checks an interface of the named instance.
 func (v *validator) iface(e *Interface, path, instance string) {
-	if v.id(e.Line, path+".id", e.ID, "an interface needs an id") {
+	// The id a one-interface instance implies, eni-<name>, may be four
+	// characters longer than an id written out.
+	implied := e.ID == "eni-"+instance && ValidID(instance)
+	if implied || v.id(e.Line, path+".id", e.ID, "an interface needs an id") {
 		if first, dup := v.enis[e.ID]; dup {
 			v.errorf(e.Line, path+".id", "%s is defined twice (first at %s): interface ids are unique", e.ID, first)
 		} else {
