@@ -12,6 +12,7 @@ import (
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/internal/classbench"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/verdict"
 )
@@ -24,7 +25,7 @@ var (
 
 func engine(tb testing.TB, extra []string) *dataplane.Engine {
 	tb.Helper()
-	l, err := lab.Parse("bench.yaml", []byte(Lab(extra)))
+	l, err := labfile.Parse("bench.yaml", []byte(Lab(extra)))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vpclab/vpclab/control"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
 )
@@ -33,7 +34,7 @@ instances:
 
 func testPlan(t *testing.T) (*lab.Lab, *labnet.Plan) {
 	t.Helper()
-	l, err := lab.Parse("daemon.yaml", []byte(testLab))
+	l, err := labfile.Parse("daemon.yaml", []byte(testLab))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/vpclab/vpclab/change"
 	"github.com/vpclab/vpclab/ec2api"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 )
 
 // memLab is a lab in memory, changed as a running lab is: each change
@@ -112,7 +113,7 @@ func start(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { audit.Close() })
-	m := &memLab{l: lab.ExampleLab(), stopped: map[string]bool{}}
+	m := &memLab{l: labfile.ExampleLab(), stopped: map[string]bool{}}
 	srv := httptest.NewServer(ec2api.Handler(m, ec2api.Options{Principals: ps, Audit: audit}))
 	t.Cleanup(srv.Close)
 	return &env{t: t, lab: m, url: srv.URL, audit: path}

@@ -5,7 +5,7 @@ package reach_test
 // agrees with the map: the request and its reply get through exactly when
 // the map says the value is open, and the map's trail names the stages and
 // rules the engine's trace names. Labs are written as lab files and read
-// with lab.Parse, so the loader's defaults apply as they do for users; they
+// with labfile.Parse, so the loader's defaults apply as they do for users; they
 // hold untracked flows (0.0.0.0/0 rules with all-ports rules back),
 // ephemeral-port NACL entries, group references, prefix lists, secondary
 // addresses, IPv6, public and private subnets and internet hosts.
@@ -20,6 +20,7 @@ import (
 
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/reach"
 	"github.com/vpclab/vpclab/verdict"
@@ -361,7 +362,7 @@ func TestAgainstEngine(t *testing.T) {
 	for seed := *propSeed; seed < *propSeed+uint64(labs); seed++ {
 		g := &gen{rand.New(rand.NewPCG(seed, 14))}
 		text := g.lab()
-		l, err := lab.Parse("random.yaml", []byte(text))
+		l, err := labfile.Parse("random.yaml", []byte(text))
 		if err != nil {
 			t.Fatalf("seed %d: the generator wrote a lab the loader refuses: %v\n%s", seed, err, text)
 		}

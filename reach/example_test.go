@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/packet"
 )
 
@@ -39,7 +39,7 @@ func segmentAt(fl *Flow, v uint16) *Segment {
 }
 
 func TestExample(t *testing.T) {
-	m, err := Analyze(lab.ExampleLab(), Query{})
+	m, err := Analyze(labfile.ExampleLab(), Query{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestExample(t *testing.T) {
 }
 
 func TestQuery(t *testing.T) {
-	m, err := Analyze(lab.ExampleLab(), Query{From: []string{"web1"}, To: []string{"10.0.2.10"}, Proto: "tcp", Ports: Set{{8000, 8100}}, Family: 4})
+	m, err := Analyze(labfile.ExampleLab(), Query{From: []string{"web1"}, To: []string{"10.0.2.10"}, Proto: "tcp", Ports: Set{{8000, 8100}}, Family: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,10 +110,10 @@ func TestQuery(t *testing.T) {
 	if fl.Request[0].Lo != 8000 || fl.Request[len(fl.Request)-1].Hi != 8100 || fl.Open.Ports() != "8080" {
 		t.Errorf("narrowed flow %+v", fl)
 	}
-	if _, err := Analyze(lab.ExampleLab(), Query{From: []string{"nosuch"}}); err == nil {
+	if _, err := Analyze(labfile.ExampleLab(), Query{From: []string{"nosuch"}}); err == nil {
 		t.Error("an unknown endpoint was accepted")
 	}
-	if _, err := Analyze(lab.ExampleLab(), Query{Proto: "bogus"}); err == nil {
+	if _, err := Analyze(labfile.ExampleLab(), Query{Proto: "bogus"}); err == nil {
 		t.Error("an unknown protocol was accepted")
 	}
 }

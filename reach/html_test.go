@@ -20,7 +20,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/reach"
 )
 
@@ -98,7 +98,7 @@ func load(t *testing.T, ctx context.Context, file string) *atomic.Int32 {
 }
 
 func TestPageInChromium(t *testing.T) {
-	m, err := reach.Analyze(lab.ExampleLab(), reach.Query{})
+	m, err := reach.Analyze(labfile.ExampleLab(), reach.Query{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,14 +19,14 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/vpclab/vpclab/dataplane"
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/pcap"
 	"github.com/vpclab/vpclab/pcap/pcaptest"
 	"github.com/vpclab/vpclab/verdict"
 )
 
-// Addresses of the example lab (lab.Example).
+// Addresses of the example lab (labfile.Example).
 var (
 	web1     = netip.MustParseAddr("10.0.1.10")
 	web1v6   = netip.MustParseAddr("2600:1f18:aa:bb01::10")
@@ -38,7 +38,7 @@ var (
 	baseTime = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 )
 
-func exampleEngine() *dataplane.Engine { return dataplane.New(lab.ExampleLab()) }
+func exampleEngine() *dataplane.Engine { return dataplane.New(labfile.ExampleLab()) }
 
 // ipPacket builds an IP packet.
 func ipPacket(t testing.TB, s packet.Spec) []byte {

@@ -27,6 +27,7 @@ import (
 	"github.com/vpclab/vpclab/explain"
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/mirror"
 	"github.com/vpclab/vpclab/pcap"
 	"github.com/vpclab/vpclab/policytest"
@@ -158,12 +159,12 @@ func labFlag(cmd *cobra.Command) *string {
 // built-in example when path is empty.
 func loadLab(path string) (*lab.Lab, error) {
 	if path == "" {
-		return lab.ExampleLab(), nil
+		return labfile.ExampleLab(), nil
 	}
 	if l, ok, err := importLab(path, os.Stderr); ok {
 		return l, err
 	}
-	return lab.Load(path)
+	return labfile.Load(path)
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -182,7 +183,7 @@ is not given, and a starting point for your own.`,
 		Example: `  vpclab example > lab.yaml`,
 		Args:    cobra.NoArgs,
 		RunE: work(func(cmd *cobra.Command, _ []string) error {
-			_, err := cmd.OutOrStdout().Write(lab.Example())
+			_, err := cmd.OutOrStdout().Write(labfile.Example())
 			return err
 		}),
 	}

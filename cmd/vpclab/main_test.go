@@ -15,7 +15,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/vpclab/vpclab/explain"
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/replay"
 )
@@ -85,8 +85,8 @@ func TestUsageErrors(t *testing.T) {
 
 func TestExample(t *testing.T) {
 	out := want(t, []string{"example"}, 0, nil, nil)
-	if out != string(lab.Example()) {
-		t.Errorf("example printed something else than lab.Example()")
+	if out != string(labfile.Example()) {
+		t.Errorf("example printed something else than labfile.Example()")
 	}
 }
 
@@ -119,7 +119,7 @@ func TestExplain(t *testing.T) {
 // writeLab writes the example lab to dir and returns its path.
 func writeLab(t *testing.T, dir string) string {
 	path := filepath.Join(dir, "lab.yaml")
-	if err := os.WriteFile(path, lab.Example(), 0o644); err != nil {
+	if err := os.WriteFile(path, labfile.Example(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -275,7 +275,7 @@ func TestReach(t *testing.T) {
 	want(t, []string{"reach", "--assert", "../../testdata/reach/example-assert.yaml"}, 0, []string{"7 passed, 0 failed"}, nil)
 	want(t, []string{"reach", "--assert", "../../testdata/reach/example-assert.yaml", "--lab", "../../testdata/reach/example-new.yaml"}, 1,
 		[]string{"✗", "web1 must not reach db1", "tcp 5432 open", "6 passed, 1 failed"}, nil)
-	want(t, []string{"reach", "--diff", "../../lab/example.yaml", "../../testdata/reach/example-new.yaml"}, 0,
+	want(t, []string{"reach", "--diff", "../../lab/labfile/example.yaml", "../../testdata/reach/example-new.yaml"}, 0,
 		[]string{"opened:", "+ web1 → db1 IPv4 tcp 5432", "now nacl-ingress: acl-db rule 90", "closed:", "- internet → web1 IPv4 tcp 22", "2 opened"}, nil)
 	page := filepath.Join(t.TempDir(), "reach.html")
 	want(t, []string{"reach", "-o", "html", page}, 0, []string{"wrote " + page}, nil)
