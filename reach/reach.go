@@ -30,6 +30,13 @@ type Map struct {
 	// Exempt lists the VPC services every ENI reaches unfiltered (spec
 	// §6). They are not findings: no rule can open or close them.
 	Exempt []Exempt `json:"exempt"`
+	// Stopped names the instances taken as stopped (Query.Stopped): they
+	// send and receive nothing, and every path to or from them says so.
+	Stopped []string `json:"stopped"`
+	// Unmodelled says what can still stop a path the map shows open: the
+	// conntrack allowance, which depends on the traffic in flight, not on
+	// the rules.
+	Unmodelled []string `json:"unmodelled"`
 }
 
 // Endpoint is one end of a path.
@@ -45,6 +52,8 @@ type Endpoint struct {
 	Subnet   string `json:"subnet,omitempty"`
 	// Addrs are the ENI's private addresses or the host's address.
 	Addrs []netip.Addr `json:"addrs,omitempty"`
+	// Stopped marks an ENI of a stopped instance (Query.Stopped).
+	Stopped bool `json:"stopped,omitempty"`
 
 	iface  *lab.Interface
 	subnet int // index in the lab's subnets; -1 outside the VPC
@@ -147,6 +156,10 @@ type Query struct {
 	Ports Set
 	// Family is 4 or 6; 0 means both.
 	Family int
+	// Stopped names instances that are stopped (as StopInstances leaves
+	// them in a running lab): nothing reaches or leaves their ENIs. A lab
+	// file has no instance state, so without it every instance runs.
+	Stopped []string
 }
 
 // Stopper returns the step that stops a denied segment (its last).
@@ -177,6 +190,11 @@ func Analyze(l *lab.Lab, q Query) (*Map, error) {
 	}
 	m.Exempt = append(m.Exempt, Exempt{Service: "subnets' reserved addresses", Addrs: reserved})
 
+	if err := a.stop(q.Stopped); err != nil {
+		return nil, err
+	}
+	m.Stopped = slices.Clone(q.Stopped)
+	m.Unmodelled = a.unmodelled()
 	from, err := a.pick(q.From)
 	if err != nil {
 		return nil, fmt.Errorf("--from: %w", err)
@@ -208,6 +226,48 @@ func Analyze(l *lab.Lab, q Query) (*Map, error) {
 		}
 	}
 	return m, nil
+}
+
+// stop marks the ENIs of the instances named stopped.
+func (a *analyzer) stop(names []string) error {
+	for _, n := range names {
+		if !slices.ContainsFunc(a.l.Instances, func(in *lab.Instance) bool { return in.Name == n }) {
+			return fmt.Errorf("--stopped: %q is not an instance of lab %s", n, a.l.File)
+		}
+		for _, e := range a.endpoints {
+			if e.Kind == KindENI && e.Instance == n {
+				e.Stopped = true
+			}
+		}
+	}
+	return nil
+}
+
+// unmodelled words what the map cannot answer: the conntrack allowance
+// (spec §3.7), with each instance's.
+func (a *analyzer) unmodelled() []string {
+	count := map[int]int{}
+	common := 0
+	for _, in := range a.l.Instances {
+		count[in.ConntrackAllowance]++
+		if count[in.ConntrackAllowance] > count[common] {
+			common = in.ConntrackAllowance
+		}
+	}
+	allowances := "each instance's: " + strconv.Itoa(common) + " flows"
+	if len(count) > 1 {
+		var odd []string
+		for _, in := range a.l.Instances {
+			if in.ConntrackAllowance != common {
+				odd = append(odd, in.Name+" "+strconv.Itoa(in.ConntrackAllowance))
+			}
+		}
+		allowances = strings.Join(odd, ", ") + ", the others " + strconv.Itoa(common) + " flows"
+	}
+	return []string{"the conntrack allowance (spec §3.7): while an instance tracks as many flows as its allowance (" +
+		allowances + "), a new tracked flow to or from it stops at conntrack-allowance " +
+		"(established and untracked flows go on). That depends on the traffic in flight, not on the rules: " +
+		"the map takes every allowance as not reached; vpclab status shows what is free in a running lab."}
 }
 
 // Endpoint returns the endpoint named name, or nil.

@@ -130,6 +130,12 @@ func (m *Map) WriteText(w io.Writer) error {
 	if n == 0 {
 		b.WriteString("no path is open\n\n")
 	}
+	if len(m.Stopped) > 0 {
+		fmt.Fprintf(b, "stopped (they send and receive nothing; every path to or from them stops at route, INSTANCE_STOPPED): %s\n\n", strings.Join(m.Stopped, ", "))
+	}
+	for _, u := range m.Unmodelled {
+		fmt.Fprintf(b, "not in this map: %s\n\n", u)
+	}
 	b.WriteString("exempt (never filtered, so not findings):\n")
 	for _, e := range m.Exempt {
 		var as []string
@@ -184,6 +190,8 @@ func (m *Map) writeMatrix(b *strings.Builder) {
 			switch {
 			case f == t:
 				c = ""
+			case m.stoppedPair(f, t):
+				c = "stopped"
 			case m.Cell(f, t) != "":
 				c = m.Cell(f, t)
 			}
@@ -204,6 +212,16 @@ func (m *Map) writeMatrix(b *strings.Builder) {
 		b.WriteString("\n")
 	}
 	b.WriteString("(· nothing gets through and back; * replies come back only to source ports outside 32768-65535)\n")
+}
+
+// stoppedPair reports whether one end of a pair is a stopped instance.
+func (m *Map) stoppedPair(from, to string) bool {
+	for _, n := range []string{from, to} {
+		if e := m.Endpoint(n); e != nil && e.Stopped {
+			return true
+		}
+	}
+	return false
 }
 
 // write writes an open path: each open range with its trail and the
