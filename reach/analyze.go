@@ -565,7 +565,15 @@ func (w *worder) newStep(st *stage, idx int32, r Range) *Step {
 				groups = strings.Join(l.Interface(st.sg.eni).SecurityGroups, ", ")
 				w.a.groupNames[st.sg.eni] = groups
 			}
-			s.By = describe.NoSGRuleOf(groups, st.sg.eni, st.sg.dir == verdict.Egress, w.traffic(r), peer)
+			egress := st.sg.dir == verdict.Egress
+			s.By = describe.NoSGRuleOf(groups, st.sg.eni, egress, w.traffic(r), peer)
+			if !w.internet {
+				peer = "{src}"
+				if egress {
+					peer = "{dst}"
+				}
+			}
+			s.tmpl = describe.NoSGRuleOf(groups, st.sg.eni, egress, "{traffic}", peer)
 		}
 	}
 	return s

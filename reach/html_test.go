@@ -178,3 +178,90 @@ func TestDiffPageInChromium(t *testing.T) {
 		}
 	}
 }
+
+var largeScreenshot = flag.String("reach.largeshot", "", "save a PNG of the 200-ENI lab's page to this file")
+
+// TestLargePageInChromium: the page of a 200-ENI lab (203 endpoints,
+// 41,006 pairs) stays usable: it is at most 24 MB, Chromium shows it
+// within 30 seconds, the matrix scrolls inside its box, the graph folds
+// the 20 subnets and draws only the edges of one unit (the internet's at
+// first, then an instance's after a click on it), a click on a folded
+// subnet's + opens it, and a click on a cell far down the matrix shows
+// that pair's trail.
+func TestLargePageInChromium(t *testing.T) {
+	l, err := lab.Parse("large.yaml", []byte(largeLab()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := reach.Analyze(l, reach.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := writePage(t, m, nil)
+	st, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() > 24<<20 {
+		t.Errorf("the page of 200 ENIs is %d MB, want at most 24", st.Size()>>20)
+	}
+	ctx := browser(t)
+	start := time.Now()
+	load(t, ctx, file)
+	took := time.Since(start)
+	t.Logf("page %.1f MB, shown in %v", float64(st.Size())/(1<<20), took)
+	if took > 30*time.Second {
+		t.Errorf("the page took %v to show, want at most 30 s", took)
+	}
+	type layout struct {
+		Cells, Edges, Nodes, Folded, Foreign int
+		ScrollH, ClientH, ScrollW, ClientW   int
+	}
+	measure := func() layout {
+		return run(t, ctx, chromedp.Evaluate[layout](`(() => { const b = document.getElementById("matrixbox"); return {
+			Cells: document.querySelectorAll("#matrix td.cell").length,
+			Edges: document.querySelectorAll("#graph path.edge").length,
+			Nodes: document.querySelectorAll("#graph circle.node").length,
+			Folded: document.querySelectorAll("#graph g.subnet.folded").length,
+			Foreign: [...document.querySelectorAll("#graph path.edge")].filter(p => p.dataset.from !== focus && p.dataset.to !== focus).length,
+			ScrollH: b.scrollHeight, ClientH: b.clientHeight, ScrollW: b.scrollWidth, ClientW: b.clientWidth}; })()`))
+	}
+	got := measure()
+	if got.Cells != 203*202 {
+		t.Errorf("%d cells, want %d", got.Cells, 203*202)
+	}
+	if got.Folded != 20 || got.Nodes != 3 || got.Edges == 0 || got.Edges > 2*22 || got.Foreign != 0 {
+		t.Errorf("graph: %d folded subnets, %d nodes, %d edges (%d not the internet's); want 20 folded, the 3 outside nodes, the internet's edges to and from the 22 other units at most",
+			got.Folded, got.Nodes, got.Edges, got.Foreign)
+	}
+	if got.ScrollH <= got.ClientH || got.ClientH > 1000 || got.ScrollW <= got.ClientW {
+		t.Errorf("the matrix box is %dx%d showing %dx%d: it must scroll both ways", got.ScrollW, got.ScrollH, got.ClientW, got.ClientH)
+	}
+	// Open subnet s5: its ten instances appear; a click on i57 draws its
+	// edges, to and from the 19 folded subnets, the 9 others of s5 and
+	// the 3 outside.
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#graph g.toggle[data-subnet="s5"] rect`)))
+	if after := measure(); after.Nodes != 13 || after.Folded != 19 {
+		t.Errorf("after a click on s5's +: %d nodes, %d folded; want 13, 19", after.Nodes, after.Folded)
+	}
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#graph circle[data-name="i57"]`)))
+	if after := measure(); after.Edges == 0 || after.Edges > 2*31 || after.Foreign != 0 {
+		t.Errorf("after a click on i57: %d edges, %d not i57's; want i57's alone, at most 62", after.Edges, after.Foreign)
+	}
+	if *largeScreenshot != "" {
+		if err := os.WriteFile(*largeScreenshot, run(t, ctx, chromedp.CaptureScreenshot()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A cell far down and right: i190 → i57.
+	want := m.Cell("i190", "i57")
+	cell := chromedp.CSS(`td[data-from="i190"][data-to="i57"]`)
+	do(t, ctx, chromedp.Click(cell), chromedp.WaitVisible(chromedp.CSS("#detail h3")))
+	detail := run(t, ctx, chromedp.Text(chromedp.CSS("#detail")))
+	if !strings.Contains(detail, "i190 → i57") || !strings.Contains(detail, "IPv4 10.0.19.10 → 10.0.5.17") {
+		t.Errorf("the detail of i190 → i57 (%q):\n%.2000s", want, detail)
+	}
+	if want != "" && !strings.Contains(detail, "sg-ingress") {
+		t.Errorf("i190 → i57 is open (%s) but its detail names no sg-ingress rule:\n%.2000s", want, detail)
+	}
+}

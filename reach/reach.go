@@ -37,6 +37,21 @@ type Map struct {
 	// conntrack allowance, which depends on the traffic in flight, not on
 	// the rules.
 	Unmodelled []string `json:"unmodelled"`
+
+	byPair   map[[2]string][]*Path // Paths by from and to (pathsOf)
+	otherRep uint8                 // the protocol standing for those no rule names
+}
+
+// pathsOf returns the paths from one endpoint to another, in Paths order.
+func (m *Map) pathsOf(from, to string) []*Path {
+	if m.byPair == nil {
+		m.byPair = map[[2]string][]*Path{}
+		for _, p := range m.Paths {
+			k := [2]string{p.From, p.To}
+			m.byPair[k] = append(m.byPair[k], p)
+		}
+	}
+	return m.byPair[[2]string{from, to}]
 }
 
 // Endpoint is one end of a path.
@@ -143,6 +158,11 @@ type Step struct {
 	ACL      string           `json:"acl,omitempty"`
 	NACLRule int              `json:"nacl_rule,omitempty"`
 	SGRule   *describe.SGRule `json:"sg_rule,omitempty"`
+
+	// tmpl is By with the traffic and the peer left as {traffic} and
+	// {src} or {dst}, for a security group that allows nothing of the
+	// range (the page writes it once for every range and peer).
+	tmpl string
 }
 
 // Query narrows the question. The zero Query asks everything.
@@ -173,7 +193,7 @@ func (s *Segment) Stopper() *Step {
 // Analyze computes the map of l, narrowed by q.
 func Analyze(l *lab.Lab, q Query) (*Map, error) {
 	a := newAnalyzer(l)
-	m := &Map{Lab: l.File, Endpoints: a.endpoints}
+	m := &Map{Lab: l.File, Endpoints: a.endpoints, otherRep: a.otherRep}
 	for _, sn := range l.Subnets {
 		s := Subnet{ID: sn.ID, CIDR: sn.CIDR.String(), ACL: sn.NetworkACL, Public: sn.Public}
 		if sn.IPv6CIDR.IsValid() {

@@ -51,10 +51,7 @@ func (po protoOpen) text() string {
 
 func (m *Map) openByProto(from, to string) []protoOpen {
 	var out []protoOpen
-	for _, p := range m.Paths {
-		if p.From != from || p.To != to {
-			continue
-		}
+	for _, p := range m.pathsOf(from, to) {
 		for _, fl := range p.Flows {
 			if len(fl.Open) == 0 {
 				continue
@@ -159,16 +156,15 @@ func (p *Path) open() bool {
 
 // sources and destinations in the map, endpoint order.
 func (m *Map) ends() (from, to []string) {
+	isFrom, isTo := map[string]bool{}, map[string]bool{}
+	for _, p := range m.Paths {
+		isFrom[p.From], isTo[p.To] = true, true
+	}
 	for _, e := range m.Endpoints {
-		var isFrom, isTo bool
-		for _, p := range m.Paths {
-			isFrom = isFrom || p.From == e.Name
-			isTo = isTo || p.To == e.Name
-		}
-		if isFrom {
+		if isFrom[e.Name] {
 			from = append(from, e.Name)
 		}
-		if isTo {
+		if isTo[e.Name] {
 			to = append(to, e.Name)
 		}
 	}
@@ -300,8 +296,8 @@ func (m *Map) blockText(p *Path) [2]string {
 		}
 		mine := [][]string{p.Src, p.Dst}[side]
 		var others []string
-		for _, q := range m.Paths {
-			if q != p && q.From == p.From && q.To == p.To && q.Family == p.Family {
+		for _, q := range m.pathsOf(p.From, p.To) {
+			if q != p && q.Family == p.Family {
 				others = append(others, [][]string{q.Src, q.Dst}[side]...)
 			}
 		}
