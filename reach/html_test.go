@@ -126,6 +126,19 @@ func TestPageInChromium(t *testing.T) {
 	if edges == 0 {
 		t.Error("the graph has no edge")
 	}
+	graphText := run(t, ctx, chromedp.Evaluate[string](`document.getElementById("graph").textContent`))
+	for _, want := range []string{"subnet-web (public)", "10.0.1.0/24 · NACL acl-web", "web1", "203.0.113.5", "internet"} {
+		if !strings.Contains(graphText, want) {
+			t.Errorf("the graph lacks the label %q: %q", want, graphText)
+		}
+	}
+	// No label is overdrawn: every edge lies under the labels' layer.
+	if bad := run(t, ctx, chromedp.Evaluate[int](`[...document.querySelectorAll("#graph path.edge")].filter(p => {
+		const labels = document.querySelector("#graph > g:last-of-type");
+		return !(p.compareDocumentPosition(labels) & Node.DOCUMENT_POSITION_FOLLOWING);
+	}).length`)); bad != 0 {
+		t.Errorf("%d edges are drawn over the labels", bad)
+	}
 	if *screenshot != "" {
 		png := run(t, ctx, chromedp.FullScreenshot(100))
 		if err := os.WriteFile(*screenshot, png, 0o644); err != nil {
@@ -166,6 +179,19 @@ func TestDiffPageInChromium(t *testing.T) {
 	}
 	if edge != "#d32f2f" {
 		t.Errorf("the opened edge is drawn %s, want red", edge)
+	}
+	// 203.0.113.5 → web1 is partly closed (ssh): the cell shows what is
+	// still open and, struck through in grey, what closed; the graph a
+	// green edge and a grey dashed one beside it.
+	part := `td[data-from="203.0.113.5"][data-to="web1"]`
+	closedText := run(t, ctx, chromedp.Evaluate[string](`document.querySelector('`+part+` .minus').textContent`))
+	partCls := run(t, ctx, chromedp.AttributeValue(chromedp.CSS(part), "class")).Value
+	strokes := run(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#graph path.edge[data-from="203.0.113.5"][data-to="web1"]')].map(p => p.dataset.part + " " + p.getAttribute("stroke") + " " + p.getAttribute("stroke-dasharray"))`))
+	if closedText != "tcp 22" || !strings.Contains(partCls, "closed") || !strings.Contains(partCls, "lvl1") {
+		t.Errorf("203.0.113.5 → web1: class %q, struck-through %q; want closed, lvl1, tcp 22", partCls, closedText)
+	}
+	if strings.Join(strokes, "; ") != "open #43a047 ; closed #9e9e9e 5,4" {
+		t.Errorf("203.0.113.5 → web1 edges: %q, want a green one and a grey dashed one", strokes)
 	}
 	if *diffScreenshot != "" {
 		if err := os.WriteFile(*diffScreenshot, run(t, ctx, chromedp.FullScreenshot(100)), 0o644); err != nil {

@@ -213,7 +213,7 @@ func Analyze(l *lab.Lab, q Query) (*Map, error) {
 	if err := a.stop(q.Stopped); err != nil {
 		return nil, err
 	}
-	m.Stopped = slices.Clone(q.Stopped)
+	m.Stopped = append([]string{}, q.Stopped...)
 	m.Unmodelled = a.unmodelled()
 	from, err := a.pick(q.From)
 	if err != nil {
