@@ -156,6 +156,34 @@ func TestPageInChromium(t *testing.T) {
 	}
 }
 
+// TestStoppedPageInChromium: a stopped instance's row and column say so,
+// and its pairs show what stops them.
+func TestStoppedPageInChromium(t *testing.T) {
+	m, err := reach.Analyze(lab.ExampleLab(), reach.Query{Stopped: []string{"app1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := browser(t)
+	load(t, ctx, writePage(t, m, nil))
+	cell := chromedp.CSS(`td[data-from="web1"][data-to="app1"]`)
+	text := run(t, ctx, chromedp.Text(cell))
+	do(t, ctx, chromedp.Click(cell), chromedp.WaitVisible(chromedp.CSS("#detail .flow")))
+	detail := run(t, ctx, chromedp.Text(chromedp.CSS("#detail")))
+	notes := run(t, ctx, chromedp.Text(chromedp.CSS("#notes")))
+	head := run(t, ctx, chromedp.Text(chromedp.CSS("#matrix tr:first-child")))
+	if text != "stopped" || !strings.Contains(head, "app1 (stopped)") {
+		t.Errorf("web1 → app1 reads %q, the header %q; want stopped, app1 (stopped)", text, head)
+	}
+	for _, want := range []string{"stopped: app1 sends and receives nothing", "tcp: nothing", "stops at route: instance app1 is stopped: it sends and receives nothing"} {
+		if !strings.Contains(detail, want) {
+			t.Errorf("the detail lacks %q:\n%s", want, detail)
+		}
+	}
+	if !strings.Contains(notes, "Stopped (send and receive nothing): app1") || !strings.Contains(notes, "Not in this map: the conntrack allowance") {
+		t.Errorf("the page's notes: %q", notes)
+	}
+}
+
 func TestDiffPageInChromium(t *testing.T) {
 	old, new := diffLabs(t)
 	mo, err := reach.Analyze(old, reach.Query{})
