@@ -150,7 +150,7 @@ func TestSet(t *testing.T) {
 // TestStopped: a stopped instance reaches nothing and nothing reaches it,
 // each flow saying so at the route; the other pairs keep their answer.
 func TestStopped(t *testing.T) {
-	m, err := Analyze(lab.ExampleLab(), Query{Stopped: []string{"app1"}})
+	m, err := Analyze(labfile.ExampleLab(), Query{Stopped: []string{"app1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestStopped(t *testing.T) {
 			t.Errorf("the text lacks %q:\n%s", want, b.String())
 		}
 	}
-	if _, err := Analyze(lab.ExampleLab(), Query{Stopped: []string{"web9"}}); err == nil || !strings.Contains(err.Error(), `"web9" is not an instance`) {
+	if _, err := Analyze(labfile.ExampleLab(), Query{Stopped: []string{"web9"}}); err == nil || !strings.Contains(err.Error(), `"web9" is not an instance`) {
 		t.Errorf("an unknown stopped instance: %v", err)
 	}
 	d := Compare(mustAnalyze(t, Query{}), m)
@@ -189,7 +189,7 @@ func TestStopped(t *testing.T) {
 
 func mustAnalyze(t *testing.T, q Query) *Map {
 	t.Helper()
-	m, err := Analyze(lab.ExampleLab(), q)
+	m, err := Analyze(labfile.ExampleLab(), q)
 	if err != nil {
 		t.Fatal(err)
 	}

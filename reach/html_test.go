@@ -159,7 +159,7 @@ func TestPageInChromium(t *testing.T) {
 // TestStoppedPageInChromium: a stopped instance's row and column say so,
 // and its pairs show what stops them.
 func TestStoppedPageInChromium(t *testing.T) {
-	m, err := reach.Analyze(lab.ExampleLab(), reach.Query{Stopped: []string{"app1"}})
+	m, err := reach.Analyze(labfile.ExampleLab(), reach.Query{Stopped: []string{"app1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ var largeScreenshot = flag.String("reach.largeshot", "", "save a PNG of the 200-
 // subnet's + opens it, and a click on a cell far down the matrix shows
 // that pair's trail.
 func TestLargePageInChromium(t *testing.T) {
-	l, err := lab.Parse("large.yaml", []byte(largeLab()))
+	l, err := labfile.Parse("large.yaml", []byte(largeLab()))
 	if err != nil {
 		t.Fatal(err)
 	}

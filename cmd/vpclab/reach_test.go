@@ -18,10 +18,10 @@ func TestReachTerraformDiff(t *testing.T) {
 	before, after := "../../importer/terraform/testdata/webapp.json", "../../testdata/reach/webapp-after.json"
 	want(t, []string{"reach", "--diff", before, after}, 0, []string{
 		"opened:\n  + internet → web-server-1 IPv4 tcp 80 (",
-		"now sg-ingress: sg-0a0a0a0a0a0a0a0a1 ingress #0 (line 77): tcp 80 from 0.0.0.0/0; was no ingress rule of sg-0a0a0a0a0a0a0a0a1",
+		"now sg-ingress: sg-0a0a0a0a0a0a0a0a1 ingress #0: tcp 80 from 0.0.0.0/0; was no ingress rule of sg-0a0a0a0a0a0a0a0a1",
 		"+ internet → web-server-1 IPv6 tcp 80 (",
 		"closed:\n  - internet → web-server-1 IPv4 tcp 22 (198.51.100.64/26,203.0.113.0/24 → 10.0.1.10,10.0.1.11,10.0.1.12)",
-		"was sg-0a0a0a0a0a0a0a0a1 ingress #3 (line 80): tcp 22 from pl-0a0a0a0a0a0a0a0a1",
+		"was sg-0a0a0a0a0a0a0a0a1 ingress #3: tcp 22 from pl-0a0a0a0a0a0a0a0a1",
 		"2 opened, 1 closed",
 	}, nil)
 	out := want(t, []string{"reach", "--diff", before, after, "-o", "json"}, 0, nil, nil)
