@@ -123,6 +123,7 @@ func TestReplayExampleScenario(t *testing.T) {
 		Skipped:       1,
 		SkippedBy:     map[string]int64{"ethertype 0x0806 (ARP)": 1},
 		Seconds:       0.009,
+		Cores:         1,
 	}
 	got := *sum
 	got.WallSeconds, got.PPS = 0, 0
@@ -499,7 +500,7 @@ skipped                         10    1.0%
 
 capture span                  12.5s
 wall time                     2ms
-rate                          495.0k packets/s
+rate                          495.0k packets/s on 1 core(s)
 `
 	if got := b.String(); got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)

@@ -182,6 +182,29 @@ func TestReplay(t *testing.T) {
 			t.Errorf("no %q in %s", k, out)
 		}
 	}
+	if sum["cores"] != 1.0 {
+		t.Errorf("cores = %v, want 1", sum["cores"])
+	}
+	if r, _ := sum["reader_pps"].(float64); r <= 0 {
+		t.Errorf("reader_pps = %v, want a rate", sum["reader_pps"])
+	}
+
+	// Two cores: the same counts, the summary only.
+	out = want(t, []string{"replay", "--lab", labPath, capture, "-o", "json", "--cores", "2"}, 0, nil, nil)
+	var sum2 map[string]any
+	if err := json.Unmarshal([]byte(out), &sum2); err != nil {
+		t.Fatalf("--cores 2 -o json: %v\n%s", err, out)
+	}
+	for _, k := range []string{"frames", "packets", "allowed", "denied", "skipped"} {
+		if sum2[k] != sum[k] {
+			t.Errorf("--cores 2: %s = %v, one core %v", k, sum2[k], sum[k])
+		}
+	}
+	if sum2["cores"] != 2.0 {
+		t.Errorf("--cores 2: cores = %v", sum2["cores"])
+	}
+	want(t, []string{"replay", "--lab", labPath, capture, "--cores", "2", "--verdicts", verdicts}, 2, nil, []string{"--cores 2 writes the summary only"})
+	want(t, []string{"replay", "--lab", labPath, capture}, 0, []string{"reader alone", "on 1 core(s)"}, nil)
 	if b, _ := os.ReadFile(verdicts); strings.Count(string(b), "\n") != 3 {
 		t.Errorf("verdicts:\n%s", b)
 	}
