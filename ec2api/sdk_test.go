@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/vpclab/vpclab/internal/sdktest"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -120,7 +122,7 @@ func start(t testing.TB) *env {
 }
 
 func (e *env) client(key, secret string) *sdk.Client {
-	return sdk.New(sdk.Options{Region: "eu-west-3", BaseEndpoint: aws.String(e.url), RetryMaxAttempts: 1,
+	return sdk.New(sdk.Options{Region: "eu-west-3", BaseEndpoint: aws.String(e.url), Retryer: sdktest.Retryer(),
 		Credentials: aws.NewCredentialsCache(credentials(key, secret))})
 }
 
