@@ -40,10 +40,13 @@ test:
 race:
 	$(GO) test -count=1 -race ./conntrack/ ./dataplane/ ./classify/
 
-# Benchmarks with their baselines, measured in one run, printed as a table.
+# Benchmarks with their baselines, measured in one run, printed as one table:
+# medians of BENCHCOUNT runs with min and max. BENCHFLAGS='-o json' for machines.
+BENCHCOUNT ?= 3
+BENCHFLAGS ?=
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./bench/ ./internal/reference/ 2>&1 | tee bench.out
-	$(GO) run ./bench/table < bench.out
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) -timeout 60m ./bench/ ./internal/reference/ 2>&1 | tee bench.out
+	$(GO) run ./bench/table $(BENCHFLAGS) < bench.out
 
 # End-to-end throughput (as root): iperf3 through a live two-instance lab
 # and through a kernel router namespace with nftables conntrack, one run,

@@ -13,7 +13,7 @@ func TestReadmeExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	example, err := os.ReadFile("lab/example.yaml")
+	example, err := os.ReadFile("lab/labfile/example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,6 +25,6 @@ func TestReadmeExample(t *testing.T) {
 		t.Fatal("README.md has no ```yaml block")
 	}
 	if got, want := string(block)+"\n", string(example); got != want {
-		t.Errorf("README.md's first yaml block is not lab/example.yaml (vpclab example); paste the example into it.\nREADME:\n%s\nexample:\n%s", got, want)
+		t.Errorf("README.md's first yaml block is not lab/labfile/example.yaml (vpclab example); paste the example into it.\nREADME:\n%s\nexample:\n%s", got, want)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vpclab/vpclab/explain"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/reach"
 )
 
@@ -101,7 +102,7 @@ func ReachLab() string {
 
 func reachLab(b *testing.B) *lab.Lab {
 	b.Helper()
-	l, err := lab.Parse("reach-bench.yaml", []byte(ReachLab()))
+	l, err := labfile.Parse("reach-bench.yaml", []byte(ReachLab()))
 	if err != nil {
 		b.Fatal(err)
 	}

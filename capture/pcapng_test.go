@@ -15,6 +15,7 @@ import (
 
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/policytest"
 	"github.com/vpclab/vpclab/verdict"
@@ -318,7 +319,7 @@ func TestWriterFlushesItsOutput(t *testing.T) {
 // exampleEngine returns an engine for the built-in example lab.
 func exampleEngine(t testing.TB) (*lab.Lab, *dataplane.Engine) {
 	t.Helper()
-	l := lab.ExampleLab()
+	l := labfile.ExampleLab()
 	return l, dataplane.New(l)
 }
 

@@ -5,7 +5,7 @@
 // or delete flow logs.
 //
 // A change never edits the lab in force. Do works on a copy and validates
-// the whole result exactly as a lab file is validated (lab.Parse), so the
+// the whole result exactly as a lab file is validated (labfile.Parse), so the
 // caller gets either a complete new lab to swap in at once or an error and
 // nothing changed. Requests are ec2's: the actions of its table, decoded
 // into its request shapes (EC2's API's, and the AWS CLI's
@@ -102,17 +102,14 @@ func Do(cur *lab.Lab, c Change) (*lab.Lab, any, error) {
 	return valid, resp, nil
 }
 
-// Validate checks a changed lab as lab.Parse checks a file and returns the
-// validated lab. The problems are reported by field, without the positions
-// in the intermediate file, which mean nothing to the caller.
+// Validate fills in a changed lab's defaults (lab.Normalize) and checks it
+// as a lab file is checked (lab.Validate), returning it. The problems are
+// reported by field path.
 func Validate(l *lab.Lab) (*lab.Lab, error) {
-	data, err := lab.Marshal(l)
-	if err != nil {
-		return nil, errorf("InvalidParameterValue", "%v", err)
-	}
-	v, err := lab.Parse(l.File, data)
+	lab.Normalize(l)
+	err := lab.Validate(l)
 	if err == nil {
-		return v, nil
+		return l, nil
 	}
 	var list lab.ErrorList
 	if !errors.As(err, &list) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/sg"
 )
 
@@ -33,7 +34,7 @@ func do(t *testing.T, l *lab.Lab, action, body string) (*lab.Lab, any) {
 // message containing msg, and checks l is untouched.
 func refused(t *testing.T, l *lab.Lab, action, body, code, msg string) {
 	t.Helper()
-	before, _ := lab.Marshal(l)
+	before, _ := labfile.Marshal(l)
 	c, err := Decode(action, []byte(body))
 	if err == nil {
 		_, _, err = Do(l, c)
@@ -42,13 +43,13 @@ func refused(t *testing.T, l *lab.Lab, action, body, code, msg string) {
 	if !errors.As(err, &e) || e.Code != code || !strings.Contains(e.Message, msg) {
 		t.Errorf("%s %s:\n got  %v\n want %s: …%s…", action, body, err, code, msg)
 	}
-	if after, _ := lab.Marshal(l); string(after) != string(before) {
+	if after, _ := labfile.Marshal(l); string(after) != string(before) {
 		t.Errorf("%s: a refused change modified the lab in force", action)
 	}
 }
 
 func TestAuthorizeRevoke(t *testing.T) {
-	l := lab.ExampleLab()
+	l := labfile.ExampleLab()
 	next, resp := do(t, l, "authorize-security-group-ingress", `{"GroupId": "sg-app", "IpPermissions": [
 		{"IpProtocol": "tcp", "FromPort": 9000, "ToPort": 9100, "IpRanges": [{"CidrIp": "10.0.1.0/24", "Description": "web"}, {"CidrIp": "10.0.3.7/32"}],
 		 "Ipv6Ranges": [{"CidrIpv6": "2600:1f18:aa:bb01::/64"}]},
@@ -112,7 +113,7 @@ func TestAuthorizeRevoke(t *testing.T) {
 // TestQuota: a change that would exceed the lab's rule quota is refused
 // whole, with EC2's limit code.
 func TestQuota(t *testing.T) {
-	l := lab.ExampleLab()
+	l := labfile.ExampleLab()
 	var ranges []string
 	for i := range 60 {
 		ranges = append(ranges, fmt.Sprintf(`{"CidrIp": "10.9.%d.0/24"}`, i))
@@ -122,7 +123,7 @@ func TestQuota(t *testing.T) {
 }
 
 func TestNetworkACLEntries(t *testing.T) {
-	l := lab.ExampleLab()
+	l := labfile.ExampleLab()
 	next, _ := do(t, l, "create-network-acl-entry", `{"NetworkAclId": "acl-db", "RuleNumber": 50, "Egress": false, "Protocol": "6",
 		"RuleAction": "deny", "CidrBlock": "10.0.2.99/32", "PortRange": {"From": 5432, "To": 5432}}`)
 	in := next.ACL("acl-db").Ingress
@@ -162,7 +163,7 @@ func TestNetworkACLEntries(t *testing.T) {
 }
 
 func TestModifyInterface(t *testing.T) {
-	l := lab.ExampleLab()
+	l := labfile.ExampleLab()
 	next, _ := do(t, l, "ModifyNetworkInterfaceAttribute", `{"NetworkInterfaceId": "eni-app1", "Groups": ["sg-app", "sg-web"]}`)
 	if got := next.Interface("eni-app1").SecurityGroups; !reflect.DeepEqual(got, []string{"sg-app", "sg-web"}) {
 		t.Errorf("groups = %v", got)
@@ -184,7 +185,7 @@ func TestModifyInterface(t *testing.T) {
 }
 
 func TestFlowLogs(t *testing.T) {
-	l := lab.ExampleLab()
+	l := labfile.ExampleLab()
 	next, resp := do(t, l, "CreateFlowLogs", `{"ResourceIds": ["subnet-web", "subnet-db"], "ResourceType": "Subnet", "TrafficType": "REJECT",
 		"MaxAggregationInterval": 60, "LogDestinationType": "file", "LogDestination": "/tmp/x", "LogFormat": "${srcaddr} ${dstaddr}"}`)
 	ids := resp.(map[string]any)["FlowLogIds"].([]string)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 )
 
 // FuzzDo decodes a request body for an action and applies it to the
@@ -30,8 +31,8 @@ func FuzzDo(f *testing.F) {
 	} {
 		f.Add(s.action, []byte(s.body))
 	}
-	base := lab.ExampleLab()
-	before, err := lab.Marshal(base)
+	base := labfile.ExampleLab()
+	before, err := labfile.Marshal(base)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -47,17 +48,17 @@ func FuzzDo(f *testing.F) {
 				t.Fatalf("%s %s: %v is not an EC2 error", action, body, err)
 			}
 		}
-		if after, _ := lab.Marshal(base); !bytes.Equal(after, before) {
+		if after, _ := labfile.Marshal(base); !bytes.Equal(after, before) {
 			t.Fatalf("%s %s: the lab in force changed", action, body)
 		}
 		if next == nil {
 			return
 		}
-		data, err := lab.Marshal(next)
+		data, err := labfile.Marshal(next)
 		if err != nil {
 			t.Fatalf("%s %s: Marshal of the changed lab: %v", action, body, err)
 		}
-		if _, err := lab.Parse("changed.yaml", data); err != nil {
+		if _, err := labfile.Parse("changed.yaml", data); err != nil {
 			t.Fatalf("%s %s: the changed lab does not read back: %v", action, body, err)
 		}
 	})

@@ -3,11 +3,11 @@ package change
 import (
 	"testing"
 
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 )
 
 func TestCreateDeleteSecurityGroup(t *testing.T) {
-	l := lab.ExampleLab()
+	l := labfile.ExampleLab()
 	next, resp := do(t, l, "CreateSecurityGroup", `{"GroupName": "sg-cache", "Description": "cache", "VpcId": "vpc-example"}`)
 	g := next.Group("sg-cache")
 	if g == nil || resp.(map[string]any)["GroupId"] != "sg-cache" || g.Description != "cache" || len(g.Ingress) != 0 {
@@ -37,7 +37,7 @@ func TestCreateDeleteSecurityGroup(t *testing.T) {
 // TestRuleID: a rule of the lab file has an id of its own, stable, that
 // revoke takes.
 func TestRuleID(t *testing.T) {
-	l := lab.ExampleLab()
+	l := labfile.ExampleLab()
 	r := l.Group("sg-web").Ingress[0]
 	if r.ID != "" {
 		t.Fatalf("the example's rule has id %q: this test is of the ids of rules without one", r.ID)

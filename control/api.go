@@ -19,6 +19,7 @@ import (
 	"github.com/vpclab/vpclab/change"
 	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 )
 
 // Options configure the control API.
@@ -260,7 +261,7 @@ func (a *api) status(q *request) {
 
 // getLab answers the lab in force as a lab file.
 func (a *api) getLab(q *request) {
-	data, err := lab.Marshal(a.x.Lab())
+	data, err := labfile.Marshal(a.x.Lab())
 	if err != nil {
 		writeError(q.w, http.StatusInternalServerError, err.Error())
 		return
@@ -284,7 +285,7 @@ func (a *api) putLab(q *request) {
 	if name == "" {
 		name = "lab.yaml"
 	}
-	l, err := lab.Parse(name, data)
+	l, err := labfile.Parse(name, data)
 	if err != nil {
 		a.audit(q, authz.ApplyLab, res, authz.ResultInvalid, err.Error())
 		writeJSON(q.w, http.StatusBadRequest, Error{Error: "the lab is invalid; the running one stays:\n" + err.Error()})

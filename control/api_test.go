@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/vpclab/vpclab/authz"
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 )
 
 const (
@@ -83,7 +83,7 @@ func TestAPIChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := lab.Parse("got.yaml", data)
+	got, err := labfile.Parse("got.yaml", data)
 	if err != nil || len(got.Group("sg-app").Ingress) != 2 {
 		t.Fatalf("GET /v1/lab: %v\n%s", err, data)
 	}

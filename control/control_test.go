@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
 )
@@ -45,7 +46,7 @@ func startLab(t *testing.T) (*live.Lab, *lab.Lab) {
 	if err := labnet.Check(); err != nil {
 		t.Fatalf("%v\nthese tests make namespaces and TUN devices: run them as root", err)
 	}
-	l, err := lab.Parse("control.yaml", []byte(testLab))
+	l, err := labfile.Parse("control.yaml", []byte(testLab))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +322,7 @@ func TestNotUp(t *testing.T) {
 }
 
 func TestSocketPath(t *testing.T) {
-	l, err := lab.Parse("control.yaml", []byte(testLab))
+	l, err := labfile.Parse("control.yaml", []byte(testLab))
 	if err != nil {
 		t.Fatal(err)
 	}

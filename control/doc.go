@@ -31,7 +31,7 @@
 // The host part of the URL is ignored. entries accepts the values of
 // strconv.ParseBool (1, true, 0, false, …).
 //
-// GET /v1/lab returns the lab in force as a lab file (lab.Marshal); PUT
+// GET /v1/lab returns the lab in force as a lab file (labfile.Marshal); PUT
 // /v1/lab (body: a lab file, at most 64 MiB) replaces the whole policy
 // with Lab.Apply. POST /v1/ec2/ACTION (body: EC2's JSON request, at
 // most 1 MiB) makes one of EC2's changes (package change) or starts and

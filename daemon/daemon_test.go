@@ -10,11 +10,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vpclab/vpclab/internal/sdktest"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/vpclab/vpclab/control"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
 )
@@ -33,7 +36,7 @@ instances:
 
 func testPlan(t *testing.T) (*lab.Lab, *labnet.Plan) {
 	t.Helper()
-	l, err := lab.Parse("daemon.yaml", []byte(testLab))
+	l, err := labfile.Parse("daemon.yaml", []byte(testLab))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +156,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("the key file: %v, %v; want mode 0600", fi, err)
 	}
 	id, secret := readKeys(t, d.Paths.EC2Keys)
-	c := sdk.New(sdk.Options{Region: "us-east-1", BaseEndpoint: aws.String(d.EC2.URL()), RetryMaxAttempts: 1,
+	c := sdk.New(sdk.Options{Region: "us-east-1", BaseEndpoint: aws.String(d.EC2.URL()), Retryer: sdktest.Retryer(),
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}, nil
 		})})

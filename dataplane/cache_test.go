@@ -3,7 +3,7 @@ package dataplane
 import (
 	"testing"
 
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/verdict"
 )
@@ -27,7 +27,7 @@ instances:
   - {name: a, subnet: subnet-a, ip: 10.0.1.10}
   - {name: b, subnet: subnet-b, ip: 10.0.2.10, security_groups: [sg-b]}
 `
-	open, err := lab.Parse("open.yaml", []byte(src))
+	open, err := labfile.Parse("open.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ instances:
 	for e.gen != cached-1 {
 		e.gen++
 	}
-	shut, err := lab.Parse("shut.yaml", []byte(src[:len(src)-1]+"\n"))
+	shut, err := labfile.Parse("shut.yaml", []byte(src[:len(src)-1]+"\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

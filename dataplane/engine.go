@@ -35,8 +35,8 @@ type Engine struct {
 	frags   fragTable
 }
 
-// New returns an engine enforcing l, which must come from lab.Load or
-// lab.Parse (valid and complete).
+// New returns an engine enforcing l, which must come from labfile.Load or
+// labfile.Parse (valid and complete).
 func New(l *lab.Lab) *Engine {
 	e := &Engine{st: state{slots: map[string]verdict.Port{}, allowances: map[string]*conntrack.Allowance{}}}
 	e.Apply(l, 0)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/verdict"
 )
@@ -42,7 +43,7 @@ var twoTierNoDB = strings.Replace(twoTier, "    ingress:\n      - {protocol: tcp
 
 func mustLab(t testing.TB, src string) *lab.Lab {
 	t.Helper()
-	l, err := lab.Parse("test.yaml", []byte(src))
+	l, err := labfile.Parse("test.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}

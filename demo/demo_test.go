@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
 )
@@ -19,7 +20,7 @@ const testPrefix = "vpclabdm-"
 // TestCases pins the matrix of the built-in example lab.
 func TestCases(t *testing.T) {
 	var got []string
-	for _, c := range Cases(lab.ExampleLab(), 0) {
+	for _, c := range Cases(labfile.ExampleLab(), 0) {
 		got = append(got, c.Name)
 	}
 	want := []string{
@@ -41,7 +42,7 @@ func TestCases(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("cases:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if n := len(Cases(lab.ExampleLab(), 5)); n != 5 {
+	if n := len(Cases(labfile.ExampleLab(), 5)); n != 5 {
 		t.Errorf("Cases(example, 5): %d cases", n)
 	}
 }
@@ -50,7 +51,7 @@ func TestCases(t *testing.T) {
 // case to agree with explain. It needs root and /dev/net/tun (CI runs it
 // as root: it fails, never skips, without).
 func TestDemoExample(t *testing.T) {
-	l := lab.ExampleLab()
+	l := labfile.ExampleLab()
 	r := runLive(t, l, "ex")
 	if r.Total != len(Cases(l, 0)) || !r.OK() {
 		t.Errorf("%d cases of %d run, %d agree", r.Total, len(Cases(l, 0)), r.Agreed)
@@ -128,7 +129,7 @@ instances:
 // TestDemoUDP runs the demo live on udpLab: UDP both ways (one reply
 // blocked by acl-b's egress), ICMP echo both ways.
 func TestDemoUDP(t *testing.T) {
-	l, err := lab.Parse("udp.yaml", []byte(udpLab))
+	l, err := labfile.Parse("udp.yaml", []byte(udpLab))
 	if err != nil {
 		t.Fatal(err)
 	}

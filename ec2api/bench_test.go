@@ -11,7 +11,7 @@ import (
 
 	"github.com/vpclab/vpclab/change"
 	"github.com/vpclab/vpclab/ec2"
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 )
 
 // BenchmarkAuthorizeRoundTrip: AuthorizeSecurityGroupIngress and its
@@ -38,7 +38,7 @@ func BenchmarkAuthorizeRoundTrip(b *testing.B) {
 }
 
 func BenchmarkAuthorizeInProcess(b *testing.B) {
-	l := lab.ExampleLab()
+	l := labfile.ExampleLab()
 	auth, _ := ec2.LookupAction("AuthorizeSecurityGroupIngress")
 	rev, _ := ec2.LookupAction("RevokeSecurityGroupIngress")
 	for i := range b.N {

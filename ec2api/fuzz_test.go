@@ -16,7 +16,7 @@ import (
 
 	"github.com/vpclab/vpclab/authz"
 	"github.com/vpclab/vpclab/ec2api"
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 )
 
 // FuzzHandler: any form body, correctly signed by the administrator, is
@@ -39,7 +39,7 @@ func FuzzHandler(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, form string) {
-		m := &memLab{l: lab.ExampleLab(), stopped: map[string]bool{}}
+		m := &memLab{l: labfile.ExampleLab(), stopped: map[string]bool{}}
 		h := ec2api.Handler(m, ec2api.Options{Principals: ps})
 		r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8730/", strings.NewReader(form))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -68,9 +68,9 @@ func FuzzHandler(f *testing.F) {
 		default:
 			t.Fatalf("%q: %d with %s: %s", form, w.Code, doc.XMLName.Local, w.Body)
 		}
-		if data, err := lab.Marshal(m.l); err != nil {
+		if data, err := labfile.Marshal(m.l); err != nil {
 			t.Fatalf("%q: the changed lab does not marshal: %v", form, err)
-		} else if _, err := lab.Parse("fuzz.yaml", data); err != nil {
+		} else if _, err := labfile.Parse("fuzz.yaml", data); err != nil {
 			t.Fatalf("%q: the changed lab is invalid: %v", form, err)
 		}
 	})

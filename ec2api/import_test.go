@@ -9,7 +9,7 @@ import (
 	sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	importaws "github.com/vpclab/vpclab/importer/aws"
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 )
 
 // cliJSON is v as the aws CLI prints it: the SDK's output shapes, whose
@@ -75,8 +75,8 @@ func TestImportRoundTrip(t *testing.T) {
 	// imported from AWS has none of its own.
 	want := e.lab.Lab().Clone()
 	want.Internet = got.Internet
-	wb, _ := lab.Marshal(want)
-	gb, _ := lab.Marshal(got)
+	wb, _ := labfile.Marshal(want)
+	gb, _ := labfile.Marshal(got)
 	if string(wb) != string(gb) {
 		t.Errorf("the imported lab differs:\n--- served\n%s\n--- imported\n%s", wb, gb)
 	}

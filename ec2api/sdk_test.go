@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/vpclab/vpclab/internal/sdktest"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -21,6 +23,7 @@ import (
 	"github.com/vpclab/vpclab/change"
 	"github.com/vpclab/vpclab/ec2api"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 )
 
 // memLab is a lab in memory, changed as a running lab is: each change
@@ -112,14 +115,14 @@ func start(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { audit.Close() })
-	m := &memLab{l: lab.ExampleLab(), stopped: map[string]bool{}}
+	m := &memLab{l: labfile.ExampleLab(), stopped: map[string]bool{}}
 	srv := httptest.NewServer(ec2api.Handler(m, ec2api.Options{Principals: ps, Audit: audit}))
 	t.Cleanup(srv.Close)
 	return &env{t: t, lab: m, url: srv.URL, audit: path}
 }
 
 func (e *env) client(key, secret string) *sdk.Client {
-	return sdk.New(sdk.Options{Region: "eu-west-3", BaseEndpoint: aws.String(e.url), RetryMaxAttempts: 1,
+	return sdk.New(sdk.Options{Region: "eu-west-3", BaseEndpoint: aws.String(e.url), Retryer: sdktest.Retryer(),
 		Credentials: aws.NewCredentialsCache(credentials(key, secret))})
 }
 

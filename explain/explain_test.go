@@ -8,14 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 )
 
 func intp(n int) *int { return &n }
 
 func run(t *testing.T, q Query) *Result {
 	t.Helper()
-	r, err := Run(lab.ExampleLab(), q)
+	r, err := Run(labfile.ExampleLab(), q)
 	if err != nil {
 		t.Fatalf("Run(%+v): %v", q, err)
 	}
@@ -151,7 +151,7 @@ func TestErrors(t *testing.T) {
 		{From: "web1", To: "app1", Proto: "bogus"},
 		{From: "app1", To: "web1", Proto: "tcp", Dport: 80, Family: 6}, // app1 has no IPv6
 	} {
-		if _, err := Run(lab.ExampleLab(), q); err == nil {
+		if _, err := Run(labfile.ExampleLab(), q); err == nil {
 			t.Errorf("Run(%+v): no error", q)
 		}
 	}
@@ -181,7 +181,7 @@ func TestJSON(t *testing.T) {
 }
 
 func ExampleRun() {
-	r, err := Run(lab.ExampleLab(), Query{From: "web1", To: "db1", Proto: "tcp", Dport: 5432})
+	r, err := Run(labfile.ExampleLab(), Query{From: "web1", To: "db1", Proto: "tcp", Dport: 5432})
 	if err != nil {
 		panic(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/verdict"
 )
@@ -381,7 +382,7 @@ instances:
 flow_logs:
   - {id: fl, vpc: vpc-6, destination: ` + dir + `, log_format: "` + dollars(fields) + `"}
 `
-	l, err := lab.Parse("v6.yaml", []byte(src))
+	l, err := labfile.Parse("v6.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/verdict"
 )
@@ -82,7 +83,7 @@ func sec(d time.Duration) string { return fmt.Sprint(t0.Add(d).Unix()) }
 func newLab(t testing.TB, flowLogs, dir string) *lab.Lab {
 	t.Helper()
 	src := labSrc + "flow_logs:\n" + strings.ReplaceAll(flowLogs, "DIR", dir)
-	l, err := lab.Parse("test.yaml", []byte(src))
+	l, err := labfile.Parse("test.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}

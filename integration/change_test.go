@@ -42,7 +42,7 @@ import (
 
 	"github.com/vpclab/vpclab/control"
 	"github.com/vpclab/vpclab/daemon"
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/live"
 	"github.com/vpclab/vpclab/verdict"
 )
@@ -445,7 +445,7 @@ func TestChangePutLabDuringStream(t *testing.T) {
 		[]byte(chgLab),
 	}
 	for i, v := range variants {
-		if _, err := lab.Parse("variant.yaml", v); err != nil {
+		if _, err := labfile.Parse("variant.yaml", v); err != nil {
 			t.Fatalf("variant %d: %v", i, err)
 		}
 	}
@@ -527,7 +527,7 @@ func TestChangePutLabDuringStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := lab.Parse("last.yaml", last)
+	l, err := labfile.Parse("last.yaml", last)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/live"
 	"github.com/vpclab/vpclab/verdict"
 )
@@ -29,7 +29,7 @@ func apply(t *testing.T, x *live.Lab, pairs ...string) {
 	if text == testLab {
 		t.Fatal("the edit changes nothing")
 	}
-	l, err := lab.Parse("edit.yaml", []byte(text))
+	l, err := labfile.Parse("edit.yaml", []byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpclab/vpclab/internal/sdktest"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -229,7 +231,7 @@ func TestAWSCLI(t *testing.T) {
 // connection is at most 10 ms (the median of five).
 func TestEC2APIFirstPacket(t *testing.T) {
 	x, e, _ := ec2Serve(t, "ec2-first")
-	c := sdk.New(sdk.Options{Region: "us-east-1", BaseEndpoint: aws.String(e.url), RetryMaxAttempts: 1,
+	c := sdk.New(sdk.Options{Region: "us-east-1", BaseEndpoint: aws.String(e.url), Retryer: sdktest.Retryer(),
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: e.key, SecretAccessKey: e.secret}, nil
 		})})

@@ -42,7 +42,7 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
 	"github.com/vpclab/vpclab/tun"
@@ -107,7 +107,7 @@ func startLabFile(t *testing.T, id, file string) *live.Lab {
 	if err := labnet.Check(); err != nil {
 		t.Fatalf("%v\nThe integration tests make namespaces and TUN devices: run them as root (sudo go test ./integration/).", err)
 	}
-	l, err := lab.Parse("integration.yaml", []byte(file))
+	l, err := labfile.Parse("integration.yaml", []byte(file))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/live"
 	"github.com/vpclab/vpclab/verdict"
 )
@@ -185,7 +185,7 @@ func TestRuleChangeTrackedUntracked(t *testing.T) {
 	// behaviour, not the cut this test is about.
 	time.Sleep(300 * time.Millisecond)
 
-	after, err := lab.Parse("after.yaml", []byte(polTrackAfter))
+	after, err := labfile.Parse("after.yaml", []byte(polTrackAfter))
 	if err != nil {
 		t.Fatal(err)
 	}

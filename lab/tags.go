@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Tags are EC2's tags of a lab's resources, by resource id (an instance
@@ -53,83 +51,6 @@ func (l *Lab) Taggable(id string) bool {
 		return true
 	}
 	return slices.ContainsFunc(l.FlowLogs, func(f *FlowLog) bool { return f.ID == id })
-}
-
-// readTags reads the tags section, after every resource it may name.
-func (p *parser) readTags(n *yaml.Node) {
-	if n == nil {
-		return
-	}
-	if n.Kind != yaml.MappingNode {
-		p.Errorf(n, "tags", "want a mapping of resource ids to their tags, such as {sg-web: {Name: web}}")
-		return
-	}
-	p.l.Tags = Tags{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		id, ok := p.id(k, "tags")
-		if !ok {
-			continue
-		}
-		path := "tags." + id
-		if !p.l.Taggable(id) {
-			p.Errorf(k, path, "%s is no resource of the lab: tags go on the VPC, subnets, network ACLs, prefix lists, security groups, instances (by name), interfaces and flow logs", id)
-			continue
-		}
-		if _, dup := p.l.Tags[id]; dup {
-			p.Errorf(k, path, "%s's tags are given twice", id)
-			continue
-		}
-		if v.Kind != yaml.MappingNode {
-			p.Errorf(v, path, "want a mapping of keys to values, such as {Name: web}")
-			continue
-		}
-		tags := map[string]string{}
-		for j := 0; j+1 < len(v.Content); j += 2 {
-			tk, tv := v.Content[j], v.Content[j+1]
-			key, ok := p.text(tk, path)
-			if !ok {
-				continue
-			}
-			val, ok := p.text(tv, path+"."+key)
-			if !ok {
-				continue
-			}
-			if why := CheckTag(key, val); why != "" {
-				p.Errorf(tk, path+"."+key, "%s", why)
-				continue
-			}
-			if _, dup := tags[key]; dup {
-				p.Errorf(tk, path+"."+key, "the tag %s is given twice", key)
-				continue
-			}
-			tags[key] = val
-		}
-		if len(tags) > MaxTagsPerItem {
-			p.Errorf(v, path, "%d tags: a resource has at most %d", len(tags), MaxTagsPerItem)
-		}
-		if len(tags) > 0 {
-			p.l.Tags[id] = tags
-		}
-	}
-}
-
-// marshalTags writes l's tags, resources and keys in order.
-func (m *marshaller) tags(t Tags) node {
-	root := mapping()
-	for _, id := range slices.Sorted(maps.Keys(t)) {
-		if len(t[id]) == 0 {
-			continue
-		}
-		o := mapping()
-		for _, k := range slices.Sorted(maps.Keys(t[id])) {
-			m.checkText(k)
-			m.checkText(t[id][k])
-			o.str(k, t[id][k])
-		}
-		root.add(id, o.flow())
-	}
-	return root
 }
 
 // clone returns a deep copy of t.

@@ -50,7 +50,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 )
 
 const testPrefix = "labnettest-"
@@ -90,7 +90,7 @@ func requireRoot(t *testing.T) {
 }
 
 func mustPlan(t *testing.T, id string) *Plan {
-	l, err := lab.Parse("test.yaml", []byte(testLab))
+	l, err := labfile.Parse("test.yaml", []byte(testLab))
 	if err == nil {
 		var p *Plan
 		if p, err = NewPlan(l, Options{ID: id, Prefix: testPrefix}); err == nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 )
 
 // The tests of this file need no privileges.
@@ -21,9 +22,9 @@ var (
 
 func parseLab(t *testing.T, src string) *lab.Lab {
 	t.Helper()
-	l, err := lab.Parse("test.yaml", []byte(src))
+	l, err := labfile.Parse("test.yaml", []byte(src))
 	if err != nil {
-		t.Fatalf("lab.Parse: %v", err)
+		t.Fatalf("labfile.Parse: %v", err)
 	}
 	return l
 }
@@ -51,7 +52,7 @@ func TestPlan(t *testing.T) {
 		want []*Namespace
 	}{{
 		name: "example",
-		lab:  lab.ExampleLab(),
+		lab:  labfile.ExampleLab(),
 		want: []*Namespace{{
 			Name: "vpclab-vpc-example:web1", Instance: "web1",
 			Links: []*Link{{
@@ -209,7 +210,7 @@ func TestPlanLookups(t *testing.T) {
 	if got, want := p.LockPath(), "/run/vpclab/vpclab-vpc-multi.lock"; got != want {
 		t.Errorf("LockPath() = %q, want %q", got, want)
 	}
-	ex, _ := NewPlan(lab.ExampleLab(), Options{})
+	ex, _ := NewPlan(labfile.ExampleLab(), Options{})
 	if in := ex.Internet(); in == nil || in.Links[0].Alias() != "internet" {
 		t.Errorf("Internet() = %v", in)
 	}

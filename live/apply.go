@@ -34,7 +34,7 @@ func (x *Lab) Follow(r Reconfigurer) {
 	x.followers = append(x.followers, r)
 }
 
-// Apply makes l, a new version of the lab in force (from lab.Parse or
+// Apply makes l, a new version of the lab in force (from labfile.Parse or
 // change.Do), the policy of the running lab at once: the next packet is
 // judged by it (spec §3.5: tracked flows survive, untracked flows and
 // network ACLs see the change). l must keep the lab's wiring: the same

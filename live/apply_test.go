@@ -5,12 +5,13 @@ import (
 	"testing"
 
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/labnet"
 )
 
 func plan(t *testing.T, edit func(l *lab.Lab)) *labnet.Plan {
 	t.Helper()
-	l := lab.ExampleLab()
+	l := labfile.ExampleLab()
 	if edit != nil {
 		edit(l)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/vpclab/vpclab/capture"
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/mirror"
 	"github.com/vpclab/vpclab/services"
@@ -69,7 +70,7 @@ instances:
 
 // memLab is a Lab of unitLab over memDevices, without namespaces.
 func memLab(t *testing.T) (x *Lab, a, b *Device) {
-	l, err := lab.Parse("unit.yaml", []byte(unitLab))
+	l, err := labfile.Parse("unit.yaml", []byte(unitLab))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +240,7 @@ func icmpEcho(b []byte, src, dst string, id uint16) int {
 // PortService, behind a zero virtio header, to a alone.
 func TestServicesInMemory(t *testing.T) {
 	x, a, b := memLab(t)
-	l, err := lab.Parse("unit.yaml", []byte(unitLab))
+	l, err := labfile.Parse("unit.yaml", []byte(unitLab))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +358,7 @@ traffic_mirror_filters:
 traffic_mirror_targets: [{id: t, pcap_file: ` + dir + `/m.pcap}]
 traffic_mirror_sessions: [{id: s, number: 1, source: eni-b, target: t, filter: f, packet_length: 64}]
 `
-	l, err := lab.Parse("tapped.yaml", []byte(src))
+	l, err := labfile.Parse("tapped.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}

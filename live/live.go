@@ -102,7 +102,7 @@ type Device struct {
 }
 
 // Start brings l up (see the package doc) and starts enforcing it. l must
-// come from lab.Load or lab.Parse. It fails with labnet.ErrBusy (wrapped)
+// come from labfile.Load or labfile.Parse. It fails with labnet.ErrBusy (wrapped)
 // while the same lab is up elsewhere; on any failure it leaves nothing
 // behind.
 func Start(l *lab.Lab, o Options) (_ *Lab, err error) {

@@ -10,6 +10,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/tun"
 	"github.com/vpclab/vpclab/verdict"
@@ -73,7 +74,7 @@ var (
 // newLab parses testLab and adds the given mirror objects.
 func newLab(t testing.TB, filters []*lab.MirrorFilter, targets []*lab.MirrorTarget, sessions []*lab.MirrorSession) *lab.Lab {
 	t.Helper()
-	l, err := lab.Parse("mirror_test.yaml", []byte(testLab))
+	l, err := labfile.Parse("mirror_test.yaml", []byte(testLab))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/explain/resolve"
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/verdict"
 )
 
@@ -59,7 +59,7 @@ type StepResult struct {
 // keeps the policy in force. Run returns an error only when f's own lab
 // cannot be loaded.
 func Run(f *File) (*Result, error) {
-	l, err := lab.Load(f.path(f.Lab))
+	l, err := labfile.Load(f.path(f.Lab))
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +207,7 @@ func apply(e *dataplane.Engine, f *File, sr *StepResult, now int64) {
 	if st.Expect == "error" {
 		sr.Want = "error"
 	}
-	l, err := lab.Load(f.path(st.Apply))
+	l, err := labfile.Load(f.path(st.Apply))
 	switch {
 	case err != nil:
 		sr.Got, sr.Msg = "error", err.Error()

@@ -10,7 +10,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/checksum"
 
 	"github.com/vpclab/vpclab/dataplane"
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/verdict"
 )
@@ -236,7 +236,7 @@ func TestReverse(t *testing.T) {
 }
 
 func TestPacket(t *testing.T) {
-	l, err := lab.Parse("lab.yaml", []byte(testLab))
+	l, err := labfile.Parse("lab.yaml", []byte(testLab))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +335,7 @@ func TestPacket(t *testing.T) {
 }
 
 func TestPacketErrors(t *testing.T) {
-	l, err := lab.Parse("lab.yaml", []byte(testLab))
+	l, err := labfile.Parse("lab.yaml", []byte(testLab))
 	if err != nil {
 		t.Fatal(err)
 	}

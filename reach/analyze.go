@@ -177,6 +177,9 @@ func (a *analyzer) paths(s, d *Endpoint, f int, protos map[int]bool, ports Set) 
 	if s.Kind != KindENI && d.Kind != KindENI {
 		return nil
 	}
+	if s.Stopped || d.Stopped {
+		return a.stopped(s, d, f, protos)
+	}
 	if (s.Kind != KindENI && !a.l.Subnets[d.subnet].Public) || (d.Kind != KindENI && !a.l.Subnets[s.subnet].Public) {
 		return a.noGateway(s, d, f, protos)
 	}
@@ -270,6 +273,51 @@ func (a *analyzer) noGateway(s, d *Endpoint, f int, protos map[int]bool) []*Path
 			Range: All[0],
 			Trail: []*Step{{Stage: verdict.StageRoute.String(), Code: verdict.CodeNoInternetGateway.String(),
 				By: "subnet " + eni.Subnet + " has no route to the internet gateway (not public)"}},
+		}}})
+	}
+	return []*Path{p}
+}
+
+// stopped is the path to or from a stopped instance: every protocol
+// stops at the route, as the engine stops it (before any other check,
+// the internet gateway's included).
+func (a *analyzer) stopped(s, d *Endpoint, f int, protos map[int]bool) []*Path {
+	eni := s
+	if !s.Stopped {
+		eni = d
+	}
+	var srcs, dsts []string
+	for _, e := range []*Endpoint{s, d} {
+		var l []string
+		switch e.Kind {
+		case KindInternet:
+			l = []string{"0.0.0.0/0"}
+			if f == 6 {
+				l = []string{"::/0"}
+			}
+		default:
+			for _, c := range a.ends(e, f) {
+				l = append(l, c.label...)
+			}
+		}
+		if len(l) == 0 {
+			return nil
+		}
+		if e == s {
+			srcs = l
+		} else {
+			dsts = l
+		}
+	}
+	p := &Path{From: s.Name, To: d.Name, Family: f, Src: srcs, Dst: dsts}
+	by := "instance " + eni.Instance + " is stopped: it sends and receives nothing"
+	for _, n := range a.named[fi(f)] {
+		if protos != nil && !protos[n] {
+			continue
+		}
+		p.Flows = append(p.Flows, &Flow{Proto: ProtoName(n), Number: n, Request: []*Segment{{
+			Range: All[0],
+			Trail: []*Step{{Stage: verdict.StageRoute.String(), Code: verdict.CodeInstanceStopped.String(), ENI: eni.ENI, By: by}},
 		}}})
 	}
 	return []*Path{p}
@@ -517,7 +565,15 @@ func (w *worder) newStep(st *stage, idx int32, r Range) *Step {
 				groups = strings.Join(l.Interface(st.sg.eni).SecurityGroups, ", ")
 				w.a.groupNames[st.sg.eni] = groups
 			}
-			s.By = describe.NoSGRuleOf(groups, st.sg.eni, st.sg.dir == verdict.Egress, w.traffic(r), peer)
+			egress := st.sg.dir == verdict.Egress
+			s.By = describe.NoSGRuleOf(groups, st.sg.eni, egress, w.traffic(r), peer)
+			if !w.internet {
+				peer = "{src}"
+				if egress {
+					peer = "{dst}"
+				}
+			}
+			s.tmpl = describe.NoSGRuleOf(groups, st.sg.eni, egress, "{traffic}", peer)
 		}
 	}
 	return s

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/reach"
 )
 
@@ -15,11 +16,11 @@ import (
 // a group rule), ssh to web1 is gone.
 func diffLabs(t *testing.T) (old, new *lab.Lab) {
 	t.Helper()
-	new, err := lab.Load("../testdata/reach/example-new.yaml")
+	new, err := labfile.Load("../testdata/reach/example-new.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return lab.ExampleLab(), new
+	return labfile.ExampleLab(), new
 }
 
 func TestCompare(t *testing.T) {
@@ -56,7 +57,7 @@ func TestAssertions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := lab.Load(a.Lab)
+	l, err := labfile.Load(a.Lab)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,13 +111,13 @@ func TestAssertionErrors(t *testing.T) {
 		}
 	}
 	a, _ := reach.ParseAssertions("x.yaml", []byte("expect:\n  - nosuch must not reach db1\n"))
-	m, _ := reach.Analyze(lab.ExampleLab(), reach.Query{})
+	m, _ := reach.Analyze(labfile.ExampleLab(), reach.Query{})
 	if _, err := a.Check(m); err == nil || !strings.Contains(err.Error(), `x.yaml:2: "nosuch" is not an instance`) {
 		t.Errorf("an unknown endpoint: %v", err)
 	}
 }
 
-func exampleLab() *lab.Lab { return lab.ExampleLab() }
+func exampleLab() *lab.Lab { return labfile.ExampleLab() }
 
 // TestCompareRandom: over pairs of random labs with the same wiring (the
 // second's rules drawn again), every sampled value that is open in one map
@@ -128,8 +129,8 @@ func TestCompareRandom(t *testing.T) {
 		g := &gen{rand.New(rand.NewPCG(seed, 7))}
 		textA := g.lab()
 		textB := mutate(g, textA)
-		la, errA := lab.Parse("a.yaml", []byte(textA))
-		lb, errB := lab.Parse("b.yaml", []byte(textB))
+		la, errA := labfile.Parse("a.yaml", []byte(textA))
+		lb, errB := labfile.Parse("b.yaml", []byte(textB))
 		if errA != nil || errB != nil {
 			continue // a mutation the loader refuses (a duplicate rule number, say)
 		}

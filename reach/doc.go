@@ -25,8 +25,15 @@
 // Flow.Open and s in Flow.SourcePorts; an ICMP echo request needs its
 // echo reply to pass the NACLs; other ICMP messages have no reply. Traffic
 // with the VPC's services is exempt (§6) and listed apart, in
-// Map.Exempt. The conntrack allowance and stopped instances are not part
-// of a policy's map.
+// Map.Exempt.
+//
+// A lab file has no instance state: every instance runs unless
+// Query.Stopped names it (as StopInstances leaves it in a running lab);
+// then every path to or from it stops at the route (INSTANCE_STOPPED),
+// before any other check, as the engine stops it. The conntrack allowance
+// (§3.7) cannot be part of the map: whether a new tracked flow finds room
+// depends on the flows in flight, not on the rules. The map takes every
+// allowance as not reached and says so in Map.Unmodelled.
 //
 // reach reads the lab model and must not import dataplane,
 // internal/reference or policytest: its property test checks it against
@@ -49,11 +56,24 @@
 //	                       "source_ports": [{"lo": 1024, "hi": 65535}],
 //	                       "request": [{"lo": 0, "hi": 8079, "allowed": false, "trail": [step, …]}, …],
 //	                       "reply": [segment, …]}, …]}, …],
-//	 "exempt": [{"service": "Amazon DNS", "addrs": ["10.0.0.2", …]}, …]}
+//	 "exempt": [{"service": "Amazon DNS", "addrs": ["10.0.0.2", …]}, …],
+//	 "stopped": ["app1"],
+//	 "unmodelled": ["the conntrack allowance (spec §3.7): …"]}
 //
 // A step is {"stage", "allowed", "code", "by", "reply", "eni", "acl",
 // "nacl_rule", "sg_rule": {"group", "direction", "index", "id", "line",
 // "rule"}}, stage and code being verdict's names. An ICMP value is
 // type<<8|code; a protocol without ports has one segment 0-65535. The
-// internet's paths name blocks (CIDRs) in src or dst.
+// internet's paths name blocks (CIDRs) in src or dst. An endpoint of a
+// stopped instance has "stopped": true; the map's "stopped" lists the
+// instances taken as stopped and "unmodelled" says, in words, what the
+// map does not answer (the conntrack allowance).
+//
+// # The page
+//
+// WriteHTML's page carries the map folded (each step, trail, flow and set
+// of flows written once, a security group's "no rule allows" step once
+// per ENI and direction, the page filling in the range and the peer),
+// with each open range, its neighbours and each closed flow's first stop:
+// the 200-ENI lab of its test makes a page of about 17 MB.
 package reach

@@ -5,10 +5,11 @@ package reach_test
 // agrees with the map: the request and its reply get through exactly when
 // the map says the value is open, and the map's trail names the stages and
 // rules the engine's trace names. Labs are written as lab files and read
-// with lab.Parse, so the loader's defaults apply as they do for users; they
+// with labfile.Parse, so the loader's defaults apply as they do for users; they
 // hold untracked flows (0.0.0.0/0 rules with all-ports rules back),
 // ephemeral-port NACL entries, group references, prefix lists, secondary
-// addresses, IPv6, public and private subnets and internet hosts.
+// addresses, IPv6, public and private subnets, internet hosts, and a
+// stopped instance in a quarter of the labs.
 
 import (
 	"flag"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/reach"
 	"github.com/vpclab/vpclab/verdict"
@@ -357,15 +359,19 @@ func TestAgainstEngine(t *testing.T) {
 	if testing.Short() {
 		labs = 30
 	}
-	checked, open := 0, 0
+	checked, open, stopped := 0, 0, 0
 	for seed := *propSeed; seed < *propSeed+uint64(labs); seed++ {
 		g := &gen{rand.New(rand.NewPCG(seed, 14))}
 		text := g.lab()
-		l, err := lab.Parse("random.yaml", []byte(text))
+		l, err := labfile.Parse("random.yaml", []byte(text))
 		if err != nil {
 			t.Fatalf("seed %d: the generator wrote a lab the loader refuses: %v\n%s", seed, err, text)
 		}
-		m, err := reach.Analyze(l, reach.Query{})
+		var q reach.Query
+		if g.chance(0.25) { // a stopped instance: the engine's SetStopped
+			q.Stopped = []string{pick(g, l.Instances).Name}
+		}
+		m, err := reach.Analyze(l, q)
 		if err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
@@ -376,6 +382,9 @@ func TestAgainstEngine(t *testing.T) {
 				continue
 			}
 			checked++
+			if s.from.Stopped || s.to.Stopped {
+				stopped++
+			}
 			if checkSample(t, l, m, s) {
 				open++
 			}
@@ -384,9 +393,9 @@ func TestAgainstEngine(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d packets checked, %d of them open", checked, open)
-	if checked < labs*packets/4 || open < checked/20 {
-		t.Fatalf("the samples do not exercise the map: %d checked, %d open", checked, open)
+	t.Logf("%d packets checked, %d of them open, %d to or from a stopped instance", checked, open, stopped)
+	if checked < labs*packets/4 || open < checked/20 || stopped < checked/50 {
+		t.Fatalf("the samples do not exercise the map: %d checked, %d open, %d stopped", checked, open, stopped)
 	}
 }
 
@@ -395,6 +404,13 @@ func TestAgainstEngine(t *testing.T) {
 func checkSample(t *testing.T, l *lab.Lab, m *reach.Map, s sample) bool {
 	t.Helper()
 	e := dataplane.New(l)
+	for _, ep := range m.Endpoints {
+		if ep.Stopped {
+			if _, ok := e.SetStopped(port(e, ep), true); !ok {
+				t.Fatalf("the engine cannot stop %s", ep.Name)
+			}
+		}
+	}
 	sp := s.spec(false)
 	req := verdict.Verdict{Trace: &verdict.Trace{}}
 	e.Process(port(e, s.from), sp.Append(nil), 1e9, &req)

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/packet"
 )
 
@@ -39,7 +39,7 @@ func segmentAt(fl *Flow, v uint16) *Segment {
 }
 
 func TestExample(t *testing.T) {
-	m, err := Analyze(lab.ExampleLab(), Query{})
+	m, err := Analyze(labfile.ExampleLab(), Query{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestExample(t *testing.T) {
 }
 
 func TestQuery(t *testing.T) {
-	m, err := Analyze(lab.ExampleLab(), Query{From: []string{"web1"}, To: []string{"10.0.2.10"}, Proto: "tcp", Ports: Set{{8000, 8100}}, Family: 4})
+	m, err := Analyze(labfile.ExampleLab(), Query{From: []string{"web1"}, To: []string{"10.0.2.10"}, Proto: "tcp", Ports: Set{{8000, 8100}}, Family: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,10 +110,10 @@ func TestQuery(t *testing.T) {
 	if fl.Request[0].Lo != 8000 || fl.Request[len(fl.Request)-1].Hi != 8100 || fl.Open.Ports() != "8080" {
 		t.Errorf("narrowed flow %+v", fl)
 	}
-	if _, err := Analyze(lab.ExampleLab(), Query{From: []string{"nosuch"}}); err == nil {
+	if _, err := Analyze(labfile.ExampleLab(), Query{From: []string{"nosuch"}}); err == nil {
 		t.Error("an unknown endpoint was accepted")
 	}
-	if _, err := Analyze(lab.ExampleLab(), Query{Proto: "bogus"}); err == nil {
+	if _, err := Analyze(labfile.ExampleLab(), Query{Proto: "bogus"}); err == nil {
 		t.Error("an unknown protocol was accepted")
 	}
 }
@@ -145,4 +145,53 @@ func TestSet(t *testing.T) {
 			t.Fatalf("firstCover: %v, want %v", ps, want)
 		}
 	}
+}
+
+// TestStopped: a stopped instance reaches nothing and nothing reaches it,
+// each flow saying so at the route; the other pairs keep their answer.
+func TestStopped(t *testing.T) {
+	m, err := Analyze(labfile.ExampleLab(), Query{Stopped: []string{"app1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pair := range [][2]string{{"web1", "app1"}, {"app1", "db1"}, {"app1", "internet"}} {
+		fl := flow(t, m, pair[0], pair[1], 4, packet.ProtoTCP, "")
+		s := segmentAt(fl, 8080)
+		if len(fl.Open) != 0 || s == nil || s.Stopper() == nil || s.Stopper().Code != "INSTANCE_STOPPED" || s.Stopper().Stage != "route" ||
+			!strings.Contains(s.Stopper().By, "instance app1 is stopped") {
+			t.Errorf("%s → %s: open %v, stopper %+v; want nothing open, stopped at route", pair[0], pair[1], fl.Open, s)
+		}
+	}
+	if fl := flow(t, m, "203.0.113.5", "web1", 4, packet.ProtoTCP, ""); !fl.Open.Contains(80) {
+		t.Errorf("203.0.113.5 → web1 tcp: open %v, want 80 still open", fl.Open)
+	}
+	var b strings.Builder
+	if err := m.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"stopped (they send and receive nothing", ": app1\n", "not in this map: the conntrack allowance", "each instance's: 100000 flows"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the text lacks %q:\n%s", want, b.String())
+		}
+	}
+	if _, err := Analyze(labfile.ExampleLab(), Query{Stopped: []string{"web9"}}); err == nil || !strings.Contains(err.Error(), `"web9" is not an instance`) {
+		t.Errorf("an unknown stopped instance: %v", err)
+	}
+	d := Compare(mustAnalyze(t, Query{}), m)
+	found := false
+	for _, c := range d.Closed {
+		found = found || (c.From == "web1" && c.To == "app1" && strings.Contains(c.Because, "now route: instance app1 is stopped"))
+	}
+	if !found || len(d.Opened) != 0 {
+		t.Errorf("stopping app1: opened %d, closed %+v; want web1 → app1 closed by the stop", len(d.Opened), d.Closed)
+	}
+}
+
+func mustAnalyze(t *testing.T, q Query) *Map {
+	t.Helper()
+	m, err := Analyze(labfile.ExampleLab(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

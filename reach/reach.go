@@ -30,6 +30,28 @@ type Map struct {
 	// Exempt lists the VPC services every ENI reaches unfiltered (spec
 	// §6). They are not findings: no rule can open or close them.
 	Exempt []Exempt `json:"exempt"`
+	// Stopped names the instances taken as stopped (Query.Stopped): they
+	// send and receive nothing, and every path to or from them says so.
+	Stopped []string `json:"stopped"`
+	// Unmodelled says what can still stop a path the map shows open: the
+	// conntrack allowance, which depends on the traffic in flight, not on
+	// the rules.
+	Unmodelled []string `json:"unmodelled"`
+
+	byPair   map[[2]string][]*Path // Paths by from and to (pathsOf)
+	otherRep uint8                 // the protocol standing for those no rule names
+}
+
+// pathsOf returns the paths from one endpoint to another, in Paths order.
+func (m *Map) pathsOf(from, to string) []*Path {
+	if m.byPair == nil {
+		m.byPair = map[[2]string][]*Path{}
+		for _, p := range m.Paths {
+			k := [2]string{p.From, p.To}
+			m.byPair[k] = append(m.byPair[k], p)
+		}
+	}
+	return m.byPair[[2]string{from, to}]
 }
 
 // Endpoint is one end of a path.
@@ -45,6 +67,8 @@ type Endpoint struct {
 	Subnet   string `json:"subnet,omitempty"`
 	// Addrs are the ENI's private addresses or the host's address.
 	Addrs []netip.Addr `json:"addrs,omitempty"`
+	// Stopped marks an ENI of a stopped instance (Query.Stopped).
+	Stopped bool `json:"stopped,omitempty"`
 
 	iface  *lab.Interface
 	subnet int // index in the lab's subnets; -1 outside the VPC
@@ -134,6 +158,11 @@ type Step struct {
 	ACL      string           `json:"acl,omitempty"`
 	NACLRule int              `json:"nacl_rule,omitempty"`
 	SGRule   *describe.SGRule `json:"sg_rule,omitempty"`
+
+	// tmpl is By with the traffic and the peer left as {traffic} and
+	// {src} or {dst}, for a security group that allows nothing of the
+	// range (the page writes it once for every range and peer).
+	tmpl string
 }
 
 // Query narrows the question. The zero Query asks everything.
@@ -147,6 +176,10 @@ type Query struct {
 	Ports Set
 	// Family is 4 or 6; 0 means both.
 	Family int
+	// Stopped names instances that are stopped (as StopInstances leaves
+	// them in a running lab): nothing reaches or leaves their ENIs. A lab
+	// file has no instance state, so without it every instance runs.
+	Stopped []string
 }
 
 // Stopper returns the step that stops a denied segment (its last).
@@ -160,7 +193,7 @@ func (s *Segment) Stopper() *Step {
 // Analyze computes the map of l, narrowed by q.
 func Analyze(l *lab.Lab, q Query) (*Map, error) {
 	a := newAnalyzer(l)
-	m := &Map{Lab: l.File, Endpoints: a.endpoints}
+	m := &Map{Lab: l.File, Endpoints: a.endpoints, otherRep: a.otherRep}
 	for _, sn := range l.Subnets {
 		s := Subnet{ID: sn.ID, CIDR: sn.CIDR.String(), ACL: sn.NetworkACL, Public: sn.Public}
 		if sn.IPv6CIDR.IsValid() {
@@ -177,6 +210,11 @@ func Analyze(l *lab.Lab, q Query) (*Map, error) {
 	}
 	m.Exempt = append(m.Exempt, Exempt{Service: "subnets' reserved addresses", Addrs: reserved})
 
+	if err := a.stop(q.Stopped); err != nil {
+		return nil, err
+	}
+	m.Stopped = append([]string{}, q.Stopped...)
+	m.Unmodelled = a.unmodelled()
 	from, err := a.pick(q.From)
 	if err != nil {
 		return nil, fmt.Errorf("--from: %w", err)
@@ -208,6 +246,48 @@ func Analyze(l *lab.Lab, q Query) (*Map, error) {
 		}
 	}
 	return m, nil
+}
+
+// stop marks the ENIs of the instances named stopped.
+func (a *analyzer) stop(names []string) error {
+	for _, n := range names {
+		if !slices.ContainsFunc(a.l.Instances, func(in *lab.Instance) bool { return in.Name == n }) {
+			return fmt.Errorf("--stopped: %q is not an instance of lab %s", n, a.l.File)
+		}
+		for _, e := range a.endpoints {
+			if e.Kind == KindENI && e.Instance == n {
+				e.Stopped = true
+			}
+		}
+	}
+	return nil
+}
+
+// unmodelled words what the map cannot answer: the conntrack allowance
+// (spec §3.7), with each instance's.
+func (a *analyzer) unmodelled() []string {
+	count := map[int]int{}
+	common := 0
+	for _, in := range a.l.Instances {
+		count[in.ConntrackAllowance]++
+		if count[in.ConntrackAllowance] > count[common] {
+			common = in.ConntrackAllowance
+		}
+	}
+	allowances := "each instance's: " + strconv.Itoa(common) + " flows"
+	if len(count) > 1 {
+		var odd []string
+		for _, in := range a.l.Instances {
+			if in.ConntrackAllowance != common {
+				odd = append(odd, in.Name+" "+strconv.Itoa(in.ConntrackAllowance))
+			}
+		}
+		allowances = strings.Join(odd, ", ") + ", the others " + strconv.Itoa(common) + " flows"
+	}
+	return []string{"the conntrack allowance (spec §3.7): while an instance tracks as many flows as its allowance (" +
+		allowances + "), a new tracked flow to or from it stops at conntrack-allowance " +
+		"(established and untracked flows go on). That depends on the traffic in flight, not on the rules: " +
+		"the map takes every allowance as not reached; vpclab status shows what is free in a running lab."}
 }
 
 // Endpoint returns the endpoint named name, or nil.

@@ -51,10 +51,7 @@ func (po protoOpen) text() string {
 
 func (m *Map) openByProto(from, to string) []protoOpen {
 	var out []protoOpen
-	for _, p := range m.Paths {
-		if p.From != from || p.To != to {
-			continue
-		}
+	for _, p := range m.pathsOf(from, to) {
 		for _, fl := range p.Flows {
 			if len(fl.Open) == 0 {
 				continue
@@ -130,6 +127,12 @@ func (m *Map) WriteText(w io.Writer) error {
 	if n == 0 {
 		b.WriteString("no path is open\n\n")
 	}
+	if len(m.Stopped) > 0 {
+		fmt.Fprintf(b, "stopped (they send and receive nothing; every path to or from them stops at route, INSTANCE_STOPPED): %s\n\n", strings.Join(m.Stopped, ", "))
+	}
+	for _, u := range m.Unmodelled {
+		fmt.Fprintf(b, "not in this map: %s\n\n", u)
+	}
 	b.WriteString("exempt (never filtered, so not findings):\n")
 	for _, e := range m.Exempt {
 		var as []string
@@ -153,16 +156,15 @@ func (p *Path) open() bool {
 
 // sources and destinations in the map, endpoint order.
 func (m *Map) ends() (from, to []string) {
+	isFrom, isTo := map[string]bool{}, map[string]bool{}
+	for _, p := range m.Paths {
+		isFrom[p.From], isTo[p.To] = true, true
+	}
 	for _, e := range m.Endpoints {
-		var isFrom, isTo bool
-		for _, p := range m.Paths {
-			isFrom = isFrom || p.From == e.Name
-			isTo = isTo || p.To == e.Name
-		}
-		if isFrom {
+		if isFrom[e.Name] {
 			from = append(from, e.Name)
 		}
-		if isTo {
+		if isTo[e.Name] {
 			to = append(to, e.Name)
 		}
 	}
@@ -184,6 +186,8 @@ func (m *Map) writeMatrix(b *strings.Builder) {
 			switch {
 			case f == t:
 				c = ""
+			case m.stoppedPair(f, t):
+				c = "stopped"
 			case m.Cell(f, t) != "":
 				c = m.Cell(f, t)
 			}
@@ -204,6 +208,16 @@ func (m *Map) writeMatrix(b *strings.Builder) {
 		b.WriteString("\n")
 	}
 	b.WriteString("(· nothing gets through and back; * replies come back only to source ports outside 32768-65535)\n")
+}
+
+// stoppedPair reports whether one end of a pair is a stopped instance.
+func (m *Map) stoppedPair(from, to string) bool {
+	for _, n := range []string{from, to} {
+		if e := m.Endpoint(n); e != nil && e.Stopped {
+			return true
+		}
+	}
+	return false
 }
 
 // write writes an open path: each open range with its trail and the
@@ -282,8 +296,8 @@ func (m *Map) blockText(p *Path) [2]string {
 		}
 		mine := [][]string{p.Src, p.Dst}[side]
 		var others []string
-		for _, q := range m.Paths {
-			if q != p && q.From == p.From && q.To == p.To && q.Family == p.Family {
+		for _, q := range m.pathsOf(p.From, p.To) {
+			if q != p && q.Family == p.Family {
 				others = append(others, [][]string{q.Src, q.Dst}[side]...)
 			}
 		}

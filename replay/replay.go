@@ -105,6 +105,11 @@ type Summary struct {
 	// wall-clock second.
 	WallSeconds float64 `json:"wall_seconds"`
 	PPS         float64 `json:"pps"`
+	// Cores is the number of goroutines that judged packets (RunParallel).
+	Cores int `json:"cores"`
+	// ReaderPPS, when measured (ReaderRate), is the frames per second the
+	// capture reader manages alone, judging nothing: the replay's ceiling.
+	ReaderPPS float64 `json:"reader_pps,omitempty"`
 }
 
 // counters are the per-packet counts, kept in arrays so that counting
@@ -286,6 +291,7 @@ func (c *counters) summary(r *pcap.Reader, wall time.Duration) *Summary {
 		DeniedByCode:  map[string]int64{},
 		ParseDrops:    map[string]int64{},
 		WallSeconds:   wall.Seconds(),
+		Cores:         1,
 	}
 	s.Skipped, s.SkippedBy = r.Skipped()
 	for st, n := range c.byStage {

@@ -19,14 +19,14 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/vpclab/vpclab/dataplane"
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/pcap"
 	"github.com/vpclab/vpclab/pcap/pcaptest"
 	"github.com/vpclab/vpclab/verdict"
 )
 
-// Addresses of the example lab (lab.Example).
+// Addresses of the example lab (labfile.Example).
 var (
 	web1     = netip.MustParseAddr("10.0.1.10")
 	web1v6   = netip.MustParseAddr("2600:1f18:aa:bb01::10")
@@ -38,7 +38,7 @@ var (
 	baseTime = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 )
 
-func exampleEngine() *dataplane.Engine { return dataplane.New(lab.ExampleLab()) }
+func exampleEngine() *dataplane.Engine { return dataplane.New(labfile.ExampleLab()) }
 
 // ipPacket builds an IP packet.
 func ipPacket(t testing.TB, s packet.Spec) []byte {
@@ -123,6 +123,7 @@ func TestReplayExampleScenario(t *testing.T) {
 		Skipped:       1,
 		SkippedBy:     map[string]int64{"ethertype 0x0806 (ARP)": 1},
 		Seconds:       0.009,
+		Cores:         1,
 	}
 	got := *sum
 	got.WallSeconds, got.PPS = 0, 0
@@ -499,7 +500,7 @@ skipped                         10    1.0%
 
 capture span                  12.5s
 wall time                     2ms
-rate                          495.0k packets/s
+rate                          495.0k packets/s on 1 core(s)
 `
 	if got := b.String(); got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)

@@ -75,7 +75,7 @@ type Services struct {
 const nicID = 1
 
 // New starts the services of lab l (see the package doc). l must come
-// from lab.Load or lab.Parse. Close releases them.
+// from labfile.Load or labfile.Parse. Close releases them.
 func New(l *lab.Lab, o Options) (_ *Services, err error) {
 	if o.MTU == 0 {
 		o.MTU = 1500

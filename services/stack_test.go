@@ -14,7 +14,7 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/packet"
 	"golang.org/x/net/dns/dnsmessage"
 )
@@ -26,7 +26,7 @@ var (
 
 func start(t *testing.T, o Options) *Services {
 	t.Helper()
-	s, err := New(lab.ExampleLab(), o)
+	s, err := New(labfile.ExampleLab(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestReadAfterClose(t *testing.T) {
 func TestNoGoroutineLeak(t *testing.T) {
 	before := runtime.NumGoroutine()
 	for range 3 {
-		s, err := New(lab.ExampleLab(), Options{})
+		s, err := New(labfile.ExampleLab(), Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

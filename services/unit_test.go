@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/labnet"
 	"golang.org/x/net/dns/dnsmessage"
 )
 
 func testDir(t *testing.T) *directory {
 	t.Helper()
-	d, err := newDirectory(lab.ExampleLab())
+	d, err := newDirectory(labfile.ExampleLab())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +329,7 @@ func TestIMDSTokenSweep(t *testing.T) {
 // TestIMDSv2OnlyInstance: an instance whose lab entry says imds: v2-only
 // refuses tokenless requests while the others still answer them.
 func TestIMDSv2OnlyInstance(t *testing.T) {
-	l := lab.ExampleLab()
+	l := labfile.ExampleLab()
 	l.Instance("web1").IMDS = lab.IMDSv2Only
 	d, err := newDirectory(l)
 	if err != nil {
@@ -355,7 +356,7 @@ func TestIMDSUpdate(t *testing.T) {
 	if _, body := do(m, app1, "GET", path); body != "sg-app" {
 		t.Fatalf("before: %q", body)
 	}
-	l := lab.ExampleLab()
+	l := labfile.ExampleLab()
 	l.Interface("eni-app1").SecurityGroups = []string{"sg-app", "sg-web"}
 	d, err := newDirectory(l)
 	if err != nil {

@@ -68,6 +68,7 @@ import (
 	"github.com/vpclab/vpclab/daemon"
 	"github.com/vpclab/vpclab/internal/classbench"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
 	"github.com/vpclab/vpclab/verdict"
@@ -172,7 +173,7 @@ func run() error {
 	var parse []time.Duration
 	for i := range 3 {
 		start := time.Now()
-		l, err := lab.Parse("apply.yaml", files[i%2])
+		l, err := labfile.Parse("apply.yaml", files[i%2])
 		if err != nil {
 			return fmt.Errorf("the benchmark lab: %w", err)
 		}
@@ -763,8 +764,8 @@ func report(r reportData) {
 	for i := range rest {
 		rest[i] = r.client[i] - r.server[i]
 	}
-	fmt.Printf("%-48s %9s %9s %9s\n", "client - server: upload, lab.Parse", ms(median(rest)), ms(slices.Max(rest)), "")
-	fmt.Printf("%-48s %9s %9s %9s\n", "lab.Parse of the file, idle, in-process", ms(median(r.parse)), ms(slices.Max(r.parse)), "")
+	fmt.Printf("%-48s %9s %9s %9s\n", "client - server: upload, labfile.Parse", ms(median(rest)), ms(slices.Max(rest)), "")
+	fmt.Printf("%-48s %9s %9s %9s\n", "labfile.Parse of the file, idle, in-process", ms(median(r.parse)), ms(slices.Max(r.parse)), "")
 	if *ec2Calls {
 		fmt.Printf("%-48s %9s %9s %9s\n", "EC2 RevokeSecurityGroupIngress, 1 rule, idle", ms(r.ec2[0]), "", "")
 		fmt.Printf("%-48s %9s %9s %9s\n", "EC2 AuthorizeSecurityGroupIngress, 1 rule, idle", ms(r.ec2[1]), "", "")

@@ -33,7 +33,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
 )
@@ -147,7 +147,7 @@ func run() error {
 		return runObserve()
 	}
 
-	l, err := lab.Parse("e2e.yaml", []byte(labYAML))
+	l, err := labfile.Parse("e2e.yaml", []byte(labYAML))
 	if err != nil {
 		return fmt.Errorf("lab: %w", err)
 	}

@@ -63,7 +63,7 @@ import (
 	"time"
 
 	"github.com/vpclab/vpclab/flowlog"
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
 	"github.com/vpclab/vpclab/metrics"
@@ -139,7 +139,7 @@ func runObserve() error {
 	}
 	ts := tests()[:2] // TCP, 1 and 4 streams
 	opts := live.Options{Net: labnet.Options{ID: observeLabID, Prefix: prefix, MTU: *mtu}}
-	base, err := lab.Parse("observe.yaml", []byte(observeLab))
+	base, err := labfile.Parse("observe.yaml", []byte(observeLab))
 	if err != nil {
 		return fmt.Errorf("lab: %w", err)
 	}
@@ -251,7 +251,7 @@ func observeOnce(opts live.Options, on bool, parts map[string]bool, round int, t
 			file += fmt.Sprintf(observeMirror, target)
 		}
 	}
-	l, err := lab.Parse("observe-"+mode+".yaml", []byte(file))
+	l, err := labfile.Parse("observe-"+mode+".yaml", []byte(file))
 	if err != nil {
 		return run, fmt.Errorf("lab (%s): %w", mode, err)
 	}

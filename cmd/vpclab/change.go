@@ -17,6 +17,7 @@ import (
 	"github.com/vpclab/vpclab/control"
 	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/labnet"
 )
 
@@ -58,7 +59,7 @@ VPCLAB_TOKEN.`,
 			if err != nil {
 				return err
 			}
-			l, err := lab.Parse(args[0], data)
+			l, err := labfile.Parse(args[0], data)
 			if err != nil {
 				return err
 			}

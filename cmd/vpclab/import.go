@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/vpclab/vpclab/importer/aws"
 	"github.com/vpclab/vpclab/importer/terraform"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 )
 
 func importCmd() *cobra.Command {
@@ -80,22 +80,19 @@ state file directly.`,
 	return cmd
 }
 
-// validate writes an imported lab as a lab file and reads it back, so
-// that it gets every check (and default) a lab file gets.
+// validate fills in an imported lab's defaults and checks it as a lab
+// file is checked; it returns the lab file vpclab import writes.
 func validate(l *lab.Lab, source string) ([]byte, *lab.Lab, error) {
-	data, err := lab.Marshal(l)
+	lab.Normalize(l)
+	if err := lab.Validate(l); err != nil {
+		return nil, nil, fmt.Errorf("the lab imported from %s is not valid (vpclab import writes nothing):\n%w", source, err)
+	}
+	data, err := labfile.Marshal(l)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", source, err)
 	}
-	name := filepath.Base(source) + ".lab.yaml"
-	v, err := lab.Parse(name, data)
-	if err != nil {
-		return nil, nil, fmt.Errorf("the lab imported from %s is not valid (positions are in the lab file it makes; vpclab import writes nothing):\n%w", source, err)
-	}
-	// Lines are those of the lab file vpclab import writes (the same
-	// every time), which the name says.
-	v.File = source + " (imported: lines as vpclab import writes it)"
-	return data, v, nil
+	l.File = source
+	return data, l, nil
 }
 
 // importLab reads a lab from something that is not a lab file: a
@@ -104,7 +101,7 @@ func validate(l *lab.Lab, source string) ([]byte, *lab.Lab, error) {
 func importLab(path string, stderr io.Writer) (l *lab.Lab, ok bool, err error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, false, nil // lab.Load reports it
+		return nil, false, nil // labfile.Load reports it
 	}
 	var rep *importer.Report
 	switch {

@@ -27,6 +27,7 @@ import (
 	"github.com/vpclab/vpclab/explain"
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/mirror"
 	"github.com/vpclab/vpclab/pcap"
 	"github.com/vpclab/vpclab/policytest"
@@ -158,12 +159,12 @@ func labFlag(cmd *cobra.Command) *string {
 // built-in example when path is empty.
 func loadLab(path string) (*lab.Lab, error) {
 	if path == "" {
-		return lab.ExampleLab(), nil
+		return labfile.ExampleLab(), nil
 	}
 	if l, ok, err := importLab(path, os.Stderr); ok {
 		return l, err
 	}
-	return lab.Load(path)
+	return labfile.Load(path)
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -182,7 +183,7 @@ is not given, and a starting point for your own.`,
 		Example: `  vpclab example > lab.yaml`,
 		Args:    cobra.NoArgs,
 		RunE: work(func(cmd *cobra.Command, _ []string) error {
-			_, err := cmd.OutOrStdout().Write(lab.Example())
+			_, err := cmd.OutOrStdout().Write(labfile.Example())
 			return err
 		}),
 	}
@@ -348,6 +349,7 @@ with its outcome; the exit status is 1 when any step fails.`,
 
 func replayCmd() *cobra.Command {
 	var verdicts, allowed, verdictsPcapng string
+	var cores int
 	cmd := &cobra.Command{
 		Use:   "replay [--lab FILE] CAPTURE",
 		Short: "Judge every packet of a pcap or pcapng capture",
@@ -368,9 +370,15 @@ as the packet's comment (as vpclab capture does live).
 
 The lab's flow logs (flow_logs:, and --flow-logs DIR for one on the whole VPC)
 are written on the capture's clock, so a capture gives the same records every
-time; its traffic mirror sessions with pcap targets are written too.`,
+time; its traffic mirror sessions with pcap targets are written too.
+
+--cores N judges on N goroutines, the packets sharded by their address pair
+(both directions of a flow go to one core, in capture order); it writes the
+summary only. After the replay, the capture is read once more without judging
+anything, and the summary reports that reader-alone rate beside the replay's.`,
 		Example: `  vpclab replay --lab lab.yaml capture.pcap
   vpclab replay --lab lab.yaml capture.pcapng -o json
+  vpclab replay --lab lab.yaml capture.pcap --cores 2 -o json
   vpclab replay --lab lab.yaml capture.pcap --verdicts verdicts.jsonl --write-allowed allowed.pcap
   vpclab replay --lab lab.yaml capture.pcap --write-verdicts verdicts.pcapng`,
 		Args: func(_ *cobra.Command, args []string) error {
@@ -384,10 +392,17 @@ time; its traffic mirror sessions with pcap targets are written too.`,
 	cmd.Flags().StringVar(&verdicts, "verdicts", "", "write one JSON verdict per packet to `OUT.jsonl`")
 	cmd.Flags().StringVar(&allowed, "write-allowed", "", "write the allowed packets to `OUT.pcap` (raw IP)")
 	cmd.Flags().StringVar(&verdictsPcapng, "write-verdicts", "", "write every packet with its verdict as a comment to `OUT.pcapng`")
+	cmd.Flags().IntVar(&cores, "cores", 1, "judge on `N` cores (summary only: no per-packet outputs, flow logs or mirroring)")
 	flowDir, flowInterval := flowLogFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkOutput(*output); err != nil {
 			return err
+		}
+		if cores < 1 {
+			return usageErrorf("--cores %d: give 1 or more", cores)
+		}
+		if cores > 1 && (verdicts != "" || allowed != "" || verdictsPcapng != "") {
+			return usageErrorf("--cores %d writes the summary only: drop --verdicts, --write-allowed and --write-verdicts, or use one core", cores)
 		}
 		return work(func(cmd *cobra.Command, args []string) error {
 			l, err := loadLab(*labPath)
@@ -441,7 +456,7 @@ time; its traffic mirror sessions with pcap targets are written too.`,
 				defer m.Close()
 				opts.Mirror = m
 			}
-			sum, err := replay.Run(e, c, opts)
+			sum, err := replay.RunParallel(e, c, cores, opts)
 			for _, f := range files {
 				if cerr := f.Close(); cerr != nil && err == nil {
 					err = cerr
@@ -449,6 +464,9 @@ time; its traffic mirror sessions with pcap targets are written too.`,
 			}
 			files = nil
 			if err != nil {
+				return err
+			}
+			if sum.ReaderPPS, err = replay.ReaderRate(args[0]); err != nil {
 				return err
 			}
 			if *output == "json" {

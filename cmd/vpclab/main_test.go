@@ -15,7 +15,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/vpclab/vpclab/explain"
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/replay"
 )
@@ -85,8 +85,8 @@ func TestUsageErrors(t *testing.T) {
 
 func TestExample(t *testing.T) {
 	out := want(t, []string{"example"}, 0, nil, nil)
-	if out != string(lab.Example()) {
-		t.Errorf("example printed something else than lab.Example()")
+	if out != string(labfile.Example()) {
+		t.Errorf("example printed something else than labfile.Example()")
 	}
 }
 
@@ -119,7 +119,7 @@ func TestExplain(t *testing.T) {
 // writeLab writes the example lab to dir and returns its path.
 func writeLab(t *testing.T, dir string) string {
 	path := filepath.Join(dir, "lab.yaml")
-	if err := os.WriteFile(path, lab.Example(), 0o644); err != nil {
+	if err := os.WriteFile(path, labfile.Example(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -182,6 +182,29 @@ func TestReplay(t *testing.T) {
 			t.Errorf("no %q in %s", k, out)
 		}
 	}
+	if sum["cores"] != 1.0 {
+		t.Errorf("cores = %v, want 1", sum["cores"])
+	}
+	if r, _ := sum["reader_pps"].(float64); r <= 0 {
+		t.Errorf("reader_pps = %v, want a rate", sum["reader_pps"])
+	}
+
+	// Two cores: the same counts, the summary only.
+	out = want(t, []string{"replay", "--lab", labPath, capture, "-o", "json", "--cores", "2"}, 0, nil, nil)
+	var sum2 map[string]any
+	if err := json.Unmarshal([]byte(out), &sum2); err != nil {
+		t.Fatalf("--cores 2 -o json: %v\n%s", err, out)
+	}
+	for _, k := range []string{"frames", "packets", "allowed", "denied", "skipped"} {
+		if sum2[k] != sum[k] {
+			t.Errorf("--cores 2: %s = %v, one core %v", k, sum2[k], sum[k])
+		}
+	}
+	if sum2["cores"] != 2.0 {
+		t.Errorf("--cores 2: cores = %v", sum2["cores"])
+	}
+	want(t, []string{"replay", "--lab", labPath, capture, "--cores", "2", "--verdicts", verdicts}, 2, nil, []string{"--cores 2 writes the summary only"})
+	want(t, []string{"replay", "--lab", labPath, capture}, 0, []string{"reader alone", "on 1 core(s)"}, nil)
 	if b, _ := os.ReadFile(verdicts); strings.Count(string(b), "\n") != 3 {
 		t.Errorf("verdicts:\n%s", b)
 	}
@@ -275,7 +298,7 @@ func TestReach(t *testing.T) {
 	want(t, []string{"reach", "--assert", "../../testdata/reach/example-assert.yaml"}, 0, []string{"7 passed, 0 failed"}, nil)
 	want(t, []string{"reach", "--assert", "../../testdata/reach/example-assert.yaml", "--lab", "../../testdata/reach/example-new.yaml"}, 1,
 		[]string{"✗", "web1 must not reach db1", "tcp 5432 open", "6 passed, 1 failed"}, nil)
-	want(t, []string{"reach", "--diff", "../../lab/example.yaml", "../../testdata/reach/example-new.yaml"}, 0,
+	want(t, []string{"reach", "--diff", "../../lab/labfile/example.yaml", "../../testdata/reach/example-new.yaml"}, 0,
 		[]string{"opened:", "+ web1 → db1 IPv4 tcp 5432", "now nacl-ingress: acl-db rule 90", "closed:", "- internet → web1 IPv4 tcp 22", "2 opened"}, nil)
 	page := filepath.Join(t.TempDir(), "reach.html")
 	want(t, []string{"reach", "-o", "html", page}, 0, []string{"wrote " + page}, nil)

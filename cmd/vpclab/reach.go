@@ -30,7 +30,11 @@ A TCP or UDP port is open when its request gets through from a source port
 its replies come back to: the output names those source ports. An echo
 request needs its echo reply back; other ICMP messages have no reply.
 
---from, --to, --proto, --port and --family narrow the question. LAB is a lab
+--from, --to, --proto, --port and --family narrow the question. --stopped
+names instances that are stopped (a lab file has no instance state): every
+path to or from them stops at the route (INSTANCE_STOPPED). The conntrack
+allowance is not in the map: it depends on the traffic in flight (a full
+allowance stops new tracked flows), and the output says so. LAB is a lab
 file, a directory of AWS CLI describe-* output or a Terraform state; without
 --lab, the built-in example.
 
@@ -46,6 +50,7 @@ rule trail on a click (with --diff, opened paths red and closed ones grey).`,
 		Example: `  vpclab reach
   vpclab reach --lab lab.yaml --to db1
   vpclab reach --from web1 --to app1 --proto tcp --port 8000-9000 -o json
+  vpclab reach --stopped app1
   vpclab reach --assert testdata/reach/example-assert.yaml
   vpclab reach --diff before.json after.json
   vpclab reach --diff old.yaml new.yaml -o html diff.html
@@ -59,6 +64,7 @@ rule trail on a click (with --diff, opened paths red and closed ones grey).`,
 	f.StringVar(&q.Proto, "proto", "", "protocol: tcp, udp, icmp, icmpv6 or a number 0-255 (default: all)")
 	f.StringVar(&port, "port", "", "TCP and UDP destination ports: N or LO-HI (default: all)")
 	f.IntVar(&q.Family, "family", 0, "IP family, 4 or 6 (default: both)")
+	f.StringSliceVar(&q.Stopped, "stopped", nil, "instances to take as stopped: nothing reaches or leaves them (default: all run)")
 	f.StringVar(&assertFile, "assert", "", "check the expectations of FILE; exit 1 when one fails")
 	f.BoolVar(&diff, "diff", false, "compare two labs: vpclab reach --diff OLD NEW")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {

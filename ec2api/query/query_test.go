@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vpclab/vpclab/internal/sdktest"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -35,7 +37,7 @@ func sent(t *testing.T, call func(context.Context, *sdk.Client) error) map[strin
 	c := &capture{}
 	cl := sdk.New(sdk.Options{Region: "us-east-1", HTTPClient: &http.Client{Transport: c},
 		Credentials: aws.AnonymousCredentials{}, BaseEndpoint: aws.String("http://127.0.0.1:1"),
-		RetryMaxAttempts: 1})
+		Retryer: sdktest.Retryer()})
 	if err := call(context.Background(), cl); !errors.Is(err, errSent) {
 		t.Fatalf("the SDK's call: %v", err)
 	}

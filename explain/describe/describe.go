@@ -16,6 +16,7 @@ import (
 	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/nacl"
+	"github.com/vpclab/vpclab/sg"
 )
 
 // NACLEntry describes entry number rule of network ACL aclID in one
@@ -74,6 +75,10 @@ type SGRule struct {
 	Line int `json:"line,omitempty"`
 	// Rule describes the rule: "tcp 8080 from sg-web".
 	Rule string `json:"rule"`
+	// Default is set for a rule AWS makes that the lab file does not
+	// write: the default group's "all from its own members", a group's
+	// "all to 0.0.0.0/0" (and ::/0).
+	Default bool `json:"default,omitempty"`
 }
 
 // Rule identifies and describes rule index of a group's rules in
@@ -105,6 +110,9 @@ func Rule(l *lab.Lab, group, dir string, index int, id string) *SGRule {
 		peer = rule.PrefixList
 	}
 	r.Rule = fmt.Sprintf("%s %s %s", ec2.RuleTraffic(rule), peerWord, peer)
+	r.Default = rule.Line == 0 && rule.ID == "" && rule.Protocol == ec2.ProtoAll &&
+		(dir == "egress" && rule.CIDR.IsValid() && rule.CIDR.Bits() == 0 ||
+			dir == "ingress" && group == sg.DefaultGroupID && rule.Group == group)
 	return r
 }
 
@@ -120,7 +128,7 @@ func (r *SGRule) String() string {
 	switch {
 	case r.Line > 0:
 		ids = append(ids, "line "+strconv.Itoa(r.Line))
-	case r.Rule != "":
+	case r.Default:
 		ids = append(ids, "default rule") // made by AWS, not written in the lab
 	}
 	if len(ids) > 0 {

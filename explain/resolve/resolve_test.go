@@ -6,12 +6,12 @@ import (
 	"testing"
 
 	"github.com/vpclab/vpclab/dataplane"
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/verdict"
 )
 
 func TestName(t *testing.T) {
-	e := dataplane.New(lab.ExampleLab())
+	e := dataplane.New(labfile.ExampleLab())
 	s := e.Snapshot()
 	web1, ok := e.Port("eni-web1")
 	if !ok {
@@ -47,7 +47,7 @@ func TestName(t *testing.T) {
 }
 
 func TestNameErrors(t *testing.T) {
-	s := dataplane.New(lab.ExampleLab()).Snapshot()
+	s := dataplane.New(labfile.ExampleLab()).Snapshot()
 	for _, tc := range []struct {
 		name   string
 		family int

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vpclab/vpclab/importer"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/nacl"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/sg"
@@ -310,22 +311,22 @@ func TestReportShop(t *testing.T) {
 	})
 }
 
-// TestRoundTrip writes the imported lab with lab.Marshal and reads it back
-// with lab.Parse: the lab must load, and be the one imported, but for the
+// TestRoundTrip writes the imported lab with labfile.Marshal and reads it back
+// with labfile.Parse: the lab must load, and be the one imported, but for the
 // default group and ACL that every lab has and the lines.
 func TestRoundTrip(t *testing.T) {
 	l, _ := importShop(t)
 	roundTrip(t, l)
 }
 
-// roundTrip checks that l survives lab.Marshal and lab.Parse unchanged.
+// roundTrip checks that l survives labfile.Marshal and labfile.Parse unchanged.
 func roundTrip(t *testing.T, l *lab.Lab) *lab.Lab {
 	t.Helper()
-	data, err := lab.Marshal(l)
+	data, err := labfile.Marshal(l)
 	if err != nil {
 		t.Fatalf("marshal: %v", err)
 	}
-	back, err := lab.Parse("imported.yaml", data)
+	back, err := labfile.Parse("imported.yaml", data)
 	if err != nil {
 		t.Fatalf("the imported lab does not load: %v\n%s", err, data)
 	}

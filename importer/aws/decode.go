@@ -132,7 +132,7 @@ func (e *errorList) at(src *source, p path, format string, args ...any) {
 }
 
 // maxErrors is how many errors an import reports before giving up on the
-// rest, as lab.Parse does.
+// rest, as labfile.Parse does.
 const maxErrors = 50
 
 // err returns the located errors, sorted by file and position (at most

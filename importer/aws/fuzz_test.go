@@ -7,12 +7,12 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 )
 
 // FuzzImportFiles feeds the importer a file of any content beside a VPC
 // and a subnet. It must not panic, and every import it does not refuse
-// must be a lab that lab.Parse reads back: the importer reports what a lab
+// must be a lab that labfile.Parse reads back: the importer reports what a lab
 // cannot hold instead of writing it.
 func FuzzImportFiles(f *testing.F) {
 	paths, err := filepath.Glob("testdata/shop/*")
@@ -39,11 +39,11 @@ func FuzzImportFiles(f *testing.F) {
 		if rep == nil {
 			t.Fatal("an import without a report")
 		}
-		out, err := lab.Marshal(l)
+		out, err := labfile.Marshal(l)
 		if err != nil {
 			t.Fatalf("marshal: %v", err)
 		}
-		if _, err := lab.Parse("imported.yaml", out); err != nil {
+		if _, err := labfile.Parse("imported.yaml", out); err != nil {
 			t.Fatalf("the imported lab does not load: %v\n%s", err, out)
 		}
 	})
@@ -51,7 +51,7 @@ func FuzzImportFiles(f *testing.F) {
 
 // TestMutatedShop changes testdata/shop at random, a few values or list
 // items at a time, with values that real and broken inputs hold: every
-// import that succeeds must be a lab that lab.Parse reads back.
+// import that succeeds must be a lab that labfile.Parse reads back.
 func TestMutatedShop(t *testing.T) {
 	paths, err := filepath.Glob("testdata/shop/*.json")
 	if err != nil {
@@ -96,11 +96,11 @@ func TestMutatedShop(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		out, err := lab.Marshal(l)
+		out, err := labfile.Marshal(l)
 		if err != nil {
 			t.Fatalf("iteration %d: marshal: %v", iter, err)
 		}
-		if _, err := lab.Parse("imported.yaml", out); err != nil {
+		if _, err := labfile.Parse("imported.yaml", out); err != nil {
 			t.Fatalf("iteration %d: the imported lab does not load: %v", iter, err)
 		}
 		imported++

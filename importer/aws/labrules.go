@@ -6,7 +6,7 @@ import (
 	"github.com/vpclab/vpclab/lab"
 )
 
-// The rules of lab files an import must meet for lab.Parse to read the
+// The rules of lab files an import must meet for labfile.Parse to read the
 // imported lab back; the import checks them itself, to report what it
 // leaves out instead of writing a lab that does not load.
 

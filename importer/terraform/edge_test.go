@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/nacl"
 	"github.com/vpclab/vpclab/sg"
 )
@@ -222,7 +223,7 @@ func TestPublicByMainTable(t *testing.T) {
 }
 
 // TestQuotas checks that the quotas are raised to what the state needs,
-// counted as lab.Parse counts them: each to exactly the need, so that the
+// counted as labfile.Parse counts them: each to exactly the need, so that the
 // lab loads with them and not with one less.
 func TestQuotas(t *testing.T) {
 	cidrs := func(n int, format string) []any {
@@ -279,11 +280,11 @@ func TestQuotas(t *testing.T) {
 		lower(&q)
 		tight := *l
 		tight.Quotas = q
-		data, err := lab.Marshal(&tight)
+		data, err := labfile.Marshal(&tight)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := lab.Parse("tight.yaml", data); err == nil {
+		if _, err := labfile.Parse("tight.yaml", data); err == nil {
 			t.Errorf("quotas %+v, one below what the importer set, load: the importer raised one too far", q)
 		}
 	}

@@ -5,11 +5,11 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 )
 
 // FuzzParse feeds the importer mutated state documents: it must never
-// panic, and what it imports must be a lab that lab.Marshal can write.
+// panic, and what it imports must be a lab that labfile.Marshal can write.
 func FuzzParse(f *testing.F) {
 	files, err := filepath.Glob("testdata/*.json")
 	if err != nil || len(files) == 0 {
@@ -36,7 +36,7 @@ func FuzzParse(f *testing.F) {
 		if l == nil || rep == nil {
 			t.Fatal("no lab or no report, and no error")
 		}
-		if _, err := lab.Marshal(l); err != nil {
+		if _, err := labfile.Marshal(l); err != nil {
 			t.Fatalf("Marshal of an imported lab: %v", err)
 		}
 	})

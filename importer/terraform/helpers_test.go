@@ -11,13 +11,14 @@ import (
 	"github.com/vpclab/vpclab/ec2"
 	"github.com/vpclab/vpclab/importer"
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/nacl"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/sg"
 )
 
 // Traffic of expected rules and entries, normalised as the importer and
-// lab.Parse normalise it.
+// labfile.Parse normalise it.
 func tcpT(from, to int) traffic {
 	t := anyTraffic(packet.ProtoTCP)
 	t.fromPort, t.toPort = from, to
@@ -97,7 +98,7 @@ func inst(name string, ifaces ...*lab.Interface) *lab.Instance {
 }
 
 // defaultGroup and defaultACL are the lab's built-in defaults, which an
-// imported lab lists first, as lab.Parse does.
+// imported lab lists first, as labfile.Parse does.
 func defaultGroup(v6 bool) *sg.Group {
 	return &sg.Group{ID: sg.DefaultGroupID, Description: "default VPC security group",
 		Ingress: []sg.Rule{sgr(allT, sg.DefaultGroupID)}, Egress: sg.DefaultEgress(v6)}
@@ -210,15 +211,15 @@ func compareItems(t *testing.T, what string, items []importer.Item, want []item)
 	}
 }
 
-// roundTrip writes l with lab.Marshal, reads it back with lab.Parse and
+// roundTrip writes l with labfile.Marshal, reads it back with labfile.Parse and
 // checks that the lab read is l, line numbers aside.
 func roundTrip(t *testing.T, l *lab.Lab) {
 	t.Helper()
-	data, err := lab.Marshal(l)
+	data, err := labfile.Marshal(l)
 	if err != nil {
 		t.Fatalf("Marshal: %v", err)
 	}
-	back, err := lab.Parse(l.File, data)
+	back, err := labfile.Parse(l.File, data)
 	if err != nil {
 		t.Fatalf("Parse of what Marshal wrote: %v\n%s", err, data)
 	}
@@ -243,7 +244,7 @@ func roundTrip(t *testing.T, l *lab.Lab) {
 	compareLab(t, back, l)
 }
 
-// clearLines zeroes the line numbers lab.Parse records.
+// clearLines zeroes the line numbers labfile.Parse records.
 func clearLines(l *lab.Lab) {
 	for _, s := range l.Subnets {
 		s.Line = 0

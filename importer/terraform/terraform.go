@@ -55,7 +55,7 @@
 // anything but an internet gateway…) go to NotModelled.
 //
 // The lab's quotas are AWS's defaults, raised to what the imported
-// objects need, counted as lab.Parse counts them; its settings are the
+// objects need, counted as labfile.Parse counts them; its settings are the
 // defaults.
 package terraform
 
@@ -410,7 +410,7 @@ func isAccountID(s string) bool {
 }
 
 // finish assembles the lab's lists: the built-in default group and ACL
-// first, as lab.Parse adds them, then what the state holds, in state
+// first, as labfile.Parse adds them, then what the state holds, in state
 // order, then the stand-ins.
 func (b *builder) finish() {
 	v6 := b.l.VPC.IPv6CIDR.IsValid()

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/nacl"
 	"github.com/vpclab/vpclab/sg"
 )
@@ -185,7 +186,7 @@ func TestNoEgressStaysEmpty(t *testing.T) {
 	if g == nil || g.Egress == nil || len(g.Egress) != 0 {
 		t.Fatalf("database group's egress = %#v, want an empty non-nil list", g)
 	}
-	data, err := lab.Marshal(l)
+	data, err := labfile.Marshal(l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +196,7 @@ func TestNoEgressStaysEmpty(t *testing.T) {
 	if i < 0 || j < 0 || !strings.Contains(text[i:i+j], "egress: []") {
 		t.Errorf("the database group is not written with egress: []:\n%s", text)
 	}
-	back, err := lab.Parse("back.yaml", data)
+	back, err := labfile.Parse("back.yaml", data)
 	if err != nil {
 		t.Fatal(err)
 	}

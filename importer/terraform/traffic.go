@@ -9,7 +9,7 @@ import (
 )
 
 // traffic is what a security-group rule or network-ACL entry matches
-// besides its peer, normalised as lab.Parse normalises it: fields that do
+// besides its peer, normalised as labfile.Parse normalises it: fields that do
 // not apply to the protocol hold their match-all values, ports 0..65535
 // and ICMP type and code -1.
 type traffic struct {

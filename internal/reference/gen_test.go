@@ -1,7 +1,7 @@
 package reference
 
 // Random labs for the differential tests, written as lab files (YAML) and
-// read back with lab.Parse, so that the loader's defaults apply exactly as
+// read back with labfile.Parse, so that the loader's defaults apply exactly as
 // they do for users: the default group and ACL, AWS's default egress rule,
 // conntrack timeouts, settings.
 
@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 )
 
 // The lab file's shape, as much of it as the generator uses. Pointers and
@@ -163,7 +164,7 @@ func (y *yLab) clone() *yLab {
 
 // parse reads y with the lab loader.
 func (y *yLab) parse() (*lab.Lab, error) {
-	return lab.Parse("generated.yaml", y.json())
+	return labfile.Parse("generated.yaml", y.json())
 }
 
 func ptr[T any](v T) *T { return &v }

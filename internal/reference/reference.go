@@ -73,7 +73,7 @@ type Evaluator struct {
 	tables map[string]map[flowKey]*entry
 }
 
-// New returns an evaluator of l, which must come from lab.Load or lab.Parse.
+// New returns an evaluator of l, which must come from labfile.Load or labfile.Parse.
 func New(l *lab.Lab) *Evaluator {
 	ev := &Evaluator{tables: map[string]map[flowKey]*entry{}}
 	ev.Apply(l)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/verdict"
 )
 
@@ -59,7 +60,7 @@ internet:
 
 func mustLab(t *testing.T, text string) *lab.Lab {
 	t.Helper()
-	l, err := lab.Parse("spec.yaml", []byte(text))
+	l, err := labfile.Parse("spec.yaml", []byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}

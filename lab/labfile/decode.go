@@ -1,8 +1,7 @@
-package lab
+package labfile
 
 import (
 	"net/netip"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -45,10 +44,6 @@ func (p *parser) list(n *yaml.Node, field string) ([]*yaml.Node, bool) {
 	return n.Content, true
 }
 
-// idPattern is what ids and names may look like: they appear in
-// space-separated flow-log records and in field paths.
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
 // lookup returns the value of key in mapping n, or nil. It reports
 // nothing: it lets a list item be named by its id before its keys are
 // checked.
@@ -64,22 +59,10 @@ func lookup(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// validID reports whether n holds a valid id.
-func validID(n *yaml.Node) bool {
-	return n != nil && n.Kind == yaml.ScalarNode && n.ShortTag() != "!!null" && idPattern.MatchString(n.Value)
-}
-
-// id reads an identifier (an id or an instance name).
+// id reads an identifier (an id, an instance name or a reference);
+// lab.Check checks its form.
 func (p *parser) id(n *yaml.Node, field string) (string, bool) {
-	s, ok := p.Scalar(n, field, "an id")
-	if !ok {
-		return "", false
-	}
-	if !validID(n) {
-		p.Errorf(n, field, "%q is not a valid id: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", s)
-		return "", false
-	}
-	return s, true
+	return p.Scalar(n, field, "an id")
 }
 
 // text reads free text.
@@ -87,33 +70,39 @@ func (p *parser) text(n *yaml.Node, field string) (string, bool) {
 	return p.Scalar(n, field, "text")
 }
 
-// duration reads a duration in lo..hi (both whole seconds), written like
-// 30s or 5m, or as a number of seconds as the AWS API does.
-func (p *parser) duration(n *yaml.Node, field string, lo, hi time.Duration) (time.Duration, bool) {
+// duration reads a duration into dst, written like 30s or 5m, or as a
+// number of seconds as the AWS API does; lab.Check checks its range.
+func (p *parser) duration(n *yaml.Node, field string, dst *time.Duration) {
 	s, ok := p.Scalar(n, field, "a duration")
 	if !ok {
-		return 0, false
+		return
 	}
-	var v time.Duration
-	if secs, err := strconv.ParseInt(s, 10, 64); err == nil {
-		ok = secs >= int64(lo/time.Second) && secs <= int64(hi/time.Second)
-		v = time.Duration(secs) * time.Second
-	} else if v, err = time.ParseDuration(s); err == nil {
-		ok = v >= lo && v <= hi
+	if secs, err := strconv.ParseInt(s, 10, 64); err == nil && secs >= 0 && secs <= maxSeconds {
+		*dst = time.Duration(secs) * time.Second
+	} else if v, err := time.ParseDuration(s); err == nil {
+		*dst = v
 	} else {
 		p.Errorf(n, field, "%q is not a duration: use a number of seconds or a duration like 30s or 5m", s)
-		return 0, false
 	}
-	if !ok {
-		p.Errorf(n, field, "%s is out of range: use %s-%s", s, seconds(lo), seconds(hi))
-		return 0, false
-	}
-	return v, true
 }
 
-// seconds formats a duration the way AWS states its limits: "432000s".
-func seconds(d time.Duration) string {
-	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+// maxSeconds is the most seconds a time.Duration holds.
+const maxSeconds = int64(1<<63-1) / int64(time.Second)
+
+// integer reads a decimal integer into dst; what names it for messages
+// ("a rule number"), and lab.Check checks its range.
+func (p *parser) integer(n *yaml.Node, field, what string, dst *int) bool {
+	s, ok := p.Scalar(n, field, what)
+	if !ok {
+		return false
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		p.Errorf(n, field, "%q is not %s: write a whole number", s, what)
+		return false
+	}
+	*dst = v
+	return true
 }
 
 // prefix reads an IPv4 or IPv6 CIDR and clears its host bits.
@@ -131,11 +120,7 @@ func (p *parser) prefix(n *yaml.Node, field string) (netip.Prefix, bool) {
 		}
 		return netip.Prefix{}, false
 	}
-	if c.Addr().Is4In6() {
-		p.Errorf(n, field, "%q is an IPv4-mapped IPv6 block: write IPv4 blocks as IPv4, such as 10.0.0.0/16", s)
-		return netip.Prefix{}, false
-	}
-	return c.Masked(), true
+	return c.Masked(), true // lab.Check refuses IPv4-mapped blocks
 }
 
 // addr reads an IPv4 or IPv6 address.
@@ -145,15 +130,9 @@ func (p *parser) addr(n *yaml.Node, field string) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	a, err := netip.ParseAddr(s)
-	switch {
-	case err != nil:
+	if err != nil {
 		p.Errorf(n, field, "%q is not an IP address: write one such as 10.0.1.10 or 2001:db8::10", s)
-	case a.Zone() != "":
-		p.Errorf(n, field, "%q has a zone: write the address without %%%s", s, a.Zone())
-	case a.Is4In6():
-		p.Errorf(n, field, "%q is an IPv4-mapped IPv6 address: write it as IPv4 (%s)", s, a.Unmap())
-	default:
-		return a, true
+		return netip.Addr{}, false
 	}
-	return netip.Addr{}, false
+	return a, true // lab.Check refuses zones and IPv4-mapped addresses
 }

@@ -1,17 +1,18 @@
-package lab
+package labfile
 
 import (
 	"fmt"
 	"net/netip"
 	"testing"
 
+	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/sg"
 )
 
 // bigLab is a lab with n ingress rules in one group, as a 10,000-rule
 // apply sends.
-func bigLab(n int) *Lab {
+func bigLab(n int) *lab.Lab {
 	l := ExampleLab()
 	l.Quotas.SGRules, l.Quotas.RulesTimesSGs = n+100, 16*(n+100)
 	g := l.Group("sg-db")

@@ -1,4 +1,4 @@
-package lab
+package labfile
 
 import (
 	"net/netip"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/sg"
 )
@@ -44,7 +45,7 @@ func normalize(v reflect.Value) {
 	}
 }
 
-func roundTrip(t *testing.T, name string, l *Lab) {
+func roundTrip(t *testing.T, name string, l *lab.Lab) {
 	t.Helper()
 	out, err := Marshal(l)
 	if err != nil {
@@ -80,7 +81,7 @@ func roundTrip(t *testing.T, name string, l *Lab) {
 // Marshal's output as the same lab.
 func TestMarshalRoundTrip(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*.yaml")
-	more, _ := filepath.Glob("../testdata/policy/labs/*.yaml")
+	more, _ := filepath.Glob("../../testdata/policy/labs/*.yaml")
 	files = append(files, more...)
 	files = append(files, "testdata/lab.json")
 	if len(files) < 5 {
@@ -104,13 +105,13 @@ func TestMarshalRoundTrip(t *testing.T) {
 // TestMarshalByHand: a Lab built in code, as an importer builds one, with
 // only what it knows; a group without egress rules stays without them.
 func TestMarshalByHand(t *testing.T) {
-	l := &Lab{
-		VPC:     VPC{ID: "vpc-1", CIDR: netip.MustParsePrefix("10.1.0.0/16")},
-		Subnets: []*Subnet{{ID: "subnet-1", CIDR: netip.MustParsePrefix("10.1.1.0/24")}},
+	l := &lab.Lab{
+		VPC:     lab.VPC{ID: "vpc-1", CIDR: netip.MustParsePrefix("10.1.0.0/16")},
+		Subnets: []*lab.Subnet{{ID: "subnet-1", CIDR: netip.MustParsePrefix("10.1.1.0/24")}},
 		SecurityGroups: []*sg.Group{{ID: "sg-1", Description: "web: \"quoted\" # not a comment",
 			Ingress: []sg.Rule{{ID: "sgr-1", Protocol: packet.ProtoTCP, FromPort: 443, ToPort: 443, CIDR: netip.MustParsePrefix("0.0.0.0/0")},
 				{Protocol: packet.ProtoICMP, ICMPType: 8, ICMPCode: -1, Group: "sg-1"}}}},
-		Instances: []*Instance{{Name: "i-0abc", Interfaces: []*Interface{{ID: "eni-1", Subnet: "subnet-1",
+		Instances: []*lab.Instance{{Name: "i-0abc", Interfaces: []*lab.Interface{{ID: "eni-1", Subnet: "subnet-1",
 			IP: netip.MustParseAddr("10.1.1.10"), SecurityGroups: []string{"sg-1"}, SourceDestCheck: true}}}},
 	}
 	out, err := Marshal(l)
@@ -125,7 +126,7 @@ func TestMarshalByHand(t *testing.T) {
 	if len(g.Egress) != 0 || len(g.Ingress) != 2 || g.Ingress[0].ID != "sgr-1" || g.Ingress[1].Group != "sg-1" || g.Description != l.SecurityGroups[0].Description {
 		t.Errorf("sg-1 read back as %+v\n%s", g, out)
 	}
-	if back.VPC.AccountID != DefaultAccountID || back.Instance("i-0abc").ConntrackAllowance != DefaultSettings().DefaultAllowance {
+	if back.VPC.AccountID != lab.DefaultAccountID || back.Instance("i-0abc").ConntrackAllowance != lab.DefaultSettings().DefaultAllowance {
 		t.Errorf("defaults not applied: %+v", back.VPC)
 	}
 	if !strings.Contains(string(out), "egress: []") {
@@ -140,7 +141,7 @@ func TestClone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, src := range []*Lab{ExampleLab(), l} {
+	for _, src := range []*lab.Lab{ExampleLab(), l} {
 		before, _ := Marshal(src)
 		c := src.Clone()
 		if !reflect.DeepEqual(c, src) {

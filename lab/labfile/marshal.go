@@ -1,4 +1,4 @@
-package lab
+package labfile
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vpclab/vpclab/ec2"
+	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/nacl"
 	"github.com/vpclab/vpclab/sg"
 )
@@ -27,7 +28,7 @@ import (
 // left out where the file format has a default for them (an empty account
 // id, zero quotas or settings, a zero conntrack allowance), so a Lab built
 // by hand (an importer's) need only fill in what it knows.
-func Marshal(l *Lab) ([]byte, error) {
+func Marshal(l *lab.Lab) ([]byte, error) {
 	m := &marshaller{}
 	root := mapping()
 	root.add("vpc", m.vpc(l))
@@ -85,7 +86,7 @@ func Marshal(l *Lab) ([]byte, error) {
 		o.add("hosts", hosts.flow())
 		root.add("internet", o.Node)
 	}
-	if l.Quotas != (Quotas{}) {
+	if l.Quotas != (lab.Quotas{}) {
 		q := mapping()
 		q.num("nacl_entries", l.Quotas.NACLEntries)
 		q.num("sg_rules", l.Quotas.SGRules)
@@ -96,7 +97,7 @@ func Marshal(l *Lab) ([]byte, error) {
 		}
 		root.add("quotas", q.Node)
 	}
-	if l.Settings != (Settings{}) {
+	if l.Settings != (lab.Settings{}) {
 		root.add("settings", settingsNode(l.Settings))
 	}
 	if len(l.FlowLogs) > 0 {
@@ -257,7 +258,7 @@ func (m *marshaller) errorf(format string, args ...any) {
 	}
 }
 
-func (m *marshaller) vpc(l *Lab) *yaml.Node {
+func (m *marshaller) vpc(l *lab.Lab) *yaml.Node {
 	o := mapping()
 	o.str("id", l.VPC.ID)
 	o.prefix("cidr", l.VPC.CIDR)
@@ -271,7 +272,7 @@ func (m *marshaller) vpc(l *Lab) *yaml.Node {
 	return o.flow()
 }
 
-func (m *marshaller) subnet(s *Subnet) node {
+func (m *marshaller) subnet(s *lab.Subnet) node {
 	o := mapping()
 	o.str("id", s.ID)
 	o.prefix("cidr", s.CIDR)
@@ -383,7 +384,7 @@ func portRange(from, to int) string {
 	return strconv.Itoa(from) + "-" + strconv.Itoa(to)
 }
 
-func (m *marshaller) instance(in *Instance) *yaml.Node {
+func (m *marshaller) instance(in *lab.Instance) *yaml.Node {
 	o := mapping()
 	o.str("name", in.Name)
 	if in.ConntrackAllowance > 0 {
@@ -412,7 +413,7 @@ func (m *marshaller) instance(in *Instance) *yaml.Node {
 			eo.add("security_groups", gs.flow())
 		}
 		eo.add("source_dest_check", boolean(e.SourceDestCheck))
-		if e.Conntrack != (ConntrackTimeouts{}) {
+		if e.Conntrack != (lab.ConntrackTimeouts{}) {
 			c := mapping()
 			for _, t := range []struct {
 				key string
@@ -433,7 +434,7 @@ func (m *marshaller) instance(in *Instance) *yaml.Node {
 	return o.Node
 }
 
-func settingsNode(s Settings) *yaml.Node {
+func settingsNode(s lab.Settings) *yaml.Node {
 	o := mapping()
 	o.add("secondary_ips_in_group_refs", boolean(s.SecondaryIPsInGroupRefs))
 	o.add("untracked_across_groups", boolean(s.UntrackedAcrossGroups))
@@ -462,15 +463,15 @@ func settingsNode(s Settings) *yaml.Node {
 	return o.Node
 }
 
-func (m *marshaller) flowLog(f *FlowLog) *yaml.Node {
+func (m *marshaller) flowLog(f *lab.FlowLog) *yaml.Node {
 	o := mapping()
 	o.str("id", f.ID)
 	switch f.ResourceType {
-	case FlowLogVPC:
+	case lab.FlowLogVPC:
 		o.str("vpc", f.ResourceID)
-	case FlowLogSubnet:
+	case lab.FlowLogSubnet:
 		o.str("subnet", f.ResourceID)
-	case FlowLogENI:
+	case lab.FlowLogENI:
 		o.str("eni", f.ResourceID)
 	default:
 		m.errorf("flow log %s: resource type %q is not vpc, subnet or network-interface", f.ID, f.ResourceType)
@@ -492,7 +493,7 @@ func (m *marshaller) flowLog(f *FlowLog) *yaml.Node {
 	return o.flow()
 }
 
-func mirrorRules(rules []MirrorRule) *yaml.Node {
+func mirrorRules(rules []lab.MirrorRule) *yaml.Node {
 	list := sequence()
 	for _, r := range rules {
 		o := mapping()

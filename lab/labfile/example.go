@@ -1,6 +1,10 @@
-package lab
+package labfile
 
-import _ "embed"
+import (
+	_ "embed"
+
+	"github.com/vpclab/vpclab/lab"
+)
 
 //go:embed example.yaml
 var example string
@@ -12,7 +16,7 @@ func Example() []byte { return []byte(example) }
 
 // ExampleLab returns the built-in example lab, parsed. It panics if the
 // example is invalid, which its tests rule out.
-func ExampleLab() *Lab {
+func ExampleLab() *lab.Lab {
 	l, err := Parse("example.yaml", Example())
 	if err != nil {
 		panic("lab: the built-in example is invalid:\n" + err.Error())

@@ -1,4 +1,4 @@
-package lab
+package labfile
 
 import (
 	"errors"
@@ -11,13 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/nacl"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/sg"
 )
 
 // load loads a lab from testdata, failing the test on error.
-func load(t *testing.T, name string) *Lab {
+func load(t *testing.T, name string) *lab.Lab {
 	t.Helper()
 	l, err := Load(filepath.Join("testdata", name))
 	if err != nil {
@@ -29,7 +30,7 @@ func load(t *testing.T, name string) *Lab {
 
 // checkInvariants checks what every parsed Lab promises: defaults present,
 // references resolved, addresses unique.
-func checkInvariants(t *testing.T, l *Lab) {
+func checkInvariants(t *testing.T, l *lab.Lab) {
 	t.Helper()
 	if l.Group(sg.DefaultGroupID) == nil {
 		t.Errorf("no default security group")
@@ -150,7 +151,7 @@ func TestDefaultsWithoutIPv6(t *testing.T) {
 	if l.File != filepath.Join("testdata", "minimal.yaml") {
 		t.Errorf("File = %q", l.File)
 	}
-	if l.Quotas != DefaultQuotas() || l.Settings != DefaultSettings() {
+	if l.Quotas != lab.DefaultQuotas() || l.Settings != lab.DefaultSettings() {
 		t.Errorf("quotas %+v, settings %+v: want the defaults", l.Quotas, l.Settings)
 	}
 	all := sg.AnyTraffic()
@@ -175,8 +176,8 @@ func TestDefaultsWithoutIPv6(t *testing.T) {
 	}
 	in := l.Instance("a1")
 	e := in.Interfaces[0]
-	if in.ConntrackAllowance != DefaultSettings().DefaultAllowance || e.ID != "eni-a1" || e.Instance != "a1" ||
-		!e.SourceDestCheck || e.Conntrack != DefaultConntrackTimeouts() ||
+	if in.ConntrackAllowance != lab.DefaultSettings().DefaultAllowance || e.ID != "eni-a1" || e.Instance != "a1" ||
+		!e.SourceDestCheck || e.Conntrack != lab.DefaultConntrackTimeouts() ||
 		!slices.Equal(e.SecurityGroups, []string{sg.DefaultGroupID}) {
 		t.Errorf("instance %+v, interface %+v", in, e)
 	}
@@ -211,7 +212,7 @@ func TestDefaultsWithIPv6(t *testing.T) {
 		t.Fatalf("instance full = %+v", full)
 	}
 	e := full.Interfaces[0]
-	wantCT := ConntrackTimeouts{TCPEstablished: time.Hour, UDP: time.Minute, UDPStream: 2 * time.Minute}
+	wantCT := lab.ConntrackTimeouts{TCPEstablished: time.Hour, UDP: time.Minute, UDPStream: 2 * time.Minute}
 	if e.SourceDestCheck || e.Conntrack != wantCT || len(e.SecondaryIPs) != 2 ||
 		!slices.Equal(e.SecurityGroups, []string{"sg-open-out", "sg-closed"}) {
 		t.Errorf("eni-full-0 = %+v", e)
@@ -256,21 +257,21 @@ func TestOverrides(t *testing.T) {
 	if len(acl.Egress) != 2 {
 		t.Errorf("default ACL without egress = %+v, want AWS's allow-all", acl.Egress)
 	}
-	wantQ := Quotas{NACLEntries: 40, SGRules: 100, SGsPerENI: 16, RulesTimesSGs: 2000, SGsPerVPC: 3000}
+	wantQ := lab.Quotas{NACLEntries: 40, SGRules: 100, SGsPerENI: 16, RulesTimesSGs: 2000, SGsPerVPC: 3000}
 	if l.Quotas != wantQ {
 		t.Errorf("quotas = %+v", l.Quotas)
 	}
-	wantS := Settings{
+	wantS := lab.Settings{
 		SecondaryIPsInGroupRefs: false, UntrackedAcrossGroups: false, AdmitRelatedICMP: true,
 		DefaultAllowance: 500, TCPSynSent: time.Minute, TCPSynRecv: 30 * time.Second,
 		TCPFinWait: 61 * time.Second, TCPCloseWait: 62 * time.Second, TCPTimeWait: 63 * time.Second,
 		TCPLastAck: 31 * time.Second, TCPClose: 5 * time.Second, ICMP: 10 * time.Second,
-		Other: 600 * time.Second, FragmentTimeout: 15 * time.Second, IMDS: IMDSv2Only,
+		Other: 600 * time.Second, FragmentTimeout: 15 * time.Second, IMDS: lab.IMDSv2Only,
 	}
 	if l.Settings != wantS {
 		t.Errorf("settings = %+v\nwant       %+v", l.Settings, wantS)
 	}
-	if a1, a2 := l.Instance("a1").IMDS, l.Instance("a2").IMDS; a1 != IMDSv2Only || a2 != IMDSv1AndV2 {
+	if a1, a2 := l.Instance("a1").IMDS, l.Instance("a2").IMDS; a1 != lab.IMDSv2Only || a2 != lab.IMDSv1AndV2 {
 		t.Errorf("imds: a1 %s, a2 %s; want settings.imds (v2-only) and the instance's own (v1-and-v2)", a1, a2)
 	}
 	if got := l.Instance("a1").ConntrackAllowance; got != 500 {
@@ -294,7 +295,7 @@ func TestJSON(t *testing.T) {
 }
 
 // parse parses a lab written inline, failing the test on error.
-func parse(t *testing.T, src string) *Lab {
+func parse(t *testing.T, src string) *lab.Lab {
 	t.Helper()
 	l, err := Parse("t.yaml", []byte(src))
 	if err != nil {
@@ -401,12 +402,12 @@ func TestLoadMissingFile(t *testing.T) {
 
 func TestErrorFormat(t *testing.T) {
 	cases := []struct {
-		e    Error
+		e    lab.Error
 		want string
 	}{
-		{Error{File: "f.yaml", Line: 3, Column: 7, Field: "vpc.cidr", Msg: "bad"}, "f.yaml:3:7: vpc.cidr: bad"},
-		{Error{File: "f.yaml", Line: 3, Msg: "bad"}, "f.yaml:3: bad"},
-		{Error{File: "f.yaml", Msg: "empty"}, "f.yaml: empty"},
+		{lab.Error{File: "f.yaml", Line: 3, Column: 7, Field: "vpc.cidr", Msg: "bad"}, "f.yaml:3:7: vpc.cidr: bad"},
+		{lab.Error{File: "f.yaml", Line: 3, Msg: "bad"}, "f.yaml:3: bad"},
+		{lab.Error{File: "f.yaml", Msg: "empty"}, "f.yaml: empty"},
 	}
 	for _, c := range cases {
 		if got := c.e.Error(); got != c.want {
@@ -424,7 +425,7 @@ func TestErrorListSortedAndCapped(t *testing.T) {
 		b.WriteString("      - {protocol: tcp, ports: 70000, cidr: 0.0.0.0/0}\n")
 	}
 	_, err := Parse("many.yaml", []byte(b.String()))
-	var list ErrorList
+	var list lab.ErrorList
 	if !errors.As(err, &list) {
 		t.Fatalf("err = %T %v, want ErrorList", err, err)
 	}
@@ -439,7 +440,7 @@ func TestErrorListSortedAndCapped(t *testing.T) {
 	if last := list[maxErrors]; !strings.Contains(last.Msg, "11 more not shown") || last.Line != 55 {
 		t.Errorf("last = %v", last)
 	}
-	var first *Error
+	var first *lab.Error
 	if !errors.As(err, &first) || first.Line != 5 || first.Field != "security_groups[sg-a].ingress[0].group" {
 		t.Errorf("errors.As(*Error) = %v, want the group reference at line 5", first)
 	}
@@ -459,16 +460,18 @@ func TestGroupsPerVPCQuota(t *testing.T) {
 		fmt.Fprintf(&b, "  - {id: sg-%d, ingress: [{protocol: tcp, ports: 22, cidr: 10.0.0.0/8}]}\n", i)
 	}
 	_, err := Parse("many.yaml", []byte(b.String()))
-	var list ErrorList
+	var list lab.ErrorList
 	if !errors.As(err, &list) || len(list) != 1 {
 		t.Fatalf("Parse = %v; want one error", err)
 	}
-	want := fmt.Sprintf("many.yaml:%d:5: security_groups[2500]: %d security groups: the quota is 2500 per VPC", 6+2500, n)
+	// The default group the VPC adds counts: the 2500th group of the
+	// file is one too many.
+	want := fmt.Sprintf("many.yaml:%d:5: security_groups[2499]: %d security groups: the quota is 2500 per VPC", 6+2499, n+1)
 	if got := list[0].Error(); !strings.HasPrefix(got, want) {
 		t.Errorf("error = %q, want it to start %q", got, want)
 	}
 
-	l := &Lab{SecurityGroups: []*sg.Group{{ID: "sg-a"}, {ID: "sg-b"}}}
+	l := &lab.Lab{SecurityGroups: []*sg.Group{{ID: "sg-a"}, {ID: "sg-b"}}}
 	if got := l.NeededQuotas().SGsPerVPC; got != 3 {
 		t.Errorf("NeededQuotas().SGsPerVPC without a default group = %d, want 3 (the two and the default Parse adds)", got)
 	}

@@ -1,4 +1,4 @@
-package lab
+package labfile
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/vpclab/vpclab/lab"
 )
 
 // malformed are lab files no one meant to write: each must be refused
@@ -40,7 +42,7 @@ func TestMalformed(t *testing.T) {
 			runtime.ReadMemStats(&before)
 			l, err := Parse("bad.yaml", []byte(c.src))
 			runtime.ReadMemStats(&after)
-			var list ErrorList
+			var list lab.ErrorList
 			if l != nil || !errors.As(err, &list) || len(list) == 0 {
 				t.Fatalf("Parse = %v, %v; want an ErrorList", l, err)
 			}
@@ -72,7 +74,7 @@ func TestTruncated(t *testing.T) {
 			if (l == nil) == (err == nil) {
 				t.Fatalf("cut at line %d: Parse = %v, %v: want a lab or an error", n, l, err)
 			}
-			var list ErrorList
+			var list lab.ErrorList
 			if err != nil && !errors.As(err, &list) {
 				t.Fatalf("cut at line %d: %T %v is not an ErrorList", n, err, err)
 			}

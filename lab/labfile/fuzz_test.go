@@ -1,10 +1,12 @@
-package lab
+package labfile
 
 import (
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/vpclab/vpclab/lab"
 )
 
 // FuzzParse checks that Parse never panics, that it returns a Lab exactly
@@ -30,7 +32,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse = %v, %v: want a Lab or an error", l, err)
 		}
 		if err != nil {
-			var list ErrorList
+			var list lab.ErrorList
 			if !errors.As(err, &list) || len(list) == 0 || len(list) > maxErrors+1 {
 				t.Fatalf("err = %T with %d errors", err, len(list))
 			}

@@ -1,10 +1,12 @@
-package lab
+package labfile
 
 import (
 	"net/netip"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/vpclab/vpclab/lab"
 )
 
 func TestObserveSections(t *testing.T) {
@@ -19,10 +21,10 @@ func TestObserveSections(t *testing.T) {
 	if a.AvailabilityZone != "eu-central-1a" || a.AZID != "euc1-az1" || b.AvailabilityZone != "eu-central-1b" || b.AZID != "euc1-az2" {
 		t.Errorf("zones: a %s/%s, b %s/%s", a.AvailabilityZone, a.AZID, b.AvailabilityZone, b.AZID)
 	}
-	wantLogs := []*FlowLog{
-		{ID: "fl-vpc", ResourceType: FlowLogVPC, ResourceID: "vpc-o", TrafficType: "ALL",
+	wantLogs := []*lab.FlowLog{
+		{ID: "fl-vpc", ResourceType: lab.FlowLogVPC, ResourceID: "vpc-o", TrafficType: "ALL",
 			MaxAggregationInterval: 10 * time.Minute, Destination: "flowlogs", Line: 9},
-		{ID: "fl-web", ResourceType: FlowLogENI, ResourceID: "eni-web", TrafficType: "REJECT",
+		{ID: "fl-web", ResourceType: lab.FlowLogENI, ResourceID: "eni-web", TrafficType: "REJECT",
 			MaxAggregationInterval: time.Minute, LogFormat: "${version} ${interface-id} ${srcaddr} ${tcp-flags}",
 			Destination: "/tmp/fl", Line: 10},
 	}
@@ -32,29 +34,29 @@ func TestObserveSections(t *testing.T) {
 		}
 	}
 	all := netip.MustParsePrefix("0.0.0.0/0")
-	wantFilters := []*MirrorFilter{
+	wantFilters := []*lab.MirrorFilter{
 		{ID: "tmf-web", Line: 17,
-			Ingress: []MirrorRule{
+			Ingress: []lab.MirrorRule{
 				{Number: 200, Accept: true, Protocol: 6, SourceCIDR: all, DestinationCIDR: all,
 					SourceToPort: 65535, DestinationFromPort: 80, DestinationToPort: 80, Line: 19},
 				{Number: 100, Protocol: -1, SourceCIDR: netip.MustParsePrefix("10.0.2.0/24"), DestinationCIDR: all,
 					SourceToPort: 65535, DestinationToPort: 65535, Line: 20},
 			},
-			Egress: []MirrorRule{{Number: 10, Accept: true, Protocol: -1, SourceCIDR: netip.MustParsePrefix("::/0"),
+			Egress: []lab.MirrorRule{{Number: 10, Accept: true, Protocol: -1, SourceCIDR: netip.MustParsePrefix("::/0"),
 				DestinationCIDR: netip.MustParsePrefix("::/0"), SourceToPort: 65535, DestinationToPort: 65535, Line: 22}},
 		},
-		{ID: "tmf-none", Ingress: []MirrorRule{}, Egress: []MirrorRule{}, Line: 23},
+		{ID: "tmf-none", Ingress: []lab.MirrorRule{}, Egress: []lab.MirrorRule{}, Line: 23},
 	}
 	if !reflect.DeepEqual(l.MirrorFilters, wantFilters) {
 		for i, f := range l.MirrorFilters {
 			t.Errorf("filter %d: %+v", i, *f)
 		}
 	}
-	wantTargets := []*MirrorTarget{{ID: "tmt-sensor", ENI: "eni-sensor", Line: 25}, {ID: "tmt-file", PcapFile: "mirror.pcap", Line: 26}}
+	wantTargets := []*lab.MirrorTarget{{ID: "tmt-sensor", ENI: "eni-sensor", Line: 25}, {ID: "tmt-file", PcapFile: "mirror.pcap", Line: 26}}
 	if !reflect.DeepEqual(l.MirrorTargets, wantTargets) {
 		t.Errorf("targets: %+v %+v", *l.MirrorTargets[0], *l.MirrorTargets[1])
 	}
-	wantSessions := []*MirrorSession{
+	wantSessions := []*lab.MirrorSession{
 		{ID: "tms-1", Number: 1, Source: "eni-web", Target: "tmt-sensor", Filter: "tmf-web", VNI: 4242, PacketLength: 128, Line: 28},
 		{ID: "tms-2", Number: 2, Source: "eni-web", Target: "tmt-file", Filter: "tmf-none", VNI: 2, Line: 29},
 	}
@@ -63,19 +65,8 @@ func TestObserveSections(t *testing.T) {
 	}
 	// Defaults: the example names no account, region or zone.
 	ex := ExampleLab()
-	if ex.VPC.AccountID != DefaultAccountID || ex.VPC.Region != DefaultRegion || ex.Subnets[0].AZID != "use1-az1" || ex.Subnets[0].AvailabilityZone != "us-east-1a" {
+	if ex.VPC.AccountID != lab.DefaultAccountID || ex.VPC.Region != lab.DefaultRegion || ex.Subnets[0].AZID != "use1-az1" || ex.Subnets[0].AvailabilityZone != "us-east-1a" {
 		t.Errorf("example defaults: %+v, %s %s", ex.VPC, ex.Subnets[0].AvailabilityZone, ex.Subnets[0].AZID)
-	}
-}
-
-func TestRegionCode(t *testing.T) {
-	for region, want := range map[string]string{
-		"us-east-1": "use1", "us-west-2": "usw2", "eu-central-1": "euc1", "ap-southeast-2": "apse2",
-		"ap-northeast-1": "apne1", "sa-east-1": "sae1", "us-gov-west-1": "usgw1", "eu-north-1": "eun1",
-	} {
-		if got := regionCode(region); got != want {
-			t.Errorf("regionCode(%s) = %s, want %s", region, got, want)
-		}
 	}
 }
 

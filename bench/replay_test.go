@@ -1,0 +1,138 @@
+package bench
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+
+	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/pcap"
+	"github.com/vpclab/vpclab/replay"
+)
+
+// replayFlows is the number of packets (each the first of a new tracked
+// flow) in the captures of the replay benchmarks.
+const replayFlows = 1 << 19
+
+// replayRule lets the replay's sources (198.18.0.0/15, the benchmarking
+// block) reach the server on 5432: a tracked flow, as the rule names no
+// all-addresses block.
+const replayRule = "{protocol: tcp, ports: 5432, cidr: 198.18.0.0/15}"
+
+// newFlowCapture writes pkts as a raw-IP pcap, one microsecond apart.
+func newFlowCapture(tb testing.TB, pkts [][]byte) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	w, err := pcap.NewWriter(&buf, 65535, pcap.LinkTypeRaw)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i, p := range pkts {
+		if err := w.WritePacket(epoch+int64(i)*1000, p, len(p)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return buf.Bytes()
+}
+
+// capture10 is SYNs from random hosts of 198.18.0.0/15 to the server.
+func capture10(tb testing.TB) []byte {
+	rng := rand.New(rand.NewPCG(7, 8))
+	pkts := make([][]byte, replayFlows)
+	for i := range pkts {
+		a := 198<<24 | 18<<16 | rng.Uint32()&(1<<17-1)
+		src := netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)})
+		pkts[i] = tcp(src, server, uint16(1024+rng.IntN(60000)), 5432, packet.TCPSyn)
+	}
+	return newFlowCapture(tb, pkts)
+}
+
+// capture10k is tracked first packets allowed by the 10k ClassBench set,
+// each given a source port of its own so that every packet opens a flow.
+func capture10k(tb testing.TB, rules []string, pkts [][]byte) []byte {
+	pkts = trackedOnly(tb, rules, pkts)
+	out := make([][]byte, replayFlows)
+	for i := range out {
+		p := append([]byte(nil), pkts[i%len(pkts)]...)
+		sport := uint16(1024 + i/len(pkts))
+		p[20], p[21] = byte(sport>>8), byte(sport)
+		out[i] = p
+	}
+	return newFlowCapture(tb, out)
+}
+
+// benchReplayFile replays capture from memory through a pcap reader on
+// cores cores, a fresh engine each time, and reports packets per second.
+func benchReplayFile(b *testing.B, extra []string, capture []byte, cores int) {
+	b.ReportAllocs()
+	var pkts int64
+	for b.Loop() {
+		b.StopTimer()
+		e := engine(b, extra)
+		c, err := pcap.NewReader(bytes.NewReader(capture), "bench.pcap")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		s, err := replay.RunParallel(e, c, cores, replay.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if s.Allowed != s.Packets || s.Packets != replayFlows {
+			b.Fatalf("%d of %d packets allowed, want all %d", s.Allowed, s.Packets, replayFlows)
+		}
+		pkts += s.Packets
+		b.StopTimer()
+		checkTracked(b, e)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(pkts)/b.Elapsed().Seconds(), "pkts/s")
+}
+
+func checkTracked(b *testing.B, e *dataplane.Engine) {
+	if n := e.Snapshot().Table(mustPort(b, e, "eni-server")).Len(); n < replayFlows/2 {
+		b.Fatalf("the server's table holds %d entries after %d new flows: not tracked", n, replayFlows)
+	}
+}
+
+// BenchmarkReplayReader reads the capture of BenchmarkReplayFile10 to its
+// end, judging nothing: the baseline of the replay benchmarks.
+func BenchmarkReplayReader(b *testing.B) {
+	capture := capture10(b)
+	b.ReportAllocs()
+	var n int64
+	for b.Loop() {
+		c, err := pcap.NewReader(bytes.NewReader(capture), "bench.pcap")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			if _, err := c.Next(); err != nil {
+				break
+			}
+		}
+		n += c.Frames()
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "pkts/s")
+}
+
+// BenchmarkReplayFile10: a capture of 512k first packets of tracked flows
+// (from 128k internet hosts to the server, 10 rules), through the pcap
+// reader and the engine, on one core and on two.
+func BenchmarkReplayFile10(b *testing.B) {
+	extra := append([]string{replayRule}, TenRules...)
+	capture := capture10(b)
+	b.Run("cores=1", func(b *testing.B) { benchReplayFile(b, extra, capture, 1) })
+	b.Run("cores=2", func(b *testing.B) { benchReplayFile(b, extra, capture, 2) })
+}
+
+// BenchmarkReplayFile10k is BenchmarkReplayFile10 with the 10k ClassBench
+// rules (tracked first packets they allow), on one core.
+func BenchmarkReplayFile10k(b *testing.B) {
+	rules := classBench10k(b)
+	extra := ClassBenchRules(rules)
+	capture := capture10k(b, extra, firstPackets10k(b, rules, 8192))
+	benchReplayFile(b, extra, capture, 1)
+}

@@ -1,0 +1,369 @@
+package labfile
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vpclab/vpclab/internal/yamlpos"
+	"github.com/vpclab/vpclab/lab"
+)
+
+// maxErrors is how many errors Parse reports before giving up on the rest.
+const maxErrors = 50
+
+// Load reads the lab file at path and parses it with Parse.
+func Load(path string) (*lab.Lab, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates a lab file (YAML, or JSON, which is YAML);
+// file names it in errors. It returns either a complete, valid Lab and a nil
+// error, or a nil Lab and a lab.ErrorList of every problem found, sorted by
+// position. The format is described in the package documentation.
+//
+// Parse reads what the file says into the model, reporting what cannot be
+// read (a value of the wrong kind, an unknown key, a CIDR that is not
+// one), fills in AWS's defaults, and then checks the
+// model with lab.Check, placing each of its problems at the line of the
+// value its field path names.
+func Parse(file string, data []byte) (*lab.Lab, error) {
+	p := &parser{Decoder: yamlpos.Decoder{File: file}, places: map[string][]place{}}
+	if root := p.document(data); root != nil {
+		p.lab(root)
+	}
+	if p.l != nil {
+		// The decoder gave every field the file leaves out its default;
+		// what remains are the objects every VPC has.
+		p.l.AddDefaults()
+		p.place(lab.Check(p.l))
+	}
+	if err := p.Errs.Err(maxErrors); err != nil {
+		return nil, err
+	}
+	return p.l, nil
+}
+
+// parser builds a Lab from the nodes of one file and records where in the
+// file each field path of the model is, for lab.Check's errors.
+type parser struct {
+	yamlpos.Decoder
+	l *lab.Lab
+
+	// places holds the nodes of the field paths of the model (as lab.Check
+	// names them), in file order: more than one when an id is given twice.
+	places map[string][]place
+}
+
+// place is where a field path of the model is in the file: its node and
+// its path as the file writes it, which differs where the model names an
+// object the file does not write out (the one interface of an instance
+// given by the instance's own keys) or counts the default group or ACL
+// the file leaves out.
+type place struct {
+	node  *yaml.Node
+	field string
+}
+
+// at records that the model's field path is node n, written as field.
+func (p *parser) at(path, field string, n *yaml.Node) {
+	if n != nil {
+		p.places[path] = append(p.places[path], place{n, field})
+	}
+}
+
+// object reads mapping n like Decoder.Object and records it (even when it
+// is not a mapping) and its values at the model's path; the file writes
+// the mapping at filePath.
+func (p *parser) object(n *yaml.Node, path, filePath, what string, known ...string) (yamlpos.Object, bool) {
+	p.at(path, filePath, n)
+	o, ok := p.Object(n, filePath, what, known...)
+	if !ok {
+		return o, false
+	}
+	for k, v := range o.Vals {
+		p.at(join(path, k), o.At(k), v)
+	}
+	return o, true
+}
+
+// join returns the path of key under path.
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// items records the items of a list at the model's path.
+func (p *parser) items(path, filePath string, items []*yaml.Node) {
+	for i, n := range items {
+		p.at(fmt.Sprintf("%s[%d]", path, i), fmt.Sprintf("%s[%d]", filePath, i), n)
+	}
+}
+
+// place adds lab.Check's problems to the decoder's, each at the line of
+// the node its field path names (or of the nearest enclosing one the file
+// has), leaving out those about a value the decoder has already reported
+// (an unreadable CIDR is also a missing one).
+func (p *parser) place(errs lab.ErrorList) {
+	decoded := make([]string, 0, len(p.Errs))
+	for _, e := range p.Errs {
+		decoded = append(decoded, e.Field)
+	}
+	for _, e := range errs {
+		pl, rest, ok := p.find(e.Field, e.Line)
+		field := e.Field
+		if ok {
+			field = pl.field + rest
+		}
+		if slices.ContainsFunc(decoded, func(d string) bool { return related(field, d) }) {
+			continue
+		}
+		e.Field = field
+		if ok {
+			e.Line, e.Column = pl.node.Line, pl.node.Column
+		}
+		p.Errs = append(p.Errs, e)
+	}
+}
+
+// find returns the place of path, or of its nearest ancestor the file
+// has, and the rest of path below it. Of several places (an id given
+// twice), it takes the first at or after line, the line of the object the
+// problem is about.
+func (p *parser) find(path string, line int) (place, string, bool) {
+	for at := path; at != ""; at = parent(at) {
+		places := p.places[at]
+		if len(places) == 0 {
+			continue
+		}
+		pl := places[0]
+		for _, c := range places {
+			if c.node.Line >= line {
+				pl = c
+				break
+			}
+		}
+		return pl, path[len(at):], true
+	}
+	return place{}, "", false
+}
+
+// parent returns the path above path: a.b[1].c → a.b[1] → a.b → a.
+func parent(path string) string {
+	if i := strings.LastIndexAny(path, ".["); i > 0 {
+		return path[:i]
+	}
+	return ""
+}
+
+// related reports whether a problem lab.Check found at field is about a
+// value the decoder reported at decoded: the same value, one inside it,
+// or the list item holding it (a rule whose CIDR is unreadable has no
+// peer either).
+func related(field, decoded string) bool {
+	switch {
+	case decoded == "":
+		return false
+	case field == decoded, below(field, decoded):
+		return true
+	}
+	return strings.HasSuffix(field, "]") && below(decoded, field)
+}
+
+// below reports whether path lies inside ancestor.
+func below(path, ancestor string) bool {
+	return strings.HasPrefix(path, ancestor) && len(path) > len(ancestor) &&
+		(path[len(ancestor)] == '.' || path[len(ancestor)] == '[')
+}
+
+// lab reads the top-level mapping.
+func (p *parser) lab(n *yaml.Node) {
+	top, ok := p.object(n, "", "", "a lab", "vpc", "subnets", "network_acls", "prefix_lists",
+		"security_groups", "instances", "internet", "quotas", "settings",
+		"flow_logs", "traffic_mirror_filters", "traffic_mirror_targets", "traffic_mirror_sessions", "tags")
+	if !ok {
+		return
+	}
+	p.l = &lab.Lab{File: p.File, Quotas: lab.DefaultQuotas(), Settings: lab.DefaultSettings()}
+	p.vpc(p.Need(top, "vpc", "a lab needs a vpc, such as {id: vpc-lab, cidr: 10.0.0.0/16}"))
+	p.quotas(top.Vals["quotas"])
+	p.settings(top.Vals["settings"])
+	p.readPrefixLists(top.Vals["prefix_lists"])
+	p.readNetworkACLs(top.Vals["network_acls"])
+	p.readSubnets(top.Vals["subnets"])
+	p.readSecurityGroups(top.Vals["security_groups"])
+	p.readInstances(top.Vals["instances"])
+	p.internet(top.Vals["internet"])
+	p.readFlowLogs(top.Vals["flow_logs"])
+	p.readMirrorFilters(top.Vals["traffic_mirror_filters"])
+	p.readMirrorTargets(top.Vals["traffic_mirror_targets"])
+	p.readMirrorSessions(top.Vals["traffic_mirror_sessions"])
+	p.readTags(top.Vals["tags"])
+}
+
+// item reads item i of a list of objects identified by idKey ("id" or
+// "name") and records it at the model's path list[id] (list[i] when the id
+// is not valid); the file writes the list at fileList. ok is false when the
+// item is not a mapping.
+func (p *parser) item(n *yaml.Node, list, fileList string, i int, what, idKey string, known ...string) (o yamlpos.Object, id string, ok bool) {
+	raw := ""
+	if v := lookup(n, idKey); v != nil && v.Kind == yaml.ScalarNode {
+		raw = v.Value
+	}
+	path := lab.ItemPath(list, i, raw)
+	filePath := lab.ItemPath(fileList, i, raw)
+	if fileList == list {
+		filePath = path
+	}
+	o, ok = p.object(n, path, filePath, what, known...)
+	if !ok {
+		return o, "", false
+	}
+	article := "an"
+	if idKey == "name" {
+		article = "a"
+	}
+	id, _ = p.id(p.Need(o, idKey, fmt.Sprintf("%s needs %s %s", what, article, idKey)), o.At(idKey))
+	return o, id, true
+}
+
+// vpc reads the vpc section.
+func (p *parser) vpc(n *yaml.Node) {
+	o, ok := p.object(n, "vpc", "vpc", "the vpc", "id", "cidr", "ipv6_cidr", "account_id", "region")
+	if !ok {
+		return
+	}
+	v := &p.l.VPC
+	v.AccountID, v.Region = lab.DefaultAccountID, lab.DefaultRegion
+	if s, ok := p.Scalar(o.Vals["account_id"], o.At("account_id"), "a 12-digit AWS account id"); ok {
+		v.AccountID = s
+	}
+	if s, ok := p.Scalar(o.Vals["region"], o.At("region"), "an AWS region"); ok {
+		v.Region = s
+	}
+	v.ID, _ = p.id(p.Need(o, "id", "the VPC needs an id, such as vpc-lab"), o.At("id"))
+	v.CIDR, _ = p.prefix(p.Need(o, "cidr", "the VPC needs an IPv4 block, such as 10.0.0.0/16"), o.At("cidr"))
+	v.IPv6CIDR, _ = p.prefix(o.Vals["ipv6_cidr"], o.At("ipv6_cidr"))
+}
+
+// quotas reads the optional quotas section.
+func (p *parser) quotas(n *yaml.Node) {
+	fields := []struct {
+		key     string
+		dst     *int
+		meaning string
+	}{
+		{"nacl_entries", &p.l.Quotas.NACLEntries, "network ACL entries per direction and family"},
+		{"sg_rules", &p.l.Quotas.SGRules, "rules per security group, direction and family"},
+		{"sgs_per_eni", &p.l.Quotas.SGsPerENI, "security groups per interface"},
+		{"rules_times_sgs", &p.l.Quotas.RulesTimesSGs, "rules per direction and family over an interface's groups"},
+		{"sgs_per_vpc", &p.l.Quotas.SGsPerVPC, "security groups per VPC"},
+	}
+	known := make([]string, len(fields))
+	for i, f := range fields {
+		known[i] = f.key
+	}
+	o, ok := p.object(n, "quotas", "quotas", "the quotas", known...)
+	if !ok {
+		return
+	}
+	for _, f := range fields {
+		p.integer(o.Vals[f.key], o.At(f.key), "a quota of "+f.meaning, f.dst)
+	}
+}
+
+// settings reads the optional settings section: the Policy choices.
+func (p *parser) settings(n *yaml.Node) {
+	s := &p.l.Settings
+	bools := []struct {
+		key string
+		dst *bool
+	}{
+		{"secondary_ips_in_group_refs", &s.SecondaryIPsInGroupRefs},
+		{"untracked_across_groups", &s.UntrackedAcrossGroups},
+		{"admit_related_icmp", &s.AdmitRelatedICMP},
+	}
+	timeouts := []struct {
+		key string
+		dst *time.Duration
+	}{
+		{"tcp_syn_sent", &s.TCPSynSent},
+		{"tcp_syn_recv", &s.TCPSynRecv},
+		{"tcp_fin_wait", &s.TCPFinWait},
+		{"tcp_close_wait", &s.TCPCloseWait},
+		{"tcp_time_wait", &s.TCPTimeWait},
+		{"tcp_last_ack", &s.TCPLastAck},
+		{"tcp_close", &s.TCPClose},
+		{"icmp", &s.ICMP},
+		{"fragment_timeout", &s.FragmentTimeout},
+	}
+	known := []string{"default_allowance", "imds"}
+	for _, b := range bools {
+		known = append(known, b.key)
+	}
+	for _, t := range timeouts {
+		known = append(known, t.key)
+	}
+	known = append(known, "datapath")
+	o, ok := p.object(n, "settings", "settings", "the settings", known...)
+	if !ok {
+		return
+	}
+	p.integer(o.Vals["default_allowance"], o.At("default_allowance"), "a number of tracked flows", &s.DefaultAllowance)
+	if v, ok := p.imds(o.Vals["imds"], o.At("imds")); ok {
+		s.IMDS = v
+	}
+	if n := o.Vals["datapath"]; n != nil {
+		if v, ok := p.Scalar(n, o.At("datapath"), "tun or ebpf"); ok {
+			s.Datapath = v // lab.Check says what is allowed
+		}
+	}
+	for _, b := range bools {
+		if v, ok := p.Boolean(o.Vals[b.key], o.At(b.key)); ok {
+			*b.dst = v
+		}
+	}
+	for _, t := range timeouts {
+		p.duration(o.Vals[t.key], o.At(t.key), t.dst)
+	}
+}
+
+// imds reads a metadata mode: AWS's names (optional, required) read as
+// vpclab's.
+func (p *parser) imds(n *yaml.Node, field string) (string, bool) {
+	s, ok := p.Scalar(n, field, "v1-and-v2 or v2-only")
+	if !ok {
+		return "", false
+	}
+	switch strings.ToLower(s) {
+	case lab.IMDSv1AndV2, "optional":
+		return lab.IMDSv1AndV2, true
+	case lab.IMDSv2Only, "required":
+		return lab.IMDSv2Only, true
+	}
+	return s, true // lab.Check says what is allowed
+}
+
+// internet reads the optional internet section.
+func (p *parser) internet(n *yaml.Node) {
+	o, ok := p.object(n, "internet", "internet", "the internet", "hosts")
+	if !ok {
+		return
+	}
+	items, _ := p.list(o.Vals["hosts"], o.At("hosts"))
+	p.items("internet.hosts", o.At("hosts"), items)
+	for i, item := range items {
+		a, _ := p.addr(item, fmt.Sprintf("%s[%d]", o.At("hosts"), i))
+		p.l.Internet.Hosts = append(p.l.Internet.Hosts, a)
+	}
+}

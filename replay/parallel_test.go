@@ -1,0 +1,119 @@
+package replay
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/vpclab/vpclab/packet"
+	"github.com/vpclab/vpclab/pcap"
+	"github.com/vpclab/vpclab/pcap/pcaptest"
+)
+
+// manyFlows is a capture of the example lab: n TCP flows from the
+// internet and between instances, each SYN, SYN-ACK, ACK, with ICMP and
+// denied packets among them, interleaved at random.
+func manyFlows(t testing.TB, n int) []byte {
+	rng := rand.New(rand.NewPCG(5, 6))
+	type flow struct{ pkts [][]byte }
+	var flows []flow
+	for i := range n {
+		src := netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)})
+		dst, dport := web1, uint16(443)
+		switch i % 4 {
+		case 1:
+			src, dst, dport = web1, app1, 8080
+		case 2:
+			src, dst, dport = office, web1, uint16(22+i%3) // some denied
+		}
+		sport := uint16(1024 + i%60000)
+		flows = append(flows, flow{[][]byte{
+			ipPacket(t, tcp(src, dst, sport, dport, packet.TCPSyn)),
+			ipPacket(t, tcp(dst, src, dport, sport, packet.TCPSyn|packet.TCPAck)),
+			ipPacket(t, tcp(src, dst, sport, dport, packet.TCPAck)),
+			ipPacket(t, icmp(src, dst, 8, uint16(i))),
+		}})
+	}
+	var recs []record
+	for len(flows) > 0 {
+		k := rng.IntN(len(flows))
+		f := &flows[k]
+		recs = append(recs, record{Time: baseTime.Add(time.Duration(len(recs)) * time.Microsecond), Data: pcaptest.Ethernet(t, f.pkts[0])})
+		if f.pkts = f.pkts[1:]; len(f.pkts) == 0 {
+			flows[k] = flows[len(flows)-1]
+			flows = flows[:len(flows)-1]
+		}
+	}
+	return pcaptest.Pcap(t, layers.LinkTypeEthernet, recs)
+}
+
+func runCapture(t *testing.T, capture []byte, cores int) *Summary {
+	t.Helper()
+	c, err := pcap.NewReader(bytes.NewReader(capture), "flows.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := RunParallel(exampleEngine(), c, cores, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Cores != max(cores, 1) {
+		t.Errorf("summary says %d cores, ran on %d", s.Cores, cores)
+	}
+	s.WallSeconds, s.PPS, s.Cores = 0, 0, 0
+	return s
+}
+
+// TestParallelSameVerdicts: two and three cores count the same verdicts as
+// one, on a capture of interleaved flows and on the example scenario.
+func TestParallelSameVerdicts(t *testing.T) {
+	sc := exampleScenario(t)
+	for name, capture := range map[string][]byte{
+		"flows":    manyFlows(t, 3000),
+		"scenario": pcaptest.Pcap(t, layers.LinkTypeEthernet, sc.recs),
+	} {
+		one := runCapture(t, capture, 1)
+		if one.Allowed == 0 || one.Denied == 0 {
+			t.Fatalf("%s: want allowed and denied packets: %s", name, mustJSON(t, one))
+		}
+		for _, cores := range []int{2, 3} {
+			if got := runCapture(t, capture, cores); !equalJSON(t, got, one) {
+				t.Errorf("%s on %d cores:\n%s\none core:\n%s", name, cores, mustJSON(t, got), mustJSON(t, one))
+			}
+		}
+	}
+}
+
+func TestParallelRefusesPerPacketOutputs(t *testing.T) {
+	c, err := pcap.NewReader(bytes.NewReader(manyFlows(t, 10)), "flows.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RunParallel(exampleEngine(), c, 2, Options{Verdicts: &bytes.Buffer{}}); err == nil {
+		t.Error("verdicts on two cores: no error")
+	}
+}
+
+func TestParallelAllocations(t *testing.T) {
+	small, large := manyFlows(t, 50), manyFlows(t, 500)
+	allocs := func(b []byte) float64 {
+		return testing.AllocsPerRun(5, func() {
+			c, err := pcap.NewReader(bytes.NewReader(b), "allocs.pcap")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := RunParallel(exampleEngine(), c, 2, Options{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	a, b := allocs(small), allocs(large)
+	t.Logf("allocations: %.0f for 200 packets, %.0f for 2000 (on two cores)", a, b)
+	if b-a > 20 {
+		t.Errorf("%.0f allocations for 200 packets, %.0f for 2000: RunParallel allocates per packet", a, b)
+	}
+}
