@@ -42,6 +42,9 @@ type Config struct {
 	// KeepFlowLogs are flow logs given outside the lab file; see
 	// control.Options.KeepFlowLogs.
 	KeepFlowLogs []*lab.FlowLog
+	// Workers is live.Options.Workers: how many loops forward the
+	// devices' frames (0: GOMAXPROCS).
+	Workers int
 
 	// PrincipalsFile, if set, is loaded; Getenv, if set, adds the
 	// environment's principal (VPCLAB_TOKEN, VPCLAB_ROLE).
@@ -186,7 +189,7 @@ func New(cfg Config) (_ *Daemon, err error) {
 		}
 	}
 
-	x, err := live.Start(cfg.Lab, live.Options{Net: cfg.Net, OnApply: collector.ObserveApply})
+	x, err := live.Start(cfg.Lab, live.Options{Net: cfg.Net, Workers: cfg.Workers, OnApply: collector.ObserveApply})
 	if err != nil {
 		return nil, err
 	}
