@@ -77,6 +77,9 @@ func showStatus(ctx context.Context, w io.Writer, l *lab.Lab, path string, asJSO
 // entries when st has them.
 func writeStatus(w io.Writer, st *control.Status) {
 	fmt.Fprintf(w, "lab %s (%s), up %s\n", st.Lab, st.File, formatUptime(st.UptimeSeconds))
+	if st.Metrics != "" {
+		fmt.Fprintf(w, "metrics         %s\n", st.Metrics)
+	}
 	writeEC2Endpoint(w, st.EC2)
 	fmt.Fprintln(w)
 	if st.FlowLogErrors > 0 {

@@ -31,6 +31,7 @@ type upFlags struct {
 	metricsAddr  string
 	perENI       bool
 	procs        int
+	workers      int
 	flowDir      *string
 	flowInterval *time.Duration
 }
@@ -78,6 +79,7 @@ Needs root and /dev/net/tun. Run commands inside an instance with
 	cmd.Flags().StringVar(&f.ec2Addr, "ec2-addr", ec2api.DefaultAddr, `serve EC2's Query API (aws CLI, boto3, SDKs, Terraform) here ("off" for none)`)
 	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", metrics.DefaultAddr, `serve Prometheus metrics here ("off" for none)`)
 	cmd.Flags().BoolVar(&f.perENI, "metrics-per-eni", false, "label the packet metrics with each ENI (more series)")
+	cmd.Flags().IntVar(&f.workers, "workers", 0, "loops forwarding the instances' packets, each serving its devices in turn, a fair share of a batch each (default: the threads of --procs)")
 	cmd.Flags().IntVar(&f.procs, "procs", 0, "threads running vpclab's Go code (default: GOMAXPROCS if set, else half the CPUs: the rest is left to the instances)")
 	f.flowDir, f.flowInterval = flowLogFlags(cmd)
 	cmd.RunE = work(func(cmd *cobra.Command, args []string) error {
@@ -104,6 +106,7 @@ func up(cmd *cobra.Command, args []string, f *upFlags) error {
 
 	cfg := daemon.Config{
 		Lab:            l,
+		Workers:        f.workers,
 		PrincipalsFile: f.principals,
 		Getenv:         os.Getenv,
 		AuditLog:       f.auditLog,
@@ -126,7 +129,7 @@ func up(cmd *cobra.Command, args []string, f *upFlags) error {
 	writeDevices(out, l, d.Lab())
 	fmt.Fprintln(out)
 	writeEndpoints(out, d)
-	fmt.Fprintf(out, "threads         %d of %d CPUs (--procs)\n", runtime.GOMAXPROCS(0), runtime.NumCPU())
+	fmt.Fprintf(out, "threads         %d of %d CPUs (--procs), %d forwarding (--workers)\n", runtime.GOMAXPROCS(0), runtime.NumCPU(), d.Lab().Workers())
 	fmt.Fprintln(out, "enforcing; press Ctrl-C to stop and remove the lab")
 	d.Wait(ctx)
 	err = d.Close()
