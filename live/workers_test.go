@@ -3,8 +3,9 @@ package live
 import (
 	"testing"
 
+	"github.com/vpclab/vpclab/lab/labfile"
+
 	"github.com/vpclab/vpclab/dataplane"
-	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/services"
 	"github.com/vpclab/vpclab/tun"
@@ -30,7 +31,7 @@ instances:
 // size batch, and one worker serving f's and q's (ids 0 and 1), as
 // startForwarders deals them.
 func fairWorker(t *testing.T, batch int) (w *worker, f, q, dst *tuntest.Device) {
-	l, err := lab.Parse("fair.yaml", []byte(fairLab))
+	l, err := labfile.Parse("fair.yaml", []byte(fairLab))
 	if err != nil {
 		t.Fatal(err)
 	}

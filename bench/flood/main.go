@@ -51,9 +51,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vpclab/vpclab/lab/labfile"
+
 	"golang.org/x/net/ipv4"
 
-	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
 	"github.com/vpclab/vpclab/tun"
@@ -221,7 +222,7 @@ func runLab(want int) ([]result, int, error) {
 		}
 		cleanups = cleanups[:mark]
 	}()
-	l, err := lab.Parse("flood.yaml", []byte(labYAML))
+	l, err := labfile.Parse("flood.yaml", []byte(labYAML))
 	if err != nil {
 		return nil, 0, fmt.Errorf("lab: %w", err)
 	}

@@ -42,6 +42,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vpclab/vpclab/lab/labfile"
+
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
@@ -90,7 +92,7 @@ func variants() ([]*lab.Lab, error) {
 	}
 	var out []*lab.Lab
 	for i, e := range extras {
-		l, err := lab.Parse(fmt.Sprintf("soak-%d.yaml", i), []byte(fmt.Sprintf(labYAML, e[0], e[1])))
+		l, err := labfile.Parse(fmt.Sprintf("soak-%d.yaml", i), []byte(fmt.Sprintf(labYAML, e[0], e[1])))
 		if err != nil {
 			return nil, err
 		}

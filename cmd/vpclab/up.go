@@ -79,7 +79,7 @@ Needs root and /dev/net/tun. Run commands inside an instance with
 	cmd.Flags().StringVar(&f.ec2Addr, "ec2-addr", ec2api.DefaultAddr, `serve EC2's Query API (aws CLI, boto3, SDKs, Terraform) here ("off" for none)`)
 	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", metrics.DefaultAddr, `serve Prometheus metrics here ("off" for none)`)
 	cmd.Flags().BoolVar(&f.perENI, "metrics-per-eni", false, "label the packet metrics with each ENI (more series)")
-	cmd.Flags().IntVar(&f.workers, "workers", 0, "loops forwarding the instances' packets, each serving its devices in turn, a fair share of a batch each (default: the threads of --procs)")
+	cmd.Flags().IntVar(&f.workers, "workers", 0, "loops forwarding the instances' packets, each serving its devices in turn, a fair share of a batch each (default: the threads of --procs; -1: a goroutine per device, without the fair shares, for comparisons)")
 	cmd.Flags().IntVar(&f.procs, "procs", 0, "threads running vpclab's Go code (default: GOMAXPROCS if set, else half the CPUs: the rest is left to the instances)")
 	f.flowDir, f.flowInterval = flowLogFlags(cmd)
 	cmd.RunE = work(func(cmd *cobra.Command, args []string) error {
