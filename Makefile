@@ -16,7 +16,7 @@ AS_ROOT :=
 $(info vpclab: not root and no sudo; the live-lab tests will fail)
 endif
 
-.PHONY: all build test race bench bench-e2e bench-apply fuzz demo explain-demo clean
+.PHONY: all build test race bench bench-e2e bench-apply bench-flood soak fuzz demo explain-demo clean
 
 all: build
 
@@ -64,6 +64,23 @@ bench-e2e:
 APPLYFLAGS ?=
 bench-apply:
 	$(GO) run ./bench/apply $(APPLYFLAGS)
+
+# Floods (as root): an iperf3 TCP stream between two instances while a
+# third floods a fourth with SYNs, then with UDP datagrams of new flows,
+# each also into a device of its own (the sender's CPU alone); the lab with
+# its workers and, as the baseline, a goroutine per device, one run.
+# FLOODFLAGS: -t SECONDS per phase, -modes, -procs, -workers, -v.
+FLOODFLAGS ?=
+bench-flood:
+	@command -v iperf3 >/dev/null || { apt-get update && apt-get install -y iperf3; }
+	$(AS_ROOT) $(GO) run ./bench/flood $(FLOODFLAGS)
+
+# A soak (as root, not in CI): a live lab under mixed traffic and random
+# policy changes for 10 minutes, checking that goroutines, descriptors and
+# memory do not grow. SOAKFLAGS: -d DURATION, -every, -apply.
+SOAKFLAGS ?=
+soak:
+	$(AS_ROOT) $(GO) run ./bench/soak $(SOAKFLAGS)
 
 # Fuzz runs of every fuzz target of the tree, FUZZTIME each (found by
 # name, so that a new target is never left out; see scripts/fuzz.sh).

@@ -41,6 +41,9 @@ type Options struct {
 	// EC2, if set, is where EC2's Query API of the lab is served, for
 	// GET /v1/status to say.
 	EC2 *EC2Endpoint
+	// Metrics, if set, is the URL of the lab's metrics, for GET
+	// /v1/status.
+	Metrics string
 }
 
 // EC2Endpoint is where EC2's Query API of the running lab (package
@@ -197,13 +200,16 @@ func (a *api) authorizeCapture(q *request) bool {
 	return true
 }
 
-// audit records a change attempt (and a capture: it reads traffic);
-// other reads are not recorded. Its error matters only to begin.
+// audit records a change attempt (and a capture: it reads traffic), and
+// every request refused for want of a valid token or of a role's leave,
+// reads included; the reads allowed are not recorded. Its error matters
+// only to begin.
 func (a *api) audit(q *request, action, resource, result, detail string) error {
 	if a.o.Audit == nil {
 		return nil
 	}
-	if info, ok := authz.LookupAction(action); ok && info.ReadOnly && action != authz.Capture {
+	refused := result == authz.ResultUnauthenticated || result == authz.ResultDenied
+	if info, ok := authz.LookupAction(action); ok && info.ReadOnly && action != authz.Capture && !refused {
 		return nil
 	}
 	return a.o.Audit.Record(authz.Entry{Principal: q.name, Action: action, Resource: resource, Result: result, Detail: detail, Remote: q.remote})
@@ -256,6 +262,7 @@ func (a *api) status(q *request) {
 	}
 	st := Snapshot(a.x, entries)
 	st.EC2 = a.o.EC2
+	st.Metrics = a.o.Metrics
 	writeJSON(q.w, http.StatusOK, st)
 }
 

@@ -163,6 +163,9 @@ func TestAPIAuthorization(t *testing.T) {
 	if _, _, err := as("").GetStatus(context.Background(), false); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("status without a token: %v", err)
 	}
+	if _, _, err := as("not-a-token-0123456789").GetStatus(context.Background(), false); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("status with an unknown token: %v", err)
+	}
 	if _, err := as("").EC2(context.Background(), "AuthorizeSecurityGroupIngress", []byte(authorize)); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("change without a token: %v", err)
 	}
@@ -222,6 +225,8 @@ func TestAPIAuthorization(t *testing.T) {
 		results = append(results, fmt.Sprintf("%s %s %s", e.Principal, e.Action, e.Result))
 	}
 	want := []string{
+		" vpclab:GetStatus unauthenticated", // failed authentications of reads are recorded too
+		" vpclab:GetStatus unauthenticated",
 		" ec2:AuthorizeSecurityGroupIngress unauthenticated",
 		" ec2:AuthorizeSecurityGroupIngress unauthenticated",
 		"victor ec2:AuthorizeSecurityGroupIngress denied",

@@ -25,6 +25,9 @@ type Status struct {
 	FlowLogError  string `json:"flow_log_error,omitempty"`
 	// EC2 is where EC2's Query API of the lab is served; absent when off.
 	EC2 *EC2Endpoint `json:"ec2_api,omitempty"`
+	// Metrics is the URL of the lab's Prometheus metrics; absent when
+	// off.
+	Metrics string `json:"metrics,omitempty"`
 	// Datapath is tun or ebpf; DatapathNote says why the eBPF datapath
 	// asked for is not running, or which ENIs are off its fast path.
 	Datapath     string `json:"datapath"`

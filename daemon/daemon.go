@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vpclab/vpclab/authz"
 	"github.com/vpclab/vpclab/control"
 	"github.com/vpclab/vpclab/ec2api"
@@ -44,6 +46,9 @@ type Config struct {
 	// KeepFlowLogs are flow logs given outside the lab file; see
 	// control.Options.KeepFlowLogs.
 	KeepFlowLogs []*lab.FlowLog
+	// Workers is live.Options.Workers: how many loops forward the
+	// devices' frames (0: GOMAXPROCS).
+	Workers int
 
 	// PrincipalsFile, if set, is loaded; Getenv, if set, adds the
 	// environment's principal (VPCLAB_TOKEN, VPCLAB_ROLE).
@@ -64,7 +69,9 @@ type Config struct {
 	// for ec2api.DefaultAddr, Off for none.
 	EC2Addr string
 	// MetricsAddr is where Prometheus metrics are served; empty or Off
-	// for none.
+	// for none. An address that cannot be bound fails New, but for
+	// metrics.DefaultAddr, which is replaced by a free port when taken
+	// (another lab's), with a warning.
 	MetricsAddr string
 	// Metrics are the collector's options.
 	Metrics metrics.Options
@@ -139,6 +146,10 @@ func New(cfg Config) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// A lab already up is refused before anything is started or bound.
+	if err := labnet.CheckFree(plan); err != nil {
+		return nil, err
+	}
 	d := &Daemon{Paths: cfg.ResolvePaths(plan)}
 	defer func() {
 		if err != nil {
@@ -177,18 +188,13 @@ func New(cfg Config) (_ *Daemon, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if d.Metrics, err = metrics.Serve(cfg.MetricsAddr, reg); err != nil {
-			// Metrics are not worth refusing the lab for.
-			if cfg.Warn != nil {
-				fmt.Fprintf(cfg.Warn, "vpclab: no metrics: %v (give --metrics-addr ADDR, or off)\n", err)
-			}
-			d.Metrics = nil
-		} else {
-			d.closers.push("metrics server", d.Metrics.Close)
+		if d.Metrics, err = serveMetrics(cfg, reg); err != nil {
+			return nil, err
 		}
+		d.closers.push("metrics server", d.Metrics.Close)
 	}
 
-	x, err := live.Start(cfg.Lab, live.Options{Net: cfg.Net, OnApply: collector.ObserveApply, Datapath: cfg.Datapath})
+	x, err := live.Start(cfg.Lab, live.Options{Net: cfg.Net, Workers: cfg.Workers, OnApply: collector.ObserveApply, Datapath: cfg.Datapath})
 	if err != nil {
 		return nil, err
 	}
@@ -202,6 +208,9 @@ func New(cfg Config) (_ *Daemon, err error) {
 	// Servers close before the lab comes down (they are pushed after it):
 	// no change is applied to a lab that is closing.
 	copts := control.Options{Principals: d.Principals, Audit: d.Audit, DataDir: d.Paths.Data, KeepFlowLogs: cfg.KeepFlowLogs}
+	if d.Metrics != nil {
+		copts.Metrics = d.Metrics.URL()
+	}
 	if cfg.EC2Addr != Off {
 		if err := d.serveEC2(cfg, ControlLab(x), copts); err != nil {
 			return nil, err
@@ -227,6 +236,28 @@ func New(cfg Config) (_ *Daemon, err error) {
 		d.closers.push("control API", t.Close)
 	}
 	return d, nil
+}
+
+// serveMetrics serves the metrics at cfg.MetricsAddr. An address given
+// that cannot be bound fails up; the default one (metrics.DefaultAddr),
+// when taken (another lab's), is replaced by a free port of the
+// loopback address, with a warning naming it (status names it too).
+func serveMetrics(cfg Config, reg *prometheus.Registry) (*metrics.Server, error) {
+	s, err := metrics.Serve(cfg.MetricsAddr, reg)
+	if err == nil {
+		return s, nil
+	}
+	if cfg.MetricsAddr != metrics.DefaultAddr {
+		return nil, fmt.Errorf("%w (give another --metrics-addr, or off)", err)
+	}
+	s, ferr := metrics.Serve("127.0.0.1:0", reg)
+	if ferr != nil {
+		return nil, errors.Join(err, ferr)
+	}
+	if cfg.Warn != nil {
+		fmt.Fprintf(cfg.Warn, "vpclab: %s is taken (another lab?): metrics at %s instead (vpclab status says so)\n", metrics.DefaultAddr, s.URL())
+	}
+	return s, nil
 }
 
 // EC2KeysFile is the name, in the data directory, of the administrator

@@ -1,8 +1,10 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
+	"github.com/vpclab/vpclab/metrics"
 )
 
 // The run test brings up a small live lab (needs root and /dev/net/tun, as
@@ -222,5 +225,90 @@ func TestTopologyError(t *testing.T) {
 	}
 	if live.StateRunning != control.StateRunning || live.StateStopped != control.StateStopped {
 		t.Errorf("instance states: live %q/%q, control %q/%q", live.StateRunning, live.StateStopped, control.StateRunning, control.StateStopped)
+	}
+}
+
+// TestUpTwiceAndMetricsPort: with the default metrics port taken (by
+// another lab), up serves the metrics on a free port, says so once and
+// status names it; up of a lab already up is refused with ErrBusy before
+// anything is started (no audit log, no socket); a metrics address given
+// that is taken fails up, leaving nothing behind.
+func TestUpTwiceAndMetricsPort(t *testing.T) {
+	if err := labnet.Check(); err != nil {
+		t.Fatalf("%v\nthis test makes namespaces and TUN devices: run it as root", err)
+	}
+	l, p := testPlan(t)
+	if err := labnet.Down(p); err != nil {
+		t.Fatal(err)
+	}
+	taken, err := net.Listen("tcp", metrics.DefaultAddr)
+	if err != nil && !strings.Contains(err.Error(), "address already in use") {
+		t.Fatal(err)
+	}
+	if taken != nil {
+		defer taken.Close()
+	}
+	dir := t.TempDir()
+	config := func(name, metricsAddr string) (Config, *bytes.Buffer) {
+		var warn bytes.Buffer
+		return Config{Lab: l, Net: labnet.Options{ID: "dm", Prefix: testPrefix},
+			DataDir: filepath.Join(dir, name, "data"), AuditLog: filepath.Join(dir, name, "audit.log"),
+			Socket: filepath.Join(dir, name, "dm.sock"), MetricsAddr: metricsAddr, EC2Addr: Off, Warn: &warn}, &warn
+	}
+	cfg, warn := config("first", metrics.DefaultAddr)
+	os.MkdirAll(filepath.Join(dir, "first"), 0o700)
+	d, err := New(cfg)
+	if err != nil {
+		t.Fatalf("up with the default metrics port taken: %v", err)
+	}
+	defer d.Close()
+	if d.Metrics == nil || strings.Contains(d.Metrics.URL(), metrics.DefaultAddr) {
+		t.Fatalf("metrics = %v, want a free port instead of %s", d.Metrics, metrics.DefaultAddr)
+	}
+	if w := warn.String(); strings.Count(w, "\n") != 1 || !strings.Contains(w, d.Metrics.URL()) {
+		t.Errorf("warning %q, want one line naming %s", w, d.Metrics.URL())
+	}
+	st, _, err := control.NewClient(cfg.Socket).GetStatus(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Metrics != d.Metrics.URL() {
+		t.Errorf("status's metrics %q, want %q", st.Metrics, d.Metrics.URL())
+	}
+	resp, err := http.Get(d.Metrics.URL())
+	if err != nil {
+		t.Fatalf("scraping %s: %v", d.Metrics.URL(), err)
+	}
+	resp.Body.Close()
+
+	again, _ := config("second", "127.0.0.1:0")
+	os.MkdirAll(filepath.Join(dir, "second"), 0o700)
+	if _, err := New(again); !errors.Is(err, labnet.ErrBusy) {
+		t.Errorf("up of a lab already up: %v, want ErrBusy", err)
+	}
+	for _, path := range []string{again.AuditLog, again.Socket, again.DataDir} {
+		if _, err := os.Stat(path); !os.IsNotExist(err) {
+			t.Errorf("the refused up made %s (%v)", path, err)
+		}
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// An address given that is taken: up fails and cleans up.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	given, _ := config("third", busy.Addr().String())
+	os.MkdirAll(filepath.Join(dir, "third"), 0o700)
+	if _, err := New(given); err == nil || !strings.Contains(err.Error(), busy.Addr().String()) {
+		t.Errorf("up with --metrics-addr %s taken: %v, want an error naming it", busy.Addr(), err)
+	}
+	for _, ns := range p.Namespaces {
+		if _, err := os.Stat(filepath.Join(labnet.NetnsDir, ns.Name)); !os.IsNotExist(err) {
+			t.Errorf("namespace %s after the failed up: %v, want none", ns.Name, err)
+		}
 	}
 }

@@ -2,7 +2,10 @@ package ec2api_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,10 +13,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vpclab/vpclab/internal/sdktest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -405,6 +410,29 @@ func TestAuth(t *testing.T) {
 		t.Errorf("an unsigned request: %s", resp.Status)
 	}
 
+	// A replayed request: signed correctly by the admin, but captured
+	// 20 minutes ago (more than sigv4.MaxSkew), is refused and audited.
+	body := "Action=RevokeSecurityGroupIngress&Version=2016-11-15&GroupId=sg-db"
+	old, err := http.NewRequest(http.MethodPost, e.url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	sum := sha256.Sum256([]byte(body))
+	if err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: adminKey, SecretAccessKey: adminSecret}, old,
+		hex.EncodeToString(sum[:]), "ec2", "us-east-1", time.Now().Add(-20*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = http.DefaultClient.Do(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK || !strings.Contains(string(reply), "RequestExpired") {
+		t.Errorf("a replayed request: %s %s, want RequestExpired", resp.Status, reply)
+	}
+
 	admin := e.client(adminKey, adminSecret)
 	_, err = admin.AuthorizeSecurityGroupIngress(ctx, &sdk.AuthorizeSecurityGroupIngressInput{GroupId: aws.String("sg-db"), IpPermissions: perm, DryRun: aws.Bool(true)})
 	wantCode(t, "the admin's dry run", err, "DryRunOperation")
@@ -421,6 +449,7 @@ func TestAuth(t *testing.T) {
 		`"principal":"victor","action":"ec2:AuthorizeSecurityGroupIngress","resource":"arn:aws:ec2:us-east-1:123456789012:security-group/sg-db","result":"denied"`,
 		`"action":"ec2:DescribeSecurityGroups","resource":"","result":"unauthenticated"`,
 		`"action":"ec2:DescribeVpcs","resource":"","result":"unauthenticated"`,
+		`"action":"ec2:RevokeSecurityGroupIngress","resource":"","result":"unauthenticated","detail":"the request was signed at`,
 		`"principal":"alice","action":"ec2:AuthorizeSecurityGroupIngress","resource":"arn:aws:ec2:us-east-1:123456789012:security-group/sg-db","result":"failed"`,
 		`"principal":"alice","action":"ec2:AuthorizeSecurityGroupIngress","resource":"arn:aws:ec2:us-east-1:123456789012:security-group/sg-db","result":"applied"`,
 	} {

@@ -24,6 +24,9 @@ func Up(p *Plan) (*Net, error) { return nil, errors.ErrUnsupported }
 // Down reports errors.ErrUnsupported: live labs need Linux.
 func Down(p *Plan) error { return errors.ErrUnsupported }
 
+// CheckFree reports errors.ErrUnsupported: live labs need Linux.
+func CheckFree(p *Plan) error { return errors.ErrUnsupported }
+
 // Check reports errors.ErrUnsupported: live labs need Linux.
 func Check() error { return errors.ErrUnsupported }
 

@@ -416,3 +416,16 @@ func lock(p *Plan) (unlock func(), err error) {
 		return func() { os.Remove(path); f.Close() }, nil
 	}
 }
+
+// CheckFree fails with ErrBusy (wrapped) while another Up of p's lab
+// holds its lock, without keeping the lock: for callers that must refuse
+// a lab already up before they start anything else (vpclab up). Up takes
+// the lock for good.
+func CheckFree(p *Plan) error {
+	unlock, err := lock(p)
+	if err != nil {
+		return err
+	}
+	unlock()
+	return nil
+}

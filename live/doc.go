@@ -21,8 +21,12 @@
 // packets enter the engine at verdict.PortInternet.
 //
 // One forwarder per device (forward.go, where the path of a packet reads
-// top to bottom) reads batches of frames (a virtio header and an IP
-// packet), judges each packet with dataplane.Engine.ProcessParsed on a
+// top to bottom) forwards batches of frames (a virtio header and an IP
+// packet). The ENIs' and the internet's devices are read by workers
+// (workers.go; Options.Workers, GOMAXPROCS by default), each a loop over
+// the devices dealt to it that gives every device with frames a fair
+// share of a batch per round, so that a flooding instance cannot starve
+// the others. Each forwarder judges each packet with dataplane.Engine.ProcessParsed on a
 // monotonic clock (nanoseconds since Start), tells its Observers (flow
 // logs, capture, mirroring), decrements the TTL or hop limit of the
 // packets it forwards (the VPC router is a hop; IPv4's header checksum is

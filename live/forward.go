@@ -15,8 +15,10 @@ import (
 // The forwarder: the path of every packet through a live lab, top to
 // bottom. Every device is a tun.Device of frames (a virtio header, then
 // an IP packet): the ENIs' and the internet's TUN devices, and the VPC's
-// services (services.Device). One forwarder reads each device in a
-// goroutine of its own; the mirror's copies enter through one more,
+// services (services.Device). Each device has a forwarder, which the
+// workers drive (workers.go: a fair share of a batch per device per
+// round), or, for the services' device, a goroutine of its own (forward);
+// the mirror's copies enter through one more,
 // called by the mirror's consumer (mirrorSink). Each batch is:
 //
 //	stopped?   a stopped instance sends nothing (the engine holds the state)

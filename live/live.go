@@ -27,6 +27,14 @@ type Options struct {
 	// offloads, so that every packet is MTU-sized (for comparisons; the
 	// default asks for tun.DefaultOffloads).
 	NoOffloads bool
+	// Workers is how many loops read the ENIs' and the internet's devices,
+	// each serving the devices it was dealt in rounds, a fair share of a
+	// batch to each device with frames, so that no device (a flooding
+	// instance's) can starve the others (workers.go). 0 means GOMAXPROCS;
+	// there are never more than devices. A negative value reads each
+	// device in a goroutine of its own instead, the scheduler deciding
+	// their turns (for comparisons: bench/flood).
+	Workers int
 	// OnApply, if set, is told how long each Apply took and whether it
 	// succeeded (for metrics).
 	OnApply func(d time.Duration, ok bool)
@@ -49,6 +57,7 @@ type Lab struct {
 	mtu     int       // the ENIs' MTU
 	wg      sync.WaitGroup
 	closing atomic.Bool
+	pollers []poller // the workers'
 
 	flows       *flowlog.Logger
 	flowStop    chan struct{} // stops tickFlows
@@ -190,9 +199,8 @@ func start(l *lab.Lab, o Options, plan *labnet.Plan, n *labnet.Net, fast *fastPa
 	if x.fast != nil {
 		x.markNoFast() // mirror sessions of the lab file, before any packet
 	}
-	for _, d := range x.dests {
-		x.wg.Add(1)
-		go x.forward(d)
+	if err := x.startForwarders(o.Workers); err != nil {
+		return nil, err
 	}
 	if x.fast != nil {
 		x.fast.stop, x.fast.done = make(chan struct{}), make(chan struct{})
@@ -213,6 +221,10 @@ func eniMTU(p *labnet.Plan) int {
 	}
 	return labnet.DefaultMTU
 }
+
+// Workers returns how many workers read the lab's devices (0: a
+// goroutine each; see Options.Workers).
+func (x *Lab) Workers() int { return len(x.pollers) }
 
 // Started returns when the lab started enforcing.
 func (x *Lab) Started() time.Time { return x.start }
@@ -282,6 +294,9 @@ func (x *Lab) Close() error {
 		}
 		for _, d := range x.devices {
 			errs = append(errs, d.dev.Close())
+		}
+		for _, p := range x.pollers {
+			errs = append(errs, p.Close())
 		}
 		x.wg.Wait()
 		if x.mirror != nil { // no reader offers any more

@@ -1,6 +1,8 @@
 package live
 
 import (
+	"fmt"
+
 	"github.com/vishvananda/netns"
 
 	"github.com/vpclab/vpclab/labnet"
@@ -15,4 +17,17 @@ func openDevice(ns netns.NsHandle, link *labnet.Link, offloads tun.Offload) (tun
 		return nil, 0, err
 	}
 	return t, t.Offloads(), nil
+}
+
+// newPoller returns a tun.Poller for n devices.
+func newPoller(n int) (poller, error) { return tun.NewPoller(n) }
+
+// addToPoller adds dev, a TUN device, to p (a tun.Poller) as id.
+func addToPoller(p poller, dev tun.Device, id int) error {
+	t, ok := dev.(*tun.NativeTun)
+	tp, ok2 := p.(*tun.Poller)
+	if !ok || !ok2 {
+		return fmt.Errorf("%s is not a TUN device", dev.Name())
+	}
+	return tp.Add(t, id)
 }

@@ -16,3 +16,9 @@ import (
 func openDevice(netns.NsHandle, *labnet.Link, tun.Offload) (tun.Device, tun.Offload, error) {
 	return nil, 0, errors.ErrUnsupported
 }
+
+// newPoller reports that pollers are Linux-only.
+func newPoller(int) (poller, error) { return nil, errors.ErrUnsupported }
+
+// addToPoller reports that pollers are Linux-only.
+func addToPoller(poller, tun.Device, int) error { return errors.ErrUnsupported }

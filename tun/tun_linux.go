@@ -75,6 +75,7 @@ type NativeTun struct {
 
 	readMu sync.Mutex
 	readFn func(fd uintptr) bool // r.readBatch, bound once: no allocation per Read
+	tryFn  func(fd uintptr)      // readBatch for TryRead, bound once
 	rbufs  [][]byte
 	rsizes []int
 	roff   int
@@ -171,6 +172,7 @@ func create(cfg Config, name string) (*NativeTun, error) {
 		return nil, err
 	}
 	t.readFn = t.readBatch
+	t.tryFn = func(fd uintptr) { t.readBatch(fd) }
 	t.writeFn = t.writeBatch
 	return t, nil
 }

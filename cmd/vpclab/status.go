@@ -84,6 +84,9 @@ func writeStatus(w io.Writer, st *control.Status) {
 		}
 		fmt.Fprintln(w)
 	}
+	if st.Metrics != "" {
+		fmt.Fprintf(w, "metrics         %s\n", st.Metrics)
+	}
 	writeEC2Endpoint(w, st.EC2)
 	fmt.Fprintln(w)
 	if st.FlowLogErrors > 0 {

@@ -82,6 +82,32 @@ func (d *Device) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	return n, nil
 }
 
+// TryRead is Read without waiting: with no frame queued it returns 0 and
+// no error (ErrClosed once the device is closed), as
+// tun.NativeTun.TryRead does.
+func (d *Device) TryRead(bufs [][]byte, sizes []int, offset int) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.queue) == 0 && d.closed {
+		return 0, ErrClosed
+	}
+	n := 0
+	for n < len(bufs) && len(d.queue) > 0 {
+		sizes[n] = copy(bufs[n][offset:], d.queue[0])
+		d.queue[0] = nil
+		d.queue = d.queue[1:]
+		n++
+	}
+	return n, nil
+}
+
+// Queued returns how many queued frames Read has not taken yet.
+func (d *Device) Queued() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.queue)
+}
+
 // Write takes the frames bufs[i][offset:], counting them and, with Keep,
 // copying them, until Refuse refuses one.
 func (d *Device) Write(bufs [][]byte, offset int) (int, error) {

@@ -1,0 +1,92 @@
+package tun
+
+import (
+	"errors"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestPoller: Wait reports the device that has frames, by its id, and
+// only it; TryRead takes them without waiting and then reads nothing;
+// a Wait blocked on idle devices returns when a frame comes, and with
+// os.ErrClosed once the Poller is closed.
+func TestPoller(t *testing.T) {
+	ns := newNS(t)
+	d0 := openIn(t, ns, Config{Name: "vtun0", MTU: 1500, Offloads: DefaultOffloads}, []string{"198.18.0.1/24"}, nil)
+	d1 := openIn(t, ns, Config{Name: "vtun1", MTU: 1500, Offloads: DefaultOffloads}, []string{"198.19.0.1/24"}, nil)
+	p, err := NewPoller(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Add(d0, 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Add(d1, 8); err != nil {
+		t.Fatal(err)
+	}
+	var c net.PacketConn
+	inNS(t, ns, func() (err error) { c, err = net.ListenPacket("udp4", "0.0.0.0:0"); return })
+	defer c.Close()
+	bufs, sizes := [][]byte{make([]byte, MaxFrameSize), make([]byte, MaxFrameSize)}, make([]int, 2)
+	// Whatever the kernel sent on its own when the links came up
+	// (router solicitations, reports) is drained first.
+	for _, d := range []*NativeTun{d0, d1} {
+		for {
+			n, err := d.TryRead(bufs, sizes, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+		}
+	}
+
+	waited := make(chan []int, 1)
+	go func() {
+		ready := make([]int, 2)
+		n, err := p.Wait(ready)
+		if err != nil {
+			t.Error(err)
+		}
+		waited <- ready[:n]
+	}()
+	time.Sleep(50 * time.Millisecond) // Wait parks on idle devices
+	if _, err := c.WriteTo([]byte("x"), &net.UDPAddr{IP: net.IP{198, 19, 0, 2}, Port: 9999}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ready := <-waited:
+		if len(ready) != 1 || ready[0] != 8 {
+			t.Fatalf("Wait reported %v, want [8] (vtun1)", ready)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wait did not return when a frame came")
+	}
+	n, err := d1.TryRead(bufs, sizes, 0)
+	if err != nil || n != 1 {
+		t.Fatalf("TryRead = %d, %v, want the 1 frame", n, err)
+	}
+	if n, err := d1.TryRead(bufs, sizes, 0); err != nil || n != 0 {
+		t.Fatalf("TryRead of an empty queue = %d, %v, want 0, nil", n, err)
+	}
+
+	closed := make(chan error, 1)
+	go func() {
+		_, err := p.Wait(make([]int, 2))
+		closed <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	p.Close()
+	select {
+	case err := <-closed:
+		if !errors.Is(err, os.ErrClosed) {
+			t.Fatalf("Wait after Close: %v, want os.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not end a blocked Wait")
+	}
+}
