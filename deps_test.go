@@ -36,14 +36,15 @@ var forbidden = map[string][]string{
 	"sg":                 {module + "lab", module + "dataplane"},
 	"nacl":               {module + "lab", module + "dataplane"},
 	"ec2":                {module + "lab", module + "dataplane", module + "change", module + "authz", module + "control", module + "live"},
-	"lab":                {module + "conntrack", module + "lab/labfile", "go.yaml.in/yaml/v3"},         // the model and Validate; files are labfile's; lab holds the timeout defaults, conntrack takes values
-	"change":             {"go.yaml.in/yaml/v3"},                                                       // changes are checked on the model (lab.Validate), not by a YAML round trip
-	"control":            {module + "live"},                                                            // it declares the Lab it needs; daemon adapts live to it
-	"reach":              {module + "dataplane", module + "internal/reference", module + "policytest"}, // checked against the engine, so it must not share its code
-	"pcap":               {module + "dataplane", module + "lab", module + "live", module + "verdict"},  // files, not verdicts
-	"tun":                {module + "dataplane", module + "lab", module + "live", module + "services"}, // devices, not policy
-	"services":           {module + "dataplane", module + "live"},                                      // a device the forwarder reads, not a forwarder
-	"ec2api":             {module + "live", module + "control", module + "daemon"},                     // it declares the Lab it needs; daemon adapts
+	"lab":                {module + "conntrack", module + "lab/labfile", "go.yaml.in/yaml/v3"},          // the model and Validate; files are labfile's; lab holds the timeout defaults, conntrack takes values
+	"change":             {"go.yaml.in/yaml/v3"},                                                        // changes are checked on the model (lab.Validate), not by a YAML round trip
+	"control":            {module + "live"},                                                             // it declares the Lab it needs; daemon adapts live to it
+	"reach":              {module + "dataplane", module + "internal/reference", module + "policytest"},  // checked against the engine, so it must not share its code
+	"pcap":               {module + "dataplane", module + "lab", module + "live", module + "verdict"},   // files, not verdicts
+	"tun":                {module + "dataplane", module + "lab", module + "live", module + "services"},  // devices, not policy
+	"services":           {module + "dataplane", module + "live"},                                       // a device the forwarder reads, not a forwarder
+	"fastpath":           {module + "dataplane", module + "conntrack", module + "lab", module + "live"}, // a cache of the engine's decisions, never a judge
+	"ec2api":             {module + "live", module + "control", module + "daemon"},                      // it declares the Lab it needs; daemon adapts
 }
 
 // onlyImports lists packages whose direct imports, outside the standard

@@ -38,6 +38,10 @@ type Lab interface {
 	FlowLogErrors() (n uint64, last string)
 	// Devices reads the lab's devices and their counters.
 	Devices() []Device
+	// Datapath names the datapath the lab runs (tun or ebpf) with a note:
+	// why the eBPF datapath asked for is not running, or which ENIs are
+	// off its fast path.
+	Datapath() (name, note string)
 }
 
 // The states of an instance.

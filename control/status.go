@@ -28,6 +28,10 @@ type Status struct {
 	// Metrics is the URL of the lab's Prometheus metrics; absent when
 	// off.
 	Metrics string `json:"metrics,omitempty"`
+	// Datapath is tun or ebpf; DatapathNote says why the eBPF datapath
+	// asked for is not running, or which ENIs are off its fast path.
+	Datapath     string `json:"datapath"`
+	DatapathNote string `json:"datapath_note,omitempty"`
 }
 
 // ENI is the status of one ENI and its device.
@@ -110,6 +114,7 @@ func Snapshot(x Lab, entries bool) *Status {
 		ENIs:          []ENI{},
 	}
 	st.FlowLogErrors, st.FlowLogError = x.FlowLogErrors()
+	st.Datapath, st.DatapathNote = x.Datapath()
 	snap := x.Engine().Snapshot()
 	for _, d := range x.Devices() {
 		if d.Link.ENI == "" {

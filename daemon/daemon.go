@@ -41,6 +41,8 @@ type Config struct {
 	// Net names the lab's namespaces; the zero value is the default
 	// plan. Tests give each lab its own ID and Prefix.
 	Net labnet.Options
+	// Datapath is live.DatapathTUN (the default) or live.DatapathEBPF.
+	Datapath string
 	// KeepFlowLogs are flow logs given outside the lab file; see
 	// control.Options.KeepFlowLogs.
 	KeepFlowLogs []*lab.FlowLog
@@ -192,9 +194,12 @@ func New(cfg Config) (_ *Daemon, err error) {
 		d.closers.push("metrics server", d.Metrics.Close)
 	}
 
-	x, err := live.Start(cfg.Lab, live.Options{Net: cfg.Net, Workers: cfg.Workers, OnApply: collector.ObserveApply})
+	x, err := live.Start(cfg.Lab, live.Options{Net: cfg.Net, Workers: cfg.Workers, OnApply: collector.ObserveApply, Datapath: cfg.Datapath})
 	if err != nil {
 		return nil, err
+	}
+	if _, note := x.Datapath(); note != "" && cfg.Warn != nil {
+		fmt.Fprintf(cfg.Warn, "vpclab: %s\n", note) // said once, at up
 	}
 	d.lab = x
 	running.Store(x)

@@ -31,6 +31,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"flag"
 	"io"
 	"net"
 	"strings"
@@ -49,6 +50,11 @@ import (
 )
 
 const testPrefix = "vpclabit-"
+
+// datapath is the datapath the suite's labs run: go test ./integration/
+// -args -datapath=ebpf runs every test over the eBPF datapath (ebpf_test.go
+// runs its own tests on it whatever the flag says).
+var datapath = flag.String("datapath", live.DatapathTUN, "the datapath of the labs: tun or ebpf")
 
 const testLab = `
 vpc: {id: vpc-it, cidr: 10.0.0.0/16}
@@ -105,7 +111,7 @@ func startLabFile(t *testing.T, id, file string) *live.Lab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := live.Options{Net: labnet.Options{ID: id, Prefix: testPrefix}}
+	o := live.Options{Net: labnet.Options{ID: id, Prefix: testPrefix}, Datapath: *datapath}
 	p, err := labnet.NewPlan(l, o.Net)
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +122,10 @@ func startLabFile(t *testing.T, id, file string) *live.Lab {
 	x, err := live.Start(l, o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got, note := x.Datapath(); got != o.Datapath && o.Datapath != "" {
+		x.Close()
+		t.Fatalf("the lab runs the %s datapath, not %s: %s", got, o.Datapath, note)
 	}
 	t.Cleanup(func() {
 		if err := x.Close(); err != nil {
@@ -358,6 +368,7 @@ func TestLargeTransfer(t *testing.T) {
 		t.Fatal("the bytes that came back differ from those sent")
 	}
 	t.Logf("%d MiB each way in %v: %.0f Mbit/s each way", size>>20, elapsed.Round(time.Millisecond), float64(size)*8/elapsed.Seconds()/1e6)
+	x.SyncFastPath() // the eBPF datapath's counters, read back now
 	web := x.Device("eni-web")
 	s := web.Counters.Load()
 	t.Logf("eni-web: offloads %s; %+v", web.Offloads, s)

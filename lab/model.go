@@ -181,6 +181,10 @@ type Settings struct {
 	// IMDS is the metadata mode of instances that set none: IMDSv1AndV2
 	// (the default) or IMDSv2Only.
 	IMDS string
+	// Datapath is what vpclab up runs when its --datapath flag is not
+	// given: DatapathTUN (the default, also for "") or DatapathEBPF. It is
+	// not policy: a running lab keeps the datapath it came up with.
+	Datapath string
 }
 
 // DefaultSettings returns the spec's Policy defaults. The TCP timeouts AWS
@@ -369,3 +373,9 @@ type MirrorSession struct {
 	PacketLength int
 	Line         int
 }
+
+// The datapaths of Settings.Datapath.
+const (
+	DatapathTUN  = "tun"
+	DatapathEBPF = "ebpf"
+)

@@ -361,6 +361,9 @@ func (v *validator) settings() {
 	s := &v.l.Settings
 	v.intRange(0, "settings.default_allowance", s.DefaultAllowance, "a number of tracked flows", 1, maxAllowance)
 	v.imds(0, "settings.imds", s.IMDS)
+	if s.Datapath != "" && s.Datapath != DatapathTUN && s.Datapath != DatapathEBPF {
+		v.errorf(0, "settings.datapath", "%q is not a datapath: use tun (the userspace router) or ebpf (a kernel fast path for judged flows)", s.Datapath)
+	}
 	for _, t := range []struct {
 		key string
 		d   time.Duration

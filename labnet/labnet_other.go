@@ -4,6 +4,7 @@ package labnet
 
 import (
 	"errors"
+	"net"
 	"os/exec"
 
 	"github.com/vishvananda/netlink"
@@ -57,3 +58,11 @@ func (n *Net) Handle(namespace string) (*netlink.Handle, error) { return nil, er
 
 // Close does nothing.
 func (n *Net) Close() error { return nil }
+
+// Veth reports errors.ErrUnsupported.
+func (n *Net) Veth(l *Link, peer string, mac, peerMAC net.HardwareAddr) (int, error) {
+	return 0, errors.ErrUnsupported
+}
+
+// RouterLinkUp reports errors.ErrUnsupported.
+func (n *Net) RouterLinkUp(name string) (int, error) { return 0, errors.ErrUnsupported }

@@ -74,24 +74,46 @@ func (n *Net) up() error {
 		return fmt.Errorf("labnet: netlink in the current namespace: %w", err)
 	}
 	for _, ns := range n.plan.Namespaces {
-		if err := createNamed(ns.Name); err != nil {
+		if err := n.makeNamespace(ns.Name); err != nil {
 			return err
 		}
-		st := &nsState{fd: netns.None()}
-		n.ns[ns.Name] = st
-		if st.fd, err = openNamed(ns.Name); err != nil {
+	}
+	if n.plan.Router != "" {
+		if err := n.makeNamespace(n.plan.Router); err != nil {
 			return err
 		}
-		if st.h, err = netlink.NewHandleAt(st.fd, unix.NETLINK_ROUTE); err != nil {
-			return fmt.Errorf("labnet: netlink in namespace %s: %w", ns.Name, err)
+		// The router speaks no IPv6 of its own on the peers (no router
+		// solicitation, no MLD report reaches an instance).
+		err := n.do(n.plan.Router, func() error {
+			return os.WriteFile("/proc/sys/net/ipv6/conf/default/disable_ipv6", []byte("1"), 0)
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) { // a kernel without IPv6 has nothing to disable
+			return fmt.Errorf("labnet: namespace %s: disabling IPv6: %w", n.plan.Router, err)
 		}
-		lo, err := st.h.LinkByName("lo")
-		if err == nil {
-			err = st.h.LinkSetUp(lo)
-		}
-		if err != nil {
-			return fmt.Errorf("labnet: namespace %s: loopback: %w", ns.Name, err)
-		}
+	}
+	return nil
+}
+
+// makeNamespace creates the named namespace with loopback up.
+func (n *Net) makeNamespace(name string) error {
+	if err := createNamed(name); err != nil {
+		return err
+	}
+	st := &nsState{fd: netns.None()}
+	n.ns[name] = st
+	var err error
+	if st.fd, err = openNamed(name); err != nil {
+		return err
+	}
+	if st.h, err = netlink.NewHandleAt(st.fd, unix.NETLINK_ROUTE); err != nil {
+		return fmt.Errorf("labnet: netlink in namespace %s: %w", name, err)
+	}
+	lo, err := st.h.LinkByName("lo")
+	if err == nil {
+		err = st.h.LinkSetUp(lo)
+	}
+	if err != nil {
+		return fmt.Errorf("labnet: namespace %s: loopback: %w", name, err)
 	}
 	return nil
 }
@@ -238,8 +260,19 @@ func (n *Net) Do(namespace string, fn func() error) error {
 	if err != nil {
 		return err
 	}
+	return doIn(h, namespace, fn)
+}
+
+// do is Do while n is being brought up (n.mu need not be taken: Up has
+// not returned n yet).
+func (n *Net) do(namespace string, fn func() error) error {
+	return doIn(n.ns[namespace].fd, namespace, fn)
+}
+
+// doIn runs fn on an OS thread inside namespace h, as Do.
+func doIn(h netns.NsHandle, namespace string, fn func() error) error {
 	var ferr error
-	err = onLockedThread(func() (bool, error) {
+	err := onLockedThread(func() (bool, error) {
 		orig, err := netns.Get()
 		if err != nil {
 			return true, fmt.Errorf("labnet: opening the current namespace: %w", err)

@@ -23,6 +23,7 @@ const (
 const (
 	instanceSep  = ":"
 	internetName = "@internet"
+	routerName   = "@router"
 )
 
 // Options adjust a Plan. The zero value means every default.
@@ -37,6 +38,9 @@ type Options struct {
 	// InternetMTU is the MTU of the internet's link. Default:
 	// DefaultInternetMTU.
 	InternetMTU int
+	// Router plans a router namespace, for the eBPF datapath: its ENI
+	// links are veth pairs (Net.Veth) whose peers live there.
+	Router bool
 }
 
 // Plan is what a lab looks like in the kernel. It is computed by NewPlan
@@ -47,6 +51,10 @@ type Plan struct {
 	// Namespaces are the instances' in file order, then the internet's if
 	// the lab has internet hosts.
 	Namespaces []*Namespace
+	// Router is the name of the router namespace (PREFIX LAB "@router")
+	// when Options.Router asked for one, else empty. It holds no Link of
+	// the Plan: the ENIs' peers and what the datapath adds are its maker's.
+	Router string
 }
 
 // Namespace is one named network namespace.
@@ -126,6 +134,9 @@ func NewPlan(l *lab.Lab, o Options) (*Plan, error) {
 		}
 	}
 	p := &Plan{ID: o.ID, Prefix: o.Prefix}
+	if o.Router {
+		p.Router = p.stem() + routerName
+	}
 	for _, in := range l.Instances {
 		if err := checkName("instance name", in.Name, 64); err != nil {
 			return nil, err
@@ -222,7 +233,7 @@ func (p *Plan) Owns(name string) bool {
 		return false
 	}
 	rest := name[len(stem):]
-	return rest == internetName || rest[:1] == instanceSep && checkName("", rest[1:], 64) == nil
+	return rest == internetName || rest == routerName || rest[:1] == instanceSep && checkName("", rest[1:], 64) == nil
 }
 
 // LockPath is the file Up locks.

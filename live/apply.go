@@ -79,7 +79,10 @@ func (x *Lab) Apply(l *lab.Lab) (err error) {
 	}
 	x.engine.Apply(l, x.Now())
 	x.cur.Store(l)
-	return nil
+	if x.fast != nil {
+		x.markNoFast() // the mirror's new sessions
+	}
+	return x.bumpFast() // the fast path's next packet sees the change too
 }
 
 // planDiff describes the first difference between two plans that the

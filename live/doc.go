@@ -82,5 +82,16 @@
 // closes the services and removes the namespaces; it is idempotent.
 // Nothing is logged per packet.
 //
+// # Datapaths
+//
+// Options.Datapath picks the datapath: "tun" (the default) as above, or
+// "ebpf", where each ENI is a veth pair into a router namespace and the
+// forwarders read TUN devices next to the peers there, behind a kernel
+// fast path (package fastpath) that forwards the packets of flow
+// directions the engine has judged: fastpath.go says what is installed,
+// when entries die (generations), and how their counters come back.
+// Where the kernel cannot load the programs, Start runs the TUN datapath
+// and Datapath says why.
+//
 // Linux only: elsewhere Start reports errors.ErrUnsupported.
 package live

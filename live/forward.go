@@ -168,6 +168,9 @@ func newForwarder(x *Lab, d *Device) *forwarder {
 		if x.mirror != nil && d.Port != verdict.PortService {
 			f.obs = append(f.obs, x.mirror)
 		}
+		if x.fast != nil && d.Port >= 0 { // the eBPF datapath's installer (fastpath.go)
+			f.obs = append(f.obs, &fastInstaller{x: x, fp: x.fast})
+		}
 		f.bufs, f.sizes, f.frames = make([][]byte, n), make([]int, n), make([][]byte, 0, n)
 		backing := make([]byte, n*size)
 		for i := range f.bufs {

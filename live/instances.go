@@ -47,7 +47,9 @@ func (x *Lab) SetInstanceState(name string, running bool) (previous string, err 
 		}
 		return "", fmt.Errorf("no instance %q in the lab (it has %s)", name, strings.Join(names, ", "))
 	}
-	return previous, nil
+	// The fast path's entries of the instance's flows die with the
+	// generation: their next packets meet the engine, which drops them.
+	return previous, x.bumpFast()
 }
 
 // InstanceState returns "running" or "stopped", or "" for an unknown

@@ -38,6 +38,10 @@ type Options struct {
 	// OnApply, if set, is told how long each Apply took and whether it
 	// succeeded (for metrics).
 	OnApply func(d time.Duration, ok bool)
+	// Datapath is DatapathTUN or DatapathEBPF (fastpath.go); "" means the
+	// lab file's settings.datapath, else DatapathTUN. Where the kernel cannot load the eBPF datapath's
+	// programs, the lab runs the TUN datapath and Datapath says why.
+	Datapath string
 }
 
 // Lab is a lab that is up: its namespaces, devices and readers.
@@ -80,6 +84,9 @@ type Lab struct {
 	applyMu   sync.Mutex              // serialises Apply and Follow
 	followers []Reconfigurer
 	onApply   func(time.Duration, bool)
+
+	fast         *fastPath // nil on the TUN datapath
+	datapathNote string    // why the eBPF datapath asked for is not running
 }
 
 // Device is one TUN device of a lab: an ENI's, or the internet's (the
@@ -108,15 +115,31 @@ type Device struct {
 // while the same lab is up elsewhere; on any failure it leaves nothing
 // behind.
 func Start(l *lab.Lab, o Options) (_ *Lab, err error) {
+	fast, note, err := loadFastPath(&o, l)
+	if err != nil {
+		return nil, err
+	}
+	o.Net.Router = fast != nil
 	plan, err := labnet.NewPlan(l, o.Net)
-	if err != nil {
-		return nil, err
+	if err == nil && fast == nil {
+		var n *labnet.Net
+		if n, err = labnet.Up(plan); err == nil {
+			return start(l, o, plan, n, nil, note)
+		}
+	} else if err == nil {
+		var n *labnet.Net
+		if n, err = labnet.Up(plan); err == nil {
+			return start(l, o, plan, n, fast, note)
+		}
 	}
-	n, err := labnet.Up(plan)
-	if err != nil {
-		return nil, err
+	if fast != nil {
+		fast.dp.Close()
 	}
-	x := &Lab{opts: o, plan: plan, net: n, engine: dataplane.New(l), mtu: eniMTU(plan), failed: make(chan struct{}), onApply: o.OnApply}
+	return nil, err
+}
+
+func start(l *lab.Lab, o Options, plan *labnet.Plan, n *labnet.Net, fast *fastPath, note string) (_ *Lab, err error) {
+	x := &Lab{opts: o, plan: plan, net: n, engine: dataplane.New(l), mtu: eniMTU(plan), failed: make(chan struct{}), onApply: o.OnApply, fast: fast, datapathNote: note}
 	x.cur.Store(l)
 	defer func() {
 		if err != nil {
@@ -144,12 +167,19 @@ func Start(l *lab.Lab, o Options) (_ *Lab, err error) {
 				}
 				d.Port = p
 			}
-			if d.dev, d.Offloads, err = openDevice(h, link, offloads); err != nil {
-				return nil, fmt.Errorf("live: opening %s (%s) in namespace %s: %w", link.Name, link.Alias(), ns.Name, err)
-			}
-			x.devices = append(x.devices, d)
-			if err := n.Configure(link); err != nil {
-				return nil, err
+			if x.fast != nil && link.ENI != "" {
+				if d.dev, d.Offloads, err = x.openFast(link, d.Port, offloads); err != nil {
+					return nil, fmt.Errorf("live: the eBPF datapath of %s (%s) in namespace %s: %w", link.Name, link.Alias(), ns.Name, err)
+				}
+				x.devices = append(x.devices, d)
+			} else {
+				if d.dev, d.Offloads, err = openDevice(h, link, offloads); err != nil {
+					return nil, fmt.Errorf("live: opening %s (%s) in namespace %s: %w", link.Name, link.Alias(), ns.Name, err)
+				}
+				x.devices = append(x.devices, d)
+				if err := n.Configure(link); err != nil {
+					return nil, err
+				}
 			}
 			if d.Port >= 0 {
 				for int(d.Port) >= len(x.bySlot) {
@@ -166,8 +196,15 @@ func Start(l *lab.Lab, o Options) (_ *Lab, err error) {
 	if err := x.startTaps(l); err != nil {
 		return nil, err
 	}
+	if x.fast != nil {
+		x.markNoFast() // mirror sessions of the lab file, before any packet
+	}
 	if err := x.startForwarders(o.Workers); err != nil {
 		return nil, err
+	}
+	if x.fast != nil {
+		x.fast.stop, x.fast.done = make(chan struct{}), make(chan struct{})
+		go x.runFast()
 	}
 	return x, nil
 }
@@ -248,6 +285,10 @@ func (x *Lab) Close() error {
 	x.closeOnce.Do(func() {
 		x.closing.Store(true)
 		var errs []error
+		if x.fast != nil && x.fast.stop != nil {
+			close(x.fast.stop)
+			<-x.fast.done
+		}
 		if x.svcDev != nil {
 			errs = append(errs, x.svcDev.dev.Close())
 		}
@@ -269,6 +310,9 @@ func (x *Lab) Close() error {
 		errs = append(errs, x.errs...)
 		x.mu.Unlock()
 		errs = append(errs, x.net.Close())
+		if x.fast != nil {
+			errs = append(errs, x.fast.dp.Close())
+		}
 		x.closeErr = errors.Join(errs...)
 	})
 	return x.closeErr

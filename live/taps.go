@@ -19,11 +19,18 @@ import (
 // startTaps makes the lab's taps and flow logs; x.start must be set.
 func (x *Lab) startTaps(l *lab.Lab) error {
 	x.tap = capture.NewTap(x.start)
-	fl, err := flowlog.New(l, x.engine.Port, flowlog.Options{Epoch: x.start, Shards: len(x.devices), Header: true})
+	shards := len(x.devices)
+	if x.fast != nil {
+		shards++ // the fast path's read-back
+	}
+	fl, err := flowlog.New(l, x.engine.Port, flowlog.Options{Epoch: x.start, Shards: shards, Header: true})
 	if err != nil {
 		return fmt.Errorf("live: flow logs: %w", err)
 	}
 	x.flows = fl
+	if x.fast != nil {
+		x.fast.shard = fl.Shard(len(x.devices))
+	}
 	x.followers = append(x.followers, fl)
 	x.flowStop = make(chan struct{})
 	x.flowDone = make(chan struct{})

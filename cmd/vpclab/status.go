@@ -77,6 +77,13 @@ func showStatus(ctx context.Context, w io.Writer, l *lab.Lab, path string, asJSO
 // entries when st has them.
 func writeStatus(w io.Writer, st *control.Status) {
 	fmt.Fprintf(w, "lab %s (%s), up %s\n", st.Lab, st.File, formatUptime(st.UptimeSeconds))
+	if st.Datapath != "" {
+		fmt.Fprintf(w, "datapath %s", st.Datapath)
+		if st.DatapathNote != "" {
+			fmt.Fprintf(w, " (%s)", st.DatapathNote)
+		}
+		fmt.Fprintln(w)
+	}
 	if st.Metrics != "" {
 		fmt.Fprintf(w, "metrics         %s\n", st.Metrics)
 	}

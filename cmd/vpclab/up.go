@@ -34,6 +34,7 @@ type upFlags struct {
 	workers      int
 	flowDir      *string
 	flowInterval *time.Duration
+	datapath     string
 }
 
 func upCmd() *cobra.Command {
@@ -81,6 +82,7 @@ Needs root and /dev/net/tun. Run commands inside an instance with
 	cmd.Flags().BoolVar(&f.perENI, "metrics-per-eni", false, "label the packet metrics with each ENI (more series)")
 	cmd.Flags().IntVar(&f.workers, "workers", 0, "loops forwarding the instances' packets, each serving its devices in turn, a fair share of a batch each (default: the threads of --procs; -1: a goroutine per device, without the fair shares, for comparisons)")
 	cmd.Flags().IntVar(&f.procs, "procs", 0, "threads running vpclab's Go code (default: GOMAXPROCS if set, else half the CPUs: the rest is left to the instances)")
+	cmd.Flags().StringVar(&f.datapath, "datapath", "", `the lab file's settings.datapath, else "tun": "tun": the userspace router judges and forwards every packet; "ebpf": ENIs are veth pairs and a kernel fast path forwards the packets of flows the engine has judged (falls back to tun, saying why, where the kernel cannot load it)`)
 	f.flowDir, f.flowInterval = flowLogFlags(cmd)
 	cmd.RunE = work(func(cmd *cobra.Command, args []string) error {
 		return up(cmd, args, &f)
@@ -116,6 +118,7 @@ func up(cmd *cobra.Command, args []string, f *upFlags) error {
 		MetricsAddr:    f.metricsAddr,
 		Metrics:        metrics.Options{PerENI: f.perENI, Version: buildVersion().Version, Revision: buildVersion().Revision},
 		Warn:           errOut,
+		Datapath:       f.datapath,
 	}
 	if added != nil {
 		cfg.KeepFlowLogs = []*lab.FlowLog{added}
@@ -130,6 +133,8 @@ func up(cmd *cobra.Command, args []string, f *upFlags) error {
 	fmt.Fprintln(out)
 	writeEndpoints(out, d)
 	fmt.Fprintf(out, "threads         %d of %d CPUs (--procs), %d forwarding (--workers)\n", runtime.GOMAXPROCS(0), runtime.NumCPU(), d.Lab().Workers())
+	dp, _ := d.Lab().Datapath()
+	fmt.Fprintf(out, "datapath        %s (--datapath)\n", dp)
 	fmt.Fprintln(out, "enforcing; press Ctrl-C to stop and remove the lab")
 	d.Wait(ctx)
 	err = d.Close()

@@ -33,7 +33,7 @@
 //	quotas:           nacl_entries, sg_rules, sgs_per_eni, rules_times_sgs, sgs_per_vpc
 //	settings:         the fields of Settings in snake_case, except Other
 //	                  (fixed by AWS): secondary_ips_in_group_refs, …, icmp,
-//	                  fragment_timeout, imds
+//	                  fragment_timeout, imds, datapath (tun or ebpf)
 //	flow_logs:        id, one of vpc, subnet or eni (the resource's id),
 //	                  traffic_type (ACCEPT, REJECT, ALL; default ALL),
 //	                  max_aggregation_interval (60s or 600s; default 600s),

@@ -445,6 +445,9 @@ func settingsNode(s lab.Settings) *yaml.Node {
 	if s.IMDS != "" {
 		o.str("imds", s.IMDS)
 	}
+	if s.Datapath != "" {
+		o.str("datapath", s.Datapath)
+	}
 	for _, t := range []struct {
 		key string
 		d   time.Duration

@@ -314,6 +314,7 @@ func (p *parser) settings(n *yaml.Node) {
 	for _, t := range timeouts {
 		known = append(known, t.key)
 	}
+	known = append(known, "datapath")
 	o, ok := p.object(n, "settings", "settings", "the settings", known...)
 	if !ok {
 		return
@@ -321,6 +322,11 @@ func (p *parser) settings(n *yaml.Node) {
 	p.integer(o.Vals["default_allowance"], o.At("default_allowance"), "a number of tracked flows", &s.DefaultAllowance)
 	if v, ok := p.imds(o.Vals["imds"], o.At("imds")); ok {
 		s.IMDS = v
+	}
+	if n := o.Vals["datapath"]; n != nil {
+		if v, ok := p.Scalar(n, o.At("datapath"), "tun or ebpf"); ok {
+			s.Datapath = v // lab.Check says what is allowed
+		}
 	}
 	for _, b := range bools {
 		if v, ok := p.Boolean(o.Vals[b.key], o.At(b.key)); ok {

@@ -225,6 +225,7 @@ var errorCases = []errorCase{
 	// Quotas and settings.
 	{"nacl quota above AWS's", base + "quotas: {nacl_entries: 41}\n", 5, "quotas.nacl_entries", `"41" is not a quota of network ACL entries per direction and family: use a whole number from 1 to 40`},
 	{"sgs per eni above AWS's", base + "quotas: {sgs_per_eni: 17}\n", 5, "quotas.sgs_per_eni", "use a whole number from 1 to 16"},
+	{"settings datapath", base + "settings: {datapath: xdp}\n", 5, "settings.datapath", `"xdp" is not a datapath: use tun`},
 	{"settings other", base + "settings: {other: 60s}\n", 5, "settings.other", "unknown key: the keys of the settings are default_allowance, imds, secondary_ips_in_group_refs"},
 	{"settings zero timeout", base + "settings: {tcp_close: 0s}\n", 5, "settings.tcp_close", "0s is out of range: use 1s-432000s"},
 	{"settings allowance", base + "settings: {default_allowance: 1e6}\n", 5, "settings.default_allowance", `"1e6" is not a number of tracked flows`},
