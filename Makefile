@@ -28,7 +28,8 @@ LDFLAGS := -X main.revision=$(REVISION)
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/vpclab ./cmd/vpclab
 
-# The test command of the README: unit, differential and policy-suite tests.
+# The test command of the README: unit, differential and policy-suite tests,
+# then the live suite (integration) again on the eBPF datapath.
 # Packages are listed as they finish, with the totals and the wall time
 # at the end (internal/testprogress reads go test -json).
 test:
@@ -36,6 +37,8 @@ test:
 	$(GO) build -o bin/testprogress ./internal/testprogress
 	@echo "vpclab: testing every package (about a minute; each is listed as it finishes)"
 	set -o pipefail; $(AS_ROOT) $(GO) test -count=1 -json ./... | ./bin/testprogress
+	@echo "vpclab: the live suite again on the eBPF datapath (up --datapath ebpf)"
+	set -o pipefail; $(AS_ROOT) $(GO) test -count=1 -json ./integration/ -args -datapath=ebpf | ./bin/testprogress
 
 race:
 	$(GO) test -count=1 -race ./conntrack/ ./dataplane/ ./classify/
