@@ -72,6 +72,7 @@ var (
 	udpLen  = flag.Int("l", 64, "UDP payload length for the small-packet test")
 	only    = flag.String("only", "", "run only \"vpclab\" (the TUN datapath), \"ebpf\" (the eBPF datapath) or \"kernel\"")
 	verbose = flag.Bool("v", false, "print every command")
+	workers = flag.Int("workers", 0, "vpclab's forwarding loops (live.Options.Workers; up --workers): 0 for the default, -1 for a goroutine per device")
 )
 
 type test struct {
@@ -151,7 +152,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("lab: %w", err)
 	}
-	opts := live.Options{Net: labnet.Options{ID: labID, Prefix: prefix, MTU: *mtu}}
+	opts := live.Options{Net: labnet.Options{ID: labID, Prefix: prefix, MTU: *mtu}, Workers: *workers}
 	plan, err := labnet.NewPlan(l, opts.Net)
 	if err != nil {
 		return err
