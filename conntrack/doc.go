@@ -46,9 +46,10 @@
 // chained through the one the current array does not use, a few slots per
 // Insert, while readers go on walking the current array, whose chains this
 // never touches; once every slot is in, the new array is published. So no
-// call does more than a few slots of rehashing. (Sizing buckets from the
-// allowance up front would avoid rehashing but cost 4 bytes × allowance for
-// every ENI of an instance, whatever its traffic.)
+// call does more than a few slots of rehashing. A new table starts with
+// enough buckets for its allowance, but at most 64 Ki (256 KiB): sizing
+// them for any allowance would cost 4 bytes × allowance for every ENI of an
+// instance, whatever its traffic.
 //
 // Expiry is amortised: a cursor walks the slab, and each Insert removes the
 // expired entries among a few slots, as does Expire within its budget. An

@@ -21,8 +21,14 @@ const (
 	maxSlots = endBit
 
 	minBuckets = 64
-	growStep   = 8    // slots each Insert chains into a growing bucket array
-	maxSteps   = 1024 // a longer walk is taken for interference and restarted
+	// presizeBuckets bounds the bucket array a new table starts with:
+	// enough for the allowance (at the 3/4 load that starts a doubling),
+	// but never more than 256 KiB of heads per table, so that a lab of
+	// many ENIs with large allowances does not pay for flows it never
+	// sees. A table that outgrows it doubles as before.
+	presizeBuckets = 1 << 16
+	growStep       = 8    // slots each Insert chains into a growing bucket array
+	maxSteps       = 1024 // a longer walk is taken for interference and restarted
 
 	// refreshGrain: Lookup stores a new last-seen time only when it moved at
 	// least this much, so steady traffic does not write the entry per packet.
@@ -140,9 +146,20 @@ func NewTable(a *Allowance, t Timeouts) *Table {
 		a = NewAllowance(math.MaxInt)
 	}
 	tb := &Table{allow: a, free: noSlot, used: 1, cursor: 1}
-	tb.view.Store(newView(minBuckets, 0, nil))
+	tb.view.Store(newView(initialBuckets(a.max.Load()), 0, nil))
 	tb.timeouts.Store(t.table())
 	return tb
+}
+
+// initialBuckets returns the size of a new table's bucket array for an
+// allowance of max flows: the power of two that holds max flows below the
+// 3/4 load that starts a doubling, between minBuckets and presizeBuckets.
+func initialBuckets(max int64) int {
+	n := minBuckets
+	for n < presizeBuckets && int64(n)/4*3 < max {
+		n *= 2
+	}
+	return n
 }
 
 // SetTimeouts replaces the idle timeouts. They apply to every entry, live
@@ -502,7 +519,7 @@ func (t *Table) Flush() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	v := t.view.Load()
-	t.view.Store(newView(minBuckets, v.link, v.chunks))
+	t.view.Store(newView(initialBuckets(t.allow.max.Load()), v.link, v.chunks))
 	for i := uint32(1); i < t.used; i++ {
 		e := v.entry(i)
 		if c := e.ctl.Load(); cstate(c) != 0 {

@@ -1,6 +1,7 @@
 package conntrack
 
 import (
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
@@ -146,6 +147,42 @@ func TestRefreshGrain(t *testing.T) {
 	}
 }
 
+func TestPresize(t *testing.T) {
+	for _, c := range []struct {
+		allowance int
+		buckets   int
+	}{
+		{1, minBuckets},
+		{48, minBuckets},
+		{49, 2 * minBuckets},
+		{1000, 2048},
+		{1536, 2048},
+		{1537, 4096},
+		{100_000, presizeBuckets},
+		{math.MaxInt, presizeBuckets},
+	} {
+		tb := NewTable(NewAllowance(c.allowance), testTimeouts())
+		if b, _ := chainStats(tb); b != c.buckets {
+			t.Errorf("allowance %d: %d buckets, want %d", c.allowance, b, c.buckets)
+		}
+		// Filling the allowance starts no doubling, and Flush keeps the size.
+		for i := range min(c.allowance, 2000) {
+			k := manyKey(i)
+			insert(tb, &k, true, ack, 0)
+		}
+		if tb.growing != nil || len(tb.view.Load().heads) != c.buckets {
+			t.Errorf("allowance %d: the bucket array grew within the allowance", c.allowance)
+		}
+		tb.Flush()
+		if b, _ := chainStats(tb); b != c.buckets {
+			t.Errorf("allowance %d: %d buckets after Flush, want %d", c.allowance, b, c.buckets)
+		}
+	}
+	if b, _ := chainStats(NewTable(nil, testTimeouts())); b != presizeBuckets {
+		t.Errorf("a table without allowance starts with %d buckets, want %d", b, presizeBuckets)
+	}
+}
+
 // chainStats returns the number of buckets and the longest chain.
 func chainStats(tb *Table) (buckets, longest int) {
 	v := tb.view.Load()
@@ -164,7 +201,14 @@ func TestGrowAndReuse(t *testing.T) {
 	if raceEnabled {
 		n = 4000
 	}
-	tb := NewTable(nil, testTimeouts())
+	// A small allowance at the start keeps the bucket array small, so that
+	// it has to grow; raising it afterwards does not resize anything.
+	a := NewAllowance(minBuckets / 2)
+	tb := NewTable(a, testTimeouts())
+	a.SetMax(math.MaxInt)
+	if b, _ := chainStats(tb); b != minBuckets {
+		t.Fatalf("a table for %d flows starts with %d buckets, want %d", minBuckets/2, b, minBuckets)
+	}
 	growingInserts := 0
 	for i := range n {
 		k := manyKey(i)

@@ -501,11 +501,13 @@ func (s *Snapshot) untracked(e *eniPolicy, dir verdict.Dir, f int, p *packet.Par
 	return false
 }
 
+// openFlow tests the all-ports flags first: they are cheap, and most
+// groups have no all-ports rule, so most first packets skip both lookups.
 func openFlow(own, opp *sg.OpenSet, p *packet.Parsed, peer netip.Addr) bool {
-	if own.Rules.Match(p.Proto, peer, p.DstPort) >= 0 && opp.AllPorts(p.Proto) {
+	if opp.AllPorts(p.Proto) && own.Rules.Match(p.Proto, peer, p.DstPort) >= 0 {
 		return true // qualifies as sent
 	}
-	return opp.Rules.Match(p.Proto, peer, p.SrcPort) >= 0 && own.AllPorts(p.Proto) // as the reply
+	return own.AllPorts(p.Proto) && opp.Rules.Match(p.Proto, peer, p.SrcPort) >= 0 // as the reply
 }
 
 // naclStage runs one direction of a subnet's network ACL.
