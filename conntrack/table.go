@@ -66,6 +66,16 @@ func (e *entry) words() (w keyWords) {
 	return w
 }
 
+// hash returns the hash of e's key, valid for a bucket array of mask+1
+// buckets: from the bits the key carries when they are enough.
+func (e *entry) hash(mask uint32) uint64 {
+	if mask <= hashLow {
+		return e.key[4].Load() >> hashShift
+	}
+	w := e.words()
+	return w.bucketHash(mask)
+}
+
 type chunk [chunkLen]entry
 
 // view is what a reader needs: a bucket array and the slab's chunks. A
@@ -438,8 +448,7 @@ func (t *Table) grow() {
 	for end := min(t.moved+growStep, t.used); t.moved < end; t.moved++ {
 		e := v.entry(t.moved)
 		if cstate(e.ctl.Load()) != 0 {
-			w := e.words()
-			g.push(t.moved, e, seed.hash(&w))
+			g.push(t.moved, e, e.hash(g.mask))
 		}
 	}
 	if t.moved == t.used {
@@ -489,10 +498,17 @@ func (t *Table) reapHeld(now int64, max, scan int) int {
 
 // remove unlinks slot i and frees it; the caller gives its place back.
 func (t *Table) remove(v *view, i uint32, e *entry) {
-	w := e.words()
-	h := seed.hash(&w)
+	g := t.growing
+	if g != nil && i >= t.moved {
+		g = nil
+	}
+	mask := v.mask
+	if g != nil {
+		mask = g.mask
+	}
+	h := e.hash(mask)
 	v.unlink(i, e, h)
-	if g := t.growing; g != nil && i < t.moved {
+	if g != nil {
 		g.unlink(i, e, h)
 	}
 	e.ctl.Store((e.ctl.Load()>>32 + 1) << 32) // free: readers on e walk again
