@@ -47,9 +47,10 @@
 // Insert, while readers go on walking the current array, whose chains this
 // never touches; once every slot is in, the new array is published. So no
 // call does more than a few slots of rehashing. A new table starts with
-// enough buckets for its allowance, but at most 64 Ki (256 KiB): sizing
-// them for any allowance would cost 4 bytes × allowance for every ENI of an
-// instance, whatever its traffic.
+// enough buckets for its allowance, but at most 4 Ki (16 KiB): sizing them
+// for any allowance would cost 4 bytes × allowance for every ENI of an
+// instance, whatever its traffic, and spread a small table's heads over
+// more cache lines than its flows need.
 //
 // Expiry is amortised: a cursor walks the slab, and each Insert removes the
 // expired entries among a few slots, as does Expire within its budget. An

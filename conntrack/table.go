@@ -23,10 +23,13 @@ const (
 	minBuckets = 64
 	// presizeBuckets bounds the bucket array a new table starts with:
 	// enough for the allowance (at the 3/4 load that starts a doubling),
-	// but never more than 256 KiB of heads per table, so that a lab of
-	// many ENIs with large allowances does not pay for flows it never
-	// sees. A table that outgrows it doubles as before.
-	presizeBuckets = 1 << 16
+	// but no more than 16 KiB of heads, which stay in the CPU's caches. A
+	// larger array spreads a small table's heads over more cache lines
+	// than its flows need: 64 Ki buckets made each head a cache miss in
+	// BenchmarkFirstPacket10 (1,000 flows), and a lab of many ENIs would
+	// pay for flows it never sees. A table that outgrows it doubles as
+	// before.
+	presizeBuckets = 1 << 12
 	growStep       = 8    // slots each Insert chains into a growing bucket array
 	maxSteps       = 1024 // a longer walk is taken for interference and restarted
 

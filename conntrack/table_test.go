@@ -157,6 +157,7 @@ func TestPresize(t *testing.T) {
 		{49, 2 * minBuckets},
 		{1000, 2048},
 		{1536, 2048},
+		{3072, presizeBuckets},
 		{1537, 4096},
 		{100_000, presizeBuckets},
 		{math.MaxInt, presizeBuckets},
