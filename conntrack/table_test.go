@@ -184,6 +184,36 @@ func TestPresize(t *testing.T) {
 	}
 }
 
+// Prefetch reads ahead only in a table too large for the caches, and
+// there reads the first entry of the key's chain.
+func TestPrefetch(t *testing.T) {
+	small := NewTable(NewAllowance(100), testTimeouts())
+	big := NewTable(NewAllowance(100), testTimeouts())
+	big.view.Store(newView(prefetchBuckets, 0, nil))
+	var k, miss Packed
+	km, kmiss := manyKey(1), manyKey(2)
+	km.Pack(&k)
+	kmiss.Pack(&miss)
+	for _, tb := range []*Table{small, big} {
+		if got := tb.Prefetch(&k); got != 0 {
+			t.Errorf("Prefetch in an empty table read %x", got)
+		}
+		tb.Insert(&k, true, syn, 0)
+	}
+	if got := small.Prefetch(&k); got != 0 {
+		t.Errorf("Prefetch read %x in a table of %d buckets", got, minBuckets)
+	}
+	if got, want := big.Prefetch(&k), big.view.Load().entry(1).ctl.Load(); got != want || got == 0 {
+		t.Errorf("Prefetch read %x, want the entry's control word %x", got, want)
+	}
+	if _, hit := big.Lookup(&k, false, synAck, 1); !hit {
+		t.Error("Lookup missed after Prefetch")
+	}
+	if _, hit := big.Lookup(&miss, false, ack, 1); hit {
+		t.Error("Lookup hit another flow after Prefetch")
+	}
+}
+
 // chainStats returns the number of buckets and the longest chain.
 func chainStats(tb *Table) (buckets, longest int) {
 	v := tb.view.Load()
@@ -274,6 +304,9 @@ func TestLookupDoesNotAllocate(t *testing.T) {
 	if hit != 0 || missed != 0 {
 		t.Errorf("Lookup or Get allocates: %v per hit, %v per miss", hit, missed)
 	}
+	if n := testing.AllocsPerRun(1000, func() { tb.Prefetch(&k); tb.Prefetch(&miss) }); n != 0 {
+		t.Errorf("Prefetch allocates: %v", n)
+	}
 	var key Key
 	var p Packed
 	if n := testing.AllocsPerRun(100, func() {
@@ -352,6 +385,7 @@ func testConcurrentLookups(t *testing.T, maxBuckets, rounds int) {
 				default: // any answer, but race the recycling
 					k := manyKey(1<<23 + rng.IntN(churnPerRound*8))
 					k.Proto = packet.ProtoUDP
+					tb.Prefetch(packed(&k))
 					lookup(tb, &k, n%2 == 0, 0, now)
 				}
 			}

@@ -267,6 +267,11 @@ func (s *Snapshot) judge(from verdict.Port, p *packet.Parsed, b []byte, now int6
 	fromLo := pk.Set(p.Src, p.Dst, p.Proto, p.SrcPort, p.DstPort, p.ICMPType, p.ICMPCode, p.ICMPID)
 	var needSrc, needDst, srcHit bool
 	var srcRef conntrack.Ref // the sender's entry, when one passed the packet
+	if src != nil && dst != nil && dst != src {
+		// The receiver's table is read next: start its cache misses now,
+		// to overlap the sender's.
+		dst.table.Prefetch(&pk)
+	}
 	if src != nil {
 		// A live entry passes the packet whatever the rules say (§3.1).
 		if srcRef, srcHit = src.table.Lookup(&pk, fromLo, p.TCPFlags, now); srcHit {
