@@ -52,6 +52,12 @@
 // instance, whatever its traffic, and spread a small table's heads over
 // more cache lines than its flows need.
 //
+// A packed key carries the low 22 bits of its hash in the unused top of its
+// last word, so removal and rehashing find an entry's bucket from the entry
+// alone (arrays of more than 4 Mi buckets hash the key again). Prefetch lets
+// the dataplane start a large table's cache misses early, to overlap them
+// with the other table's lookup.
+//
 // Expiry is amortised: a cursor walks the slab, and each Insert removes the
 // expired entries among a few slots, as does Expire within its budget. An
 // expired entry stops matching at once and holds its allowance until one of
