@@ -46,9 +46,17 @@
 // chained through the one the current array does not use, a few slots per
 // Insert, while readers go on walking the current array, whose chains this
 // never touches; once every slot is in, the new array is published. So no
-// call does more than a few slots of rehashing. (Sizing buckets from the
-// allowance up front would avoid rehashing but cost 4 bytes × allowance for
-// every ENI of an instance, whatever its traffic.)
+// call does more than a few slots of rehashing. A new table starts with
+// enough buckets for its allowance, but at most 4 Ki (16 KiB): sizing them
+// for any allowance would cost 4 bytes × allowance for every ENI of an
+// instance, whatever its traffic, and spread a small table's heads over
+// more cache lines than its flows need.
+//
+// A packed key carries the low 22 bits of its hash in the unused top of its
+// last word, so removal and rehashing find an entry's bucket from the entry
+// alone (arrays of more than 4 Mi buckets hash the key again). Prefetch lets
+// the dataplane start a large table's cache misses early, to overlap them
+// with the other table's lookup.
 //
 // Expiry is amortised: a cursor walks the slab, and each Insert removes the
 // expired entries among a few slots, as does Expire within its budget. An

@@ -213,7 +213,36 @@ type Packed struct {
 // Pack packs and hashes k into p.
 func (k *Key) Pack(p *Packed) {
 	p.w.set(k)
+	p.seal()
+}
+
+// The low hashBits bits of a key's hash ride in the unused top of its last
+// word (above the flags, at hashShift), so that the table finds an entry's
+// bucket without hashing its key again when it removes or rehashes it, as
+// long as the bucket array has at most 2^hashBits buckets. Equal keys carry
+// equal bits, so comparing words still compares keys.
+const (
+	hashShift = 42
+	hashBits  = 64 - hashShift
+	hashLow   = 1<<hashBits - 1
+)
+
+// seal hashes p's words and stores the hash's low bits in them.
+func (p *Packed) seal() {
 	p.h = seed.hash(&p.w)
+	p.w[4] |= p.h & hashLow << hashShift
+}
+
+// bucketHash returns the hash of the key in w, whose last word carries its
+// low hash bits (see seal): those bits, if mask needs no more, or else the
+// key hashed again.
+func (w *keyWords) bucketHash(mask uint32) uint64 {
+	if mask <= hashLow {
+		return w[4] >> hashShift
+	}
+	k := *w
+	k[4] &= 1<<hashShift - 1
+	return seed.hash(&k)
 }
 
 // Set makes p the packed key of a packet from src to dst, as MakeKey and
@@ -221,7 +250,7 @@ func (k *Key) Pack(p *Packed) {
 // travels from the Lo side. It does not allocate.
 func (p *Packed) Set(src, dst netip.Addr, proto uint8, sport, dport uint16, icmpType, icmpCode uint8, icmpID uint16) (fromLo bool) {
 	fromLo = p.w.make(src, dst, proto, sport, dport, icmpType, icmpCode, icmpID)
-	p.h = seed.hash(&p.w)
+	p.seal()
 	return fromLo
 }
 

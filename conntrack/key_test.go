@@ -1,6 +1,7 @@
 package conntrack
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 
@@ -134,6 +135,44 @@ func TestKeyString(t *testing.T) {
 	} {
 		if got := tc.k.String(); got != tc.want {
 			t.Errorf("String() = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+// The hash bits a packed key carries give the bucket of any array up to
+// 2^hashBits buckets, and a larger array gets the full hash again; they
+// change neither the key nor its equality.
+func TestPackedHashBits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range 1000 {
+		k := manyKey(i)
+		if i%3 == 0 {
+			k = first(MakeKey(a6, b6, packet.ProtoUDP, uint16(rng.Uint32()), 53, 0, 0, 0))
+		}
+		var p Packed
+		k.Pack(&p)
+		if got := p.Key(); got != k {
+			t.Fatalf("%v packs back as %v", k, got)
+		}
+		w := p.w
+		w[4] &= 1<<hashShift - 1
+		if h := seed.hash(&w); h != p.h {
+			t.Fatalf("%v: hash %x, want %x (the carried bits must not feed it)", k, p.h, h)
+		}
+		for _, mask := range []uint32{63, 1<<20 - 1, hashLow} {
+			if got := uint32(p.w.bucketHash(mask)) & mask; got != uint32(p.h)&mask {
+				t.Fatalf("%v: bucket %d of %d, want %d", k, got, mask+1, uint32(p.h)&mask)
+			}
+		}
+		for _, mask := range []uint32{hashLow<<1 | 1, 1<<31 - 1} {
+			if got := p.w.bucketHash(mask); got != p.h {
+				t.Fatalf("%v: hash %x for %d buckets, want %x", k, got, mask+1, p.h)
+			}
+		}
+		var q Packed
+		q.Set(netip.AddrFrom16(k.Lo).Unmap(), netip.AddrFrom16(k.Hi).Unmap(), k.Proto, k.LoPort, k.HiPort, 0, 0, 0)
+		if k.IPv4 && q != p {
+			t.Fatalf("%v: Set gives %+v, Pack %+v", k, q, p)
 		}
 	}
 }

@@ -21,8 +21,21 @@ const (
 	maxSlots = endBit
 
 	minBuckets = 64
-	growStep   = 8    // slots each Insert chains into a growing bucket array
-	maxSteps   = 1024 // a longer walk is taken for interference and restarted
+	// presizeBuckets bounds the bucket array a new table starts with:
+	// enough for the allowance (at the 3/4 load that starts a doubling),
+	// but no more than 16 KiB of heads, which stay in the CPU's caches. A
+	// larger array spreads a small table's heads over more cache lines
+	// than its flows need: 64 Ki buckets made each head a cache miss in
+	// BenchmarkFirstPacket10 (1,000 flows), and a lab of many ENIs would
+	// pay for flows it never sees. A table that outgrows it doubles as
+	// before.
+	presizeBuckets = 1 << 12
+	// prefetchBuckets is the smallest bucket array Prefetch reads ahead
+	// in: some 12 Ki flows, 768 KiB of entries, more than a core's L2.
+	prefetchBuckets = 1 << 14
+
+	growStep = 8    // slots each Insert chains into a growing bucket array
+	maxSteps = 1024 // a longer walk is taken for interference and restarted
 
 	// refreshGrain: Lookup stores a new last-seen time only when it moved at
 	// least this much, so steady traffic does not write the entry per packet.
@@ -58,6 +71,16 @@ func (e *entry) words() (w keyWords) {
 		w[i] = e.key[i].Load()
 	}
 	return w
+}
+
+// hash returns the hash of e's key, valid for a bucket array of mask+1
+// buckets: from the bits the key carries when they are enough.
+func (e *entry) hash(mask uint32) uint64 {
+	if mask <= hashLow {
+		return e.key[4].Load() >> hashShift
+	}
+	w := e.words()
+	return w.bucketHash(mask)
 }
 
 type chunk [chunkLen]entry
@@ -140,9 +163,20 @@ func NewTable(a *Allowance, t Timeouts) *Table {
 		a = NewAllowance(math.MaxInt)
 	}
 	tb := &Table{allow: a, free: noSlot, used: 1, cursor: 1}
-	tb.view.Store(newView(minBuckets, 0, nil))
+	tb.view.Store(newView(initialBuckets(a.max.Load()), 0, nil))
 	tb.timeouts.Store(t.table())
 	return tb
+}
+
+// initialBuckets returns the size of a new table's bucket array for an
+// allowance of max flows: the power of two that holds max flows below the
+// 3/4 load that starts a doubling, between minBuckets and presizeBuckets.
+func initialBuckets(max int64) int {
+	n := minBuckets
+	for n < presizeBuckets && int64(n)/4*3 < max {
+		n *= 2
+	}
+	return n
 }
 
 // SetTimeouts replaces the idle timeouts. They apply to every entry, live
@@ -205,6 +239,26 @@ func (t *Table) Lookup(p *Packed, fromLo bool, tcpFlags uint8, now int64) (Ref, 
 		}
 		return Ref{e: e, ctl: c}, true
 	}
+}
+
+// Prefetch starts reading the bucket head and the first entry that a
+// Lookup of p will read, and returns without waiting for them, so that the
+// caller can look p up in another table meanwhile: a packet between two
+// ENIs crosses both of their tables, and in a large table each of those
+// reads is a cache miss. It changes nothing, takes no lock and may run
+// concurrently with anything; the value it returns means nothing (it keeps
+// the loads from being dropped). A small table, which stays in the
+// caches, is left alone: there the loads would only cost.
+func (t *Table) Prefetch(p *Packed) uint64 {
+	v := t.view.Load()
+	if v.mask < prefetchBuckets-1 {
+		return 0
+	}
+	i := v.heads[uint32(p.h)&v.mask].Load()
+	if i == 0 || i&endBit != 0 || int(i>>chunkShift) >= len(v.chunks) {
+		return 0
+	}
+	return v.entry(i).ctl.Load()
 }
 
 // tagShift and TagMask place an entry's tag in its control word, between
@@ -421,8 +475,7 @@ func (t *Table) grow() {
 	for end := min(t.moved+growStep, t.used); t.moved < end; t.moved++ {
 		e := v.entry(t.moved)
 		if cstate(e.ctl.Load()) != 0 {
-			w := e.words()
-			g.push(t.moved, e, seed.hash(&w))
+			g.push(t.moved, e, e.hash(g.mask))
 		}
 	}
 	if t.moved == t.used {
@@ -472,10 +525,17 @@ func (t *Table) reapHeld(now int64, max, scan int) int {
 
 // remove unlinks slot i and frees it; the caller gives its place back.
 func (t *Table) remove(v *view, i uint32, e *entry) {
-	w := e.words()
-	h := seed.hash(&w)
+	g := t.growing
+	if g != nil && i >= t.moved {
+		g = nil
+	}
+	mask := v.mask
+	if g != nil {
+		mask = g.mask
+	}
+	h := e.hash(mask)
 	v.unlink(i, e, h)
-	if g := t.growing; g != nil && i < t.moved {
+	if g != nil {
 		g.unlink(i, e, h)
 	}
 	e.ctl.Store((e.ctl.Load()>>32 + 1) << 32) // free: readers on e walk again
@@ -502,7 +562,7 @@ func (t *Table) Flush() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	v := t.view.Load()
-	t.view.Store(newView(minBuckets, v.link, v.chunks))
+	t.view.Store(newView(initialBuckets(t.allow.max.Load()), v.link, v.chunks))
 	for i := uint32(1); i < t.used; i++ {
 		e := v.entry(i)
 		if c := e.ctl.Load(); cstate(c) != 0 {

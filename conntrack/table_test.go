@@ -1,6 +1,7 @@
 package conntrack
 
 import (
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
@@ -146,6 +147,73 @@ func TestRefreshGrain(t *testing.T) {
 	}
 }
 
+func TestPresize(t *testing.T) {
+	for _, c := range []struct {
+		allowance int
+		buckets   int
+	}{
+		{1, minBuckets},
+		{48, minBuckets},
+		{49, 2 * minBuckets},
+		{1000, 2048},
+		{1536, 2048},
+		{3072, presizeBuckets},
+		{1537, 4096},
+		{100_000, presizeBuckets},
+		{math.MaxInt, presizeBuckets},
+	} {
+		tb := NewTable(NewAllowance(c.allowance), testTimeouts())
+		if b, _ := chainStats(tb); b != c.buckets {
+			t.Errorf("allowance %d: %d buckets, want %d", c.allowance, b, c.buckets)
+		}
+		// Filling the allowance starts no doubling, and Flush keeps the size.
+		for i := range min(c.allowance, 2000) {
+			k := manyKey(i)
+			insert(tb, &k, true, ack, 0)
+		}
+		if tb.growing != nil || len(tb.view.Load().heads) != c.buckets {
+			t.Errorf("allowance %d: the bucket array grew within the allowance", c.allowance)
+		}
+		tb.Flush()
+		if b, _ := chainStats(tb); b != c.buckets {
+			t.Errorf("allowance %d: %d buckets after Flush, want %d", c.allowance, b, c.buckets)
+		}
+	}
+	if b, _ := chainStats(NewTable(nil, testTimeouts())); b != presizeBuckets {
+		t.Errorf("a table without allowance starts with %d buckets, want %d", b, presizeBuckets)
+	}
+}
+
+// Prefetch reads ahead only in a table too large for the caches, and
+// there reads the first entry of the key's chain.
+func TestPrefetch(t *testing.T) {
+	small := NewTable(NewAllowance(100), testTimeouts())
+	big := NewTable(NewAllowance(100), testTimeouts())
+	big.view.Store(newView(prefetchBuckets, 0, nil))
+	var k, miss Packed
+	km, kmiss := manyKey(1), manyKey(2)
+	km.Pack(&k)
+	kmiss.Pack(&miss)
+	for _, tb := range []*Table{small, big} {
+		if got := tb.Prefetch(&k); got != 0 {
+			t.Errorf("Prefetch in an empty table read %x", got)
+		}
+		tb.Insert(&k, true, syn, 0)
+	}
+	if got := small.Prefetch(&k); got != 0 {
+		t.Errorf("Prefetch read %x in a table of %d buckets", got, minBuckets)
+	}
+	if got, want := big.Prefetch(&k), big.view.Load().entry(1).ctl.Load(); got != want || got == 0 {
+		t.Errorf("Prefetch read %x, want the entry's control word %x", got, want)
+	}
+	if _, hit := big.Lookup(&k, false, synAck, 1); !hit {
+		t.Error("Lookup missed after Prefetch")
+	}
+	if _, hit := big.Lookup(&miss, false, ack, 1); hit {
+		t.Error("Lookup hit another flow after Prefetch")
+	}
+}
+
 // chainStats returns the number of buckets and the longest chain.
 func chainStats(tb *Table) (buckets, longest int) {
 	v := tb.view.Load()
@@ -164,7 +232,14 @@ func TestGrowAndReuse(t *testing.T) {
 	if raceEnabled {
 		n = 4000
 	}
-	tb := NewTable(nil, testTimeouts())
+	// A small allowance at the start keeps the bucket array small, so that
+	// it has to grow; raising it afterwards does not resize anything.
+	a := NewAllowance(minBuckets / 2)
+	tb := NewTable(a, testTimeouts())
+	a.SetMax(math.MaxInt)
+	if b, _ := chainStats(tb); b != minBuckets {
+		t.Fatalf("a table for %d flows starts with %d buckets, want %d", minBuckets/2, b, minBuckets)
+	}
 	growingInserts := 0
 	for i := range n {
 		k := manyKey(i)
@@ -228,6 +303,9 @@ func TestLookupDoesNotAllocate(t *testing.T) {
 	})
 	if hit != 0 || missed != 0 {
 		t.Errorf("Lookup or Get allocates: %v per hit, %v per miss", hit, missed)
+	}
+	if n := testing.AllocsPerRun(1000, func() { tb.Prefetch(&k); tb.Prefetch(&miss) }); n != 0 {
+		t.Errorf("Prefetch allocates: %v", n)
 	}
 	var key Key
 	var p Packed
@@ -307,6 +385,7 @@ func testConcurrentLookups(t *testing.T, maxBuckets, rounds int) {
 				default: // any answer, but race the recycling
 					k := manyKey(1<<23 + rng.IntN(churnPerRound*8))
 					k.Proto = packet.ProtoUDP
+					tb.Prefetch(packed(&k))
 					lookup(tb, &k, n%2 == 0, 0, now)
 				}
 			}

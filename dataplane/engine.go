@@ -267,6 +267,11 @@ func (s *Snapshot) judge(from verdict.Port, p *packet.Parsed, b []byte, now int6
 	fromLo := pk.Set(p.Src, p.Dst, p.Proto, p.SrcPort, p.DstPort, p.ICMPType, p.ICMPCode, p.ICMPID)
 	var needSrc, needDst, srcHit bool
 	var srcRef conntrack.Ref // the sender's entry, when one passed the packet
+	if src != nil && dst != nil && dst != src {
+		// The receiver's table is read next: start its cache misses now,
+		// to overlap the sender's.
+		dst.table.Prefetch(&pk)
+	}
 	if src != nil {
 		// A live entry passes the packet whatever the rules say (§3.1).
 		if srcRef, srcHit = src.table.Lookup(&pk, fromLo, p.TCPFlags, now); srcHit {
@@ -501,11 +506,13 @@ func (s *Snapshot) untracked(e *eniPolicy, dir verdict.Dir, f int, p *packet.Par
 	return false
 }
 
+// openFlow tests the all-ports flags first: they are cheap, and most
+// groups have no all-ports rule, so most first packets skip both lookups.
 func openFlow(own, opp *sg.OpenSet, p *packet.Parsed, peer netip.Addr) bool {
-	if own.Rules.Match(p.Proto, peer, p.DstPort) >= 0 && opp.AllPorts(p.Proto) {
+	if opp.AllPorts(p.Proto) && own.Rules.Match(p.Proto, peer, p.DstPort) >= 0 {
 		return true // qualifies as sent
 	}
-	return opp.Rules.Match(p.Proto, peer, p.SrcPort) >= 0 && own.AllPorts(p.Proto) // as the reply
+	return own.AllPorts(p.Proto) && opp.Rules.Match(p.Proto, peer, p.SrcPort) >= 0 // as the reply
 }
 
 // naclStage runs one direction of a subnet's network ACL.
