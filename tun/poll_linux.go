@@ -134,31 +134,5 @@ func (p *Poller) Close() error {
 // TryRead is Read without waiting: it returns at once, with 0 frames and
 // no error when none is queued. It is how a loop over a Poller reads.
 func (t *NativeTun) TryRead(bufs [][]byte, sizes []int, offset int) (int, error) {
-	if len(bufs) == 0 {
-		return 0, nil
-	}
-	if offset < 0 || len(sizes) < len(bufs) {
-		return 0, io.ErrShortBuffer
-	}
-	for _, b := range bufs {
-		if len(b)-offset < MaxFrameSize {
-			return 0, io.ErrShortBuffer
-		}
-	}
-	t.readMu.Lock()
-	defer t.readMu.Unlock()
-	t.rbufs, t.rsizes, t.roff, t.rn, t.rerr = bufs, sizes, offset, 0, nil
-	err := t.rc.Control(t.tryFn)
-	n, rerr := t.rn, t.rerr
-	t.rbufs, t.rsizes, t.rerr = nil, nil, nil
-	if n > 0 {
-		return n, nil
-	}
-	if t.closed.Load() {
-		return 0, os.ErrClosed
-	}
-	if err != nil {
-		return 0, err
-	}
-	return 0, rerr
+	return t.read(bufs, sizes, offset, false)
 }

@@ -262,6 +262,12 @@ func (t *NativeTun) SetReadDeadline(d time.Time) error { return t.file.SetReadDe
 // If an error comes after some frames were read, those frames are returned
 // and the error is left for the next call to meet again.
 func (t *NativeTun) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
+	return t.read(bufs, sizes, offset, true)
+}
+
+// read is Read, and TryRead when wait is false: then it returns 0 frames
+// at once instead of waiting for one.
+func (t *NativeTun) read(bufs [][]byte, sizes []int, offset int, wait bool) (int, error) {
 	if len(bufs) == 0 {
 		return 0, nil
 	}
@@ -276,7 +282,12 @@ func (t *NativeTun) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	t.readMu.Lock()
 	defer t.readMu.Unlock()
 	t.rbufs, t.rsizes, t.roff, t.rn, t.rerr = bufs, sizes, offset, 0, nil
-	err := t.rc.Read(t.readFn)
+	var err error
+	if wait {
+		err = t.rc.Read(t.readFn)
+	} else {
+		err = t.rc.Control(t.tryFn)
+	}
 	n, rerr := t.rn, t.rerr
 	t.rbufs, t.rsizes, t.rerr = nil, nil, nil
 	if n > 0 {
