@@ -33,6 +33,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vpclab/vpclab/bench/internal/nsrun"
+
 	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
@@ -92,6 +94,7 @@ func tests() []test {
 
 func main() {
 	flag.Parse()
+	nsrun.Verbose = *verbose
 	if *udpRole != "" {
 		if err := udpChild(); err != nil {
 			fmt.Fprintf(os.Stderr, "bench-e2e -udp-role %s: %v\n", *udpRole, err)
@@ -159,7 +162,7 @@ func run() error {
 	}
 	// Leftovers of an earlier run.
 	for _, ns := range plan.Namespaces {
-		killIn(ns.Name)
+		nsrun.KillIn(ns.Name)
 	}
 	if err := labnet.Down(plan); err != nil {
 		return fmt.Errorf("removing an earlier run's lab: %w", err)
@@ -185,7 +188,7 @@ func run() error {
 		}
 		closeLab := func() {
 			for _, ns := range x.Plan().Namespaces {
-				killIn(ns.Name)
+				nsrun.KillIn(ns.Name)
 			}
 			if err := x.Close(); err != nil {
 				fmt.Fprintln(os.Stderr, "bench-e2e: closing the lab:", err)
@@ -393,7 +396,7 @@ func kernelUp() error {
 		{"ip", "netns", "exec", nsR, "sysctl", "-qw", "net.ipv4.ip_forward=1"},
 	}
 	for _, s := range steps {
-		if err := sh(s...); err != nil {
+		if err := nsrun.Sh(s...); err != nil {
 			return err
 		}
 	}
@@ -419,37 +422,12 @@ func kernelDown() {
 		if _, err := os.Stat("/run/netns/" + ns); err != nil {
 			continue
 		}
-		killIn(ns)
+		nsrun.KillIn(ns)
 		// Deleting the namespace's links first frees the addresses even if
 		// something still holds the namespace.
 		exec.Command("ip", "-n", ns, "link", "del", "eth0").Run()
 		exec.Command("ip", "netns", "del", ns).Run()
 	}
-}
-
-// killIn kills the processes left in namespace ns (iperf3 servers of this
-// program and its -udp-role children), by pid.
-func killIn(ns string) {
-	out, err := exec.Command("ip", "netns", "pids", ns).Output()
-	if err != nil {
-		return
-	}
-	for _, f := range strings.Fields(string(out)) {
-		if pid, err := strconv.Atoi(f); err == nil && pid != os.Getpid() {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-}
-
-func sh(args ...string) error {
-	if *verbose {
-		fmt.Fprintln(os.Stderr, "+", strings.Join(args, " "))
-	}
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
-	}
-	return nil
 }
 
 // sideName names a datapath's column: "vpclab" for the TUN datapath (the

@@ -62,6 +62,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vpclab/vpclab/bench/internal/nsrun"
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/labnet"
@@ -148,7 +149,7 @@ func runObserve() error {
 		return err
 	}
 	for _, ns := range plan.Namespaces { // an earlier run's leftovers
-		killIn(ns.Name)
+		nsrun.KillIn(ns.Name)
 	}
 	if err := labnet.Down(plan); err != nil {
 		return fmt.Errorf("removing an earlier run's lab: %w", err)
@@ -275,7 +276,7 @@ func observeOnce(opts live.Options, on bool, parts map[string]bool, round int, t
 	}
 	closeLab := func() error {
 		for _, ns := range x.Plan().Namespaces {
-			killIn(ns.Name)
+			nsrun.KillIn(ns.Name)
 		}
 		var errs []error
 		if scr != nil {

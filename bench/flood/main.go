@@ -51,6 +51,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vpclab/vpclab/bench/internal/nsrun"
+
 	"github.com/vpclab/vpclab/lab/labfile"
 
 	"golang.org/x/net/ipv4"
@@ -112,6 +114,7 @@ var (
 
 func main() {
 	flag.Parse()
+	nsrun.Verbose = *verbose
 	if *role != "" {
 		if err := flooder(); err != nil {
 			fmt.Fprintf(os.Stderr, "bench-flood -role %s: %v\n", *role, err)
@@ -232,7 +235,7 @@ func runLab(want int) ([]result, int, error) {
 		return nil, 0, err
 	}
 	for _, ns := range plan.Namespaces {
-		killIn(ns.Name)
+		nsrun.KillIn(ns.Name)
 	}
 	if err := labnet.Down(plan); err != nil {
 		return nil, 0, fmt.Errorf("removing an earlier run's lab: %w", err)
@@ -243,7 +246,7 @@ func runLab(want int) ([]result, int, error) {
 	}
 	cleanups = append(cleanups, func() {
 		for _, ns := range x.Plan().Namespaces {
-			killIn(ns.Name)
+			nsrun.KillIn(ns.Name)
 		}
 		if err := x.Close(); err != nil {
 			fmt.Fprintln(os.Stderr, "bench-flood: closing the lab:", err)
@@ -268,7 +271,7 @@ func runLab(want int) ([]result, int, error) {
 		{"ip", "-n", fns, "link", "set", "fl0", "up"},
 		{"ip", "-n", fns, "route", "add", dummyNet, "dev", "fl0"},
 	} {
-		if err := sh(s...); err != nil {
+		if err := nsrun.Sh(s...); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -646,28 +649,4 @@ func maxProbe(res []result) time.Duration {
 		m = max(m, r.probeMax)
 	}
 	return m
-}
-
-// killIn kills the processes left in namespace ns, by pid.
-func killIn(ns string) {
-	out, err := exec.Command("ip", "netns", "pids", ns).Output()
-	if err != nil {
-		return
-	}
-	for _, f := range strings.Fields(string(out)) {
-		if pid, err := strconv.Atoi(f); err == nil && pid != os.Getpid() {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-}
-
-func sh(args ...string) error {
-	if *verbose {
-		fmt.Fprintln(os.Stderr, "+", strings.Join(args, " "))
-	}
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
-	}
-	return nil
 }
