@@ -66,6 +66,23 @@ var (
 	fragMask = int32(binary.NativeEndian.Uint16([]byte{0x3f, 0xff}))
 )
 
+// portLookup starts both programs: the skb in R6, the packet's port (by
+// its ingress ifindex) looked up in the ports map, its entry in R0; a
+// port the map does not hold is dropped (the program's "drop" label).
+func portLookup(ports int) asm.Instructions {
+	R0, R1, R2, R6, R10 := asm.R0, asm.R1, asm.R2, asm.R6, asm.R10
+	return asm.Instructions{
+		asm.Mov.Reg(R6, R1),
+		asm.LoadMem(R2, R6, skbIfindex, asm.Word),
+		asm.StoreMem(R10, stPort, R2, asm.Word),
+		asm.LoadMapPtr(R1, ports),
+		asm.Mov.Reg(R2, R10),
+		asm.Add.Imm(R2, stPort),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(R0, 0, "drop"),
+	}
+}
+
 // fastInsns is the program on each peer's ingress: hit → counted, hop
 // decremented, MACs rewritten, redirected to the destination peer; miss
 // → redirected to the port's TUN device.
@@ -74,16 +91,8 @@ func fastInsns(flows, ports, gen int) asm.Instructions {
 	xadd := func(dst asm.Register, off int16, src asm.Register) asm.Instruction {
 		return asm.AddAtomic.Mem(dst, src, asm.DWord, off)
 	}
-	return asm.Instructions{
-		asm.Mov.Reg(R6, R1),
-		// The port: NoFast sends everything to userspace.
-		asm.LoadMem(R2, R6, skbIfindex, asm.Word),
-		asm.StoreMem(R10, stPort, R2, asm.Word),
-		asm.LoadMapPtr(R1, ports),
-		asm.Mov.Reg(R2, R10),
-		asm.Add.Imm(R2, stPort),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(R0, 0, "drop"),
+	// The port: NoFast sends everything to userspace.
+	return append(portLookup(ports), asm.Instructions{
 		asm.LoadMem(R1, R0, portFlags, asm.Word),
 		asm.And.Imm(R1, PortNoFast),
 		asm.JNE.Imm(R1, 0, "punt"),
@@ -252,22 +261,14 @@ func fastInsns(flows, ports, gen int) asm.Instructions {
 
 		asm.Mov.Imm(R0, tcActShot).WithSymbol("drop"),
 		asm.Return(),
-	}
+	}...)
 }
 
 // deliverInsns is the program on each TUN device's ingress: an Ethernet
 // header pushed, then redirected to the port's peer.
 func deliverInsns(ports int) asm.Instructions {
-	R0, R1, R2, R3, R6, R7, R8, R9, R10 := asm.R0, asm.R1, asm.R2, asm.R3, asm.R6, asm.R7, asm.R8, asm.R9, asm.R10
-	return asm.Instructions{
-		asm.Mov.Reg(R6, R1),
-		asm.LoadMem(R2, R6, skbIfindex, asm.Word),
-		asm.StoreMem(R10, stPort, R2, asm.Word),
-		asm.LoadMapPtr(R1, ports),
-		asm.Mov.Reg(R2, R10),
-		asm.Add.Imm(R2, stPort),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(R0, 0, "drop"),
+	R0, R1, R2, R3, R6, R7, R8, R9 := asm.R0, asm.R1, asm.R2, asm.R3, asm.R6, asm.R7, asm.R8, asm.R9
+	return append(portLookup(ports), asm.Instructions{
 		asm.Mov.Reg(R9, R0),
 		asm.Mov.Reg(R1, R6),
 		asm.Mov.Imm(R2, ethLen),
@@ -295,5 +296,5 @@ func deliverInsns(ports int) asm.Instructions {
 		asm.Return(),
 		asm.Mov.Imm(R0, tcActShot).WithSymbol("drop"),
 		asm.Return(),
-	}
+	}...)
 }

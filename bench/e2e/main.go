@@ -26,11 +26,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/vpclab/vpclab/bench/internal/nsrun"
@@ -133,19 +131,10 @@ func run() error {
 	if *udpSender != "mmsg" && *udpSender != "iperf3" {
 		return fmt.Errorf("-udp-sender %q: want mmsg or iperf3", *udpSender)
 	}
-	for _, bin := range []string{"iperf3", "ip", "nft"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			return fmt.Errorf("%s not found (make bench-e2e installs it)", bin)
-		}
+	if err := nsrun.Need("bench-e2e", "iperf3", "ip", "nft"); err != nil {
+		return err
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sig
-		fmt.Fprintln(os.Stderr, "bench-e2e: interrupted, cleaning up")
-		cleanup()
-		os.Exit(1)
-	}()
+	nsrun.OnInterrupt("bench-e2e", cleanup)
 	defer cleanup()
 	if *observe {
 		return runObserve()

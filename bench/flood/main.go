@@ -42,7 +42,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
@@ -180,19 +179,10 @@ func run() error {
 	if os.Geteuid() != 0 {
 		return errors.New("must run as root")
 	}
-	for _, bin := range []string{"iperf3", "ip"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			return fmt.Errorf("%s not found (make bench-flood installs it)", bin)
-		}
+	if err := nsrun.Need("bench-flood", "iperf3", "ip"); err != nil {
+		return err
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sig
-		fmt.Fprintln(os.Stderr, "bench-flood: interrupted, cleaning up")
-		cleanup()
-		os.Exit(1)
-	}()
+	nsrun.OnInterrupt("bench-flood", cleanup)
 	defer cleanup()
 	for _, m := range strings.Split(*modes, ",") {
 		var w int

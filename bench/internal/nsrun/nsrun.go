@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,4 +42,28 @@ func Sh(args ...string) error {
 		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}
 	return nil
+}
+
+// Need returns an error naming the first of bins not on PATH and the make
+// target that installs it.
+func Need(target string, bins ...string) error {
+	for _, bin := range bins {
+		if _, err := exec.LookPath(bin); err != nil {
+			return fmt.Errorf("%s not found (make %s installs it)", bin, target)
+		}
+	}
+	return nil
+}
+
+// OnInterrupt runs cleanup and exits 1 on Ctrl-C or SIGTERM, saying so as
+// name.
+func OnInterrupt(name string, cleanup func()) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		fmt.Fprintf(os.Stderr, "%s: interrupted, cleaning up\n", name)
+		cleanup()
+		os.Exit(1)
+	}()
 }
