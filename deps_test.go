@@ -28,8 +28,8 @@ var forbidden = map[string][]string{
 	},
 	"internal/reference": {module + "dataplane"}, // the oracle must not share the engine's code
 	"explain/resolve":    {module + "explain", module + "policytest"},
-	"explain/describe":   {module + "dataplane", module + "explain", module + "reach"}, // words over the model, shared by explain and reach
-	"mirror":             {module + "services", "gvisor.dev/gvisor/pkg/tcpip/stack"},
+	"explain/describe":   {module + "dataplane", module + "explain", module + "reach"},                                      // words over the model, shared by explain and reach
+	"mirror":             {module + "services", "gvisor.dev/gvisor/pkg/tcpip/stack", module + "dataplane", module + "live"}, // a device the forwarder reads, told ports and verdicts
 	"packet":             {module + "lab", module + "dataplane"},
 	"conntrack":          {module + "lab", module + "dataplane"},
 	"classify":           {module + "lab", module + "dataplane"},

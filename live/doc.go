@@ -63,8 +63,9 @@
 // Observers are the flow logs (one lock-free shard per forwarder), the
 // capture tap and traffic mirroring (lock-free rings drained by their own
 // goroutines) — taps.go; each costs an atomic load while idle and
-// allocates nothing. The mirror's copies for ENI targets go through the
-// same forwarder path, from the source ENI's port, without Observers.
+// allocates nothing. The mirror's copies for ENI targets are frames of
+// a device of their own (mirror.Device), read by a forwarder like any
+// other, each frame entering at its source ENI's port, without Observers.
 // SetInstanceState stops and starts instances (EC2's StopInstances): the
 // engine holds the state and drops their traffic before any conntrack
 // entry is made; a stopped instance's forwarder drops what it sends

@@ -17,9 +17,9 @@ import (
 // an IP packet): the ENIs' and the internet's TUN devices, and the VPC's
 // services (services.Device). Each device has a forwarder, which the
 // workers drive (workers.go: a fair share of a batch per device per
-// round), or, for the services' device, a goroutine of its own (forward);
-// the mirror's copies enter through one more,
-// called by the mirror's consumer (mirrorSink). Each batch is:
+// round), or, for the services' device and the mirror's (mirror.Device,
+// whose copies for ENI targets each enter at their session's source
+// port), a goroutine of its own (forward). Each batch is:
 //
 //	stopped?   a stopped instance sends nothing (the engine holds the state)
 //	judge      engine.ProcessParsed at the device's port
@@ -63,7 +63,6 @@ const frameSize = tun.VirtioNetHdrLen + 65535
 // forward is d's reader: it reads batches of frames from d, judges them
 // and writes the allowed ones to their destinations, until d is closed.
 func (x *Lab) forward(d *Device) {
-	defer x.wg.Done()
 	f := newForwarder(x, d)
 	for {
 		n, err := d.dev.Read(f.bufs, f.sizes, 0)
@@ -80,58 +79,19 @@ func (x *Lab) forward(d *Device) {
 // readError is the failure of reading d.
 func readError(d *Device, err error) error {
 	if d.Link == nil {
-		return fmt.Errorf("live: reading from the VPC services: %w", err)
+		if d.Port == verdict.PortService {
+			return fmt.Errorf("live: reading from the VPC services: %w", err)
+		}
+		return fmt.Errorf("live: reading from %s: %w", d.dev.Name(), err)
 	}
 	return fmt.Errorf("live: reading %s (%s): %w", d.Link.Name, d.Link.Alias(), err)
 }
-
-// mirrorSink delivers a session's VXLAN packets to an ENI target: each
-// crosses the dataplane from the source ENI like any UDP 4789 packet, so
-// the security groups and network ACLs on the way (the target's inbound
-// rules above all) decide. Only the mirror's goroutine calls Send, so one
-// forwarder serves every session. Mirror packets are neither captured
-// nor mirrored again, and flow logs do not record them (AWS's flow logs
-// do not capture mirrored traffic): that forwarder has no Observer.
-//
-// A target whose device takes UDP GSO super-packets (tun.OffloadUSO4) is
-// sent the mirror's copies coalesced, up to mirror.MaxGSOSegments to a
-// frame: one verdict and one write for them all, the kernel cutting the
-// frame into the mirror packets on the target's side, where the
-// target's socket receives them one by one.
-type mirrorSink struct {
-	f   *forwarder
-	one [1][]byte
-}
-
-// MaxSegments is mirror.MaxGSOSegments for a target whose device has
-// USO4, else 1. The devices are made before the mirror and never change.
-func (s *mirrorSink) MaxSegments(sess *mirror.Session) int {
-	if d := s.f.x.dest(sess.TargetPort); d != nil && d.Offloads&tun.OffloadUSO4 != 0 {
-		return mirror.MaxGSOSegments
-	}
-	return 1
-}
-
-// Send forwards frame, segs mirror packets (a UDP GSO super-packet when
-// segs > 1, judged once as TCP super-packets are, its segments counted
-// from its virtio header), as a frame the source ENI sent, at once.
-func (s *mirrorSink) Send(sess *mirror.Session, frame []byte, segs int) {
-	s.f.from = sess.SourcePort
-	s.one[0] = frame
-	s.f.step(s.one[:], s.f.x.Now())
-	s.one[0] = nil
-}
-
-// Flush does nothing: Send writes each frame at once (a TUN write is one
-// system call per frame whatever the batch, so holding frames back would
-// save nothing).
-func (s *mirrorSink) Flush() {}
 
 // forwarder is the state of one reader, made once: its read buffers, a
 // batch of frames per destination device, its observers.
 type forwarder struct {
 	x      *Lab
-	d      *Device      // the device read; nil for the mirror's copies
+	d      *Device
 	from   verdict.Port // where the frames enter the engine
 	c      *Counters    // what counts them
 	obs    []Observer
@@ -141,22 +101,40 @@ type forwarder struct {
 	out    [][][]byte // frames to write, by destination Device.index
 	v      verdict.Verdict
 	p      packet.Parsed
+	// ports is the mirror's device (sourced), whose frames each enter at
+	// a port of their own; nil for every other device, whose frames all
+	// enter at d.Port.
+	ports sourced
 	// merge coalesces small UDP datagrams into super-packets for the
 	// destinations that take them.
 	merge *tun.Coalescer
 }
 
-// newForwarder returns the forwarder of d, or with d nil the mirror's
-// (see mirrorSink), which reads nothing and takes one frame at a time.
-// A device's Observers are the flow logs, the capture tap and the
-// mirror; the services' are the capture tap alone (their traffic is
-// exempt: never logged nor mirrored).
+// sourced is a device whose frames enter the engine each at a port of
+// its own, reported per Read: the mirror's (mirror.Device), whose copies
+// cross the dataplane from their sessions' source ENIs, as if those had
+// sent them, so that the route and the target's inbound rules decide
+// whether they arrive (AWS does not apply the source's own security
+// group to mirror traffic).
+type sourced interface {
+	Ports() []verdict.Port // the entry port of each frame of the last Read
+}
+
+var _ sourced = (*mirror.Device)(nil)
+
+// newForwarder returns the forwarder of d. A device's Observers are the
+// flow logs, the capture tap and the mirror; the services' are the
+// capture tap alone (their traffic is exempt: never logged nor
+// mirrored); the mirror's device has none: mirror packets are neither
+// captured nor mirrored again, and flow logs do not record them (AWS's
+// flow logs do not capture mirrored traffic).
 func newForwarder(x *Lab, d *Device) *forwarder {
-	f := &forwarder{x: x, d: d, from: verdict.PortNone, c: &x.mirrorCount, out: make([][][]byte, len(x.dests))}
-	n := 1
-	if d != nil {
-		n, f.from, f.c = d.dev.BatchSize(), d.Port, &d.Counters
-		size := frameSize
+	n := d.dev.BatchSize()
+	f := &forwarder{x: x, d: d, from: d.Port, c: &d.Counters, out: make([][][]byte, len(x.dests))}
+	size := frameSize
+	if ports, ok := d.dev.(sourced); ok {
+		f.ports = ports
+	} else {
 		if d.Port == verdict.PortService {
 			size = tun.VirtioNetHdrLen + x.mtu // the services send no super-packet
 		} else if x.flows != nil {
@@ -171,11 +149,11 @@ func newForwarder(x *Lab, d *Device) *forwarder {
 		if x.fast != nil && d.Port >= 0 { // the eBPF datapath's installer (fastpath.go)
 			f.obs = append(f.obs, &fastInstaller{x: x, fp: x.fast})
 		}
-		f.bufs, f.sizes, f.frames = make([][]byte, n), make([]int, n), make([][]byte, 0, n)
-		backing := make([]byte, n*size)
-		for i := range f.bufs {
-			f.bufs[i] = backing[i*size : (i+1)*size : (i+1)*size]
-		}
+	}
+	f.bufs, f.sizes, f.frames = make([][]byte, n), make([]int, n), make([][]byte, 0, n)
+	backing := make([]byte, n*size)
+	for i := range f.bufs {
+		f.bufs[i] = backing[i*size : (i+1)*size : (i+1)*size]
 	}
 	f.merge = tun.NewCoalescer(n)
 	for i := range f.out {
@@ -184,14 +162,28 @@ func newForwarder(x *Lab, d *Device) *forwarder {
 	return f
 }
 
-// batch forwards the n frames just read, at time now.
+// batch forwards the n frames just read, at time now: at d.Port, or for
+// the mirror's device in runs of frames from one source port.
 func (f *forwarder) batch(n int, now int64) {
 	frames := f.frames[:0]
 	for i := range n {
 		frames = append(frames, f.bufs[i][:f.sizes[i]])
 	}
 	f.frames = frames
-	f.step(frames, now)
+	if f.ports == nil {
+		f.step(frames, now)
+	} else {
+		ports := f.ports.Ports()[:n]
+		for i := 0; i < n; {
+			j := i + 1
+			for j < n && ports[j] == ports[i] {
+				j++
+			}
+			f.from = ports[i]
+			f.step(frames[i:j], now)
+			i = j
+		}
+	}
 	clear(frames) // drop the references to the read buffers
 }
 

@@ -14,7 +14,6 @@ import (
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/labnet"
-	"github.com/vpclab/vpclab/mirror"
 	"github.com/vpclab/vpclab/services"
 	"github.com/vpclab/vpclab/tun"
 	"github.com/vpclab/vpclab/tun/tuntest"
@@ -480,32 +479,57 @@ func TestForwardCoalesced(t *testing.T) {
 	}
 }
 
-// TestMirrorSink: a mirror frame goes the forwarder's way from the
-// source's port, counted in the mirror's counters: forwarded to the
-// target with its hop decremented, a UDP GSO frame counted as its mirror
-// packets, nothing sent while the source instance is stopped, and no
+// sourcedDev is a device whose frames enter at ports of their own, as
+// mirror.Device's do.
+type sourcedDev struct {
+	tuntest.Device
+	ports []verdict.Port
+}
+
+func (d *sourcedDev) Ports() []verdict.Port { return d.ports }
+
+// TestMirrorDevice: the frames of the mirror's device go the forwarder's
+// way from their sources' ports, counted in the mirror's counters:
+// forwarded to the target with the hop decremented, a UDP GSO frame
+// counted as its mirror packets, a run from another source judged at its
+// port, nothing sent while the source instance is stopped, and no
 // allocation.
-func TestMirrorSink(t *testing.T) {
+func TestMirrorDevice(t *testing.T) {
 	x, a, b := memLab(t)
 	a.Instance = "ia"
 	x.start = time.Now()
-	s := &mirrorSink{f: newForwarder(x, nil)}
-	sess := &mirror.Session{SourcePort: a.Port, TargetPort: b.Port}
-	frame := make([]byte, frameSize)
-	frame = frame[:tuntest.UDPFrame(frame, tuntest.UDP{TTL: 64})]
-	orig := bytes.Clone(frame)
-	s.Send(sess, frame, 1)
-	if got := b.dev.(*tuntest.Device).Frames(); len(got) != 1 || got[0][tun.VirtioNetHdrLen+8] != 63 {
-		t.Fatalf("frames written to b %d, want 1 with TTL 63", len(got))
+	dev := &sourcedDev{ports: make([]verdict.Port, 8)}
+	x.mirrorDev = &Device{Port: verdict.PortNone, dev: dev, index: -1}
+	f := newForwarder(x, x.mirrorDev)
+	if len(f.obs) != 0 {
+		t.Fatalf("the mirror's forwarder has %d observers, want none", len(f.obs))
 	}
-	batch := tuntest.Frames(tuntest.Run(tuntest.UDP{TTL: 64}, 5)...)
+	udp := tuntest.UDP{TTL: 64}
+	batch := tuntest.Frames(tuntest.Run(udp, 5)...)
 	c := tun.NewCoalescer(8)
 	if n, _ := c.Coalesce(batch, tun.DefaultOffloads); n != 1 {
 		t.Fatalf("coalesced into %d frames, want 1", n)
 	}
-	s.Send(sess, batch[0], 5)
-	if st := x.MirrorCounters().Load(); st.AllowedPackets != 6 || st.SuperPackets != 1 {
+	fill := func() int {
+		f.sizes[0] = tuntest.UDPFrame(f.bufs[0], udp)
+		f.sizes[1] = copy(f.bufs[1], batch[0])
+		f.sizes[2] = tuntest.UDPFrame(f.bufs[2], udp)
+		dev.ports[0], dev.ports[1], dev.ports[2] = a.Port, a.Port, b.Port
+		return 3
+	}
+	f.batch(fill(), x.Now())
+	got := b.dev.(*tuntest.Device).Frames()
+	if len(got) != 2 || got[0][tun.VirtioNetHdrLen+8] != 63 {
+		t.Fatalf("%d frames written to b, want 2, the first with TTL 63", len(got))
+	}
+	st := x.MirrorCounters().Load()
+	if st.AllowedPackets != 6 || st.SuperPackets != 1 {
 		t.Errorf("mirror counters %+v, want 6 packets, 1 super-packet", st)
+	}
+	// The third frame, a's address entering at b's port, meets b's
+	// source/destination check: it was judged where its port said.
+	if st.DeniedPackets[verdict.StageSrcDstCheck] != 1 {
+		t.Errorf("the frame from b's port: counters %+v, want one src-dst-check drop", st)
 	}
 	if a.Counters.Load().AllowedPackets != 0 {
 		t.Error("the mirror's frames counted as the source's")
@@ -513,21 +537,19 @@ func TestMirrorSink(t *testing.T) {
 	if _, err := x.SetInstanceState("ia", false); err != nil {
 		t.Fatal(err)
 	}
-	s.Send(sess, frame, 1)
-	if st := x.MirrorCounters().Load(); st.DeniedByCode[verdict.CodeInstanceStopped] != 1 || b.dev.(*tuntest.Device).Written() != 2 {
+	f.batch(fill(), x.Now())
+	if st := x.MirrorCounters().Load(); st.DeniedByCode[verdict.CodeInstanceStopped] != 6 || st.DeniedPackets[verdict.StageSrcDstCheck] != 2 || b.dev.(*tuntest.Device).Written() != 2 {
 		t.Errorf("source stopped: counters %+v, %d frames written", st, b.dev.(*tuntest.Device).Written())
 	}
 	if _, err := x.SetInstanceState("ia", true); err != nil {
 		t.Fatal(err)
 	}
 	b.dev.(*tuntest.Device).Keep = false
-	if allocs := testing.AllocsPerRun(1000, func() {
-		copy(frame, orig)
-		s.Send(sess, frame, 1)
-	}); allocs != 0 {
-		t.Errorf("%v allocations per mirror frame, want 0", allocs)
+	a.dev.(*tuntest.Device).Keep = false
+	if allocs := testing.AllocsPerRun(1000, func() { f.batch(fill(), x.Now()) }); allocs != 0 {
+		t.Errorf("%v allocations per batch of mirror frames, want 0", allocs)
 	}
-	if st := x.MirrorCounters().Load(); st.AllowedPackets < 6+1000 {
+	if st := x.MirrorCounters().Load(); st.AllowedPackets < 6+6*1000 {
 		t.Errorf("mirror counters %+v: the frames of the allocation test were not forwarded", st)
 	}
 }

@@ -59,14 +59,15 @@ type Lab struct {
 	closing atomic.Bool
 	pollers []poller // the workers'
 
-	flows       *flowlog.Logger
-	flowStop    chan struct{} // stops tickFlows
-	flowDone    chan struct{}
-	flowErrs    atomic.Uint64 // failed writes of the flow logs
-	flowErr     atomic.Value  // the last one's message
-	tap         *capture.Tap
-	mirror      *mirror.Mirror
-	mirrorCount Counters // what the mirror sent into the dataplane
+	flows      *flowlog.Logger
+	flowStop   chan struct{} // stops tickFlows
+	flowDone   chan struct{}
+	flowErrs   atomic.Uint64 // failed writes of the flow logs
+	flowErr    atomic.Value  // the last one's message
+	tap        *capture.Tap
+	mirror     *mirror.Mirror
+	mirrorDev  *Device       // the mirror's copies for ENI targets (mirror.Device), read by a forwarder of its own
+	mirrorDone chan struct{} // closed when that forwarder has stopped
 
 	svc    *services.Services
 	svcDev *Device   // the services' device: what they sent is its Counters
@@ -300,7 +301,11 @@ func (x *Lab) Close() error {
 		}
 		x.wg.Wait()
 		if x.mirror != nil { // no reader offers any more
+			// The mirror's reader forwards what was queued, then stops.
 			errs = append(errs, x.mirror.Close())
+			if x.mirrorDone != nil {
+				<-x.mirrorDone
+			}
 		}
 		errs = append(errs, x.closeFlows())
 		if x.svc != nil { // no reader injects any more

@@ -8,6 +8,8 @@ import (
 	"github.com/vpclab/vpclab/flowlog"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/mirror"
+	"github.com/vpclab/vpclab/tun"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // The taps see packets besides forwarding them: live capture (package
@@ -35,12 +37,13 @@ func (x *Lab) startTaps(l *lab.Lab) error {
 	x.flowStop = make(chan struct{})
 	x.flowDone = make(chan struct{})
 	go x.tickFlows()
-	m, err := mirror.New(l, x.engine.Port, mirror.Options{Sink: &mirrorSink{f: newForwarder(x, nil)}, MTU: x.mtu, Epoch: x.start})
+	dev := mirror.NewDevice(x.mirrorSegments)
+	m, err := mirror.New(l, x.engine.Port, mirror.Options{Device: dev, MTU: x.mtu, Epoch: x.start})
 	if err != nil {
 		return fmt.Errorf("live: traffic mirroring: %w", err)
 	}
-	m.Start()
 	x.mirror = m
+	x.mirrorDev = &Device{Port: verdict.PortNone, dev: dev, index: -1}
 	x.followers = append(x.followers, m)
 	return nil
 }
@@ -91,9 +94,21 @@ func (x *Lab) FlowLogs() *flowlog.Logger { return x.flows }
 // Tap returns the lab's capture tap, for vpclab capture.
 func (x *Lab) Tap() *capture.Tap { return x.tap }
 
+// mirrorSegments is how many mirror packets of session s a frame of the
+// mirror's device may hold: mirror.MaxGSOSegments for a target whose
+// device takes UDP GSO super-packets (the kernel cuts them into the
+// mirror packets on the target's side), else 1. The devices are made
+// before the mirror and never change.
+func (x *Lab) mirrorSegments(s *mirror.Session) int {
+	if d := x.dest(s.TargetPort); d != nil && d.Offloads&tun.OffloadUSO4 != 0 {
+		return mirror.MaxGSOSegments
+	}
+	return 1
+}
+
 // Mirror returns the lab's traffic mirroring.
 func (x *Lab) Mirror() *mirror.Mirror { return x.mirror }
 
 // MirrorCounters count the mirror packets sent into the dataplane towards
 // their targets, as a Device's Counters do for a device.
-func (x *Lab) MirrorCounters() *Counters { return &x.mirrorCount }
+func (x *Lab) MirrorCounters() *Counters { return &x.mirrorDev.Counters }

@@ -72,7 +72,17 @@ func (x *Lab) startForwarders(want int) error {
 			continue
 		}
 		x.wg.Add(1)
-		go x.forward(d)
+		go func() {
+			defer x.wg.Done()
+			x.forward(d)
+		}()
+	}
+	if x.mirrorDev != nil {
+		x.mirrorDone = make(chan struct{})
+		go func() {
+			defer close(x.mirrorDone)
+			x.forward(x.mirrorDev)
+		}()
 	}
 	if len(polled) == 0 {
 		return nil

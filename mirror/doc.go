@@ -1,23 +1,30 @@
 // Package mirror is AWS Traffic Mirroring for a lab (spec §7): it copies
 // the packets a source ENI sends and receives, as its sessions' filters
 // choose, encapsulates each copy in VXLAN as AWS does and hands it to the
-// session's target: an ENI of the lab, through a Sink the live dataplane
-// provides, or a pcap file it writes itself.
+// session's target: an ENI of the lab, as frames of a Device (a
+// tun.Device the live dataplane reads like any other) or through a Sink,
+// or a pcap file it writes itself.
 //
 // # Use
 //
 //	engine.Apply(l, now)  // first: the mirror needs the ENIs' ports
-//	m, err := mirror.New(l, engine.Port, mirror.Options{Sink: sink, Epoch: start})
-//	m.Start()
+//	dev := mirror.NewDevice(maxSegments)
+//	m, err := mirror.New(l, engine.Port, mirror.Options{Device: dev, Epoch: start})
 //	defer m.Close()
 //	// per packet, once engine.ProcessParsed has judged it, allowed or not:
 //	m.Offer(v.From, mirror.Egress, &v, &p, vnet, pkt, now)  // as sent
 //	m.Offer(v.To, mirror.Ingress, &v, &p, vnet, pkt, now)   // as delivered
+//	// and in a goroutine of its own, the forwarder of the copies:
+//	n, err := dev.Read(bufs, sizes, 0)  // frames i < n enter at dev.Ports()[i]
 //
-// Offer copies and returns at once; one goroutine (Start, or Drain called
-// by an offline caller such as replay, after each batch) encapsulates the
-// copies and sends them. Packet makes both calls when the packet is the
-// same on both sides. Reconfigure follows every engine.Apply.
+// Offer copies and returns at once; one consumer encapsulates the copies
+// and sends them: the Device's reader, or with a Sink the goroutine Start
+// runs, or Drain called by an offline caller such as replay after each
+// batch. Packet makes both calls when the packet is the same on both
+// sides. Reconfigure follows every engine.Apply.
+//
+// This package must not import the dataplane, the live lab or the
+// services: it is told ports and verdicts, and MACs come from labnet.
 //
 // # Which packets
 //

@@ -103,6 +103,24 @@ func (c *consumer) init(m *Mirror) {
 	c.fn = c.handle
 }
 
+// drainN sends at most max copies of what the queue holds (Device.Read's
+// share), sending the super-packets being filled and flushing the Sink
+// after them, and returns how many it took.
+func (c *consumer) drainN(max int) int {
+	t := c.m.tab.Load()
+	if t.ring == nil {
+		return 0
+	}
+	n := 0
+	for n < max && t.ring.Get(c.fn) {
+		n++
+	}
+	if n > 0 {
+		c.flush()
+	}
+	return n
+}
+
 // drain sends what the queue holds and returns how many copies it took.
 // It works in batches of at most the queue's size, sending the
 // super-packets being filled and flushing the Sink after each, so that a

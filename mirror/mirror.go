@@ -70,9 +70,13 @@ const MaxGSOSegments = 64
 
 // Options tune a Mirror. The zero value is usable.
 type Options struct {
-	// Sink receives the copies for ENI targets. When nil they are
-	// counted as failed.
+	// Sink receives the copies for ENI targets. When nil (and Device
+	// is) they are counted as failed.
 	Sink Sink
+	// Device, instead of Sink, makes the copies for ENI targets frames to
+	// read (see Device): its reader is then the consumer, and Start and
+	// Drain are not to be called.
+	Device *Device
 	// MTU is the MTU of target ENIs' links: a mirror packet longer is cut
 	// to fit, as AWS does. Default labnet.DefaultMTU (9001, AWS's); at least 576.
 	MTU int
@@ -140,7 +144,7 @@ type Mirror struct {
 	closed  bool
 	err     error // the first error a retired file reported on close
 
-	started atomic.Bool
+	state   atomic.Int32 // consIdle, consRunning, consClosed (device.go)
 	stop    atomic.Bool
 	done    chan struct{}
 	closeMu sync.Once
@@ -167,6 +171,15 @@ func New(l *lab.Lab, port func(eniID string) (verdict.Port, bool), o Options) (*
 	if o.Epoch.IsZero() {
 		o.Epoch = time.Unix(0, 0)
 	}
+	if o.Device != nil {
+		if o.Sink != nil {
+			return nil, errors.New("mirror: Options.Sink and Options.Device are both set")
+		}
+		if o.Device.m != nil {
+			return nil, errors.New("mirror: Options.Device is already another Mirror's")
+		}
+		o.Sink = o.Device
+	}
 	m := &Mirror{
 		port:  port,
 		opts:  o,
@@ -179,6 +192,9 @@ func New(l *lab.Lab, port func(eniID string) (verdict.Port, bool), o Options) (*
 	m.tab.Store(&table{})
 	if err := m.Reconfigure(l); err != nil {
 		return nil, err
+	}
+	if o.Device != nil {
+		o.Device.m = m
 	}
 	return m, nil
 }
@@ -376,9 +392,10 @@ func reached(at verdict.Port, dir Direction, v *verdict.Verdict, eni string) boo
 }
 
 // Start runs the consumer in a goroutine until Close. Call it at most
-// once, and do not call Drain afterwards.
+// once, and do not call Drain afterwards. With Options.Device it does
+// nothing: the Device's reader is the consumer.
 func (m *Mirror) Start() {
-	if m.started.Swap(true) {
+	if m.opts.Device != nil || !m.state.CompareAndSwap(consIdle, consRunning) {
 		return
 	}
 	go m.run()
@@ -388,10 +405,10 @@ func (m *Mirror) Start() {
 // goroutine, flushes the pcap files and returns how many copies it took
 // from the queue. It is the consumer of an offline caller (replay) that
 // never calls Start; it must not run concurrently with itself or Close.
-// It panics after Start.
+// It panics after Start and with Options.Device.
 func (m *Mirror) Drain() int {
-	if m.started.Load() {
-		panic("mirror: Drain after Start")
+	if m.state.Load() == consRunning || m.opts.Device != nil {
+		panic("mirror: Drain with a consumer running")
 	}
 	n := m.cons.drain()
 	m.cons.idle()
@@ -408,12 +425,12 @@ func (m *Mirror) Close() error {
 		t := m.tab.Load()
 		m.tab.Store(&table{sessions: t.sessions, ring: t.ring}) // no ports: Offer stops
 		m.mu.Unlock()
-		if m.started.Load() {
-			m.stop.Store(true)
-			<-m.done
-		} else {
-			m.cons.drain()
+		if m.state.CompareAndSwap(consIdle, consClosed) {
+			m.cons.drain() // no consumer: Close is the last
 			m.cons.idle()
+		} else {
+			m.stop.Store(true) // the consumer ends once the queue is empty
+			<-m.done
 		}
 		m.mu.Lock()
 		defer m.mu.Unlock()
@@ -452,12 +469,19 @@ func (m *Mirror) run() {
 			return
 		}
 		idle++
-		if idle < 64 {
-			runtime.Gosched()
-			continue
-		}
-		time.Sleep(min(time.Duration(idle-63)*10*time.Microsecond, time.Millisecond))
+		backoff(idle)
 	}
+}
+
+// backoff waits after the idle'th time in a row the consumer found the
+// queue empty: it yields 63 times, then sleeps 10 µs longer each time, up
+// to a millisecond.
+func backoff(idle int) {
+	if idle < 64 {
+		runtime.Gosched()
+		return
+	}
+	time.Sleep(min(time.Duration(idle-63)*10*time.Microsecond, time.Millisecond))
 }
 
 // SessionStats are one session's counters since it first appeared.
