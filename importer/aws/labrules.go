@@ -6,9 +6,11 @@ import (
 	"github.com/vpclab/vpclab/lab"
 )
 
-// The rules of lab files an import must meet for labfile.Parse to read the
-// imported lab back; the import checks them itself, to report what it
-// leaves out instead of writing a lab that does not load.
+// The rules of a lab an import must meet for lab.Validate to accept the
+// imported lab. They have one home, package lab, whose Validate is made
+// of these predicates; the import asks them object by object, to leave
+// out (and report) what a lab cannot hold instead of refusing the whole
+// input; `vpclab import` then runs lab.Validate on what it made.
 
 var validID = lab.ValidID
 
