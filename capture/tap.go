@@ -134,6 +134,21 @@ func (t *Tap) Offer(port verdict.Port, dir Direction, v *verdict.Verdict, pkt []
 // skip work that only feeds the tap.
 func (t *Tap) Capturing() bool { return t.tab.Load() != nil }
 
+// Ports appends to dst the ports some session captures, in order, and
+// returns the result.
+func (t *Tap) Ports(dst []verdict.Port) []verdict.Port {
+	tb := t.tab.Load()
+	if tb == nil {
+		return dst
+	}
+	for p, es := range tb.ports {
+		if len(es) > 0 {
+			dst = append(dst, verdict.Port(p))
+		}
+	}
+	return dst
+}
+
 func (tb *table) offer(port verdict.Port, dir Direction, v *verdict.Verdict, pkt []byte, ts int64) {
 	if port < 0 || int(port) >= len(tb.ports) {
 		return

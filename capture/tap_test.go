@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -55,6 +56,9 @@ func TestTapEndToEnd(t *testing.T) {
 	if !tap.Capturing() {
 		t.Fatal("a tap with sessions is not capturing")
 	}
+	if got, want := tap.Ports(nil), []verdict.Port{web1.Port, db1.Port, point(t, e, "eni-app1", "").Port}; !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+		t.Errorf("captured ports %v, want %v in order", got, want)
+	}
 
 	type offered struct {
 		pkt []byte
@@ -84,7 +88,7 @@ func TestTapEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if tap.Capturing() {
+	if tap.Capturing() || len(tap.Ports(nil)) != 0 {
 		t.Error("the tap is capturing after its sessions closed")
 	}
 

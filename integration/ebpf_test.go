@@ -1,11 +1,14 @@
 package integration
 
 import (
+	"io"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vpclab/vpclab/capture"
 	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/live"
 	"github.com/vpclab/vpclab/verdict"
@@ -210,5 +213,78 @@ func TestEBPFFamilies(t *testing.T) {
 				t.Errorf("the fast path forwarded %d packets of %d rounds", got, rounds)
 			}
 		})
+	}
+}
+
+// TestEBPFCaptureOneENI: capturing one ENI takes that ENI alone off the
+// fast path, with the kernel's entries of the flows towards it: every
+// packet of a flow already on the fast path is captured, both ways; when
+// the capture ends, the flow is installed again.
+func TestEBPFCaptureOneENI(t *testing.T) {
+	withDatapath(t, live.DatapathEBPF)
+	x := startLab(t, "ebpf-capture")
+	echoServer(t, x, "app", appIP+":8080")
+	c, err := dial(t, x, "web", appIP+":8080", 0, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		echo(t, c, []byte("fast"))
+	}
+	x.SyncFastPath()
+	if fs, _ := x.FastPath(); fs.Entries < 2 || fs.Packets == 0 {
+		t.Fatalf("the flow is not on the fast path: %+v", fs)
+	}
+	port, _ := x.Engine().Port("eni-app")
+	s, err := x.Tap().Attach(io.Discard, []capture.Point{{Port: port, Interface: capture.Interface{Name: "eni-app"}}}, capture.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	waitNoFast(t, x, "eni-app")
+	x.SyncFastPath()
+	before, _ := x.FastPath()
+	const rounds = 50
+	for range rounds {
+		echo(t, c, []byte("captured"))
+	}
+	x.SyncFastPath()
+	after, _ := x.FastPath()
+	if after.Packets != before.Packets {
+		t.Errorf("the fast path forwarded %d packets while eni-app was captured", after.Packets-before.Packets)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Stats().Packets < 2*rounds && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := s.Stats(); st.Packets < 2*rounds {
+		t.Errorf("captured %d packets, want at least the %d of the echoes both ways (%+v)", st.Packets, 2*rounds, st)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitNoFast(t, x)
+	for range 20 {
+		echo(t, c, []byte("fast again"))
+	}
+	x.SyncFastPath()
+	if fs, _ := x.FastPath(); fs.Packets == after.Packets {
+		t.Errorf("the flow did not return to the fast path after the capture: %+v", fs)
+	}
+}
+
+// waitNoFast waits up to 5 s for the ENIs off the fast path to be want.
+func waitNoFast(t *testing.T, x *live.Lab, want ...string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		fs, _ := x.FastPath()
+		if slices.Equal(fs.NoFast, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ENIs off the fast path: %q, want %q", fs.NoFast, want)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

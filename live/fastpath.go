@@ -228,25 +228,34 @@ func (x *Lab) runFast() {
 	}
 }
 
-// markNoFast takes the ENIs being captured (any capture) or mirrored off
-// the fast path, and puts them back when that ends.
+// markNoFast takes the ENIs being captured or mirrored off the fast
+// path, and puts them back when that ends. An ENI taken off also loses
+// the kernel's entries of the flows towards it (the generation moves
+// on): the program asks only the sender's port, so those would go on
+// reaching it unseen.
 func (x *Lab) markNoFast() {
 	fp := x.fast
 	want := make([]bool, len(fp.ports))
-	capturing := x.tap != nil && x.tap.Capturing()
-	if x.mirror != nil {
-		for _, s := range x.mirror.Sessions() {
-			if s.SourcePort >= 0 && int(s.SourcePort) < len(want) {
-				want[s.SourcePort] = true
-			}
-			if s.TargetPort >= 0 && int(s.TargetPort) < len(want) {
-				want[s.TargetPort] = true
-			}
+	mark := func(p verdict.Port) {
+		if p >= 0 && int(p) < len(want) {
+			want[p] = true
 		}
 	}
+	if x.tap != nil {
+		for _, p := range x.tap.Ports(nil) {
+			mark(p)
+		}
+	}
+	if x.mirror != nil {
+		for _, s := range x.mirror.Sessions() {
+			mark(s.SourcePort)
+			mark(s.TargetPort)
+		}
+	}
+	off := false
 	for p := range fp.ports {
 		port := fp.ports[p]
-		w := want[p] || capturing
+		w := want[p]
 		if port == nil || port.noFast.Load() == w {
 			continue
 		}
@@ -256,7 +265,11 @@ func (x *Lab) markNoFast() {
 		}
 		if fp.dp.SetPort(port.peer, fastpath.Port{To: uint32(port.tun), Flags: fl}) == nil {
 			port.noFast.Store(w)
+			off = off || w
 		}
+	}
+	if off {
+		_ = x.bumpFast() // a failure leaves entries that time out as they would have
 	}
 }
 
