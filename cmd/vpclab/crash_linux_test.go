@@ -166,7 +166,8 @@ func TestCrashRecovery(t *testing.T) {
 
 	for _, point := range []string{"while coming up", "under traffic", "during an apply"} {
 		t.Run(point, func(t *testing.T) {
-			var cmd *exec.Cmd
+			var cmd, applyCmd *exec.Cmd
+			var applyOut bytes.Buffer
 			switch point {
 			case "while coming up":
 				cmd = vpclabProc("up", labFile, "--metrics-addr", "off", "--audit-log", "off", "--data-dir", dir)
@@ -192,17 +193,28 @@ func TestCrashRecovery(t *testing.T) {
 				}
 			case "during an apply":
 				cmd = startUp(t, labFile, dir)
-				apply := vpclabProc("apply", bigFile)
-				if err := apply.Start(); err != nil {
+				applyCmd = vpclabProc("apply", bigFile)
+				applyCmd.Stdout, applyCmd.Stderr = &applyOut, &applyOut
+				if err := applyCmd.Start(); err != nil {
 					t.Fatal(err)
 				}
-				t.Cleanup(func() { apply.Process.Kill(); apply.Wait() })
-				time.Sleep(200 * time.Millisecond)
+				t.Cleanup(func() { applyCmd.Process.Kill(); applyCmd.Wait() })
+				waitSocket(t, applyCmd.Process.Pid) // the request is on its way
+				time.Sleep(50 * time.Millisecond)   // and in the daemon's hands (read, decoded, compiled)
 			}
 			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
 			cmd.Wait()
+			if applyCmd != nil {
+				// The apply was in flight: it connected and got no answer.
+				err := applyCmd.Wait()
+				if out := applyOut.String(); err == nil || strings.Contains(out, "is not up") {
+					t.Fatalf("the apply was not in flight when vpclab up was killed: %v: %s", err, out)
+				} else {
+					t.Logf("the apply, cut off: %v: %s", err, strings.TrimSpace(out))
+				}
+			}
 
 			again := startUp(t, labFile, dir)
 			if err := again.Process.Signal(syscall.SIGINT); err != nil {
@@ -230,4 +242,25 @@ func TestCrashRecovery(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitSocket waits up to 30 s for process pid to hold a socket: the
+// control socket of the lab it has connected to.
+func waitSocket(t *testing.T, pid int) {
+	t.Helper()
+	fds := fmt.Sprintf("/proc/%d/fd", pid)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		ents, err := os.ReadDir(fds)
+		if err != nil {
+			t.Fatalf("the apply ended before it connected: %v", err)
+		}
+		for _, e := range ents {
+			if l, err := os.Readlink(filepath.Join(fds, e.Name())); err == nil && strings.HasPrefix(l, "socket:") {
+				return
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("the apply did not connect within 30 s")
 }
