@@ -85,11 +85,12 @@ func TestEBPFFastPath(t *testing.T) {
 	}
 }
 
-// TestEBPFNACLEditNextPacket: a NACL deny added while a flow runs on the
-// fast path stops its very next packet (AWS: NACL edits apply at once).
-func TestEBPFNACLEditNextPacket(t *testing.T) {
+// fastFlow starts lab name on the eBPF datapath with an echo server on
+// app and returns a TCP connection to it from web, on the fast path.
+func fastFlow(t *testing.T, name string) (*live.Lab, net.Conn) {
+	t.Helper()
 	withDatapath(t, live.DatapathEBPF)
-	x := startLab(t, "ebpf-nacl")
+	x := startLab(t, name)
 	echoServer(t, x, "app", appIP+":8080")
 	c, err := dial(t, x, "web", appIP+":8080", 0, 5*time.Second)
 	if err != nil {
@@ -102,6 +103,13 @@ func TestEBPFNACLEditNextPacket(t *testing.T) {
 	if fs, _ := x.FastPath(); fs.Entries < 2 || fs.Packets == 0 {
 		t.Fatalf("the flow is not on the fast path: %+v", fs)
 	}
+	return x, c
+}
+
+// TestEBPFNACLEditNextPacket: a NACL deny added while a flow runs on the
+// fast path stops its very next packet (AWS: NACL edits apply at once).
+func TestEBPFNACLEditNextPacket(t *testing.T) {
+	x, c := fastFlow(t, "ebpf-nacl")
 	apply(t, x, "      - {rule: 100, action: allow, protocol: all, cidr: 0.0.0.0/0}",
 		"      - {rule: 90, action: deny, protocol: tcp, ports: 8080, cidr: 10.0.1.0/24}\n      - {rule: 100, action: allow, protocol: all, cidr: 0.0.0.0/0}")
 	c.SetDeadline(time.Now().Add(deniedWait))
@@ -221,20 +229,7 @@ func TestEBPFFamilies(t *testing.T) {
 // packet of a flow already on the fast path is captured, both ways; when
 // the capture ends, the flow is installed again.
 func TestEBPFCaptureOneENI(t *testing.T) {
-	withDatapath(t, live.DatapathEBPF)
-	x := startLab(t, "ebpf-capture")
-	echoServer(t, x, "app", appIP+":8080")
-	c, err := dial(t, x, "web", appIP+":8080", 0, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 20 {
-		echo(t, c, []byte("fast"))
-	}
-	x.SyncFastPath()
-	if fs, _ := x.FastPath(); fs.Entries < 2 || fs.Packets == 0 {
-		t.Fatalf("the flow is not on the fast path: %+v", fs)
-	}
+	x, c := fastFlow(t, "ebpf-capture")
 	port, _ := x.Engine().Port("eni-app")
 	s, err := x.Tap().Attach(io.Discard, []capture.Point{{Port: port, Interface: capture.Interface{Name: "eni-app"}}}, capture.Options{})
 	if err != nil {
