@@ -80,6 +80,7 @@ func runKernel() ([]result, error) {
 			return j, ex, n
 		},
 		failed: func() error { return nil },
+		fLink:  "eth0",
 	}
 	return runPhases(b, "kernel")
 }
@@ -215,6 +216,12 @@ func pinned(cpus string, args ...string) []string {
 		return args
 	}
 	return append([]string{"netns", "exec", args[2], "taskset", "-c", cpus}, args[3:]...)
+}
+
+// txDropped returns the TX drops of link in namespace ns, 0 if unknown.
+func txDropped(ns, link string) uint64 {
+	n, _ := strconv.ParseUint(nsOut(ns, "cat", "/sys/class/net/"+link+"/statistics/tx_dropped"), 10, 64)
+	return n
 }
 
 // softirq returns the machine's softirq time so far, in seconds

@@ -176,6 +176,7 @@ type result struct {
 	floodCPU             float64 // the flooder's CPU, in CPUs
 	labCPU               float64 // this process's (the lab's) CPU, in CPUs
 	softirq              float64 // the machine's softirq time, in CPUs
+	queueDrops           uint64  // packets dropped at f's link's queue
 	judged               uint64  // packets f's ENI sent into the dataplane
 	exceeded             uint64  // f's conntrack_allowance_exceeded, this phase
 	inUse                int     // f's tracked flows at the end
@@ -237,6 +238,10 @@ type bed struct {
 	// count returns f's packets into the dataplane, its
 	// conntrack_allowance_exceeded and its tracked flows.
 	count func() (judged, exceeded uint64, inUse int)
+	// fLink is f's link to the dataplane, in f's namespace: what the
+	// kernel drops at its queue (the dataplane not reading fast enough)
+	// are its TX drops.
+	fLink string
 	// failed returns an error if the dataplane failed.
 	failed func() error
 	lab    bool // this process is the dataplane (its CPU and RSS count)
@@ -304,7 +309,8 @@ func runLab(want int) ([]result, int, error) {
 				return nil
 			}
 		},
-		lab: true,
+		fLink: x.Plan().Instance("f").Links[0].Name,
+		lab:   true,
 	}
 	if b.sink, err = x.Net().Namespace(b.ns("f")); err != nil {
 		return nil, 0, err
@@ -362,6 +368,7 @@ func runPhases(b *bed, mode string) ([]result, error) {
 		r.rssBefore, _ = rss()
 		r.goroutinesB = runtime.NumGoroutine()
 		judgedBefore, exBefore, _ := b.count()
+		qBefore := txDropped(fns, b.fLink)
 		var labBefore syscall.Rusage
 		syscall.Getrusage(syscall.RUSAGE_SELF, &labBefore)
 		siBefore := softirq()
@@ -427,6 +434,7 @@ func runPhases(b *bed, mode string) ([]result, error) {
 		r.softirq = (softirq() - siBefore) / el
 		j, ex, inUse := b.count()
 		r.judged, r.exceeded, r.inUse = j-judgedBefore, ex-exBefore, inUse
+		r.queueDrops = txDropped(fns, b.fLink) - qBefore
 		r.rssAfter, _ = rss()
 		r.peakRSS, _ = peakRSS()
 		r.goroutA = runtime.NumGoroutine()
@@ -693,8 +701,8 @@ func report(mode string, nWorkers int, res []result) {
 	fmt.Printf("cores: %d (GOMAXPROCS %d), %s; %s/%s, %s; f's conntrack allowance %d\n\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), pinning, runtime.GOOS, runtime.GOARCH, runtime.Version(), allowance)
 	base := res[0].gbps
-	fmt.Printf("%-42s %7s %6s %9s %6s %6s %6s %9s %9s %7s %11s %13s\n",
-		"phase", "Gbit/s", "ratio", "flood/s", "fCPU", "labCPU", "siCPU", "judged/s", "exceeded", "tracked", "probes fail", "RSS KiB")
+	fmt.Printf("%-42s %7s %6s %9s %6s %6s %6s %9s %8s %9s %7s %11s %13s\n",
+		"phase", "Gbit/s", "ratio", "flood/s", "fCPU", "labCPU", "siCPU", "judged/s", "qdrop/s", "exceeded", "tracked", "probes fail", "RSS KiB")
 	for i, r := range res {
 		ratio := "-"
 		if base > 0 {
@@ -709,13 +717,16 @@ func report(mode string, nWorkers int, res []result) {
 		if mode == "kernel" {
 			labCPU, mem = "-", "-"
 		}
-		fmt.Printf("%-42s %7.2f %6s %9s %6s %6s %6.2f %8.0fk %9d %7d %5d/%-5d %s\n",
-			phases[i].name, r.gbps, ratio, flood, fcpu, labCPU, r.softirq, float64(r.judged)/float64(*secs)/1e3, r.exceeded, r.inUse,
+		fmt.Printf("%-42s %7.2f %6s %9s %6s %6s %6.2f %8.0fk %7.0fk %9d %7d %5d/%-5d %s\n",
+			phases[i].name, r.gbps, ratio, flood, fcpu, labCPU, r.softirq, float64(r.judged)/float64(*secs)/1e3,
+			float64(r.queueDrops)/float64(*secs)/1e3, r.exceeded, r.inUse,
 			r.probeFail, r.probes, mem)
 	}
 	last := res[len(res)-1]
 	if mode == "kernel" {
 		fmt.Println("\n(judged/s: packets f's veth took into the router; tracked: the router's conntrack entries; exceeded: drops of the ct count rule)")
+	} else {
+		fmt.Println("\n(judged/s: packets the lab read from f's device; qdrop/s: what the kernel dropped at that device's queue, the flood past what the lab read)")
 	}
 	fmt.Printf("\npeak RSS %d KiB; goroutines %d at start, %d at end; longest probe connect %v\n",
 		last.peakRSS, res[0].goroutinesB, last.goroutA, maxProbe(res).Round(time.Millisecond))
