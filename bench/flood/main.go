@@ -110,7 +110,7 @@ var (
 	secs    = flag.Int("t", 20, "seconds per phase")
 	procs   = flag.Int("procs", 0, "GOMAXPROCS of the lab (default live.Procs(), as vpclab up)")
 	workers = flag.Int("workers", 0, "the lab's forwarding workers (live.Options.Workers; default as vpclab up)")
-	modes   = flag.String("modes", "kernel,workers", "the dataplanes to measure, in turn: \"workers\" (the lab as vpclab up), \"goroutines\" (the lab with a goroutine per device, as before the workers) and \"kernel\" (a router namespace with nftables conntrack, the baseline)")
+	modes   = flag.String("modes", "kernel,workers", "the dataplanes to measure, in turn: \"workers\" (the lab as vpclab up), \"goroutines\" (the lab with a goroutine per device, as before the workers), \"ebpf\" (the lab on the eBPF datapath) and \"kernel\" (a router namespace with nftables conntrack, the baseline)")
 	pin     = flag.Bool("pin", false, "pin the flooder to the last CPU and the stream's iperf3 and the lab to the others (taskset)")
 	verbose = flag.Bool("v", false, "print every command")
 	profile = flag.String("cpuprofile", "", "write a CPU profile of the lab during each flood through it to `PREFIX`-MODE-syn.pprof and PREFIX-MODE-udp.pprof")
@@ -208,6 +208,13 @@ func run() error {
 			w = *workers
 		case "goroutines":
 			w = -1
+		case "ebpf":
+			res, n, err := runLabOn(*workers, live.DatapathEBPF)
+			if err != nil {
+				return err
+			}
+			report(m, n, res)
+			continue
 		case "kernel":
 			res, err := runKernel()
 			if err != nil {
@@ -216,7 +223,7 @@ func run() error {
 			report(m, 0, res)
 			continue
 		default:
-			return fmt.Errorf("-modes: %q is none of workers, goroutines and kernel", m)
+			return fmt.Errorf("-modes: %q is none of workers, goroutines, ebpf and kernel", m)
 		}
 		res, n, err := runLab(w)
 		if err != nil {
@@ -250,7 +257,10 @@ type bed struct {
 // runLab brings the lab up with want workers (negative: a goroutine per
 // device), runs the phases and takes the lab down; it returns the
 // results and how many workers there were.
-func runLab(want int) ([]result, int, error) {
+func runLab(want int) ([]result, int, error) { return runLabOn(want, live.DatapathTUN) }
+
+// runLabOn is runLab on datapath dp.
+func runLabOn(want int, dp string) ([]result, int, error) {
 	mark := len(cleanups)
 	defer func() {
 		for i := len(cleanups) - 1; i >= mark; i-- {
@@ -262,7 +272,7 @@ func runLab(want int) ([]result, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("lab: %w", err)
 	}
-	opts := live.Options{Net: labnet.Options{ID: labID, Prefix: prefix}, Workers: want}
+	opts := live.Options{Net: labnet.Options{ID: labID, Prefix: prefix}, Workers: want, Datapath: dp}
 	plan, err := labnet.NewPlan(l, opts.Net)
 	if err != nil {
 		return nil, 0, err
@@ -276,6 +286,10 @@ func runLab(want int) ([]result, int, error) {
 	x, err := live.Start(l, opts)
 	if err != nil {
 		return nil, 0, fmt.Errorf("live.Start: %w", err)
+	}
+	if got, note := x.Datapath(); got != dp {
+		x.Close()
+		return nil, 0, fmt.Errorf("the %s datapath is not running: %s", dp, note)
 	}
 	cleanups = append(cleanups, func() {
 		for _, ns := range x.Plan().Namespaces {
@@ -315,7 +329,11 @@ func runLab(want int) ([]result, int, error) {
 	if b.sink, err = x.Net().Namespace(b.ns("f")); err != nil {
 		return nil, 0, err
 	}
-	res, err := runPhases(b, modeName(want))
+	mode := modeName(want)
+	if dp == live.DatapathEBPF {
+		mode = "ebpf"
+	}
+	res, err := runPhases(b, mode)
 	return res, x.Workers(), err
 }
 
@@ -689,6 +707,8 @@ func report(mode string, nWorkers int, res []result) {
 	switch mode {
 	case "goroutines":
 		how = "vpclab, a goroutine per device, as before the workers"
+	case "ebpf":
+		how = fmt.Sprintf("vpclab on the eBPF datapath, %d workers", nWorkers)
 	case "kernel":
 		how = "kernel baseline (a router namespace, nftables conntrack; \"the lab\" is the router)"
 	}
