@@ -70,12 +70,15 @@ bench-apply:
 
 # Floods (as root): an iperf3 TCP stream between two instances while a
 # third floods a fourth with SYNs, then with UDP datagrams of new flows,
-# each also into a device of its own (the sender's CPU alone); the lab with
-# its workers and, as the baseline, a goroutine per device, one run.
-# FLOODFLAGS: -t SECONDS per phase, -modes, -procs, -workers, -v.
+# each also into a device of its own (the sender's CPU alone); the kernel
+# (a router namespace with nftables conntrack) as the baseline, then the
+# lab with its workers, one run. FLOODFLAGS: -t SECONDS per phase, -modes
+# (kernel, workers, goroutines), -pin (taskset), -procs, -workers,
+# -cpuprofile PREFIX, -v.
 FLOODFLAGS ?=
 bench-flood:
-	@command -v iperf3 >/dev/null || { apt-get update && apt-get install -y iperf3; }
+	@command -v iperf3 >/dev/null && command -v nft >/dev/null || \
+		{ apt-get update && apt-get install -y iperf3 nftables; }
 	$(AS_ROOT) $(GO) run ./bench/flood $(FLOODFLAGS)
 
 # A soak (as root, not in CI): a live lab under mixed traffic and random

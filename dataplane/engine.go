@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/vpclab/vpclab/classify"
 	"github.com/vpclab/vpclab/conntrack"
@@ -567,20 +568,36 @@ func reserve(src, dst *eniPolicy, needSrc, needDst bool, k *conntrack.Packed, no
 // allowanceLeft reports whether the ENI's instance may track n more
 // flows. Expired entries hold their place until a table removes them, so
 // when too few are left it first reclaims the expired entries of every
-// table of the instance (a rare path: the allowance is used up).
+// table of the instance (a rare path: the allowance is used up). A
+// reclaim that leaves too few is not tried again for reclaimHoldoff of
+// the packets' clock: under a flood of new flows past the allowance each
+// packet is then refused at the cost of a load and a compare, not of a
+// scan of the tables (1,024 slots and a lock each), and a place an entry
+// frees by expiring is found within reclaimHoldoff.
 func (e *eniPolicy) allowanceLeft(now int64, n int) bool {
 	if e.allowance.Available() >= n {
 		return true
 	}
+	if now < e.reclaimAfter.Load() {
+		return false
+	}
 	for _, t := range e.instanceTables {
 		t.Expire(now, reclaimBudget)
 	}
-	return e.allowance.Available() >= n
+	if e.allowance.Available() >= n {
+		return true
+	}
+	e.reclaimAfter.Store(now + reclaimHoldoff)
+	return false
 }
 
 // reclaimBudget bounds the expired entries removed per table when an
 // instance's allowance runs out.
 const reclaimBudget = 64
+
+// reclaimHoldoff is how long, on the packets' clock, an ENI whose
+// reclaim left its allowance short waits before the next.
+const reclaimHoldoff = int64(time.Millisecond)
 
 func (e *eniPolicy) owns(a netip.Addr) bool {
 	for _, x := range e.addrs {

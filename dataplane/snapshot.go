@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/vpclab/vpclab/conntrack"
@@ -54,6 +55,9 @@ type eniPolicy struct {
 	// instanceTables are the tables of every ENI of the instance, which
 	// share its allowance.
 	instanceTables []*conntrack.Table
+	// reclaimAfter is when, on the packets' clock, allowanceLeft may
+	// reclaim expired entries again after one that left too few.
+	reclaimAfter atomic.Int64
 }
 
 type subnetPolicy struct {

@@ -12,7 +12,13 @@
 // into a sink device inside f's own namespace (the same packets, the same
 // sending work, nothing crossing vpclab): the stream's throughput under that
 // flood is what the flooder's CPU costs the machine, and the stream's
-// throughput under the real flood against it is vpclab's part. Phases, each
+// throughput under the real flood against it is vpclab's part. The same
+// phases run against the kernel (-modes kernel, the default's first): the
+// four instances' namespaces routed by a fifth with an nftables filter of
+// the lab's policy (kernel.go), so the figure under the same flood says
+// what forwarding it costs when the kernel does it. -pin puts the flooder
+// on a CPU of its own (taskset) and -cpuprofile writes the lab's CPU
+// profile during each flood. Phases, each
 // -t seconds with the stream running: quiet, SYN to dummy, SYN through the
 // lab, UDP to dummy, UDP through the lab, quiet again.
 //
@@ -43,6 +49,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +61,7 @@ import (
 
 	"github.com/vpclab/vpclab/lab/labfile"
 
+	"github.com/vishvananda/netns"
 	"golang.org/x/net/ipv4"
 
 	"github.com/vpclab/vpclab/labnet"
@@ -102,8 +110,10 @@ var (
 	secs    = flag.Int("t", 20, "seconds per phase")
 	procs   = flag.Int("procs", 0, "GOMAXPROCS of the lab (default live.Procs(), as vpclab up)")
 	workers = flag.Int("workers", 0, "the lab's forwarding workers (live.Options.Workers; default as vpclab up)")
-	modes   = flag.String("modes", "goroutines,workers", "the labs to measure, in turn: \"workers\" (as vpclab up) and \"goroutines\" (a goroutine per device, the baseline)")
+	modes   = flag.String("modes", "kernel,workers", "the dataplanes to measure, in turn: \"workers\" (the lab as vpclab up), \"goroutines\" (the lab with a goroutine per device, as before the workers), \"ebpf\" (the lab on the eBPF datapath) and \"kernel\" (a router namespace with nftables conntrack, the baseline)")
+	pin     = flag.Bool("pin", false, "pin the flooder to the last CPU and the stream's iperf3 and the lab to the others (taskset)")
 	verbose = flag.Bool("v", false, "print every command")
+	profile = flag.String("cpuprofile", "", "write a CPU profile of the lab during each flood through it to `PREFIX`-MODE-syn.pprof and PREFIX-MODE-udp.pprof")
 	// The flooder child's flags.
 	role   = flag.String("role", "", "internal: run as the flooder, \"syn\" or \"udp\"")
 	src    = flag.String("src", "", "internal: the flooder's source address")
@@ -165,6 +175,8 @@ type result struct {
 	sent                 int64   // flood packets the flooder sent
 	floodCPU             float64 // the flooder's CPU, in CPUs
 	labCPU               float64 // this process's (the lab's) CPU, in CPUs
+	softirq              float64 // the machine's softirq time, in CPUs
+	queueDrops           uint64  // packets dropped at f's link's queue
 	judged               uint64  // packets f's ENI sent into the dataplane
 	exceeded             uint64  // f's conntrack_allowance_exceeded, this phase
 	inUse                int     // f's tracked flows at the end
@@ -179,8 +191,13 @@ func run() error {
 	if os.Geteuid() != 0 {
 		return errors.New("must run as root")
 	}
-	if err := nsrun.Need("bench-flood", "iperf3", "ip"); err != nil {
+	if err := nsrun.Need("bench-flood", "iperf3", "ip", "nft", "taskset"); err != nil {
 		return err
+	}
+	if *pin {
+		if err := setPinning(); err != nil {
+			return err
+		}
 	}
 	nsrun.OnInterrupt("bench-flood", cleanup)
 	defer cleanup()
@@ -191,8 +208,22 @@ func run() error {
 			w = *workers
 		case "goroutines":
 			w = -1
+		case "ebpf":
+			res, n, err := runLabOn(*workers, live.DatapathEBPF)
+			if err != nil {
+				return err
+			}
+			report(m, n, res)
+			continue
+		case "kernel":
+			res, err := runKernel()
+			if err != nil {
+				return err
+			}
+			report(m, 0, res)
+			continue
 		default:
-			return fmt.Errorf("-modes: %q is neither workers nor goroutines", m)
+			return fmt.Errorf("-modes: %q is none of workers, goroutines, ebpf and kernel", m)
 		}
 		res, n, err := runLab(w)
 		if err != nil {
@@ -204,10 +235,32 @@ func run() error {
 	return nil
 }
 
+// A bed is what the phases run on: vpclab's lab or the kernel's router.
+type bed struct {
+	ns   func(name string) string // instance -> namespace
+	addr func(name string) string // instance -> address
+	do   func(ns string, fn func() error) error
+	// sink is the namespace handle of f, for the sink device.
+	sink netns.NsHandle
+	// count returns f's packets into the dataplane, its
+	// conntrack_allowance_exceeded and its tracked flows.
+	count func() (judged, exceeded uint64, inUse int)
+	// fLink is f's link to the dataplane, in f's namespace: what the
+	// kernel drops at its queue (the dataplane not reading fast enough)
+	// are its TX drops.
+	fLink string
+	// failed returns an error if the dataplane failed.
+	failed func() error
+	lab    bool // this process is the dataplane (its CPU and RSS count)
+}
+
 // runLab brings the lab up with want workers (negative: a goroutine per
 // device), runs the phases and takes the lab down; it returns the
 // results and how many workers there were.
-func runLab(want int) ([]result, int, error) {
+func runLab(want int) ([]result, int, error) { return runLabOn(want, live.DatapathTUN) }
+
+// runLabOn is runLab on datapath dp.
+func runLabOn(want int, dp string) ([]result, int, error) {
 	mark := len(cleanups)
 	defer func() {
 		for i := len(cleanups) - 1; i >= mark; i-- {
@@ -219,7 +272,7 @@ func runLab(want int) ([]result, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("lab: %w", err)
 	}
-	opts := live.Options{Net: labnet.Options{ID: labID, Prefix: prefix}, Workers: want}
+	opts := live.Options{Net: labnet.Options{ID: labID, Prefix: prefix}, Workers: want, Datapath: dp}
 	plan, err := labnet.NewPlan(l, opts.Net)
 	if err != nil {
 		return nil, 0, err
@@ -234,6 +287,10 @@ func runLab(want int) ([]result, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("live.Start: %w", err)
 	}
+	if got, note := x.Datapath(); got != dp {
+		x.Close()
+		return nil, 0, fmt.Errorf("the %s datapath is not running: %s", dp, note)
+	}
 	cleanups = append(cleanups, func() {
 		for _, ns := range x.Plan().Namespaces {
 			nsrun.KillIn(ns.Name)
@@ -242,19 +299,54 @@ func runLab(want int) ([]result, int, error) {
 			fmt.Fprintln(os.Stderr, "bench-flood: closing the lab:", err)
 		}
 	})
-	ns := func(name string) string { return x.Plan().Instance(name).Name }
-	addr := func(name string) string { return x.Plan().Instance(name).Links[0].Addrs[0].Addr().String() }
+	fDev := x.Device(x.Plan().Instance("f").Links[0].ENI)
+	if fDev == nil {
+		return nil, 0, errors.New("f has no device")
+	}
+	b := &bed{
+		ns:   func(name string) string { return x.Plan().Instance(name).Name },
+		addr: func(name string) string { return x.Plan().Instance(name).Links[0].Addrs[0].Addr().String() },
+		do:   x.Net().Do,
+		count: func() (uint64, uint64, int) {
+			var ex uint64
+			var inUse int
+			if a := x.Engine().Snapshot().Allowance(fDev.Port); a != nil {
+				ex, inUse = a.Exceeded(), a.InUse()
+			}
+			return judged(fDev), ex, inUse
+		},
+		failed: func() error {
+			select {
+			case <-x.Failed():
+				return errors.New("the lab's dataplane failed")
+			default:
+				return nil
+			}
+		},
+		fLink: x.Plan().Instance("f").Links[0].Name,
+		lab:   true,
+	}
+	if b.sink, err = x.Net().Namespace(b.ns("f")); err != nil {
+		return nil, 0, err
+	}
+	mode := modeName(want)
+	if dp == live.DatapathEBPF {
+		mode = "ebpf"
+	}
+	res, err := runPhases(b, mode)
+	return res, x.Workers(), err
+}
+
+// runPhases runs the phases on b; mode names its profiles.
+func runPhases(b *bed, mode string) ([]result, error) {
+	ns, addr := b.ns, b.addr
 	fns := ns("f")
 	// The sink: a TUN device in f that nobody reads (the kernel queues
 	// what is routed to it, then drops), so that flooding it costs the
 	// sender what flooding the lab does, up to the lab's own work.
-	h, err := x.Net().Namespace(fns)
+	sink, err := tun.OpenInNamespace(b.sink, tun.Config{Name: "fl0", NoVnetHdr: true})
 	if err != nil {
-		return nil, 0, err
-	}
-	sink, err := tun.OpenInNamespace(h, tun.Config{Name: "fl0", NoVnetHdr: true})
-	if err != nil {
-		return nil, 0, fmt.Errorf("the sink device in f: %w", err)
+		return nil, fmt.Errorf("the sink device in f: %w", err)
 	}
 	cleanups = append(cleanups, func() { sink.Close() })
 	for _, s := range [][]string{
@@ -262,17 +354,17 @@ func runLab(want int) ([]result, int, error) {
 		{"ip", "-n", fns, "route", "add", dummyNet, "dev", "fl0"},
 	} {
 		if err := nsrun.Sh(s...); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 	}
 	// The probes' listeners, in b and v, accepting and closing.
 	for _, name := range []string{"b", "v"} {
 		var ln net.Listener
-		if err := x.Net().Do(ns(name), func() (err error) {
+		if err := b.do(ns(name), func() (err error) {
 			ln, err = net.Listen("tcp4", net.JoinHostPort(addr(name), "7000"))
 			return err
 		}); err != nil {
-			return nil, 0, fmt.Errorf("probe listener in %s: %w", name, err)
+			return nil, fmt.Errorf("probe listener in %s: %w", name, err)
 		}
 		cleanups = append(cleanups, func() { ln.Close() })
 		go func() {
@@ -285,10 +377,6 @@ func runLab(want int) ([]result, int, error) {
 			}
 		}()
 	}
-	fDev := x.Device(x.Plan().Instance("f").Links[0].ENI)
-	if fDev == nil {
-		return nil, 0, errors.New("f has no device")
-	}
 
 	var res []result
 	for _, ph := range phases {
@@ -297,10 +385,11 @@ func runLab(want int) ([]result, int, error) {
 		runtime.GC()
 		r.rssBefore, _ = rss()
 		r.goroutinesB = runtime.NumGoroutine()
-		exBefore := exceeded(x, fDev)
-		judgedBefore := judged(fDev)
+		judgedBefore, exBefore, _ := b.count()
+		qBefore := txDropped(fns, b.fLink)
 		var labBefore syscall.Rusage
 		syscall.Getrusage(syscall.RUSAGE_SELF, &labBefore)
+		siBefore := softirq()
 		start := time.Now()
 
 		stopProbe := make(chan struct{})
@@ -308,7 +397,7 @@ func runLab(want int) ([]result, int, error) {
 		probeWG.Add(1)
 		go func() {
 			defer probeWG.Done()
-			r.probes, r.probeFail, r.probeMax = probe(x, ns("a"), []string{addr("b"), addr("v")}, stopProbe)
+			r.probes, r.probeFail, r.probeMax = probe(b, ns("a"), []string{addr("b"), addr("v")}, stopProbe)
 		}()
 		var fl *exec.Cmd
 		var flOut bytes.Buffer
@@ -318,54 +407,86 @@ func runLab(want int) ([]result, int, error) {
 				to = dummyDst
 			}
 			self, _ := os.Executable()
-			fl = exec.Command("ip", "netns", "exec", fns, self, "-role", ph.flood, "-src", addr("f"), "-dst", to,
-				"-for", (time.Duration(*secs)*time.Second + 2*time.Second).String())
+			fl = exec.Command("ip", pinned(floodCPUs, "netns", "exec", fns, self, "-role", ph.flood, "-src", addr("f"), "-dst", to,
+				"-for", (time.Duration(*secs)*time.Second+2*time.Second).String())...)
 			fl.Stdout, fl.Stderr = &flOut, os.Stderr
 			if *verbose {
 				fmt.Fprintln(os.Stderr, "+", strings.Join(fl.Args, " "))
 			}
 			if err := fl.Start(); err != nil {
-				return nil, 0, err
+				return nil, err
 			}
 			time.Sleep(time.Second) // the flood at full speed before the stream starts
 		}
+		stopProfile := func() {}
+		if *profile != "" && b.lab && ph.flood != "" && !ph.dummy {
+			if stopProfile, err = startProfile(fmt.Sprintf("%s-%s-%s.pprof", *profile, mode, ph.flood)); err != nil {
+				return nil, err
+			}
+		}
 		r.gbps, r.retrans, err = iperf(ns("b"), ns("a"), addr("b"), *secs)
+		stopProfile()
 		close(stopProbe)
 		probeWG.Wait()
 		if fl != nil {
 			if err := fl.Wait(); err != nil {
-				return nil, 0, fmt.Errorf("flooder: %w", err)
+				return nil, fmt.Errorf("flooder: %w", err)
 			}
 			var fr floodResult
 			if err := json.Unmarshal(flOut.Bytes(), &fr); err != nil {
-				return nil, 0, fmt.Errorf("flooder's result %q: %w", flOut.String(), err)
+				return nil, fmt.Errorf("flooder's result %q: %w", flOut.String(), err)
 			}
 			r.sent = fr.Packets
 			r.floodCPU = cpu(fl.ProcessState.SysUsage().(*syscall.Rusage)) / fr.Seconds
 		}
 		if err != nil {
-			return nil, 0, fmt.Errorf("%s: %w", ph.name, err)
+			return nil, fmt.Errorf("%s: %w", ph.name, err)
 		}
-		select {
-		case <-x.Failed():
-			return nil, 0, errors.New("the lab's dataplane failed")
-		default:
+		if err := b.failed(); err != nil {
+			return nil, err
 		}
 		var labAfter syscall.Rusage
 		syscall.Getrusage(syscall.RUSAGE_SELF, &labAfter)
-		r.labCPU = (cpu(&labAfter) - cpu(&labBefore)) / time.Since(start).Seconds()
-		r.judged = judged(fDev) - judgedBefore
-		r.exceeded = exceeded(x, fDev) - exBefore
-		if a := x.Engine().Snapshot().Allowance(fDev.Port); a != nil {
-			r.inUse = a.InUse()
-		}
+		el := time.Since(start).Seconds()
+		r.labCPU = (cpu(&labAfter) - cpu(&labBefore)) / el
+		r.softirq = (softirq() - siBefore) / el
+		j, ex, inUse := b.count()
+		r.judged, r.exceeded, r.inUse = j-judgedBefore, ex-exBefore, inUse
+		r.queueDrops = txDropped(fns, b.fLink) - qBefore
 		r.rssAfter, _ = rss()
 		r.peakRSS, _ = peakRSS()
 		r.goroutA = runtime.NumGoroutine()
 		res = append(res, r)
 		time.Sleep(time.Second) // the flood's leftovers drained
 	}
-	return res, x.Workers(), nil
+	return res, nil
+}
+
+// startProfile starts a CPU profile of this process (the lab) into file
+// and returns what stops it.
+func startProfile(file string) (func(), error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		fmt.Fprintln(os.Stderr, "CPU profile of the lab:", file)
+	}, nil
+}
+
+// modeName names the lab of want workers in file names: "workers" or
+// "goroutines".
+func modeName(want int) string {
+	if want < 0 {
+		return "goroutines"
+	}
+	return "workers"
 }
 
 // judged returns the packets d sent into the dataplane, allowed or not.
@@ -378,14 +499,6 @@ func judged(d *live.Device) uint64 {
 	return n
 }
 
-// exceeded returns d's instance's conntrack_allowance_exceeded.
-func exceeded(x *live.Lab, d *live.Device) uint64 {
-	if a := x.Engine().Snapshot().Allowance(d.Port); a != nil {
-		return a.Exceeded()
-	}
-	return 0
-}
-
 func cpu(u *syscall.Rusage) float64 {
 	return time.Duration(u.Utime.Nano() + u.Stime.Nano()).Seconds()
 }
@@ -393,7 +506,7 @@ func cpu(u *syscall.Rusage) float64 {
 // probe opens a new TCP connection from namespace ns to port 7000 of each
 // of addrs every 200 ms until stop, and returns how many it tried, how
 // many failed (1 s timeout) and the longest connect.
-func probe(x *live.Lab, ns string, addrs []string, stop <-chan struct{}) (n, failed int, longest time.Duration) {
+func probe(b *bed, ns string, addrs []string, stop <-chan struct{}) (n, failed int, longest time.Duration) {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -405,7 +518,7 @@ func probe(x *live.Lab, ns string, addrs []string, stop <-chan struct{}) (n, fai
 		for _, a := range addrs {
 			n++
 			t0 := time.Now()
-			err := x.Net().Do(ns, func() error {
+			err := b.do(ns, func() error {
 				c, err := net.DialTimeout("tcp4", net.JoinHostPort(a, "7000"), time.Second)
 				if err == nil {
 					c.Close()
@@ -425,7 +538,7 @@ func probe(x *live.Lab, ns string, addrs []string, stop <-chan struct{}) (n, fai
 // secs seconds to it from namespace cli, and returns its Gbit/s and
 // retransmits.
 func iperf(srv, cli, to string, secs int) (float64, int64, error) {
-	server := exec.Command("ip", "netns", "exec", srv, "iperf3", "-s", "-1", "-B", to, "-p", "5201")
+	server := exec.Command("ip", pinned(streamCPUs, "netns", "exec", srv, "iperf3", "-s", "-1", "-B", to, "-p", "5201")...)
 	if err := server.Start(); err != nil {
 		return 0, 0, err
 	}
@@ -433,7 +546,7 @@ func iperf(srv, cli, to string, secs int) (float64, int64, error) {
 		server.Process.Kill()
 		server.Wait()
 	}()
-	args := []string{"netns", "exec", cli, "iperf3", "-c", to, "-p", "5201", "-J", "-t", strconv.Itoa(secs), "-O", "1"}
+	args := pinned(streamCPUs, "netns", "exec", cli, "iperf3", "-c", to, "-p", "5201", "-J", "-t", strconv.Itoa(secs), "-O", "1")
 	var out []byte
 	var err error
 	for try := 0; try < 25; try++ {
@@ -590,17 +703,26 @@ func report(mode string, nWorkers int, res []result) {
 	if strings.Contains(argv0, "go-build") {
 		argv0 = "go run ./bench/flood"
 	}
-	how := fmt.Sprintf("%d workers", nWorkers)
-	if mode == "goroutines" {
-		how = "a goroutine per device, as before the workers"
+	how := fmt.Sprintf("vpclab, %d workers", nWorkers)
+	switch mode {
+	case "goroutines":
+		how = "vpclab, a goroutine per device, as before the workers"
+	case "ebpf":
+		how = fmt.Sprintf("vpclab on the eBPF datapath, %d workers", nWorkers)
+	case "kernel":
+		how = "kernel baseline (a router namespace, nftables conntrack; \"the lab\" is the router)"
 	}
-	fmt.Printf("\nvpclab flood benchmark, %s: iperf3 TCP a -> b while f floods (%d s per phase)\n", how, *secs)
+	pinning := "not pinned"
+	if *pin {
+		pinning = fmt.Sprintf("flooder on CPU %s, iperf3 and the lab on CPU %s", floodCPUs, streamCPUs)
+	}
+	fmt.Printf("\nflood benchmark, %s: iperf3 TCP a -> b while f floods (%d s per phase)\n", how, *secs)
 	fmt.Printf("command: %s\n", strings.Join(append([]string{argv0}, os.Args[1:]...), " "))
-	fmt.Printf("cores: %d (GOMAXPROCS %d), %s/%s, %s; f's conntrack allowance %d\n\n",
-		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version(), allowance)
+	fmt.Printf("cores: %d (GOMAXPROCS %d), %s; %s/%s, %s; f's conntrack allowance %d\n\n",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), pinning, runtime.GOOS, runtime.GOARCH, runtime.Version(), allowance)
 	base := res[0].gbps
-	fmt.Printf("%-42s %7s %6s %9s %6s %6s %9s %9s %7s %11s %13s\n",
-		"phase", "Gbit/s", "ratio", "flood/s", "fCPU", "labCPU", "judged/s", "exceeded", "tracked", "probes fail", "RSS KiB")
+	fmt.Printf("%-42s %7s %6s %9s %6s %6s %6s %9s %8s %9s %7s %11s %13s\n",
+		"phase", "Gbit/s", "ratio", "flood/s", "fCPU", "labCPU", "siCPU", "judged/s", "qdrop/s", "exceeded", "tracked", "probes fail", "RSS KiB")
 	for i, r := range res {
 		ratio := "-"
 		if base > 0 {
@@ -611,11 +733,21 @@ func report(mode string, nWorkers int, res []result) {
 			flood = fmt.Sprintf("%.0fk", float64(r.sent)/float64(*secs+2)/1e3)
 			fcpu = fmt.Sprintf("%.2f", r.floodCPU)
 		}
-		fmt.Printf("%-42s %7.2f %6s %9s %6s %6.2f %8.0fk %9d %7d %5d/%-5d %6d→%-6d\n",
-			phases[i].name, r.gbps, ratio, flood, fcpu, r.labCPU, float64(r.judged)/float64(*secs)/1e3, r.exceeded, r.inUse,
-			r.probeFail, r.probes, r.rssBefore, r.rssAfter)
+		labCPU, mem := fmt.Sprintf("%.2f", r.labCPU), fmt.Sprintf("%6d→%-6d", r.rssBefore, r.rssAfter)
+		if mode == "kernel" {
+			labCPU, mem = "-", "-"
+		}
+		fmt.Printf("%-42s %7.2f %6s %9s %6s %6s %6.2f %8.0fk %7.0fk %9d %7d %5d/%-5d %s\n",
+			phases[i].name, r.gbps, ratio, flood, fcpu, labCPU, r.softirq, float64(r.judged)/float64(*secs)/1e3,
+			float64(r.queueDrops)/float64(*secs)/1e3, r.exceeded, r.inUse,
+			r.probeFail, r.probes, mem)
 	}
 	last := res[len(res)-1]
+	if mode == "kernel" {
+		fmt.Println("\n(judged/s: packets f's veth took into the router; tracked: the router's conntrack entries; exceeded: drops of the ct count rule)")
+	} else {
+		fmt.Println("\n(judged/s: packets the lab read from f's device; qdrop/s: what the kernel dropped at that device's queue, the flood past what the lab read)")
+	}
 	fmt.Printf("\npeak RSS %d KiB; goroutines %d at start, %d at end; longest probe connect %v\n",
 		last.peakRSS, res[0].goroutinesB, last.goroutA, maxProbe(res).Round(time.Millisecond))
 	quiet := (res[0].gbps + res[5].gbps) / 2
