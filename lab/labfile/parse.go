@@ -36,6 +36,15 @@ func Load(path string) (*lab.Lab, error) {
 // model with lab.Check, placing each of its problems at the line of the
 // value its field path names.
 func Parse(file string, data []byte) (*lab.Lab, error) {
+	if errs := prescan(file, data); errs != nil {
+		return nil, errs
+	}
+	return parseTree(file, data)
+}
+
+// parseTree is Parse after prescan: it reads the YAML library's tree of
+// the file.
+func parseTree(file string, data []byte) (*lab.Lab, error) {
 	p := &parser{Decoder: yamlpos.Decoder{File: file}, places: map[string][]place{}}
 	if root := p.document(data); root != nil {
 		p.lab(root)
