@@ -140,3 +140,22 @@ func TestPrescanAgrees(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkParseAccepted parses a lab within its quotas, 2,400 groups of
+// one rule each, and reports the bytes allocated per byte of the file.
+func BenchmarkParseAccepted(b *testing.B) {
+	data := largeLab("security_groups:\n", 2400, func(b []byte, i int) []byte {
+		return append(num(append(b, "  - id: sg-"...), i), "\n    ingress:\n      - {protocol: tcp, ports: 22, cidr: 10.0.0.0/8}\n"...)
+	})
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	var alloc uint64
+	for b.Loop() {
+		alloc += allocated(func() {
+			if _, err := Parse("ok.yaml", data); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+	b.ReportMetric(float64(alloc)/float64(b.N)/float64(len(data)), "alloc/byte")
+}
