@@ -321,7 +321,7 @@ func (r *reader) either(o yamlpos.Object, yes, no, hint string) (list []string, 
 	y, n := o.Vals[yes], o.Vals[no]
 	switch {
 	case y != nil && n != nil:
-		r.Errorf(o.Keys[no], o.At(no), "give %s or %s, not both", yes, no)
+		r.Errorf(o.Key(no), o.At(no), "give %s or %s, not both", yes, no)
 		return nil, false, false
 	case y == nil && n == nil:
 		r.Errorf(o.Node, o.At(yes), "missing: %s", hint)

@@ -388,7 +388,7 @@ func (r *reader) principal(ps *Principals, n *yaml.Node, i int) (*Principal, *ya
 	var tokField string
 	switch {
 	case tok != nil && sum != nil:
-		r.Errorf(o.Keys["token_sha256"], o.At("token_sha256"), "give token or token_sha256, not both")
+		r.Errorf(o.Key("token_sha256"), o.At("token_sha256"), "give token or token_sha256, not both")
 	case tok == nil && sum == nil && akid != nil:
 		// An access key alone: the principal signs EC2 Query API requests.
 	case tok == nil && sum == nil:

@@ -59,11 +59,24 @@ type EC2Endpoint struct {
 	AccessKeys int `json:"access_keys"`
 }
 
-// Body limits: a whole lab (100,000 rules fit) and one EC2 call.
+// Body limits: a whole lab (at most; see labBodyLimit) and one EC2 call.
 const (
 	maxLabBody = 64 << 20
 	maxEC2Body = 1 << 20
 )
+
+// labBodyLimit is the largest lab file PUT /v1/lab reads: what a lab
+// within the running lab's quotas needs (labfile.MaxSize), at most
+// maxLabBody. A lab raising its quotas past what the body allows is
+// applied in two steps: the quotas first, then the objects.
+func labBodyLimit(running *lab.Lab) (int64, string) {
+	q := running.Quotas
+	limit := labfile.MaxSize(q)
+	if limit >= maxLabBody {
+		return maxLabBody, fmt.Sprintf("the most the API reads (%d MiB)", maxLabBody>>20)
+	}
+	return limit, fmt.Sprintf("the most a lab within the running lab's quotas needs (sgs_per_vpc %d, sg_rules %d, nacl_entries %d); to raise them, apply the quotas alone first", q.SGsPerVPC, q.SGRules, q.NACLEntries)
+}
 
 // localPrincipal is who a request on the unix socket is when no
 // principals are configured.
@@ -284,7 +297,8 @@ func (a *api) getLab(q *request) {
 // putLab replaces the whole policy with the lab file in the body.
 func (a *api) putLab(q *request) {
 	res := a.vpcARN()
-	data, ok := a.body(q, authz.ApplyLab, res, maxLabBody)
+	limit, why := labBodyLimit(a.x.Lab())
+	data, ok := a.body(q, authz.ApplyLab, res, limit, why)
 	if !ok {
 		return
 	}
@@ -330,7 +344,7 @@ func (a *api) ec2(q *request, action string) {
 	if !a.authenticate(q, iam, "") {
 		return
 	}
-	data, ok := a.body(q, iam, "", maxEC2Body)
+	data, ok := a.body(q, iam, "", maxEC2Body, "the most an EC2 call needs")
 	if !ok {
 		return
 	}
@@ -391,15 +405,15 @@ func ApplyChange(x Lab, o Options, local bool, c change.Change) (any, error) {
 	return resp, nil
 }
 
-// body reads the request body, up to limit bytes; it answers 413 or 400
-// (and records the attempt) when it cannot.
-func (a *api) body(q *request, action, resource string, limit int64) ([]byte, bool) {
+// body reads the request body, up to limit bytes (why says what the limit
+// is); it answers 413 or 400 (and records the attempt) when it cannot.
+func (a *api) body(q *request, action, resource string, limit int64, why string) ([]byte, bool) {
 	data, err := io.ReadAll(http.MaxBytesReader(q.w, q.r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		code, msg := http.StatusBadRequest, "reading the request body: "+err.Error()
 		if errors.As(err, &tooBig) {
-			code, msg = http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is over %d bytes", limit)
+			code, msg = http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is over %d bytes, %s", limit, why)
 		}
 		a.audit(q, action, resource, authz.ResultInvalid, msg)
 		writeError(q.w, code, msg)

@@ -32,8 +32,12 @@
 // strconv.ParseBool (1, true, 0, false, …).
 //
 // GET /v1/lab returns the lab in force as a lab file (labfile.Marshal); PUT
-// /v1/lab (body: a lab file, at most 64 MiB) replaces the whole policy
-// with Lab.Apply. POST /v1/ec2/ACTION (body: EC2's JSON request, at
+// /v1/lab (body: a lab file) replaces the whole policy with Lab.Apply. Its
+// body may be as large as a lab within the running lab's quotas needs
+// (labfile.MaxSize: about 128 bytes a rule or entry the quotas allow), at
+// most 64 MiB; a larger one is refused (413) and audited, before the API
+// reads more of it than the limit. A lab that raises its quotas past what
+// the running ones allow is applied in two steps, the quotas first. POST /v1/ec2/ACTION (body: EC2's JSON request, at
 // most 1 MiB) makes one of EC2's changes (package change) or starts and
 // stops instances (StartInstances, StopInstances), and answers EC2's
 // response. GET /v1/capture?eni=ID[,ID…][&snaplen=N] streams pcapng with

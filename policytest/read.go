@@ -87,11 +87,11 @@ func (d *decoder) step(n *yaml.Node, path string, nm *names) Step {
 	action := actions[0]
 	for _, k := range []string{"expect", "by", "rule"} {
 		switch {
-		case o.Keys[k] == nil || action == "send" || action == "apply" && k == "expect":
+		case o.Key(k) == nil || action == "send" || action == "apply" && k == "expect":
 		case k == "expect":
-			d.Errorf(o.Keys[k], o.At(k), "an advance step takes no expect: expect applies to a send or an apply")
+			d.Errorf(o.Key(k), o.At(k), "an advance step takes no expect: expect applies to a send or an apply")
 		default:
-			d.Errorf(o.Keys[k], o.At(k), "an %s step takes no %s: %s applies to a send", action, k, k)
+			d.Errorf(o.Key(k), o.At(k), "an %s step takes no %s: %s applies to a send", action, k, k)
 		}
 	}
 	if n := o.Vals["name"]; n != nil {
@@ -187,8 +187,8 @@ func (d *decoder) send(n *yaml.Node, path string, nm *names) *Send {
 		s = prev.Reverse()
 		s.Reply = name
 		for _, k := range []string{"from", "to", "family", "proto"} {
-			if o.Keys[k] != nil {
-				d.Errorf(o.Keys[k], o.At(k), "a reply takes its %s from step %q: leave %s out", k, name, k)
+			if o.Key(k) != nil {
+				d.Errorf(o.Key(k), o.At(k), "a reply takes its %s from step %q: leave %s out", k, name, k)
 			}
 		}
 	}
@@ -332,7 +332,7 @@ func (d *decoder) fragment(n *yaml.Node, field string) *Fragment {
 	if n := o.Vals["length"]; n != nil {
 		f.Length, _ = d.Integer(n, o.At("length"), "a first fragment's length after the IP header", 1, 65000)
 		if f.Offset > 0 {
-			d.Errorf(o.Keys["length"], o.At("length"), "length cuts a first fragment; a later fragment (offset > 0) carries size bytes")
+			d.Errorf(o.Key("length"), o.At("length"), "length cuts a first fragment; a later fragment (offset > 0) carries size bytes")
 		}
 	}
 	return f
@@ -356,11 +356,11 @@ func (d *decoder) checkSend(s *Send, o yamlpos.Object) bool {
 	}
 	proto, _ := protoNumber(s.Proto)
 	later := s.Fragment != nil && s.Fragment.Offset > 0
-	if o.Keys["quote"] != nil && o.Keys["size"] != nil {
-		d.Errorf(o.Keys["size"], o.At("size"), "an ICMP error's payload is the packet it quotes: leave size out")
+	if o.Key("quote") != nil && o.Key("size") != nil {
+		d.Errorf(o.Key("size"), o.At("size"), "an ICMP error's payload is the packet it quotes: leave size out")
 	}
 	for _, k := range []string{"sport", "dport", "flags", "type", "code", "id", "quote"} {
-		key := o.Keys[k]
+		key := o.Key(k)
 		switch {
 		case key == nil:
 			if later || s.Reply != "" && k != "flags" {

@@ -166,7 +166,7 @@ func readExpectation(d *yamlpos.Decoder, n *yaml.Node, field string) *Expectatio
 	case must != nil:
 		e.Must, e.Traffic = true, traffic(must, "must_reach")
 		if o.Vals["except"] != nil {
-			d.Errorf(o.Keys["except"], o.At("except"), "except goes with must_not_reach")
+			d.Errorf(o.Key("except"), o.At("except"), "except goes with must_not_reach")
 		}
 	default:
 		e.Traffic = traffic(mustNot, "must_not_reach")

@@ -86,24 +86,27 @@ func IsState(data []byte) bool {
 
 // decode parses a state document and returns its resources, those of the
 // root module first, then each child module's, depth first.
+//
+// It reads the document once (see header), and again only to say what is
+// wrong with one it cannot read.
 func decode(name string, data []byte) ([]*resource, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
-		return nil, jsonError(name, data, err, "a JSON object")
-	}
-	switch {
-	case top["planned_values"] != nil || top["resource_changes"] != nil:
-		return nil, fmt.Errorf("%s: this is a plan: import the state instead, the output of \"terraform show -json\" without a plan file", name)
-	case top["format_version"] == nil && top["resources"] != nil && top["version"] != nil:
-		return nil, fmt.Errorf("%s: this is a raw state file (terraform.tfstate): import what \"terraform show -json\" prints for it instead", name)
-	case top["format_version"] == nil:
-		return nil, fmt.Errorf("%s: no format_version: this is not the output of \"terraform show -json\"", name)
-	}
+	var h header
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	var doc document
-	if err := dec.Decode(&doc); err != nil {
-		return nil, jsonError(name, data, err, "a terraform show -json document")
+	if err := dec.Decode(&h); err != nil || dec.InputOffset() < int64(len(data)) && !onlySpace(data[dec.InputOffset():]) {
+		return nil, decodeError(name, data)
+	}
+	switch {
+	case h.PlannedValues != nil || h.ResourceChanges != nil:
+		return nil, fmt.Errorf("%s: this is a plan: import the state instead, the output of \"terraform show -json\" without a plan file", name)
+	case h.FormatVersion == nil && h.Resources != nil && h.Version != nil:
+		return nil, fmt.Errorf("%s: this is a raw state file (terraform.tfstate): import what \"terraform show -json\" prints for it instead", name)
+	case h.FormatVersion == nil:
+		return nil, fmt.Errorf("%s: no format_version: this is not the output of \"terraform show -json\"", name)
+	}
+	doc := document{Values: h.Values}
+	if json.Unmarshal(h.FormatVersion, &doc.FormatVersion) != nil {
+		return nil, decodeError(name, data) // not a string
 	}
 	major, _, _ := strings.Cut(doc.FormatVersion, ".")
 	if major != "1" {
@@ -145,6 +148,48 @@ func decode(name string, data []byte) ([]*resource, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// header is a state document as decode reads it: its version and values,
+// and the keys that say it is something else (a plan, a raw state file),
+// which are only looked for, not read.
+type header struct {
+	FormatVersion   json.RawMessage `json:"format_version"` // a string, read once present
+	Values          *values         `json:"values"`
+	PlannedValues   json.RawMessage `json:"planned_values"`
+	ResourceChanges json.RawMessage `json:"resource_changes"`
+	Resources       json.RawMessage `json:"resources"`
+	Version         json.RawMessage `json:"version"`
+}
+
+// onlySpace reports whether b holds JSON white space only.
+func onlySpace(b []byte) bool {
+	return len(bytes.TrimLeft(b, " \t\r\n")) == 0
+}
+
+// decodeError says why data is not a state document decode can read: the
+// error of the first step it fails, reading it as a JSON object, then
+// checking its keys, then reading it as a document.
+func decodeError(name string, data []byte) error {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return jsonError(name, data, err, "a JSON object")
+	}
+	switch {
+	case top["planned_values"] != nil || top["resource_changes"] != nil:
+		return fmt.Errorf("%s: this is a plan: import the state instead, the output of \"terraform show -json\" without a plan file", name)
+	case top["format_version"] == nil && top["resources"] != nil && top["version"] != nil:
+		return fmt.Errorf("%s: this is a raw state file (terraform.tfstate): import what \"terraform show -json\" prints for it instead", name)
+	case top["format_version"] == nil:
+		return fmt.Errorf("%s: no format_version: this is not the output of \"terraform show -json\"", name)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var doc document
+	if err := dec.Decode(&doc); err != nil {
+		return jsonError(name, data, err, "a terraform show -json document")
+	}
+	return fmt.Errorf("%s: not a terraform show -json document", name)
 }
 
 // jsonError turns a decoding error into one naming the file and, for

@@ -129,8 +129,21 @@ func KindName(n *yaml.Node) string {
 type Object struct {
 	Node *yaml.Node
 	Path string                // field path of the mapping ("" at the top)
-	Keys map[string]*yaml.Node // key name → key node
 	Vals map[string]*yaml.Node // key name → value node
+}
+
+// Key returns the node of key name (its first, the one Vals holds), or
+// nil.
+func (o Object) Key(name string) *yaml.Node {
+	if o.Vals[name] == nil {
+		return nil
+	}
+	for i := 0; i+1 < len(o.Node.Content); i += 2 {
+		if k := o.Node.Content[i]; k.Kind == yaml.ScalarNode && k.Value == name {
+			return k
+		}
+	}
+	return nil
 }
 
 // At returns the field path of a key of o.
@@ -146,7 +159,7 @@ func (o Object) At(key string) string {
 // other keys and leaves them out, and returns ok=false only when n is nil
 // or not a mapping.
 func (d *Decoder) Object(n *yaml.Node, path, what string, known ...string) (Object, bool) {
-	o := Object{Node: n, Path: path, Keys: map[string]*yaml.Node{}, Vals: map[string]*yaml.Node{}}
+	o := Object{Node: n, Path: path, Vals: map[string]*yaml.Node{}}
 	if n == nil {
 		return o, false
 	}
@@ -161,10 +174,10 @@ func (d *Decoder) Object(n *yaml.Node, path, what string, known ...string) (Obje
 			d.Errorf(k, path, "a key must be a name, not %s", KindName(k))
 		case !slices.Contains(known, k.Value):
 			d.Errorf(k, o.At(k.Value), "unknown key: the keys of %s are %s", what, strings.Join(known, ", "))
-		case o.Keys[k.Value] != nil:
-			d.Errorf(k, o.At(k.Value), "given twice (first at line %d)", o.Keys[k.Value].Line)
+		case o.Vals[k.Value] != nil:
+			d.Errorf(k, o.At(k.Value), "given twice (first at line %d)", o.Key(k.Value).Line)
 		default:
-			o.Keys[k.Value], o.Vals[k.Value] = k, v
+			o.Vals[k.Value] = v
 		}
 	}
 	return o, true

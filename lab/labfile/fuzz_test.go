@@ -9,7 +9,8 @@ import (
 	"github.com/vpclab/vpclab/lab"
 )
 
-// FuzzParse checks that Parse never panics, that it returns a Lab exactly
+// FuzzParse checks that Parse never panics, that what prescan refuses
+// the tree refuses too, that it returns a Lab exactly
 // when it returns no error, that every error is an *Error naming the file,
 // and that a returned Lab keeps the package's promises.
 func FuzzParse(f *testing.F) {
@@ -26,7 +27,16 @@ func FuzzParse(f *testing.F) {
 	for _, c := range errorCases[:20] {
 		f.Add([]byte(c.src))
 	}
+	for _, c := range largeLabs(130) {
+		f.Add(c.data)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// What the count before the tree refuses, the tree refuses too.
+		if errs := prescan("fuzz.yaml", data); errs != nil {
+			if l, err := parseTree("fuzz.yaml", data); err == nil {
+				t.Fatalf("refused before the tree (%v) but not by it: %v", errs, l)
+			}
+		}
 		l, err := Parse("fuzz.yaml", data)
 		if (l == nil) == (err == nil) {
 			t.Fatalf("Parse = %v, %v: want a Lab or an error", l, err)

@@ -3,6 +3,7 @@ package labfile
 import (
 	"fmt"
 	"slices"
+	"strconv"
 
 	"go.yaml.in/yaml/v3"
 
@@ -84,10 +85,12 @@ func (p *parser) readSecurityGroups(n *yaml.Node) {
 // rules reads one direction of a security group, whose path in the model
 // is group.
 func (p *parser) rules(o yamlpos.Object, group, dir string) []sg.Rule {
-	items, _ := p.list(o.Vals[dir], o.At(dir))
+	fileList := o.At(dir)
+	items, _ := p.list(o.Vals[dir], fileList)
 	rules := make([]sg.Rule, 0, len(items))
 	for i, item := range items {
-		rules = append(rules, p.rule(item, fmt.Sprintf("%s.%s[%d]", group, dir, i), fmt.Sprintf("%s[%d]", o.At(dir), i)))
+		n := "[" + strconv.Itoa(i) + "]"
+		rules = append(rules, p.rule(item, group+"."+dir+n, fileList+n))
 	}
 	return rules
 }
@@ -95,10 +98,13 @@ func (p *parser) rules(o yamlpos.Object, group, dir string) []sg.Rule {
 // peerKeys are the keys naming a rule's peer, exactly one per rule.
 var peerKeys = []string{"cidr", "group", "prefix_list"}
 
+// ruleKeys are the keys of a rule.
+var ruleKeys = slices.Concat([]string{"id", "description"}, peerKeys, trafficKeys)
+
 // rule reads one security-group rule.
 func (p *parser) rule(n *yaml.Node, path, filePath string) sg.Rule {
 	r := sg.Rule{Line: n.Line}
-	o, ok := p.object(n, path, filePath, "a security group rule", slices.Concat([]string{"id", "description"}, peerKeys, trafficKeys)...)
+	o, ok := p.object(n, path, filePath, "a security group rule", ruleKeys...)
 	if !ok {
 		return r
 	}

@@ -46,7 +46,7 @@ func (p *parser) readInstances(n *yaml.Node) {
 		switch list := o.Vals["interfaces"]; {
 		case list != nil:
 			for _, k := range shorthand {
-				p.Errorf(o.Keys[k], o.At(k), "%s belongs in an interface when the instance has interfaces (an instance without them is one interface, described by its own keys)", k)
+				p.Errorf(o.Key(k), o.At(k), "%s belongs in an interface when the instance has interfaces (an instance without them is one interface, described by its own keys)", k)
 			}
 			ifaces, _ := p.list(list, o.At("interfaces"))
 			in.Interfaces = []*lab.Interface{}

@@ -113,10 +113,13 @@ func (p *parser) entries(o yamlpos.Object, acl, dir string, isDefault bool) []na
 	return entries
 }
 
+// entryKeys are the keys of a network ACL entry.
+var entryKeys = append([]string{"rule", "action", "cidr"}, trafficKeys...)
+
 // entry reads one network ACL entry.
 func (p *parser) entry(n *yaml.Node, path, filePath string) nacl.Entry {
 	e := nacl.Entry{Line: n.Line}
-	o, ok := p.object(n, path, filePath, "a network ACL entry", append([]string{"rule", "action", "cidr"}, trafficKeys...)...)
+	o, ok := p.object(n, path, filePath, "a network ACL entry", entryKeys...)
 	if !ok {
 		return e
 	}

@@ -41,7 +41,7 @@ func (p *parser) readFlowLogs(n *yaml.Node) {
 			f.ResourceType = map[string]string{"vpc": lab.FlowLogVPC, "subnet": lab.FlowLogSubnet, "eni": lab.FlowLogENI}[k]
 		}
 		for _, k := range resources[min(1, len(resources)):] {
-			p.Errorf(o.Keys[k], o.At(k), "a flow log covers one resource: give one of vpc, subnet and eni, not %s", strings.Join(resources, " and "))
+			p.Errorf(o.Key(k), o.At(k), "a flow log covers one resource: give one of vpc, subnet and eni, not %s", strings.Join(resources, " and "))
 		}
 		if t, ok := p.Scalar(o.Vals["traffic_type"], o.At("traffic_type"), "ACCEPT, REJECT or ALL"); ok {
 			f.TrafficType = strings.ToUpper(t)

@@ -36,6 +36,15 @@ func Load(path string) (*lab.Lab, error) {
 // model with lab.Check, placing each of its problems at the line of the
 // value its field path names.
 func Parse(file string, data []byte) (*lab.Lab, error) {
+	if errs := prescan(file, data); errs != nil {
+		return nil, errs
+	}
+	return parseTree(file, data)
+}
+
+// parseTree is Parse after prescan: it reads the YAML library's tree of
+// the file.
+func parseTree(file string, data []byte) (*lab.Lab, error) {
 	p := &parser{Decoder: yamlpos.Decoder{File: file}, places: map[string][]place{}}
 	if root := p.document(data); root != nil {
 		p.lab(root)
@@ -81,26 +90,11 @@ func (p *parser) at(path, field string, n *yaml.Node) {
 }
 
 // object reads mapping n like Decoder.Object and records it (even when it
-// is not a mapping) and its values at the model's path; the file writes
-// the mapping at filePath.
+// is not a mapping) at the model's path; the file writes the mapping at
+// filePath. Its values are found in it when needed (see find).
 func (p *parser) object(n *yaml.Node, path, filePath, what string, known ...string) (yamlpos.Object, bool) {
 	p.at(path, filePath, n)
-	o, ok := p.Object(n, filePath, what, known...)
-	if !ok {
-		return o, false
-	}
-	for k, v := range o.Vals {
-		p.at(join(path, k), o.At(k), v)
-	}
-	return o, true
-}
-
-// join returns the path of key under path.
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
+	return p.Object(n, filePath, what, known...)
 }
 
 // items records the items of a list at the model's path.
@@ -141,9 +135,12 @@ func (p *parser) place(errs lab.ErrorList) {
 // twice), it takes the first at or after line, the line of the object the
 // problem is about.
 func (p *parser) find(path string, line int) (place, string, bool) {
-	for at := path; at != ""; at = parent(at) {
+	for at := path; ; at = parent(at) {
 		places := p.places[at]
 		if len(places) == 0 {
+			if at == "" {
+				break
+			}
 			continue
 		}
 		pl := places[0]
@@ -153,9 +150,36 @@ func (p *parser) find(path string, line int) (place, string, bool) {
 				break
 			}
 		}
-		return pl, path[len(at):], true
+		rest := path[len(at):]
+		// A key of a recorded mapping is at its value.
+		if key, more, ok := firstKey(rest); ok {
+			if v := lookup(pl.node, key); v != nil {
+				field := key
+				if pl.field != "" {
+					field = pl.field + "." + key
+				}
+				pl, rest = place{v, field}, more
+			}
+		}
+		return pl, rest, true
 	}
 	return place{}, "", false
+}
+
+// firstKey splits ".key…" (or "key…", below the top) into key and the
+// rest.
+func firstKey(rest string) (key, more string, ok bool) {
+	if rest == "" || rest[0] == '[' {
+		return "", "", false
+	}
+	if rest[0] != '.' {
+		rest = "." + rest
+	}
+	end := strings.IndexAny(rest[1:], ".[")
+	if end < 0 {
+		return rest[1:], "", true
+	}
+	return rest[1 : 1+end], rest[1+end:], true
 }
 
 // parent returns the path above path: a.b[1].c → a.b[1] → a.b → a.

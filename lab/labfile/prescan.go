@@ -1,0 +1,593 @@
+package labfile
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/vpclab/vpclab/internal/yamlpos"
+	"github.com/vpclab/vpclab/lab"
+	"github.com/vpclab/vpclab/sg"
+)
+
+// This file counts what the quotas bound before the YAML library reads
+// the file: the library's tree of a file costs some 30 bytes per byte of
+// it, so a file of a million rules would take gigabytes to be refused.
+// prescan reads the file's text without building anything (a stack of
+// the collections it is in), finds its quotas, counts the items of the
+// security group list, of each group's rule lists and of each network
+// ACL's entry lists, and refuses at the first list far over its quota:
+//
+//   - more than twice quotas.sg_rules rules in one direction of a group,
+//     or twice quotas.nacl_entries entries in one of an ACL: every rule
+//     or entry counts at least once in one IP family, so such a list is
+//     over the quota in one family whatever the rules are;
+//   - more than twice quotas.sgs_per_vpc security groups, refused as
+//     Parse refuses groups past the quota.
+//
+// Lists over their quota by less are left to Parse, which reports every
+// problem of the file. prescan understands the YAML lab files use, block
+// and flow styles, JSON, quoted and block scalars, comments; at anything
+// else (anchors, aliases, complex keys, directives, a second document) it
+// gives up and leaves the file to the YAML library, which refuses most of
+// them. It never refuses a file Parse would accept.
+
+// prescanRole is what a collection of the file is, as far as the quotas
+// go.
+type prescanRole uint8
+
+const (
+	roleOther   prescanRole = iota
+	roleRoot                // the top-level mapping
+	roleQuotas              // quotas:
+	roleGroups              // security_groups:
+	roleGroup               // one security group
+	roleRules               // a group's ingress or egress
+	roleACLs                // network_acls:
+	roleACL                 // one network ACL
+	roleEntries             // an ACL's ingress or egress
+)
+
+// frame is one collection prescan is in.
+type frame struct {
+	seq, flow bool
+	indent    int // block collections: the column of their keys or dashes
+	role      prescanRole
+	key       string // mappings: the current key
+	count     int    // lists: the items so far
+	index     int    // the collection's index in the list holding it
+	id        string // groups and ACLs: their id, once read
+
+	// Flow collections: what the next token is.
+	expectItem, expectKey, expectValue bool
+}
+
+// position is where an item of the file starts.
+type position struct{ line, col int }
+
+// excess is a rule or entry list far over its quota.
+type excess struct {
+	owner    string // security_groups or network_acls
+	index    int    // the owner's index in the file
+	id       string // the owner's id, if it has one
+	dir      string // ingress or egress
+	count    int
+	at       position // its item past twice the quota
+	quota    int
+	quotaKey string
+}
+
+// prescanner holds the state of one reading of a file.
+type prescanner struct {
+	data           []byte
+	pos, line, bol int // offset, line (from 1) and offset of the line's start
+	stack          []frame
+	gaveUp         bool
+
+	countOnly bool // the first reading: the quotas only
+	quotas    lab.Quotas
+
+	groups       int      // items of security_groups
+	groupAt      position // the item at index quota-1
+	groupAfter   position // and at quota
+	groupDefault bool     // a group has id default
+	excesses     []excess
+}
+
+// prescan refuses data when a list is far over its quota; it returns nil
+// when it finds none or gives up.
+func prescan(file string, data []byte) yamlpos.ErrorList {
+	first := prescanner{data: data, countOnly: true, quotas: lab.DefaultQuotas()}
+	if !first.run() {
+		return nil
+	}
+	s := prescanner{data: data, quotas: first.quotas}
+	if !s.run() {
+		return nil
+	}
+	var errs yamlpos.ErrorList
+	if quota := s.quotas.SGsPerVPC; s.groups > 2*quota {
+		offset, at, i := 1, s.groupAt, quota-1
+		if s.groupDefault {
+			offset, at, i = 0, s.groupAfter, quota
+		}
+		errs = append(errs, &yamlpos.Error{File: file, Line: at.line, Column: at.col, Field: fmt.Sprintf("security_groups[%d]", i),
+			Msg: fmt.Sprintf("%d security groups: the quota is %d per VPC, the default group included (quotas.sgs_per_vpc; AWS's default is 2500)", s.groups+offset, quota)})
+	}
+	for _, e := range s.excesses {
+		if len(errs) >= maxErrors {
+			break
+		}
+		index := e.index
+		if e.owner == "security_groups" && !s.groupDefault {
+			index++ // the default group Parse adds comes first
+		}
+		what := "rules"
+		if e.owner == "network_acls" {
+			what = "entries"
+		}
+		errs = append(errs, &yamlpos.Error{File: file, Line: e.at.line, Column: e.at.col,
+			Field: fmt.Sprintf("%s.%s[%d]", lab.ItemPath(e.owner, index, e.id), e.dir, 2*e.quota),
+			Msg: fmt.Sprintf("%d %s in %s: the quota is %d per direction and family (quotas.%s), so at most %d fit, counting both families",
+				e.count, what, e.dir, e.quota, e.quotaKey, 2*e.quota)})
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
+// run reads the whole file; it returns false when it gave up.
+func (s *prescanner) run() bool {
+	s.pos, s.line, s.bol = 0, 1, 0
+	if len(s.data) >= 3 && s.data[0] == 0xef && s.data[1] == 0xbb && s.data[2] == 0xbf {
+		s.pos = 3 // a byte order mark
+	}
+	first := true
+	for s.pos < len(s.data) && !s.gaveUp {
+		// At the start of a line, in block context.
+		indent := 0
+		for s.pos+indent < len(s.data) && s.data[s.pos+indent] == ' ' {
+			indent++
+		}
+		s.pos += indent
+		c := s.peek()
+		switch {
+		case c == '\n' || c == '\r' || c == 0 && s.pos >= len(s.data):
+			s.endLine()
+			continue
+		case c == '#':
+			s.skipLine()
+			continue
+		case c == '\t' || c == '%':
+			return false
+		case indent == 0 && s.startsWith("---") && s.endsToken(s.pos+3):
+			if !first {
+				return false // a second document: the library says so
+			}
+			s.pos += 3
+		case indent == 0 && s.startsWith("...") && s.endsToken(s.pos+3):
+			return false
+		}
+		first = false
+		s.blockLine()
+	}
+	for len(s.stack) > 0 {
+		s.pop()
+	}
+	return !s.gaveUp
+}
+
+// blockLine reads the rest of a line in block context, from its first
+// character.
+func (s *prescanner) blockLine() {
+	for !s.gaveUp {
+		s.skipSpaces()
+		col := s.col()
+		c := s.peek()
+		switch {
+		case c == '\n' || c == '\r' || s.pos >= len(s.data):
+			s.endLine()
+			return
+		case c == '#':
+			s.skipLine()
+			return
+		case c == '-' && s.endsToken(s.pos+1):
+			s.blockItem(col)
+			s.pos++
+			continue
+		case c == '?' && s.endsToken(s.pos+1), c == '&', c == '*', c == '\t':
+			s.gaveUp = true
+			return
+		case c == '[' || c == '{':
+			s.flow()
+			continue
+		case c == '|' || c == '>':
+			s.blockScalar()
+			return
+		}
+		// A key or a single value.
+		text, _ := s.scalar(false)
+		if s.gaveUp {
+			return
+		}
+		s.skipSpaces()
+		if s.peek() == ':' && s.endsToken(s.pos+1) {
+			s.pos++
+			s.blockKey(col, text)
+			continue
+		}
+		s.value(text)
+		s.skipSpaces()
+		if c := s.peek(); c == '#' || c == '\n' || c == '\r' || s.pos >= len(s.data) {
+			continue
+		}
+		// More of a plain value (a ": " inside it was not a key).
+		s.skipLine()
+		return
+	}
+}
+
+// blockItem starts an item of a block list at col.
+func (s *prescanner) blockItem(col int) {
+	for len(s.stack) > 0 && !s.top().flow && s.top().indent > col {
+		s.pop()
+	}
+	if t := s.top(); t == nil || !t.seq || t.indent != col {
+		s.push(frame{seq: true, indent: col})
+	}
+	// The item starts at its first character, on this line or a later one.
+	at := s.pos + 1
+	for at < len(s.data) && s.data[at] == ' ' {
+		at++
+	}
+	s.item(position{s.line, at - s.bol + 1})
+}
+
+// blockKey starts key of a block mapping at col.
+func (s *prescanner) blockKey(col int, key string) {
+	for len(s.stack) > 0 && !s.top().flow && (s.top().indent > col || s.top().indent == col && s.top().seq) {
+		s.pop()
+	}
+	if t := s.top(); t == nil || t.seq || t.indent != col {
+		s.push(frame{indent: col})
+	}
+	s.top().key = key
+}
+
+// blockScalar skips a block scalar (| or >) and the lines of its text:
+// those more indented than the collection holding it, and blank ones.
+func (s *prescanner) blockScalar() {
+	indent := -1
+	if t := s.top(); t != nil {
+		indent = t.indent
+	}
+	s.skipLine()
+	for s.pos < len(s.data) {
+		n := 0
+		for s.pos+n < len(s.data) && s.data[s.pos+n] == ' ' {
+			n++
+		}
+		if c := s.at(s.pos + n); n < indent && c != '\n' && c != '\r' && s.pos+n < len(s.data) {
+			return
+		}
+		s.skipLine()
+	}
+}
+
+// flow reads a flow collection, from its [ or {, to its end; it may span
+// lines.
+func (s *prescanner) flow() {
+	depth := len(s.stack)
+	for !s.gaveUp {
+		if s.pos >= len(s.data) {
+			s.gaveUp = true // unterminated: the library says where
+			return
+		}
+		c := s.data[s.pos]
+		t := s.top()
+		switch {
+		case c == '\n':
+			s.pos++
+			s.line, s.bol = s.line+1, s.pos
+		case c == ' ' || c == '\t' || c == '\r':
+			s.pos++
+		case c == '#' && (s.pos == 0 || isSpace(s.data[s.pos-1]) || s.data[s.pos-1] == '\n' || s.data[s.pos-1] == '\r'):
+			s.skipToEOL()
+		case c == '[' || c == '{':
+			s.valueStart()
+			s.push(frame{seq: c == '[', flow: true, expectItem: c == '[', expectKey: c == '{'})
+			s.pos++
+		case c == ']' || c == '}':
+			if t == nil || !t.flow || t.seq != (c == ']') {
+				s.gaveUp = true
+				return
+			}
+			s.pop()
+			s.pos++
+			if len(s.stack) < depth+1 {
+				return
+			}
+		case c == ',':
+			if t == nil || !t.flow {
+				s.gaveUp = true
+				return
+			}
+			t.expectItem, t.expectKey, t.expectValue = t.seq, !t.seq, false
+			s.pos++
+		case c == ':' && t != nil && t.flow && !t.seq && !t.expectValue:
+			t.expectKey, t.expectValue = false, true
+			s.pos++
+		case c == '?' || c == '&' || c == '*':
+			s.gaveUp = true
+			return
+		default:
+			start := s.pos
+			if t != nil && t.flow && !t.seq && t.expectKey {
+				t.key, _ = s.scalar(true)
+			} else {
+				s.valueStart()
+				text, _ := s.scalar(true)
+				s.value(text)
+			}
+			if s.pos == start {
+				s.pos++ // a ':' where none belongs: the library says so
+			}
+		}
+	}
+}
+
+// valueStart is called where a value starts in a flow collection: an
+// item of a list, or a mapping's value.
+func (s *prescanner) valueStart() {
+	t := s.top()
+	if t == nil || !t.flow {
+		return
+	}
+	switch {
+	case t.seq && t.expectItem:
+		t.expectItem = false
+		s.item(position{s.line, s.col()})
+	case !t.seq:
+		t.expectKey, t.expectValue = false, false
+	}
+}
+
+// scalar reads a quoted or plain scalar and returns its text (escapes
+// left as written). Plain scalars end at the end of the line, at " #" and
+// at ": "; in flow context also at , [ ] { } and a ':' before one of them.
+func (s *prescanner) scalar(flow bool) (string, bool) {
+	start := s.pos
+	if q := s.peek(); q == '"' || q == '\'' {
+		s.pos++
+		for s.pos < len(s.data) {
+			c := s.data[s.pos]
+			switch {
+			case q == '"' && c == '\\':
+				s.pos++
+			case c == '\n':
+				s.line, s.bol = s.line+1, s.pos+1
+			case c == q && q == '\'' && s.at(s.pos+1) == '\'':
+				s.pos++
+			case c == q:
+				s.pos++
+				return string(s.data[start+1 : s.pos-1]), true
+			}
+			s.pos++
+		}
+		s.gaveUp = true // unterminated: the library says where
+		return "", true
+	}
+	for s.pos < len(s.data) {
+		c := s.data[s.pos]
+		if c == '\n' || c == '\r' ||
+			c == '#' && s.pos > start && isSpace(s.data[s.pos-1]) ||
+			c == ':' && (s.endsToken(s.pos+1) || flow && isFlowIndicator(s.at(s.pos+1))) ||
+			flow && isFlowIndicator(c) {
+			break
+		}
+		s.pos++
+	}
+	end := s.pos
+	for end > start && isSpace(s.data[end-1]) {
+		end--
+	}
+	return string(s.data[start:end]), false
+}
+
+// value records a single value: the mapping's value of its current key.
+func (s *prescanner) value(text string) {
+	t := s.top()
+	if t == nil {
+		return
+	}
+	if t.flow && t.seq {
+		return
+	}
+	switch t.role {
+	case roleQuotas:
+		if !s.countOnly {
+			return
+		}
+		v, err := strconv.Atoi(text)
+		if err != nil || v < 1 {
+			return // Parse says what is wrong; prescan counts with the default
+		}
+		q := &s.quotas
+		switch t.key {
+		case "sg_rules":
+			q.SGRules = min(v, lab.MaxQuotas.SGRules)
+		case "nacl_entries":
+			q.NACLEntries = min(v, lab.MaxQuotas.NACLEntries)
+		case "sgs_per_vpc":
+			q.SGsPerVPC = min(v, lab.MaxQuotas.SGsPerVPC)
+		}
+	case roleGroup, roleACL:
+		if t.key == "id" {
+			t.id = text
+			if t.role == roleGroup && text == sg.DefaultGroupID {
+				s.groupDefault = true
+			}
+		}
+	}
+}
+
+// item records the start of an item of the list on top of the stack.
+func (s *prescanner) item(at position) {
+	t := s.top()
+	t.count++
+	if s.countOnly {
+		return
+	}
+	switch t.role {
+	case roleGroups:
+		s.groups = t.count
+		switch t.count - 1 {
+		case s.quotas.SGsPerVPC - 1:
+			s.groupAt = at
+		case s.quotas.SGsPerVPC:
+			s.groupAfter = at
+		}
+	case roleRules, roleEntries:
+		quota := s.quotas.SGRules
+		if t.role == roleEntries {
+			quota = s.quotas.NACLEntries
+		}
+		if t.count == 2*quota+1 {
+			owner := s.stack[len(s.stack)-2] // the group or ACL
+			e := excess{owner: "security_groups", index: owner.index, dir: owner.key, at: at, quota: quota, quotaKey: "sg_rules"}
+			if t.role == roleEntries {
+				e.owner, e.quotaKey = "network_acls", "nacl_entries"
+			}
+			s.excesses = append(s.excesses, e)
+		}
+	}
+}
+
+// push enters a collection inside the one on top of the stack.
+func (s *prescanner) push(f frame) {
+	parent := s.top()
+	switch {
+	case parent == nil:
+		if !f.seq {
+			f.role = roleRoot
+		}
+	case parent.seq:
+		f.index = parent.count - 1
+		if !f.seq {
+			switch parent.role {
+			case roleGroups:
+				f.role = roleGroup
+			case roleACLs:
+				f.role = roleACL
+			}
+		}
+	default:
+		switch k := parent.key; {
+		case parent.role == roleRoot && k == "quotas" && !f.seq:
+			f.role = roleQuotas
+		case parent.role == roleRoot && k == "security_groups" && f.seq:
+			f.role = roleGroups
+		case parent.role == roleRoot && k == "network_acls" && f.seq:
+			f.role = roleACLs
+		case parent.role == roleGroup && (k == "ingress" || k == "egress") && f.seq:
+			f.role = roleRules
+		case parent.role == roleACL && (k == "ingress" || k == "egress") && f.seq:
+			f.role = roleEntries
+		}
+	}
+	if len(s.stack) >= 10*yamlpos.MaxDepth {
+		s.gaveUp = true // the library refuses it
+		return
+	}
+	s.stack = append(s.stack, f)
+}
+
+// pop leaves the collection on top of the stack.
+func (s *prescanner) pop() {
+	f := s.top()
+	if (f.role == roleRules || f.role == roleEntries) && !s.countOnly {
+		quota := s.quotas.SGRules
+		if f.role == roleEntries {
+			quota = s.quotas.NACLEntries
+		}
+		if f.count > 2*quota {
+			s.excesses[len(s.excesses)-1].count = f.count
+		}
+	}
+	if (f.role == roleGroup || f.role == roleACL) && !s.countOnly {
+		owner := "security_groups"
+		if f.role == roleACL {
+			owner = "network_acls"
+		}
+		for i := len(s.excesses) - 1; i >= 0 && s.excesses[i].owner == owner && s.excesses[i].index == f.index && s.excesses[i].id == ""; i-- {
+			if lab.ValidID(f.id) {
+				s.excesses[i].id = f.id
+			}
+		}
+	}
+	s.stack = s.stack[:len(s.stack)-1]
+}
+
+func (s *prescanner) top() *frame {
+	if len(s.stack) == 0 {
+		return nil
+	}
+	return &s.stack[len(s.stack)-1]
+}
+
+// The reading of the text.
+
+func (s *prescanner) at(i int) byte {
+	if i < len(s.data) {
+		return s.data[i]
+	}
+	return 0
+}
+
+func (s *prescanner) peek() byte { return s.at(s.pos) }
+
+func (s *prescanner) col() int { return s.pos - s.bol + 1 }
+
+func (s *prescanner) startsWith(p string) bool {
+	return len(s.data)-s.pos >= len(p) && string(s.data[s.pos:s.pos+len(p)]) == p
+}
+
+// endsToken reports whether i is past the end of a token: the end of the
+// data, a space or a line end.
+func (s *prescanner) endsToken(i int) bool {
+	c := s.at(i)
+	return i >= len(s.data) || c == ' ' || c == '\n' || c == '\r' || c == '\t'
+}
+
+func (s *prescanner) skipSpaces() {
+	for s.pos < len(s.data) && s.data[s.pos] == ' ' {
+		s.pos++
+	}
+}
+
+func (s *prescanner) skipToEOL() {
+	for s.pos < len(s.data) && s.data[s.pos] != '\n' {
+		s.pos++
+	}
+}
+
+// skipLine goes past the end of the line.
+func (s *prescanner) skipLine() {
+	s.skipToEOL()
+	s.endLine()
+}
+
+// endLine goes past the line end at pos, if there is one.
+func (s *prescanner) endLine() {
+	if s.peek() == '\r' {
+		s.pos++
+	}
+	if s.peek() == '\n' {
+		s.pos++
+	}
+	s.line, s.bol = s.line+1, s.pos
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' }
+
+func isFlowIndicator(c byte) bool { return c == ',' || c == '[' || c == ']' || c == '{' || c == '}' }

@@ -1,0 +1,27 @@
+package labfile
+
+import "github.com/vpclab/vpclab/lab"
+
+// The sizes MaxSize allows: a security-group rule or network ACL entry
+// written in full with an id, ports and a CIDR takes 60-100 bytes
+// (`- {id: sgr-0123456789abcdef0, protocol: tcp, ports: 1024-65535, cidr:
+// 203.0.113.0/24}`), a group's own keys less than a few hundred, and
+// everything else of a lab (VPC, subnets, instances, flow logs, mirrors,
+// tags) fits a mebibyte.
+const (
+	sizeOfRule  = 128
+	sizeOfGroup = 512
+	sizeOfRest  = 1 << 20
+)
+
+// MaxSize is the size of the largest lab file a lab within quotas q
+// needs: sizeOfRest, plus, for each of q.SGsPerVPC groups, sizeOfGroup
+// and sizeOfRule for each rule its quota allows (q.SGRules in each
+// direction and IP family), plus the network ACL entries of as many ACLs.
+// The control API refuses larger bodies; files on disk may be larger
+// (comments), and Parse reads them.
+func MaxSize(q lab.Quotas) int64 {
+	groups := int64(max(q.SGsPerVPC, 1))
+	perGroup := sizeOfGroup + 4*int64(max(q.SGRules, 0))*sizeOfRule + 4*int64(max(q.NACLEntries, 0))*sizeOfRule
+	return sizeOfRest + groups*perGroup
+}
