@@ -228,15 +228,14 @@ func (s schema) known(key string) bool {
 // checkKeys reports the attributes of the object that s does not know and
 // that hold something (not null, "", false, 0, [] or {}).
 func (a attrs) checkKeys(s schema) {
-	keys := make([]string, 0, len(a.m))
-	for k := range a.m {
-		keys = append(keys, k)
+	var keys []string
+	for k, v := range a.m {
+		if !s.known(k) && !empty(v) {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if s.known(k) || empty(a.m[k]) {
-			continue
-		}
 		a.b.report.Unsupportedf(a.b.source, a.r.Address, a.at(k), "unknown attribute, not imported: the importer does not know how it changes which packets pass")
 	}
 }

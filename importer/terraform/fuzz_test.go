@@ -9,7 +9,7 @@ import (
 )
 
 // FuzzParse feeds the importer mutated state documents: it must never
-// panic, and what it imports must be a lab that labfile.Marshal can write.
+// panic, read every value as encoding/json does, and what it imports must be a lab that labfile.Marshal can write.
 func FuzzParse(f *testing.F) {
 	files, err := filepath.Glob("testdata/*.json")
 	if err != nil || len(files) == 0 {
@@ -26,6 +26,8 @@ func FuzzParse(f *testing.F) {
 		{"address": "aws_vpc.v", "mode": "managed", "type": "aws_vpc", "name": "v",
 		 "values": {"id": "vpc-1", "cidr_block": "10.0.0.0/16"}}]}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		sameValues(t, data)
+		sameHeader(t, data)
 		l, rep, err := ParseVPC("fuzz.json", data, "")
 		if err != nil {
 			if l != nil || rep != nil {

@@ -50,7 +50,7 @@ type resource struct {
 	DeposedKey string `json:"deposed_key"`
 	// Values are the instance's attributes, decoded with numbers kept as
 	// json.Number: nil, bool, json.Number, string, []any or map[string]any.
-	Values map[string]any `json:"values"`
+	Values attrValues `json:"values"`
 
 	// consumed records that the importer read the resource, into the lab
 	// or into the report; the resources left unconsumed at the end are
@@ -87,27 +87,24 @@ func IsState(data []byte) bool {
 // decode parses a state document and returns its resources, those of the
 // root module first, then each child module's, depth first.
 //
-// It reads the document once (see header), and again only to say what is
-// wrong with one it cannot read.
+// It reads the document once (fastHeader, else encoding/json into
+// header), and again only to say what is wrong with one it cannot read.
 func decode(name string, data []byte) ([]*resource, error) {
-	var h header
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(&h); err != nil || dec.InputOffset() < int64(len(data)) && !onlySpace(data[dec.InputOffset():]) {
+	h, ok := readHeader(data)
+	if !ok {
 		return nil, decodeError(name, data)
 	}
 	switch {
-	case h.PlannedValues != nil || h.ResourceChanges != nil:
+	case h.isPlan:
 		return nil, fmt.Errorf("%s: this is a plan: import the state instead, the output of \"terraform show -json\" without a plan file", name)
-	case h.FormatVersion == nil && h.Resources != nil && h.Version != nil:
+	case !h.hasFormatVersion && h.rawState:
 		return nil, fmt.Errorf("%s: this is a raw state file (terraform.tfstate): import what \"terraform show -json\" prints for it instead", name)
-	case h.FormatVersion == nil:
+	case !h.hasFormatVersion:
 		return nil, fmt.Errorf("%s: no format_version: this is not the output of \"terraform show -json\"", name)
-	}
-	doc := document{Values: h.Values}
-	if json.Unmarshal(h.FormatVersion, &doc.FormatVersion) != nil {
+	case !h.versionOK:
 		return nil, decodeError(name, data) // not a string
 	}
+	doc := document{FormatVersion: h.formatVersion, Values: h.values}
 	major, _, _ := strings.Cut(doc.FormatVersion, ".")
 	if major != "1" {
 		return nil, fmt.Errorf("%s: format_version %q: only version 1.x of the JSON output format is known", name, doc.FormatVersion)
@@ -150,16 +147,49 @@ func decode(name string, data []byte) ([]*resource, error) {
 	return out, nil
 }
 
+// parsedHeader is what decode needs of a state document's header.
+type parsedHeader struct {
+	isPlan, rawState, hasFormatVersion bool
+	formatVersion                      string
+	versionOK                          bool // format_version is a string (or null)
+	values                             *values
+}
+
+// readHeader reads a state document's header: by fastHeader, else with
+// encoding/json; ok is false when it cannot be read.
+func readHeader(data []byte) (parsedHeader, bool) {
+	if h, ok := fastHeader(data); ok {
+		return h, true
+	}
+	return structHeader(data)
+}
+
+// structHeader is readHeader with encoding/json.
+func structHeader(data []byte) (parsedHeader, bool) {
+	var h header
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&h); err != nil || dec.InputOffset() < int64(len(data)) && !onlySpace(data[dec.InputOffset():]) {
+		return parsedHeader{}, false
+	}
+	p := parsedHeader{isPlan: h.PlannedValues != nil || h.ResourceChanges != nil, rawState: h.Resources != nil && h.Version != nil,
+		hasFormatVersion: h.FormatVersion != nil, values: h.Values}
+	p.versionOK = json.Unmarshal(h.FormatVersion, &p.formatVersion) == nil
+	return p, true
+}
+
 // header is a state document as decode reads it: its version and values,
 // and the keys that say it is something else (a plan, a raw state file),
 // which are only looked for, not read.
 type header struct {
-	FormatVersion   json.RawMessage `json:"format_version"` // a string, read once present
-	Values          *values         `json:"values"`
-	PlannedValues   json.RawMessage `json:"planned_values"`
-	ResourceChanges json.RawMessage `json:"resource_changes"`
-	Resources       json.RawMessage `json:"resources"`
-	Version         json.RawMessage `json:"version"`
+	FormatVersion json.RawMessage `json:"format_version"` // a string, read once present
+	Values        *values         `json:"values"`
+	// TerraformVersion is not used, but a state's is a string.
+	TerraformVersion string          `json:"terraform_version"`
+	PlannedValues    json.RawMessage `json:"planned_values"`
+	ResourceChanges  json.RawMessage `json:"resource_changes"`
+	Resources        json.RawMessage `json:"resources"`
+	Version          json.RawMessage `json:"version"`
 }
 
 // onlySpace reports whether b holds JSON white space only.
@@ -185,11 +215,34 @@ func decodeError(name string, data []byte) error {
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	var doc document
+	var doc plainDocument
 	if err := dec.Decode(&doc); err != nil {
 		return jsonError(name, data, err, "a terraform show -json document")
 	}
 	return fmt.Errorf("%s: not a terraform show -json document", name)
+}
+
+// plainDocument is document with the values of resources decoded by
+// encoding/json itself, for decodeError's messages.
+type plainDocument struct {
+	FormatVersion    string `json:"format_version"`
+	TerraformVersion string `json:"terraform_version"`
+	Values           *struct {
+		RootModule *plainModule `json:"root_module"`
+	} `json:"values"`
+}
+
+type plainModule struct {
+	Address   string `json:"address"`
+	Resources []*struct {
+		Address    string         `json:"address"`
+		Mode       string         `json:"mode"`
+		Type       string         `json:"type"`
+		Name       string         `json:"name"`
+		DeposedKey string         `json:"deposed_key"`
+		Values     map[string]any `json:"values"`
+	} `json:"resources"`
+	ChildModules []*plainModule `json:"child_modules"`
 }
 
 // jsonError turns a decoding error into one naming the file and, for
