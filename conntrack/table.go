@@ -243,12 +243,12 @@ func (t *Table) Lookup(p *Packed, fromLo bool, tcpFlags uint8, now int64) (Ref, 
 
 // Prefetch starts reading the bucket head and the first entry that a
 // Lookup of p will read, and returns without waiting for them, so that the
-// caller can look p up in another table meanwhile: a packet between two
-// ENIs crosses both of their tables, and in a large table each of those
-// reads is a cache miss. It changes nothing, takes no lock and may run
-// concurrently with anything; the value it returns means nothing (it keeps
-// the loads from being dropped). A small table, which stays in the
-// caches, is left alone: there the loads would only cost.
+// caller can look p up in another table meanwhile. It changes nothing,
+// takes no lock and may run concurrently with anything; the value it
+// returns means nothing (it keeps the loads from being dropped). A small
+// table, which stays in the caches, is left alone: there the loads would
+// only cost. A packet between two ENIs crosses both of their tables: for
+// it, PrefetchPair overlaps the two tables' misses with each other.
 func (t *Table) Prefetch(p *Packed) uint64 {
 	v := t.view.Load()
 	if v.mask < prefetchBuckets-1 {
@@ -259,6 +259,36 @@ func (t *Table) Prefetch(p *Packed) uint64 {
 		return 0
 	}
 	return v.entry(i).ctl.Load()
+}
+
+// PrefetchPair is Prefetch on a and b at once: it reads both bucket heads
+// of p, then both first entries, so that the CPU waits for the two tables'
+// cache misses together, two at a time, rather than one after the other
+// (each of a large table's reads is a miss: the head, then the entry). It
+// changes nothing, takes no lock and may run concurrently with anything;
+// small tables are left alone, as by Prefetch.
+func PrefetchPair(a, b *Table, p *Packed) uint64 {
+	va, vb := a.view.Load(), b.view.Load()
+	bigA, bigB := va.mask >= prefetchBuckets-1, vb.mask >= prefetchBuckets-1
+	if !bigA && !bigB {
+		return 0
+	}
+	// The two head loads are independent: their misses overlap.
+	var ia, ib uint32
+	if bigA {
+		ia = va.heads[uint32(p.h)&va.mask].Load()
+	}
+	if bigB {
+		ib = vb.heads[uint32(p.h)&vb.mask].Load()
+	}
+	var r uint64
+	if ia != 0 && ia&endBit == 0 && int(ia>>chunkShift) < len(va.chunks) {
+		r = va.entry(ia).ctl.Load()
+	}
+	if ib != 0 && ib&endBit == 0 && int(ib>>chunkShift) < len(vb.chunks) {
+		r ^= vb.entry(ib).ctl.Load()
+	}
+	return r
 }
 
 // tagShift and TagMask place an entry's tag in its control word, between
@@ -351,7 +381,7 @@ func (t *Table) Insert(p *Packed, fromLo bool, tcpFlags uint8, now int64) bool {
 	// The places of the expired entries removed here go back to the
 	// allowance, but for one that the new entry may take over: a counter
 	// shared by the instance's ENIs is cheaper written once than twice.
-	reaped := t.reapHeld(now, insertScan, insertScan)
+	reaped := t.reapHeld(now, insertScan, insertScan, true)
 	held := reaped > 0 && t.allow.inUse.Load() <= t.allow.max.Load()
 	if held {
 		reaped--
@@ -488,7 +518,7 @@ func (t *Table) grow() {
 // expired entries and giving their places back. It returns how many it
 // removed.
 func (t *Table) reap(now int64, max, scan int) int {
-	removed := t.reapHeld(now, max, scan)
+	removed := t.reapHeld(now, max, scan, false)
 	t.giveBack(removed)
 	return removed
 }
@@ -503,8 +533,12 @@ func (t *Table) giveBack(n int) {
 }
 
 // reapHeld is reap that keeps the removed entries' places: the caller
-// gives them back.
-func (t *Table) reapHeld(now int64, max, scan int) int {
+// gives them back. If runs, it stops at the first live entry after one it
+// removed: Insert's way of keeping pace with new flows cheaply. In a
+// steady state the cursor finds the oldest entries, one expired per new
+// flow, and need not look further; after a burst of expiries the expired
+// entries lie in runs, which it removes whole.
+func (t *Table) reapHeld(now int64, max, scan int, runs bool) int {
 	scan = min(scan, int(t.used)-1)
 	v := t.view.Load()
 	timeout := t.timeouts.Load()
@@ -518,6 +552,8 @@ func (t *Table) reapHeld(now int64, max, scan int) int {
 		if s := cstate(e.ctl.Load()); s != 0 && now-e.last.Load() >= timeout[s.kind()] {
 			t.remove(v, i, e)
 			removed++
+		} else if runs && removed > 0 {
+			break
 		}
 	}
 	return removed

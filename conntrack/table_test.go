@@ -214,6 +214,79 @@ func TestPrefetch(t *testing.T) {
 	}
 }
 
+// PrefetchPair reads ahead in whichever of its tables is large, and
+// there reads the first entry of the key's chain; it changes nothing.
+func TestPrefetchPair(t *testing.T) {
+	small := NewTable(NewAllowance(100), testTimeouts())
+	big := NewTable(NewAllowance(100), testTimeouts())
+	big.view.Store(newView(prefetchBuckets, 0, nil))
+	var k, miss Packed
+	km, kmiss := manyKey(1), manyKey(2)
+	km.Pack(&k)
+	kmiss.Pack(&miss)
+	if got := PrefetchPair(small, big, &k); got != 0 {
+		t.Errorf("PrefetchPair in empty tables read %x", got)
+	}
+	small.Insert(&k, true, syn, 0)
+	big.Insert(&k, true, syn, 0)
+	if got := PrefetchPair(small, small, &k); got != 0 {
+		t.Errorf("PrefetchPair read %x in tables of %d buckets", got, minBuckets)
+	}
+	want := big.view.Load().entry(1).ctl.Load()
+	if got := PrefetchPair(small, big, &k); got != want || got == 0 {
+		t.Errorf("PrefetchPair(small, big) read %x, want the entry's control word %x", got, want)
+	}
+	if got := PrefetchPair(big, small, &k); got != want {
+		t.Errorf("PrefetchPair(big, small) read %x, want %x", got, want)
+	}
+	if got := PrefetchPair(big, big, &miss); got != 0 {
+		t.Errorf("PrefetchPair of an untracked flow read %x", got)
+	}
+	for _, tb := range []*Table{small, big} {
+		if _, hit := tb.Lookup(&k, false, synAck, 1); !hit {
+			t.Error("Lookup missed after PrefetchPair")
+		}
+		if _, hit := tb.Lookup(&miss, false, ack, 1); hit {
+			t.Error("Lookup hit another flow after PrefetchPair")
+		}
+	}
+}
+
+// Insert removes the expired entries at the expiry cursor up to the
+// first live one after them: one per new flow in a steady state, a whole
+// run (up to 8) after a burst of expiries.
+func TestInsertReapsRuns(t *testing.T) {
+	tb := newTable(testTimeouts())
+	for i := range 20 {
+		k := manyKey(i)
+		k.Proto = packet.ProtoUDP
+		insert(tb, &k, true, 0, 0) // expires at 30 s
+	}
+	k := manyKey(100)
+	insert(tb, &k, true, 0, 31*sec)
+	if got, want := tb.Len(), 20-insertScan+1; got != want {
+		t.Errorf("after a burst of expiries, Insert left %d entries, want %d", got, want)
+	}
+
+	tb = newTable(testTimeouts())
+	for i := range 3 {
+		k := manyKey(i)
+		if i != 1 {
+			k.Proto = packet.ProtoUDP // 0 and 2 expire at 30 s, 1 lives on
+		}
+		insert(tb, &k, true, ack, 0)
+	}
+	// The cursor is back at slot 1 (it wrapped on each Insert above).
+	k = manyKey(100)
+	insert(tb, &k, true, 0, 31*sec)
+	if got := tb.Len(); got != 3 {
+		t.Errorf("Insert left %d entries, want 3: it removes the expired one at the cursor, then stops at the live one", got)
+	}
+	if n := tb.Expire(31*sec, 10); n != 1 || tb.Len() != 2 {
+		t.Errorf("Expire removed %d, Len %d, want 1 2", n, tb.Len())
+	}
+}
+
 // chainStats returns the number of buckets and the longest chain.
 func chainStats(tb *Table) (buckets, longest int) {
 	v := tb.view.Load()
