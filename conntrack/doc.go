@@ -56,8 +56,7 @@
 // last word, so removal and rehashing find an entry's bucket from the entry
 // alone (arrays of more than 4 Mi buckets hash the key again). Prefetch lets
 // the dataplane start a large table's cache misses early, to overlap them
-// with the other table's lookup; PrefetchPair starts both tables' misses
-// of a packet between two ENIs at once.
+// with the other table's lookup.
 //
 // Expiry is amortised: a cursor walks the slab, and each Insert removes the
 // expired entries at the cursor up to the first live one after them (at

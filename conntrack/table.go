@@ -243,12 +243,12 @@ func (t *Table) Lookup(p *Packed, fromLo bool, tcpFlags uint8, now int64) (Ref, 
 
 // Prefetch starts reading the bucket head and the first entry that a
 // Lookup of p will read, and returns without waiting for them, so that the
-// caller can look p up in another table meanwhile. It changes nothing,
-// takes no lock and may run concurrently with anything; the value it
-// returns means nothing (it keeps the loads from being dropped). A small
-// table, which stays in the caches, is left alone: there the loads would
-// only cost. A packet between two ENIs crosses both of their tables: for
-// it, PrefetchPair overlaps the two tables' misses with each other.
+// caller can look p up in another table meanwhile: a packet between two
+// ENIs crosses both of their tables, and in a large table each of those
+// reads is a cache miss. It changes nothing, takes no lock and may run
+// concurrently with anything; the value it returns means nothing (it keeps
+// the loads from being dropped). A small table, which stays in the
+// caches, is left alone: there the loads would only cost.
 func (t *Table) Prefetch(p *Packed) uint64 {
 	v := t.view.Load()
 	if v.mask < prefetchBuckets-1 {
@@ -259,36 +259,6 @@ func (t *Table) Prefetch(p *Packed) uint64 {
 		return 0
 	}
 	return v.entry(i).ctl.Load()
-}
-
-// PrefetchPair is Prefetch on a and b at once: it reads both bucket heads
-// of p, then both first entries, so that the CPU waits for the two tables'
-// cache misses together, two at a time, rather than one after the other
-// (each of a large table's reads is a miss: the head, then the entry). It
-// changes nothing, takes no lock and may run concurrently with anything;
-// small tables are left alone, as by Prefetch.
-func PrefetchPair(a, b *Table, p *Packed) uint64 {
-	va, vb := a.view.Load(), b.view.Load()
-	bigA, bigB := va.mask >= prefetchBuckets-1, vb.mask >= prefetchBuckets-1
-	if !bigA && !bigB {
-		return 0
-	}
-	// The two head loads are independent: their misses overlap.
-	var ia, ib uint32
-	if bigA {
-		ia = va.heads[uint32(p.h)&va.mask].Load()
-	}
-	if bigB {
-		ib = vb.heads[uint32(p.h)&vb.mask].Load()
-	}
-	var r uint64
-	if ia != 0 && ia&endBit == 0 && int(ia>>chunkShift) < len(va.chunks) {
-		r = va.entry(ia).ctl.Load()
-	}
-	if ib != 0 && ib&endBit == 0 && int(ib>>chunkShift) < len(vb.chunks) {
-		r ^= vb.entry(ib).ctl.Load()
-	}
-	return r
 }
 
 // tagShift and TagMask place an entry's tag in its control word, between

@@ -214,44 +214,6 @@ func TestPrefetch(t *testing.T) {
 	}
 }
 
-// PrefetchPair reads ahead in whichever of its tables is large, and
-// there reads the first entry of the key's chain; it changes nothing.
-func TestPrefetchPair(t *testing.T) {
-	small := NewTable(NewAllowance(100), testTimeouts())
-	big := NewTable(NewAllowance(100), testTimeouts())
-	big.view.Store(newView(prefetchBuckets, 0, nil))
-	var k, miss Packed
-	km, kmiss := manyKey(1), manyKey(2)
-	km.Pack(&k)
-	kmiss.Pack(&miss)
-	if got := PrefetchPair(small, big, &k); got != 0 {
-		t.Errorf("PrefetchPair in empty tables read %x", got)
-	}
-	small.Insert(&k, true, syn, 0)
-	big.Insert(&k, true, syn, 0)
-	if got := PrefetchPair(small, small, &k); got != 0 {
-		t.Errorf("PrefetchPair read %x in tables of %d buckets", got, minBuckets)
-	}
-	want := big.view.Load().entry(1).ctl.Load()
-	if got := PrefetchPair(small, big, &k); got != want || got == 0 {
-		t.Errorf("PrefetchPair(small, big) read %x, want the entry's control word %x", got, want)
-	}
-	if got := PrefetchPair(big, small, &k); got != want {
-		t.Errorf("PrefetchPair(big, small) read %x, want %x", got, want)
-	}
-	if got := PrefetchPair(big, big, &miss); got != 0 {
-		t.Errorf("PrefetchPair of an untracked flow read %x", got)
-	}
-	for _, tb := range []*Table{small, big} {
-		if _, hit := tb.Lookup(&k, false, synAck, 1); !hit {
-			t.Error("Lookup missed after PrefetchPair")
-		}
-		if _, hit := tb.Lookup(&miss, false, ack, 1); hit {
-			t.Error("Lookup hit another flow after PrefetchPair")
-		}
-	}
-}
-
 // Insert removes the expired entries at the expiry cursor up to the
 // first live one after them: one per new flow in a steady state, a whole
 // run (up to 8) after a burst of expiries.

@@ -268,9 +268,9 @@ func (s *Snapshot) judge(from verdict.Port, p *packet.Parsed, b []byte, now int6
 	var needSrc, needDst, srcHit bool
 	var srcRef conntrack.Ref // the sender's entry, when one passed the packet
 	if src != nil && dst != nil && dst != src {
-		// Both tables are read: start their cache misses together, so
-		// that they overlap.
-		conntrack.PrefetchPair(src.table, dst.table, &pk)
+		// The receiver's table is read next: start its cache misses now,
+		// to overlap the sender's.
+		dst.table.Prefetch(&pk)
 	}
 	if src != nil {
 		// A live entry passes the packet whatever the rules say (§3.1).
