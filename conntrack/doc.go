@@ -59,7 +59,9 @@
 // with the other table's lookup.
 //
 // Expiry is amortised: a cursor walks the slab, and each Insert removes the
-// expired entries among a few slots, as does Expire within its budget. An
+// expired entries at the cursor up to the first live one after them (at
+// most 8 slots: one per new flow in a steady state, a run after a burst of
+// expiries), as does Expire within its budget. An
 // expired entry stops matching at once and holds its allowance until one of
 // them removes it, so the dataplane should call Expire on every table now
 // and then.

@@ -351,7 +351,7 @@ func (t *Table) Insert(p *Packed, fromLo bool, tcpFlags uint8, now int64) bool {
 	// The places of the expired entries removed here go back to the
 	// allowance, but for one that the new entry may take over: a counter
 	// shared by the instance's ENIs is cheaper written once than twice.
-	reaped := t.reapHeld(now, insertScan, insertScan)
+	reaped := t.reapHeld(now, insertScan, insertScan, true)
 	held := reaped > 0 && t.allow.inUse.Load() <= t.allow.max.Load()
 	if held {
 		reaped--
@@ -488,7 +488,7 @@ func (t *Table) grow() {
 // expired entries and giving their places back. It returns how many it
 // removed.
 func (t *Table) reap(now int64, max, scan int) int {
-	removed := t.reapHeld(now, max, scan)
+	removed := t.reapHeld(now, max, scan, false)
 	t.giveBack(removed)
 	return removed
 }
@@ -503,8 +503,12 @@ func (t *Table) giveBack(n int) {
 }
 
 // reapHeld is reap that keeps the removed entries' places: the caller
-// gives them back.
-func (t *Table) reapHeld(now int64, max, scan int) int {
+// gives them back. If runs, it stops at the first live entry after one it
+// removed: Insert's way of keeping pace with new flows cheaply. In a
+// steady state the cursor finds the oldest entries, one expired per new
+// flow, and need not look further; after a burst of expiries the expired
+// entries lie in runs, which it removes whole.
+func (t *Table) reapHeld(now int64, max, scan int, runs bool) int {
 	scan = min(scan, int(t.used)-1)
 	v := t.view.Load()
 	timeout := t.timeouts.Load()
@@ -518,6 +522,8 @@ func (t *Table) reapHeld(now int64, max, scan int) int {
 		if s := cstate(e.ctl.Load()); s != 0 && now-e.last.Load() >= timeout[s.kind()] {
 			t.remove(v, i, e)
 			removed++
+		} else if runs && removed > 0 {
+			break
 		}
 	}
 	return removed

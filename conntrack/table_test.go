@@ -214,6 +214,41 @@ func TestPrefetch(t *testing.T) {
 	}
 }
 
+// Insert removes the expired entries at the expiry cursor up to the
+// first live one after them: one per new flow in a steady state, a whole
+// run (up to 8) after a burst of expiries.
+func TestInsertReapsRuns(t *testing.T) {
+	tb := newTable(testTimeouts())
+	for i := range 20 {
+		k := manyKey(i)
+		k.Proto = packet.ProtoUDP
+		insert(tb, &k, true, 0, 0) // expires at 30 s
+	}
+	k := manyKey(100)
+	insert(tb, &k, true, 0, 31*sec)
+	if got, want := tb.Len(), 20-insertScan+1; got != want {
+		t.Errorf("after a burst of expiries, Insert left %d entries, want %d", got, want)
+	}
+
+	tb = newTable(testTimeouts())
+	for i := range 3 {
+		k := manyKey(i)
+		if i != 1 {
+			k.Proto = packet.ProtoUDP // 0 and 2 expire at 30 s, 1 lives on
+		}
+		insert(tb, &k, true, ack, 0)
+	}
+	// The cursor is back at slot 1 (it wrapped on each Insert above).
+	k = manyKey(100)
+	insert(tb, &k, true, 0, 31*sec)
+	if got := tb.Len(); got != 3 {
+		t.Errorf("Insert left %d entries, want 3: it removes the expired one at the cursor, then stops at the live one", got)
+	}
+	if n := tb.Expire(31*sec, 10); n != 1 || tb.Len() != 2 {
+		t.Errorf("Expire removed %d, Len %d, want 1 2", n, tb.Len())
+	}
+}
+
 // chainStats returns the number of buckets and the longest chain.
 func chainStats(tb *Table) (buckets, longest int) {
 	v := tb.view.Load()
