@@ -28,3 +28,28 @@ func TestReadmeExample(t *testing.T) {
 		t.Errorf("README.md's first yaml block is not lab/labfile/example.yaml (vpclab example); paste the example into it.\nREADME:\n%s\nexample:\n%s", got, want)
 	}
 }
+
+// TestReadmeHeadings checks that no heading of README.md appears twice: a
+// section pasted in twice (as a careless edit once did) reads as two
+// versions of the truth.
+func TestReadmeHeadings(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	fence := false
+	for i, line := range bytes.Split(readme, []byte("\n")) {
+		if bytes.HasPrefix(line, []byte("```")) {
+			fence = !fence
+		}
+		if fence || !bytes.HasPrefix(line, []byte("#")) {
+			continue
+		}
+		if first, ok := seen[string(line)]; ok {
+			t.Errorf("README.md:%d: heading %q already at line %d", i+1, line, first)
+			continue
+		}
+		seen[string(line)] = i + 1
+	}
+}
