@@ -33,6 +33,7 @@ import (
 
 	"github.com/vpclab/vpclab/bench/internal/nsrun"
 
+	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/labnet"
 	"github.com/vpclab/vpclab/live"
@@ -73,6 +74,11 @@ var (
 	only    = flag.String("only", "", "run only \"vpclab\" (the TUN datapath), \"ebpf\" (the eBPF datapath) or \"kernel\"")
 	verbose = flag.Bool("v", false, "print every command")
 	workers = flag.Int("workers", 0, "vpclab's forwarding loops (live.Options.Workers; up --workers): 0 for the default, -1 for a goroutine per device")
+	output  = flag.String("o", "text", "output: \"text\" (a table) or \"json\" (every run, its placement and the medians)")
+
+	pinLabCPUs    = flag.String("pin-lab", "", "CPU list (taskset's, e.g. 0 or 0-1) for the lab's threads; empty: not pinned")
+	pinClientCPUs = flag.String("pin-client", "", "CPU list for iperf3's client (and the UDP sender), on every side")
+	pinServerCPUs = flag.String("pin-server", "", "CPU list for iperf3's server (and the UDP receiver), on every side")
 )
 
 type test struct {
@@ -109,13 +115,11 @@ func main() {
 
 var cleanups []func()
 
-// sentPPS and lossPct are the UDP test's send rate (Mpps) and loss (%)
-// per side, for context.
-var (
-	sentPPS = map[string][]float64{}
-	lossPct = map[string][]float64{}
-)
-var side string
+// udpStats is the last UDP test's send rate (Mpps) and loss (%), for
+// context.
+type udpStats struct{ sentMpps, lossPct float64 }
+
+var lastUDP udpStats
 
 func cleanup() {
 	for i := len(cleanups) - 1; i >= 0; i-- {
@@ -127,6 +131,17 @@ func cleanup() {
 func run() error {
 	if os.Geteuid() != 0 {
 		return errors.New("must run as root")
+	}
+	if *output != "text" && *output != "json" {
+		return fmt.Errorf("-o %q: want text or json", *output)
+	}
+	if *rounds < 1 {
+		return fmt.Errorf("-rounds %d: give at least 1", *rounds)
+	}
+	for _, f := range []struct{ name, cpus string }{{"-pin-lab", *pinLabCPUs}, {"-pin-client", *pinClientCPUs}, {"-pin-server", *pinServerCPUs}} {
+		if err := checkCPUList(f.name, f.cpus); err != nil {
+			return err
+		}
 	}
 	if *udpSender != "mmsg" && *udpSender != "iperf3" {
 		return fmt.Errorf("-udp-sender %q: want mmsg or iperf3", *udpSender)
@@ -158,106 +173,129 @@ func run() error {
 	}
 	kernelDown()
 
+	if err := pinLab(*pinLabCPUs); err != nil {
+		return err
+	}
 	ts := tests()
-	res := map[string][]float64{}
-	for _, dp := range []string{live.DatapathTUN, live.DatapathEBPF} {
-		name := sideName(dp)
-		if *only != "" && *only != name {
-			continue
-		}
-		o := opts
-		o.Datapath = dp
-		x, err := live.Start(l, o)
-		if err != nil {
-			return fmt.Errorf("live.Start: %w", err)
-		}
-		if got, note := x.Datapath(); got != dp {
-			x.Close()
-			return fmt.Errorf("vpclab: the %s datapath is not running: %s", dp, note)
-		}
-		closeLab := func() {
-			for _, ns := range x.Plan().Namespaces {
-				nsrun.KillIn(ns.Name)
+	sides := []string{"vpclab", "ebpf", "kernel"}
+	var runs []e2eRun
+	for r := range *rounds {
+		// Each round starts one side further on, so that drift in the
+		// machine's load does not always hit the same side first.
+		for k := range sides {
+			name := sides[(r+k)%len(sides)]
+			if *only != "" && *only != name {
+				continue
 			}
-			if err := x.Close(); err != nil {
-				fmt.Fprintln(os.Stderr, "bench-e2e: closing the lab:", err)
-			}
-		}
-		cleanups = append(cleanups, closeLab)
-		side = name
-		srv, cli := x.Plan().Instance("b").Name, x.Plan().Instance("a").Name
-		dst := x.Plan().Instance("b").Links[0].Addrs[0].Addr().String()
-		fmt.Fprintf(os.Stderr, "%s: %s -> %s (%s), MTU %d, datapath %s\n", name, cli, srv, dst, x.Plan().Instance("b").Links[0].MTU, dp)
-		for _, t := range ts {
-			v, err := measure(srv, cli, dst, t)
+			fmt.Fprintf(os.Stderr, "round %d of %d, %s:\n", r+1, *rounds, name)
+			rs, err := runSide(l, opts, name, r, ts)
 			if err != nil {
-				return fmt.Errorf("%s %s: %w", name, t.name, err)
+				return err
 			}
-			select {
-			case <-x.Failed():
-				return fmt.Errorf("%s: the lab's dataplane failed", name)
-			default:
-			}
-			res[name] = append(res[name], v)
+			runs = append(runs, rs...)
 		}
+	}
+	return report(runs, ts)
+}
+
+// e2eRun is one test's figure on one side in one round, and where its
+// work ran.
+type e2eRun struct {
+	Side      string    `json:"side"`
+	Round     int       `json:"round"`
+	Test      string    `json:"test"`
+	Value     float64   `json:"value"`
+	SentMpps  float64   `json:"udp_sent_mpps,omitempty"`
+	LossPct   float64   `json:"udp_loss_pct,omitempty"`
+	Placement placement `json:"placement"`
+}
+
+// runSide runs every test once on side name ("vpclab", "ebpf" or
+// "kernel"), bringing its lab or the kernel's namespaces up first and
+// down after.
+func runSide(l *lab.Lab, opts live.Options, name string, round int, ts []test) ([]e2eRun, error) {
+	var runs []e2eRun
+	one := func(srv, cli, dst string, lab bool, t test) error {
+		smp, err := startSampler(lab, cli, srv)
+		if err != nil {
+			return err
+		}
+		lastUDP = udpStats{}
+		v, err := measure(srv, cli, dst, t)
+		pl := smp.finish()
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", name, t.name, err)
+		}
+		fmt.Fprintf(os.Stderr, "    %s\n", pl)
+		runs = append(runs, e2eRun{Side: name, Round: round + 1, Test: t.name, Value: v,
+			SentMpps: lastUDP.sentMpps, LossPct: lastUDP.lossPct, Placement: pl})
+		return nil
+	}
+	if name == "kernel" {
+		cleanups = append(cleanups, kernelDown)
+		defer func() { cleanups = cleanups[:len(cleanups)-1] }()
+		if err := kernelUp(); err != nil {
+			return nil, fmt.Errorf("kernel baseline setup: %w", err)
+		}
+		defer kernelDown()
+		fmt.Fprintf(os.Stderr, "kernel: %s -> %s via %s (nft conntrack), MTU %d\n", nsA, nsB, nsR, *mtu)
+		for _, t := range ts {
+			if err := one(nsB, nsA, "10.250.2.2", false, t); err != nil {
+				return nil, err
+			}
+		}
+		return runs, nil
+	}
+	dp := live.DatapathTUN
+	if name == "ebpf" {
+		dp = live.DatapathEBPF
+	}
+	o := opts
+	o.Datapath = dp
+	x, err := live.Start(l, o)
+	if err != nil {
+		return nil, fmt.Errorf("live.Start: %w", err)
+	}
+	closeLab := func() {
+		for _, ns := range x.Plan().Namespaces {
+			nsrun.KillIn(ns.Name)
+		}
+		if err := x.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench-e2e: closing the lab:", err)
+		}
+	}
+	cleanups = append(cleanups, closeLab)
+	defer func() {
+		closeLab()
+		cleanups = cleanups[:len(cleanups)-1]
+	}()
+	if got, note := x.Datapath(); got != dp {
+		return nil, fmt.Errorf("vpclab: the %s datapath is not running: %s", dp, note)
+	}
+	srv, cli := x.Plan().Instance("b").Name, x.Plan().Instance("a").Name
+	dst := x.Plan().Instance("b").Links[0].Addrs[0].Addr().String()
+	fmt.Fprintf(os.Stderr, "%s: %s -> %s (%s), MTU %d, datapath %s\n", name, cli, srv, dst, x.Plan().Instance("b").Links[0].MTU, dp)
+	for _, t := range ts {
+		if err := one(srv, cli, dst, true, t); err != nil {
+			return nil, err
+		}
+		select {
+		case <-x.Failed():
+			return nil, fmt.Errorf("%s: the lab's dataplane failed", name)
+		default:
+		}
+	}
+	if round == 0 {
 		for _, d := range x.Devices() {
 			fmt.Fprintf(os.Stderr, "%s device %s/%s: offloads %v\n", name, d.Instance, d.Link.Name, d.Offloads)
 		}
-		if fs, ok := x.FastPath(); ok {
-			x.SyncFastPath()
-			fs, _ = x.FastPath()
-			fmt.Fprintf(os.Stderr, "%s fast path: %d entries, %d packets forwarded in the kernel\n", name, fs.Entries, fs.Packets)
-		}
-		closeLab()
-		cleanups = cleanups[:len(cleanups)-1]
 	}
-	if *only == "" || *only == "kernel" {
-		cleanups = append(cleanups, kernelDown)
-		if err := kernelUp(); err != nil {
-			return fmt.Errorf("kernel baseline setup: %w", err)
-		}
-		side = "kernel"
-		fmt.Fprintf(os.Stderr, "kernel: %s -> %s via %s (nft conntrack), MTU %d\n", nsA, nsB, nsR, *mtu)
-		for _, t := range ts {
-			v, err := measure(nsB, nsA, "10.250.2.2", t)
-			if err != nil {
-				return fmt.Errorf("kernel %s: %w", t.name, err)
-			}
-			res["kernel"] = append(res["kernel"], v)
-		}
-		kernelDown()
+	if fs, ok := x.FastPath(); ok {
+		x.SyncFastPath()
+		fs, _ = x.FastPath()
+		fmt.Fprintf(os.Stderr, "%s fast path: %d entries, %d packets forwarded in the kernel\n", name, fs.Entries, fs.Packets)
 	}
-
-	udpTool := "iperf3 -u"
-	if *udpSender == "mmsg" {
-		udpTool = fmt.Sprintf("sendmmsg/recvmmsg, %d per call", *udpBatch)
-	}
-	fmt.Printf("\nvpclab end-to-end benchmark (TCP iperf3, UDP %s; %d s per test)\n", udpTool, *secs)
-	argv0 := os.Args[0]
-	if strings.Contains(argv0, "go-build") {
-		argv0 = "go run ./bench/e2e"
-	}
-	fmt.Printf("command: %s\n", strings.Join(append([]string{argv0}, os.Args[1:]...), " "))
-	fmt.Printf("cores: %d (GOMAXPROCS %d), %s/%s, %s, MTU %d\n\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version(), *mtu)
-	fmt.Printf("%-28s %12s %12s %12s %10s %10s\n", "test", "vpclab tun", "vpclab ebpf", "kernel", "tun/kern", "ebpf/kern")
-	ratio := func(v, k float64) string {
-		if v > 0 && k > 0 {
-			return fmt.Sprintf("%.2fx", v/k)
-		}
-		return "-"
-	}
-	for i, t := range ts {
-		v, e, k := get(res["vpclab"], i), get(res["ebpf"], i), get(res["kernel"], i)
-		fmt.Printf("%-28s %12s %12s %12s %10s %10s\n", t.name, num(v), num(e), num(k), ratio(v, k), ratio(e, k))
-	}
-	if v, e, k := get(sentPPS["vpclab"], 0), get(sentPPS["ebpf"], 0), get(sentPPS["kernel"], 0); v > 0 || e > 0 || k > 0 {
-		fmt.Printf("%-28s %12s %12s %12s\n", "  (UDP sent, Mpps)", num(v), num(e), num(k))
-	}
-	if v, e, k := get(lossPct["vpclab"], 0), get(lossPct["ebpf"], 0), get(lossPct["kernel"], 0); v >= 0 || e >= 0 || k >= 0 {
-		fmt.Printf("%-28s %12s %12s %12s\n", "  (UDP loss, %)", pct(v), pct(e), pct(k))
-	}
-	fmt.Println("\ngoals: TCP >= 8 Gbit/s and >= 0.7x kernel on tun, >= 0.9x on ebpf; small UDP >= 0.8x kernel")
-	return nil
+	return runs, nil
 }
 
 func get(v []float64, i int) float64 {
@@ -289,7 +327,7 @@ func measure(srv, cli, dst string, t test) (float64, error) {
 	if t.udp && *udpSender == "mmsg" {
 		return measureMmsg(srv, cli, dst)
 	}
-	server := exec.Command("ip", "netns", "exec", srv, "iperf3", "-s", "-1", "-B", dst, "-p", port)
+	server := exec.Command("ip", inNS(srv, *pinServerCPUs, "iperf3", "-s", "-1", "-B", dst, "-p", port)...)
 	server.Stdout, server.Stderr = nil, nil
 	if *verbose {
 		fmt.Fprintln(os.Stderr, "+", strings.Join(server.Args, " "))
@@ -301,7 +339,7 @@ func measure(srv, cli, dst string, t test) (float64, error) {
 		server.Process.Kill()
 		server.Wait()
 	}()
-	args := append([]string{"netns", "exec", cli, "iperf3", "-c", dst, "-p", port, "-J"}, t.args...)
+	args := inNS(cli, *pinClientCPUs, append([]string{"iperf3", "-c", dst, "-p", port, "-J"}, t.args...)...)
 	var out []byte
 	var err error
 	for try := 0; try < 25; try++ {
@@ -318,7 +356,7 @@ func measure(srv, cli, dst string, t test) (float64, error) {
 			break
 		}
 	}
-	var r report
+	var r iperfReport
 	if jerr := json.Unmarshal(out, &r); jerr != nil {
 		return 0, fmt.Errorf("iperf3: %v, output: %.300s", errors.Join(err, jerr), out)
 	}
@@ -331,8 +369,7 @@ func measure(srv, cli, dst string, t test) (float64, error) {
 			return 0, fmt.Errorf("iperf3: no UDP summary: %.300s", out)
 		}
 		recv := float64(s.Packets - s.LostPackets)
-		sentPPS[side] = append(sentPPS[side], float64(s.Packets)/s.Seconds/1e6)
-		lossPct[side] = append(lossPct[side], s.LostPercent)
+		lastUDP = udpStats{float64(s.Packets) / s.Seconds / 1e6, s.LostPercent}
 		fmt.Fprintf(os.Stderr, "  %s: sent %d, lost %d (%.1f%%), %.2f s\n", t.name, s.Packets, s.LostPackets, s.LostPercent, s.Seconds)
 		return recv / s.Seconds / 1e6, nil
 	}
@@ -340,7 +377,7 @@ func measure(srv, cli, dst string, t test) (float64, error) {
 	return r.End.SumReceived.BitsPerSecond / 1e9, nil
 }
 
-type report struct {
+type iperfReport struct {
 	Error string `json:"error"`
 	End   struct {
 		Sum struct {

@@ -73,7 +73,7 @@ import (
 
 var (
 	observe      = flag.Bool("observe", false, "measure TCP with flow logs, metrics and a mirror session all off and all on, alternating (see observe.go)")
-	rounds       = flag.Int("rounds", 3, "with -observe: off/on pairs of runs")
+	rounds       = flag.Int("rounds", 3, "rounds of runs: each runs every test on every side (with -observe: an off/on pair); the table gives their medians")
 	mirrorTarget = flag.String("mirror-target", "eni", "with -observe: the mirror session's target, \"eni\" (an instance, as in AWS) or \"pcap\" (a file)")
 	observeParts = flag.String("observe-on", "flowlogs,metrics,mirror", "with -observe: what \"on\" turns on, of flowlogs, metrics and mirror (to find what costs what)")
 	cpuProfile   = flag.String("cpuprofile", "", "with -observe: write a CPU profile of the whole run to this file; samples carry the label observe=on or observe=off (go tool pprof -tagfocus observe=on)")
@@ -311,7 +311,6 @@ func observeOnce(opts live.Options, on bool, parts map[string]bool, round int, t
 	srv, cli := x.Plan().Instance("b").Name, x.Plan().Instance("a").Name
 	dst := x.Plan().Instance("b").Links[0].Addrs[0].Addr().String()
 	fmt.Fprintf(os.Stderr, "round %d, observability %s:\n", round+1, mode)
-	side = "vpclab-" + mode
 	for _, t := range ts {
 		v, err := measure(srv, cli, dst, t)
 		if err != nil {

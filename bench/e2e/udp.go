@@ -251,8 +251,12 @@ func measureMmsg(srv, cli, dst string) (float64, error) {
 	}
 	addr := netip.AddrPortFrom(netip.MustParseAddr(dst), 5201).String()
 	child := func(ns, role string) *exec.Cmd {
-		cmd := exec.Command("ip", "netns", "exec", ns, exe, "-udp-role", role, "-udp-addr", addr,
-			"-t", fmt.Sprint(*secs), "-l", fmt.Sprint(*udpLen), "-batch", fmt.Sprint(*udpBatch))
+		cpus := *pinClientCPUs
+		if role == "recv" {
+			cpus = *pinServerCPUs
+		}
+		cmd := exec.Command("ip", inNS(ns, cpus, exe, "-udp-role", role, "-udp-addr", addr,
+			"-t", fmt.Sprint(*secs), "-l", fmt.Sprint(*udpLen), "-batch", fmt.Sprint(*udpBatch))...)
 		cmd.Stderr = os.Stderr
 		if *verbose {
 			fmt.Fprintln(os.Stderr, "+", strings.Join(cmd.Args, " "))
@@ -314,8 +318,7 @@ func measureMmsg(srv, cli, dst string) (float64, error) {
 	}
 	lost := sent.Datagrams - got.Datagrams
 	loss := 100 * float64(lost) / float64(sent.Datagrams)
-	sentPPS[side] = append(sentPPS[side], float64(sent.Datagrams)/sent.Seconds/1e6)
-	lossPct[side] = append(lossPct[side], loss)
+	lastUDP = udpStats{float64(sent.Datagrams) / sent.Seconds / 1e6, loss}
 	fmt.Fprintf(os.Stderr, "  sendmmsg %d B x %d: sent %d in %d calls, received %d in %d calls, lost %d (%.1f%%; %d of them in the receiver's full socket buffer), %.2f s (receiver %.2f s)\n",
 		*udpLen, *udpBatch, sent.Datagrams, sent.Calls, got.Datagrams, got.Calls, lost, loss, got.RcvbufErrors, sent.Seconds, got.Seconds)
 	return float64(got.Datagrams) / sent.Seconds / 1e6, nil
