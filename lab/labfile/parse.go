@@ -338,12 +338,13 @@ func (p *parser) settings(n *yaml.Node) {
 	for _, t := range timeouts {
 		known = append(known, t.key)
 	}
-	known = append(known, "datapath")
+	known = append(known, "datapath", "pps_allowance")
 	o, ok := p.object(n, "settings", "settings", "the settings", known...)
 	if !ok {
 		return
 	}
 	p.integer(o.Vals["default_allowance"], o.At("default_allowance"), "a number of tracked flows", &s.DefaultAllowance)
+	p.integer(o.Vals["pps_allowance"], o.At("pps_allowance"), "packets per second (0: unlimited)", &s.PPSAllowance)
 	if v, ok := p.imds(o.Vals["imds"], o.At("imds")); ok {
 		s.IMDS = v
 	}
