@@ -357,7 +357,7 @@ const (
 	// packet's share of a second is still 100 whole nanoseconds, the
 	// resolution of dataplane's bucket.
 	maxPPSAllowance = 10_000_000
-	maxTimeout   = 432000 * time.Second // AWS's longest (TCP established)
+	maxTimeout      = 432000 * time.Second // AWS's longest (TCP established)
 )
 
 // settings checks the Policy choices.
