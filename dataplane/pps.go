@@ -105,6 +105,23 @@ func (a *PacketAllowance) Charge(now int64, n int64) {
 	}
 }
 
+// Available returns how many packets Admit would take at time now, at
+// most limit (limit when unlimited). The live lab's workers read no more
+// than that from the device of an instance over its allowance, so that its
+// excess waits in the device's queue, and is dropped there, as AWS queues
+// then drops it, instead of costing a read and a judgment each.
+func (a *PacketAllowance) Available(now int64, limit int) int {
+	c := a.cfg.Load()
+	if c == nil {
+		return limit
+	}
+	debt := max(a.tat.Load()-now, 0)
+	if debt > c.tolerance {
+		return 0
+	}
+	return int(min(int64(limit), (c.tolerance-debt)/c.interval+1))
+}
+
 // Exceeded returns how many packets were dropped for lack of allowance
 // (pps_allowance_exceeded).
 func (a *PacketAllowance) Exceeded() uint64 { return a.exceeded.Load() }

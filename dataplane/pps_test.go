@@ -284,3 +284,39 @@ func TestPPSAllowanceReplay(t *testing.T) {
 		t.Fatalf("replay dropped %d for f's packet rate, want about %d", dropped, want)
 	}
 }
+
+// Available says how many packets Admit would take.
+func TestPacketAllowanceAvailable(t *testing.T) {
+	a := dataplane.NewPacketAllowance(1000)
+	if n := a.Available(0, 1000); n != dataplane.MinPPSBurst {
+		t.Fatalf("a full bucket: %d available, want the burst %d", n, dataplane.MinPPSBurst)
+	}
+	if n := a.Available(0, 10); n != 10 {
+		t.Fatalf("limit 10: %d available", n)
+	}
+	for range 100 {
+		a.Admit(0, 1)
+	}
+	if n := a.Available(0, 1000); n != dataplane.MinPPSBurst-100 {
+		t.Fatalf("after 100: %d available, want %d", n, dataplane.MinPPSBurst-100)
+	}
+	for a.Admit(0, 1) {
+	}
+	if n := a.Available(0, 1000); n != 0 {
+		t.Fatalf("an empty bucket: %d available", n)
+	}
+	if n := a.Available(int64(5*time.Millisecond), 1000); n != 5 {
+		t.Fatalf("5 ms later at 1000/s: %d available, want 5", n)
+	}
+	for i := range 5 {
+		if !a.Admit(int64(5*time.Millisecond), 1) {
+			t.Fatalf("Available said 5, Admit refused the %dth", i+1)
+		}
+	}
+	if a.Admit(int64(5*time.Millisecond), 1) {
+		t.Fatal("Admit took a sixth")
+	}
+	if n := dataplane.NewPacketAllowance(0).Available(0, 77); n != 77 {
+		t.Fatalf("unlimited: %d available, want the limit", n)
+	}
+}

@@ -13,7 +13,9 @@ import (
 // its share of every round and no more, and the others' packets wait for
 // one round at most, however fast it sends; what it sends beyond its share
 // waits in its own device's queue, which the kernel bounds and drops from
-// (the flooder's TUN device counts them as TX drops).
+// (the flooder's TUN device counts them as TX drops). A device whose
+// instance is over its packet-rate allowance (settings.pps_allowance) is
+// read only as far as the allowance admits, one frame a round at least.
 //
 // With the devices read one goroutine each, their turns were the Go
 // scheduler's: a reader that always finds frames never parks, and with one
@@ -141,9 +143,18 @@ func (w *worker) run() {
 // and forwards what it read.
 func (w *worker) round(ready []int) error {
 	share := max(1, w.batch/max(1, len(ready)))
+	snap, now := w.x.engine.Snapshot(), w.x.Now()
 	for _, id := range ready {
 		f := w.fwd[id]
-		n, err := w.rd[id].TryRead(f.bufs[:min(share, len(f.bufs))], f.sizes, 0)
+		n := min(share, len(f.bufs))
+		if a := snap.PacketAllowance(f.from); a != nil {
+			// An instance over its packet-rate allowance: its excess
+			// waits in its device's queue, where the kernel drops what
+			// overflows (AWS queues, then drops); one frame a round
+			// still moves, so the poller does not spin on the device.
+			n = max(1, a.Available(now, n))
+		}
+		n, err := w.rd[id].TryRead(f.bufs[:n], f.sizes, 0)
 		if err != nil {
 			return readError(f.d, err)
 		}
