@@ -86,7 +86,7 @@ func (p *parser) readSecurityGroups(n *yaml.Node) {
 // is group.
 func (p *parser) rules(o yamlpos.Object, group, dir string) []sg.Rule {
 	fileList := o.At(dir)
-	items, _ := p.list(o.Vals[dir], fileList)
+	items, _ := p.ruleList(o.Vals[dir], fileList)
 	rules := make([]sg.Rule, 0, len(items))
 	for i, item := range items {
 		n := "[" + strconv.Itoa(i) + "]"

@@ -56,6 +56,7 @@ type frame struct {
 	count     int    // lists: the items so far
 	index     int    // the collection's index in the list holding it
 	id        string // groups and ACLs: their id, once read
+	long      int    // lists: 1 + its index in prescanner.long, if there
 
 	// Flow collections: what the next token is.
 	expectItem, expectKey, expectValue bool
@@ -91,6 +92,14 @@ type prescanner struct {
 	groupAfter   position // and at quota
 	groupDefault bool     // a group has id default
 	excesses     []excess
+	long         []longList // lists past maxListItems
+}
+
+// longList is a list no quota bounds with more than maxListItems items.
+type longList struct {
+	path  string   // as the file writes it, items by index
+	at    position // its item at index maxListItems
+	count int
 }
 
 // prescan refuses data when a list is far over its quota; it returns nil
@@ -129,6 +138,14 @@ func prescan(file string, data []byte) yamlpos.ErrorList {
 			Field: fmt.Sprintf("%s.%s[%d]", lab.ItemPath(e.owner, index, e.id), e.dir, 2*e.quota),
 			Msg: fmt.Sprintf("%d %s in %s: the quota is %d per direction and family (quotas.%s), so at most %d fit, counting both families",
 				e.count, what, e.dir, e.quota, e.quotaKey, 2*e.quota)})
+	}
+	for _, l := range s.long {
+		if len(errs) >= maxErrors {
+			break
+		}
+		errs = append(errs, &yamlpos.Error{File: file, Line: l.at.line, Column: l.at.col,
+			Field: fmt.Sprintf("%s[%d]", l.path, maxListItems),
+			Msg:   fmt.Sprintf("%d items: a list of a lab file holds at most %d", l.count, maxListItems)})
 	}
 	if len(errs) == 0 {
 		return nil
@@ -447,6 +464,11 @@ func (s *prescanner) item(at position) {
 		case s.quotas.SGsPerVPC:
 			s.groupAfter = at
 		}
+	case roleOther, roleACLs:
+		if t.count == maxListItems+1 {
+			t.long = len(s.long) + 1
+			s.long = append(s.long, longList{path: s.path(), at: at})
+		}
 	case roleRules, roleEntries:
 		quota := s.quotas.SGRules
 		if t.role == roleEntries {
@@ -525,7 +547,27 @@ func (s *prescanner) pop() {
 			}
 		}
 	}
+	if f.long > 0 {
+		s.long[f.long-1].count = f.count
+	}
 	s.stack = s.stack[:len(s.stack)-1]
+}
+
+// path returns the file's path of the list on top of the stack, its items
+// by index: instances[3].interfaces.
+func (s *prescanner) path() string {
+	var b []byte
+	for _, f := range s.stack[:len(s.stack)-1] {
+		switch {
+		case f.seq:
+			b = append(append(append(b, '['), strconv.Itoa(f.count-1)...), ']')
+		case len(b) > 0:
+			b = append(append(b, '.'), f.key...)
+		default:
+			b = append(b, f.key...)
+		}
+	}
+	return string(b)
 }
 
 func (s *prescanner) top() *frame {
