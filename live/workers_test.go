@@ -178,7 +178,7 @@ func TestWorkerPPSAllowance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.x.start = time.Now() // the packets' clock from 0, not the saturated time since year 1
+	w.x.start = time.Now()         // the packets' clock from 0, not the saturated time since year 1
 	w.x.engine.Apply(l, w.x.Now()) // 1 packet a second, a burst of MinPPSBurst
 	f.Queue(datagrams("10.0.1.10", 10000)...)
 	for round := range 3 {
