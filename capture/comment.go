@@ -93,6 +93,10 @@ func appendWhy(dst []byte, v *verdict.Verdict) []byte {
 		dst = append(dst, ": the conntrack allowance of the instance of "...)
 		dst = append(dst, v.ENI...)
 		return append(dst, " is used up"...)
+	case v.Code == verdict.CodePPSAllowanceExceeded && v.ENI != "":
+		dst = append(dst, ": the packet-rate allowance of the instance of "...)
+		dst = append(dst, v.ENI...)
+		return append(dst, " is used up"...)
 	}
 	if w := codeWords[v.Code]; w != "" {
 		dst = append(dst, ": "...)

@@ -112,7 +112,7 @@ func (t *Tap) OfferVerdict(v *verdict.Verdict, pkt []byte, now int64) {
 	switch {
 	case v.Allowed, v.Stage == verdict.StageNACLIngress, v.Stage == verdict.StageSGIngress:
 		tb.offer(v.To, Inbound, v, pkt, ts)
-	case v.Stage == verdict.StageConntrackAllowance:
+	case v.Stage == verdict.StageConntrackAllowance, v.Stage == verdict.StagePPSAllowance:
 		for i := range tb.ports[v.To] {
 			if e := &tb.ports[v.To][i]; e.eni == v.ENI {
 				e.put(Inbound, v, pkt, ts)

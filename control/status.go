@@ -54,6 +54,15 @@ type ENI struct {
 	// Allowance is the conntrack allowance of the ENI's instance, shared
 	// by its ENIs.
 	Allowance Allowance `json:"conntrack_allowance"`
+	// PPSAllowance is the packet-rate allowance of the ENI's instance,
+	// shared by its ENIs.
+	PPSAllowance PPSAllowance `json:"pps_allowance"`
+}
+
+// PPSAllowance is an instance's packet-rate allowance.
+type PPSAllowance struct {
+	PacketsPerSecond int    `json:"packets_per_second"` // 0: unlimited
+	Exceeded         uint64 `json:"exceeded"`           // pps_allowance_exceeded
 }
 
 // Count is a number of packets and their IP bytes.
@@ -156,6 +165,9 @@ func Snapshot(x Lab, entries bool) *Status {
 		}
 		if a := snap.Allowance(d.Port); a != nil {
 			e.Allowance = Allowance{Used: a.InUse(), Available: a.Available(), Exceeded: a.Exceeded()}
+		}
+		if a := snap.PacketAllowance(d.Port); a != nil {
+			e.PPSAllowance = PPSAllowance{PacketsPerSecond: a.Rate(), Exceeded: a.Exceeded()}
 		}
 		st.ENIs = append(st.ENIs, e)
 	}

@@ -237,6 +237,9 @@ func (s *Snapshot) judge(from verdict.Port, p *packet.Parsed, b []byte, now int6
 		v.Deny(verdict.StageRoute, verdict.CodeInstanceStopped)
 		return
 	}
+	if !s.ppsAdmit(src, dst, now, v) { // pps.go
+		return
+	}
 
 	// Exempt traffic: between an ENI and the VPC's own services (§6).
 	if v.To == verdict.PortService || from == verdict.PortService {

@@ -52,6 +52,7 @@ type eniPolicy struct {
 	in, out     [2]*sg.Compiled // [0] IPv4, [1] IPv6
 	table       *conntrack.Table
 	allowance   *conntrack.Allowance
+	pps         *PacketAllowance // the instance's, never nil
 	// instanceTables are the tables of every ENI of the instance, which
 	// share its allowance.
 	instanceTables []*conntrack.Table
@@ -75,6 +76,7 @@ type state struct {
 	slots      map[string]verdict.Port
 	tables     []*conntrack.Table // by slot
 	allowances map[string]*conntrack.Allowance
+	pps        map[string]*PacketAllowance
 }
 
 func famIdx(a netip.Addr) int {
@@ -163,6 +165,13 @@ func compile(l *lab.Lab, st *state) (*Snapshot, *pending) {
 		} else {
 			p.resize = append(p.resize, resize{a, inst.ConntrackAllowance})
 		}
+		pa := st.pps[inst.Name]
+		if pa == nil {
+			pa = NewPacketAllowance(inst.PPSAllowance)
+			p.pps = append(p.pps, namedPPS{inst.Name, pa})
+		} else {
+			p.rerate = append(p.rerate, rerate{pa, inst.PPSAllowance})
+		}
 		var tables []*conntrack.Table
 		var eps []*eniPolicy
 		for _, e := range inst.Interfaces {
@@ -201,6 +210,7 @@ func compile(l *lab.Lab, st *state) (*Snapshot, *pending) {
 				out:         c[1],
 				table:       table,
 				allowance:   a,
+				pps:         pa,
 			}
 			for int(slot) >= len(s.enis) {
 				s.enis = append(s.enis, nil)
@@ -235,6 +245,17 @@ type pending struct {
 	resize     []resize
 	retime     []retime
 	gone       []verdict.Port
+	pps        []namedPPS
+	rerate     []rerate
+}
+
+type namedPPS struct {
+	name string
+	a    *PacketAllowance
+}
+type rerate struct {
+	a   *PacketAllowance
+	pps int
 }
 
 type namedTable struct {
@@ -266,6 +287,15 @@ func (p *pending) commit(st *state, now int64) {
 	}
 	for _, r := range p.resize {
 		r.a.SetMax(r.max)
+	}
+	if st.pps == nil {
+		st.pps = map[string]*PacketAllowance{}
+	}
+	for _, a := range p.pps {
+		st.pps[a.name] = a.a
+	}
+	for _, r := range p.rerate {
+		r.a.SetRate(r.pps)
 	}
 	for _, r := range p.retime {
 		// Retire what has expired under the old timeouts first, so that

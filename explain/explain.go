@@ -316,6 +316,8 @@ func (x *explainer) codeWords(st verdict.Step, p *Packet) string {
 		return "the subnet has no route to the internet gateway (not public)"
 	case verdict.CodeAllowanceExceeded:
 		return fmt.Sprintf("the conntrack allowance of the instance of %s is used up", st.ENI)
+	case verdict.CodePPSAllowanceExceeded:
+		return fmt.Sprintf("the packet-rate allowance (packets per second) of the instance of %s is used up", st.ENI)
 	case verdict.CodeFragmentOrphan:
 		return "a later fragment whose first fragment was not seen"
 	case verdict.CodeFragmentFollowing:

@@ -229,13 +229,32 @@ func (d *Datapath) Lookup(k *Key, e *Entry) bool {
 	return d.flows.Lookup(unsafe.Pointer(k), unsafe.Pointer(e)) == nil
 }
 
-// Delete removes the entry of k, if any.
+// Delete removes the entry of k, if any. It allocates nothing, the entry
+// there or not: the forwarder calls it for both directions of every flow a
+// FIN or RST ends, most never installed (a SYN flood's RSTs), and
+// cilium/ebpf's Map.Delete allocates its error for a missing key (two
+// allocations a call: under bench/flood's SYN flood on the eBPF datapath
+// the lab's heap grew by 18 MB of garbage and its resident set from 19.6
+// to 40.3 MB, against 24.6 to 25.9 MB without).
 func (d *Datapath) Delete(k *Key) error {
-	err := d.flows.Delete(unsafe.Pointer(k))
-	if errors.Is(err, ebpf.ErrKeyNotExist) {
+	attr := deleteAttr{fd: uint32(d.flows.FD()), key: unsafe.Pointer(k)}
+	_, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_MAP_DELETE_ELEM, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	switch errno {
+	case 0, unix.ENOENT:
 		return nil
 	}
-	return err
+	return fmt.Errorf("fastpath: deleting a flow entry: %w", errno)
+}
+
+// deleteAttr is the kernel's union bpf_attr for BPF_MAP_DELETE_ELEM:
+// map_fd, then the key as a 64-bit pointer (padded on 32-bit machines,
+// little-endian ones: the programs run only there).
+type deleteAttr struct {
+	fd  uint32
+	_   uint32
+	key unsafe.Pointer
+	_   [8 - unsafe.Sizeof(uintptr(0))]byte
+	_   [16]byte // value, flags: unused
 }
 
 // Walk calls fn with every entry in the map, until fn returns false. fn

@@ -206,3 +206,31 @@ func TestInstallAllocs(t *testing.T) {
 		t.Errorf("Install allocates %v times", n)
 	}
 }
+
+// TestDeleteAllocs: removing an entry, there or not (the engine forgets
+// both directions of every flow a FIN or RST ends, installed or not),
+// allocates nothing.
+func TestDeleteAllocs(t *testing.T) {
+	d := load(t)
+	var k Key
+	k.Family, k.Proto = 4, packet.ProtoTCP
+	e := Entry{Gen: 1}
+	if n := testing.AllocsPerRun(100, func() {
+		if err := d.Delete(&k); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("Delete of a missing entry allocates %v times", n)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		d.Install(&k, &e)
+		if err := d.Delete(&k); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("Install and Delete allocate %v times", n)
+	}
+	if d.Lookup(&k, &e) {
+		t.Error("the entry is still there after Delete")
+	}
+}

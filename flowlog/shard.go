@@ -191,11 +191,11 @@ func (sh *Shard) Forwarded(*verdict.Verdict, *packet.Parsed, []byte, []byte, int
 //   - delivered: an egress ACCEPT record on A and an ingress ACCEPT record
 //     on B;
 //   - dropped at one of the sender's stages (src-dst-check, sg-egress,
-//     nacl-egress, the route, or A's conntrack allowance): an egress
-//     REJECT record on A only;
+//     nacl-egress, the route, or A's conntrack or packet-rate allowance):
+//     an egress REJECT record on A only;
 //   - dropped at one of the receiver's stages (nacl-ingress, sg-ingress,
-//     B's conntrack allowance): an egress ACCEPT record on A and an
-//     ingress REJECT record on B.
+//     B's conntrack or packet-rate allowance): an egress ACCEPT record on
+//     A and an ingress REJECT record on B.
 //
 // The internet and the VPC's services have no interface and no log.
 // Exempt traffic (spec §6) and packets that could not be parsed are never
@@ -213,7 +213,7 @@ func (sh *Shard) Observe(v *verdict.Verdict, p *packet.Parsed, ipBytes int, pack
 			out, outReject = true, true
 		case verdict.StageNACLIngress, verdict.StageSGIngress:
 			out, in, inReject = true, true, true
-		case verdict.StageConntrackAllowance:
+		case verdict.StageConntrackAllowance, verdict.StagePPSAllowance:
 			if v.ENI == "" || v.From < 0 || int(v.From) >= len(sh.cfg.ids) || sh.cfg.ids[v.From] == v.ENI {
 				out, outReject = true, true
 			} else {

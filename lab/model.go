@@ -81,6 +81,11 @@ type Instance struct {
 	Name string
 	// ConntrackAllowance is the most tracked flows the instance may hold.
 	ConntrackAllowance int
+	// PPSAllowance is the most packets per second the instance may send
+	// and receive together (AWS's bidirectional PPS maximum, counted by
+	// pps_allowance_exceeded); 0 is unlimited. labfile fills it from
+	// Settings.PPSAllowance; a lab built in code sets it itself.
+	PPSAllowance int
 	// IMDS is the instance metadata service's mode: IMDSv1AndV2 (the
 	// default, from Settings.IMDS) or IMDSv2Only, where requests without a
 	// session token are refused (AWS's HttpTokens required).
@@ -163,6 +168,10 @@ type Settings struct {
 	// DefaultAllowance is the conntrack allowance of an instance that sets
 	// none. Default 100000.
 	DefaultAllowance int
+	// PPSAllowance is the packet-rate allowance (packets per second, both
+	// directions together) of an instance that sets none. AWS publishes no
+	// per-type figure, so the default is 0: unlimited.
+	PPSAllowance int
 	// Timeouts AWS does not publish (§3.6), as Linux nf_conntrack.
 	TCPSynSent   time.Duration // 120s
 	TCPSynRecv   time.Duration // 60s

@@ -353,13 +353,18 @@ func (v *validator) checkQuotas() {
 // Limits of the settings.
 const (
 	maxAllowance = 10_000_000
-	maxTimeout   = 432000 * time.Second // AWS's longest (TCP established)
+	// maxPPSAllowance bounds a packet-rate allowance: at 10M packets/s a
+	// packet's share of a second is still 100 whole nanoseconds, the
+	// resolution of dataplane's bucket.
+	maxPPSAllowance = 10_000_000
+	maxTimeout      = 432000 * time.Second // AWS's longest (TCP established)
 )
 
 // settings checks the Policy choices.
 func (v *validator) settings() {
 	s := &v.l.Settings
 	v.intRange(0, "settings.default_allowance", s.DefaultAllowance, "a number of tracked flows", 1, maxAllowance)
+	v.intRange(0, "settings.pps_allowance", s.PPSAllowance, "packets per second (0: unlimited)", 0, maxPPSAllowance)
 	v.imds(0, "settings.imds", s.IMDS)
 	if s.Datapath != "" && s.Datapath != DatapathTUN && s.Datapath != DatapathEBPF {
 		v.errorf(0, "settings.datapath", "%q is not a datapath: use tun (the userspace router) or ebpf (a kernel fast path for judged flows)", s.Datapath)
@@ -732,6 +737,7 @@ func (v *validator) instancesSection() {
 			}
 		}
 		v.intRange(in.Line, path+".conntrack_allowance", in.ConntrackAllowance, "a number of tracked flows", 1, maxAllowance)
+		v.intRange(in.Line, path+".pps_allowance", in.PPSAllowance, "packets per second (0: unlimited)", 0, maxPPSAllowance)
 		v.imds(in.Line, path+".imds", in.IMDS)
 		if len(in.Interfaces) == 0 {
 			v.errorf(in.Line, path+".interfaces", "an instance needs at least one interface")

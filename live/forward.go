@@ -218,6 +218,9 @@ func (f *forwarder) step(frames [][]byte, now int64) {
 			c.denied(f.v.Stage, f.v.Code, segs, uint64(len(pkt)))
 			continue
 		}
+		if segs > 1 { // the engine charged one packet of the super-packet
+			f.x.engine.ChargeSegments(f.from, f.v.To, segs, now)
+		}
 		to := f.x.dest(f.v.To)
 		if to == nil { // the internet, in a lab without internet hosts
 			c.denied(verdict.StageRoute, verdict.CodeCannotRoute, segs, uint64(len(pkt)))

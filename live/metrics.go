@@ -22,6 +22,9 @@ func (x *Lab) ReadMetrics(r *metrics.Reading) {
 				AllowanceAvailable: a.Available(),
 				AllowanceExceeded:  a.Exceeded(),
 			})
+			if pa := snap.PacketAllowance(d.Port); pa != nil {
+				r.Instances[len(r.Instances)-1].PPSAllowanceExceeded = pa.Exceeded()
+			}
 		}
 	}
 	r.Senders = append(r.Senders, metrics.Sender{Name: metrics.SenderServices, Traffic: traffic(x.ServiceCounters().Load())})

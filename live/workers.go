@@ -13,7 +13,10 @@ import (
 // its share of every round and no more, and the others' packets wait for
 // one round at most, however fast it sends; what it sends beyond its share
 // waits in its own device's queue, which the kernel bounds and drops from
-// (the flooder's TUN device counts them as TX drops).
+// (the flooder's TUN device counts them as TX drops). A device whose
+// instance is over its packet-rate allowance (settings.pps_allowance) is
+// read only as far as the allowance admits, and not at all while others
+// are ready.
 //
 // With the devices read one goroutine each, their turns were the Go
 // scheduler's: a reader that always finds frames never parks, and with one
@@ -51,6 +54,7 @@ type worker struct {
 	rd    []tryReader
 	batch int // frames per round, shared among the ready devices
 	ready []int
+	want  []int // by index in ready: frames to read this round
 }
 
 // workers returns how many workers serve n devices when o asks for want:
@@ -105,6 +109,7 @@ func (x *Lab) startForwarders(want int) error {
 	}
 	for _, w := range ws {
 		w.ready = make([]int, len(w.fwd))
+		w.want = make([]int, len(w.fwd))
 		x.wg.Add(1)
 		go w.run()
 	}
@@ -138,12 +143,38 @@ func (w *worker) run() {
 }
 
 // round reads from each of the ready devices (ids) its share of a batch
-// and forwards what it read.
+// and forwards what it read. A device whose instance is over its
+// packet-rate allowance waits while other devices are ready: its excess
+// stays in its queue, which the kernel bounds and drops from, as AWS
+// queues then drops. Alone, it is read as ever, and the engine drops its
+// excess (reading it one frame at a time would cost a read a frame).
 func (w *worker) round(ready []int) error {
 	share := max(1, w.batch/max(1, len(ready)))
-	for _, id := range ready {
+	snap, now := w.x.engine.Snapshot(), w.x.Now()
+	if len(w.want) < len(ready) {
+		w.want = make([]int, len(w.fwd))
+	}
+	want := w.want[:len(ready)]
+	over := 0
+	for i, id := range ready {
 		f := w.fwd[id]
-		n, err := w.rd[id].TryRead(f.bufs[:min(share, len(f.bufs))], f.sizes, 0)
+		want[i] = min(share, len(f.bufs))
+		if a := snap.PacketAllowance(f.from); a != nil {
+			if want[i] = a.Available(now, want[i]); want[i] == 0 {
+				over++
+			}
+		}
+	}
+	for i, id := range ready {
+		f := w.fwd[id]
+		n := want[i]
+		if n == 0 {
+			if over < len(ready) {
+				continue
+			}
+			n = min(share, len(f.bufs))
+		}
+		n, err := w.rd[id].TryRead(f.bufs[:n], f.sizes, 0)
 		if err != nil {
 			return readError(f.d, err)
 		}

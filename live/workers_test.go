@@ -1,7 +1,9 @@
 package live
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/vpclab/vpclab/lab/labfile"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/vpclab/vpclab/services"
 	"github.com/vpclab/vpclab/tun"
 	"github.com/vpclab/vpclab/tun/tuntest"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // fairLab: f floods t, q sends t a few datagrams; both allowed.
@@ -161,5 +164,52 @@ func TestWorkers(t *testing.T) {
 		if got := workers(c.want, c.n); got != c.got {
 			t.Errorf("workers(%d, %d) = %d, want %d", c.want, c.n, got, c.got)
 		}
+	}
+}
+
+// TestWorkerPPSAllowance: f's device is read as far as its instance's
+// packet-rate allowance admits; once it is used up f waits while q is
+// ready (its frames stay queued), and alone it is read and its frames
+// dropped as pps_allowance_exceeded.
+func TestWorkerPPSAllowance(t *testing.T) {
+	const batch = 128
+	w, f, q, _ := fairWorker(t, batch)
+	l, err := labfile.Parse("fair.yaml", []byte(strings.Replace(fairLab, "ip: 10.0.1.10}", "ip: 10.0.1.10, pps_allowance: 1}", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.x.start = time.Now()         // the packets' clock from 0, not the saturated time since year 1
+	w.x.engine.Apply(l, w.x.Now()) // 1 packet a second, a burst of MinPPSBurst
+	f.Queue(datagrams("10.0.1.10", 10000)...)
+	for round := range 3 {
+		q.Queue(datagrams("10.0.1.11", 5)...)
+		before := f.Queued()
+		if err := w.round([]int{0, 1}); err != nil {
+			t.Fatal(err)
+		}
+		if n := q.Queued(); n != 0 {
+			t.Fatalf("round %d: q has %d frames left", round, n)
+		}
+		want := batch / 2 // the allowance's burst is two shares
+		if round == 2 {
+			want = 0 // used up: f waits while q is ready
+		}
+		if taken := before - f.Queued(); taken != want {
+			t.Errorf("round %d: f had %d frames read, want %d", round, taken, want)
+		}
+	}
+	before := f.Queued()
+	if err := w.round([]int{0}); err != nil {
+		t.Fatal(err)
+	}
+	if taken := before - f.Queued(); taken != batch {
+		t.Errorf("f alone had %d frames read, want a batch, %d", taken, batch)
+	}
+	pa := w.x.engine.Snapshot().PacketAllowance(w.fwd[0].from)
+	if pa.Exceeded() != batch {
+		t.Errorf("f's pps_allowance_exceeded %d, want %d", pa.Exceeded(), batch)
+	}
+	if c := w.fwd[0].d.Counters.Load(); c.DeniedPacketsBy[verdict.StagePPSAllowance][verdict.CodePPSAllowanceExceeded] != batch {
+		t.Errorf("f's device counted %d pps drops, want %d", c.DeniedPacketsBy[verdict.StagePPSAllowance][verdict.CodePPSAllowanceExceeded], batch)
 	}
 }

@@ -81,6 +81,9 @@ type Instance struct {
 	// AllowanceExceeded counts the flows refused for lack of allowance
 	// (conntrack.Allowance.Exceeded).
 	AllowanceExceeded uint64
+	// PPSAllowanceExceeded counts the packets dropped for lack of
+	// packet-rate allowance (dataplane.PacketAllowance.Exceeded).
+	PPSAllowanceExceeded uint64
 }
 
 // Reading is what a Source reports for one scrape.
@@ -130,6 +133,7 @@ type Collector struct {
 
 	packets, bytes, service, super, writeErrors *prometheus.Desc
 	ctEntries, ctAvailable, ctExceeded          *prometheus.Desc
+	ppsExceeded                                 *prometheus.Desc
 	buildInfo                                   prometheus.Metric
 
 	applies               *prometheus.CounterVec
@@ -170,6 +174,9 @@ func New(src Source, o Options) *Collector {
 			[]string{"instance"}, nil),
 		ctExceeded: prometheus.NewDesc("vpclab_conntrack_allowance_exceeded_total",
 			"New flows refused, their packets dropped, because the instance's conntrack allowance was used up.",
+			[]string{"instance"}, nil),
+		ppsExceeded: prometheus.NewDesc("vpclab_pps_allowance_exceeded_total",
+			"Packets dropped because the instance's packet-rate allowance (packets per second, both directions) was used up.",
 			[]string{"instance"}, nil),
 		applies: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vpclab_policy_applies_total",
@@ -226,7 +233,7 @@ func (c *Collector) ObserveApply(d time.Duration, ok bool) {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.packets, c.bytes, c.service, c.super, c.writeErrors,
-		c.ctEntries, c.ctAvailable, c.ctExceeded, c.buildInfo.Desc()} {
+		c.ctEntries, c.ctAvailable, c.ctExceeded, c.ppsExceeded, c.buildInfo.Desc()} {
 		ch <- d
 	}
 	c.applies.Describe(ch)
@@ -268,6 +275,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.ctEntries, prometheus.GaugeValue, float64(in.ConntrackEntries), in.Name)
 		ch <- prometheus.MustNewConstMetric(c.ctAvailable, prometheus.GaugeValue, float64(in.AllowanceAvailable), in.Name)
 		ch <- prometheus.MustNewConstMetric(c.ctExceeded, prometheus.CounterValue, float64(in.AllowanceExceeded), in.Name)
+		ch <- prometheus.MustNewConstMetric(c.ppsExceeded, prometheus.CounterValue, float64(in.PPSAllowanceExceeded), in.Name)
 	}
 }
 
@@ -360,6 +368,7 @@ var knownDrops = [...]struct {
 	{verdict.StageNACLIngress, verdict.CodeSubnetACLRestrict},
 	{verdict.StageSGIngress, verdict.CodeSGRulesMismatch},
 	{verdict.StageConntrackAllowance, verdict.CodeAllowanceExceeded},
+	{verdict.StagePPSAllowance, verdict.CodePPSAllowanceExceeded},
 	{verdict.StageRoute, verdict.CodeCannotRoute},
 	{verdict.StageRoute, verdict.CodeNoInternetGateway},
 	{verdict.StageRoute, verdict.CodeTTLExceeded},

@@ -57,7 +57,7 @@ func labReading() Reading {
 		Senders: []Sender{a, inet, svc},
 		Instances: []Instance{
 			{Name: "web", ConntrackEntries: 3, AllowanceAvailable: 997},
-			{Name: "db", AllowanceExceeded: 7},
+			{Name: "db", AllowanceExceeded: 7, PPSAllowanceExceeded: 3},
 		},
 	}
 }
@@ -79,6 +79,7 @@ vpclab_packets_total{action="dropped",direction="",reason="NO_ROUTE_TO_INTERNET_
 vpclab_packets_total{action="dropped",direction="",reason="TTL_EXCEEDED",stage="route"} 1
 vpclab_packets_total{action="dropped",direction="",reason="NO_BROADCAST",stage="route"} 0
 vpclab_packets_total{action="dropped",direction="",reason="LINK_LOCAL_NOT_ROUTED",stage="route"} 0
+vpclab_packets_total{action="dropped",direction="",reason="PPS_ALLOWANCE_EXCEEDED",stage="pps-allowance"} 0
 # HELP vpclab_bytes_total IP bytes put into the dataplane, forwarded to a device or dropped (by stage, reason and direction).
 # TYPE vpclab_bytes_total counter
 vpclab_bytes_total{action="forwarded",direction="",reason="",stage=""} 2100
@@ -95,6 +96,7 @@ vpclab_bytes_total{action="dropped",direction="",reason="NO_ROUTE_TO_INTERNET_GA
 vpclab_bytes_total{action="dropped",direction="",reason="TTL_EXCEEDED",stage="route"} 60
 vpclab_bytes_total{action="dropped",direction="",reason="NO_BROADCAST",stage="route"} 0
 vpclab_bytes_total{action="dropped",direction="",reason="LINK_LOCAL_NOT_ROUTED",stage="route"} 0
+vpclab_bytes_total{action="dropped",direction="",reason="PPS_ALLOWANCE_EXCEEDED",stage="pps-allowance"} 0
 # HELP vpclab_service_packets_total Packets allowed to the VPC's built-in services, handed to them (forwarded) or not (dropped: malformed GSO or checksum offsets).
 # TYPE vpclab_service_packets_total counter
 vpclab_service_packets_total{action="forwarded"} 3
@@ -118,6 +120,10 @@ vpclab_conntrack_allowance_available{instance="db"} 0
 # TYPE vpclab_conntrack_allowance_exceeded_total counter
 vpclab_conntrack_allowance_exceeded_total{instance="web"} 0
 vpclab_conntrack_allowance_exceeded_total{instance="db"} 7
+# HELP vpclab_pps_allowance_exceeded_total Packets dropped because the instance's packet-rate allowance (packets per second, both directions) was used up.
+# TYPE vpclab_pps_allowance_exceeded_total counter
+vpclab_pps_allowance_exceeded_total{instance="web"} 0
+vpclab_pps_allowance_exceeded_total{instance="db"} 3
 `
 
 // labFamilies are the families that come from the Source.
@@ -125,6 +131,7 @@ var labFamilies = []string{
 	"vpclab_packets_total", "vpclab_bytes_total", "vpclab_service_packets_total",
 	"vpclab_gso_super_packets_total", "vpclab_device_write_errors_total",
 	"vpclab_conntrack_entries", "vpclab_conntrack_allowance_available", "vpclab_conntrack_allowance_exceeded_total",
+	"vpclab_pps_allowance_exceeded_total",
 }
 
 func TestCollectAggregate(t *testing.T) {
@@ -278,6 +285,7 @@ vpclab_packets_total{action="dropped",direction="",reason="NO_ROUTE_TO_INTERNET_
 vpclab_packets_total{action="dropped",direction="",reason="TTL_EXCEEDED",stage="route"} 0
 vpclab_packets_total{action="dropped",direction="",reason="NO_BROADCAST",stage="route"} 0
 vpclab_packets_total{action="dropped",direction="",reason="LINK_LOCAL_NOT_ROUTED",stage="route"} 0
+vpclab_packets_total{action="dropped",direction="",reason="PPS_ALLOWANCE_EXCEEDED",stage="pps-allowance"} 0
 `
 	for _, perENI := range []bool{false, true} {
 		c := New(src, Options{PerENI: perENI})

@@ -61,6 +61,12 @@
 //	vpclab_conntrack_allowance_available{instance}           gauge
 //	vpclab_conntrack_allowance_exceeded_total{instance}      counter
 //
+// and its packet-rate allowance (settings.pps_allowance; AWS's ENA metric
+// pps_allowance_exceeded), always exported, 0 while the allowance is
+// unlimited:
+//
+//	vpclab_pps_allowance_exceeded_total{instance}            counter
+//
 // The control plane, through Collector.ObserveApply:
 //
 //	vpclab_policy_applies_total{result="success|failure"}    counter

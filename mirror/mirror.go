@@ -385,7 +385,7 @@ func reached(at verdict.Port, dir Direction, v *verdict.Verdict, eni string) boo
 	switch v.Stage {
 	case verdict.StageNACLIngress, verdict.StageSGIngress:
 		return true // the receiver's side dropped it: it was sent
-	case verdict.StageConntrackAllowance:
+	case verdict.StageConntrackAllowance, verdict.StagePPSAllowance:
 		return v.ENI != "" && v.ENI != eni // the receiver's instance ran out
 	}
 	return false

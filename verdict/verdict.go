@@ -17,6 +17,10 @@ const (
 	StageSGIngress
 	StageConntrackAllowance
 	StageRoute
+	// StagePPSAllowance drops what exceeds an instance's packet-rate
+	// allowance. It runs once the packet's ends are known, before the
+	// filters (listed last only to keep the other stages' numbers).
+	StagePPSAllowance
 	NumStages
 )
 
@@ -31,6 +35,7 @@ var stageNames = [NumStages]string{
 	StageSGIngress:          "sg-ingress",
 	StageConntrackAllowance: "conntrack-allowance",
 	StageRoute:              "route",
+	StagePPSAllowance:       "pps-allowance",
 }
 
 func (s Stage) String() string {
@@ -55,42 +60,44 @@ const (
 	CodeSameSubnet        // both ends in one subnet: no network ACL applies
 	CodeFragmentFollowing // a later fragment, following its first fragment
 	// Denied.
-	CodeMalformed         // the packet could not be parsed
-	CodeFragmentOrphan    // a later fragment whose first was not seen
-	CodeSourceDestCheck   // the source is not the sending ENI's address
-	CodeSGRulesMismatch   // ENI_SG_RULES_MISMATCH: no security-group rule allows it
-	CodeSubnetACLRestrict // SUBNET_ACL_RESTRICTION: a network ACL denies it
-	CodeAllowanceExceeded // the instance's conntrack allowance is used up
-	CodeCannotRoute       // CANNOT_ROUTE: nothing in the VPC takes this address
-	CodeNoBroadcast       // broadcast or multicast: a VPC has neither
-	CodeLinkLocal         // link-local, not routed by the VPC
-	CodeTTLExceeded       // TTL or hop limit would reach 0
-	CodeNoInternetGateway // the subnet has no route to the internet gateway
-	CodeInstanceStopped   // the sending or receiving instance is stopped (live labs)
+	CodeMalformed            // the packet could not be parsed
+	CodeFragmentOrphan       // a later fragment whose first was not seen
+	CodeSourceDestCheck      // the source is not the sending ENI's address
+	CodeSGRulesMismatch      // ENI_SG_RULES_MISMATCH: no security-group rule allows it
+	CodeSubnetACLRestrict    // SUBNET_ACL_RESTRICTION: a network ACL denies it
+	CodeAllowanceExceeded    // the instance's conntrack allowance is used up
+	CodeCannotRoute          // CANNOT_ROUTE: nothing in the VPC takes this address
+	CodeNoBroadcast          // broadcast or multicast: a VPC has neither
+	CodeLinkLocal            // link-local, not routed by the VPC
+	CodeTTLExceeded          // TTL or hop limit would reach 0
+	CodeNoInternetGateway    // the subnet has no route to the internet gateway
+	CodeInstanceStopped      // the sending or receiving instance is stopped (live labs)
+	CodePPSAllowanceExceeded // the instance's packet-rate allowance is used up
 	NumCodes
 )
 
 var codeNames = [NumCodes]string{
-	CodeNone:              "NONE",
-	CodeDelivered:         "DELIVERED",
-	CodeExempt:            "EXEMPT_VPC_SERVICE",
-	CodeSGRuleMatch:       "SG_RULE_MATCH",
-	CodeConntrack:         "CONNTRACK_ESTABLISHED",
-	CodeNACLAllow:         "NACL_RULE_ALLOW",
-	CodeSameSubnet:        "SAME_SUBNET",
-	CodeFragmentFollowing: "FRAGMENT_FOLLOWS_FIRST",
-	CodeMalformed:         "MALFORMED_PACKET",
-	CodeFragmentOrphan:    "FRAGMENT_ORPHAN",
-	CodeSourceDestCheck:   "SOURCE_DEST_CHECK_RESTRICTION",
-	CodeSGRulesMismatch:   "ENI_SG_RULES_MISMATCH",
-	CodeSubnetACLRestrict: "SUBNET_ACL_RESTRICTION",
-	CodeAllowanceExceeded: "CONNTRACK_ALLOWANCE_EXCEEDED",
-	CodeCannotRoute:       "CANNOT_ROUTE",
-	CodeNoBroadcast:       "NO_BROADCAST",
-	CodeLinkLocal:         "LINK_LOCAL_NOT_ROUTED",
-	CodeTTLExceeded:       "TTL_EXCEEDED",
-	CodeNoInternetGateway: "NO_ROUTE_TO_INTERNET_GATEWAY",
-	CodeInstanceStopped:   "INSTANCE_STOPPED",
+	CodeNone:                 "NONE",
+	CodeDelivered:            "DELIVERED",
+	CodeExempt:               "EXEMPT_VPC_SERVICE",
+	CodeSGRuleMatch:          "SG_RULE_MATCH",
+	CodeConntrack:            "CONNTRACK_ESTABLISHED",
+	CodeNACLAllow:            "NACL_RULE_ALLOW",
+	CodeSameSubnet:           "SAME_SUBNET",
+	CodeFragmentFollowing:    "FRAGMENT_FOLLOWS_FIRST",
+	CodeMalformed:            "MALFORMED_PACKET",
+	CodeFragmentOrphan:       "FRAGMENT_ORPHAN",
+	CodeSourceDestCheck:      "SOURCE_DEST_CHECK_RESTRICTION",
+	CodeSGRulesMismatch:      "ENI_SG_RULES_MISMATCH",
+	CodeSubnetACLRestrict:    "SUBNET_ACL_RESTRICTION",
+	CodeAllowanceExceeded:    "CONNTRACK_ALLOWANCE_EXCEEDED",
+	CodeCannotRoute:          "CANNOT_ROUTE",
+	CodeNoBroadcast:          "NO_BROADCAST",
+	CodeLinkLocal:            "LINK_LOCAL_NOT_ROUTED",
+	CodeTTLExceeded:          "TTL_EXCEEDED",
+	CodeNoInternetGateway:    "NO_ROUTE_TO_INTERNET_GATEWAY",
+	CodeInstanceStopped:      "INSTANCE_STOPPED",
+	CodePPSAllowanceExceeded: "PPS_ALLOWANCE_EXCEEDED",
 }
 
 func (c Code) String() string {

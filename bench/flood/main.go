@@ -49,6 +49,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -110,9 +111,11 @@ var (
 	secs    = flag.Int("t", 20, "seconds per phase")
 	procs   = flag.Int("procs", 0, "GOMAXPROCS of the lab (default live.Procs(), as vpclab up)")
 	workers = flag.Int("workers", 0, "the lab's forwarding workers (live.Options.Workers; default as vpclab up)")
-	modes   = flag.String("modes", "kernel,workers", "the dataplanes to measure, in turn: \"workers\" (the lab as vpclab up), \"goroutines\" (the lab with a goroutine per device, as before the workers), \"ebpf\" (the lab on the eBPF datapath) and \"kernel\" (a router namespace with nftables conntrack, the baseline)")
+	modes   = flag.String("modes", "kernel,workers", "the dataplanes to measure, in turn: \"workers\" (the lab as vpclab up), \"pps\" (the same with f's pps_allowance set to -pps), \"goroutines\" (the lab with a goroutine per device, as before the workers), \"ebpf\" (the lab on the eBPF datapath) and \"kernel\" (a router namespace with nftables conntrack, the baseline)")
+	ppsRate = flag.Int("pps", 20000, "f's pps_allowance (packets per second, both directions) in the \"pps\" mode")
 	pin     = flag.Bool("pin", false, "pin the flooder to the last CPU and the stream's iperf3 and the lab to the others (taskset)")
 	verbose = flag.Bool("v", false, "print every command")
+	memprof = flag.String("memprofile", "", "write a heap profile of the lab at the end of each flood through it to `PREFIX`-MODE-syn.heap.pprof and PREFIX-MODE-udp.heap.pprof")
 	profile = flag.String("cpuprofile", "", "write a CPU profile of the lab during each flood through it to `PREFIX`-MODE-syn.pprof and PREFIX-MODE-udp.pprof")
 	// The flooder child's flags.
 	role   = flag.String("role", "", "internal: run as the flooder, \"syn\" or \"udp\"")
@@ -179,12 +182,40 @@ type result struct {
 	queueDrops           uint64  // packets dropped at f's link's queue
 	judged               uint64  // packets f's ENI sent into the dataplane
 	exceeded             uint64  // f's conntrack_allowance_exceeded, this phase
+	ppsExceeded          uint64  // f's pps_allowance_exceeded, this phase
 	inUse                int     // f's tracked flows at the end
 	probes, probeFail    int
 	probeMax             time.Duration
 	rssBefore, rssAfter  int64 // KiB
 	peakRSS              int64 // KiB, the process's high-water mark so far
 	goroutinesB, goroutA int
+	mem                  memReading // the Go runtime's, at the end
+}
+
+// memReading is where the lab process's memory is, from runtime/metrics
+// (bytes).
+type memReading struct {
+	heapLive, heapFree, heapReleased, stacks, total, goal uint64
+}
+
+func readMem() memReading {
+	names := []string{
+		"/memory/classes/heap/objects:bytes", "/memory/classes/heap/free:bytes",
+		"/memory/classes/heap/released:bytes", "/memory/classes/heap/stacks:bytes",
+		"/memory/classes/total:bytes", "/gc/heap/goal:bytes",
+	}
+	ss := make([]metrics.Sample, len(names))
+	for i, n := range names {
+		ss[i].Name = n
+	}
+	metrics.Read(ss)
+	v := func(i int) uint64 {
+		if ss[i].Value.Kind() == metrics.KindUint64 {
+			return ss[i].Value.Uint64()
+		}
+		return 0
+	}
+	return memReading{v(0), v(1), v(2), v(3), v(4), v(5)}
 }
 
 func run() error {
@@ -208,8 +239,15 @@ func run() error {
 			w = *workers
 		case "goroutines":
 			w = -1
+		case "pps":
+			res, n, err := runLabOn(*workers, live.DatapathTUN, *ppsRate)
+			if err != nil {
+				return err
+			}
+			report(m, n, res)
+			continue
 		case "ebpf":
-			res, n, err := runLabOn(*workers, live.DatapathEBPF)
+			res, n, err := runLabOn(*workers, live.DatapathEBPF, 0)
 			if err != nil {
 				return err
 			}
@@ -245,6 +283,9 @@ type bed struct {
 	// count returns f's packets into the dataplane, its
 	// conntrack_allowance_exceeded and its tracked flows.
 	count func() (judged, exceeded uint64, inUse int)
+	// ppsExceeded returns f's pps_allowance_exceeded (nil: none, the
+	// kernel).
+	ppsExceeded func() uint64
 	// fLink is f's link to the dataplane, in f's namespace: what the
 	// kernel drops at its queue (the dataplane not reading fast enough)
 	// are its TX drops.
@@ -257,10 +298,11 @@ type bed struct {
 // runLab brings the lab up with want workers (negative: a goroutine per
 // device), runs the phases and takes the lab down; it returns the
 // results and how many workers there were.
-func runLab(want int) ([]result, int, error) { return runLabOn(want, live.DatapathTUN) }
+func runLab(want int) ([]result, int, error) { return runLabOn(want, live.DatapathTUN, 0) }
 
-// runLabOn is runLab on datapath dp.
-func runLabOn(want int, dp string) ([]result, int, error) {
+// runLabOn is runLab on datapath dp, f's pps_allowance set to pps (0:
+// unlimited, the default).
+func runLabOn(want int, dp string, pps int) ([]result, int, error) {
 	mark := len(cleanups)
 	defer func() {
 		for i := len(cleanups) - 1; i >= mark; i-- {
@@ -268,7 +310,11 @@ func runLabOn(want int, dp string) ([]result, int, error) {
 		}
 		cleanups = cleanups[:mark]
 	}()
-	l, err := labfile.Parse("flood.yaml", []byte(labYAML))
+	src := labYAML
+	if pps > 0 {
+		src = strings.Replace(src, "conntrack_allowance: 10000}", "conntrack_allowance: 10000, pps_allowance: "+strconv.Itoa(pps)+"}", 1)
+	}
+	l, err := labfile.Parse("flood.yaml", []byte(src))
 	if err != nil {
 		return nil, 0, fmt.Errorf("lab: %w", err)
 	}
@@ -314,6 +360,12 @@ func runLabOn(want int, dp string) ([]result, int, error) {
 				ex, inUse = a.Exceeded(), a.InUse()
 			}
 			return judged(fDev), ex, inUse
+		},
+		ppsExceeded: func() uint64 {
+			if a := x.Engine().Snapshot().PacketAllowance(fDev.Port); a != nil {
+				return a.Exceeded()
+			}
+			return 0
 		},
 		failed: func() error {
 			select {
@@ -386,6 +438,10 @@ func runPhases(b *bed, mode string) ([]result, error) {
 		r.rssBefore, _ = rss()
 		r.goroutinesB = runtime.NumGoroutine()
 		judgedBefore, exBefore, _ := b.count()
+		var ppsBefore uint64
+		if b.ppsExceeded != nil {
+			ppsBefore = b.ppsExceeded()
+		}
 		qBefore := txDropped(fns, b.fLink)
 		var labBefore syscall.Rusage
 		syscall.Getrusage(syscall.RUSAGE_SELF, &labBefore)
@@ -452,8 +508,17 @@ func runPhases(b *bed, mode string) ([]result, error) {
 		r.softirq = (softirq() - siBefore) / el
 		j, ex, inUse := b.count()
 		r.judged, r.exceeded, r.inUse = j-judgedBefore, ex-exBefore, inUse
+		if b.ppsExceeded != nil {
+			r.ppsExceeded = b.ppsExceeded() - ppsBefore
+		}
 		r.queueDrops = txDropped(fns, b.fLink) - qBefore
 		r.rssAfter, _ = rss()
+		r.mem = readMem()
+		if *memprof != "" && b.lab && ph.flood != "" && !ph.dummy {
+			if err := writeHeap(fmt.Sprintf("%s-%s-%s.heap.pprof", *memprof, mode, ph.flood)); err != nil {
+				return nil, err
+			}
+		}
 		r.peakRSS, _ = peakRSS()
 		r.goroutA = runtime.NumGoroutine()
 		res = append(res, r)
@@ -478,6 +543,20 @@ func startProfile(file string) (func(), error) {
 		f.Close()
 		fmt.Fprintln(os.Stderr, "CPU profile of the lab:", file)
 	}, nil
+}
+
+// writeHeap writes a heap profile of this process (the lab) to file.
+func writeHeap(file string) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "heap profile of the lab:", file)
+	return nil
 }
 
 // modeName names the lab of want workers in file names: "workers" or
@@ -709,6 +788,8 @@ func report(mode string, nWorkers int, res []result) {
 		how = "vpclab, a goroutine per device, as before the workers"
 	case "ebpf":
 		how = fmt.Sprintf("vpclab on the eBPF datapath, %d workers", nWorkers)
+	case "pps":
+		how = fmt.Sprintf("vpclab, %d workers, f's pps_allowance %d/s", nWorkers, *ppsRate)
 	case "kernel":
 		how = "kernel baseline (a router namespace, nftables conntrack; \"the lab\" is the router)"
 	}
@@ -742,6 +823,21 @@ func report(mode string, nWorkers int, res []result) {
 			float64(r.queueDrops)/float64(*secs)/1e3, r.exceeded, r.inUse,
 			r.probeFail, r.probes, mem)
 	}
+	if mode != "kernel" {
+		fmt.Println("\nthe lab's Go memory at each phase's end, MiB: heap objects / free / released, stacks, total mapped, GC goal")
+		for i, r := range res {
+			m := r.mem
+			fmt.Printf("  %-42s %6.1f / %6.1f / %6.1f  %5.1f  %6.1f  %6.1f\n", phases[i].name,
+				mib(m.heapLive), mib(m.heapFree), mib(m.heapReleased), mib(m.stacks), mib(m.total), mib(m.goal))
+		}
+	}
+	if mode == "pps" {
+		fmt.Printf("\nf's pps_allowance_exceeded by phase:")
+		for _, r := range res {
+			fmt.Printf(" %d", r.ppsExceeded)
+		}
+		fmt.Println()
+	}
 	last := res[len(res)-1]
 	if mode == "kernel" {
 		fmt.Println("\n(judged/s: packets f's veth took into the router; tracked: the router's conntrack entries; exceeded: drops of the ct count rule)")
@@ -764,6 +860,8 @@ func report(mode string, nWorkers int, res []result) {
 		}
 	}
 }
+
+func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
 func maxProbe(res []result) time.Duration {
 	var m time.Duration

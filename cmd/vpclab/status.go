@@ -93,7 +93,7 @@ func writeStatus(w io.Writer, st *control.Status) {
 		fmt.Fprintf(w, "flow logs: %d failed writes, the last: %s\n\n", st.FlowLogErrors, st.FlowLogError)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENI\tINSTANCE\tALLOWED PKTS\tALLOWED BYTES\tDENIED PKTS\tDENIED BY STAGE\tSERVICE PKTS\tCONNTRACK\tALLOWANCE USED/AVAILABLE")
+	fmt.Fprintln(tw, "ENI\tINSTANCE\tALLOWED PKTS\tALLOWED BYTES\tDENIED PKTS\tDENIED BY STAGE\tSERVICE PKTS\tCONNTRACK\tALLOWANCE USED/AVAILABLE\tPPS ALLOWANCE")
 	for _, e := range st.ENIs {
 		stages := make([]string, 0, len(e.Denied.ByStage))
 		for name, c := range e.Denied.ByStage {
@@ -108,12 +108,19 @@ func writeStatus(w io.Writer, st *control.Status) {
 		if e.Allowance.Exceeded > 0 {
 			allowance += fmt.Sprintf(" (exceeded %d)", e.Allowance.Exceeded)
 		}
+		pps := "unlimited"
+		if e.PPSAllowance.PacketsPerSecond > 0 {
+			pps = fmt.Sprintf("%d/s", e.PPSAllowance.PacketsPerSecond)
+		}
+		if e.PPSAllowance.Exceeded > 0 {
+			pps += fmt.Sprintf(" (exceeded %d)", e.PPSAllowance.Exceeded)
+		}
 		inst := e.Instance
 		if e.State == "stopped" {
 			inst += " (stopped)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%d\t%d\t%s\n", e.ID, inst, e.Allowed.Packets, e.Allowed.Bytes,
-			e.Denied.Packets, by, e.ServicePackets, e.Conntrack.Count, allowance)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%d\t%d\t%s\t%s\n", e.ID, inst, e.Allowed.Packets, e.Allowed.Bytes,
+			e.Denied.Packets, by, e.ServicePackets, e.Conntrack.Count, allowance, pps)
 	}
 	tw.Flush()
 	for _, e := range st.ENIs {

@@ -214,6 +214,15 @@ func isJSONName(name string) bool {
 // records the keys T does not know.
 func decodeItems[T any](r *run, src *source, key string, raw json.RawMessage) []item[T] {
 	var list []T
+	// Most lists have no key the types leave out: decoded strictly, they
+	// need no second reading to find those keys. Any error (an unknown
+	// key or another) sends the list the long way, which reports as ever.
+	strict := json.NewDecoder(bytes.NewReader(raw))
+	strict.DisallowUnknownFields()
+	if strict.Decode(&list) == nil && !strict.More() {
+		return itemsOf(list, src, key)
+	}
+	list = nil
 	if err := json.Unmarshal(raw, &list); err != nil {
 		r.errs.list = append(r.errs.list, decodeError(src, key, err))
 		return nil
@@ -237,6 +246,11 @@ func decodeItems[T any](r *run, src *source, key string, raw json.RawMessage) []
 			r.unknownOrder = append(r.unknownOrder, id)
 		}
 	}
+	return itemsOf(list, src, key)
+}
+
+// itemsOf returns the items of list, decoded from src's list key.
+func itemsOf[T any](list []T, src *source, key string) []item[T] {
 	items := make([]item[T], len(list))
 	for i, v := range list {
 		items[i] = item[T]{v: v, src: src, at: path{key, i}}

@@ -1,6 +1,7 @@
 package labfile
 
 import (
+	"fmt"
 	"net/netip"
 	"strconv"
 	"time"
@@ -41,7 +42,21 @@ func (p *parser) list(n *yaml.Node, field string) ([]*yaml.Node, bool) {
 		}
 		return nil, false
 	}
+	if len(n.Content) > maxListItems {
+		p.Errorf(n.Content[maxListItems], fmt.Sprintf("%s[%d]", field, maxListItems),
+			"%d items: a list of a lab file holds at most %d", len(n.Content), maxListItems)
+		return nil, false
+	}
 	return n.Content, true
+}
+
+// ruleList is list for a security group's rules, which quotas.sg_rules
+// bounds (prescan counts them against it) rather than maxListItems.
+func (p *parser) ruleList(n *yaml.Node, field string) ([]*yaml.Node, bool) {
+	if n != nil && n.Kind == yaml.SequenceNode {
+		return n.Content, true
+	}
+	return p.list(n, field)
 }
 
 // lookup returns the value of key in mapping n, or nil. It reports

@@ -23,7 +23,8 @@
 //	security_groups:  id, description, ingress, egress: lists of rules
 //	  rules:          id (sgr-…), description, protocol, ports, icmp_type,
 //	                  icmp_code, and one peer: cidr, group or prefix_list
-//	instances:        name, conntrack_allowance, imds (v1-and-v2 or v2-only),
+//	instances:        name, conntrack_allowance, pps_allowance (packets/s, 0:
+//	                  unlimited; default settings.pps_allowance), imds (v1-and-v2 or v2-only),
 //	                  interfaces: list of
 //	  interfaces:     id, subnet, ip (primary IPv4), secondary_ips, ipv6,
 //	                  security_groups (default: [default]), source_dest_check
@@ -33,7 +34,7 @@
 //	quotas:           nacl_entries, sg_rules, sgs_per_eni, rules_times_sgs, sgs_per_vpc
 //	settings:         the fields of Settings in snake_case, except Other
 //	                  (fixed by AWS): secondary_ips_in_group_refs, …, icmp,
-//	                  fragment_timeout, imds, datapath (tun or ebpf)
+//	                  fragment_timeout, imds, datapath (tun or ebpf), pps_allowance
 //	flow_logs:        id, one of vpc, subnet or eni (the resource's id),
 //	                  traffic_type (ACCEPT, REJECT, ALL; default ALL),
 //	                  max_aggregation_interval (60s or 600s; default 600s),

@@ -1,7 +1,9 @@
 package labfile
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -37,6 +39,12 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("refused before the tree (%v) but not by it: %v", errs, l)
 			}
 		}
+		// Reading the groups one at a time gives what the whole tree gives.
+		if errs, layout := prescanLayout("fuzz.yaml", data); errs == nil && layout != nil {
+			if cl, cerr, ok := parseChunked("fuzz.yaml", data, layout); ok {
+				sameParse(t, data, cl, cerr)
+			}
+		}
 		l, err := Parse("fuzz.yaml", data)
 		if (l == nil) == (err == nil) {
 			t.Fatalf("Parse = %v, %v: want a Lab or an error", l, err)
@@ -55,4 +63,37 @@ func FuzzParse(f *testing.F) {
 		}
 		checkInvariants(t, l)
 	})
+}
+
+// sameParse fails t unless l and err, from reading data's groups one at a
+// time, are what parseTree gives: the same errors, or labs that marshal
+// alike and keep the same lines.
+func sameParse(t *testing.T, data []byte, l *lab.Lab, err error) {
+	t.Helper()
+	wl, werr := parseTree("fuzz.yaml", data)
+	if fmt.Sprint(err) != fmt.Sprint(werr) {
+		t.Fatalf("groups one at a time: %v\nthe whole tree:     %v", err, werr)
+	}
+	if l == nil || wl == nil {
+		if (l == nil) != (wl == nil) {
+			t.Fatalf("groups one at a time gave lab %v, the whole tree %v", l != nil, wl != nil)
+		}
+		return
+	}
+	a, aerr := Marshal(l)
+	b, berr := Marshal(wl)
+	if aerr != nil || berr != nil || !bytes.Equal(a, b) {
+		t.Fatalf("the labs differ (%v, %v):\n%s\n---\n%s", aerr, berr, a, b)
+	}
+	for i, g := range l.SecurityGroups {
+		w := wl.SecurityGroups[i]
+		if g.Line != w.Line || len(g.Ingress) != len(w.Ingress) {
+			t.Fatalf("group %d: line %d, want %d", i, g.Line, w.Line)
+		}
+		for j := range g.Ingress {
+			if g.Ingress[j].Line != w.Ingress[j].Line {
+				t.Fatalf("group %d rule %d: line %d, want %d", i, j, g.Ingress[j].Line, w.Ingress[j].Line)
+			}
+		}
+	}
 }

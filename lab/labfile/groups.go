@@ -39,21 +39,30 @@ func (p *parser) readPrefixLists(n *yaml.Node) {
 // out the default group, which lab.Normalize then adds first: the model's
 // indices of the file's groups are one higher.
 func (p *parser) readSecurityGroups(n *yaml.Node) {
-	items, _ := p.list(n, "security_groups")
-	offset := 1
-	for _, item := range items {
-		if v := lookup(item, "id"); v != nil && v.Value == sg.DefaultGroupID {
-			offset = 0
-		}
+	var items groupItems = p.chunks
+	if p.chunks == nil {
+		list, _ := p.list(n, "security_groups")
+		items = nodeItems(list)
 	}
-	if quota := p.l.Quotas.SGsPerVPC - offset; len(items) > quota && quota >= 0 {
+	count := items.len()
+	offset := 1
+	if items.hasDefault() {
+		offset = 0
+	}
+	if quota := p.l.Quotas.SGsPerVPC - offset; count > quota && quota >= 0 {
 		// Stop at the quota (the default group counts when the file
 		// leaves it out): the groups past it are not read, so that a file
 		// of a million groups costs no more than one at the quota.
-		p.Errorf(items[quota], fmt.Sprintf("security_groups[%d]", quota), "%d security groups: the quota is %d per VPC, the default group included (quotas.sgs_per_vpc; AWS's default is 2500)", len(items)+offset, quota+offset)
-		items = items[:quota]
+		if at := items.item(quota); at != nil {
+			p.Errorf(at, fmt.Sprintf("security_groups[%d]", quota), "%d security groups: the quota is %d per VPC, the default group included (quotas.sgs_per_vpc; AWS's default is 2500)", count+offset, quota+offset)
+		}
+		count = quota
 	}
-	for i, item := range items {
+	for i := range count {
+		item := items.item(i)
+		if item == nil {
+			return // chunk.go: the file is parsed again whole
+		}
 		g := &sg.Group{Line: item.Line}
 		p.l.SecurityGroups = append(p.l.SecurityGroups, g)
 		o, id, ok := p.itemAt(item, "security_groups", i, offset, "a security group", "id", "id", "description", "ingress", "egress")
@@ -86,7 +95,7 @@ func (p *parser) readSecurityGroups(n *yaml.Node) {
 // is group.
 func (p *parser) rules(o yamlpos.Object, group, dir string) []sg.Rule {
 	fileList := o.At(dir)
-	items, _ := p.list(o.Vals[dir], fileList)
+	items, _ := p.ruleList(o.Vals[dir], fileList)
 	rules := make([]sg.Rule, 0, len(items))
 	for i, item := range items {
 		n := "[" + strconv.Itoa(i) + "]"

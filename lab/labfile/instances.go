@@ -17,7 +17,7 @@ import (
 // one interface may give the interface's keys itself instead of a list of
 // interfaces.
 var (
-	instanceKeys  = []string{"name", "conntrack_allowance", "imds", "interfaces"}
+	instanceKeys  = []string{"name", "conntrack_allowance", "pps_allowance", "imds", "interfaces"}
 	interfaceKeys = []string{"id", "subnet", "ip", "secondary_ips", "ipv6", "security_groups", "source_dest_check", "conntrack"}
 )
 
@@ -25,7 +25,7 @@ var (
 func (p *parser) readInstances(n *yaml.Node) {
 	items, _ := p.list(n, "instances")
 	for i, item := range items {
-		in := &lab.Instance{ConntrackAllowance: p.l.Settings.DefaultAllowance, IMDS: p.l.Settings.IMDS, Line: item.Line}
+		in := &lab.Instance{ConntrackAllowance: p.l.Settings.DefaultAllowance, PPSAllowance: p.l.Settings.PPSAllowance, IMDS: p.l.Settings.IMDS, Line: item.Line}
 		p.l.Instances = append(p.l.Instances, in)
 		o, name, ok := p.item(item, "instances", "instances", i, "an instance", "name", slices.Concat(instanceKeys, interfaceKeys)...)
 		if !ok {
@@ -37,6 +37,7 @@ func (p *parser) readInstances(n *yaml.Node) {
 			in.IMDS = v
 		}
 		p.integer(o.Vals["conntrack_allowance"], o.At("conntrack_allowance"), "a number of tracked flows", &in.ConntrackAllowance)
+		p.integer(o.Vals["pps_allowance"], o.At("pps_allowance"), "packets per second (0: unlimited)", &in.PPSAllowance)
 		var shorthand []string
 		for _, k := range interfaceKeys {
 			if o.Vals[k] != nil {

@@ -73,7 +73,7 @@ func Marshal(l *lab.Lab) ([]byte, error) {
 	if len(l.Instances) > 0 {
 		list := sequence()
 		for _, in := range l.Instances {
-			list.Content = append(list.Content, m.instance(in))
+			list.Content = append(list.Content, m.instance(in, l.Settings.PPSAllowance))
 		}
 		root.add("instances", list.Node)
 	}
@@ -384,11 +384,16 @@ func portRange(from, to int) string {
 	return strconv.Itoa(from) + "-" + strconv.Itoa(to)
 }
 
-func (m *marshaller) instance(in *lab.Instance) *yaml.Node {
+// instance writes in; its packet-rate allowance only where it differs
+// from the lab's (pps, which a parsed instance starts from).
+func (m *marshaller) instance(in *lab.Instance, pps int) *yaml.Node {
 	o := mapping()
 	o.str("name", in.Name)
 	if in.ConntrackAllowance > 0 {
 		o.num("conntrack_allowance", in.ConntrackAllowance)
+	}
+	if in.PPSAllowance != pps {
+		o.num("pps_allowance", in.PPSAllowance)
 	}
 	if in.IMDS != "" {
 		o.str("imds", in.IMDS)
@@ -441,6 +446,9 @@ func settingsNode(s lab.Settings) *yaml.Node {
 	o.add("admit_related_icmp", boolean(s.AdmitRelatedICMP))
 	if s.DefaultAllowance > 0 {
 		o.num("default_allowance", s.DefaultAllowance)
+	}
+	if s.PPSAllowance > 0 {
+		o.num("pps_allowance", s.PPSAllowance)
 	}
 	if s.IMDS != "" {
 		o.str("imds", s.IMDS)

@@ -3,10 +3,16 @@ package labfile
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vpclab/vpclab/lab"
 )
@@ -158,4 +164,165 @@ func BenchmarkParseAccepted(b *testing.B) {
 		})
 	}
 	b.ReportMetric(float64(alloc)/float64(b.N)/float64(len(data)), "alloc/byte")
+}
+
+// peakLive returns the most live heap, in bytes, seen while f runs: the
+// collector runs at every 5% of growth and a sampler reads the live heap
+// the last one marked (runtime/metrics /gc/heap/live), so the figure is
+// within about 5% of the true peak. It is the heap before f subtracted.
+func peakLive(f func()) uint64 {
+	old := debug.SetGCPercent(5)
+	defer debug.SetGCPercent(old)
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	read := func() uint64 { metrics.Read(s); return s[0].Value.Uint64() }
+	runtime.GC()
+	base := read()
+	var peak atomic.Uint64
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if v := read(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Microsecond):
+			}
+		}
+	}()
+	f()
+	close(stop)
+	<-done
+	if p := peak.Load(); p > base {
+		return p - base
+	}
+	return 0
+}
+
+// acceptedLab is a lab within the default quotas: 2,400 groups of
+// block-style rules, each with rules ingress rules and rules/3 egress
+// rules.
+func acceptedLab(rules int) []byte {
+	return largeLab("security_groups:\n", 2400, func(b []byte, i int) []byte {
+		b = append(num(append(b, "  - id: sg-"...), i), "\n    ingress:\n"...)
+		for j := range rules {
+			b = append(num(append(b, "      - {protocol: tcp, ports: "...), 1+j), ", cidr: 10.0.0.0/8}\n"...)
+		}
+		b = append(b, "    egress:\n"...)
+		for j := range rules / 3 {
+			b = append(num(append(b, "      - {protocol: udp, ports: "...), 1+j), ", cidr: 10.0.0.0/8}\n"...)
+		}
+		return b
+	})
+}
+
+// TestAcceptedPeakHeap: accepting a 10 MB lab (2,400 groups of 80 rules)
+// takes at most 10 times its size in live heap at any time, the lab it
+// returns included. Reading the file's tree whole took 30 times (23 for
+// the tree alone); the groups are read one at a time (chunk.go).
+func TestAcceptedPeakHeap(t *testing.T) {
+	data := acceptedLab(60)
+	if len(data) < 10e6 {
+		t.Fatalf("the lab is %d bytes, want 10 MB", len(data))
+	}
+	if _, layout := prescanLayout("ok.yaml", data); layout == nil {
+		t.Fatal("the lab's groups are not read one at a time")
+	}
+	var l *lab.Lab
+	var err error
+	peak := peakLive(func() { l, err = Parse("ok.yaml", data) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d bytes, %d groups: peak live heap %d (%.1f×)", len(data), len(l.SecurityGroups), peak, float64(peak)/float64(len(data)))
+	if peak > 10*uint64(len(data)) {
+		t.Errorf("peak live heap %d for %d bytes of input, over 10×", peak, len(data))
+	}
+}
+
+// hostsLab is a lab of n internet hosts, a list no quota bounds, in
+// block style or, flow, in JSON-like flow style.
+func hostsLab(n int, flow bool) []byte {
+	header, item := "internet:\n  hosts:\n", func(b []byte, i int) []byte {
+		b = append(num(append(b, "    - 11."...), i>>16), '.')
+		b = append(num(b, i>>8&255), '.')
+		return append(num(b, i&255), '\n')
+	}
+	if flow {
+		header, item = "internet: {hosts: [", func(b []byte, i int) []byte {
+			b = append(num(append(b, "11."...), i>>16), '.')
+			b = append(num(b, i>>8&255), '.')
+			return append(num(b, i&255), ", "...)
+		}
+	}
+	b := largeLab(header, n, item)
+	if flow {
+		b = append(b, "]}\n"...)
+	}
+	return b
+}
+
+// TestLongListRefused: a list no quota bounds is refused past
+// maxListItems, before the tree is built, at the first item past the
+// bound, and the tree refuses it too; at the bound it is accepted.
+func TestLongListRefused(t *testing.T) {
+	for _, flow := range []bool{false, true} {
+		over := hostsLab(maxListItems+1000, flow)
+		var err error
+		alloc := allocated(func() { _, err = Parse("long.yaml", over) })
+		want := fmt.Sprintf("long.yaml:%d:7: internet.hosts[65536]: 66536 items: a list of a lab file holds at most 65536", 65536+7)
+		if flow {
+			want = "long.yaml:5:"
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "internet.hosts[65536]: 66536 items") {
+			t.Errorf("flow %v: Parse = %.300v, want %q", flow, err, want)
+		}
+		if limit := 4<<20 + 10*uint64(len(over)); alloc > limit {
+			t.Errorf("flow %v: refusing %d bytes allocated %d, over %d", flow, len(over), alloc, limit)
+		}
+		if _, err := parseTree("long.yaml", over); err == nil || !strings.Contains(err.Error(), "internet.hosts[65536]: 66536 items: a list of a lab file holds at most 65536") {
+			t.Errorf("flow %v: the tree's parser: %.300v", flow, err)
+		}
+		if _, err := Parse("ok.yaml", hostsLab(maxListItems, flow)); err != nil {
+			t.Errorf("flow %v: %d hosts refused: %.300v", flow, maxListItems, err)
+		}
+	}
+}
+
+// TestChunkedAgrees reads the test data's labs, the policy tests' and the
+// error cases with their groups one at a time and whole, and wants the
+// same labs and the same errors.
+func TestChunkedAgrees(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.yaml")
+	more, _ := filepath.Glob("../../testdata/policy/labs/*.yaml")
+	var inputs [][]byte
+	for _, f := range append(files, more...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, data)
+	}
+	for _, c := range errorCases {
+		inputs = append(inputs, []byte(c.src))
+	}
+	inputs = append(inputs, Example(), acceptedLab(3), hostsLab(10, false))
+	chunked := 0
+	for _, data := range inputs {
+		errs, layout := prescanLayout("fuzz.yaml", data)
+		if errs != nil || layout == nil {
+			continue
+		}
+		l, err, ok := parseChunked("fuzz.yaml", data, layout)
+		if !ok {
+			continue
+		}
+		chunked++
+		sameParse(t, data, l, err)
+	}
+	if chunked < 30 {
+		t.Errorf("only %d of %d inputs read their groups one at a time", chunked, len(inputs))
+	}
 }

@@ -36,8 +36,14 @@ func Load(path string) (*lab.Lab, error) {
 // model with lab.Check, placing each of its problems at the line of the
 // value its field path names.
 func Parse(file string, data []byte) (*lab.Lab, error) {
-	if errs := prescan(file, data); errs != nil {
+	errs, layout := prescanLayout(file, data)
+	if errs != nil {
 		return nil, errs
+	}
+	if layout != nil {
+		if l, err, ok := parseChunked(file, data, layout); ok {
+			return l, err
+		}
 	}
 	return parseTree(file, data)
 }
@@ -49,6 +55,38 @@ func parseTree(file string, data []byte) (*lab.Lab, error) {
 	if root := p.document(data); root != nil {
 		p.lab(root)
 	}
+	return p.finish()
+}
+
+// parseChunked is parseTree reading the security groups from the text one
+// at a time, where layout says they are (chunk.go). ok is false when a
+// group's text does not read on its own, or the rest of the file does not
+// parse: parseTree then reads the file as ever.
+func parseChunked(file string, data []byte, layout *groupsLayout) (l *lab.Lab, err error, ok bool) {
+	if !plainBreaks(data) {
+		return nil, nil, false
+	}
+	p := &parser{Decoder: yamlpos.Decoder{File: file}, places: map[string][]place{}}
+	p.chunks = &chunkItems{file: file, data: data, layout: layout}
+	first := layout.starts[0]
+	root := p.document(blanked(data, first.off, layout.end))
+	if root == nil || len(p.Errs) > 0 {
+		return nil, nil, false
+	}
+	// The list's node is where its first dash is, as in the whole tree.
+	if v := lookup(root, "security_groups"); v != nil {
+		v.Line, v.Column = first.line, firstCol(data, first.off)
+	}
+	p.lab(root)
+	if p.chunks.failed {
+		return nil, nil, false
+	}
+	l, err = p.finish()
+	return l, err, true
+}
+
+// finish completes the lab read and returns it, or the problems found.
+func (p *parser) finish() (*lab.Lab, error) {
 	if p.l != nil {
 		// The decoder gave every field the file leaves out its default;
 		// what remains are the objects every VPC has.
@@ -70,23 +108,82 @@ type parser struct {
 	// places holds the nodes of the field paths of the model (as lab.Check
 	// names them), in file order: more than one when an id is given twice.
 	places map[string][]place
+	// keyNames are the names of the mappings' keys places record, by
+	// index, keyIndexes their indices.
+	keyNames   []string
+	keyIndexes map[string]uint32
+	// chunks, when not nil, gives the security groups from the file's
+	// text one at a time (chunk.go).
+	chunks *chunkItems
 }
 
-// place is where a field path of the model is in the file: its node and
-// its path as the file writes it, which differs where the model names an
-// object the file does not write out (the one interface of an instance
-// given by the instance's own keys) or counts the default group or ACL
-// the file leaves out.
+// place is where a field path of the model is in the file: its node's
+// position and its path as the file writes it, which differs where the
+// model names an object the file does not write out (the one interface of
+// an instance given by the instance's own keys) or counts the default
+// group or ACL the file leaves out. Of a mapping it keeps where each key's
+// value is, and nothing of the tree: a file's groups are read one at a
+// time (chunk.go), their trees dropped as they are read.
 type place struct {
-	node  *yaml.Node
-	field string
+	line, col int32
+	field     string
+	keys      []keyAt // a mapping's keys, in file order
+}
+
+// keyAt is where the value of a mapping's key is; the key is its index in
+// parser.keyNames.
+type keyAt struct {
+	key       uint32
+	line, col int32
 }
 
 // at records that the model's field path is node n, written as field.
 func (p *parser) at(path, field string, n *yaml.Node) {
-	if n != nil {
-		p.places[path] = append(p.places[path], place{n, field})
+	if n == nil {
+		return
 	}
+	if field == path {
+		field = path // one string for both: a lab's rules have hundreds of thousands
+	}
+	pl := place{line: int32(n.Line), col: int32(n.Column), field: field}
+	if n.Kind == yaml.MappingNode {
+		pl.keys = make([]keyAt, 0, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k, v := n.Content[i], n.Content[i+1]; k.Kind == yaml.ScalarNode {
+				pl.keys = append(pl.keys, keyAt{p.keyIndex(k.Value), int32(v.Line), int32(v.Column)})
+			}
+		}
+	}
+	p.places[path] = append(p.places[path], pl)
+}
+
+// keyIndex returns the index of a mapping key's name in p.keyNames,
+// adding it if new.
+func (p *parser) keyIndex(name string) uint32 {
+	if i, ok := p.keyIndexes[name]; ok {
+		return i
+	}
+	if p.keyIndexes == nil {
+		p.keyIndexes = map[string]uint32{}
+	}
+	i := uint32(len(p.keyNames))
+	p.keyNames = append(p.keyNames, name)
+	p.keyIndexes[name] = i
+	return i
+}
+
+// value returns the place of key's value in pl, a mapping's.
+func (p *parser) value(pl place, key string) (place, bool) {
+	i, ok := p.keyIndexes[key]
+	if !ok {
+		return place{}, false
+	}
+	for _, k := range pl.keys {
+		if k.key == i {
+			return place{line: k.line, col: k.col}, true
+		}
+	}
+	return place{}, false
 }
 
 // object reads mapping n like Decoder.Object and records it (even when it
@@ -124,7 +221,7 @@ func (p *parser) place(errs lab.ErrorList) {
 		}
 		e.Field = field
 		if ok {
-			e.Line, e.Column = pl.node.Line, pl.node.Column
+			e.Line, e.Column = int(pl.line), int(pl.col)
 		}
 		p.Errs = append(p.Errs, e)
 	}
@@ -145,7 +242,7 @@ func (p *parser) find(path string, line int) (place, string, bool) {
 		}
 		pl := places[0]
 		for _, c := range places {
-			if c.node.Line >= line {
+			if int(c.line) >= line {
 				pl = c
 				break
 			}
@@ -153,12 +250,12 @@ func (p *parser) find(path string, line int) (place, string, bool) {
 		rest := path[len(at):]
 		// A key of a recorded mapping is at its value.
 		if key, more, ok := firstKey(rest); ok {
-			if v := lookup(pl.node, key); v != nil {
-				field := key
+			if v, ok := p.value(pl, key); ok {
+				v.field = key
 				if pl.field != "" {
-					field = pl.field + "." + key
+					v.field = pl.field + "." + key
 				}
-				pl, rest = place{v, field}, more
+				pl, rest = v, more
 			}
 		}
 		return pl, rest, true
@@ -338,12 +435,13 @@ func (p *parser) settings(n *yaml.Node) {
 	for _, t := range timeouts {
 		known = append(known, t.key)
 	}
-	known = append(known, "datapath")
+	known = append(known, "datapath", "pps_allowance")
 	o, ok := p.object(n, "settings", "settings", "the settings", known...)
 	if !ok {
 		return
 	}
 	p.integer(o.Vals["default_allowance"], o.At("default_allowance"), "a number of tracked flows", &s.DefaultAllowance)
+	p.integer(o.Vals["pps_allowance"], o.At("pps_allowance"), "packets per second (0: unlimited)", &s.PPSAllowance)
 	if v, ok := p.imds(o.Vals["imds"], o.At("imds")); ok {
 		s.IMDS = v
 	}

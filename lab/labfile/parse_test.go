@@ -267,6 +267,7 @@ func TestOverrides(t *testing.T) {
 		TCPFinWait: 61 * time.Second, TCPCloseWait: 62 * time.Second, TCPTimeWait: 63 * time.Second,
 		TCPLastAck: 31 * time.Second, TCPClose: 5 * time.Second, ICMP: 10 * time.Second,
 		Other: 600 * time.Second, FragmentTimeout: 15 * time.Second, IMDS: lab.IMDSv2Only,
+		PPSAllowance: 20000,
 	}
 	if l.Settings != wantS {
 		t.Errorf("settings = %+v\nwant       %+v", l.Settings, wantS)
@@ -276,6 +277,9 @@ func TestOverrides(t *testing.T) {
 	}
 	if got := l.Instance("a1").ConntrackAllowance; got != 500 {
 		t.Errorf("allowance = %d, want settings.default_allowance", got)
+	}
+	if a1, a2 := l.Instance("a1").PPSAllowance, l.Instance("a2").PPSAllowance; a1 != 20000 || a2 != 0 {
+		t.Errorf("pps allowance: a1 %d, a2 %d; want settings.pps_allowance (20000) and the instance's own 0 (unlimited)", a1, a2)
 	}
 }
 

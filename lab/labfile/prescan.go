@@ -56,6 +56,7 @@ type frame struct {
 	count     int    // lists: the items so far
 	index     int    // the collection's index in the list holding it
 	id        string // groups and ACLs: their id, once read
+	long      int    // lists: 1 + its index in prescanner.long, if there
 
 	// Flow collections: what the next token is.
 	expectItem, expectKey, expectValue bool
@@ -91,18 +92,58 @@ type prescanner struct {
 	groupAfter   position // and at quota
 	groupDefault bool     // a group has id default
 	excesses     []excess
+	long         []longList // lists past maxListItems
+
+	// The layout of the security group list, for reading its items one
+	// at a time (chunk.go): where each starts, where the list ends, and
+	// whether it qualifies (a block list in the block mapping at the top,
+	// each item's dash first on its line, given once).
+	groupStarts     []itemStart
+	groupsEnd       int
+	groupLists      int
+	groupsChunkable bool
+}
+
+// itemStart is where an item of a block list starts: the offset of its
+// line and the line.
+type itemStart struct{ off, line int }
+
+// longList is a list no quota bounds with more than maxListItems items.
+type longList struct {
+	path  string   // as the file writes it, items by index
+	at    position // its item at index maxListItems
+	count int
 }
 
 // prescan refuses data when a list is far over its quota; it returns nil
 // when it finds none or gives up.
 func prescan(file string, data []byte) yamlpos.ErrorList {
+	errs, _ := prescanLayout(file, data)
+	return errs
+}
+
+// groupsLayout is where the items of a file's security group list are,
+// when it can be read one item at a time (chunk.go).
+type groupsLayout struct {
+	starts     []itemStart
+	end        int  // the offset where the list ends
+	hasDefault bool // an item has id default, as prescan reads it
+}
+
+// prescanLayout is prescan that also returns the layout of the security
+// group list when the file is accepted and the list qualifies, else nil.
+func prescanLayout(file string, data []byte) (yamlpos.ErrorList, *groupsLayout) {
 	first := prescanner{data: data, countOnly: true, quotas: lab.DefaultQuotas()}
 	if !first.run() {
-		return nil
+		return nil, nil
 	}
 	s := prescanner{data: data, quotas: first.quotas}
 	if !s.run() {
-		return nil
+		return nil, nil
+	}
+	var layout *groupsLayout
+	if s.groupsChunkable && len(s.groupStarts) == s.groups && s.groups > 0 {
+		layout = &groupsLayout{starts: s.groupStarts, end: s.groupsEnd, hasDefault: s.groupDefault}
 	}
 	var errs yamlpos.ErrorList
 	if quota := s.quotas.SGsPerVPC; s.groups > 2*quota {
@@ -130,10 +171,18 @@ func prescan(file string, data []byte) yamlpos.ErrorList {
 			Msg: fmt.Sprintf("%d %s in %s: the quota is %d per direction and family (quotas.%s), so at most %d fit, counting both families",
 				e.count, what, e.dir, e.quota, e.quotaKey, 2*e.quota)})
 	}
-	if len(errs) == 0 {
-		return nil
+	for _, l := range s.long {
+		if len(errs) >= maxErrors {
+			break
+		}
+		errs = append(errs, &yamlpos.Error{File: file, Line: l.at.line, Column: l.at.col,
+			Field: fmt.Sprintf("%s[%d]", l.path, maxListItems),
+			Msg:   fmt.Sprintf("%d items: a list of a lab file holds at most %d", l.count, maxListItems)})
 	}
-	return errs
+	if len(errs) == 0 {
+		return nil, layout
+	}
+	return errs, nil
 }
 
 // run reads the whole file; it returns false when it gave up.
@@ -441,11 +490,21 @@ func (s *prescanner) item(at position) {
 	switch t.role {
 	case roleGroups:
 		s.groups = t.count
+		if !t.flow && s.onlySpaces(s.bol, s.pos) {
+			s.groupStarts = append(s.groupStarts, itemStart{s.bol, s.line})
+		} else {
+			s.groupsChunkable = false
+		}
 		switch t.count - 1 {
 		case s.quotas.SGsPerVPC - 1:
 			s.groupAt = at
 		case s.quotas.SGsPerVPC:
 			s.groupAfter = at
+		}
+	case roleOther, roleACLs:
+		if t.count == maxListItems+1 {
+			t.long = len(s.long) + 1
+			s.long = append(s.long, longList{path: s.path(), at: at})
 		}
 	case roleRules, roleEntries:
 		quota := s.quotas.SGRules
@@ -495,6 +554,10 @@ func (s *prescanner) push(f frame) {
 			f.role = roleEntries
 		}
 	}
+	if f.role == roleGroups && !s.countOnly {
+		s.groupLists++
+		s.groupsChunkable = s.groupLists == 1 && !f.flow && !parent.flow
+	}
 	if len(s.stack) >= 10*yamlpos.MaxDepth {
 		s.gaveUp = true // the library refuses it
 		return
@@ -525,7 +588,30 @@ func (s *prescanner) pop() {
 			}
 		}
 	}
+	if f.long > 0 {
+		s.long[f.long-1].count = f.count
+	}
+	if f.role == roleGroups {
+		s.groupsEnd = min(s.bol, s.pos, len(s.data))
+	}
 	s.stack = s.stack[:len(s.stack)-1]
+}
+
+// path returns the file's path of the list on top of the stack, its items
+// by index: instances[3].interfaces.
+func (s *prescanner) path() string {
+	var b []byte
+	for _, f := range s.stack[:len(s.stack)-1] {
+		switch {
+		case f.seq:
+			b = append(append(append(b, '['), strconv.Itoa(f.count-1)...), ']')
+		case len(b) > 0:
+			b = append(append(b, '.'), f.key...)
+		default:
+			b = append(b, f.key...)
+		}
+	}
+	return string(b)
 }
 
 func (s *prescanner) top() *frame {
@@ -586,6 +672,16 @@ func (s *prescanner) endLine() {
 		s.pos++
 	}
 	s.line, s.bol = s.line+1, s.pos
+}
+
+// onlySpaces reports whether data[from:to] is all spaces.
+func (s *prescanner) onlySpaces(from, to int) bool {
+	for _, c := range s.data[from:to] {
+		if c != ' ' {
+			return false
+		}
+	}
+	return true
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' }

@@ -14,6 +14,16 @@ const (
 	sizeOfRest  = 1 << 20
 )
 
+// maxListItems bounds every list of a lab file that no quota bounds
+// (subnets, instances, their interfaces and addresses, prefix lists and
+// their CIDRs, flow logs, mirror filters, targets, sessions, internet
+// hosts, …): no lab needs more, and without a bound a file of a million
+// instances would be read whole before anything refused it. A security
+// group's rules are bounded by quotas.sg_rules instead (up to 100,000 per
+// direction and family); the groups and the network ACL entries, by
+// their quotas, stay below it.
+const maxListItems = 1 << 16
+
 // MaxSize is the size of the largest lab file a lab within quotas q
 // needs: sizeOfRest, plus, for each of q.SGsPerVPC groups, sizeOfGroup
 // and sizeOfRule for each rule its quota allows (q.SGRules in each

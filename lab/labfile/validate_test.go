@@ -209,6 +209,9 @@ var errorCases = []errorCase{
 	{"timeout is not a duration", instances + "  - {name: i1, subnet: subnet-a, ip: 10.0.1.10, conntrack: {udp_timeout: soon}}\n", 6, "instances[i1].conntrack.udp_timeout",
 		`"soon" is not a duration: use a number of seconds or a duration like 30s or 5m`},
 	{"allowance 0", instances + "  - {name: i1, conntrack_allowance: 0, subnet: subnet-a, ip: 10.0.1.10}\n", 6, "instances[i1].conntrack_allowance", "use a whole number from 1 to 10000000"},
+	{"pps allowance negative", instances + "  - {name: i1, pps_allowance: -1, subnet: subnet-a, ip: 10.0.1.10}\n", 6, "instances[i1].pps_allowance", "use a whole number from 0 to 10000000"},
+	{"pps allowance not a number", instances + "  - {name: i1, pps_allowance: fast, subnet: subnet-a, ip: 10.0.1.10}\n", 6, "instances[i1].pps_allowance", `"fast" is not packets per second (0: unlimited)`},
+	{"settings pps allowance too high", base + "settings: {pps_allowance: 10000001}\n", 5, "settings.pps_allowance", "use a whole number from 0 to 10000000"},
 	{"source_dest_check on", instances + "  - {name: i1, subnet: subnet-a, ip: 10.0.1.10, source_dest_check: on}\n", 6, "instances[i1].source_dest_check", `"on" is not a boolean`},
 
 	// Internet hosts.
