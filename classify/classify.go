@@ -57,6 +57,9 @@ type Rule struct {
 	// ("type t, any code" is t<<8..t<<8|255), 0..65535 for anything else.
 	// A rule with Lo > Hi never matches.
 	Lo, Hi uint16
+	// Mark puts the rule in the set MatchMarked asks about (for security
+	// groups, the rules whose peer is every address).
+	Mark bool
 }
 
 // Shape names the lookup structure a classifier uses for one protocol,
@@ -98,7 +101,13 @@ type Classifier struct {
 
 // table is the classifier for the rules that one protocol can match.
 type table struct {
-	shape Shape
+	// fixed is the answer for every address of the family when it does
+	// not depend on the address or the value (no rule, or one interval in
+	// each dimension: an allow-all ACL, an all-traffic rule), else varies;
+	// fixedMarked is MatchMarked's second answer then.
+	fixed       int32
+	fixedMarked bool
+	shape       Shape
 	// rules maps a bit position (the table's rule order) to the index of
 	// the rule given to Compile.
 	rules []int32
@@ -114,7 +123,15 @@ type table struct {
 	addrSet, valSet []uint32
 	pool            []uint64
 	sumWords        int
+	// The marked rules by bit position: in ShapeWord, markWord; in
+	// ShapeBitmap, markSum (one bit per 64-rule word holding a marked
+	// rule, as the summaries) and markBits (one word per 64 rules).
+	markWord          uint64
+	markSum, markBits []uint64
 }
+
+// varies is table.fixed for a table whose answer depends on the packet.
+const varies = -2
 
 // Len returns the number of rules given to Compile. Match returns indices
 // below it.
@@ -133,23 +150,17 @@ func (c *Classifier) Shape(proto uint8) Shape { return c.tables[c.byProto[proto]
 // Match does not allocate and takes no locks.
 func (c *Classifier) Match(proto uint8, addr netip.Addr, val uint16) int {
 	t := &c.tables[c.byProto[proto]]
-	if t.shape == ShapeNone {
+	if t.fixed != varies {
+		if t.fixed < 0 || !c.ofFamily(addr) {
+			return -1
+		}
+		return int(t.fixed)
+	}
+	oa, ok := c.addrSet(t, addr)
+	if !ok {
 		return -1
 	}
-	var ai int
-	if c.family == 4 {
-		if !addr.Is4() {
-			return -1
-		}
-		a := addr.As4()
-		ai = search(t.addr4, binary.BigEndian.Uint32(a[:]))
-	} else {
-		if !addr.Is6() {
-			return -1
-		}
-		ai = search6(t.addr6, addrKey(addr))
-	}
-	oa, ov := t.addrSet[ai], t.valSet[search(t.val, val)]
+	ov := t.valSet[search(t.val, val)]
 	if t.shape == ShapeWord {
 		m := t.pool[oa] & t.pool[ov]
 		if m == 0 {
@@ -158,6 +169,79 @@ func (c *Classifier) Match(proto uint8, addr netip.Addr, val uint16) int {
 		return int(t.rules[bits.TrailingZeros64(m)])
 	}
 	return t.matchBitmap(t.pool[oa:], t.pool[ov:])
+}
+
+// MatchMarked is Match, and also reports whether any matching rule (the
+// first or a later one) is marked (Rule.Mark): one lookup answers both
+// questions. It does not allocate and takes no locks.
+func (c *Classifier) MatchMarked(proto uint8, addr netip.Addr, val uint16) (first int, marked bool) {
+	t := &c.tables[c.byProto[proto]]
+	if t.fixed != varies {
+		if t.fixed < 0 || !c.ofFamily(addr) {
+			return -1, false
+		}
+		return int(t.fixed), t.fixedMarked
+	}
+	oa, ok := c.addrSet(t, addr)
+	if !ok {
+		return -1, false
+	}
+	ov := t.valSet[search(t.val, val)]
+	if t.shape == ShapeWord {
+		m := t.pool[oa] & t.pool[ov]
+		if m == 0 {
+			return -1, false
+		}
+		return int(t.rules[bits.TrailingZeros64(m)]), m&t.markWord != 0
+	}
+	a, v := t.pool[oa:], t.pool[ov:]
+	first = t.matchBitmap(a, v)
+	return first, first >= 0 && t.anyMarked(a, v)
+}
+
+// ofFamily reports whether addr is of the classifier's family (a 4-byte
+// IPv4 address, or an IPv6 address).
+func (c *Classifier) ofFamily(addr netip.Addr) bool {
+	if c.family == 4 {
+		return addr.Is4()
+	}
+	return addr.Is6()
+}
+
+// addrSet returns the pool offset of the rule set of addr's interval, or
+// false for an address of the other family.
+func (c *Classifier) addrSet(t *table, addr netip.Addr) (uint32, bool) {
+	if c.family == 4 {
+		if !addr.Is4() {
+			return 0, false
+		}
+		a := addr.As4()
+		return t.addrSet[search(t.addr4, binary.BigEndian.Uint32(a[:]))], true
+	}
+	if !addr.Is6() {
+		return 0, false
+	}
+	return t.addrSet[search6(t.addr6, addrKey(addr))], true
+}
+
+// anyMarked reports whether the two-level sets a and v have a marked rule
+// in common, visiting only the words that hold one.
+func (t *table) anyMarked(a, v []uint64) bool {
+	s := t.sumWords
+	ra, rv := s, s
+	for k := range s {
+		sa, sv := a[k], v[k]
+		for both := sa & sv & t.markSum[k]; both != 0; both &= both - 1 {
+			b := bits.TrailingZeros64(both)
+			below := uint64(1)<<b - 1
+			if a[ra+bits.OnesCount64(sa&below)]&v[rv+bits.OnesCount64(sv&below)]&t.markBits[k*64+b] != 0 {
+				return true
+			}
+		}
+		ra += bits.OnesCount64(sa)
+		rv += bits.OnesCount64(sv)
+	}
+	return false
 }
 
 // matchBitmap returns the first rule in both two-level sets a and v. The

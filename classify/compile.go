@@ -86,7 +86,7 @@ func (a u128) cmp(b u128) int {
 // buildTable builds the table for packets of protocol proto (-1: a protocol
 // no rule names) from the rules that can match them.
 func buildTable(family int, rules []Rule, spans [][]span, proto int) table {
-	var t table
+	t := table{fixed: -1}
 	for i, s := range spans {
 		if s != nil && (rules[i].Proto == -1 || rules[i].Proto == proto) {
 			t.rules = append(t.rules, int32(i))
@@ -95,6 +95,7 @@ func buildTable(family int, rules []Rule, spans [][]span, proto int) table {
 	if len(t.rules) == 0 {
 		return t // ShapeNone
 	}
+	t.fixed = varies
 	b := newBuilder(len(t.rules))
 	t.shape = ShapeWord
 	if len(b.cur) > 1 {
@@ -134,6 +135,39 @@ func buildTable(family int, rules []Rule, spans [][]span, proto int) table {
 		t.val[i] = uint16(s.lo)
 	}
 	t.pool = slices.Clone(b.pool)
+
+	for j, i := range t.rules {
+		if !rules[i].Mark {
+			continue
+		}
+		if t.shape == ShapeWord {
+			t.markWord |= 1 << j
+			continue
+		}
+		if t.markBits == nil {
+			t.markSum, t.markBits = make([]uint64, t.sumWords), make([]uint64, len(b.cur))
+		}
+		t.markBits[j/64] |= 1 << (j % 64)
+		t.markSum[j/64/64] |= 1 << (j / 64 % 64)
+	}
+	if t.shape == ShapeBitmap && t.markBits == nil {
+		t.markSum = make([]uint64, t.sumWords) // no marked rule: anyMarked visits nothing
+	}
+	if len(t.addrSet) == 1 && len(t.valSet) == 1 {
+		// The same answer for every packet: Match need not search.
+		var fixed int
+		a, v := t.pool[t.addrSet[0]:], t.pool[t.valSet[0]:]
+		if t.shape == ShapeWord {
+			fixed = -1
+			if m := a[0] & v[0]; m != 0 {
+				fixed = int(t.rules[bits.TrailingZeros64(m)])
+				t.fixedMarked = m&t.markWord != 0
+			}
+		} else if fixed = t.matchBitmap(a, v); fixed >= 0 {
+			t.fixedMarked = t.anyMarked(a, v)
+		}
+		t.fixed = int32(fixed)
+	}
 	return t
 }
 
