@@ -117,6 +117,13 @@ type table struct {
 	addr6 []u128
 	// Value dimension: interval start values, ascending, the first zero.
 	val []uint16
+	// Indexes of long dimensions (nil for short ones): idx4[h] is the
+	// interval holding the first IPv4 address whose top idx4Bits bits are
+	// h (with one entry past the last), so a search starts within a few
+	// intervals; idxVal is the same for values, by their top 8 bits.
+	idx4     []uint32
+	idx4Bits uint8
+	idxVal   []uint16
 	// addrSet[i] and valSet[i] locate interval i's rule set in pool. In
 	// ShapeWord a set is the single word pool[off]; in ShapeBitmap it is
 	// sumWords summary words at pool[off:], then one word per summary bit.
@@ -160,7 +167,7 @@ func (c *Classifier) Match(proto uint8, addr netip.Addr, val uint16) int {
 	if !ok {
 		return -1
 	}
-	ov := t.valSet[search(t.val, val)]
+	ov := t.valSet[t.searchVal(val)]
 	if t.shape == ShapeWord {
 		m := t.pool[oa] & t.pool[ov]
 		if m == 0 {
@@ -186,7 +193,7 @@ func (c *Classifier) MatchMarked(proto uint8, addr netip.Addr, val uint16) (firs
 	if !ok {
 		return -1, false
 	}
-	ov := t.valSet[search(t.val, val)]
+	ov := t.valSet[t.searchVal(val)]
 	if t.shape == ShapeWord {
 		m := t.pool[oa] & t.pool[ov]
 		if m == 0 {
@@ -216,7 +223,7 @@ func (c *Classifier) addrSet(t *table, addr netip.Addr) (uint32, bool) {
 			return 0, false
 		}
 		a := addr.As4()
-		return t.addrSet[search(t.addr4, binary.BigEndian.Uint32(a[:]))], true
+		return t.addrSet[t.searchAddr4(binary.BigEndian.Uint32(a[:]))], true
 	}
 	if !addr.Is6() {
 		return 0, false
@@ -263,6 +270,26 @@ func (t *table) matchBitmap(a, v []uint64) int {
 		rv += bits.OnesCount64(sv)
 	}
 	return -1
+}
+
+// searchAddr4 returns the index of the address interval holding a.
+func (t *table) searchAddr4(a uint32) int {
+	if t.idx4 == nil {
+		return search(t.addr4, a)
+	}
+	h := a >> (32 - t.idx4Bits)
+	lo, hi := t.idx4[h], t.idx4[h+1]
+	return int(lo) + search(t.addr4[lo:hi+1], a)
+}
+
+// searchVal returns the index of the value interval holding v.
+func (t *table) searchVal(v uint16) int {
+	if t.idxVal == nil {
+		return search(t.val, v)
+	}
+	h := v >> 8
+	lo, hi := t.idxVal[h], t.idxVal[h+1]
+	return int(lo) + search(t.val[lo:hi+1], v)
 }
 
 // search returns the index of the interval holding k: the last i with

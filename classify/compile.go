@@ -135,6 +135,7 @@ func buildTable(family int, rules []Rule, spans [][]span, proto int) table {
 		t.val[i] = uint16(s.lo)
 	}
 	t.pool = slices.Clone(b.pool)
+	t.index()
 
 	for j, i := range t.rules {
 		if !rules[i].Mark {
@@ -169,6 +170,33 @@ func buildTable(family int, rules []Rule, spans [][]span, proto int) table {
 		t.fixed = int32(fixed)
 	}
 	return t
+}
+
+// Dimensions at least this long are indexed (table.idx4, table.idxVal).
+const (
+	indexAddrMin = 64
+	indexValMin  = 32
+)
+
+// index builds the indexes of the table's long dimensions: about one entry
+// per four address intervals (at most 2^16), one per 256 values.
+func (t *table) index() {
+	if n := len(t.addr4); n >= indexAddrMin {
+		k := min(bits.Len(uint(n))-2, 16)
+		t.idx4Bits = uint8(k)
+		t.idx4 = make([]uint32, 1<<k+1)
+		for h := range 1 << k {
+			t.idx4[h] = uint32(search(t.addr4, uint32(h)<<(32-k)))
+		}
+		t.idx4[1<<k] = uint32(n - 1)
+	}
+	if n := len(t.val); n >= indexValMin {
+		t.idxVal = make([]uint16, 257)
+		for h := range 256 {
+			t.idxVal[h] = uint16(search(t.val, uint16(h)<<8))
+		}
+		t.idxVal[256] = uint16(n - 1)
+	}
 }
 
 // event opens (at the span's first point) or closes (one past its last)
