@@ -33,6 +33,11 @@ type batch struct {
 
 func (b *batch) full(n int) bool { return b.n == batchLen || len(b.data)+n > cap(b.data) }
 
+// ShardOf returns the worker, of workers, that RunParallel gives the IP
+// packet b (see shardOf): for benchmarks and tests that lay flows out
+// across workers.
+func ShardOf(b []byte, workers int) int { return shardOf(b, max(workers, 1)) }
+
 // shardOf returns the worker of an IP packet: a hash of its two addresses,
 // the same both ways, so that every packet between two hosts (both
 // directions of their flows, their fragments and the ICMP errors about
