@@ -462,10 +462,16 @@ func (s *Snapshot) sgRules(e *eniPolicy, dir verdict.Dir, f int, p *packet.Parse
 		}
 	}
 	// With untracked flows judged across groups, the lookup that finds
-	// the rule also says whether an all-addresses rule allows the packet.
+	// the rule also says whether an all-addresses rule allows the packet,
+	// when that matters: when the other direction allows the protocol on
+	// all ports from everywhere.
 	var openSent bool
 	across := s.settings.UntrackedAcrossGroups && (p.Proto == packet.ProtoTCP || p.Proto == packet.ProtoUDP)
-	if across {
+	opp := &e.out[f].Open // the other direction's all-addresses rules
+	if dir == verdict.Egress {
+		opp = &e.in[f].Open
+	}
+	if across && opp.AllPorts(p.Proto) {
 		v.SG, openSent = rules.MatchOpen(p.Proto, peer, val)
 	} else {
 		v.SG = rules.Match(p.Proto, peer, val)
