@@ -32,7 +32,15 @@
 // dimensions have rules, and memory grows with the rules that cover each
 // interval, not with all the rules.
 // A dimension in which every rule covers the whole space has one interval,
-// and its search ends before the first probe.
+// and its search ends before the first probe; a table with one interval in
+// both (an allow-all network ACL, an all-traffic rule) keeps its answer and
+// is not searched at all. A long dimension has an index by the top bits of
+// the address (or value), so that a search starts within a cache line of
+// intervals.
+//
+// Rules may be marked (Rule.Mark): MatchMarked also says whether a marked
+// rule matches, from the same two interval sets (security groups mark the
+// rules that can make a flow untracked).
 package classify
 
 import (
