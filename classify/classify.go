@@ -171,11 +171,31 @@ func (c *Classifier) Match(proto uint8, addr netip.Addr, val uint16) int {
 		}
 		return int(t.fixed)
 	}
-	oa, ok := c.addrSet(t, addr)
-	if !ok {
-		return -1
+	// The searches are written out here (and in MatchMarked), not called:
+	// a call would cost more than a short search.
+	var ai, vi int
+	if c.family == 4 {
+		if !addr.Is4() {
+			return -1
+		}
+		a := addr.As4()
+		if k := binary.BigEndian.Uint32(a[:]); t.idx4 == nil {
+			ai = search(t.addr4, k)
+		} else {
+			ai = t.searchIndexed4(k)
+		}
+	} else {
+		if !addr.Is6() {
+			return -1
+		}
+		ai = search6(t.addr6, addrKey(addr))
 	}
-	ov := t.valSet[t.searchVal(val)]
+	if t.idxVal == nil {
+		vi = search(t.val, val)
+	} else {
+		vi = t.searchIndexedVal(val)
+	}
+	oa, ov := t.addrSet[ai], t.valSet[vi]
 	if t.shape == ShapeWord {
 		m := t.pool[oa] & t.pool[ov]
 		if m == 0 {
@@ -200,11 +220,29 @@ func (c *Classifier) MatchMarked(proto uint8, addr netip.Addr, val uint16) (firs
 		}
 		return int(t.fixed), t.fixedMarked
 	}
-	oa, ok := c.addrSet(t, addr)
-	if !ok {
-		return -1, false
+	var ai, vi int
+	if c.family == 4 {
+		if !addr.Is4() {
+			return -1, false
+		}
+		a := addr.As4()
+		if k := binary.BigEndian.Uint32(a[:]); t.idx4 == nil {
+			ai = search(t.addr4, k)
+		} else {
+			ai = t.searchIndexed4(k)
+		}
+	} else {
+		if !addr.Is6() {
+			return -1, false
+		}
+		ai = search6(t.addr6, addrKey(addr))
 	}
-	ov := t.valSet[t.searchVal(val)]
+	if t.idxVal == nil {
+		vi = search(t.val, val)
+	} else {
+		vi = t.searchIndexedVal(val)
+	}
+	oa, ov := t.addrSet[ai], t.valSet[vi]
 	if t.shape == ShapeWord {
 		m := t.pool[oa] & t.pool[ov]
 		if m == 0 {
@@ -224,22 +262,6 @@ func (c *Classifier) ofFamily(addr netip.Addr) bool {
 		return addr.Is4()
 	}
 	return addr.Is6()
-}
-
-// addrSet returns the pool offset of the rule set of addr's interval, or
-// false for an address of the other family.
-func (c *Classifier) addrSet(t *table, addr netip.Addr) (uint32, bool) {
-	if c.family == 4 {
-		if !addr.Is4() {
-			return 0, false
-		}
-		a := addr.As4()
-		return t.addrSet[t.searchAddr4(binary.BigEndian.Uint32(a[:]))], true
-	}
-	if !addr.Is6() {
-		return 0, false
-	}
-	return t.addrSet[search6(t.addr6, addrKey(addr))], true
 }
 
 // anyMarked reports whether the two-level sets a and v have a marked rule
@@ -283,21 +305,15 @@ func (t *table) matchBitmap(a, v []uint64) int {
 	return -1
 }
 
-// searchAddr4 returns the index of the address interval holding a.
-func (t *table) searchAddr4(a uint32) int {
-	if t.idx4 == nil {
-		return search(t.addr4, a)
-	}
+// searchIndexed4 is search(t.addr4, a) through the index idx4.
+func (t *table) searchIndexed4(a uint32) int {
 	h := a >> (32 - t.idx4Bits)
 	lo, hi := t.idx4[h], t.idx4[h+1]
 	return int(lo) + search(t.addr4[lo:hi+1], a)
 }
 
-// searchVal returns the index of the value interval holding v.
-func (t *table) searchVal(v uint16) int {
-	if t.idxVal == nil {
-		return search(t.val, v)
-	}
+// searchIndexedVal is search(t.val, v) through the index idxVal.
+func (t *table) searchIndexedVal(v uint16) int {
 	h := v >> 8
 	lo, hi := t.idxVal[h], t.idxVal[h+1]
 	return int(lo) + search(t.val[lo:hi+1], v)
