@@ -2,11 +2,14 @@ package bench
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/vpclab/vpclab/dataplane"
+	"github.com/vpclab/vpclab/lab/labfile"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/pcap"
 	"github.com/vpclab/vpclab/replay"
@@ -126,6 +129,81 @@ func BenchmarkReplayFile10(b *testing.B) {
 	capture := capture10(b)
 	b.Run("cores=1", func(b *testing.B) { benchReplayFile(b, extra, capture, 1) })
 	b.Run("cores=2", func(b *testing.B) { benchReplayFile(b, extra, capture, 2) })
+}
+
+// server2 is the second server of the two-ENI lab (twoServers).
+var server2 = netip.MustParseAddr("10.0.1.11")
+
+// twoServers is the benchmark lab with a second server, another instance
+// of sg-server's at server2.
+func twoServers(tb testing.TB, extra []string) *dataplane.Engine {
+	tb.Helper()
+	text := strings.Replace(Lab(extra), "instances:\n", "instances:\n  - {name: server2, subnet: subnet-server, ip: 10.0.1.11, security_groups: [sg-server], conntrack_allowance: 4000000}\n", 1)
+	l, err := labfile.Parse("bench.yaml", []byte(text))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return dataplane.New(l)
+}
+
+// captureSplit is capture10's SYNs laid out so that on two cores each
+// worker judges the flows of one server: a source whose flow to the server
+// the reader gives worker 0 goes to the server, one whose flow to server2
+// goes to worker 1 to server2, and other sources are drawn again.
+func captureSplit(tb testing.TB) []byte {
+	rng := rand.New(rand.NewPCG(7, 8))
+	pkts := make([][]byte, 0, replayFlows)
+	for len(pkts) < replayFlows {
+		a := 198<<24 | 18<<16 | rng.Uint32()&(1<<17-1)
+		src := netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)})
+		sport := uint16(1024 + rng.IntN(60000))
+		if p := tcp(src, server, sport, 5432, packet.TCPSyn); replay.ShardOf(p, 2) == 0 {
+			pkts = append(pkts, p)
+		} else if p := tcp(src, server2, sport, 5432, packet.TCPSyn); replay.ShardOf(p, 2) == 1 {
+			pkts = append(pkts, p)
+		}
+	}
+	return newFlowCapture(tb, pkts)
+}
+
+// BenchmarkReplayFile10TwoENIs is BenchmarkReplayFile10 with the flows
+// split between two servers so that, on two cores, no conntrack table is
+// written by both workers. No goal: set against BenchmarkReplayFile10's
+// cores=2, it shows what sharing one ENI's table (its writer lock and
+// cache lines) costs two cores.
+func BenchmarkReplayFile10TwoENIs(b *testing.B) {
+	extra := append([]string{replayRule}, TenRules...)
+	capture := captureSplit(b)
+	for _, cores := range []int{1, 2} {
+		b.Run(fmt.Sprintf("cores=%d", cores), func(b *testing.B) {
+			b.ReportAllocs()
+			var pkts int64
+			for b.Loop() {
+				b.StopTimer()
+				e := twoServers(b, extra)
+				c, err := pcap.NewReader(bytes.NewReader(capture), "bench.pcap")
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				s, err := replay.RunParallel(e, c, cores, replay.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if s.Allowed != s.Packets || s.Packets != replayFlows {
+					b.Fatalf("%d of %d packets allowed, want all %d", s.Allowed, s.Packets, replayFlows)
+				}
+				pkts += s.Packets
+				b.StopTimer()
+				snap := e.Snapshot()
+				if n := snap.Table(mustPort(b, e, "eni-server")).Len() + snap.Table(mustPort(b, e, "eni-server2")).Len(); n < replayFlows/2 {
+					b.Fatalf("the servers' tables hold %d entries after %d new flows: not tracked", n, replayFlows)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(pkts)/b.Elapsed().Seconds(), "pkts/s")
+		})
+	}
 }
 
 // BenchmarkReplayFile10k is BenchmarkReplayFile10 with the 10k ClassBench

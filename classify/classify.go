@@ -32,7 +32,15 @@
 // dimensions have rules, and memory grows with the rules that cover each
 // interval, not with all the rules.
 // A dimension in which every rule covers the whole space has one interval,
-// and its search ends before the first probe.
+// and its search ends before the first probe; a table with one interval in
+// both (an allow-all network ACL, an all-traffic rule) keeps its answer and
+// is not searched at all. A long dimension has an index by the top bits of
+// the address (or value), so that a search starts within a cache line of
+// intervals.
+//
+// Rules may be marked (Rule.Mark): MatchMarked also says whether a marked
+// rule matches, from the same two interval sets (security groups mark the
+// rules that can make a flow untracked).
 package classify
 
 import (
@@ -57,6 +65,9 @@ type Rule struct {
 	// ("type t, any code" is t<<8..t<<8|255), 0..65535 for anything else.
 	// A rule with Lo > Hi never matches.
 	Lo, Hi uint16
+	// Mark puts the rule in the set MatchMarked asks about (for security
+	// groups, the rules whose peer is every address).
+	Mark bool
 }
 
 // Shape names the lookup structure a classifier uses for one protocol,
@@ -98,7 +109,13 @@ type Classifier struct {
 
 // table is the classifier for the rules that one protocol can match.
 type table struct {
-	shape Shape
+	// fixed is the answer for every address of the family when it does
+	// not depend on the address or the value (no rule, or one interval in
+	// each dimension: an allow-all ACL, an all-traffic rule), else varies;
+	// fixedMarked is MatchMarked's second answer then.
+	fixed       int32
+	fixedMarked bool
+	shape       Shape
 	// rules maps a bit position (the table's rule order) to the index of
 	// the rule given to Compile.
 	rules []int32
@@ -108,13 +125,28 @@ type table struct {
 	addr6 []u128
 	// Value dimension: interval start values, ascending, the first zero.
 	val []uint16
+	// Indexes of long dimensions (nil for short ones): idx4[h] is the
+	// interval holding the first IPv4 address whose top idx4Bits bits are
+	// h (with one entry past the last), so a search starts within a few
+	// intervals; idxVal is the same for values, by their top 8 bits.
+	idx4     []uint32
+	idx4Bits uint8
+	idxVal   []uint16
 	// addrSet[i] and valSet[i] locate interval i's rule set in pool. In
 	// ShapeWord a set is the single word pool[off]; in ShapeBitmap it is
 	// sumWords summary words at pool[off:], then one word per summary bit.
 	addrSet, valSet []uint32
 	pool            []uint64
 	sumWords        int
+	// The marked rules by bit position: in ShapeWord, markWord; in
+	// ShapeBitmap, markSum (one bit per 64-rule word holding a marked
+	// rule, as the summaries) and markBits (one word per 64 rules).
+	markWord          uint64
+	markSum, markBits []uint64
 }
+
+// varies is table.fixed for a table whose answer depends on the packet.
+const varies = -2
 
 // Len returns the number of rules given to Compile. Match returns indices
 // below it.
@@ -133,23 +165,37 @@ func (c *Classifier) Shape(proto uint8) Shape { return c.tables[c.byProto[proto]
 // Match does not allocate and takes no locks.
 func (c *Classifier) Match(proto uint8, addr netip.Addr, val uint16) int {
 	t := &c.tables[c.byProto[proto]]
-	if t.shape == ShapeNone {
-		return -1
+	if t.fixed != varies {
+		if t.fixed < 0 || !c.ofFamily(addr) {
+			return -1
+		}
+		return int(t.fixed)
 	}
-	var ai int
+	// The searches are written out here (and in MatchMarked), not called:
+	// a call would cost more than a short search.
+	var ai, vi int
 	if c.family == 4 {
 		if !addr.Is4() {
 			return -1
 		}
 		a := addr.As4()
-		ai = search(t.addr4, binary.BigEndian.Uint32(a[:]))
+		if k := binary.BigEndian.Uint32(a[:]); t.idx4 == nil {
+			ai = search(t.addr4, k)
+		} else {
+			ai = t.searchIndexed4(k)
+		}
 	} else {
 		if !addr.Is6() {
 			return -1
 		}
 		ai = search6(t.addr6, addrKey(addr))
 	}
-	oa, ov := t.addrSet[ai], t.valSet[search(t.val, val)]
+	if t.idxVal == nil {
+		vi = search(t.val, val)
+	} else {
+		vi = t.searchIndexedVal(val)
+	}
+	oa, ov := t.addrSet[ai], t.valSet[vi]
 	if t.shape == ShapeWord {
 		m := t.pool[oa] & t.pool[ov]
 		if m == 0 {
@@ -158,6 +204,84 @@ func (c *Classifier) Match(proto uint8, addr netip.Addr, val uint16) int {
 		return int(t.rules[bits.TrailingZeros64(m)])
 	}
 	return t.matchBitmap(t.pool[oa:], t.pool[ov:])
+}
+
+// MatchMarked is Match, and also reports whether any matching rule (the
+// first or a later one) is marked (Rule.Mark): one lookup answers both
+// questions. It does not allocate and takes no locks. In a table of more
+// than 64 rules (ShapeBitmap) a packet that matches but no marked rule
+// makes it visit every word the two sets share with a marked rule: with
+// many marked rules, a classifier of them alone answers sooner.
+func (c *Classifier) MatchMarked(proto uint8, addr netip.Addr, val uint16) (first int, marked bool) {
+	t := &c.tables[c.byProto[proto]]
+	if t.fixed != varies {
+		if t.fixed < 0 || !c.ofFamily(addr) {
+			return -1, false
+		}
+		return int(t.fixed), t.fixedMarked
+	}
+	var ai, vi int
+	if c.family == 4 {
+		if !addr.Is4() {
+			return -1, false
+		}
+		a := addr.As4()
+		if k := binary.BigEndian.Uint32(a[:]); t.idx4 == nil {
+			ai = search(t.addr4, k)
+		} else {
+			ai = t.searchIndexed4(k)
+		}
+	} else {
+		if !addr.Is6() {
+			return -1, false
+		}
+		ai = search6(t.addr6, addrKey(addr))
+	}
+	if t.idxVal == nil {
+		vi = search(t.val, val)
+	} else {
+		vi = t.searchIndexedVal(val)
+	}
+	oa, ov := t.addrSet[ai], t.valSet[vi]
+	if t.shape == ShapeWord {
+		m := t.pool[oa] & t.pool[ov]
+		if m == 0 {
+			return -1, false
+		}
+		return int(t.rules[bits.TrailingZeros64(m)]), m&t.markWord != 0
+	}
+	a, v := t.pool[oa:], t.pool[ov:]
+	first = t.matchBitmap(a, v)
+	return first, first >= 0 && t.anyMarked(a, v)
+}
+
+// ofFamily reports whether addr is of the classifier's family (a 4-byte
+// IPv4 address, or an IPv6 address).
+func (c *Classifier) ofFamily(addr netip.Addr) bool {
+	if c.family == 4 {
+		return addr.Is4()
+	}
+	return addr.Is6()
+}
+
+// anyMarked reports whether the two-level sets a and v have a marked rule
+// in common, visiting only the words that hold one.
+func (t *table) anyMarked(a, v []uint64) bool {
+	s := t.sumWords
+	ra, rv := s, s
+	for k := range s {
+		sa, sv := a[k], v[k]
+		for both := sa & sv & t.markSum[k]; both != 0; both &= both - 1 {
+			b := bits.TrailingZeros64(both)
+			below := uint64(1)<<b - 1
+			if a[ra+bits.OnesCount64(sa&below)]&v[rv+bits.OnesCount64(sv&below)]&t.markBits[k*64+b] != 0 {
+				return true
+			}
+		}
+		ra += bits.OnesCount64(sa)
+		rv += bits.OnesCount64(sv)
+	}
+	return false
 }
 
 // matchBitmap returns the first rule in both two-level sets a and v. The
@@ -179,6 +303,20 @@ func (t *table) matchBitmap(a, v []uint64) int {
 		rv += bits.OnesCount64(sv)
 	}
 	return -1
+}
+
+// searchIndexed4 is search(t.addr4, a) through the index idx4.
+func (t *table) searchIndexed4(a uint32) int {
+	h := a >> (32 - t.idx4Bits)
+	lo, hi := t.idx4[h], t.idx4[h+1]
+	return int(lo) + search(t.addr4[lo:hi+1], a)
+}
+
+// searchIndexedVal is search(t.val, v) through the index idxVal.
+func (t *table) searchIndexedVal(v uint16) int {
+	h := v >> 8
+	lo, hi := t.idxVal[h], t.idxVal[h+1]
+	return int(lo) + search(t.val[lo:hi+1], v)
 }
 
 // search returns the index of the interval holding k: the last i with

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/vpclab/vpclab/internal/classbench"
@@ -203,10 +204,32 @@ func inside(rng *rand.Rand, p netip.Prefix) netip.Addr {
 	return addr
 }
 
+// linearMarked is the reference for MatchMarked's second answer: whether
+// any matching rule is marked.
+func linearMarked(family int, rules []Rule, proto uint8, addr netip.Addr, val uint16) bool {
+	for _, r := range rules {
+		if r.Mark && (r.Proto == -1 || r.Proto == int(proto)) && r.Lo <= val && val <= r.Hi && inPrefixes(family, r.Prefixes, addr) {
+			return true
+		}
+	}
+	return false
+}
+
 // check compares Compile(family, rules) against linear on packets and
-// returns how many of them matched a rule.
+// returns how many of them matched a rule. It marks some of the rules (one
+// in every seven, none or all of them, depending on the set's size) and
+// checks MatchMarked against linearMarked too.
 func check(t *testing.T, name string, family int, rules []Rule, packets []packet) (matched int) {
 	t.Helper()
+	rules = slices.Clone(rules)
+	for i := range rules {
+		switch len(rules) % 3 {
+		case 0:
+			rules[i].Mark = i%7 == 3
+		case 1:
+			rules[i].Mark = true
+		}
+	}
 	c := Compile(family, rules)
 	if c.Len() != len(rules) {
 		t.Fatalf("%s: Len() = %d, want %d", name, c.Len(), len(rules))
@@ -214,6 +237,10 @@ func check(t *testing.T, name string, family int, rules []Rule, packets []packet
 	bad := 0
 	for _, pk := range packets {
 		got, want := c.Match(pk.proto, pk.addr, pk.val), linear(family, rules, pk.proto, pk.addr, pk.val)
+		first, marked := c.MatchMarked(pk.proto, pk.addr, pk.val)
+		if wantMarked := linearMarked(family, rules, pk.proto, pk.addr, pk.val); first != want || marked != wantMarked {
+			t.Errorf("%s: IPv%d %v: MatchMarked = %d, %v, want %d, %v", name, family, pk, first, marked, want, wantMarked)
+		}
 		if got == want {
 			if got >= 0 {
 				matched++
@@ -417,6 +444,55 @@ func TestMatchAllocs(t *testing.T) {
 				i++
 			}); n != 0 {
 				t.Errorf("IPv%d, %d rules: Match allocates %v times per call", family, len(rs), n)
+			}
+		}
+	}
+}
+
+// TestFixed covers the tables whose answer is the same for every packet
+// (every rule covers all addresses and values: an allow-all ACL, an
+// all-traffic rule), which Match answers without searching: one and 65
+// such rules (ShapeWord and ShapeBitmap), marked or not, first or later,
+// with a protocol of their own or any.
+func TestFixed(t *testing.T) {
+	all4, all6 := netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")
+	every := func(proto int, mark bool) Rule {
+		return Rule{Prefixes: []netip.Prefix{all4, all6}, Proto: proto, Hi: 65535, Mark: mark}
+	}
+	many := func(n int, mark func(int) bool) []Rule {
+		rs := make([]Rule, n)
+		for i := range rs {
+			rs[i] = every(6, mark(i))
+		}
+		return rs
+	}
+	sets := map[string][]Rule{
+		"one, unmarked":              {every(-1, false)},
+		"one, marked":                {every(-1, true)},
+		"marked second":              {every(6, false), every(-1, true)},
+		"tcp only":                   {every(6, true)},
+		"65, none marked":            many(65, func(int) bool { return false }),
+		"65, the last marked":        many(65, func(i int) bool { return i == 64 }),
+		"65, the first marked":       many(65, func(i int) bool { return i == 0 }),
+		"200, one in the third word": many(200, func(i int) bool { return i == 150 }),
+	}
+	pkts := []packet{
+		{6, netip.MustParseAddr("10.0.0.1"), 80},
+		{17, netip.MustParseAddr("203.0.113.9"), 0},
+		{1, netip.MustParseAddr("255.255.255.255"), 0x0800},
+		{6, netip.MustParseAddr("2001:db8::1"), 65535},
+		{6, netip.MustParseAddr("::ffff:10.0.0.1"), 22},
+		{6, netip.Addr{}, 22},
+	}
+	for name, rs := range sets {
+		for _, family := range []int{4, 6} {
+			c := Compile(family, rs)
+			for _, pk := range pkts {
+				first, marked := c.MatchMarked(pk.proto, pk.addr, pk.val)
+				want, wantMarked := linear(family, rs, pk.proto, pk.addr, pk.val), linearMarked(family, rs, pk.proto, pk.addr, pk.val)
+				if got := c.Match(pk.proto, pk.addr, pk.val); got != want || first != want || marked != wantMarked {
+					t.Errorf("%s, IPv%d, %v: Match = %d, MatchMarked = %d, %v; want %d, %v", name, family, pk, got, first, marked, want, wantMarked)
+				}
 			}
 		}
 	}

@@ -86,7 +86,7 @@ func (a u128) cmp(b u128) int {
 // buildTable builds the table for packets of protocol proto (-1: a protocol
 // no rule names) from the rules that can match them.
 func buildTable(family int, rules []Rule, spans [][]span, proto int) table {
-	var t table
+	t := table{fixed: -1}
 	for i, s := range spans {
 		if s != nil && (rules[i].Proto == -1 || rules[i].Proto == proto) {
 			t.rules = append(t.rules, int32(i))
@@ -95,6 +95,7 @@ func buildTable(family int, rules []Rule, spans [][]span, proto int) table {
 	if len(t.rules) == 0 {
 		return t // ShapeNone
 	}
+	t.fixed = varies
 	b := newBuilder(len(t.rules))
 	t.shape = ShapeWord
 	if len(b.cur) > 1 {
@@ -134,7 +135,71 @@ func buildTable(family int, rules []Rule, spans [][]span, proto int) table {
 		t.val[i] = uint16(s.lo)
 	}
 	t.pool = slices.Clone(b.pool)
+	t.index()
+
+	for j, i := range t.rules {
+		if !rules[i].Mark {
+			continue
+		}
+		if t.shape == ShapeWord {
+			t.markWord |= 1 << j
+			continue
+		}
+		if t.markBits == nil {
+			t.markSum, t.markBits = make([]uint64, t.sumWords), make([]uint64, len(b.cur))
+		}
+		t.markBits[j/64] |= 1 << (j % 64)
+		t.markSum[j/64/64] |= 1 << (j / 64 % 64)
+	}
+	if t.shape == ShapeBitmap && t.markBits == nil {
+		t.markSum = make([]uint64, t.sumWords) // no marked rule: anyMarked visits nothing
+	}
+	if len(t.addrSet) == 1 && len(t.valSet) == 1 {
+		// The same answer for every packet: Match need not search.
+		var fixed int
+		a, v := t.pool[t.addrSet[0]:], t.pool[t.valSet[0]:]
+		if t.shape == ShapeWord {
+			fixed = -1
+			if m := a[0] & v[0]; m != 0 {
+				fixed = int(t.rules[bits.TrailingZeros64(m)])
+				t.fixedMarked = m&t.markWord != 0
+			}
+		} else if fixed = t.matchBitmap(a, v); fixed >= 0 {
+			t.fixedMarked = t.anyMarked(a, v)
+		}
+		t.fixed = int32(fixed)
+	}
 	return t
+}
+
+// Dimensions at least this long are indexed (table.idx4, table.idxVal).
+const (
+	indexAddrMin = 64
+	indexValMin  = 32
+)
+
+// index builds the indexes of the table's long dimensions: about one entry
+// per 8 to 16 address intervals (a cache line of them; at most 2^16
+// entries), one per 256 values. A finer address index saves a probe or two
+// but, larger, costs more cache misses than it saves when the first packet
+// runs with conntrack's tables in the caches.
+func (t *table) index() {
+	if n := len(t.addr4); n >= indexAddrMin {
+		k := min(bits.Len(uint(n))-4, 16)
+		t.idx4Bits = uint8(k)
+		t.idx4 = make([]uint32, 1<<k+1)
+		for h := range 1 << k {
+			t.idx4[h] = uint32(search(t.addr4, uint32(h)<<(32-k)))
+		}
+		t.idx4[1<<k] = uint32(n - 1)
+	}
+	if n := len(t.val); n >= indexValMin {
+		t.idxVal = make([]uint16, 257)
+		for h := range 256 {
+			t.idxVal[h] = uint16(search(t.val, uint16(h)<<8))
+		}
+		t.idxVal[256] = uint16(n - 1)
+	}
 }
 
 // event opens (at the span's first point) or closes (one past its last)

@@ -464,12 +464,32 @@ func (s *Snapshot) sgRules(e *eniPolicy, dir verdict.Dir, f int, p *packet.Parse
 			}
 		}
 	}
-	v.ENI, v.SG, v.ACL, v.NACLRule = e.id, rules.Match(p.Proto, peer, val), "", 0
+	// With untracked flows judged across groups, the lookup that finds
+	// the rule also says whether an all-addresses rule allows the packet,
+	// when that matters: when the other direction allows the protocol on
+	// all ports from everywhere.
+	var openSent bool
+	across := s.settings.UntrackedAcrossGroups && (p.Proto == packet.ProtoTCP || p.Proto == packet.ProtoUDP)
+	opp := &e.out[f].Open // the other direction's all-addresses rules
+	if dir == verdict.Egress {
+		opp = &e.in[f].Open
+	}
+	if across && opp.AllPorts(p.Proto) {
+		v.SG, openSent = rules.MatchOpen(p.Proto, peer, val)
+	} else {
+		v.SG = rules.Match(p.Proto, peer, val)
+	}
+	v.ENI, v.ACL, v.NACLRule = e.id, "", 0
 	if v.SG == nil {
 		v.Deny(stage, verdict.CodeSGRulesMismatch)
 		return false, false
 	}
-	untracked := s.untracked(e, dir, f, p, peer)
+	var untracked bool
+	if across {
+		untracked = openAcross(e, dir, f, p, peer, openSent)
+	} else {
+		untracked = s.untracked(e, dir, f, p, peer)
+	}
 	v.Stage, v.Code = stage, verdict.CodeSGRuleMatch
 	if v.Trace != nil {
 		v.Trace.Add(verdict.Step{Stage: stage, Pass: true, Code: verdict.CodeSGRuleMatch, ENI: e.id, SG: v.SG, Untracked: untracked, NewEntry: !untracked})
@@ -508,6 +528,20 @@ func (s *Snapshot) untracked(e *eniPolicy, dir verdict.Dir, f int, p *packet.Par
 		}
 	}
 	return false
+}
+
+// openAcross is untracked for a TCP or UDP packet with the setting
+// UntrackedAcrossGroups, given whether an all-addresses rule of its own
+// direction allows it (openSent, from sg.Compiled.MatchOpen).
+func openAcross(e *eniPolicy, dir verdict.Dir, f int, p *packet.Parsed, peer netip.Addr, openSent bool) bool {
+	own, opp := &e.in[f].Open, &e.out[f].Open
+	if dir == verdict.Egress {
+		own, opp = opp, own
+	}
+	if openSent && opp.AllPorts(p.Proto) {
+		return true // qualifies as sent
+	}
+	return own.AllPorts(p.Proto) && opp.Rules.Match(p.Proto, peer, p.SrcPort) >= 0 // as the reply
 }
 
 // openFlow tests the all-ports flags first: they are cheap, and most

@@ -27,8 +27,8 @@ type Reader struct {
 	count  countingReader
 	size   int64 // bytes in the file, 0 when unknown
 
-	pcap *pcapgo.Reader
-	ng   *pcapgo.NgReader
+	rec *records // a classic pcap file
+	ng  *pcapgo.NgReader
 
 	frames  int64 // records read, including skipped ones
 	skipped skipCounts
@@ -82,9 +82,16 @@ var (
 func NewReader(r io.Reader, name string) (*Reader, error) {
 	c := &Reader{name: name, skipped: newSkipCounts()}
 	c.count.r = r
+	// Classic pcap records are parsed in a larger buffer of their own,
+	// which reads through this one (directly, once what the magic number
+	// was peeked from is consumed).
 	br := bufio.NewReaderSize(&c.count, 64<<10)
 	magic, _ := br.Peek(4)
-	if bytes.HasPrefix(magic, magicGzip) {
+	// A gzip stream, and (as pcapgo read them) a gzip stream inside one.
+	for range 2 {
+		if !bytes.HasPrefix(magic, magicGzip) {
+			break
+		}
 		z, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
@@ -98,7 +105,7 @@ func NewReader(r io.Reader, name string) (*Reader, error) {
 		c.ng, err = pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
 	} else {
 		c.format = "pcap"
-		c.pcap, err = pcapgo.NewReader(br)
+		c.rec, err = newRecords(br)
 	}
 	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -121,7 +128,7 @@ func (c *Reader) LinkType() layers.LinkType {
 	if c.ng != nil {
 		return c.ng.LinkType()
 	}
-	return c.pcap.LinkType()
+	return c.rec.linkType
 }
 
 // Frames returns how many frames have been read, skipped ones included.
@@ -155,28 +162,26 @@ func (c *Reader) Close() error {
 func (c *Reader) Next() (Frame, error) {
 	for {
 		var (
-			data []byte
-			err  error
-			lt   layers.LinkType
+			data   []byte
+			err    error
+			lt     layers.LinkType
+			ts     int64 // ns since the Unix epoch
+			length int
+			caplen int // the frame's captured length, known once its header is read
 		)
-		var tsSec, tsNsec int64
-		var length int
-		var caplen int // the frame's captured length, known once its header is read
-		if c.ng != nil {
+		if c.rec != nil {
+			data, ts, length, caplen, err = c.rec.next()
+			lt = c.rec.linkType
+		} else {
 			d, ci, e := c.ng.ZeroCopyReadPacketData()
 			data, err, length = d, e, ci.Length
-			tsSec, tsNsec = ci.Timestamp.Unix(), int64(ci.Timestamp.Nanosecond())
+			ts = ci.Timestamp.Unix()*1e9 + int64(ci.Timestamp.Nanosecond())
 			lt = c.ng.LinkType()
 			if len(ci.AncillaryData) > 0 {
 				if t, ok := ci.AncillaryData[0].(layers.LinkType); ok {
 					lt = t
 				}
 			}
-		} else {
-			d, ci, e := c.pcap.ZeroCopyReadPacketData()
-			data, err, length, caplen = d, e, ci.Length, ci.CaptureLength
-			tsSec, tsNsec = ci.Timestamp.Unix(), int64(ci.Timestamp.Nanosecond())
-			lt = c.pcap.LinkType()
 		}
 		if err != nil {
 			// A file cut right after a frame's header reads as io.EOF
@@ -199,7 +204,7 @@ func (c *Reader) Next() (Frame, error) {
 		if n := ipLength(ip); n > 0 && n <= wire {
 			ip, wire = ip[:min(n, len(ip))], n
 		}
-		return Frame{Number: c.frames, Time: tsSec*1e9 + tsNsec, Data: ip, Length: wire}, nil
+		return Frame{Number: c.frames, Time: ts, Data: ip, Length: wire}, nil
 	}
 }
 

@@ -107,9 +107,20 @@ type Summary struct {
 	PPS         float64 `json:"pps"`
 	// Cores is the number of goroutines that judged packets (RunParallel).
 	Cores int `json:"cores"`
-	// ReaderPPS, when measured (ReaderRate), is the frames per second the
-	// capture reader manages alone, judging nothing: the replay's ceiling.
-	ReaderPPS float64 `json:"reader_pps,omitempty"`
+	// ReaderPPS, when measured (ReaderRate, given with SetReaderPPS), is
+	// the frames per second the capture reader manages alone, judging
+	// nothing: the replay's ceiling. ReaderRatio is PPS / ReaderPPS.
+	ReaderPPS   float64 `json:"reader_pps,omitempty"`
+	ReaderRatio float64 `json:"reader_ratio,omitempty"`
+}
+
+// SetReaderPPS records the reader's own rate (ReaderRate) and the
+// replay's rate as a share of it.
+func (s *Summary) SetReaderPPS(r float64) {
+	s.ReaderPPS, s.ReaderRatio = r, 0
+	if r > 0 {
+		s.ReaderRatio = math.Round(s.PPS/r*1000) / 1000
+	}
 }
 
 // counters are the per-packet counts, kept in arrays so that counting

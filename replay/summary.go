@@ -65,7 +65,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 	fmt.Fprintf(b, "%-*s  %s\n", labelW, "wall time", seconds(s.WallSeconds))
 	fmt.Fprintf(b, "%-*s  %s packets/s on %d core(s)\n", labelW, "rate", human(s.PPS), max(s.Cores, 1))
 	if s.ReaderPPS > 0 {
-		fmt.Fprintf(b, "%-*s  %s frames/s (%.2f× the replay's rate)\n", labelW, "reader alone", human(s.ReaderPPS), s.ReaderPPS/max(s.PPS, 1))
+		fmt.Fprintf(b, "%-*s  %s frames/s (the replay runs at %.2f× it)\n", labelW, "reader alone", human(s.ReaderPPS), s.PPS/s.ReaderPPS)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

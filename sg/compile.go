@@ -67,6 +67,24 @@ func (c *Compiled) Match(proto uint8, peer netip.Addr, val uint16) *verdict.Rule
 	return &c.Refs[i]
 }
 
+// MatchOpen is Match, and also reports whether a rule whose peer is every
+// address (one of Open.Rules) allows the packet: the first half of the
+// untracked-flow test (spec §3.4) from the same lookup.
+func (c *Compiled) MatchOpen(proto uint8, peer netip.Addr, val uint16) (*verdict.RuleRef, bool) {
+	if c.Rules.Shape(proto) == classify.ShapeBitmap {
+		// A large table: proving that no marked rule matches would visit
+		// every word the two sets share with one; the open rules' own
+		// classifier, far smaller, answers sooner.
+		ref := c.Match(proto, peer, val)
+		return ref, ref != nil && c.Open.Rules.Match(proto, peer, val) >= 0
+	}
+	i, open := c.Rules.MatchMarked(proto, peer, val)
+	if i < 0 {
+		return nil, false
+	}
+	return &c.Refs[i], open
+}
+
 // Compile compiles direction dir of groups (an ENI's attached groups) for
 // IP family 4 or 6.
 func Compile(family int, dir verdict.Dir, groups []*Group, r Resolver) *Compiled {
@@ -84,6 +102,7 @@ func Compile(family int, dir verdict.Dir, groups []*Group, r Resolver) *Compiled
 			if len(cr.Prefixes) == 0 {
 				continue // nothing of this family
 			}
+			cr.Mark = isOpen // for MatchOpen
 			all = append(all, cr)
 			c.Refs = append(c.Refs, verdict.RuleRef{Group: g.ID, Dir: dir, Index: i, ID: rule.ID})
 			if isOpen {

@@ -1,6 +1,7 @@
 package sg
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 
@@ -62,5 +63,44 @@ func TestCompileUnionAndOpenSets(t *testing.T) {
 	}
 	if v6 := Compile(6, verdict.Ingress, []*Group{web}, res); v6.Match(packet.ProtoTCP, netip.MustParseAddr("2001:db8::1"), 443) != nil {
 		t.Error("an IPv4 rule matched an IPv6 packet")
+	}
+}
+
+// MatchOpen gives Match's rule and whether an open rule (Open.Rules) also
+// allows the packet, from one lookup in small groups and from the open
+// rules' own classifier in large ones: groups of 3 to 300 rules, a
+// fraction of them open, a referenced group among them.
+func TestMatchOpen(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 2))
+	cidrs := []string{"0.0.0.0/0", "10.0.0.0/8", "10.1.0.0/16", "192.0.2.0/24", "198.51.100.7/32", "0.0.0.0/1"}
+	res := fakeResolver{"sg-peer": {netip.MustParseAddr("10.1.2.3")}}
+	addrs := []netip.Addr{netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("192.0.2.9"), netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("203.0.113.1")}
+	tested := map[bool]int{}
+	for _, n := range []int{3, 20, 64, 65, 100, 300} {
+		g := &Group{ID: "sg-x"}
+		for range n {
+			lo := rng.IntN(2000)
+			r := rule([]int{packet.ProtoTCP, packet.ProtoUDP, -1}[rng.IntN(3)], lo, lo+rng.IntN(3)*rng.IntN(1000), cidrs[rng.IntN(len(cidrs))])
+			if rng.IntN(10) == 0 {
+				r.CIDR, r.Group = netip.Prefix{}, "sg-peer"
+			}
+			g.Ingress = append(g.Ingress, r)
+		}
+		c := Compile(4, verdict.Ingress, []*Group{g}, res)
+		for range 3000 {
+			proto := []uint8{packet.ProtoTCP, packet.ProtoUDP}[rng.IntN(2)]
+			peer, port := addrs[rng.IntN(len(addrs))], uint16(rng.IntN(3000))
+			ref, open := c.MatchOpen(proto, peer, port)
+			wantOpen := c.Open.Rules.Match(proto, peer, port) >= 0
+			if want := c.Match(proto, peer, port); ref != want || open != wantOpen {
+				t.Fatalf("%d rules, proto %d from %v port %d: MatchOpen = %v, %v; want %v, %v", n, proto, peer, port, ref, open, want, wantOpen)
+			}
+			if ref != nil {
+				tested[open]++
+			}
+		}
+	}
+	if tested[true] < 100 || tested[false] < 100 {
+		t.Errorf("matched packets: %d with an open rule, %d without; want both", tested[true], tested[false])
 	}
 }

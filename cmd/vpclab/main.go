@@ -466,9 +466,11 @@ anything, and the summary reports that reader-alone rate beside the replay's.`,
 			if err != nil {
 				return err
 			}
-			if sum.ReaderPPS, err = replay.ReaderRate(args[0]); err != nil {
+			rate, err := replay.ReaderRate(args[0])
+			if err != nil {
 				return err
 			}
+			sum.SetReaderPPS(rate)
 			if *output == "json" {
 				return writeJSON(cmd.OutOrStdout(), sum)
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -187,6 +188,9 @@ func TestReplay(t *testing.T) {
 	}
 	if r, _ := sum["reader_pps"].(float64); r <= 0 {
 		t.Errorf("reader_pps = %v, want a rate", sum["reader_pps"])
+	}
+	if r, pps, ratio := sum["reader_pps"].(float64), sum["pps"].(float64), sum["reader_ratio"].(float64); ratio <= 0 || math.Abs(ratio-pps/r) > 0.001 {
+		t.Errorf("reader_ratio = %v, want pps / reader_pps = %v", ratio, pps/r)
 	}
 
 	// Two cores: the same counts, the summary only.
