@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 const (
@@ -30,8 +31,9 @@ const (
 	// pay for flows it never sees. A table that outgrows it doubles as
 	// before.
 	presizeBuckets = 1 << 12
-	// prefetchBuckets is the smallest bucket array Prefetch reads ahead
-	// in: some 12 Ki flows, 768 KiB of entries, more than a core's L2.
+	// prefetchBuckets is the smallest bucket array Prefetch and the
+	// batch read-ahead read ahead in: some 12 Ki flows, 768 KiB of
+	// entries, more than a core's L2.
 	prefetchBuckets = 1 << 14
 
 	growStep = 8    // slots each Insert chains into a growing bucket array
@@ -259,6 +261,45 @@ func (t *Table) Prefetch(p *Packed) uint64 {
 		return 0
 	}
 	return v.entry(i).ctl.Load()
+}
+
+// PrefetchBucket and PrefetchEntry read ahead for a batch of packets:
+// the caller calls PrefetchBucket for every packet of the batch, then
+// PrefetchEntry for every packet, then looks them up, so that the cache
+// misses of the whole batch (a bucket head, then an entry, per packet and
+// table) are in flight together instead of one after another. Like
+// Prefetch, they change nothing, take no lock, may run concurrently with
+// anything, and leave a small table, which stays in the caches, alone.
+// On amd64 they use the PREFETCHT0 instruction, which, unlike a load, does
+// not hold up the instructions after it until its line arrives
+// (BenchmarkLookupPair/batch).
+
+// readAheadMask is the smallest bucket mask PrefetchBucket and
+// PrefetchEntry read ahead at; tests lower it to race them on small tables.
+var readAheadMask uint32 = prefetchBuckets - 1
+
+// PrefetchBucket starts reading the bucket head a Lookup of p reads first.
+func (t *Table) PrefetchBucket(p *Packed) {
+	v := t.view.Load()
+	if v.mask < readAheadMask {
+		return
+	}
+	prefetch(unsafe.Pointer(&v.heads[uint32(p.h)&v.mask]))
+}
+
+// PrefetchEntry reads p's bucket head, which a PrefetchBucket of p should
+// have brought in a while before, and starts reading the first entry of
+// its chain.
+func (t *Table) PrefetchEntry(p *Packed) {
+	v := t.view.Load()
+	if v.mask < readAheadMask {
+		return
+	}
+	i := v.heads[uint32(p.h)&v.mask].Load()
+	if i == 0 || i&endBit != 0 || int(i>>chunkShift) >= len(v.chunks) {
+		return
+	}
+	prefetch(unsafe.Pointer(v.entry(i)))
 }
 
 // tagShift and TagMask place an entry's tag in its control word, between

@@ -212,6 +212,25 @@ func TestPrefetch(t *testing.T) {
 	if _, hit := big.Lookup(&miss, false, ack, 1); hit {
 		t.Error("Lookup hit another flow after Prefetch")
 	}
+
+	// The batch read-ahead changes nothing either, in a table of either
+	// size, for a key present or absent.
+	for _, tb := range []*Table{small, big} {
+		before := tb.Entries(2)
+		for _, p := range []*Packed{&k, &miss} {
+			tb.PrefetchBucket(p)
+			tb.PrefetchEntry(p)
+		}
+		if after := tb.Entries(2); len(after) != 1 || after[0] != before[0] {
+			t.Errorf("read-ahead changed the entries: %+v, then %+v", before, after)
+		}
+		if _, hit := tb.Lookup(&k, true, ack, 2); !hit {
+			t.Error("Lookup missed after the read-ahead")
+		}
+		if _, hit := tb.Lookup(&miss, true, ack, 2); hit {
+			t.Error("Lookup hit another flow after the read-ahead")
+		}
+	}
 }
 
 // Insert removes the expired entries at the expiry cursor up to the
@@ -342,6 +361,12 @@ func TestLookupDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, func() { tb.Prefetch(&k); tb.Prefetch(&miss) }); n != 0 {
 		t.Errorf("Prefetch allocates: %v", n)
 	}
+	readAheadMask = 0
+	n := testing.AllocsPerRun(1000, func() { tb.PrefetchBucket(&k); tb.PrefetchEntry(&k); tb.PrefetchEntry(&miss) })
+	readAheadMask = prefetchBuckets - 1
+	if n != 0 {
+		t.Errorf("PrefetchBucket or PrefetchEntry allocates: %v", n)
+	}
 	var key Key
 	var p Packed
 	if n := testing.AllocsPerRun(100, func() {
@@ -373,6 +398,9 @@ func testConcurrentLookups(t *testing.T, maxBuckets, rounds int) {
 	if testing.Short() || raceEnabled {
 		rounds /= 4
 	}
+	// Read ahead at every size, so that readers race writers with it too.
+	readAheadMask = 0
+	t.Cleanup(func() { readAheadMask = prefetchBuckets - 1 })
 	const (
 		stablePerRound = 8  // TCP, 5-day timeout: live to the end
 		churnPerRound  = 64 // UDP, 30 s: expire every round
@@ -400,6 +428,9 @@ func testConcurrentLookups(t *testing.T, maxBuckets, rounds int) {
 				case i == 0 && stable.Load() > 0:
 					j := rng.IntN(int(stable.Load()))
 					k := manyKey(j)
+					p := packed(&k)
+					tb.PrefetchBucket(p)
+					tb.PrefetchEntry(p)
 					if !lookup(tb, &k, n%2 == 0, ack, now) {
 						t.Errorf("live flow %d missed", j)
 						return
@@ -420,7 +451,10 @@ func testConcurrentLookups(t *testing.T, maxBuckets, rounds int) {
 				default: // any answer, but race the recycling
 					k := manyKey(1<<23 + rng.IntN(churnPerRound*8))
 					k.Proto = packet.ProtoUDP
-					tb.Prefetch(packed(&k))
+					p := packed(&k)
+					tb.Prefetch(p)
+					tb.PrefetchBucket(p)
+					tb.PrefetchEntry(p)
 					lookup(tb, &k, n%2 == 0, 0, now)
 				}
 			}
