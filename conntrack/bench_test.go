@@ -187,7 +187,7 @@ func BenchmarkMapBaseline(b *testing.B) {
 // before the first one's lookup, as the dataplane's ProcessParsed does;
 // "batch" takes 64 packets at a time, as its ProcessBatch does:
 // PrefetchBucket in both tables for each, then PrefetchEntry for each,
-// then the lookups.
+// then PrefetchChain, then the lookups.
 func BenchmarkLookupPair(b *testing.B) {
 	const n = 1 << 20
 	ta, tb := tableOf(n), tableOf(n)
@@ -209,6 +209,10 @@ func BenchmarkLookupPair(b *testing.B) {
 			for j := range ps {
 				ta.PrefetchEntry(&ps[j])
 				tb.PrefetchEntry(&ps[j])
+			}
+			for j := range ps {
+				ta.PrefetchChain(&ps[j])
+				tb.PrefetchChain(&ps[j])
 			}
 			for j := range ps {
 				_, hitA := ta.Lookup(&ps[j], true, ack, int64(i))

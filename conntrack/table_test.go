@@ -189,7 +189,7 @@ func TestPresize(t *testing.T) {
 func TestPrefetch(t *testing.T) {
 	small := NewTable(NewAllowance(100), testTimeouts())
 	big := NewTable(NewAllowance(100), testTimeouts())
-	big.view.Store(newView(prefetchBuckets, 0, nil))
+	big.view.Store(newView(prefetchBuckets, 0, nil, big.mem))
 	var k, miss Packed
 	km, kmiss := manyKey(1), manyKey(2)
 	km.Pack(&k)
@@ -220,6 +220,7 @@ func TestPrefetch(t *testing.T) {
 		for _, p := range []*Packed{&k, &miss} {
 			tb.PrefetchBucket(p)
 			tb.PrefetchEntry(p)
+			tb.PrefetchChain(p)
 		}
 		if after := tb.Entries(2); len(after) != 1 || after[0] != before[0] {
 			t.Errorf("read-ahead changed the entries: %+v, then %+v", before, after)
@@ -362,10 +363,10 @@ func TestLookupDoesNotAllocate(t *testing.T) {
 		t.Errorf("Prefetch allocates: %v", n)
 	}
 	readAheadMask = 0
-	n := testing.AllocsPerRun(1000, func() { tb.PrefetchBucket(&k); tb.PrefetchEntry(&k); tb.PrefetchEntry(&miss) })
+	n := testing.AllocsPerRun(1000, func() { tb.PrefetchBucket(&k); tb.PrefetchEntry(&k); tb.PrefetchEntry(&miss); tb.PrefetchChain(&miss) })
 	readAheadMask = prefetchBuckets - 1
 	if n != 0 {
-		t.Errorf("PrefetchBucket or PrefetchEntry allocates: %v", n)
+		t.Errorf("PrefetchBucket, PrefetchEntry or PrefetchChain allocates: %v", n)
 	}
 	var key Key
 	var p Packed
@@ -410,7 +411,7 @@ func testConcurrentLookups(t *testing.T, maxBuckets, rounds int) {
 	reopenKey := func(j int) Key { return manyKey(1<<23 + 1<<20 + j) }
 	tb := NewTable(nil, testTimeouts())
 	if maxBuckets != 0 {
-		tb.view.Store(newView(maxBuckets, 0, nil))
+		tb.view.Store(newView(maxBuckets, 0, nil, tb.mem))
 		tb.maxBuckets = maxBuckets
 	}
 	var clock, stable atomic.Int64
@@ -431,6 +432,7 @@ func testConcurrentLookups(t *testing.T, maxBuckets, rounds int) {
 					p := packed(&k)
 					tb.PrefetchBucket(p)
 					tb.PrefetchEntry(p)
+					tb.PrefetchChain(p)
 					if !lookup(tb, &k, n%2 == 0, ack, now) {
 						t.Errorf("live flow %d missed", j)
 						return
@@ -455,6 +457,7 @@ func testConcurrentLookups(t *testing.T, maxBuckets, rounds int) {
 					tb.Prefetch(p)
 					tb.PrefetchBucket(p)
 					tb.PrefetchEntry(p)
+					tb.PrefetchChain(p)
 					lookup(tb, &k, n%2 == 0, 0, now)
 				}
 			}
@@ -516,19 +519,36 @@ func TestMemoryPerFlow(t *testing.T) {
 }
 
 // bytesPerFlow returns the heap the table of n flows holds, per flow.
+// settle collects garbage and waits for the cleanups that unmap the
+// regions of unreachable bucket arrays to run (they run after a collection,
+// in their own goroutine): until OffHeapBytes holds still.
+func settle() {
+	runtime.GC()
+	for last, still := OffHeapBytes(), 0; still < 5; {
+		time.Sleep(time.Millisecond)
+		if n := OffHeapBytes(); n == last {
+			still++
+		} else {
+			last, still = n, 0
+		}
+	}
+}
+
 func bytesPerFlow(n int) float64 {
 	var before, after runtime.MemStats
-	runtime.GC()
+	settle()
 	runtime.ReadMemStats(&before)
+	offBefore := OffHeapBytes()
 	tb := NewTable(NewAllowance(n), testTimeouts())
 	for i := range n {
 		k := manyKey(i)
 		insert(tb, &k, true, syn, 0)
 	}
-	runtime.GC()
+	settle()
 	runtime.ReadMemStats(&after)
+	held := int64(after.HeapAlloc-before.HeapAlloc) + OffHeapBytes() - offBefore
 	runtime.KeepAlive(tb)
-	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+	return float64(held) / float64(n)
 }
 
 // TestAgainstModel runs random packets, inserts, expiries and clock steps

@@ -288,10 +288,11 @@ func (e *Engine) ProcessBatch(from verdict.Port, pkts [][]byte, now int64, vs []
 	}
 }
 
-// readAhead is ProcessBatch's first two passes over a batch: it resets the
+// readAhead is ProcessBatch's first passes over a batch: it resets the
 // verdicts, parses the packets, makes their keys, and starts the reads of
-// the sender's and receiver's tables, first the bucket heads, then the
-// entries those name.
+// the sender's and receiver's tables: the bucket heads, then the entries
+// those name, then the second entries of chains whose first holds
+// another flow.
 func (e *Engine) readAhead(from verdict.Port, pkts [][]byte, vs []verdict.Verdict, ps []packet.Parsed, keys []flowKey) {
 	s := e.snap.Load()
 	src := s.eni(from)
@@ -332,6 +333,18 @@ func (e *Engine) readAhead(from verdict.Port, pkts [][]byte, vs []verdict.Verdic
 		}
 		if dsts[i] != nil {
 			dsts[i].PrefetchEntry(&k.pk)
+		}
+	}
+	for i := range keys {
+		k := &keys[i]
+		if !k.ready {
+			continue
+		}
+		if src != nil {
+			src.table.PrefetchChain(&k.pk)
+		}
+		if dsts[i] != nil {
+			dsts[i].PrefetchChain(&k.pk)
 		}
 	}
 }
