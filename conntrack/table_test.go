@@ -189,7 +189,7 @@ func TestPresize(t *testing.T) {
 func TestPrefetch(t *testing.T) {
 	small := NewTable(NewAllowance(100), testTimeouts())
 	big := NewTable(NewAllowance(100), testTimeouts())
-	big.view.Store(newView(prefetchBuckets, 0, nil))
+	big.view.Store(newView(prefetchBuckets, 0, nil, big.mem))
 	var k, miss Packed
 	km, kmiss := manyKey(1), manyKey(2)
 	km.Pack(&k)
@@ -211,6 +211,26 @@ func TestPrefetch(t *testing.T) {
 	}
 	if _, hit := big.Lookup(&miss, false, ack, 1); hit {
 		t.Error("Lookup hit another flow after Prefetch")
+	}
+
+	// The batch read-ahead changes nothing either, in a table of either
+	// size, for a key present or absent.
+	for _, tb := range []*Table{small, big} {
+		before := tb.Entries(2)
+		for _, p := range []*Packed{&k, &miss} {
+			tb.PrefetchBucket(p)
+			tb.PrefetchEntry(p)
+			tb.PrefetchChain(p)
+		}
+		if after := tb.Entries(2); len(after) != 1 || after[0] != before[0] {
+			t.Errorf("read-ahead changed the entries: %+v, then %+v", before, after)
+		}
+		if _, hit := tb.Lookup(&k, true, ack, 2); !hit {
+			t.Error("Lookup missed after the read-ahead")
+		}
+		if _, hit := tb.Lookup(&miss, true, ack, 2); hit {
+			t.Error("Lookup hit another flow after the read-ahead")
+		}
 	}
 }
 
@@ -342,6 +362,12 @@ func TestLookupDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, func() { tb.Prefetch(&k); tb.Prefetch(&miss) }); n != 0 {
 		t.Errorf("Prefetch allocates: %v", n)
 	}
+	readAheadMask = 0
+	n := testing.AllocsPerRun(1000, func() { tb.PrefetchBucket(&k); tb.PrefetchEntry(&k); tb.PrefetchEntry(&miss); tb.PrefetchChain(&miss) })
+	readAheadMask = prefetchBuckets - 1
+	if n != 0 {
+		t.Errorf("PrefetchBucket, PrefetchEntry or PrefetchChain allocates: %v", n)
+	}
 	var key Key
 	var p Packed
 	if n := testing.AllocsPerRun(100, func() {
@@ -373,6 +399,9 @@ func testConcurrentLookups(t *testing.T, maxBuckets, rounds int) {
 	if testing.Short() || raceEnabled {
 		rounds /= 4
 	}
+	// Read ahead at every size, so that readers race writers with it too.
+	readAheadMask = 0
+	t.Cleanup(func() { readAheadMask = prefetchBuckets - 1 })
 	const (
 		stablePerRound = 8  // TCP, 5-day timeout: live to the end
 		churnPerRound  = 64 // UDP, 30 s: expire every round
@@ -382,7 +411,7 @@ func testConcurrentLookups(t *testing.T, maxBuckets, rounds int) {
 	reopenKey := func(j int) Key { return manyKey(1<<23 + 1<<20 + j) }
 	tb := NewTable(nil, testTimeouts())
 	if maxBuckets != 0 {
-		tb.view.Store(newView(maxBuckets, 0, nil))
+		tb.view.Store(newView(maxBuckets, 0, nil, tb.mem))
 		tb.maxBuckets = maxBuckets
 	}
 	var clock, stable atomic.Int64
@@ -400,6 +429,10 @@ func testConcurrentLookups(t *testing.T, maxBuckets, rounds int) {
 				case i == 0 && stable.Load() > 0:
 					j := rng.IntN(int(stable.Load()))
 					k := manyKey(j)
+					p := packed(&k)
+					tb.PrefetchBucket(p)
+					tb.PrefetchEntry(p)
+					tb.PrefetchChain(p)
 					if !lookup(tb, &k, n%2 == 0, ack, now) {
 						t.Errorf("live flow %d missed", j)
 						return
@@ -420,7 +453,11 @@ func testConcurrentLookups(t *testing.T, maxBuckets, rounds int) {
 				default: // any answer, but race the recycling
 					k := manyKey(1<<23 + rng.IntN(churnPerRound*8))
 					k.Proto = packet.ProtoUDP
-					tb.Prefetch(packed(&k))
+					p := packed(&k)
+					tb.Prefetch(p)
+					tb.PrefetchBucket(p)
+					tb.PrefetchEntry(p)
+					tb.PrefetchChain(p)
 					lookup(tb, &k, n%2 == 0, 0, now)
 				}
 			}
@@ -482,19 +519,36 @@ func TestMemoryPerFlow(t *testing.T) {
 }
 
 // bytesPerFlow returns the heap the table of n flows holds, per flow.
+// settle collects garbage and waits for the cleanups that unmap the
+// regions of unreachable bucket arrays to run (they run after a collection,
+// in their own goroutine): until OffHeapBytes holds still.
+func settle() {
+	runtime.GC()
+	for last, still := OffHeapBytes(), 0; still < 5; {
+		time.Sleep(time.Millisecond)
+		if n := OffHeapBytes(); n == last {
+			still++
+		} else {
+			last, still = n, 0
+		}
+	}
+}
+
 func bytesPerFlow(n int) float64 {
 	var before, after runtime.MemStats
-	runtime.GC()
+	settle()
 	runtime.ReadMemStats(&before)
+	offBefore := OffHeapBytes()
 	tb := NewTable(NewAllowance(n), testTimeouts())
 	for i := range n {
 		k := manyKey(i)
 		insert(tb, &k, true, syn, 0)
 	}
-	runtime.GC()
+	settle()
 	runtime.ReadMemStats(&after)
+	held := int64(after.HeapAlloc-before.HeapAlloc) + OffHeapBytes() - offBefore
 	runtime.KeepAlive(tb)
-	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+	return float64(held) / float64(n)
 }
 
 // TestAgainstModel runs random packets, inserts, expiries and clock steps

@@ -215,15 +215,145 @@ func (e *Engine) ProcessParsed(from verdict.Port, b []byte, now int64, v *verdic
 		e.frags.follow(p, now, v)
 		return
 	}
-	s.judge(from, p, b, now, v)
+	var k flowKey
+	s.judge(from, p, b, now, v, &k)
 	if p.IsFirstFragment() {
 		e.frags.store(p, v, now+s.fragTTL)
 	}
 }
 
+// flowKey is a packet's conntrack key, packed and hashed once for both
+// of its tables.
+type flowKey struct {
+	pk     conntrack.Packed
+	fromLo bool
+	// ready: pk and fromLo hold the key of the packet (ProcessBatch made
+	// it while reading ahead); judge makes it otherwise.
+	ready bool
+	// prefetched: ProcessBatch has started the tables' reads for it.
+	prefetched bool
+	// stage is what ProcessBatch's last pass does with the packet.
+	stage batchStage
+}
+
+type batchStage uint8
+
+const (
+	batchJudge     batchStage = iota // judge it
+	batchMalformed                   // its verdict is made: the parser refused it
+	batchFollow                      // a later fragment: follows its first
+)
+
+// BatchSize is how many packets ProcessBatch reads ahead for at a time:
+// enough that a batch's cache misses overlap one another, few enough
+// that the lines fetched first are still in the caches when their
+// packet is judged.
+const BatchSize = 64
+
+// ProcessBatch judges the raw IP packets pkts, all entering at port from
+// at time now, as ProcessParsed would one after another (same verdicts,
+// same conntrack entries, in the same order), writing pkts[i]'s verdict
+// to vs[i] and its parsed form to ps[i]; vs and ps must be at least as
+// long as pkts. It parses and hashes BatchSize packets at a time and
+// starts the reads of their conntrack tables (bucket heads, then the
+// entries they name) before judging the first, so that the cache misses
+// of a large table overlap instead of coming one after another: a packet
+// of an established flow between two ENIs costs four of them otherwise.
+// It allocates nothing unless a verdict's Trace is set, and takes no lock
+// a single ProcessParsed would not.
+func (e *Engine) ProcessBatch(from verdict.Port, pkts [][]byte, now int64, vs []verdict.Verdict, ps []packet.Parsed) {
+	vs, ps = vs[:len(pkts)], ps[:len(pkts)]
+	var keys [BatchSize]flowKey
+	for base := 0; base < len(pkts); base += BatchSize {
+		n := min(BatchSize, len(pkts)-base)
+		e.readAhead(from, pkts[base:base+n], vs[base:base+n], ps[base:base+n], keys[:n])
+		for i := range n {
+			p, v, k := &ps[base+i], &vs[base+i], &keys[i]
+			switch k.stage {
+			case batchMalformed:
+				continue
+			case batchFollow:
+				e.frags.follow(p, now, v)
+				continue
+			}
+			// The policy in force now, as ProcessParsed would: the read
+			// ahead is only a hint, which a policy change cannot make
+			// wrong (the key depends on the packet alone).
+			s := e.snap.Load()
+			s.judge(from, p, pkts[base+i], now, v, k)
+			if p.IsFirstFragment() {
+				e.frags.store(p, v, now+s.fragTTL)
+			}
+		}
+	}
+}
+
+// readAhead is ProcessBatch's first passes over a batch: it resets the
+// verdicts, parses the packets, makes their keys, and starts the reads of
+// the sender's and receiver's tables: the bucket heads, then the entries
+// those name, then the second entries of chains whose first holds
+// another flow.
+func (e *Engine) readAhead(from verdict.Port, pkts [][]byte, vs []verdict.Verdict, ps []packet.Parsed, keys []flowKey) {
+	s := e.snap.Load()
+	src := s.eni(from)
+	var dsts [BatchSize]*conntrack.Table
+	for i, b := range pkts {
+		p, v, k := &ps[i], &vs[i], &keys[i]
+		*v = verdict.Verdict{From: from, To: verdict.PortNone, Trace: v.Trace}
+		k.ready, k.prefetched, k.stage, dsts[i] = false, false, batchJudge, nil
+		if r := p.Decode(b); r != packet.OK {
+			v.Parse = r
+			v.Deny(verdict.StageParse, verdict.CodeMalformed)
+			k.stage = batchMalformed
+			continue
+		}
+		if p.IsLaterFragment() {
+			k.stage = batchFollow
+			continue
+		}
+		k.fromLo = k.pk.Set(p.Src, p.Dst, p.Proto, p.SrcPort, p.DstPort, p.ICMPType, p.ICMPCode, p.ICMPID)
+		k.ready, k.prefetched = true, true
+		if src != nil {
+			src.table.PrefetchBucket(&k.pk)
+		}
+		if d, ok := s.dests.get(p.Dst); ok && d.kind == destENI {
+			if dst := s.enis[d.slot]; dst != nil && dst != src {
+				dsts[i] = dst.table
+				dst.table.PrefetchBucket(&k.pk)
+			}
+		}
+	}
+	for i := range keys {
+		k := &keys[i]
+		if !k.ready {
+			continue
+		}
+		if src != nil {
+			src.table.PrefetchEntry(&k.pk)
+		}
+		if dsts[i] != nil {
+			dsts[i].PrefetchEntry(&k.pk)
+		}
+	}
+	for i := range keys {
+		k := &keys[i]
+		if !k.ready {
+			continue
+		}
+		if src != nil {
+			src.table.PrefetchChain(&k.pk)
+		}
+		if dsts[i] != nil {
+			dsts[i].PrefetchChain(&k.pk)
+		}
+	}
+}
+
 // judge runs the stages of spec §5 on a parsed packet (b is its bytes,
 // which an ICMP error's quoted header is read from) and writes the verdict.
-func (s *Snapshot) judge(from verdict.Port, p *packet.Parsed, b []byte, now int64, v *verdict.Verdict) {
+//
+// k is the packet's flow key if k.ready; judge makes it otherwise.
+func (s *Snapshot) judge(from verdict.Port, p *packet.Parsed, b []byte, now int64, v *verdict.Verdict, k *flowKey) {
 	src, ok := s.source(from, p, v)
 	if !ok {
 		return
@@ -267,18 +397,21 @@ func (s *Snapshot) judge(from verdict.Port, p *packet.Parsed, b []byte, now int6
 
 	f := famIdx(p.Src)
 	val := classify.PacketValue(p.Proto, p.DstPort, p.ICMPType, p.ICMPCode)
-	var pk conntrack.Packed // the flow key, packed and hashed once for both tables
-	fromLo := pk.Set(p.Src, p.Dst, p.Proto, p.SrcPort, p.DstPort, p.ICMPType, p.ICMPCode, p.ICMPID)
+	if !k.ready {
+		k.fromLo = k.pk.Set(p.Src, p.Dst, p.Proto, p.SrcPort, p.DstPort, p.ICMPType, p.ICMPCode, p.ICMPID)
+		k.ready = true
+	}
+	pk, fromLo := &k.pk, k.fromLo // the flow key, packed and hashed once for both tables
 	var needSrc, needDst, srcHit bool
 	var srcRef conntrack.Ref // the sender's entry, when one passed the packet
-	if src != nil && dst != nil && dst != src {
+	if src != nil && dst != nil && dst != src && !k.prefetched {
 		// The receiver's table is read next: start its cache misses now,
 		// to overlap the sender's.
-		dst.table.Prefetch(&pk)
+		dst.table.Prefetch(pk)
 	}
 	if src != nil {
 		// A live entry passes the packet whatever the rules say (§3.1).
-		if srcRef, srcHit = src.table.Lookup(&pk, fromLo, p.TCPFlags, now); srcHit {
+		if srcRef, srcHit = src.table.Lookup(pk, fromLo, p.TCPFlags, now); srcHit {
 			conntrackPass(v, verdict.StageSGEgress, src.id)
 		} else if ok, need := s.sgRules(src, verdict.Egress, f, p, b, val, now, v); ok {
 			needSrc = need
@@ -328,7 +461,7 @@ func (s *Snapshot) judge(from verdict.Port, p *packet.Parsed, b []byte, now int6
 		// A packet to its own ENI: one table, one entry, already advanced.
 		conntrackPass(v, verdict.StageSGIngress, dst.id)
 	case dst != nil:
-		if _, hit := dst.table.Lookup(&pk, fromLo, p.TCPFlags, now); hit {
+		if _, hit := dst.table.Lookup(pk, fromLo, p.TCPFlags, now); hit {
 			conntrackPass(v, verdict.StageSGIngress, dst.id)
 		} else if ok, need := s.sgRules(dst, verdict.Ingress, f, p, b, val, now, v); ok {
 			needDst = need
@@ -344,7 +477,7 @@ func (s *Snapshot) judge(from verdict.Port, p *packet.Parsed, b []byte, now int6
 		needDst = false
 	}
 	if (needSrc && src.allowance.Available() < 2) || (needDst && dst.allowance.Available() < 2) {
-		if !reserve(src, dst, needSrc, needDst, &pk, now, v) {
+		if !reserve(src, dst, needSrc, needDst, pk, now, v) {
 			return
 		}
 	}
@@ -352,11 +485,11 @@ func (s *Snapshot) judge(from verdict.Port, p *packet.Parsed, b []byte, now int6
 	// since reserve. Then the packet is dropped; if the receiver's entry
 	// was made already, it stays until it expires (a race only when an
 	// allowance is down to its last places).
-	if needDst && !dst.table.Insert(&pk, fromLo, p.TCPFlags, now) {
+	if needDst && !dst.table.Insert(pk, fromLo, p.TCPFlags, now) {
 		denyAllowance(v, dst)
 		return
 	}
-	if needSrc && !src.table.Insert(&pk, fromLo, p.TCPFlags, now) {
+	if needSrc && !src.table.Insert(pk, fromLo, p.TCPFlags, now) {
 		denyAllowance(v, src)
 		return
 	}

@@ -47,8 +47,8 @@ func TestFastInstall(t *testing.T) {
 	send := func(f *forwarder, src, dst string, sport, dport uint16, flags byte) {
 		f.sizes[0] = tcpFrame(f.bufs[0], src, dst, sport, dport, flags, 64)
 		f.batch(1, 1000)
-		if f.v.Allowed != true {
-			t.Fatalf("%s → %s flags %#x denied: %v %v", src, dst, flags, f.v.Stage, f.v.Code)
+		if f.vs[0].Allowed != true {
+			t.Fatalf("%s → %s flags %#x denied: %v %v", src, dst, flags, f.vs[0].Stage, f.vs[0].Code)
 		}
 	}
 	send(fa, "10.0.1.10", "10.0.2.10", 40000, 8080, 0x02) // SYN
@@ -63,7 +63,7 @@ func TestFastInstall(t *testing.T) {
 	}
 	var k fastpath.Key
 	var e fastpath.Entry
-	k.Set(100, &fa.p) // fa.p is a's last packet
+	k.Set(100, &fa.ps[0]) // fa.ps[0] is a's last packet
 	if !x.fast.dp.Lookup(&k, &e) {
 		t.Fatal("no entry for a → b")
 	}
@@ -118,7 +118,7 @@ func TestFastSyncCounts(t *testing.T) {
 	}
 	var k fastpath.Key
 	var e fastpath.Entry
-	k.Set(100, &fa.p)
+	k.Set(100, &fa.ps[0])
 	if !x.fast.dp.Lookup(&k, &e) {
 		t.Fatal("no entry for a → b")
 	}

@@ -22,7 +22,7 @@ import (
 // port), a goroutine of its own (forward). Each batch is:
 //
 //	stopped?   a stopped instance sends nothing (the engine holds the state)
-//	judge      engine.ProcessParsed at the device's port
+//	judge      engine.ProcessBatch at the device's port, the batch at once
 //	observe    every Observer is told (flow logs, capture, mirror: Judged)
 //	route      the verdict's port names the destination device
 //	hop        the TTL or hop limit decremented (not to or from the services,
@@ -99,8 +99,12 @@ type forwarder struct {
 	sizes  []int
 	frames [][]byte   // the frames of the batch read
 	out    [][][]byte // frames to write, by destination Device.index
-	v      verdict.Verdict
-	p      packet.Parsed
+	// judged and pkts are the frames of a step that reach the engine
+	// and their IP packets; vs and ps their verdicts and parsed forms
+	// (Engine.ProcessBatch).
+	judged, pkts [][]byte
+	vs           []verdict.Verdict
+	ps           []packet.Parsed
 	// ports is the mirror's device (sourced), whose frames each enter at
 	// a port of their own; nil for every other device, whose frames all
 	// enter at d.Port.
@@ -151,6 +155,8 @@ func newForwarder(x *Lab, d *Device) *forwarder {
 		}
 	}
 	f.bufs, f.sizes, f.frames = make([][]byte, n), make([]int, n), make([][]byte, 0, n)
+	f.judged, f.pkts = make([][]byte, 0, n), make([][]byte, 0, n)
+	f.vs, f.ps = make([]verdict.Verdict, n), make([]packet.Parsed, n)
 	backing := make([]byte, n*size)
 	for i := range f.bufs {
 		f.bufs[i] = backing[i*size : (i+1)*size : (i+1)*size]
@@ -203,25 +209,35 @@ func (f *forwarder) step(frames [][]byte, now int64) {
 	for _, o := range f.obs {
 		o.Begin()
 	}
+	judged, ips := f.judged[:0], f.pkts[:0]
 	for _, frame := range frames {
 		if len(frame) <= tun.VirtioNetHdrLen {
 			c.denied(verdict.StageParse, verdict.CodeMalformed, 1, uint64(len(frame)))
 			continue
 		}
-		vnet, pkt := frame[:tun.VirtioNetHdrLen], frame[tun.VirtioNetHdrLen:]
+		judged, ips = append(judged, frame), append(ips, frame[tun.VirtioNetHdrLen:])
+	}
+	if len(ips) > len(f.vs) { // more than BatchSize said (tests resize bufs)
+		f.vs, f.ps = make([]verdict.Verdict, len(ips)), make([]packet.Parsed, len(ips))
+	}
+	// One call for the batch: the engine reads the conntrack tables of
+	// many packets ahead at once, so that their cache misses overlap.
+	f.x.engine.ProcessBatch(f.from, ips, now, f.vs, f.ps)
+	for i, frame := range judged {
+		v, p := &f.vs[i], &f.ps[i]
+		vnet, pkt := frame[:tun.VirtioNetHdrLen], ips[i]
 		segs := segments(frame)
-		f.x.engine.ProcessParsed(f.from, pkt, now, &f.v, &f.p)
 		for _, o := range f.obs {
-			o.Judged(&f.v, &f.p, vnet, pkt, segs, now)
+			o.Judged(v, p, vnet, pkt, segs, now)
 		}
-		if !f.v.Allowed {
-			c.denied(f.v.Stage, f.v.Code, segs, uint64(len(pkt)))
+		if !v.Allowed {
+			c.denied(v.Stage, v.Code, segs, uint64(len(pkt)))
 			continue
 		}
 		if segs > 1 { // the engine charged one packet of the super-packet
-			f.x.engine.ChargeSegments(f.from, f.v.To, segs, now)
+			f.x.engine.ChargeSegments(f.from, v.To, segs, now)
 		}
-		to := f.x.dest(f.v.To)
+		to := f.x.dest(v.To)
 		if to == nil { // the internet, in a lab without internet hosts
 			c.denied(verdict.StageRoute, verdict.CodeCannotRoute, segs, uint64(len(pkt)))
 			continue
@@ -234,7 +250,7 @@ func (f *forwarder) step(frames [][]byte, now int64) {
 			packet.DecrementHop(pkt)
 		}
 		for _, o := range f.obs {
-			o.Forwarded(&f.v, &f.p, vnet, pkt, now)
+			o.Forwarded(v, p, vnet, pkt, now)
 		}
 		pkts += segs
 		bytes += uint64(len(pkt))
@@ -242,6 +258,9 @@ func (f *forwarder) step(frames [][]byte, now int64) {
 			super++
 		}
 	}
+	clear(judged) // drop the references to the read buffers
+	clear(ips)
+	f.judged, f.pkts = judged[:0], ips[:0]
 	for _, o := range f.obs {
 		o.End() // before the writes: the flow logs' collector need not wait for them
 	}
