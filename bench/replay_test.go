@@ -67,13 +67,20 @@ func capture10k(tb testing.TB, rules []string, pkts [][]byte) []byte {
 }
 
 // benchReplayFile replays capture from memory through a pcap reader on
-// cores cores, a fresh engine each time, and reports packets per second.
+// cores cores, a fresh engine of the lab with extra rules each time, and
+// reports packets per second.
 func benchReplayFile(b *testing.B, extra []string, capture []byte, cores int) {
+	benchReplay(b, func() *dataplane.Engine { return engine(b, extra) }, capture, cores, checkTracked)
+}
+
+// benchReplay is benchReplayFile with the engine made by newEngine and
+// checked after each run by check.
+func benchReplay(b *testing.B, newEngine func() *dataplane.Engine, capture []byte, cores int, check func(*testing.B, *dataplane.Engine)) {
 	b.ReportAllocs()
 	var pkts int64
 	for b.Loop() {
 		b.StopTimer()
-		e := engine(b, extra)
+		e := newEngine()
 		c, err := pcap.NewReader(bytes.NewReader(capture), "bench.pcap")
 		if err != nil {
 			b.Fatal(err)
@@ -88,7 +95,7 @@ func benchReplayFile(b *testing.B, extra []string, capture []byte, cores int) {
 		}
 		pkts += s.Packets
 		b.StopTimer()
-		checkTracked(b, e)
+		check(b, e)
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(pkts)/b.Elapsed().Seconds(), "pkts/s")
@@ -176,32 +183,12 @@ func BenchmarkReplayFile10TwoENIs(b *testing.B) {
 	capture := captureSplit(b)
 	for _, cores := range []int{1, 2} {
 		b.Run(fmt.Sprintf("cores=%d", cores), func(b *testing.B) {
-			b.ReportAllocs()
-			var pkts int64
-			for b.Loop() {
-				b.StopTimer()
-				e := twoServers(b, extra)
-				c, err := pcap.NewReader(bytes.NewReader(capture), "bench.pcap")
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
-				s, err := replay.RunParallel(e, c, cores, replay.Options{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if s.Allowed != s.Packets || s.Packets != replayFlows {
-					b.Fatalf("%d of %d packets allowed, want all %d", s.Allowed, s.Packets, replayFlows)
-				}
-				pkts += s.Packets
-				b.StopTimer()
+			benchReplay(b, func() *dataplane.Engine { return twoServers(b, extra) }, capture, cores, func(b *testing.B, e *dataplane.Engine) {
 				snap := e.Snapshot()
 				if n := snap.Table(mustPort(b, e, "eni-server")).Len() + snap.Table(mustPort(b, e, "eni-server2")).Len(); n < replayFlows/2 {
 					b.Fatalf("the servers' tables hold %d entries after %d new flows: not tracked", n, replayFlows)
 				}
-				b.StartTimer()
-			}
-			b.ReportMetric(float64(pkts)/b.Elapsed().Seconds(), "pkts/s")
+			})
 		})
 	}
 }
