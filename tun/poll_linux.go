@@ -107,7 +107,9 @@ func (p *Poller) Wait(ready []int) (int, error) {
 func (p *Poller) poll(fd uintptr) bool {
 	ev := p.events[:min(len(p.events), len(p.ready))]
 	for {
-		n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_WAIT, fd, uintptr(unsafe.Pointer(unsafe.SliceData(ev))), uintptr(len(ev)), 0, 0, 0)
+		// epoll_pwait with no signal mask is epoll_wait, which arm64
+		// and riscv64 do not have.
+		n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(unsafe.SliceData(ev))), uintptr(len(ev)), 0, 0, 0)
 		switch errno {
 		case 0:
 		case unix.EINTR:
