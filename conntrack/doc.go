@@ -54,9 +54,24 @@
 //
 // A packed key carries the low 22 bits of its hash in the unused top of its
 // last word, so removal and rehashing find an entry's bucket from the entry
-// alone (arrays of more than 4 Mi buckets hash the key again). Prefetch lets
-// the dataplane start a large table's cache misses early, to overlap them
-// with the other table's lookup.
+// alone (arrays of more than 4 Mi buckets hash the key again).
+//
+// Reading ahead: a lookup in a large table costs a cache miss for the
+// bucket head and one for the entry. Prefetch reads both for one packet;
+// PrefetchBucket, PrefetchEntry and PrefetchChain are the passes the
+// dataplane's ProcessBatch makes over a whole read batch (the heads of
+// every packet, then the entries they name, then the second entry of
+// chains whose first holds another flow), so that a batch's misses
+// overlap instead of following one another. On amd64 they are PREFETCHT0
+// (prefetch_amd64.s), elsewhere plain loads.
+//
+// Large tables live off the Go heap (mem.go): past 32 Ki entries a table
+// takes its further slab chunks, and any bucket array of 2 MiB or more,
+// from 2 MiB-aligned anonymous mappings marked MADV_HUGEPAGE, unmapped by
+// a cleanup once no view refers to them. On this project's VMs a random
+// read that also misses the TLB of a 4 KiB page costs more than the cache
+// miss itself. Under -race, off Linux or with -tags conntrack_heaponly
+// everything is on the heap. OffHeapBytes counts the mappings.
 //
 // Expiry is amortised: a cursor walks the slab, and each Insert removes the
 // expired entries at the cursor up to the first live one after them (at
@@ -67,6 +82,6 @@
 // and then.
 //
 // Memory is 64 bytes per entry plus 5 to 11 bytes of bucket array per entry
-// (twice that while a doubling is under way): about 72 bytes per flow at a
-// million flows.
+// (twice that while a doubling is under way), heap and mappings together:
+// about 72 bytes per flow at a million flows.
 package conntrack
