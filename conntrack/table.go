@@ -266,11 +266,22 @@ func (t *Table) Prefetch(p *Packed) uint64 {
 	if v.mask < prefetchBuckets-1 {
 		return 0
 	}
-	i := v.heads[uint32(p.h)&v.mask].Load()
-	if i == 0 || i&endBit != 0 || int(i>>chunkShift) >= len(v.chunks) {
+	e := v.firstEntry(p)
+	if e == nil {
 		return 0
 	}
-	return v.entry(i).ctl.Load()
+	return e.ctl.Load()
+}
+
+// firstEntry returns the first entry of p's chain in v, nil if the chain
+// is empty (or a writer has just moved its head past the slab): the
+// read-ahead's second step, which changes nothing.
+func (v *view) firstEntry(p *Packed) *entry {
+	i := v.heads[uint32(p.h)&v.mask].Load()
+	if i == 0 || i&endBit != 0 || int(i>>chunkShift) >= len(v.chunks) {
+		return nil
+	}
+	return v.entry(i)
 }
 
 // PrefetchBucket, PrefetchEntry and PrefetchChain read ahead for a batch
@@ -306,11 +317,9 @@ func (t *Table) PrefetchEntry(p *Packed) {
 	if v.mask < readAheadMask {
 		return
 	}
-	i := v.heads[uint32(p.h)&v.mask].Load()
-	if i == 0 || i&endBit != 0 || int(i>>chunkShift) >= len(v.chunks) {
-		return
+	if e := v.firstEntry(p); e != nil {
+		prefetch(unsafe.Pointer(e))
 	}
-	prefetch(unsafe.Pointer(v.entry(i)))
 }
 
 // PrefetchChain reads the first entry of p's chain, which a PrefetchEntry
@@ -324,15 +333,14 @@ func (t *Table) PrefetchChain(p *Packed) {
 	if v.mask < readAheadMask {
 		return
 	}
-	i := v.heads[uint32(p.h)&v.mask].Load()
-	if i == 0 || i&endBit != 0 || int(i>>chunkShift) >= len(v.chunks) {
+	e := v.firstEntry(p)
+	if e == nil {
 		return
 	}
-	e := v.entry(i)
 	if e.key[4].Load() == p.w[4] && e.key[1].Load() == p.w[1] && e.key[3].Load() == p.w[3] {
 		return // most likely the flow: the read-ahead need not be sure
 	}
-	i = e.next[v.link&1].Load()
+	i := e.next[v.link&1].Load()
 	if i&endBit != 0 || int(i>>chunkShift) >= len(v.chunks) {
 		return
 	}
