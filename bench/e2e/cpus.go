@@ -65,7 +65,7 @@ func (p placement) String() string {
 		parts = append(parts, "lab "+f(p.Lab))
 	}
 	parts = append(parts, "client "+f(p.Client), "server "+f(p.Server), "softirq "+f(p.Softirq), "busy "+f(p.Busy))
-	return "CPU time by CPU (" + strconv.Itoa(len(p.Busy)) + "): " + strings.Join(parts, ", ")
+	return strings.Join(parts, ", ")
 }
 
 // sampler measures a placement while a test runs.

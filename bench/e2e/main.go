@@ -226,7 +226,7 @@ func runSide(l *lab.Lab, opts live.Options, name string, round int, ts []test) (
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", name, t.name, err)
 		}
-		fmt.Fprintf(os.Stderr, "    %s\n", pl)
+		fmt.Fprintf(os.Stderr, "    CPU seconds by CPU (cpu0+cpu1...): %s\n", pl)
 		runs = append(runs, e2eRun{Side: name, Round: round + 1, Test: t.name, Value: v,
 			SentMpps: lastUDP.sentMpps, LossPct: lastUDP.lossPct, Placement: pl})
 		return nil

@@ -160,7 +160,7 @@ func report(runs []e2eRun, ts []test) error {
 				}
 			}
 			if n > 0 {
-				fmt.Printf("  %-26s %-12s %s\n", t.name, sideLabel(side), strings.TrimPrefix(sum.String(), "CPU time by CPU ("+fmt.Sprint(len(sum.Busy))+"): "))
+				fmt.Printf("  %-26s %-12s %s\n", t.name, sideLabel(side), sum)
 			}
 		}
 	}
