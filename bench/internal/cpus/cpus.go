@@ -19,14 +19,15 @@ package cpus
 
 import (
 	"bytes"
-	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // userHZ is the unit of /proc's CPU times (USER_HZ, 100 on Linux).
@@ -68,17 +69,21 @@ type Sampler struct {
 	inos  []uint64       // the watched namespaces' inodes, by index
 	ns    map[int]int    // pid -> index in inos, once matched
 	ticks map[int]uint64 // by tid
-	p     Placement
-	stat0 [][2]uint64
-	first bool // the first sample: the baseline
-	stop  chan struct{}
-	done  chan struct{}
+	// sample's buffers, made once.
+	pids, tids               []int
+	pathBuf, dirBuf, statBuf []byte
+	p                        Placement
+	stat0                    [][2]uint64
+	first                    bool // the first sample: the baseline
+	stop                     chan struct{}
+	done                     chan struct{}
 }
 
 // Start starts sampling this process (if self) and the processes of the
 // named network namespaces (/run/netns/NAME).
 func Start(self bool, namespaces ...string) (*Sampler, error) {
 	s := &Sampler{ncpu: runtime.NumCPU(), self: self, ns: map[int]int{}, ticks: map[int]uint64{},
+		pathBuf: make([]byte, 0, 64), dirBuf: make([]byte, 32<<10), statBuf: make([]byte, 4<<10),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	for _, n := range namespaces {
 		ino, err := nsInode("/run/netns/" + n)
@@ -131,18 +136,17 @@ func (s *Sampler) Finish() Placement {
 	return s.p
 }
 
-// sample counts every watched task's CPU time since its last sample.
+// sample counts every watched task's CPU time since its last sample. It
+// reads /proc with buffers of the Sampler's, so that sampling a lab from
+// inside its process does not add garbage to the memory it measures.
 func (s *Sampler) sample() {
-	procs, err := os.ReadDir("/proc")
+	pids, err := s.dir(s.path("/proc", -1, "", -1), s.pids[:0])
 	if err != nil {
 		return
 	}
+	s.pids = pids
 	self := os.Getpid()
-	for _, d := range procs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
+	for _, pid := range pids {
 		var to []float64
 		if pid == self {
 			to = s.p.Self // nil (not watched) unless self
@@ -151,12 +155,16 @@ func (s *Sampler) sample() {
 			// namespace and enters its own before it execs the command.
 			i, ok := s.ns[pid]
 			if !ok {
-				ino, _ := nsInode(fmt.Sprintf("/proc/%d/ns/net", pid))
+				var st syscall.Stat_t
 				i = -1
-				for j, w := range s.inos {
-					if ino == w {
-						i = j
-						s.ns[pid] = j
+				if fd, err := s.open(s.path("/proc/", pid, "/ns/net", -1), unix.O_PATH); err == nil {
+					err = syscall.Fstat(fd, &st)
+					syscall.Close(fd)
+					for j, w := range s.inos {
+						if err == nil && st.Ino == w {
+							i = j
+							s.ns[pid] = j
+						}
 					}
 				}
 			}
@@ -167,9 +175,13 @@ func (s *Sampler) sample() {
 		if to == nil {
 			continue
 		}
-		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
-		for _, f := range tasks {
-			tid, ticks, cpu, ok := taskStat(f)
+		tids, err := s.dir(s.path("/proc/", pid, "/task", -1), s.tids[:0])
+		if err != nil {
+			continue
+		}
+		s.tids = tids
+		for _, tid := range tids {
+			ticks, cpu, ok := s.taskStat(s.path("/proc/", pid, "/stat", tid))
 			if !ok || cpu >= len(to) {
 				continue
 			}
@@ -188,36 +200,140 @@ func (s *Sampler) sample() {
 	}
 }
 
-// taskStat reads a task's stat file: its tid, utime+stime in ticks and
-// the CPU it last ran on (field 39).
-func taskStat(path string) (tid int, ticks uint64, cpu int, ok bool) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, 0, 0, false
+// path returns a+pid+b, or with tid >= 0 a+pid+"/task/"+tid+b, built in
+// the Sampler's buffer: valid until the next call.
+func (s *Sampler) path(a string, pid int, b string, tid int) string {
+	p := append(s.pathBuf[:0], a...)
+	if pid >= 0 {
+		p = strconv.AppendInt(p, int64(pid), 10)
 	}
-	// The command name (field 2) may hold spaces; fields after it follow
-	// its closing parenthesis.
+	if tid >= 0 {
+		p = append(p, "/task/"...)
+		p = strconv.AppendInt(p, int64(tid), 10)
+	}
+	p = append(p, b...)
+	s.pathBuf = p
+	return unsafe.String(unsafe.SliceData(p), len(p))
+}
+
+// open opens path, a string of path's: syscall.Open would allocate its
+// NUL-terminated copy.
+func (s *Sampler) open(path string, flags int) (int, error) {
+	s.pathBuf = append(s.pathBuf[:len(path)], 0)
+	fd, _, errno := syscall.Syscall6(syscall.SYS_OPENAT, uintptr(atFDCWD), uintptr(unsafe.Pointer(&s.pathBuf[0])),
+		uintptr(flags|syscall.O_CLOEXEC), 0, 0, 0)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(fd), nil
+}
+
+// atFDCWD is AT_FDCWD, a variable so that its conversion to uintptr is
+// not a constant's (every path is absolute anyway).
+var atFDCWD = unix.AT_FDCWD
+
+// dir appends the numeric names in directory path (pids, tids) to out.
+func (s *Sampler) dir(path string, out []int) ([]int, error) {
+	fd, err := s.open(path, syscall.O_RDONLY|syscall.O_DIRECTORY)
+	if err != nil {
+		return out, err
+	}
+	defer syscall.Close(fd)
+	for {
+		n, err := syscall.ReadDirent(fd, s.dirBuf)
+		if err != nil {
+			return out, err
+		}
+		if n <= 0 {
+			return out, nil
+		}
+		for b := s.dirBuf[:n]; len(b) >= 19; {
+			// struct linux_dirent64: ino 8, off 8, reclen 2, type 1, name.
+			reclen := int(b[16]) | int(b[17])<<8
+			if reclen < 19 || reclen > len(b) {
+				break
+			}
+			id, ok := 0, true
+			name := b[19:reclen]
+			if len(name) == 0 || name[0] == 0 {
+				ok = false
+			}
+			for _, c := range name {
+				if c == 0 {
+					break
+				}
+				if c < '0' || c > '9' {
+					ok = false
+					break
+				}
+				id = id*10 + int(c-'0')
+			}
+			if ok {
+				out = append(out, id)
+			}
+			b = b[reclen:]
+		}
+	}
+}
+
+// taskStat reads a task's stat file: utime+stime in ticks and the CPU it
+// last ran on (field 39).
+func (s *Sampler) taskStat(path string) (ticks uint64, cpu int, ok bool) {
+	fd, err := s.open(path, syscall.O_RDONLY)
+	if err != nil {
+		return 0, 0, false
+	}
+	n, err := syscall.Read(fd, s.statBuf)
+	syscall.Close(fd)
+	if err != nil || n <= 0 {
+		return 0, 0, false
+	}
+	return parseStat(s.statBuf[:n])
+}
+
+// parseStat parses a stat file's utime (field 14), stime (15) and
+// processor (39). The command name (field 2) may hold spaces and
+// parentheses; the fields after it follow its last closing parenthesis.
+func parseStat(b []byte) (ticks uint64, cpu int, ok bool) {
 	i := bytes.LastIndexByte(b, ')')
-	j := bytes.IndexByte(b, '(')
-	if i < 0 || j < 0 {
-		return 0, 0, 0, false
+	if i < 0 {
+		return 0, 0, false
 	}
-	tid, err = strconv.Atoi(string(bytes.TrimSpace(b[:j])))
-	if err != nil {
-		return 0, 0, 0, false
+	var ut, st uint64
+	field, got := 2, 0
+	for j := i + 1; j < len(b) && got < 3; {
+		for j < len(b) && b[j] == ' ' {
+			j++
+		}
+		k := j
+		for k < len(b) && b[k] != ' ' && b[k] != '\n' {
+			k++
+		}
+		if k == j {
+			break
+		}
+		field++
+		if field == 14 || field == 15 || field == 39 {
+			v, err := strconv.ParseUint(unsafe.String(&b[j], k-j), 10, 64)
+			if err != nil {
+				return 0, 0, false
+			}
+			switch field {
+			case 14:
+				ut = v
+			case 15:
+				st = v
+			case 39:
+				cpu = int(v)
+			}
+			got++
+		}
+		j = k
 	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state): field n is f[n-3].
-	if len(f) < 39-3+1 {
-		return 0, 0, 0, false
+	if got < 3 {
+		return 0, 0, false
 	}
-	ut, err1 := strconv.ParseUint(f[14-3], 10, 64)
-	st, err2 := strconv.ParseUint(f[15-3], 10, 64)
-	c, err3 := strconv.Atoi(f[39-3])
-	if err1 != nil || err2 != nil || err3 != nil {
-		return 0, 0, 0, false
-	}
-	return tid, ut + st, c, true
+	return ut + st, cpu, true
 }
 
 // cpuStat returns each CPU's time not idle and its softirq time, in ticks
