@@ -122,6 +122,26 @@ func (a *PacketAllowance) Available(now int64, limit int) int {
 	return int(min(int64(limit), (c.tolerance-debt)/c.interval+1))
 }
 
+// Due returns when, at the earliest, Available returns n: the time on
+// the packets' clock at which the bucket holds n packets again (at or
+// before now if it does already; 0 when unlimited). n is capped at the
+// burst. A live lab's worker leaves the device of an instance over its
+// allowance unread until then.
+func (a *PacketAllowance) Due(now int64, n int) int64 {
+	c := a.cfg.Load()
+	if c == nil {
+		return 0
+	}
+	burst := c.tolerance/c.interval + 1
+	return a.tat.Load() - c.tolerance + (min(int64(max(n, 1)), burst)-1)*c.interval
+}
+
+// AddExceeded counts n more packets dropped for lack of allowance before
+// they reached the dataplane: a live lab's worker counts so what the
+// kernel dropped at the queue of a device it left unread for the
+// allowance.
+func (a *PacketAllowance) AddExceeded(n uint64) { a.exceeded.Add(n) }
+
 // Exceeded returns how many packets were dropped for lack of allowance
 // (pps_allowance_exceeded).
 func (a *PacketAllowance) Exceeded() uint64 { return a.exceeded.Load() }

@@ -320,3 +320,26 @@ func TestPacketAllowanceAvailable(t *testing.T) {
 		t.Fatalf("unlimited: %d available, want the limit", n)
 	}
 }
+
+// Due says when Available returns n: never later, not earlier.
+func TestPacketAllowanceDue(t *testing.T) {
+	a := dataplane.NewPacketAllowance(1000) // 1 ms a packet, a burst of MinPPSBurst
+	if d := a.Due(0, 10); d > 0 {
+		t.Fatalf("a full bucket: due at %d, want now or before", d)
+	}
+	for a.Admit(0, 1) {
+	}
+	for _, n := range []int{1, 10, dataplane.MinPPSBurst, 10 * dataplane.MinPPSBurst} {
+		d := a.Due(0, n)
+		want := min(n, dataplane.MinPPSBurst)
+		if got := a.Available(d, 1<<20); got != want {
+			t.Errorf("Due(0, %d) = %v: %d available then, want %d", n, time.Duration(d), got, want)
+		}
+		if got := a.Available(d-1, 1<<20); got >= want {
+			t.Errorf("Due(0, %d) = %v: %d available 1 ns before, want fewer than %d", n, time.Duration(d), got, want)
+		}
+	}
+	if d := dataplane.NewPacketAllowance(0).Due(5, 10); d != 0 {
+		t.Fatalf("unlimited: due at %d, want 0", d)
+	}
+}

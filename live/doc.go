@@ -26,7 +26,9 @@
 // (workers.go; Options.Workers, GOMAXPROCS by default), each a loop over
 // the devices dealt to it that gives every device with frames a fair
 // share of a batch per round, so that a flooding instance cannot starve
-// the others. Each forwarder judges each packet with dataplane.Engine.ProcessParsed on a
+// the others, and leaves the device of an instance over its packet-rate
+// allowance unread (paused in its poller) until the allowance refills, so
+// that the kernel drops its excess at the device's queue. Each forwarder judges each packet with dataplane.Engine.ProcessParsed on a
 // monotonic clock (nanoseconds since Start), tells its Observers (flow
 // logs, capture, mirroring), decrements the TTL or hop limit of the
 // packets it forwards (the VPC router is a hop; IPv4's header checksum is

@@ -1,6 +1,7 @@
 package live
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +13,6 @@ import (
 	"github.com/vpclab/vpclab/services"
 	"github.com/vpclab/vpclab/tun"
 	"github.com/vpclab/vpclab/tun/tuntest"
-	"github.com/vpclab/vpclab/verdict"
 )
 
 // fairLab: f floods t, q sends t a few datagrams; both allowed.
@@ -54,7 +54,7 @@ func fairWorker(t *testing.T, batch int) (w *worker, f, q, dst *tuntest.Device) 
 		x.bySlot[p] = d
 	}
 	x.addServices(services.NewDevice(func([]byte) {}, x.mtu))
-	w = &worker{x: x}
+	w = &worker{x: x, poll: &fakePoller{paused: map[int]bool{}}}
 	for _, d := range x.devices[:2] {
 		w.add(newForwarder(x, d), d.dev.(tryReader))
 	}
@@ -167,49 +167,134 @@ func TestWorkers(t *testing.T) {
 	}
 }
 
+// fakePoller is the poller of a worker whose rounds a test drives: it
+// records what the worker paused and its deadline.
+type fakePoller struct {
+	paused   map[int]bool
+	deadline time.Time
+	pauses   int
+}
+
+func (p *fakePoller) Wait([]int) (int, error) { return 0, errors.New("fakePoller: no Wait") }
+func (p *fakePoller) Pause(id int) error {
+	p.paused[id] = true
+	p.pauses++
+	return nil
+}
+func (p *fakePoller) Resume(id int) error           { delete(p.paused, id); return nil }
+func (p *fakePoller) SetDeadline(t time.Time) error { p.deadline = t; return nil }
+func (p *fakePoller) Close() error                  { return nil }
+
 // TestWorkerPPSAllowance: f's device is read as far as its instance's
-// packet-rate allowance admits; once it is used up f waits while q is
-// ready (its frames stay queued), and alone it is read and its frames
-// dropped as pps_allowance_exceeded.
+// packet-rate allowance admits; once it is used up f is not read, with q
+// ready or alone (its frames stay queued, for the kernel to drop), but
+// paused until the allowance holds a batch again, the poller's deadline
+// then; due, it is resumed and read again as far as the allowance admits,
+// and what its queue dropped meanwhile is counted as f's
+// pps_allowance_exceeded.
 func TestWorkerPPSAllowance(t *testing.T) {
 	const batch = 128
 	w, f, q, _ := fairWorker(t, batch)
-	l, err := labfile.Parse("fair.yaml", []byte(strings.Replace(fairLab, "ip: 10.0.1.10}", "ip: 10.0.1.10, pps_allowance: 1}", 1)))
+	fp := w.poll.(*fakePoller)
+	l, err := labfile.Parse("fair.yaml", []byte(strings.Replace(fairLab, "ip: 10.0.1.10}", "ip: 10.0.1.10, pps_allowance: 1000}", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.x.start = time.Now()         // the packets' clock from 0, not the saturated time since year 1
-	w.x.engine.Apply(l, w.x.Now()) // 1 packet a second, a burst of MinPPSBurst
+	w.x.engine.Apply(l, w.x.Now()) // 1 ms a packet, a burst of MinPPSBurst
 	f.Queue(datagrams("10.0.1.10", 10000)...)
+	qd := &queueDrops{Device: f, n: 100}
+	w.fwd[0].d.dev = qd // f's device counts the kernel's drops at its queue
 	for round := range 3 {
 		q.Queue(datagrams("10.0.1.11", 5)...)
-		before := f.Queued()
-		if err := w.round([]int{0, 1}); err != nil {
-			t.Fatal(err)
+		ready := []int{0, 1}
+		if round == 2 {
+			ready = ready[:1] // f alone
 		}
-		if n := q.Queued(); n != 0 {
-			t.Fatalf("round %d: q has %d frames left", round, n)
+		before := f.Queued()
+		if err := w.round(ready); err != nil {
+			t.Fatal(err)
 		}
 		want := batch / 2 // the allowance's burst is two shares
 		if round == 2 {
-			want = 0 // used up: f waits while q is ready
+			want = 0 // used up: f is paused, though alone
 		}
 		if taken := before - f.Queued(); taken != want {
 			t.Errorf("round %d: f had %d frames read, want %d", round, taken, want)
 		}
+		if round < 2 && q.Queued() != 0 {
+			t.Fatalf("round %d: q has %d frames left", round, q.Queued())
+		}
+	}
+	if !fp.paused[0] || fp.paused[1] || fp.pauses != 1 {
+		t.Fatalf("paused %v (%d pauses), want f's device (0) alone, once", fp.paused, fp.pauses)
+	}
+	// q's last frames, with f paused.
+	if err := w.round([]int{1}); err != nil || q.Queued() != 0 {
+		t.Fatalf("q's round: %v, %d frames left", err, q.Queued())
+	}
+	now := w.x.Now()
+	if err := w.wake(now); err != nil {
+		t.Fatal(err)
+	}
+	// Due when the bucket holds a batch: 128 packets at 1 ms each, from
+	// about now (the burst was used up at once).
+	due := time.Duration(w.resume[0])
+	if d := fp.deadline.Sub(w.x.start); d != due || due < 100*time.Millisecond || due > 100*time.Millisecond+time.Duration(now) {
+		t.Fatalf("the poller's deadline %v after start, f due at %v (now %v), want both at about 100 ms (maxPause, before the bucket holds a batch)", d, due, time.Duration(now))
+	}
+	// Due: resumed, the deadline gone, and read as far as the allowance
+	// admits.
+	w.x.start = w.x.start.Add(-2 * time.Duration(batch) * time.Millisecond) // the clock moved on
+	qd.n += 250                                                             // meanwhile the kernel dropped 250 of f's frames at its queue
+	if err := w.wake(w.x.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if fp.paused[0] || w.paused != 0 || !fp.deadline.IsZero() {
+		t.Fatalf("after its time: paused %v (%d), deadline %v; want none", fp.paused, w.paused, fp.deadline)
 	}
 	before := f.Queued()
 	if err := w.round([]int{0}); err != nil {
 		t.Fatal(err)
 	}
 	if taken := before - f.Queued(); taken != batch {
-		t.Errorf("f alone had %d frames read, want a batch, %d", taken, batch)
+		t.Errorf("f resumed had %d frames read, want a batch, %d", taken, batch)
 	}
 	pa := w.x.engine.Snapshot().PacketAllowance(w.fwd[0].from)
-	if pa.Exceeded() != batch {
-		t.Errorf("f's pps_allowance_exceeded %d, want %d", pa.Exceeded(), batch)
+	if pa.Exceeded() != 250 {
+		t.Errorf("f's pps_allowance_exceeded %d, want the 250 its queue dropped while paused (the worker read no frame past the allowance)", pa.Exceeded())
 	}
-	if c := w.fwd[0].d.Counters.Load(); c.DeniedPacketsBy[verdict.StagePPSAllowance][verdict.CodePPSAllowanceExceeded] != batch {
-		t.Errorf("f's device counted %d pps drops, want %d", c.DeniedPacketsBy[verdict.StagePPSAllowance][verdict.CodePPSAllowanceExceeded], batch)
+}
+
+// queueDrops is a device that counts n frames dropped at its queue.
+type queueDrops struct {
+	*tuntest.Device
+	n uint64
+}
+
+func (d *queueDrops) TxDropped() (uint64, error) { return d.n, nil }
+
+// TestWorkerPauseNoAllocs: pausing, waking and resuming a device
+// allocates nothing.
+func TestWorkerPauseNoAllocs(t *testing.T) {
+	w, _, _, _ := fairWorker(t, 64)
+	w.x.start = time.Now()
+	allocs := testing.AllocsPerRun(100, func() {
+		now := w.x.Now()
+		if err := w.pause(0, now+int64(time.Millisecond), now); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.wake(now); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.wake(now + int64(time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("pause and wake allocate %.1f times, want 0", allocs)
+	}
+	if w.paused != 0 {
+		t.Errorf("%d devices still paused", w.paused)
 	}
 }

@@ -25,6 +25,11 @@
 // datagrams of one flow into UDP GSO super-packets for a device that
 // agreed to USO, which its kernel cuts back into the very datagrams.
 //
+// A [Poller] (an epoll instance) tells one loop which of many devices have
+// frames, for [NativeTun.TryRead] to take without waiting; [Poller.Pause]
+// leaves a device out of its reports until [Poller.Resume], so that its
+// frames wait in its queue, which the kernel bounds and drops from.
+//
 // Package tuntest has an in-memory Device and the frame builders of the
 // offload tests.
 //

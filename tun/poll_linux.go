@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -30,6 +31,12 @@ type Poller struct {
 	mu     sync.Mutex
 	events []unix.EpollEvent
 	waitFn func(fd uintptr) bool
+	fds    []int32 // by id: the devices' descriptors, for Pause and Resume
+	// modify's epoll_ctl: its arguments and result, and ctl bound once.
+	ctlFn  func(fd uintptr)
+	ctlEv  unix.EpollEvent
+	ctlFd  int32
+	ctlErr syscall.Errno
 	ready  []int
 	n      int
 	err    error
@@ -51,7 +58,7 @@ func NewPoller(most int) (*Poller, error) {
 		p.file.Close()
 		return nil, err
 	}
-	p.waitFn = p.poll
+	p.waitFn, p.ctlFn = p.poll, p.ctl
 	return p, nil
 }
 
@@ -62,6 +69,12 @@ func (p *Poller) Add(t *NativeTun, id int) error {
 		cerr := t.rc.Control(func(fd uintptr) {
 			ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(id)}
 			aerr = unix.EpollCtl(int(epfd), unix.EPOLL_CTL_ADD, int(fd), &ev)
+			if aerr == nil {
+				for len(p.fds) <= id {
+					p.fds = append(p.fds, -1)
+				}
+				p.fds[id] = int32(fd)
+			}
 		})
 		if aerr == nil {
 			aerr = cerr
@@ -125,6 +138,43 @@ func (p *Poller) poll(fd uintptr) bool {
 		return n > 0
 	}
 }
+
+// Pause stops Wait from reporting device id until Resume: its frames
+// stay in its queue, which the kernel bounds and drops from (counted as
+// the device's TX drops), and cost this side nothing. Resume undoes it.
+// Both are one epoll_ctl and allocate nothing; a device's error or hang-up
+// is reported while it is paused too. They are for the goroutine that
+// Waits, one call at a time.
+func (p *Poller) Pause(id int) error { return p.modify(id, 0) }
+
+// Resume makes Wait report device id again when it has frames.
+func (p *Poller) Resume(id int) error { return p.modify(id, unix.EPOLLIN) }
+
+// modify sets the events Wait reports for device id.
+func (p *Poller) modify(id int, events uint32) error {
+	if id < 0 || id >= len(p.fds) || p.fds[id] < 0 {
+		return os.ErrNotExist
+	}
+	p.ctlEv = unix.EpollEvent{Events: events, Fd: int32(id)}
+	p.ctlFd, p.ctlErr = p.fds[id], 0
+	if err := p.rc.Control(p.ctlFn); err != nil {
+		return err
+	}
+	if p.ctlErr != 0 {
+		return os.NewSyscallError("epoll_ctl", p.ctlErr)
+	}
+	return nil
+}
+
+// ctl is the RawConn.Control callback of modify.
+func (p *Poller) ctl(epfd uintptr) {
+	_, _, p.ctlErr = unix.RawSyscall6(unix.SYS_EPOLL_CTL, epfd, unix.EPOLL_CTL_MOD, uintptr(p.ctlFd), uintptr(unsafe.Pointer(&p.ctlEv)), 0, 0)
+}
+
+// SetDeadline makes a Wait that finds no device ready return
+// os.ErrDeadlineExceeded once t has passed (at once if it has); the zero
+// time removes it. It allocates nothing.
+func (p *Poller) SetDeadline(t time.Time) error { return p.file.SetReadDeadline(t) }
 
 // Close releases the epoll instance; a blocked Wait returns os.ErrClosed.
 // The devices stay open.

@@ -6,6 +6,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netlink"
 )
 
 // TestPoller: Wait reports the device that has frames, by its id, and
@@ -114,5 +116,129 @@ func TestPoller(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close did not end a blocked Wait")
+	}
+}
+
+// TestPollerPause: a paused device with a frame queued is not reported;
+// a Wait on paused or idle devices with a deadline returns
+// os.ErrDeadlineExceeded when it passes; resumed, the device is reported
+// again, its frame still queued. Pause, Resume and SetDeadline allocate
+// nothing.
+func TestPollerPause(t *testing.T) {
+	ns := newNS(t)
+	d0 := openIn(t, ns, Config{Name: "vtun0", MTU: 1500, Offloads: DefaultOffloads}, []string{"198.18.0.1/24"}, nil)
+	p, err := NewPoller(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Add(d0, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Pause(4); err == nil {
+		t.Error("Pause of an id never added succeeded")
+	}
+	var c net.PacketConn
+	inNS(t, ns, func() (err error) { c, err = net.ListenPacket("udp4", "0.0.0.0:0"); return })
+	defer c.Close()
+	bufs, sizes := [][]byte{make([]byte, MaxFrameSize)}, make([]int, 1)
+	for { // what the kernel sent on its own
+		n, err := d0.TryRead(bufs, sizes, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if err := p.Pause(3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WriteTo([]byte("x"), &net.UDPAddr{IP: net.IP{198, 18, 0, 2}, Port: 9999}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	ready := make([]int, 1)
+	start := time.Now()
+	if err := p.SetDeadline(start.Add(100 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := p.Wait(ready); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Wait on a paused device = %d, %v, want 0, os.ErrDeadlineExceeded", n, err)
+	}
+	if el := time.Since(start); el < 90*time.Millisecond || el > 2*time.Second {
+		t.Errorf("Wait returned after %v, want its deadline's 100 ms", el)
+	}
+	if n, err := p.Wait(ready); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Wait past its deadline = %d, %v, want 0, os.ErrDeadlineExceeded at once", n, err)
+	}
+	if err := p.SetDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Resume(3); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := p.Wait(ready); err != nil || n != 1 || ready[0] != 3 {
+		t.Fatalf("Wait on the resumed device = %v, %v, want [3]", ready[:n], err)
+	}
+	if n, err := d0.TryRead(bufs, sizes, 0); err != nil || n == 0 {
+		t.Fatalf("TryRead after Resume = %d, %v, want the queued frame", n, err)
+	}
+	far := time.Now().Add(time.Hour)
+	allocs := testing.AllocsPerRun(100, func() {
+		p.Pause(3)
+		p.SetDeadline(far)
+		p.Resume(3)
+		p.SetDeadline(time.Time{})
+	})
+	if allocs != 0 {
+		t.Errorf("Pause, SetDeadline, Resume allocate %.1f times, want 0", allocs)
+	}
+}
+
+// TestTxDropped: datagrams sent to a device nobody reads fill its queue
+// and the kernel drops the rest; TxDropped counts them as netlink's link
+// statistics do, and allocates nothing.
+func TestTxDropped(t *testing.T) {
+	ns := newNS(t)
+	d := openIn(t, ns, Config{Name: "vtun0", MTU: 1500, Offloads: DefaultOffloads}, []string{"198.18.0.1/24"}, nil)
+	before, err := d.TxDropped()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c net.PacketConn
+	inNS(t, ns, func() (err error) { c, err = net.ListenPacket("udp4", "0.0.0.0:0"); return })
+	defer c.Close()
+	const sent = 3000 // beyond the queue's 500 (TUN_READQ_SIZE)
+	for range sent {
+		c.WriteTo([]byte("x"), &net.UDPAddr{IP: net.IP{198, 18, 0, 2}, Port: 9999})
+	}
+	got, err := d.TxDropped()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	link, err := h.LinkByIndex(d.Index())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := link.Attrs().Statistics.TxDropped; got != want || got-before < sent/2 {
+		t.Errorf("TxDropped %d (from %d), netlink says %d, after %d datagrams into a queue of 500", got, before, want, sent)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := d.TxDropped(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("TxDropped allocates %.1f times, want 0", allocs)
+	}
+	d.Close()
+	if _, err := d.TxDropped(); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("TxDropped after Close: %v, want os.ErrClosed", err)
 	}
 }

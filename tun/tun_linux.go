@@ -66,6 +66,7 @@ type NativeTun struct {
 	file    *os.File
 	rc      syscall.RawConn
 	nl      *netlink.Handle // handle in the device's namespace
+	stats   *stats          // TxDropped's socket, in the device's namespace
 	index   int
 	name    string
 	vnetHdr bool
@@ -216,7 +217,7 @@ func (t *NativeTun) attach(ns netns.NsHandle, name string, mtu int) error {
 		}
 	}
 	t.index = link.Attrs().Index
-	return nil
+	return t.openStats(ns)
 }
 
 // Name returns the interface name (in the device's namespace).
@@ -419,6 +420,11 @@ func (t *NativeTun) Close() error {
 		err = t.file.Close()
 		if t.nl != nil {
 			t.nl.Close()
+		}
+		if st := t.stats; st != nil {
+			st.mu.Lock() // not while TxDropped uses the socket
+			st.sock.Close()
+			st.mu.Unlock()
 		}
 	})
 	return err

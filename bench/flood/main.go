@@ -58,6 +58,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vpclab/vpclab/bench/internal/cpus"
 	"github.com/vpclab/vpclab/bench/internal/nsrun"
 
 	"github.com/vpclab/vpclab/lab/labfile"
@@ -190,6 +191,10 @@ type result struct {
 	peakRSS              int64 // KiB, the process's high-water mark so far
 	goroutinesB, goroutA int
 	mem                  memReading // the Go runtime's, at the end
+	// cpu is where the phase's work ran: the lab (this process; nil for
+	// the kernel), then the processes of a's, b's and f's namespaces
+	// (iperf3's client and server, the flooder), per CPU.
+	cpu cpus.Placement
 }
 
 // memReading is where the lab process's memory is, from runtime/metrics
@@ -382,8 +387,11 @@ func runLabOn(want int, dp string, pps int) ([]result, int, error) {
 		return nil, 0, err
 	}
 	mode := modeName(want)
-	if dp == live.DatapathEBPF {
+	switch {
+	case dp == live.DatapathEBPF:
 		mode = "ebpf"
+	case pps > 0:
+		mode = "pps"
 	}
 	res, err := runPhases(b, mode)
 	return res, x.Workers(), err
@@ -446,6 +454,10 @@ func runPhases(b *bed, mode string) ([]result, error) {
 		var labBefore syscall.Rusage
 		syscall.Getrusage(syscall.RUSAGE_SELF, &labBefore)
 		siBefore := softirq()
+		smp, err := cpus.Start(b.lab, ns("a"), ns("b"), fns)
+		if err != nil {
+			return nil, err
+		}
 		start := time.Now()
 
 		stopProbe := make(chan struct{})
@@ -482,6 +494,7 @@ func runPhases(b *bed, mode string) ([]result, error) {
 		}
 		r.gbps, r.retrans, err = iperf(ns("b"), ns("a"), addr("b"), *secs)
 		stopProfile()
+		r.cpu = smp.Finish()
 		close(stopProbe)
 		probeWG.Wait()
 		if fl != nil {
@@ -830,6 +843,16 @@ func report(mode string, nWorkers int, res []result) {
 			fmt.Printf("  %-42s %6.1f / %6.1f / %6.1f  %5.1f  %6.1f  %6.1f\n", phases[i].name,
 				mib(m.heapLive), mib(m.heapFree), mib(m.heapReleased), mib(m.stacks), mib(m.total), mib(m.goal))
 		}
+	}
+	fmt.Println("\nwhere the CPU went, seconds on cpu0+cpu1 (/proc, bench/internal/cpus): the lab (this process), iperf3's client (a) and server (b), the flooder (f), softirq, busy")
+	for i, r := range res {
+		c := r.cpu
+		lab := "-"
+		if c.Self != nil {
+			lab = cpus.Format(c.Self)
+		}
+		fmt.Printf("  %-42s lab %-12s a %-12s b %-12s f %-12s si %-12s busy %s\n", phases[i].name,
+			lab, cpus.Format(c.NS[0]), cpus.Format(c.NS[1]), cpus.Format(c.NS[2]), cpus.Format(c.Softirq), cpus.Format(c.Busy))
 	}
 	if mode == "pps" {
 		fmt.Printf("\nf's pps_allowance_exceeded by phase:")
