@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -291,14 +292,25 @@ func TestLongListRefused(t *testing.T) {
 	}
 }
 
+// everyChunk sets chunkMin to 0, so that every list a mapping's key holds
+// (and the tags) is read one item at a time, until the test ends.
+func everyChunk(t testing.TB) {
+	old := chunkMin
+	chunkMin = 0
+	t.Cleanup(func() { chunkMin = old })
+}
+
 // TestChunkedAgrees reads the test data's labs, the policy tests' and the
-// error cases with their groups one at a time and whole, and wants the
-// same labs and the same errors.
+// error cases, and small labs of every shape the memory tests read, with
+// every list one item at a time and whole, and wants the same labs and
+// the same errors.
 func TestChunkedAgrees(t *testing.T) {
+	everyChunk(t)
 	files, _ := filepath.Glob("testdata/*.yaml")
+	jsonFiles, _ := filepath.Glob("testdata/*.json")
 	more, _ := filepath.Glob("../../testdata/policy/labs/*.yaml")
 	var inputs [][]byte
-	for _, f := range append(files, more...) {
+	for _, f := range slices.Concat(files, jsonFiles, more) {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -308,21 +320,34 @@ func TestChunkedAgrees(t *testing.T) {
 	for _, c := range errorCases {
 		inputs = append(inputs, []byte(c.src))
 	}
-	inputs = append(inputs, Example(), acceptedLab(3), hostsLab(10, false))
+	for _, c := range malformed() {
+		inputs = append(inputs, []byte(c.src))
+	}
+	inputs = append(inputs, Example(), acceptedLab(3), hostsLab(10, false), hostsLab(10, true))
+	for _, style := range []string{"block", "flow", "json"} {
+		inputs = append(inputs, groupsText(style, 4, 3), groupsText(style, 2, 200))
+	}
+	inputs = append(inputs, naclsText(3, false), naclsText(2, true), instancesText(5), tagsText(0, false)[:4000], tagsText(60, true))
+	for _, c := range largeLabs(150) {
+		inputs = append(inputs, c.data)
+	}
+	if m, err := Marshal(ExampleLab()); err == nil {
+		inputs = append(inputs, m)
+	}
 	chunked := 0
 	for _, data := range inputs {
-		errs, layout := prescanLayout("fuzz.yaml", data)
-		if errs != nil || layout == nil {
+		errs, lay := prescanLayout("fuzz.yaml", data)
+		if errs != nil || lay == nil {
 			continue
 		}
-		l, err, ok := parseChunked("fuzz.yaml", data, layout)
+		l, err, ok := parseChunked("fuzz.yaml", data, lay)
 		if !ok {
 			continue
 		}
 		chunked++
 		sameParse(t, data, l, err)
 	}
-	if chunked < 30 {
-		t.Errorf("only %d of %d inputs read their groups one at a time", chunked, len(inputs))
+	if chunked < 100 {
+		t.Errorf("only %d of %d inputs read their lists one item at a time", chunked, len(inputs))
 	}
 }
