@@ -54,6 +54,7 @@ type span struct {
 type spanItem struct {
 	off, end  int32
 	line, col int32
+	read      bool // parsed on its own, without a problem
 }
 
 // textLists reads the spans of one file.
@@ -87,12 +88,21 @@ func (t *textLists) inside(from, to int) []*span {
 }
 
 // text returns data[from:to] with the spans directly inside it blanked,
-// line ends kept, and those spans.
-func (t *textLists) text(from, to int) ([]byte, []*span) {
+// line ends kept, and those spans; between open and close when they are
+// not 0.
+func (t *textLists) text(from, to int, open, close byte) ([]byte, []*span) {
 	spans := t.inside(from, to)
-	out := bytes.Clone(t.data[from:to])
+	var out []byte
+	pad := 0
+	if open != 0 {
+		out = make([]byte, 0, to-from+2)
+		out = append(append(append(out, open), t.data[from:to]...), close)
+		pad = 1
+	} else {
+		out = bytes.Clone(t.data[from:to])
+	}
 	for _, s := range spans {
-		for i := s.from - from; i < s.to-from; i++ {
+		for i := s.from - from + pad; i < s.to-from+pad; i++ {
 			if c := out[i]; c != '\n' && c != '\r' {
 				out[i] = ' '
 			}
@@ -154,7 +164,7 @@ func (t *textLists) attachOne(n *yaml.Node, s *span) bool {
 
 // root parses the file with its outermost spans blanked.
 func (t *textLists) root(p *parser) *yaml.Node {
-	data, spans := t.text(0, len(t.data))
+	data, spans := t.text(0, len(t.data), 0, 0)
 	if t.failed {
 		return nil
 	}
@@ -175,12 +185,20 @@ func (t *textLists) item(s *span, i int) *yaml.Node {
 		return nil
 	}
 	it := s.items[i]
-	data, spans := t.text(int(it.off), int(it.end))
+	// A flow item is read in a collection of its own kind: alone, "-" or
+	// ">" would start a block list or text.
+	var open, close byte
+	if s.flow {
+		open, close = '[', ']'
+		if s.mapping {
+			open, close = '{', '}'
+		}
+	}
+	data, spans := t.text(int(it.off), int(it.end), open, close)
 	if t.failed {
 		return nil
 	}
-	if s.flow && (bytes.HasPrefix(data, []byte("---")) || bytes.HasPrefix(data, []byte("...")) ||
-		bytes.Contains(data, []byte("\n---")) || bytes.Contains(data, []byte("\n..."))) {
+	if s.flow && (bytes.Contains(data, []byte("\n---")) || bytes.Contains(data, []byte("\n..."))) {
 		t.failed = true // a document marker at the start of a line of its own
 		return nil
 	}
@@ -189,7 +207,6 @@ func (t *textLists) item(s *span, i int) *yaml.Node {
 	switch {
 	case n == nil || len(d.Errs) > 0:
 	case s.mapping && n.Kind == yaml.MappingNode && len(n.Content) == 2:
-	case !s.mapping && s.flow:
 	case !s.mapping && n.Kind == yaml.SequenceNode && len(n.Content) == 1:
 		n = n.Content[0]
 	default:
@@ -201,14 +218,29 @@ func (t *textLists) item(s *span, i int) *yaml.Node {
 	}
 	col := 0
 	if s.flow {
-		col = int(it.col) - 1
+		col = int(it.col) - 2 // the item was at column 2, after the bracket
 	}
 	shift(n, int(it.line)-1, col)
 	t.attach(n, spans)
 	if t.failed {
 		return nil
 	}
+	s.items[i].read = true
 	return n
+}
+
+// checkUnread parses the items the parser did not read (under an
+// unknown or repeated key, past a quota, after an error): the whole
+// tree would find their syntax errors. It fails the reading at the
+// first that does not read on its own.
+func (t *textLists) checkUnread() {
+	for _, s := range t.spans {
+		for i := range s.items {
+			if !s.items[i].read && t.item(s, i) == nil {
+				return
+			}
+		}
+	}
 }
 
 // shift moves n and the nodes below it down by lines lines, and those

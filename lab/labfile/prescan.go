@@ -302,6 +302,12 @@ func (s *prescanner) blockItem(col int) {
 		s.pop()
 	}
 	if t := s.top(); t == nil || !t.seq || t.indent != col {
+		if t != nil && t.seq && !t.flow {
+			// A list in a list's item, on a line of its own: no lab file
+			// has one, and where it follows an item more indented the
+			// library refuses the file but would read the item alone.
+			s.unchunkAll()
+		}
 		s.push(frame{seq: true, indent: col})
 	}
 	// The item starts at its first character, on this line or a later one.
@@ -408,6 +414,7 @@ func (s *prescanner) flow() {
 		case c == '\n':
 			s.pos++
 			s.line, s.bol = s.line+1, s.pos
+			s.continued(true)
 		case c == ' ' || c == '\t' || c == '\r':
 			s.pos++
 		case c == '#' && (s.pos == 0 || isSpace(s.data[s.pos-1]) || s.data[s.pos-1] == '\n' || s.data[s.pos-1] == '\r'):
@@ -506,6 +513,7 @@ func (s *prescanner) scalar(flow bool) (string, bool) {
 				s.pos++
 			case c == '\n':
 				s.line, s.bol = s.line+1, s.pos+1
+				s.continued(false)
 			case c == q && q == '\'' && s.at(s.pos+1) == '\'':
 				s.pos++
 			case c == q:
@@ -685,6 +693,38 @@ func (s *prescanner) push(f frame) {
 func (s *prescanner) unchunk(t *frame) {
 	if t.span > 0 {
 		s.spans[t.span-1] = nil
+	}
+}
+
+// continued is called at the start of a line that continues a flow
+// collection (flow) or a quoted scalar. One no more indented than the
+// block collection holding them is refused by the library, but read
+// alone (at the top, where any indentation goes) an item holding it
+// would not be: the file is then read whole. Closing brackets may stand
+// anywhere.
+func (s *prescanner) continued(flow bool) {
+	i := s.bol
+	for i < len(s.data) && s.data[i] == ' ' {
+		i++
+	}
+	c := s.at(i)
+	if i >= len(s.data) || c == '\n' || c == '\r' || c == '#' || flow && (c == ']' || c == '}') {
+		return
+	}
+	for j := len(s.stack) - 1; j >= 0; j-- {
+		if f := &s.stack[j]; !f.flow {
+			if i-s.bol+1 <= f.indent {
+				s.unchunkAll()
+			}
+			return
+		}
+	}
+}
+
+// unchunkAll gives up reading the collections open one item at a time.
+func (s *prescanner) unchunkAll() {
+	for i := range s.stack {
+		s.unchunk(&s.stack[i])
 	}
 }
 
