@@ -23,7 +23,20 @@ import (
 //     or entry counts at least once in one IP family, so such a list is
 //     over the quota in one family whatever the rules are;
 //   - more than twice quotas.sgs_per_vpc security groups, refused as
-//     Parse refuses groups past the quota.
+//     Parse refuses groups past the quota;
+//   - more than maxListItems items in a list no quota bounds, more than
+//     maxMappingKeys keys in a mapping (maxListItems resources in the
+//     tags, lab.MaxTagsPerItem tags in one resource's): the tree refuses
+//     them too, as unknown or repeated keys or past the same bounds.
+//
+// It also records the spans, the lists and the tags Parse reads one item
+// at a time (chunk.go): where each item starts and ends, and the
+// position of the key whose value the collection is. Where a file's
+// layout could make an item read alone differ from the item in the file
+// (a list in a list's item, a continued line no more indented than its
+// block collection, a line of other characters than ASCII before an
+// item's start, whose columns the library counts in characters), prescan
+// leaves the collection, or the file, to be read whole.
 //
 // Lists over their quota by less are left to Parse, which reports every
 // problem of the file. prescan understands the YAML lab files use, block

@@ -2,7 +2,6 @@ package labfile
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -208,11 +207,12 @@ func TestShapesPeakHeap(t *testing.T) {
 			case c.want != "" && !strings.HasPrefix(err.Error(), c.want):
 				t.Errorf("error %.300q, want it to start %q", err, c.want)
 			}
+			if took > time.Minute {
+				t.Errorf("Parse took %v", took) // linear, a few seconds on a loaded machine
+			}
 			if ratio > 10 {
 				t.Errorf("peak live heap %d for %d bytes of input: %.1f×, over 10×", peak, len(c.data), ratio)
 			}
 		})
 	}
 }
-
-var _ = fmt.Sprint
