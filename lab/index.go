@@ -29,18 +29,18 @@ func (s sortedIDs) has(id string) bool {
 func (s sortedIDs) all() []string { return s }
 
 // firstEqual returns, for each i of n, the least index whose key equals
-// i's when it is less than i, else -1; key's ok says whether i takes
-// part (a valid name).
-func firstEqual(n int, key func(i int) (string, bool)) []int32 {
+// i's when it is less than i, else -1, of those that take part (a valid
+// name).
+func firstEqual(n int, key func(i int) string, takes func(i int) bool) []int32 {
 	first := make([]int32, n)
 	idx := make([]int32, 0, n)
 	for i := range n {
 		first[i] = -1
-		if _, ok := key(i); ok {
+		if takes(i) {
 			idx = append(idx, int32(i))
 		}
 	}
-	k := func(i int32) string { s, _ := key(int(i)); return s }
+	k := func(i int32) string { return key(int(i)) }
 	slices.SortFunc(idx, func(a, b int32) int {
 		if c := cmp.Compare(k(a), k(b)); c != 0 {
 			return c
@@ -64,28 +64,27 @@ func firstEqual(n int, key func(i int) (string, bool)) []int32 {
 // implies.
 func (v *validator) indexInstances() {
 	ins := v.l.Instances
-	v.instFirst = firstEqual(len(ins), func(i int) (string, bool) {
-		name := ins[i].Name
-		return name, name != "" && ValidID(name)
-	})
+	v.instFirst = firstEqual(len(ins), func(i int) string { return ins[i].Name },
+		func(i int) bool { return ins[i].Name != "" && ValidID(ins[i].Name) })
 	v.ifaces = v.ifaces[:0]
 	for i, in := range ins {
 		for j := range in.Interfaces {
 			v.ifaces = append(v.ifaces, ifaceAt{int32(i), int32(j)})
 		}
 	}
-	counts := func(f int) (string, bool) {
+	id := func(f int) string { at := v.ifaces[f]; return ins[at.i].Interfaces[at.j].ID }
+	counts := func(f int) bool {
 		at := v.ifaces[f]
 		in := ins[at.i]
 		e := in.Interfaces[at.j]
 		implied := e.ID == "eni-"+in.Name && ValidID(in.Name)
-		return e.ID, implied || e.ID != "" && ValidID(e.ID)
+		return implied || e.ID != "" && ValidID(e.ID)
 	}
-	v.eniFirst = firstEqual(len(v.ifaces), counts)
+	v.eniFirst = firstEqual(len(v.ifaces), id, counts)
 	v.enis = v.enis[:0]
 	for f := range v.ifaces {
-		if id, ok := counts(f); ok && v.eniFirst[f] < 0 {
-			v.enis = append(v.enis, id)
+		if v.eniFirst[f] < 0 && counts(f) {
+			v.enis = append(v.enis, id(f))
 		}
 	}
 	slices.Sort(v.enis)

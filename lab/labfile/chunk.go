@@ -64,6 +64,7 @@ type textLists struct {
 	spans  []*span
 	nodes  map[*yaml.Node]*span // the empty nodes standing for spans
 	failed bool                 // an item did not read on its own: parse the file whole
+	batch  batch
 }
 
 // inside returns the spans directly inside data[from:to]: not inside
@@ -184,9 +185,19 @@ func (t *textLists) item(s *span, i int) *yaml.Node {
 	if t.failed {
 		return nil
 	}
-	it := s.items[i]
-	// A flow item is read in a collection of its own kind: alone, "-" or
-	// ">" would start a block list or text.
+	if b := &t.batch; b.s == s && i >= b.first && i < b.first+len(b.nodes) {
+		return b.nodes[i-b.first]
+	}
+	// The items from i, up to batchBytes of them (one at least), are read
+	// together: they are a list (or mapping) in the file as they are in
+	// their text, and a parse costs some microseconds.
+	last := i
+	for last+1 < len(s.items) && int(s.items[last+1].end-s.items[i].off) <= batchBytes {
+		last++
+	}
+	first := s.items[i]
+	// Flow items are read in a collection of their own kind: alone, "-"
+	// or ">" would start a block list or text.
 	var open, close byte
 	if s.flow {
 		open, close = '[', ']'
@@ -194,7 +205,7 @@ func (t *textLists) item(s *span, i int) *yaml.Node {
 			open, close = '{', '}'
 		}
 	}
-	data, spans := t.text(int(it.off), int(it.end), open, close)
+	data, spans := t.text(int(first.off), int(s.items[last].end), open, close)
 	if t.failed {
 		return nil
 	}
@@ -204,12 +215,13 @@ func (t *textLists) item(s *span, i int) *yaml.Node {
 	}
 	d := yamlpos.Decoder{File: t.file}
 	n := d.Document(data, "", "")
+	count := last - i + 1
 	switch {
 	case n == nil || len(d.Errs) > 0:
-	case s.mapping && n.Kind == yaml.MappingNode && len(n.Content) == 2:
-	case !s.mapping && n.Kind == yaml.SequenceNode && len(n.Content) == 1:
-		n = n.Content[0]
-	default:
+		n = nil
+	case s.mapping && (n.Kind != yaml.MappingNode || len(n.Content) != 2*count):
+		n = nil
+	case !s.mapping && (n.Kind != yaml.SequenceNode || len(n.Content) != count):
 		n = nil
 	}
 	if n == nil {
@@ -218,15 +230,37 @@ func (t *textLists) item(s *span, i int) *yaml.Node {
 	}
 	col := 0
 	if s.flow {
-		col = int(it.col) - 2 // the item was at column 2, after the bracket
+		col = int(first.col) - 2 // the first item was at column 2, after the bracket
 	}
-	shift(n, int(it.line)-1, col)
+	shift(n, int(first.line)-1, col)
 	t.attach(n, spans)
 	if t.failed {
 		return nil
 	}
-	s.items[i].read = true
-	return n
+	nodes := n.Content
+	if s.mapping {
+		// Each entry, as a mapping of its own.
+		nodes = make([]*yaml.Node, count)
+		for k := range nodes {
+			nodes[k] = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: n.Content[2*k : 2*k+2]}
+		}
+	}
+	for k := i; k <= last; k++ {
+		s.items[k].read = true
+	}
+	t.batch = batch{s: s, first: i, nodes: nodes}
+	return nodes[0]
+}
+
+// batchBytes is the most text of items item parses together (when each
+// is shorter): their tree costs some 25 times as much.
+const batchBytes = 4 << 10
+
+// batch is the items last parsed together.
+type batch struct {
+	s     *span
+	first int
+	nodes []*yaml.Node
 }
 
 // checkUnread parses the items the parser did not read (under an

@@ -13,8 +13,8 @@ import (
 // refused past it.
 type shape struct {
 	name string
-	data []byte
-	want string // "" when accepted; else what the error starts with
+	data func() []byte // made when needed: the inputs of all take 130 MB
+	want string        // "" when accepted; else what the error starts with
 }
 
 // wideBase is a lab whose one subnet spans the VPC, for many instances.
@@ -165,19 +165,19 @@ func shapes() []shape {
 	var s []shape
 	for _, style := range []string{"block", "flow", "json"} {
 		s = append(s,
-			shape{style + " groups, accepted", groupsText(style, 2400, 60), ""},
-			shape{style + " groups, one over the quota", groupsText(style, 2500, 60), "ok.yaml:"},
-			shape{style + " groups, far over", groupsText(style, 60000, 1), "ok.yaml:"})
+			shape{style + " groups, accepted", func() []byte { return groupsText(style, 2400, 60) }, ""},
+			shape{style + " groups, one over the quota", func() []byte { return groupsText(style, 2500, 60) }, "ok.yaml:"},
+			shape{style + " groups, far over", func() []byte { return groupsText(style, 60000, 1) }, "ok.yaml:"})
 	}
 	s = append(s,
-		shape{"one group of 200k rules, accepted", oneGroup(100000), ""},
-		shape{"one group, one rule over", oneGroup(100001), "ok.yaml:"},
-		shape{"network ACLs, accepted", naclsText(1500, false), ""},
-		shape{"network ACLs, one entry over", naclsText(1500, true), "ok.yaml:"},
-		shape{"instances, accepted", instancesText(60000), ""},
-		shape{"instances, over", instancesText(maxListItems + 1), "ok.yaml:"},
-		shape{"tags, accepted", tagsText(0, false), ""},
-		shape{"tags, 200k on one group", tagsText(200000, true), "ok.yaml:"},
+		shape{"one group of 200k rules, accepted", func() []byte { return oneGroup(100000) }, ""},
+		shape{"one group, one rule over", func() []byte { return oneGroup(100001) }, "ok.yaml:"},
+		shape{"network ACLs, accepted", func() []byte { return naclsText(1500, false) }, ""},
+		shape{"network ACLs, one entry over", func() []byte { return naclsText(1500, true) }, "ok.yaml:"},
+		shape{"instances, accepted", func() []byte { return instancesText(60000) }, ""},
+		shape{"instances, over", func() []byte { return instancesText(maxListItems + 1) }, "ok.yaml:"},
+		shape{"tags, accepted", func() []byte { return tagsText(0, false) }, ""},
+		shape{"tags, 200k on one group", func() []byte { return tagsText(200000, true) }, "ok.yaml:"},
 	)
 	return s
 }
@@ -191,13 +191,14 @@ func TestShapesPeakHeap(t *testing.T) {
 	}
 	for _, c := range shapes() {
 		t.Run(c.name, func(t *testing.T) {
+			data := c.data()
 			var l *lab.Lab
 			var err error
 			start := time.Now()
-			peak := peakLive(func() { l, err = Parse("ok.yaml", c.data) })
+			peak := peakLive(func() { l, err = Parse("ok.yaml", data) })
 			took := time.Since(start)
-			ratio := float64(peak) / float64(len(c.data))
-			t.Logf("%-40s %9d bytes: peak live heap %10d (%5.1f×) in %v", c.name, len(c.data), peak, ratio, took.Round(time.Millisecond))
+			ratio := float64(peak) / float64(len(data))
+			t.Logf("%-40s %9d bytes: peak live heap %10d (%5.1f×) in %v", c.name, len(data), peak, ratio, took.Round(time.Millisecond))
 			var list lab.ErrorList
 			switch {
 			case c.want == "" && err != nil:
@@ -211,7 +212,26 @@ func TestShapesPeakHeap(t *testing.T) {
 				t.Errorf("Parse took %v", took) // linear, a few seconds on a loaded machine
 			}
 			if ratio > 10 {
-				t.Errorf("peak live heap %d for %d bytes of input: %.1f×, over 10×", peak, len(c.data), ratio)
+				t.Errorf("peak live heap %d for %d bytes of input: %.1f×, over 10×", peak, len(data), ratio)
+			}
+		})
+	}
+}
+
+// BenchmarkParseShapes parses the large labs of every shape accepted at
+// their quotas (TestShapesPeakHeap's).
+func BenchmarkParseShapes(b *testing.B) {
+	for _, c := range shapes() {
+		if c.want != "" {
+			continue
+		}
+		b.Run(strings.ReplaceAll(c.name, " ", "_"), func(b *testing.B) {
+			data := c.data()
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, err := Parse("ok.yaml", data); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
