@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -408,7 +409,7 @@ func ApplyChange(x Lab, o Options, local bool, c change.Change) (any, error) {
 // body reads the request body, up to limit bytes (why says what the limit
 // is); it answers 413 or 400 (and records the attempt) when it cannot.
 func (a *api) body(q *request, action, resource string, limit int64, why string) ([]byte, bool) {
-	data, err := io.ReadAll(http.MaxBytesReader(q.w, q.r.Body, limit))
+	data, err := readBody(q, limit)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		code, msg := http.StatusBadRequest, "reading the request body: "+err.Error()
@@ -420,6 +421,24 @@ func (a *api) body(q *request, action, resource string, limit int64, why string)
 		return nil, false
 	}
 	return data, true
+}
+
+// readBody reads the request body, up to limit bytes. A body that says
+// it is longer is refused unread; one that says its length is read into
+// a buffer of that length, not one grown by doubling (which would hold
+// up to twice a 64 MiB lab while the parser needs the memory).
+func readBody(q *request, limit int64) ([]byte, error) {
+	n := q.r.ContentLength
+	if n > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	r := http.MaxBytesReader(q.w, q.r.Body, limit)
+	if n <= 0 {
+		return io.ReadAll(r)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, n+bytes.MinRead)) // room for ReadFrom to find the end without growing
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
 }
 
 // EC2Error is the body of a refused EC2 call.

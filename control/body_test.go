@@ -2,14 +2,21 @@ package control
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vpclab/vpclab/authz"
 	"github.com/vpclab/vpclab/lab"
@@ -106,3 +113,93 @@ func TestLabBodyLimit(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// peakLive returns the most live heap, in bytes, seen while f runs, less
+// the heap before: the collector runs at every 5% of growth and a sampler
+// reads the live heap the last one marked.
+func peakLive(f func()) uint64 {
+	old := debug.SetGCPercent(5)
+	defer debug.SetGCPercent(old)
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	read := func() uint64 { metrics.Read(s); return s[0].Value.Uint64() }
+	runtime.GC()
+	base := read()
+	var peak atomic.Uint64
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if v := read(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Microsecond):
+			}
+		}
+	}()
+	f()
+	close(stop)
+	<-done
+	return max(peak.Load(), base) - base
+}
+
+// bigLab is a lab of groups groups of rules rules each, in flow style.
+func bigLab(groups, rules int) []byte {
+	b := []byte("vpc: {id: vpc-b, cidr: 10.0.0.0/16}\nsecurity_groups:\n")
+	for i := range groups {
+		b = fmt.Appendf(b, "  - {id: sg-%d, ingress: [", i)
+		for j := range rules {
+			b = fmt.Appendf(b, "{protocol: tcp, ports: %d, cidr: 10.0.0.0/8}, ", 1+j)
+		}
+		b = append(b[:len(b)-2], "]}\n"...)
+	}
+	return b
+}
+
+// TestLabBodyPeakHeap: PUT /v1/lab of a 10 MB lab, applied or refused
+// (one group over the quota), takes at most 10 times the body in live
+// heap, the body read and the lab applied included; a body saying it is
+// over the limit is refused unread.
+func TestLabBodyPeakHeap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large bodies: not in -short")
+	}
+	audit, err := authz.Open(filepath.Join(t.TempDir(), "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &modelLab{l: labfile.ExampleLab()}
+	h := Handler(x, Options{Audit: audit, DataDir: t.TempDir()})
+	for _, c := range []struct {
+		name   string
+		groups int
+		code   int
+	}{{"applied", 2499, http.StatusOK}, {"refused", 2500, http.StatusBadRequest}} {
+		body := bigLab(c.groups, 60)
+		x.l = labfile.ExampleLab()
+		var w *httptest.ResponseRecorder
+		peak := peakLive(func() {
+			w = httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodPut, "/v1/lab", bytes.NewReader(body)))
+		})
+		ratio := float64(peak) / float64(len(body))
+		t.Logf("%s: %d bytes, peak live heap %d (%.1f×)", c.name, len(body), peak, ratio)
+		if w.Code != c.code {
+			t.Errorf("%s: %d %.300s, want %d", c.name, w.Code, w.Body, c.code)
+		}
+		if ratio > 10 {
+			t.Errorf("%s: peak live heap %.1f× the body, over 10×", c.name, ratio)
+		}
+	}
+
+	// A body that says it is over the limit is not read.
+	r := httptest.NewRequest(http.MethodPut, "/v1/lab", strings.NewReader("vpc: {}\n"))
+	r.ContentLength = maxLabBody + 1
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("a body saying it is %d bytes: %d %s", r.ContentLength, w.Code, w.Body)
+	}
+}

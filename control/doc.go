@@ -36,7 +36,9 @@
 // body may be as large as a lab within the running lab's quotas needs
 // (labfile.MaxSize: about 128 bytes a rule or entry the quotas allow), at
 // most 64 MiB; a larger one is refused (413) and audited, before the API
-// reads more of it than the limit. A lab that raises its quotas past what
+// reads more of it than the limit (unread when its Content-Length says
+// so). A body is read into a buffer of its Content-Length, and parsed in
+// at most some 10 times its size (TestLabBodyPeakHeap). A lab that raises its quotas past what
 // the running ones allow is applied in two steps, the quotas first. POST /v1/ec2/ACTION (body: EC2's JSON request, at
 // most 1 MiB) makes one of EC2's changes (package change) or starts and
 // stops instances (StartInstances, StopInstances), and answers EC2's

@@ -3,6 +3,7 @@ package lab
 import (
 	"fmt"
 	"maps"
+	"math"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -40,10 +41,9 @@ func Check(l *Lab) ErrorList {
 		acls:        map[string]*nacl.ACL{},
 		prefixLists: map[string]*PrefixList{},
 		groups:      map[string]*sg.Group{},
-		ruleIDs:     map[string]string{},
-		instances:   map[string]string{},
-		enis:        map[string]string{},
-		addrs:       map[netip.Addr]addrUse{},
+		ruleIDs:     map[string]loc{},
+		addrs4:      map[uint32]claimSrc{},
+		addrs:       map[netip.Addr]claimSrc{},
 		quotas:      DefaultQuotas(),
 	}
 	v.vpc()
@@ -79,16 +79,41 @@ type validator struct {
 	acls        map[string]*nacl.ACL
 	prefixLists map[string]*PrefixList
 	groups      map[string]*sg.Group
-	ruleIDs     map[string]string // security-group rule id → where it is first
-	instances   map[string]string // instance name → where it is first
-	enis        map[string]string // ENI id → where it is first
-	addrs       map[netip.Addr]addrUse
+	ruleIDs     map[string]loc // security-group rule id → where it is first
+	// Of a lab of 60,000 instances, maps of every instance, interface
+	// and address would take as much memory as the model: the duplicate
+	// names and ids are found by sorting (index.go), the addresses kept
+	// by who claims them (IPv4 by its 4 bytes).
+	instFirst []int32   // instance → the first instance of its name, or -1
+	ifaces    []ifaceAt // every interface, in order
+	eniFirst  []int32   // interface → the first interface of its id, or -1
+	enis      sortedIDs // every valid interface id
+	iface1    int       // the index in ifaces of the interface checked
+	addrs4    map[uint32]claimSrc
+	addrs     map[netip.Addr]claimSrc
 }
 
-// addrUse records who holds an address, for duplicate messages.
-type addrUse struct {
-	owner string
-	where string
+// loc is where an object is, for messages: its line, or when it has none
+// (a lab not read from a file), its path. The maps of every id and
+// address of a lab hold one per object: it is not written out until a
+// message needs it.
+type loc struct {
+	line int32
+	path *string
+}
+
+func locate(line int, path string) loc {
+	if line > 0 && line <= math.MaxInt32 {
+		return loc{line: int32(line)}
+	}
+	return loc{path: &path}
+}
+
+func (l loc) String() string {
+	if l.path != nil {
+		return *l.path
+	}
+	return where(int(l.line), "")
 }
 
 // errorf records a problem of the object at line (0 when unknown) at the
@@ -161,13 +186,20 @@ func (v *validator) text(line int, field, s string) bool {
 // ref checks a reference: a valid id that names one of defined; kind
 // names what it refers to for messages.
 func ref[V any](v *validator, line int, field, kind, id, missing string, defined map[string]V) bool {
+	return refIn(v, line, field, kind, id, missing,
+		func(id string) bool { _, ok := defined[id]; return ok },
+		func() []string { return slices.Sorted(maps.Keys(defined)) })
+}
+
+// refIn is ref for the ids has knows, all of them sorted by all.
+func refIn(v *validator, line int, field, kind, id, missing string, has func(string) bool, all func() []string) bool {
 	if !v.id(line, field, id, missing) {
 		return false
 	}
-	if _, ok := defined[id]; ok {
+	if has(id) {
 		return true
 	}
-	ids := slices.Sorted(maps.Keys(defined))
+	ids := all()
 	switch {
 	case len(ids) == 0:
 		v.errorf(line, field, "no %s %q: the lab defines none", kind, id)
@@ -696,7 +728,7 @@ func (v *validator) rule(r sg.Rule, path string) {
 		case dup:
 			v.errorf(r.Line, path+".id", "%s is defined twice (first at %s): ids are unique", r.ID, first)
 		default:
-			v.ruleIDs[r.ID] = where(r.Line, path)
+			v.ruleIDs[r.ID] = locate(r.Line, path)
 		}
 	}
 	v.text(r.Line, path+".description", r.Description)
@@ -727,13 +759,13 @@ func (v *validator) rule(r sg.Rule, path string) {
 
 // instancesSection checks the instances and their interfaces.
 func (v *validator) instancesSection() {
+	v.indexInstances()
 	for i, in := range v.l.Instances {
 		path := itemPath("instances", i, in.Name)
 		if v.id(in.Line, path+".name", in.Name, "an instance needs a name") {
-			if first, dup := v.instances[in.Name]; dup {
-				v.errorf(in.Line, path+".name", "%s is defined twice (first at %s): instance names are unique", in.Name, first)
-			} else {
-				v.instances[in.Name] = where(in.Line, path)
+			if f := v.instFirst[i]; f >= 0 {
+				first := v.l.Instances[f]
+				v.errorf(in.Line, path+".name", "%s is defined twice (first at %s): instance names are unique", in.Name, where(first.Line, itemPath("instances", int(f), first.Name)))
 			}
 		}
 		v.intRange(in.Line, path+".conntrack_allowance", in.ConntrackAllowance, "a number of tracked flows", 1, maxAllowance)
@@ -753,11 +785,12 @@ func (v *validator) iface(e *Interface, path, instance string) {
 	// The id a one-interface instance implies, eni-<name>, may be four
 	// characters longer than an id written out.
 	implied := e.ID == "eni-"+instance && ValidID(instance)
+	k := v.iface1
+	v.iface1++
 	if implied || v.id(e.Line, path+".id", e.ID, "an interface needs an id") {
-		if first, dup := v.enis[e.ID]; dup {
-			v.errorf(e.Line, path+".id", "%s is defined twice (first at %s): interface ids are unique", e.ID, first)
-		} else {
-			v.enis[e.ID] = where(e.Line, path)
+		if f := v.eniFirst[k]; f >= 0 {
+			first, firstPath := v.ifaceOf(int(f))
+			v.errorf(e.Line, path+".id", "%s is defined twice (first at %s): interface ids are unique", e.ID, where(first.Line, firstPath))
 		}
 	}
 	if e.Instance != instance {
@@ -767,12 +800,12 @@ func (v *validator) iface(e *Interface, path, instance string) {
 	if ref(v, e.Line, path+".subnet", "subnet", e.Subnet, "an interface needs a subnet", v.subnets) {
 		s = v.subnets[e.Subnet]
 	}
-	v.hostAddr(e, path+".ip", e.IP, false, s, "an interface needs a primary private IPv4 address from its subnet")
+	v.hostAddr(e, path+".ip", e.IP, false, s, "an interface needs a primary private IPv4 address from its subnet", claimSrc{int32(k), -1})
 	for j, a := range e.SecondaryIPs {
-		v.hostAddr(e, fmt.Sprintf("%s.secondary_ips[%d]", path, j), a, false, s, "an IP address")
+		v.hostAddr(e, fmt.Sprintf("%s.secondary_ips[%d]", path, j), a, false, s, "an IP address", claimSrc{int32(k), int32(j)})
 	}
 	for j, a := range e.IPv6 {
-		v.hostAddr(e, fmt.Sprintf("%s.ipv6[%d]", path, j), a, true, s, "an IP address")
+		v.hostAddr(e, fmt.Sprintf("%s.ipv6[%d]", path, j), a, true, s, "an IP address", claimSrc{int32(k), int32(-2 - j)})
 	}
 	field := path + ".security_groups"
 	if len(e.SecurityGroups) == 0 {
@@ -798,7 +831,7 @@ func (v *validator) iface(e *Interface, path, instance string) {
 // subnet is unknown): IPv6 when v6, else IPv4. The address must lie in the
 // subnet's block of its family, outside the addresses AWS reserves, and be
 // used nowhere else.
-func (v *validator) hostAddr(e *Interface, field string, a netip.Addr, v6 bool, s *Subnet, missing string) {
+func (v *validator) hostAddr(e *Interface, field string, a netip.Addr, v6 bool, s *Subnet, missing string, src claimSrc) {
 	if !v.addr(e.Line, field, a, missing) {
 		return
 	}
@@ -822,18 +855,28 @@ func (v *validator) hostAddr(e *Interface, field string, a netip.Addr, v6 bool, 
 	case block.IsValid() && (a.Less(first) || last.Less(a)):
 		v.errorf(e.Line, field, "%s is reserved by AWS (the first four and the last address of every subnet): use %s-%s", a, first, last)
 	default:
-		v.claim(a, e.Line, field, e.ID)
+		v.claim(a, e.Line, field, src)
 	}
 }
 
-// claim records that owner holds address a, reporting an address used
-// twice.
-func (v *validator) claim(a netip.Addr, line int, field, owner string) {
-	if u, used := v.addrs[a]; used {
-		v.errorf(line, field, "%s is already used by %s (%s): each address belongs to one interface or host", a, u.owner, u.where)
-		return
+// claim records that src (at line, field) holds address a, reporting an
+// address used twice.
+func (v *validator) claim(a netip.Addr, line int, field string, src claimSrc) {
+	var first claimSrc
+	var used bool
+	if a.Is4() {
+		b := a.As4()
+		key := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+		if first, used = v.addrs4[key]; !used {
+			v.addrs4[key] = src
+		}
+	} else if first, used = v.addrs[a]; !used {
+		v.addrs[a] = src
 	}
-	v.addrs[a] = addrUse{owner: owner, where: where(line, field)}
+	if used {
+		owner, firstLine, firstField := v.claimer(first)
+		v.errorf(line, field, "%s is already used by %s (%s): each address belongs to one interface or host", a, owner, where(firstLine, firstField))
+	}
 }
 
 // Usable returns the first and last address AWS lets interfaces use in a
@@ -898,7 +941,7 @@ func (v *validator) internet() {
 		case bad:
 			v.errorf(0, field, "%s is in %s (%s): an internet host needs a unicast address outside the VPC", a, r, what)
 		default:
-			v.claim(a, 0, field, "internet.hosts")
+			v.claim(a, 0, field, claimSrc{-1, int32(i)})
 		}
 	}
 }
@@ -955,7 +998,7 @@ func (v *validator) flowLogs() {
 		case key == "subnet":
 			ref(v, f.Line, path+".subnet", "subnet", f.ResourceID, "", v.subnets)
 		default:
-			ref(v, f.Line, path+".eni", "interface", f.ResourceID, "", v.enis)
+			refIn(v, f.Line, path+".eni", "interface", f.ResourceID, "", v.enis.has, v.enis.all)
 		}
 		switch f.TrafficType {
 		case "ACCEPT", "REJECT", "ALL":
@@ -1062,7 +1105,7 @@ func (v *validator) mirrorTargets() map[string]*MirrorTarget {
 		case t.ENI != "" && t.PcapFile != "":
 			v.errorf(t.Line, path+".pcap_file", "a target is an interface or a file: give eni or pcap_file, not both")
 		case t.ENI != "":
-			ref(v, t.Line, path+".eni", "interface", t.ENI, "", v.enis)
+			refIn(v, t.Line, path+".eni", "interface", t.ENI, "", v.enis.has, v.enis.all)
 		case !v.text(t.Line, path+".pcap_file", t.PcapFile):
 		case t.PcapFile == "":
 			v.errorf(t.Line, path+".eni", "missing: a target needs eni (an interface of the lab) or pcap_file")
@@ -1091,7 +1134,7 @@ func (v *validator) mirrorSessions(filters map[string]string, targets map[string
 			}
 		}
 		numberOK := v.intRange(s.Line, path+".number", s.Number, "a session number", 1, maxMirrorRule)
-		if ref(v, s.Line, path+".source", "interface", s.Source, "a session needs a source interface", v.enis) {
+		if refIn(v, s.Line, path+".source", "interface", s.Source, "a session needs a source interface", v.enis.has, v.enis.all) {
 			nums := bySource[s.Source]
 			if nums == nil {
 				nums = map[int]string{}

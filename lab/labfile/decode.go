@@ -30,9 +30,9 @@ func (p *parser) document(data []byte) *yaml.Node {
 }
 
 // list returns the items of a sequence node.
-func (p *parser) list(n *yaml.Node, field string) ([]*yaml.Node, bool) {
+func (p *parser) list(n *yaml.Node, field string) (items, bool) {
 	if n == nil {
-		return nil, false
+		return items{}, false
 	}
 	if n.Kind != yaml.SequenceNode {
 		if n.ShortTag() == "!!null" {
@@ -40,21 +40,24 @@ func (p *parser) list(n *yaml.Node, field string) ([]*yaml.Node, bool) {
 		} else {
 			p.Errorf(n, field, "want a list, not %s", yamlpos.KindName(n))
 		}
-		return nil, false
+		return items{}, false
 	}
-	if len(n.Content) > maxListItems {
-		p.Errorf(n.Content[maxListItems], fmt.Sprintf("%s[%d]", field, maxListItems),
-			"%d items: a list of a lab file holds at most %d", len(n.Content), maxListItems)
-		return nil, false
+	list := p.listItems(n)
+	if count := list.len(); count > maxListItems {
+		if at := list.item(maxListItems); at != nil {
+			p.Errorf(at, fmt.Sprintf("%s[%d]", field, maxListItems),
+				"%d items: a list of a lab file holds at most %d", count, maxListItems)
+		}
+		return items{}, false
 	}
-	return n.Content, true
+	return list, true
 }
 
 // ruleList is list for a security group's rules, which quotas.sg_rules
 // bounds (prescan counts them against it) rather than maxListItems.
-func (p *parser) ruleList(n *yaml.Node, field string) ([]*yaml.Node, bool) {
+func (p *parser) ruleList(n *yaml.Node, field string) (items, bool) {
 	if n != nil && n.Kind == yaml.SequenceNode {
-		return n.Content, true
+		return p.listItems(n), true
 	}
 	return p.list(n, field)
 }

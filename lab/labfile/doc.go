@@ -86,5 +86,19 @@
 // group's rules and each ACL's entries in the file's text, and refuses a
 // list over twice its quota (every item counts at least once in one
 // family) at its first item past that, so that a file far over its
-// quotas costs about as much as its size to refuse.
+// quotas costs about as much as its size to refuse. It bounds there too
+// the lists no quota bounds (65,536 items), every mapping (64 keys: none
+// knows more than 16) and the tags (65,536 resources of at most 50 tags).
+//
+// # Memory
+//
+// Parse holds at most some 10 times the size of the file in memory,
+// whatever its shape, accepted or refused (TestShapesPeakHeap): every
+// list that is the value of a key, in block or flow style, YAML or JSON,
+// at any depth, and the tags, are read from the text one item at a time,
+// each item's tree dropped once read (chunk.go); a file read once
+// records no positions, and one lab.Check refuses is read a second time
+// recording the positions of its problems only. A file whose items do
+// not read on their own (a syntax error inside one, a line break other
+// than "\n" or "\r\n", UTF-16) is read whole, as YAML parsers do.
 package labfile

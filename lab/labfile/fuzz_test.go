@@ -33,15 +33,17 @@ func FuzzParse(f *testing.F) {
 		f.Add(c.data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		everyChunk(t)
 		// What the count before the tree refuses, the tree refuses too.
 		if errs := prescan("fuzz.yaml", data); errs != nil {
 			if l, err := parseTree("fuzz.yaml", data); err == nil {
 				t.Fatalf("refused before the tree (%v) but not by it: %v", errs, l)
 			}
 		}
-		// Reading the groups one at a time gives what the whole tree gives.
-		if errs, layout := prescanLayout("fuzz.yaml", data); errs == nil && layout != nil {
-			if cl, cerr, ok := parseChunked("fuzz.yaml", data, layout); ok {
+		// Reading the lists one item at a time gives what the whole tree
+		// gives.
+		if errs, lay := prescanLayout("fuzz.yaml", data); errs == nil && lay != nil {
+			if cl, cerr, ok := parseChunked("fuzz.yaml", data, lay); ok {
 				sameParse(t, data, cl, cerr)
 			}
 		}

@@ -15,7 +15,7 @@ import (
 // readPrefixLists reads the prefix_lists section.
 func (p *parser) readPrefixLists(n *yaml.Node) {
 	items, _ := p.list(n, "prefix_lists")
-	for i, item := range items {
+	for i, item := range items.all() {
 		pl := &lab.PrefixList{Line: item.Line}
 		p.l.PrefixLists = append(p.l.PrefixLists, pl)
 		o, id, ok := p.item(item, "prefix_lists", "prefix_lists", i, "a prefix list", "id", "id", "max_entries", "cidrs")
@@ -25,8 +25,8 @@ func (p *parser) readPrefixLists(n *yaml.Node) {
 		pl.ID = id
 		cidrs, _ := p.list(p.Need(o, "cidrs", "a prefix list needs cidrs, such as [203.0.113.0/24]"), o.At("cidrs"))
 		path := lab.ItemPath("prefix_lists", i, id)
-		p.items(path+".cidrs", o.At("cidrs"), cidrs)
-		for j, cn := range cidrs {
+		for j, cn := range cidrs.all() {
+			p.item1(path+".cidrs", o.At("cidrs"), j, cn)
 			c, _ := p.prefix(cn, fmt.Sprintf("%s[%d]", o.At("cidrs"), j))
 			pl.CIDRs = append(pl.CIDRs, c)
 		}
@@ -39,14 +39,10 @@ func (p *parser) readPrefixLists(n *yaml.Node) {
 // out the default group, which lab.Normalize then adds first: the model's
 // indices of the file's groups are one higher.
 func (p *parser) readSecurityGroups(n *yaml.Node) {
-	var items groupItems = p.chunks
-	if p.chunks == nil {
-		list, _ := p.list(n, "security_groups")
-		items = nodeItems(list)
-	}
+	items, _ := p.list(n, "security_groups")
 	count := items.len()
 	offset := 1
-	if items.hasDefault() {
+	if items.hasID("id", sg.DefaultGroupID) {
 		offset = 0
 	}
 	if quota := p.l.Quotas.SGsPerVPC - offset; count > quota && quota >= 0 {
@@ -96,8 +92,8 @@ func (p *parser) readSecurityGroups(n *yaml.Node) {
 func (p *parser) rules(o yamlpos.Object, group, dir string) []sg.Rule {
 	fileList := o.At(dir)
 	items, _ := p.ruleList(o.Vals[dir], fileList)
-	rules := make([]sg.Rule, 0, len(items))
-	for i, item := range items {
+	rules := make([]sg.Rule, 0, items.len())
+	for i, item := range items.all() {
 		n := "[" + strconv.Itoa(i) + "]"
 		rules = append(rules, p.rule(item, group+"."+dir+n, fileList+n))
 	}

@@ -24,7 +24,7 @@ var (
 // readInstances reads the instances section.
 func (p *parser) readInstances(n *yaml.Node) {
 	items, _ := p.list(n, "instances")
-	for i, item := range items {
+	for i, item := range items.all() {
 		in := &lab.Instance{ConntrackAllowance: p.l.Settings.DefaultAllowance, PPSAllowance: p.l.Settings.PPSAllowance, IMDS: p.l.Settings.IMDS, Line: item.Line}
 		p.l.Instances = append(p.l.Instances, in)
 		o, name, ok := p.item(item, "instances", "instances", i, "an instance", "name", slices.Concat(instanceKeys, interfaceKeys)...)
@@ -51,7 +51,7 @@ func (p *parser) readInstances(n *yaml.Node) {
 			}
 			ifaces, _ := p.list(list, o.At("interfaces"))
 			in.Interfaces = []*lab.Interface{}
-			for j, ifaceNode := range ifaces {
+			for j, ifaceNode := range ifaces.all() {
 				e := p.newInterface(ifaceNode, name)
 				in.Interfaces = append(in.Interfaces, e)
 				io, id, ok := p.item(ifaceNode, path+".interfaces", o.At("interfaces"), j, "an interface", "id", interfaceKeys...)
@@ -95,9 +95,9 @@ func (p *parser) iface(o yamlpos.Object, path string, e *lab.Interface) {
 	e.SecondaryIPs = p.addrs(o, path, "secondary_ips")
 	e.IPv6 = p.addrs(o, path, "ipv6")
 	if items, ok := p.list(o.Vals["security_groups"], o.At("security_groups")); ok {
-		p.items(path+".security_groups", o.At("security_groups"), items)
-		e.SecurityGroups = make([]string, len(items))
-		for j, gn := range items {
+		e.SecurityGroups = make([]string, items.len())
+		for j, gn := range items.all() {
+			p.item1(path+".security_groups", o.At("security_groups"), j, gn)
 			e.SecurityGroups[j], _ = p.id(gn, fmt.Sprintf("%s[%d]", o.At("security_groups"), j))
 		}
 	}
@@ -110,9 +110,9 @@ func (p *parser) iface(o yamlpos.Object, path string, e *lab.Interface) {
 // addrs reads a list of addresses of an interface.
 func (p *parser) addrs(o yamlpos.Object, path, key string) []netip.Addr {
 	items, _ := p.list(o.Vals[key], o.At(key))
-	p.items(path+"."+key, o.At(key), items)
 	var as []netip.Addr
-	for j, n := range items {
+	for j, n := range items.all() {
+		p.item1(path+"."+key, o.At(key), j, n)
 		a, _ := p.addr(n, fmt.Sprintf("%s[%d]", o.At(key), j))
 		as = append(as, a)
 	}

@@ -1,13 +1,16 @@
 package labfile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -291,14 +294,25 @@ func TestLongListRefused(t *testing.T) {
 	}
 }
 
+// everyChunk sets chunkMin to 0, so that every list a mapping's key holds
+// (and the tags) is read one item at a time, until the test ends.
+func everyChunk(t testing.TB) {
+	old := chunkMin
+	chunkMin = 0
+	t.Cleanup(func() { chunkMin = old })
+}
+
 // TestChunkedAgrees reads the test data's labs, the policy tests' and the
-// error cases with their groups one at a time and whole, and wants the
-// same labs and the same errors.
+// error cases, and small labs of every shape the memory tests read, with
+// every list one item at a time and whole, and wants the same labs and
+// the same errors.
 func TestChunkedAgrees(t *testing.T) {
+	everyChunk(t)
 	files, _ := filepath.Glob("testdata/*.yaml")
+	jsonFiles, _ := filepath.Glob("testdata/*.json")
 	more, _ := filepath.Glob("../../testdata/policy/labs/*.yaml")
 	var inputs [][]byte
-	for _, f := range append(files, more...) {
+	for _, f := range slices.Concat(files, jsonFiles, more) {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -308,21 +322,139 @@ func TestChunkedAgrees(t *testing.T) {
 	for _, c := range errorCases {
 		inputs = append(inputs, []byte(c.src))
 	}
-	inputs = append(inputs, Example(), acceptedLab(3), hostsLab(10, false))
-	chunked := 0
-	for _, data := range inputs {
-		errs, layout := prescanLayout("fuzz.yaml", data)
-		if errs != nil || layout == nil {
+	for _, c := range malformed() {
+		inputs = append(inputs, []byte(c.src))
+	}
+	inputs = append(inputs, Example(), acceptedLab(3), hostsLab(10, false), hostsLab(10, true))
+	for _, style := range []string{"block", "flow", "json"} {
+		inputs = append(inputs, groupsText(style, 4, 3), groupsText(style, 2, 200))
+	}
+	inputs = append(inputs, naclsText(3, false), naclsText(2, true), instancesText(5), tagsText(0, false)[:4000], tagsText(60, true))
+	for _, c := range largeLabs(150) {
+		inputs = append(inputs, c.data)
+	}
+	if m, err := Marshal(ExampleLab()); err == nil {
+		inputs = append(inputs, m)
+	}
+	chunked := agreeChunked(t, inputs)
+	if chunked < 100 {
+		t.Errorf("only %d of %d inputs read their lists one item at a time", chunked, len(inputs))
+	}
+
+	// The same inputs cut, with lines repeated, moved or dropped, and
+	// indicators put in or taken out at random.
+	rng := rand.New(rand.NewPCG(7, 13))
+	var mutated [][]byte
+	for range 4000 {
+		data := inputs[rng.IntN(len(inputs))]
+		if len(data) > 20000 {
 			continue
 		}
-		l, err, ok := parseChunked("fuzz.yaml", data, layout)
+		mutated = append(mutated, mutate(rng, data))
+	}
+	if n := agreeChunked(t, mutated); n < len(mutated)/10 {
+		t.Errorf("only %d of %d mutated inputs read their lists one item at a time", n, len(mutated))
+	}
+}
+
+// mutate returns a copy of data with a few random changes of the kinds
+// that move the boundaries of items: lines repeated, dropped or indented,
+// and YAML's indicators put in or taken out.
+func mutate(rng *rand.Rand, data []byte) []byte {
+	out := bytes.Clone(data)
+	for range 1 + rng.IntN(3) {
+		if len(out) == 0 {
+			break
+		}
+		i := rng.IntN(len(out))
+		start := bytes.LastIndexByte(out[:i], '\n') + 1
+		end := bytes.IndexByte(out[i:], '\n')
+		if end < 0 {
+			end = len(out)
+		} else {
+			end += i + 1
+		}
+		switch rng.IntN(7) {
+		case 0: // a line twice
+			out = slices.Insert(out, end, out[start:end]...)
+		case 1: // a line dropped
+			out = slices.Delete(out, start, end)
+		case 2: // a line indented
+			out = slices.Insert(out, start, ' ', ' ')
+		case 3: // a line less indented
+			if end-start > 2 && out[start] == ' ' && out[start+1] == ' ' {
+				out = slices.Delete(out, start, start+2)
+			}
+		case 4: // an indicator put in
+			out = slices.Insert(out, i, "-,[]{}:#\"' \n"[rng.IntN(12)])
+		case 5: // a byte taken out
+			out = slices.Delete(out, i, i+1)
+		case 6: // cut
+			out = out[:i]
+		}
+	}
+	return out
+}
+
+// agreeChunked reads each input with its lists one item at a time and
+// whole, wants the same, and returns how many were read the first way.
+func agreeChunked(t *testing.T, inputs [][]byte) int {
+	t.Helper()
+	chunked := 0
+	for _, data := range inputs {
+		errs, lay := prescanLayout("fuzz.yaml", data)
+		if errs != nil || lay == nil {
+			continue
+		}
+		l, err, ok := parseChunked("fuzz.yaml", data, lay)
 		if !ok {
 			continue
 		}
 		chunked++
 		sameParse(t, data, l, err)
 	}
-	if chunked < 30 {
-		t.Errorf("only %d of %d inputs read their groups one at a time", chunked, len(inputs))
+	return chunked
+}
+
+// TestMappingsBounded: a mapping with more keys than any of a lab file
+// knows, a resource with more than 50 tags and tags on more than 65,536
+// resources are refused before the tree, at the first key past the
+// bound, within 10 bytes allocated a byte; the tree refuses them too.
+func TestMappingsBounded(t *testing.T) {
+	keys := func(header string, n int, indent string) []byte {
+		b := []byte(base + header)
+		for i := range n {
+			b = fmt.Appendf(b, "%sk%d: v\n", indent, i)
+		}
+		return b
+	}
+	resources := []byte(base + "tags:\n")
+	for i := range maxListItems + 1 {
+		resources = fmt.Appendf(resources, "  sg-%d: {Name: x}\n", i)
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"unknown keys", keys("settings:\n", 200000, "  "), "big.yaml:70:3: settings: 200000 keys: a mapping of a lab file has at most 64"},
+		{"top-level keys", keys("", 100, ""), "big.yaml:67:1: 102 keys: a mapping of a lab file has at most 64"},
+		{"tags of one resource", keys("security_groups: [{id: sg-a}]\ntags:\n  sg-a:\n", 51, "    "), "big.yaml:58:5: tags.sg-a: 51 tags: a resource has at most 50"},
+		{"tagged resources", resources, fmt.Sprintf("big.yaml:%d:3: tags: 65537 resources tagged: a lab tags at most 65536", 6+maxListItems)},
+	} {
+		var err error
+		alloc := allocated(func() { _, err = Parse("big.yaml", c.data) })
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s: %.300v, want %q", c.name, err, c.want)
+		}
+		if limit := 4<<20 + 10*uint64(len(c.data)); alloc > limit {
+			t.Errorf("%s: refusing %d bytes allocated %d, over %d", c.name, len(c.data), alloc, limit)
+		}
+		if prescan("big.yaml", c.data) == nil {
+			t.Errorf("%s: not refused before the tree", c.name)
+		}
+		if _, err := parseTree("big.yaml", c.data); err == nil {
+			t.Errorf("%s: refused before the tree only", c.name)
+		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 // readSubnets reads the subnets section.
 func (p *parser) readSubnets(n *yaml.Node) {
 	items, _ := p.list(n, "subnets")
-	for i, item := range items {
+	for i, item := range items.all() {
 		s := &lab.Subnet{Line: item.Line}
 		p.l.Subnets = append(p.l.Subnets, s)
 		o, id, ok := p.item(item, "subnets", "subnets", i, "a subnet", "id", "id", "cidr", "ipv6_cidr", "network_acl", "public",
@@ -51,12 +51,10 @@ func (p *parser) readSubnets(n *yaml.Node) {
 func (p *parser) readNetworkACLs(n *yaml.Node) {
 	items, _ := p.list(n, "network_acls")
 	offset := 1
-	for _, item := range items {
-		if v := lookup(item, "id"); v != nil && v.Value == nacl.DefaultACLID {
-			offset = 0
-		}
+	if items.hasID("id", nacl.DefaultACLID) {
+		offset = 0
 	}
-	for i, item := range items {
+	for i, item := range items.all() {
 		a := &nacl.ACL{Line: item.Line}
 		p.l.NetworkACLs = append(p.l.NetworkACLs, a)
 		o, id, ok := p.itemAt(item, "network_acls", i, offset, "a network ACL", "id", "id", "ingress", "egress")
@@ -100,8 +98,8 @@ func (p *parser) entries(o yamlpos.Object, acl, dir string, isDefault bool) []na
 		return nil
 	}
 	items, _ := p.list(n, o.At(dir))
-	entries := make([]nacl.Entry, 0, len(items))
-	for i, item := range items {
+	entries := make([]nacl.Entry, 0, items.len())
+	for i, item := range items.all() {
 		number := 0
 		if v := lookup(item, "rule"); v != nil {
 			number, _ = strconv.Atoi(v.Value)

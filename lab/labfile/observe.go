@@ -20,7 +20,7 @@ import (
 // readFlowLogs reads the flow_logs section.
 func (p *parser) readFlowLogs(n *yaml.Node) {
 	items, _ := p.list(n, "flow_logs")
-	for i, item := range items {
+	for i, item := range items.all() {
 		f := &lab.FlowLog{TrafficType: "ALL", MaxAggregationInterval: 600 * time.Second, Destination: "flowlogs", Line: item.Line}
 		p.l.FlowLogs = append(p.l.FlowLogs, f)
 		o, id, ok := p.item(item, "flow_logs", "flow_logs", i, "a flow log", "id", "id", "vpc", "subnet", "eni",
@@ -62,7 +62,7 @@ func (p *parser) readFlowLogs(n *yaml.Node) {
 // readMirrorFilters reads the traffic_mirror_filters section.
 func (p *parser) readMirrorFilters(n *yaml.Node) {
 	items, _ := p.list(n, "traffic_mirror_filters")
-	for i, item := range items {
+	for i, item := range items.all() {
 		f := &lab.MirrorFilter{Line: item.Line, Ingress: []lab.MirrorRule{}, Egress: []lab.MirrorRule{}}
 		p.l.MirrorFilters = append(p.l.MirrorFilters, f)
 		o, id, ok := p.item(item, "traffic_mirror_filters", "traffic_mirror_filters", i, "a traffic mirror filter", "id", "id", "ingress", "egress")
@@ -81,7 +81,7 @@ func (p *parser) readMirrorFilters(n *yaml.Node) {
 func (p *parser) mirrorRules(o yamlpos.Object, filter, dir string) []lab.MirrorRule {
 	items, _ := p.list(o.Vals[dir], o.At(dir))
 	rules := []lab.MirrorRule{}
-	for i, item := range items {
+	for i, item := range items.all() {
 		rules = append(rules, p.mirrorRule(item, fmt.Sprintf("%s.%s[%d]", filter, dir, i), fmt.Sprintf("%s[%d]", o.At(dir), i)))
 	}
 	return rules
@@ -154,7 +154,7 @@ func zeroOf(a netip.Addr) netip.Addr {
 // readMirrorTargets reads the traffic_mirror_targets section.
 func (p *parser) readMirrorTargets(n *yaml.Node) {
 	items, _ := p.list(n, "traffic_mirror_targets")
-	for i, item := range items {
+	for i, item := range items.all() {
 		t := &lab.MirrorTarget{Line: item.Line}
 		p.l.MirrorTargets = append(p.l.MirrorTargets, t)
 		o, id, ok := p.item(item, "traffic_mirror_targets", "traffic_mirror_targets", i, "a traffic mirror target", "id", "id", "eni", "pcap_file")
@@ -178,7 +178,7 @@ func (p *parser) readMirrorTargets(n *yaml.Node) {
 // readMirrorSessions reads the traffic_mirror_sessions section.
 func (p *parser) readMirrorSessions(n *yaml.Node) {
 	items, _ := p.list(n, "traffic_mirror_sessions")
-	for i, item := range items {
+	for i, item := range items.all() {
 		s := &lab.MirrorSession{Line: item.Line}
 		p.l.MirrorSessions = append(p.l.MirrorSessions, s)
 		o, id, ok := p.item(item, "traffic_mirror_sessions", "traffic_mirror_sessions", i, "a traffic mirror session", "id", "id", "number", "source",

@@ -36,12 +36,12 @@ func Load(path string) (*lab.Lab, error) {
 // model with lab.Check, placing each of its problems at the line of the
 // value its field path names.
 func Parse(file string, data []byte) (*lab.Lab, error) {
-	errs, layout := prescanLayout(file, data)
+	errs, lay := prescanLayout(file, data)
 	if errs != nil {
 		return nil, errs
 	}
-	if layout != nil {
-		if l, err, ok := parseChunked(file, data, layout); ok {
+	if lay != nil {
+		if l, err, ok := parseChunked(file, data, lay); ok {
 			return l, err
 		}
 	}
@@ -58,31 +58,76 @@ func parseTree(file string, data []byte) (*lab.Lab, error) {
 	return p.finish()
 }
 
-// parseChunked is parseTree reading the security groups from the text one
-// at a time, where layout says they are (chunk.go). ok is false when a
-// group's text does not read on its own, or the rest of the file does not
-// parse: parseTree then reads the file as ever.
-func parseChunked(file string, data []byte, layout *groupsLayout) (l *lab.Lab, err error, ok bool) {
+// parseChunked is parseTree reading the large collections from the
+// text one item at a time, where lay says they are (chunk.go). ok is
+// false when an item's text does not read on its own, or the rest of the
+// file does not parse: parseTree then reads the file as ever.
+//
+// It reads the file without recording where its values are (places cost
+// more than the lab: some 17 times the size of a file of instances), and
+// again, recording the places of lab.Check's problems only, when it finds
+// some: a valid lab is read once, a lab.Check refuses twice.
+func parseChunked(file string, data []byte, lay *layout) (l *lab.Lab, err error, ok bool) {
 	if !plainBreaks(data) {
 		return nil, nil, false
 	}
-	p := &parser{Decoder: yamlpos.Decoder{File: file}, places: map[string][]place{}}
-	p.chunks = &chunkItems{file: file, data: data, layout: layout}
-	first := layout.starts[0]
-	root := p.document(blanked(data, first.off, layout.end))
-	if root == nil || len(p.Errs) > 0 {
+	p, ok := readChunked(file, data, lay, nil)
+	if !ok {
 		return nil, nil, false
 	}
-	// The list's node is where its first dash is, as in the whole tree.
-	if v := lookup(root, "security_groups"); v != nil {
-		v.Line, v.Column = first.line, firstCol(data, first.off)
-	}
-	p.lab(root)
-	if p.chunks.failed {
-		return nil, nil, false
+	// The spans (some 16 bytes an item) are not needed to check the lab,
+	// and are found again in the rare case they are.
+	p.lists, lay = nil, nil
+	if p.l != nil {
+		p.l.AddDefaults()
+		errs := lab.Check(p.l)
+		if len(errs) == 0 {
+			if err := p.Errs.Err(maxErrors); err != nil {
+				return nil, err, true
+			}
+			return p.l, nil, true
+		}
+		want := map[string]bool{}
+		for _, e := range errs {
+			for at := e.Field; !want[at]; at = parent(at) {
+				want[at] = true
+				if at == "" {
+					break
+				}
+			}
+		}
+		p = nil
+		if _, lay = prescanLayout(file, data); lay == nil {
+			return nil, nil, false
+		}
+		if p, ok = readChunked(file, data, lay, want); !ok {
+			return nil, nil, false
+		}
 	}
 	l, err = p.finish()
 	return l, err, true
+}
+
+// readChunked reads the file as parseChunked does, recording the places
+// of the field paths in want only (none when want is nil).
+func readChunked(file string, data []byte, lay *layout, want map[string]bool) (*parser, bool) {
+	p := &parser{Decoder: yamlpos.Decoder{File: file}, want: want}
+	if want != nil {
+		p.places = map[string][]place{}
+	}
+	p.lists = &textLists{file: file, data: data, spans: lay.spans, nodes: map[*yaml.Node]*span{}}
+	root := p.lists.root(p)
+	if root == nil || p.lists.failed {
+		return nil, false
+	}
+	p.lab(root)
+	if want == nil {
+		p.lists.checkUnread() // once: the second reading reads the same text
+	}
+	if p.lists.failed {
+		return nil, false
+	}
+	return p, true
 }
 
 // finish completes the lab read and returns it, or the problems found.
@@ -108,13 +153,16 @@ type parser struct {
 	// places holds the nodes of the field paths of the model (as lab.Check
 	// names them), in file order: more than one when an id is given twice.
 	places map[string][]place
+	// want, when not nil, holds the only field paths places records;
+	// places is nil when it records none.
+	want map[string]bool
 	// keyNames are the names of the mappings' keys places record, by
 	// index, keyIndexes their indices.
 	keyNames   []string
 	keyIndexes map[string]uint32
-	// chunks, when not nil, gives the security groups from the file's
-	// text one at a time (chunk.go).
-	chunks *chunkItems
+	// lists, when not nil, gives the items of the file's large
+	// collections from its text one at a time (chunk.go).
+	lists *textLists
 }
 
 // place is where a field path of the model is in the file: its node's
@@ -139,7 +187,7 @@ type keyAt struct {
 
 // at records that the model's field path is node n, written as field.
 func (p *parser) at(path, field string, n *yaml.Node) {
-	if n == nil {
+	if n == nil || p.places == nil || p.want != nil && !p.want[path] {
 		return
 	}
 	if field == path {
@@ -194,11 +242,9 @@ func (p *parser) object(n *yaml.Node, path, filePath, what string, known ...stri
 	return p.Object(n, filePath, what, known...)
 }
 
-// items records the items of a list at the model's path.
-func (p *parser) items(path, filePath string, items []*yaml.Node) {
-	for i, n := range items {
-		p.at(fmt.Sprintf("%s[%d]", path, i), fmt.Sprintf("%s[%d]", filePath, i), n)
-	}
+// item1 records item i of a list at the model's path.
+func (p *parser) item1(path, filePath string, i int, n *yaml.Node) {
+	p.at(fmt.Sprintf("%s[%d]", path, i), fmt.Sprintf("%s[%d]", filePath, i), n)
 }
 
 // place adds lab.Check's problems to the decoder's, each at the line of
@@ -483,8 +529,8 @@ func (p *parser) internet(n *yaml.Node) {
 		return
 	}
 	items, _ := p.list(o.Vals["hosts"], o.At("hosts"))
-	p.items("internet.hosts", o.At("hosts"), items)
-	for i, item := range items {
+	for i, item := range items.all() {
+		p.item1("internet.hosts", o.At("hosts"), i, item)
 		a, _ := p.addr(item, fmt.Sprintf("%s[%d]", o.At("hosts"), i))
 		p.l.Internet.Hosts = append(p.l.Internet.Hosts, a)
 	}

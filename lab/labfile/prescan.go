@@ -2,6 +2,7 @@ package labfile
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/vpclab/vpclab/internal/yamlpos"
@@ -22,7 +23,20 @@ import (
 //     or entry counts at least once in one IP family, so such a list is
 //     over the quota in one family whatever the rules are;
 //   - more than twice quotas.sgs_per_vpc security groups, refused as
-//     Parse refuses groups past the quota.
+//     Parse refuses groups past the quota;
+//   - more than maxListItems items in a list no quota bounds, more than
+//     maxMappingKeys keys in a mapping (maxListItems resources in the
+//     tags, lab.MaxTagsPerItem tags in one resource's): the tree refuses
+//     them too, as unknown or repeated keys or past the same bounds.
+//
+// It also records the spans, the lists and the tags Parse reads one item
+// at a time (chunk.go): where each item starts and ends, and the
+// position of the key whose value the collection is. Where a file's
+// layout could make an item read alone differ from the item in the file
+// (a list in a list's item, a continued line no more indented than its
+// block collection, a line of other characters than ASCII before an
+// item's start, whose columns the library counts in characters), prescan
+// leaves the collection, or the file, to be read whole.
 //
 // Lists over their quota by less are left to Parse, which reports every
 // problem of the file. prescan understands the YAML lab files use, block
@@ -45,6 +59,8 @@ const (
 	roleACLs                // network_acls:
 	roleACL                 // one network ACL
 	roleEntries             // an ACL's ingress or egress
+	roleTags                // tags: the resources tagged
+	roleTagSet              // one resource's tags
 )
 
 // frame is one collection prescan is in.
@@ -52,11 +68,15 @@ type frame struct {
 	seq, flow bool
 	indent    int // block collections: the column of their keys or dashes
 	role      prescanRole
-	key       string // mappings: the current key
-	count     int    // lists: the items so far
-	index     int    // the collection's index in the list holding it
-	id        string // groups and ACLs: their id, once read
-	long      int    // lists: 1 + its index in prescanner.long, if there
+	key       string   // mappings: the current key
+	count     int      // lists: the items so far
+	index     int      // the collection's index in the list holding it
+	id        string   // groups and ACLs: their id, once read
+	long      int      // 1 + its index in prescanner.long, if there
+	keyAt     position // mappings: where the current key starts
+	keyEnd    int      // block mappings: the offset past the current key's ':'
+	span      int      // 1 + its index in prescanner.spans, if read one item at a time
+	itemOpen  bool     // flow collections read one item at a time: an item is open
 
 	// Flow collections: what the next token is.
 	expectItem, expectKey, expectValue bool
@@ -94,25 +114,24 @@ type prescanner struct {
 	excesses     []excess
 	long         []longList // lists past maxListItems
 
-	// The layout of the security group list, for reading its items one
-	// at a time (chunk.go): where each starts, where the list ends, and
-	// whether it qualifies (a block list in the block mapping at the top,
-	// each item's dash first on its line, given once).
-	groupStarts     []itemStart
-	groupsEnd       int
-	groupLists      int
-	groupsChunkable bool
+	// spans are the collections read one item at a time (chunk.go), in
+	// file order; nil where one turned out not to qualify.
+	spans []*span
+	tok   int // the offset of the token that closes block collections
+	// flowValue: the flow collection starting is a flow mapping's value.
+	flowValue bool
+	// The line holds only ASCII up to asciiFrom, if asciiOK (ascii).
+	asciiBol, asciiFrom int
+	asciiOK             bool
 }
 
-// itemStart is where an item of a block list starts: the offset of its
-// line and the line.
-type itemStart struct{ off, line int }
-
-// longList is a list no quota bounds with more than maxListItems items.
+// longList is a list or mapping with more items than a lab file may hold.
 type longList struct {
 	path  string   // as the file writes it, items by index
-	at    position // its item at index maxListItems
+	at    position // its first item past the bound
 	count int
+	bound int
+	what  string // "items", "keys" or "tags"
 }
 
 // prescan refuses data when a list is far over its quota; it returns nil
@@ -122,17 +141,10 @@ func prescan(file string, data []byte) yamlpos.ErrorList {
 	return errs
 }
 
-// groupsLayout is where the items of a file's security group list are,
-// when it can be read one item at a time (chunk.go).
-type groupsLayout struct {
-	starts     []itemStart
-	end        int  // the offset where the list ends
-	hasDefault bool // an item has id default, as prescan reads it
-}
-
-// prescanLayout is prescan that also returns the layout of the security
-// group list when the file is accepted and the list qualifies, else nil.
-func prescanLayout(file string, data []byte) (yamlpos.ErrorList, *groupsLayout) {
+// prescanLayout is prescan that also returns, when the file is accepted,
+// the collections of the file to read one item at a time (chunk.go), or
+// nil when there are none.
+func prescanLayout(file string, data []byte) (yamlpos.ErrorList, *layout) {
 	first := prescanner{data: data, countOnly: true, quotas: lab.DefaultQuotas()}
 	if !first.run() {
 		return nil, nil
@@ -141,9 +153,15 @@ func prescanLayout(file string, data []byte) (yamlpos.ErrorList, *groupsLayout) 
 	if !s.run() {
 		return nil, nil
 	}
-	var layout *groupsLayout
-	if s.groupsChunkable && len(s.groupStarts) == s.groups && s.groups > 0 {
-		layout = &groupsLayout{starts: s.groupStarts, end: s.groupsEnd, hasDefault: s.groupDefault}
+	var spans []*span
+	for _, sp := range s.spans {
+		if sp != nil {
+			spans = append(spans, sp)
+		}
+	}
+	var lay *layout
+	if len(spans) > 0 && len(data) <= math.MaxInt32 { // spanItem's offsets
+		lay = &layout{spans: spans}
 	}
 	var errs yamlpos.ErrorList
 	if quota := s.quotas.SGsPerVPC; s.groups > 2*quota {
@@ -175,19 +193,31 @@ func prescanLayout(file string, data []byte) (yamlpos.ErrorList, *groupsLayout) 
 		if len(errs) >= maxErrors {
 			break
 		}
-		errs = append(errs, &yamlpos.Error{File: file, Line: l.at.line, Column: l.at.col,
-			Field: fmt.Sprintf("%s[%d]", l.path, maxListItems),
-			Msg:   fmt.Sprintf("%d items: a list of a lab file holds at most %d", l.count, maxListItems)})
+		e := &yamlpos.Error{File: file, Line: l.at.line, Column: l.at.col,
+			Field: fmt.Sprintf("%s[%d]", l.path, l.bound),
+			Msg:   fmt.Sprintf("%d items: a list of a lab file holds at most %d", l.count, l.bound)}
+		switch l.what {
+		case "keys":
+			e.Field = l.path
+			e.Msg = fmt.Sprintf("%d keys: a mapping of a lab file has at most %d (lab files' mappings know fewer keys, each given once)", l.count, l.bound)
+		case "resources":
+			e.Field = l.path
+			e.Msg = fmt.Sprintf("%d resources tagged: a lab tags at most %d", l.count, l.bound)
+		case "tags":
+			e.Field = l.path
+			e.Msg = fmt.Sprintf("%d tags: a resource has at most %d", l.count, l.bound)
+		}
+		errs = append(errs, e)
 	}
 	if len(errs) == 0 {
-		return nil, layout
+		return nil, lay
 	}
 	return errs, nil
 }
 
 // run reads the whole file; it returns false when it gave up.
 func (s *prescanner) run() bool {
-	s.pos, s.line, s.bol = 0, 1, 0
+	s.pos, s.line, s.bol, s.asciiBol = 0, 1, 0, -1
 	if len(s.data) >= 3 && s.data[0] == 0xef && s.data[1] == 0xbb && s.data[2] == 0xbf {
 		s.pos = 3 // a byte order mark
 	}
@@ -220,6 +250,7 @@ func (s *prescanner) run() bool {
 		first = false
 		s.blockLine()
 	}
+	s.tok = s.pos
 	for len(s.stack) > 0 {
 		s.pop()
 	}
@@ -255,6 +286,7 @@ func (s *prescanner) blockLine() {
 			return
 		}
 		// A key or a single value.
+		line, start := s.line, s.pos
 		text, _ := s.scalar(false)
 		if s.gaveUp {
 			return
@@ -262,7 +294,7 @@ func (s *prescanner) blockLine() {
 		s.skipSpaces()
 		if s.peek() == ':' && s.endsToken(s.pos+1) {
 			s.pos++
-			s.blockKey(col, text)
+			s.blockKey(position{line, col}, start, text)
 			continue
 		}
 		s.value(text)
@@ -278,10 +310,17 @@ func (s *prescanner) blockLine() {
 
 // blockItem starts an item of a block list at col.
 func (s *prescanner) blockItem(col int) {
+	s.tok = s.pos
 	for len(s.stack) > 0 && !s.top().flow && s.top().indent > col {
 		s.pop()
 	}
 	if t := s.top(); t == nil || !t.seq || t.indent != col {
+		if t != nil && t.seq && !t.flow {
+			// A list in a list's item, on a line of its own: no lab file
+			// has one, and where it follows an item more indented the
+			// library refuses the file but would read the item alone.
+			s.unchunkAll()
+		}
 		s.push(frame{seq: true, indent: col})
 	}
 	// The item starts at its first character, on this line or a later one.
@@ -292,15 +331,65 @@ func (s *prescanner) blockItem(col int) {
 	s.item(position{s.line, at - s.bol + 1})
 }
 
-// blockKey starts key of a block mapping at col.
-func (s *prescanner) blockKey(col int, key string) {
+// blockKey starts key of a block mapping, at at (offset start); the
+// input is past its ':'.
+func (s *prescanner) blockKey(at position, start int, key string) {
+	col := at.col
+	s.tok = start
 	for len(s.stack) > 0 && !s.top().flow && (s.top().indent > col || s.top().indent == col && s.top().seq) {
 		s.pop()
 	}
 	if t := s.top(); t == nil || t.seq || t.indent != col {
 		s.push(frame{indent: col})
+		if s.gaveUp {
+			return
+		}
 	}
-	s.top().key = key
+	t := s.top()
+	t.key, t.keyAt, t.keyEnd = key, at, s.pos
+	if !s.ascii(start) {
+		t.keyAt.col = -1 // columns count characters: none to find
+	}
+	s.key(t, at, start)
+}
+
+// key counts a key of mapping t, at at (offset start), against the most
+// keys the mapping may have, and records where a mapping read one entry
+// at a time has its entries.
+func (s *prescanner) key(t *frame, at position, start int) {
+	t.count++
+	if s.countOnly {
+		return
+	}
+	if t.span > 0 {
+		if sp := s.spans[t.span-1]; sp != nil {
+			if t.flow {
+				t.itemOpen = true
+				if !s.ascii(start) || at.col < 0 {
+					s.spans[t.span-1] = nil
+				}
+				sp.items = append(sp.items, spanItem{off: int32(start), line: int32(at.line), col: int32(at.col)})
+			} else if !s.onlySpaces(s.bol, start) {
+				s.spans[t.span-1] = nil
+			} else {
+				if len(sp.items) == 0 {
+					sp.at = at // the mapping's node is its first key's
+				}
+				sp.items = append(sp.items, spanItem{off: int32(s.bol), line: int32(at.line), col: 1})
+			}
+		}
+	}
+	bound, what := maxMappingKeys, "keys"
+	switch t.role {
+	case roleTags:
+		bound, what = maxListItems, "resources"
+	case roleTagSet:
+		bound, what = lab.MaxTagsPerItem, "tags"
+	}
+	if t.count == bound+1 {
+		t.long = len(s.long) + 1
+		s.long = append(s.long, longList{path: s.path(), at: at, bound: bound, what: what})
+	}
 }
 
 // blockScalar skips a block scalar (| or >) and the lines of its text:
@@ -338,11 +427,16 @@ func (s *prescanner) flow() {
 		case c == '\n':
 			s.pos++
 			s.line, s.bol = s.line+1, s.pos
+			s.continued(true)
 		case c == ' ' || c == '\t' || c == '\r':
 			s.pos++
 		case c == '#' && (s.pos == 0 || isSpace(s.data[s.pos-1]) || s.data[s.pos-1] == '\n' || s.data[s.pos-1] == '\r'):
 			s.skipToEOL()
 		case c == '[' || c == '{':
+			if t != nil && t.flow && !t.seq && t.expectKey {
+				s.unchunk(t) // a collection as a key
+			}
+			s.flowValue = t != nil && t.flow && !t.seq && t.expectValue
 			s.valueStart()
 			s.push(frame{seq: c == '[', flow: true, expectItem: c == '[', expectKey: c == '{'})
 			s.pos++
@@ -351,6 +445,8 @@ func (s *prescanner) flow() {
 				s.gaveUp = true
 				return
 			}
+			s.endItem(t)
+			s.tok = s.pos
 			s.pop()
 			s.pos++
 			if len(s.stack) < depth+1 {
@@ -361,9 +457,18 @@ func (s *prescanner) flow() {
 				s.gaveUp = true
 				return
 			}
+			if !t.itemOpen {
+				s.unchunk(t) // an empty item, which the library refuses
+			}
+			s.endItem(t)
 			t.expectItem, t.expectKey, t.expectValue = t.seq, !t.seq, false
 			s.pos++
 		case c == ':' && t != nil && t.flow && !t.seq && !t.expectValue:
+			if t.expectKey {
+				s.key(t, position{s.line, s.col()}, s.pos) // an empty key
+				s.unchunk(t)
+				t.keyAt = position{-1, -1} // no key to find its value at
+			}
 			t.expectKey, t.expectValue = false, true
 			s.pos++
 		case c == '?' || c == '&' || c == '*':
@@ -372,7 +477,13 @@ func (s *prescanner) flow() {
 		default:
 			start := s.pos
 			if t != nil && t.flow && !t.seq && t.expectKey {
+				at := position{s.line, s.col()}
+				if !s.ascii(start) {
+					at.col = -1
+				}
 				t.key, _ = s.scalar(true)
+				t.keyAt, t.expectKey = at, false
+				s.key(t, at, start)
 			} else {
 				s.valueStart()
 				text, _ := s.scalar(true)
@@ -415,6 +526,7 @@ func (s *prescanner) scalar(flow bool) (string, bool) {
 				s.pos++
 			case c == '\n':
 				s.line, s.bol = s.line+1, s.pos+1
+				s.continued(false)
 			case c == q && q == '\'' && s.at(s.pos+1) == '\'':
 				s.pos++
 			case c == q:
@@ -487,14 +599,24 @@ func (s *prescanner) item(at position) {
 	if s.countOnly {
 		return
 	}
+	if t.span > 0 {
+		if sp := s.spans[t.span-1]; sp != nil {
+			if t.flow {
+				t.itemOpen = true
+				if !s.ascii(s.pos) {
+					s.spans[t.span-1] = nil
+				}
+				sp.items = append(sp.items, spanItem{off: int32(s.pos), line: int32(at.line), col: int32(at.col)})
+			} else if !s.onlySpaces(s.bol, s.pos) {
+				s.spans[t.span-1] = nil
+			} else {
+				sp.items = append(sp.items, spanItem{off: int32(s.bol), line: int32(s.line), col: 1})
+			}
+		}
+	}
 	switch t.role {
 	case roleGroups:
 		s.groups = t.count
-		if !t.flow && s.onlySpaces(s.bol, s.pos) {
-			s.groupStarts = append(s.groupStarts, itemStart{s.bol, s.line})
-		} else {
-			s.groupsChunkable = false
-		}
 		switch t.count - 1 {
 		case s.quotas.SGsPerVPC - 1:
 			s.groupAt = at
@@ -504,7 +626,7 @@ func (s *prescanner) item(at position) {
 	case roleOther, roleACLs:
 		if t.count == maxListItems+1 {
 			t.long = len(s.long) + 1
-			s.long = append(s.long, longList{path: s.path(), at: at})
+			s.long = append(s.long, longList{path: s.path(), at: at, bound: maxListItems, what: "items"})
 		}
 	case roleRules, roleEntries:
 		quota := s.quotas.SGRules
@@ -552,17 +674,84 @@ func (s *prescanner) push(f frame) {
 			f.role = roleRules
 		case parent.role == roleACL && (k == "ingress" || k == "egress") && f.seq:
 			f.role = roleEntries
+		case parent.role == roleRoot && k == "tags" && !f.seq:
+			f.role = roleTags
+		case parent.role == roleTags && !f.seq:
+			f.role = roleTagSet
 		}
-	}
-	if f.role == roleGroups && !s.countOnly {
-		s.groupLists++
-		s.groupsChunkable = s.groupLists == 1 && !f.flow && !parent.flow
 	}
 	if len(s.stack) >= 10*yamlpos.MaxDepth {
 		s.gaveUp = true // the library refuses it
 		return
 	}
+	// The lists that are a mapping's value, and the tags, are read one
+	// item at a time (chunk.go); a block list only when its key has
+	// nothing else on its line.
+	if !s.countOnly && parent != nil && !parent.seq && (f.seq || f.role == roleTags) &&
+		(f.flow && (parent.flow && s.flowValue || !parent.flow && parent.keyEnd <= s.pos && s.blank(parent.keyEnd, s.pos)) ||
+			!f.flow && !parent.flow && parent.keyEnd <= s.bol && s.blank(parent.keyEnd, s.bol)) {
+		sp := &span{key: parent.keyAt, at: position{s.line, s.col()}, from: s.bol, flow: f.flow, mapping: !f.seq}
+		if f.flow {
+			sp.from = s.pos + 1
+		}
+		if parent.keyAt.col > 0 && s.ascii(s.pos) {
+			s.spans = append(s.spans, sp)
+			f.span = len(s.spans)
+		}
+	}
 	s.stack = append(s.stack, f)
+}
+
+// unchunk gives up reading collection t one item at a time.
+func (s *prescanner) unchunk(t *frame) {
+	if t.span > 0 {
+		s.spans[t.span-1] = nil
+	}
+}
+
+// continued is called at the start of a line that continues a flow
+// collection (flow) or a quoted scalar. One no more indented than the
+// block collection holding them is refused by the library, but read
+// alone (at the top, where any indentation goes) an item holding it
+// would not be: the file is then read whole. Closing brackets may stand
+// anywhere.
+func (s *prescanner) continued(flow bool) {
+	i := s.bol
+	for i < len(s.data) && s.data[i] == ' ' {
+		i++
+	}
+	c := s.at(i)
+	if i >= len(s.data) || c == '\n' || c == '\r' || c == '#' || flow && (c == ']' || c == '}') {
+		return
+	}
+	for j := len(s.stack) - 1; j >= 0; j-- {
+		if f := &s.stack[j]; !f.flow {
+			if i-s.bol+1 <= f.indent {
+				s.unchunkAll()
+			}
+			return
+		}
+	}
+}
+
+// unchunkAll gives up reading the collections open one item at a time.
+func (s *prescanner) unchunkAll() {
+	for i := range s.stack {
+		s.unchunk(&s.stack[i])
+	}
+}
+
+// endItem ends the open item of flow collection t, at the input.
+func (s *prescanner) endItem(t *frame) {
+	if !t.itemOpen {
+		return
+	}
+	t.itemOpen = false
+	if t.span > 0 {
+		if sp := s.spans[t.span-1]; sp != nil {
+			sp.items[len(sp.items)-1].end = int32(s.pos)
+		}
+	}
 }
 
 // pop leaves the collection on top of the stack.
@@ -591,8 +780,27 @@ func (s *prescanner) pop() {
 	if f.long > 0 {
 		s.long[f.long-1].count = f.count
 	}
-	if f.role == roleGroups {
-		s.groupsEnd = min(s.bol, s.pos, len(s.data))
+	if f.span > 0 && s.spans[f.span-1] != nil {
+		sp := s.spans[f.span-1]
+		if f.flow {
+			sp.to = s.pos
+		} else {
+			sp.to = min(s.bol, s.pos, len(s.data))
+			if !s.onlySpaces(sp.to, max(sp.to, min(s.tok, len(s.data)))) {
+				sp = nil // closed by a token after others on its line
+			} else {
+				for i := range sp.items {
+					sp.items[i].end = int32(sp.to)
+					if i+1 < len(sp.items) {
+						sp.items[i].end = sp.items[i+1].off
+					}
+				}
+			}
+		}
+		if sp == nil || sp.to-sp.from < chunkMin || len(sp.items) == 0 {
+			sp = nil
+		}
+		s.spans[f.span-1] = sp
 	}
 	s.stack = s.stack[:len(s.stack)-1]
 }
@@ -612,6 +820,38 @@ func (s *prescanner) path() string {
 		}
 	}
 	return string(b)
+}
+
+// ascii reports whether the line holds only ASCII before offset to: the
+// YAML library counts columns in characters, prescan in bytes.
+func (s *prescanner) ascii(to int) bool {
+	if s.asciiBol != s.bol {
+		s.asciiBol, s.asciiFrom, s.asciiOK = s.bol, s.bol, true
+	}
+	for ; s.asciiFrom < to && s.asciiOK; s.asciiFrom++ {
+		s.asciiOK = s.data[s.asciiFrom] < 0x80
+	}
+	return s.asciiOK
+}
+
+// blank reports whether data[from:to] holds only spaces, line ends and
+// comments.
+func (s *prescanner) blank(from, to int) bool {
+	for i := from; i < to; i++ {
+		switch c := s.data[i]; c {
+		case ' ', '\n', '\r':
+		case '#':
+			if i > from && s.data[i-1] != ' ' {
+				return false
+			}
+			for i < to && s.data[i] != '\n' {
+				i++
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func (s *prescanner) top() *frame {

@@ -24,6 +24,14 @@ const (
 // their quotas, stay below it.
 const maxListItems = 1 << 16
 
+// maxMappingKeys bounds the keys of every mapping of a lab file but the
+// tags': none knows more than 16 keys, each given once, so a mapping of
+// more is refused by the tree too; without a bound, a mapping of a
+// million unknown keys would be read whole before anything refused it.
+// The tags tag at most maxListItems resources, each at most
+// lab.MaxTagsPerItem tags.
+const maxMappingKeys = 64
+
 // MaxSize is the size of the largest lab file a lab within quotas q
 // needs: sizeOfRest, plus, for each of q.SGsPerVPC groups, sizeOfGroup
 // and sizeOfRule for each rule its quota allows (q.SGRules in each

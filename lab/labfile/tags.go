@@ -19,8 +19,19 @@ func (p *parser) readTags(n *yaml.Node) {
 		return
 	}
 	p.l.Tags = lab.Tags{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
+	if count := p.pairsLen(n); count > maxListItems {
+		// As prescan refuses it: at the first resource past the bound.
+		i := 0
+		for k := range p.pairs(n) {
+			if i == maxListItems {
+				p.Errorf(k, "tags", "%d resources tagged: a lab tags at most %d", count, maxListItems)
+				break
+			}
+			i++
+		}
+		return
+	}
+	for k, v := range p.pairs(n) {
 		id, ok := p.id(k, "tags")
 		if !ok {
 			continue
