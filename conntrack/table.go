@@ -106,7 +106,15 @@ func newView(buckets int, link uint8, chunks []*chunk, mem *regions) *view {
 	return &view{heads: heads, mask: uint32(buckets - 1), link: link, chunks: chunks, hmem: hmem, mem: mem}
 }
 
-func (v *view) entry(i uint32) *entry { return &v.chunks[i>>chunkShift][i&(chunkLen-1)] }
+// entry returns slot i. It computes the address from the chunk's with
+// unsafe.Add rather than indexing the chunk: &c[j] makes the compiler check
+// c for nil by reading c's first byte, which, in a large table, is a cache
+// line of another entry, and a miss the read-ahead never started (the
+// caller's first read of the entry makes the check).
+func (v *view) entry(i uint32) *entry {
+	c := v.chunks[i>>chunkShift]
+	return (*entry)(unsafe.Add(unsafe.Pointer(c), uintptr(i&(chunkLen-1))*unsafe.Sizeof(entry{})))
+}
 
 // head returns the first link of bucket b's chain.
 func (v *view) head(b uint32) uint32 {
@@ -120,8 +128,8 @@ func (v *view) head(b uint32) uint32 {
 // Only for a view readers do not see yet: see Insert for a published one.
 func (v *view) push(i uint32, e *entry, h uint64) {
 	b := uint32(h) & v.mask
-	e.next[v.link&1].Store(v.head(b))
-	v.heads[b].Store(i)
+	store32(&e.next[v.link&1], v.head(b))
+	store32(&v.heads[b], i)
 }
 
 // unlink removes slot i, holding a flow of hash h, from its chain. Readers
@@ -134,7 +142,7 @@ func (v *view) unlink(i uint32, e *entry, h uint64) {
 		}
 		p = &v.entry(j).next[v.link&1]
 	}
-	p.Store(e.next[v.link&1].Load())
+	store32(p, e.next[v.link&1].Load())
 }
 
 // Table is the connection-tracking table of one ENI. Lookup and Get are
@@ -247,7 +255,7 @@ func (t *Table) Lookup(p *Packed, fromLo bool, tcpFlags uint8, now int64) (Ref, 
 			}
 		}
 		if now-last >= refreshGrain {
-			e.last.Store(now)
+			store64i(&e.last, now)
 		}
 		return Ref{e: e, ctl: c}, true
 	}
@@ -458,7 +466,7 @@ func (t *Table) Insert(p *Packed, fromLo bool, tcpFlags uint8, now int64) bool {
 				break
 			}
 		}
-		e.last.Store(now)
+		store64i(&e.last, now)
 		t.giveBack(b2i(held))
 		return true
 	}
@@ -479,17 +487,17 @@ func (t *Table) Insert(p *Packed, fromLo bool, tcpFlags uint8, now int64) bool {
 		// zero halves of IPv4 addresses, a busy server's address): an
 		// atomic store is an XCHG on amd64, a load is a plain read.
 		if e.key[j].Load() != w[j] {
-			e.key[j].Store(w[j])
+			store64(&e.key[j], w[j])
 		}
 	}
-	e.last.Store(now)
+	store64i(&e.last, now)
 	if e.next[v.link^1].Load() != endBit {
-		e.next[v.link^1].Store(endBit) // readers of an older view end there and walk again
+		store32(&e.next[v.link^1], endBit) // readers of an older view end there and walk again
 	}
 	b := uint32(h) & v.mask
-	e.next[v.link].Store(v.head(b))
-	e.ctl.Store((e.ctl.Load()>>32+1)<<32 | uint64(initial(proto, fromLo, tcpFlags)))
-	v.heads[b].Store(i) // publish
+	store32(&e.next[v.link], v.head(b))
+	store64(&e.ctl, (e.ctl.Load()>>32+1)<<32|uint64(initial(proto, fromLo, tcpFlags)))
+	store32(&v.heads[b], i) // publish
 	if g := t.growing; g != nil && i < t.moved {
 		g.push(i, e, h)
 	}
@@ -645,8 +653,8 @@ func (t *Table) remove(v *view, i uint32, e *entry) {
 	if g != nil {
 		g.unlink(i, e, h)
 	}
-	e.ctl.Store((e.ctl.Load()>>32 + 1) << 32) // free: readers on e walk again
-	e.next[0].Store(t.free)
+	store64(&e.ctl, (e.ctl.Load()>>32+1)<<32) // free: readers on e walk again
+	store32(&e.next[0], t.free)
 	t.free = i
 }
 
