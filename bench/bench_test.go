@@ -129,8 +129,10 @@ func benchFirstPacket(b *testing.B, step int64) {
 	var v verdict.Verdict
 	now := epoch
 	b.ReportAllocs()
-	i := 0
+	cpu := startCPU()
+	i, ops := 0, 0
 	for b.Loop() {
+		ops++
 		now += step
 		e.Process(pc, pkts[i], now, &v)
 		if !v.Allowed {
@@ -140,6 +142,7 @@ func benchFirstPacket(b *testing.B, step int64) {
 			i = 0
 		}
 	}
+	cpu.report(b, ops)
 }
 
 // firstPackets10k returns SYNs from the internet that ClassBench rules of

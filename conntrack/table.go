@@ -566,7 +566,9 @@ func (t *Table) newChunk(n int) *chunk {
 }
 
 // grow doubles the bucket array, a little at a time. When the load passes
-// 3/4 it starts a new array chained through the link field the current one
+// 3/4, unless the array has a bucket for every flow the allowance permits
+// already (the load then stays at most 1, and the heads at 4 bytes a
+// flow, however full the table gets), it starts a new array chained through the link field the current one
 // does not use; each call then chains growStep more slots into it, and once
 // every slot is in, publishes it. Readers go on walking the current array,
 // whose chains this never touches, and no Insert does more than growStep
@@ -575,7 +577,8 @@ func (t *Table) newChunk(n int) *chunk {
 func (t *Table) grow() {
 	v := t.view.Load()
 	if t.growing == nil {
-		if t.n.Load() <= int64(len(v.heads))/4*3 || t.maxBuckets != 0 && len(v.heads) >= t.maxBuckets {
+		if t.n.Load() <= int64(len(v.heads))/4*3 || t.maxBuckets != 0 && len(v.heads) >= t.maxBuckets ||
+			int64(len(v.heads)) >= t.allow.max.Load() {
 			return
 		}
 		t.growing, t.moved = newView(2*len(v.heads), v.link^1, v.chunks, t.mem), 1
