@@ -1,8 +1,10 @@
 package conntrack
 
 import (
+	"fmt"
 	"net/netip"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -264,5 +266,34 @@ func (c cpuClock) report(b *testing.B) {
 	runtime.UnlockOSThread()
 	if c.start >= 0 && end >= 0 && b.N > 0 {
 		b.ReportMetric(float64(end-c.start)/float64(b.N), "cpu-ns/op")
+	}
+}
+
+// BenchmarkInsertParallel inserts new flows from every core into one table
+// (as two cores replaying the flows of one ENI do), UDP flows expiring as
+// in BenchmarkInsert/churn: "parts=1" is a plain table, one writer lock;
+// "parts=4" a NewPartitionedTable of 4 parts. ns/op is per insert, all
+// cores together.
+func BenchmarkInsertParallel(b *testing.B) {
+	for _, parts := range []int{1, 4} {
+		b.Run(fmt.Sprintf("parts=%d", parts), func(b *testing.B) {
+			tb := NewPartitionedTable(nil, testTimeouts(), parts)
+			step := int64(30*time.Second) >> 16
+			var next atomic.Int64
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				var p Packed
+				for pb.Next() {
+					i := next.Add(1)
+					k := manyKey(int(i & (1<<24 - 1)))
+					k.Proto = packet.ProtoUDP
+					k.Pack(&p)
+					if !tb.Insert(&p, true, 0, i*step) {
+						b.Error("refused")
+						return
+					}
+				}
+			})
+		})
 	}
 }

@@ -149,6 +149,13 @@ func (v *view) unlink(i uint32, e *entry, h uint64) {
 // lock-free and may run concurrently with each other and with the writers
 // (Insert, Expire, Flush, SetAllowance), which serialise on a mutex.
 type Table struct {
+	// parts, if not nil, are the sub-tables of a partitioned table
+	// (NewPartitionedTable), which has no entries of its own: a flow is in
+	// parts[hash>>partShift]. Set once.
+	parts      []*Table
+	partShift  uint8
+	expireNext atomic.Uint32 // the part Expire starts with next
+
 	// Read on every lookup.
 	view     atomic.Pointer[view]
 	timeouts atomic.Pointer[timeoutTable]
@@ -169,6 +176,10 @@ type Table struct {
 	// maxBuckets, if not 0, stops the bucket array growing: tests use it
 	// to make long chains for readers to walk while writers recycle.
 	maxBuckets int
+	// share is how many tables the allowance's flows are expected to
+	// split between as far as sizing goes: the parts of a partitioned
+	// table, each sized for max/share flows; 1 otherwise.
+	share int64
 	// mem owns the slab's mapped regions; spare holds the chunks of the
 	// last one not yet in the slab.
 	mem   *regions
@@ -181,12 +192,21 @@ func NewTable(a *Allowance, t Timeouts) *Table {
 	if a == nil {
 		a = NewAllowance(math.MaxInt)
 	}
-	tb := &Table{allow: a, free: noSlot, used: 1, cursor: 1}
+	return newPart(a, t, 1)
+}
+
+// newPart returns an empty table sized for 1/share of a's flows.
+func newPart(a *Allowance, t Timeouts, share int64) *Table {
+	tb := &Table{allow: a, free: noSlot, used: 1, cursor: 1, share: share}
 	tb.mem = newRegions()
-	tb.view.Store(newView(initialBuckets(a.max.Load()), 0, nil, tb.mem))
+	tb.view.Store(newView(initialBuckets(tb.maxFlows()), 0, nil, tb.mem))
 	tb.timeouts.Store(t.table())
 	return tb
 }
+
+// maxFlows is the most flows the table is sized for: its share of the
+// allowance.
+func (t *Table) maxFlows() int64 { return t.allow.max.Load() / t.share }
 
 // initialBuckets returns the size of a new table's bucket array for an
 // allowance of max flows: the power of two that holds max flows below the
@@ -202,7 +222,12 @@ func initialBuckets(max int64) int {
 // SetTimeouts replaces the idle timeouts. They apply to every entry, live
 // ones included, from the next packet or expiry scan on; it is safe to call
 // concurrently with Lookup.
-func (t *Table) SetTimeouts(to Timeouts) { t.timeouts.Store(to.table()) }
+func (t *Table) SetTimeouts(to Timeouts) {
+	for _, pt := range t.parts {
+		pt.SetTimeouts(to)
+	}
+	t.timeouts.Store(to.table())
+}
 
 // SetAllowance moves the table's entries to allowance a (unlimited if nil):
 // the ENI moved to another instance. a may end up above its maximum; it then
@@ -210,6 +235,9 @@ func (t *Table) SetTimeouts(to Timeouts) { t.timeouts.Store(to.table()) }
 func (t *Table) SetAllowance(a *Allowance) {
 	if a == nil {
 		a = NewAllowance(math.MaxInt)
+	}
+	for _, pt := range t.parts {
+		pt.SetAllowance(a)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -221,7 +249,13 @@ func (t *Table) SetAllowance(a *Allowance) {
 
 // Len returns the number of entries held, including expired ones that no
 // Expire or Insert has removed yet.
-func (t *Table) Len() int { return int(t.n.Load()) }
+func (t *Table) Len() int {
+	n := t.n.Load()
+	for _, pt := range t.parts {
+		n += pt.n.Load()
+	}
+	return int(n)
+}
 
 // Lookup finds the live entry of the flow p packs, as of now (virtual time,
 // ns). On a hit it advances the entry's state with this packet, which
@@ -237,6 +271,9 @@ func (t *Table) Len() int { return int(t.n.Load()) }
 // allocate and may run concurrently with anything. Its idle-timer refresh
 // has a 1 ms grain.
 func (t *Table) Lookup(p *Packed, fromLo bool, tcpFlags uint8, now int64) (Ref, bool) {
+	if t.parts != nil {
+		t = t.part(p)
+	}
 	for {
 		e, c, last := t.find(&p.w, p.h)
 		if e == nil {
@@ -270,6 +307,9 @@ func (t *Table) Lookup(p *Packed, fromLo bool, tcpFlags uint8, now int64) (Ref, 
 // the loads from being dropped). A small table, which stays in the
 // caches, is left alone: there the loads would only cost.
 func (t *Table) Prefetch(p *Packed) uint64 {
+	if t.parts != nil {
+		t = t.part(p)
+	}
 	v := t.view.Load()
 	if v.mask < prefetchBuckets-1 {
 		return 0
@@ -310,6 +350,9 @@ var readAheadMask uint32 = prefetchBuckets - 1
 
 // PrefetchBucket starts reading the bucket head a Lookup of p reads first.
 func (t *Table) PrefetchBucket(p *Packed) {
+	if t.parts != nil {
+		t = t.part(p)
+	}
 	v := t.view.Load()
 	if v.mask < readAheadMask {
 		return
@@ -321,6 +364,9 @@ func (t *Table) PrefetchBucket(p *Packed) {
 // have brought in a while before, and starts reading the first entry of
 // its chain.
 func (t *Table) PrefetchEntry(p *Packed) {
+	if t.parts != nil {
+		t = t.part(p)
+	}
 	v := t.view.Load()
 	if v.mask < readAheadMask {
 		return
@@ -337,6 +383,9 @@ func (t *Table) PrefetchEntry(p *Packed) {
 // load the bucket array keeps), which would otherwise wait for that
 // entry one after another.
 func (t *Table) PrefetchChain(p *Packed) {
+	if t.parts != nil {
+		t = t.part(p)
+	}
 	v := t.view.Load()
 	if v.mask < readAheadMask {
 		return
@@ -438,6 +487,9 @@ walk:
 // entries (more when the allowance is used up), so that expiry keeps pace
 // with new flows a little at a time. Lookups never wait for it.
 func (t *Table) Insert(p *Packed, fromLo bool, tcpFlags uint8, now int64) bool {
+	if t.parts != nil {
+		t = t.part(p)
+	}
 	w, h := &p.w, p.h
 	proto := uint8(w[4] >> 32)
 	t.mu.Lock()
@@ -578,7 +630,7 @@ func (t *Table) grow() {
 	v := t.view.Load()
 	if t.growing == nil {
 		if t.n.Load() <= int64(len(v.heads))/4*3 || t.maxBuckets != 0 && len(v.heads) >= t.maxBuckets ||
-			int64(len(v.heads)) >= t.allow.max.Load() {
+			int64(len(v.heads)) >= t.maxFlows() {
 			return
 		}
 		t.growing, t.moved = newView(2*len(v.heads), v.link^1, v.chunks, t.mem), 1
@@ -664,10 +716,14 @@ func (t *Table) remove(v *view, i uint32, e *entry) {
 // Expire removes up to budget expired entries, examining at most 16 slots
 // per unit of budget and never more than one pass over the table, so each
 // call is short; call it now and then (e.g. once per batch) to return the
-// allowance of idle flows. It returns how many entries it removed.
+// allowance of idle flows. It returns how many entries it removed. A
+// partitioned table splits the budget between its parts (expireParts).
 func (t *Table) Expire(now int64, budget int) int {
 	if budget <= 0 {
 		return 0
+	}
+	if t.parts != nil {
+		return t.expireParts(now, budget)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -677,10 +733,16 @@ func (t *Table) Expire(now int64, budget int) int {
 // Flush removes every entry (the ENI was removed) and returns their
 // allowance.
 func (t *Table) Flush() {
+	for _, pt := range t.parts {
+		pt.Flush()
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	v := t.view.Load()
-	t.view.Store(newView(initialBuckets(t.allow.max.Load()), v.link, v.chunks, t.mem))
+	if v == nil {
+		return // a partitioned table's own
+	}
+	t.view.Store(newView(initialBuckets(t.maxFlows()), v.link, v.chunks, t.mem))
 	for i := uint32(1); i < t.used; i++ {
 		e := v.entry(i)
 		if c := e.ctl.Load(); cstate(c) != 0 {
@@ -695,6 +757,9 @@ func (t *Table) Flush() {
 // set a tag it computed before; callers that version their tags (as the
 // dataplane does with its policy generation) are unaffected.
 func (t *Table) ClearTags() {
+	for _, pt := range t.parts {
+		pt.ClearTags()
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	v := t.view.Load()
@@ -733,6 +798,9 @@ func makeInfo(w *keyWords, s cstate, last, now int64, timeout *timeoutTable) (En
 // Get returns the live entry of the flow p packs, as of now, without
 // touching it. It is lock-free; explain and the related-ICMP check use it.
 func (t *Table) Get(p *Packed, now int64) (EntryInfo, bool) {
+	if t.parts != nil {
+		t = t.part(p)
+	}
 	w := &p.w
 	e, c, last := t.find(w, p.h)
 	if e == nil {
@@ -747,6 +815,13 @@ func (t *Table) Get(p *Packed, now int64) (EntryInfo, bool) {
 // Entries returns the live entries as of now, in no particular order. It
 // holds the writer lock while it copies them; keep it off the packet path.
 func (t *Table) Entries(now int64) []EntryInfo {
+	if t.parts != nil {
+		var out []EntryInfo
+		for _, pt := range t.parts {
+			out = append(out, pt.Entries(now)...)
+		}
+		return out
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	v := t.view.Load()

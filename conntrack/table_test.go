@@ -1,6 +1,7 @@
 package conntrack
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -555,7 +556,14 @@ func bytesPerFlow(n int) float64 {
 // against the table and against a plain map that anyone can check by eye,
 // and compares every answer. The pool of flows is large enough for the
 // table to grow and recycle slots many times.
+// A partitioned table (4 parts) runs the same sequence.
 func TestAgainstModel(t *testing.T) {
+	for _, parts := range []int{1, 4} {
+		t.Run(fmt.Sprintf("parts=%d", parts), func(t *testing.T) { testAgainstModel(t, parts) })
+	}
+}
+
+func testAgainstModel(t *testing.T, parts int) {
 	type modelEntry struct {
 		s    cstate
 		last int64
@@ -572,7 +580,10 @@ func TestAgainstModel(t *testing.T) {
 	}
 	to := testTimeouts()
 	to.TCPEstablished = 90 * time.Second
-	tb := NewTable(nil, to)
+	tb := NewPartitionedTable(nil, to, parts)
+	if tb.Parts() != parts {
+		t.Fatalf("%d parts, want %d", tb.Parts(), parts)
+	}
 	timeout := to.table()
 	model := map[Key]*modelEntry{}
 	live := func(m *modelEntry, now int64) bool { return m != nil && now-m.last <= timeout[m.s.kind()] }
@@ -612,7 +623,9 @@ func TestAgainstModel(t *testing.T) {
 			t.Fatalf("op %d: Get %v = %+v %v, model %+v", op, k, e, ok, m)
 		}
 	}
-	t.Logf("%d buckets, %d slots, %d entries", len(tb.view.Load().heads), tb.used-1, tb.Len())
+	for _, pt := range append([]*Table{tb}, tb.parts...)[min(len(tb.parts), 1):] {
+		t.Logf("%d buckets, %d slots, %d entries", len(pt.view.Load().heads), pt.used-1, pt.Len())
+	}
 	// After a full expiry, the table holds exactly the model's live flows.
 	tb.Expire(now, len(pool))
 	n := 0
