@@ -45,6 +45,13 @@
 // recycled entry's state; and each chain ends in a marker naming its bucket,
 // so a reader that followed a recycled entry into another chain walks again.
 //
+// A partitioned table (NewPartitionedTable) is 2ⁿ such tables, its parts:
+// a flow lives in the part its hash's top bits choose (the bucket index
+// takes the low bits), so writers of different parts never wait for one
+// another and several cores can insert one ENI's flows; a lookup costs one
+// more load. The parts share the allowance, whose count is atomic, and each
+// is sized for its share of it.
+//
 // The bucket array doubles when the load passes 3/4, a little at a time and
 // without blocking anyone, until it has a bucket for every flow the
 // allowance permits: a full table's load is then at most 1. Each entry has two link fields; the new array is
