@@ -566,7 +566,10 @@ func (t *Table) findLocked(w *keyWords, h uint64) *entry {
 	v := t.view.Load()
 	for i := v.head(uint32(h) & v.mask); i&endBit == 0; {
 		e := v.entry(i)
-		if e.words() == *w {
+		// Word by word, the most distinctive first (the last carries hash
+		// bits): comparing the arrays whole is a call to memequal.
+		if e.key[4].Load() == w[4] && e.key[1].Load() == w[1] && e.key[3].Load() == w[3] &&
+			e.key[0].Load() == w[0] && e.key[2].Load() == w[2] {
 			return e
 		}
 		i = e.next[v.link&1].Load()
