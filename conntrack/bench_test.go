@@ -270,30 +270,51 @@ func (c cpuClock) report(b *testing.B) {
 }
 
 // BenchmarkInsertParallel inserts new flows from every core into one table
-// (as two cores replaying the flows of one ENI do), UDP flows expiring as
-// in BenchmarkInsert/churn: "parts=1" is a plain table, one writer lock;
-// "parts=4" a NewPartitionedTable of 4 parts. ns/op is per insert, all
-// cores together.
+// (as cores replaying the flows of one ENI do), UDP flows expiring as in
+// BenchmarkInsert/churn: "parts=1" is a plain table, one writer lock;
+// "parts=4" a NewPartitionedTable of 4 parts; "/shard" gives each core
+// only the flows of its Shard, as a replay split by Shard would, "/any"
+// gives every core flows of every part. ns/op is per insert, all cores
+// together.
 func BenchmarkInsertParallel(b *testing.B) {
-	for _, parts := range []int{1, 4} {
-		b.Run(fmt.Sprintf("parts=%d", parts), func(b *testing.B) {
-			tb := NewPartitionedTable(nil, testTimeouts(), parts)
-			step := int64(30*time.Second) >> 16
-			var next atomic.Int64
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				var p Packed
-				for pb.Next() {
-					i := next.Add(1)
-					k := manyKey(int(i & (1<<24 - 1)))
-					k.Proto = packet.ProtoUDP
-					k.Pack(&p)
-					if !tb.Insert(&p, true, 0, i*step) {
-						b.Error("refused")
-						return
+	procs := runtime.GOMAXPROCS(0)
+	const perCore = 1 << 17
+	for _, split := range []string{"shard", "any"} {
+		// keys[c] are core c's flows.
+		keys := make([][]Packed, procs)
+		for i, c := 0, 0; c < procs; i++ {
+			k := manyKey(i)
+			k.Hi[14] = byte(i >> 24)
+			k.Proto = packet.ProtoUDP
+			var p Packed
+			k.Pack(&p)
+			sh := i % procs
+			if split == "shard" {
+				sh = p.Shard(procs)
+			}
+			if len(keys[sh]) < perCore {
+				keys[sh] = append(keys[sh], p)
+			}
+			for c < procs && len(keys[c]) == perCore {
+				c++
+			}
+		}
+		for _, parts := range []int{1, 4} {
+			b.Run(fmt.Sprintf("parts=%d/%s", parts, split), func(b *testing.B) {
+				tb := NewPartitionedTable(nil, testTimeouts(), parts)
+				step := int64(30*time.Second) >> 16
+				var cores atomic.Int64
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					ks := keys[(cores.Add(1)-1)%int64(procs)]
+					for i := int64(0); pb.Next(); i++ {
+						if !tb.Insert(&ks[i&(perCore-1)], true, 0, i*step) {
+							b.Error("refused")
+							return
+						}
 					}
-				}
+				})
 			})
-		})
+		}
 	}
 }

@@ -50,7 +50,8 @@
 // takes the low bits), so writers of different parts never wait for one
 // another and several cores can insert one ENI's flows; a lookup costs one
 // more load. The parts share the allowance, whose count is atomic, and each
-// is sized for its share of it.
+// is sized for its share of it. Packed.Shard splits flows between cores by
+// the same hash bits, so that each core writes its own parts only.
 //
 // The bucket array doubles when the load passes 3/4, a little at a time and
 // without blocking anyone, until it has a bucket for every flow the

@@ -73,3 +73,18 @@ func (t *Table) expireParts(now int64, budget int) int {
 	}
 	return removed
 }
+
+// Shard returns which of n shards (0 to n−1) p's flow falls into, by the
+// top bits of its hash: the bits a partitioned table chooses its part by.
+// Work split between n cores by Shard (a replay's flows, say) has each
+// core write only the parts of its own shard when n is a power of two no
+// larger than the table's parts (otherwise some parts are shared at the
+// edges of the shards), so that the cores neither wait for one another's
+// locks nor pull one another's cache lines.
+func (p *Packed) Shard(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	hi, _ := bits.Mul64(p.h, uint64(n))
+	return int(hi)
+}

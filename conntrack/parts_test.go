@@ -183,3 +183,39 @@ func testConcurrentWriters(t *testing.T, parts int) {
 		}
 	}
 }
+
+// Shard agrees with the part a partitioned table chooses: with n a power
+// of two no larger than the parts, a shard's flows fall in its own parts.
+func TestShard(t *testing.T) {
+	tb := NewPartitionedTable(nil, testTimeouts(), 8)
+	index := map[*Table]int{}
+	for i, pt := range tb.parts {
+		index[pt] = i
+	}
+	seen := map[int]bool{}
+	for i := range 10_000 {
+		p := packed(udpKey(i))
+		part := index[tb.part(p)]
+		for _, n := range []int{1, 2, 4, 8} {
+			if got, want := p.Shard(n), part*n/8; got != want {
+				t.Fatalf("flow %d in part %d: Shard(%d) = %d, want %d", i, part, n, got, want)
+			}
+		}
+		if s := p.Shard(3); s < 0 || s >= 3 {
+			t.Fatalf("Shard(3) = %d", s)
+		}
+		seen[p.Shard(3)] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("Shard(3) used %d of 3 shards", len(seen))
+	}
+	if s := (&Packed{}).Shard(0); s != 0 {
+		t.Errorf("Shard(0) = %d", s)
+	}
+}
+
+func udpKey(i int) *Key {
+	k := manyKey(i)
+	k.Proto = packet.ProtoUDP
+	return &k
+}

@@ -184,6 +184,8 @@ type Table struct {
 	// last one not yet in the slab.
 	mem   *regions
 	spare []*chunk
+
+	_ [64]byte // keep the writers' fields off the next table's (a partitioned table's parts are allocated together)
 }
 
 // NewTable returns an empty table that draws entries from a (unlimited if
