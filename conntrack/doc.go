@@ -30,8 +30,12 @@
 // and addressed by uint32 index, and a power-of-two array of bucket heads
 // chaining entries by index. All of it is reached through one immutable
 // view published with an atomic pointer. Every field readers and writers
-// share is accessed with sync/atomic, so the race detector checks the
-// protocol as written.
+// share is read with sync/atomic and written with sync/atomic's CAS or
+// with store64/store32: on amd64 those are plain MOVs, which x86's
+// ordering makes release stores (sync/atomic's Store is an XCHG, a full
+// barrier each time); under the race detector and on other architectures
+// they are sync/atomic's Store, so the detector checks the protocol as
+// written.
 //
 // Writers (Insert, Expire, Flush) serialise on a per-table mutex and recycle
 // slots in place. Readers guard against that as Linux's SLAB_TYPESAFE_BY_RCU
@@ -41,8 +45,17 @@
 // recycled entry's state; and each chain ends in a marker naming its bucket,
 // so a reader that followed a recycled entry into another chain walks again.
 //
+// A partitioned table (NewPartitionedTable) is 2ⁿ such tables, its parts:
+// a flow lives in the part its hash's top bits choose (the bucket index
+// takes the low bits), so writers of different parts never wait for one
+// another and several cores can insert one ENI's flows; a lookup costs one
+// more load. The parts share the allowance, whose count is atomic, and each
+// is sized for its share of it. Packed.Shard splits flows between cores by
+// the same hash bits, so that each core writes its own parts only.
+//
 // The bucket array doubles when the load passes 3/4, a little at a time and
-// without blocking anyone. Each entry has two link fields; the new array is
+// without blocking anyone, until it has a bucket for every flow the
+// allowance permits: a full table's load is then at most 1. Each entry has two link fields; the new array is
 // chained through the one the current array does not use, a few slots per
 // Insert, while readers go on walking the current array, whose chains this
 // never touches; once every slot is in, the new array is published. So no
@@ -58,12 +71,16 @@
 //
 // Reading ahead: a lookup in a large table costs a cache miss for the
 // bucket head and one for the entry. Prefetch reads both for one packet;
-// PrefetchBucket, PrefetchEntry and PrefetchChain are the passes the
-// dataplane's ProcessBatch makes over a whole read batch (the heads of
-// every packet, then the entries they name, then the second entry of
-// chains whose first holds another flow), so that a batch's misses
-// overlap instead of following one another. On amd64 they are PREFETCHT0
-// (prefetch_amd64.s), elsewhere plain loads.
+// PrefetchBucket, PrefetchEntry and PrefetchChain are the steps the
+// dataplane's ProcessBatch takes for each packet of a read batch: the
+// heads while it parses the batch, then, while it judges the packets
+// before, the entries the heads name and the second entry of chains whose
+// first holds another flow, so that a batch's misses overlap one another
+// and the judging instead of following one another. On amd64 they are
+// PREFETCHT0 (prefetch_amd64.s), elsewhere plain loads. An entry's address
+// is its chunk's plus an offset, with no nil check of the chunk: that
+// check reads the chunk's first line, another entry's, a miss no step
+// starts ahead.
 //
 // Large tables live off the Go heap (mem.go): past 32 Ki entries a table
 // takes its further slab chunks, and any bucket array of 2 MiB or more,
@@ -81,7 +98,9 @@
 // them removes it, so the dataplane should call Expire on every table now
 // and then.
 //
-// Memory is 64 bytes per entry plus 5 to 11 bytes of bucket array per entry
-// (twice that while a doubling is under way), heap and mappings together:
-// about 72 bytes per flow at a million flows.
+// Memory is 64 bytes per entry plus 4 to 11 bytes of bucket array per
+// entry (twice that while a doubling is under way), heap and mappings
+// together: about 72 bytes per flow at a million flows in a larger
+// allowance, 68 when they fill an allowance of 2²⁰ (the array stops at a
+// bucket per flow of the allowance).
 package conntrack

@@ -106,7 +106,15 @@ func newView(buckets int, link uint8, chunks []*chunk, mem *regions) *view {
 	return &view{heads: heads, mask: uint32(buckets - 1), link: link, chunks: chunks, hmem: hmem, mem: mem}
 }
 
-func (v *view) entry(i uint32) *entry { return &v.chunks[i>>chunkShift][i&(chunkLen-1)] }
+// entry returns slot i. It computes the address from the chunk's with
+// unsafe.Add rather than indexing the chunk: &c[j] makes the compiler check
+// c for nil by reading c's first byte, which, in a large table, is a cache
+// line of another entry, and a miss the read-ahead never started (the
+// caller's first read of the entry makes the check).
+func (v *view) entry(i uint32) *entry {
+	c := v.chunks[i>>chunkShift]
+	return (*entry)(unsafe.Add(unsafe.Pointer(c), uintptr(i&(chunkLen-1))*unsafe.Sizeof(entry{})))
+}
 
 // head returns the first link of bucket b's chain.
 func (v *view) head(b uint32) uint32 {
@@ -120,8 +128,8 @@ func (v *view) head(b uint32) uint32 {
 // Only for a view readers do not see yet: see Insert for a published one.
 func (v *view) push(i uint32, e *entry, h uint64) {
 	b := uint32(h) & v.mask
-	e.next[v.link&1].Store(v.head(b))
-	v.heads[b].Store(i)
+	store32(&e.next[v.link&1], v.head(b))
+	store32(&v.heads[b], i)
 }
 
 // unlink removes slot i, holding a flow of hash h, from its chain. Readers
@@ -134,13 +142,20 @@ func (v *view) unlink(i uint32, e *entry, h uint64) {
 		}
 		p = &v.entry(j).next[v.link&1]
 	}
-	p.Store(e.next[v.link&1].Load())
+	store32(p, e.next[v.link&1].Load())
 }
 
 // Table is the connection-tracking table of one ENI. Lookup and Get are
 // lock-free and may run concurrently with each other and with the writers
 // (Insert, Expire, Flush, SetAllowance), which serialise on a mutex.
 type Table struct {
+	// parts, if not nil, are the sub-tables of a partitioned table
+	// (NewPartitionedTable), which has no entries of its own: a flow is in
+	// parts[hash>>partShift]. Set once.
+	parts      []*Table
+	partShift  uint8
+	expireNext atomic.Uint32 // the part Expire starts with next
+
 	// Read on every lookup.
 	view     atomic.Pointer[view]
 	timeouts atomic.Pointer[timeoutTable]
@@ -161,10 +176,16 @@ type Table struct {
 	// maxBuckets, if not 0, stops the bucket array growing: tests use it
 	// to make long chains for readers to walk while writers recycle.
 	maxBuckets int
+	// share is how many tables the allowance's flows are expected to
+	// split between as far as sizing goes: the parts of a partitioned
+	// table, each sized for max/share flows; 1 otherwise.
+	share int64
 	// mem owns the slab's mapped regions; spare holds the chunks of the
 	// last one not yet in the slab.
 	mem   *regions
 	spare []*chunk
+
+	_ [64]byte // keep the writers' fields off the next table's (a partitioned table's parts are allocated together)
 }
 
 // NewTable returns an empty table that draws entries from a (unlimited if
@@ -173,12 +194,21 @@ func NewTable(a *Allowance, t Timeouts) *Table {
 	if a == nil {
 		a = NewAllowance(math.MaxInt)
 	}
-	tb := &Table{allow: a, free: noSlot, used: 1, cursor: 1}
+	return newPart(a, t, 1)
+}
+
+// newPart returns an empty table sized for 1/share of a's flows.
+func newPart(a *Allowance, t Timeouts, share int64) *Table {
+	tb := &Table{allow: a, free: noSlot, used: 1, cursor: 1, share: share}
 	tb.mem = newRegions()
-	tb.view.Store(newView(initialBuckets(a.max.Load()), 0, nil, tb.mem))
+	tb.view.Store(newView(initialBuckets(tb.maxFlows()), 0, nil, tb.mem))
 	tb.timeouts.Store(t.table())
 	return tb
 }
+
+// maxFlows is the most flows the table is sized for: its share of the
+// allowance.
+func (t *Table) maxFlows() int64 { return t.allow.max.Load() / t.share }
 
 // initialBuckets returns the size of a new table's bucket array for an
 // allowance of max flows: the power of two that holds max flows below the
@@ -194,7 +224,12 @@ func initialBuckets(max int64) int {
 // SetTimeouts replaces the idle timeouts. They apply to every entry, live
 // ones included, from the next packet or expiry scan on; it is safe to call
 // concurrently with Lookup.
-func (t *Table) SetTimeouts(to Timeouts) { t.timeouts.Store(to.table()) }
+func (t *Table) SetTimeouts(to Timeouts) {
+	for _, pt := range t.parts {
+		pt.SetTimeouts(to)
+	}
+	t.timeouts.Store(to.table())
+}
 
 // SetAllowance moves the table's entries to allowance a (unlimited if nil):
 // the ENI moved to another instance. a may end up above its maximum; it then
@@ -202,6 +237,9 @@ func (t *Table) SetTimeouts(to Timeouts) { t.timeouts.Store(to.table()) }
 func (t *Table) SetAllowance(a *Allowance) {
 	if a == nil {
 		a = NewAllowance(math.MaxInt)
+	}
+	for _, pt := range t.parts {
+		pt.SetAllowance(a)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -213,7 +251,13 @@ func (t *Table) SetAllowance(a *Allowance) {
 
 // Len returns the number of entries held, including expired ones that no
 // Expire or Insert has removed yet.
-func (t *Table) Len() int { return int(t.n.Load()) }
+func (t *Table) Len() int {
+	n := t.n.Load()
+	for _, pt := range t.parts {
+		n += pt.n.Load()
+	}
+	return int(n)
+}
 
 // Lookup finds the live entry of the flow p packs, as of now (virtual time,
 // ns). On a hit it advances the entry's state with this packet, which
@@ -229,6 +273,9 @@ func (t *Table) Len() int { return int(t.n.Load()) }
 // allocate and may run concurrently with anything. Its idle-timer refresh
 // has a 1 ms grain.
 func (t *Table) Lookup(p *Packed, fromLo bool, tcpFlags uint8, now int64) (Ref, bool) {
+	if t.parts != nil {
+		t = t.part(p)
+	}
 	for {
 		e, c, last := t.find(&p.w, p.h)
 		if e == nil {
@@ -247,7 +294,7 @@ func (t *Table) Lookup(p *Packed, fromLo bool, tcpFlags uint8, now int64) (Ref, 
 			}
 		}
 		if now-last >= refreshGrain {
-			e.last.Store(now)
+			store64i(&e.last, now)
 		}
 		return Ref{e: e, ctl: c}, true
 	}
@@ -262,6 +309,9 @@ func (t *Table) Lookup(p *Packed, fromLo bool, tcpFlags uint8, now int64) (Ref, 
 // the loads from being dropped). A small table, which stays in the
 // caches, is left alone: there the loads would only cost.
 func (t *Table) Prefetch(p *Packed) uint64 {
+	if t.parts != nil {
+		t = t.part(p)
+	}
 	v := t.view.Load()
 	if v.mask < prefetchBuckets-1 {
 		return 0
@@ -302,6 +352,9 @@ var readAheadMask uint32 = prefetchBuckets - 1
 
 // PrefetchBucket starts reading the bucket head a Lookup of p reads first.
 func (t *Table) PrefetchBucket(p *Packed) {
+	if t.parts != nil {
+		t = t.part(p)
+	}
 	v := t.view.Load()
 	if v.mask < readAheadMask {
 		return
@@ -313,6 +366,9 @@ func (t *Table) PrefetchBucket(p *Packed) {
 // have brought in a while before, and starts reading the first entry of
 // its chain.
 func (t *Table) PrefetchEntry(p *Packed) {
+	if t.parts != nil {
+		t = t.part(p)
+	}
 	v := t.view.Load()
 	if v.mask < readAheadMask {
 		return
@@ -329,6 +385,9 @@ func (t *Table) PrefetchEntry(p *Packed) {
 // load the bucket array keeps), which would otherwise wait for that
 // entry one after another.
 func (t *Table) PrefetchChain(p *Packed) {
+	if t.parts != nil {
+		t = t.part(p)
+	}
 	v := t.view.Load()
 	if v.mask < readAheadMask {
 		return
@@ -430,6 +489,9 @@ walk:
 // entries (more when the allowance is used up), so that expiry keeps pace
 // with new flows a little at a time. Lookups never wait for it.
 func (t *Table) Insert(p *Packed, fromLo bool, tcpFlags uint8, now int64) bool {
+	if t.parts != nil {
+		t = t.part(p)
+	}
 	w, h := &p.w, p.h
 	proto := uint8(w[4] >> 32)
 	t.mu.Lock()
@@ -458,7 +520,7 @@ func (t *Table) Insert(p *Packed, fromLo bool, tcpFlags uint8, now int64) bool {
 				break
 			}
 		}
-		e.last.Store(now)
+		store64i(&e.last, now)
 		t.giveBack(b2i(held))
 		return true
 	}
@@ -479,17 +541,17 @@ func (t *Table) Insert(p *Packed, fromLo bool, tcpFlags uint8, now int64) bool {
 		// zero halves of IPv4 addresses, a busy server's address): an
 		// atomic store is an XCHG on amd64, a load is a plain read.
 		if e.key[j].Load() != w[j] {
-			e.key[j].Store(w[j])
+			store64(&e.key[j], w[j])
 		}
 	}
-	e.last.Store(now)
+	store64i(&e.last, now)
 	if e.next[v.link^1].Load() != endBit {
-		e.next[v.link^1].Store(endBit) // readers of an older view end there and walk again
+		store32(&e.next[v.link^1], endBit) // readers of an older view end there and walk again
 	}
 	b := uint32(h) & v.mask
-	e.next[v.link].Store(v.head(b))
-	e.ctl.Store((e.ctl.Load()>>32+1)<<32 | uint64(initial(proto, fromLo, tcpFlags)))
-	v.heads[b].Store(i) // publish
+	store32(&e.next[v.link], v.head(b))
+	store64(&e.ctl, (e.ctl.Load()>>32+1)<<32|uint64(initial(proto, fromLo, tcpFlags)))
+	store32(&v.heads[b], i) // publish
 	if g := t.growing; g != nil && i < t.moved {
 		g.push(i, e, h)
 	}
@@ -506,7 +568,10 @@ func (t *Table) findLocked(w *keyWords, h uint64) *entry {
 	v := t.view.Load()
 	for i := v.head(uint32(h) & v.mask); i&endBit == 0; {
 		e := v.entry(i)
-		if e.words() == *w {
+		// Word by word, the most distinctive first (the last carries hash
+		// bits): comparing the arrays whole is a call to memequal.
+		if e.key[4].Load() == w[4] && e.key[1].Load() == w[1] && e.key[3].Load() == w[3] &&
+			e.key[0].Load() == w[0] && e.key[2].Load() == w[2] {
 			return e
 		}
 		i = e.next[v.link&1].Load()
@@ -558,7 +623,9 @@ func (t *Table) newChunk(n int) *chunk {
 }
 
 // grow doubles the bucket array, a little at a time. When the load passes
-// 3/4 it starts a new array chained through the link field the current one
+// 3/4, unless the array has a bucket for every flow the allowance permits
+// already (the load then stays at most 1, and the heads at 4 bytes a
+// flow, however full the table gets), it starts a new array chained through the link field the current one
 // does not use; each call then chains growStep more slots into it, and once
 // every slot is in, publishes it. Readers go on walking the current array,
 // whose chains this never touches, and no Insert does more than growStep
@@ -567,7 +634,8 @@ func (t *Table) newChunk(n int) *chunk {
 func (t *Table) grow() {
 	v := t.view.Load()
 	if t.growing == nil {
-		if t.n.Load() <= int64(len(v.heads))/4*3 || t.maxBuckets != 0 && len(v.heads) >= t.maxBuckets {
+		if t.n.Load() <= int64(len(v.heads))/4*3 || t.maxBuckets != 0 && len(v.heads) >= t.maxBuckets ||
+			int64(len(v.heads)) >= t.maxFlows() {
 			return
 		}
 		t.growing, t.moved = newView(2*len(v.heads), v.link^1, v.chunks, t.mem), 1
@@ -645,18 +713,22 @@ func (t *Table) remove(v *view, i uint32, e *entry) {
 	if g != nil {
 		g.unlink(i, e, h)
 	}
-	e.ctl.Store((e.ctl.Load()>>32 + 1) << 32) // free: readers on e walk again
-	e.next[0].Store(t.free)
+	store64(&e.ctl, (e.ctl.Load()>>32+1)<<32) // free: readers on e walk again
+	store32(&e.next[0], t.free)
 	t.free = i
 }
 
 // Expire removes up to budget expired entries, examining at most 16 slots
 // per unit of budget and never more than one pass over the table, so each
 // call is short; call it now and then (e.g. once per batch) to return the
-// allowance of idle flows. It returns how many entries it removed.
+// allowance of idle flows. It returns how many entries it removed. A
+// partitioned table splits the budget between its parts (expireParts).
 func (t *Table) Expire(now int64, budget int) int {
 	if budget <= 0 {
 		return 0
+	}
+	if t.parts != nil {
+		return t.expireParts(now, budget)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -666,10 +738,16 @@ func (t *Table) Expire(now int64, budget int) int {
 // Flush removes every entry (the ENI was removed) and returns their
 // allowance.
 func (t *Table) Flush() {
+	for _, pt := range t.parts {
+		pt.Flush()
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	v := t.view.Load()
-	t.view.Store(newView(initialBuckets(t.allow.max.Load()), v.link, v.chunks, t.mem))
+	if v == nil {
+		return // a partitioned table's own
+	}
+	t.view.Store(newView(initialBuckets(t.maxFlows()), v.link, v.chunks, t.mem))
 	for i := uint32(1); i < t.used; i++ {
 		e := v.entry(i)
 		if c := e.ctl.Load(); cstate(c) != 0 {
@@ -684,6 +762,9 @@ func (t *Table) Flush() {
 // set a tag it computed before; callers that version their tags (as the
 // dataplane does with its policy generation) are unaffected.
 func (t *Table) ClearTags() {
+	for _, pt := range t.parts {
+		pt.ClearTags()
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	v := t.view.Load()
@@ -722,6 +803,9 @@ func makeInfo(w *keyWords, s cstate, last, now int64, timeout *timeoutTable) (En
 // Get returns the live entry of the flow p packs, as of now, without
 // touching it. It is lock-free; explain and the related-ICMP check use it.
 func (t *Table) Get(p *Packed, now int64) (EntryInfo, bool) {
+	if t.parts != nil {
+		t = t.part(p)
+	}
 	w := &p.w
 	e, c, last := t.find(w, p.h)
 	if e == nil {
@@ -736,6 +820,13 @@ func (t *Table) Get(p *Packed, now int64) (EntryInfo, bool) {
 // Entries returns the live entries as of now, in no particular order. It
 // holds the writer lock while it copies them; keep it off the packet path.
 func (t *Table) Entries(now int64) []EntryInfo {
+	if t.parts != nil {
+		var out []EntryInfo
+		for _, pt := range t.parts {
+			out = append(out, pt.Entries(now)...)
+		}
+		return out
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	v := t.view.Load()

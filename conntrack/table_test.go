@@ -1,6 +1,7 @@
 package conntrack
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -555,7 +556,14 @@ func bytesPerFlow(n int) float64 {
 // against the table and against a plain map that anyone can check by eye,
 // and compares every answer. The pool of flows is large enough for the
 // table to grow and recycle slots many times.
+// A partitioned table (4 parts) runs the same sequence.
 func TestAgainstModel(t *testing.T) {
+	for _, parts := range []int{1, 4} {
+		t.Run(fmt.Sprintf("parts=%d", parts), func(t *testing.T) { testAgainstModel(t, parts) })
+	}
+}
+
+func testAgainstModel(t *testing.T, parts int) {
 	type modelEntry struct {
 		s    cstate
 		last int64
@@ -572,7 +580,10 @@ func TestAgainstModel(t *testing.T) {
 	}
 	to := testTimeouts()
 	to.TCPEstablished = 90 * time.Second
-	tb := NewTable(nil, to)
+	tb := NewPartitionedTable(nil, to, parts)
+	if tb.Parts() != parts {
+		t.Fatalf("%d parts, want %d", tb.Parts(), parts)
+	}
 	timeout := to.table()
 	model := map[Key]*modelEntry{}
 	live := func(m *modelEntry, now int64) bool { return m != nil && now-m.last <= timeout[m.s.kind()] }
@@ -612,7 +623,9 @@ func TestAgainstModel(t *testing.T) {
 			t.Fatalf("op %d: Get %v = %+v %v, model %+v", op, k, e, ok, m)
 		}
 	}
-	t.Logf("%d buckets, %d slots, %d entries", len(tb.view.Load().heads), tb.used-1, tb.Len())
+	for _, pt := range append([]*Table{tb}, tb.parts...)[min(len(tb.parts), 1):] {
+		t.Logf("%d buckets, %d slots, %d entries", len(pt.view.Load().heads), pt.used-1, pt.Len())
+	}
 	// After a full expiry, the table holds exactly the model's live flows.
 	tb.Expire(now, len(pool))
 	n := 0
@@ -673,3 +686,51 @@ func insert(t *Table, k *Key, fromLo bool, tcpFlags uint8, now int64) bool {
 }
 
 func get(t *Table, k *Key, now int64) (EntryInfo, bool) { return t.Get(packed(k), now) }
+
+// The bucket array stops doubling once it has a bucket for every flow the
+// allowance permits: a full table's load stays at most 1, its heads at 4
+// bytes a flow. Raising the allowance lets it grow again.
+func TestGrowthStopsAtAllowance(t *testing.T) {
+	for _, c := range []struct {
+		allowance, flows, buckets int
+	}{
+		{4096, 4096, 4096},          // presized at 4 Ki: full at load 1, no doubling
+		{5000, 5000, 8192},          // one doubling reaches 5,000
+		{math.MaxInt, 4096, 8192},   // no allowance: doubles at load 3/4
+		{1 << 14, 1 << 14, 1 << 14}, // grows from 4 Ki to the allowance, no further
+	} {
+		tb := NewTable(NewAllowance(c.allowance), testTimeouts())
+		for i := range c.flows {
+			k := manyKey(i)
+			insert(tb, &k, true, ack, 0)
+		}
+		for tb.growing != nil { // let a doubling under way finish
+			k := manyKey(0)
+			insert(tb, &k, true, ack, 0)
+		}
+		if b := len(tb.view.Load().heads); b != c.buckets {
+			t.Errorf("allowance %d, %d flows: %d buckets, want %d", c.allowance, c.flows, b, c.buckets)
+		}
+		for i := range c.flows {
+			k := manyKey(i)
+			if _, hit := tb.Lookup(packed(&k), true, ack, 1); !hit {
+				t.Fatalf("allowance %d: flow %d missing", c.allowance, i)
+			}
+		}
+	}
+	// A raised allowance: the next inserts double the array again.
+	a := NewAllowance(4096)
+	tb := NewTable(a, testTimeouts())
+	for i := range 4096 {
+		k := manyKey(i)
+		insert(tb, &k, true, ack, 0)
+	}
+	a.SetMax(1 << 20)
+	for i := 4096; i < 4096+2*growStep*4096/growStep; i++ {
+		k := manyKey(i)
+		insert(tb, &k, true, ack, 0)
+	}
+	if b := len(tb.view.Load().heads); b <= 4096 {
+		t.Errorf("allowance raised: still %d buckets with %d flows", b, tb.Len())
+	}
+}

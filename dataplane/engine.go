@@ -234,6 +234,9 @@ type flowKey struct {
 	prefetched bool
 	// stage is what ProcessBatch's last pass does with the packet.
 	stage batchStage
+	// dst is the receiver's table if it is another ENI's: ProcessBatch
+	// reads ahead in it.
+	dst *conntrack.Table
 }
 
 type batchStage uint8
@@ -250,15 +253,31 @@ const (
 // packet is judged.
 const BatchSize = 64
 
+// parsingAhead, entryAhead and chainAhead are how many packets before its
+// own judging ProcessBatch parses a packet and starts reading its
+// conntrack bucket heads, starts reading the entries those name, and the
+// second entries of chains whose first holds another flow: each far
+// enough that the lines arrive while the packets in between are judged
+// (some 60 ns each), so that a batch's misses are spread over its judging
+// rather than issued in bursts that fill the CPU's miss buffers.
+const (
+	parsingAhead = 16
+	entryAhead   = 8
+	chainAhead   = 4
+)
+
 // ProcessBatch judges the raw IP packets pkts, all entering at port from
 // at time now, as ProcessParsed would one after another (same verdicts,
 // same conntrack entries, in the same order), writing pkts[i]'s verdict
 // to vs[i] and its parsed form to ps[i]; vs and ps must be at least as
-// long as pkts. It parses and hashes BatchSize packets at a time and
-// starts the reads of their conntrack tables (bucket heads, then the
-// entries they name) before judging the first, so that the cache misses
-// of a large table overlap instead of coming one after another: a packet
-// of an established flow between two ENIs costs four of them otherwise.
+// long as pkts. It works through BatchSize packets at a time as a
+// pipeline: while it judges each packet, it parses and hashes the packet
+// parsingAhead places on and starts the reads of its bucket heads in the
+// sender's and receiver's tables, starts reading the entries of the
+// packet entryAhead places on (and the chains' second entries chainAhead
+// on), so that the cache misses of a large table overlap the judging of
+// the packets before instead of coming one after another: a packet of an
+// established flow between two ENIs costs four of them otherwise.
 // It allocates nothing unless a verdict's Trace is set, and takes no lock
 // a single ProcessParsed would not.
 func (e *Engine) ProcessBatch(from verdict.Port, pkts [][]byte, now int64, vs []verdict.Verdict, ps []packet.Parsed) {
@@ -266,8 +285,31 @@ func (e *Engine) ProcessBatch(from verdict.Port, pkts [][]byte, now int64, vs []
 	var keys [BatchSize]flowKey
 	for base := 0; base < len(pkts); base += BatchSize {
 		n := min(BatchSize, len(pkts)-base)
-		e.readAhead(from, pkts[base:base+n], vs[base:base+n], ps[base:base+n], keys[:n])
+		s := e.snap.Load() // for the read-ahead only
+		var src *conntrack.Table
+		if eni := s.eni(from); eni != nil {
+			src = eni.table
+		}
+		bp, bv, bs := pkts[base:base+n], vs[base:base+n], ps[base:base+n]
+		for i := range min(parsingAhead, n) {
+			parseAhead(s, from, src, bp[i], &bv[i], &bs[i], &keys[i])
+		}
+		for i := range min(entryAhead, n) {
+			keys[i].prefetchEntry(src)
+		}
+		for i := range min(chainAhead, n) {
+			keys[i].prefetchChain(src)
+		}
 		for i := range n {
+			if j := i + parsingAhead; j < n {
+				parseAhead(s, from, src, bp[j], &bv[j], &bs[j], &keys[j])
+			}
+			if j := i + entryAhead; j < n {
+				keys[j].prefetchEntry(src)
+			}
+			if j := i + chainAhead; j < n {
+				keys[j].prefetchChain(src)
+			}
 			p, v, k := &ps[base+i], &vs[base+i], &keys[i]
 			switch k.stage {
 			case batchMalformed:
@@ -279,73 +321,72 @@ func (e *Engine) ProcessBatch(from verdict.Port, pkts [][]byte, now int64, vs []
 			// The policy in force now, as ProcessParsed would: the read
 			// ahead is only a hint, which a policy change cannot make
 			// wrong (the key depends on the packet alone).
-			s := e.snap.Load()
-			s.judge(from, p, pkts[base+i], now, v, k)
+			js := e.snap.Load()
+			js.judge(from, p, pkts[base+i], now, v, k)
 			if p.IsFirstFragment() {
-				e.frags.store(p, v, now+s.fragTTL)
+				e.frags.store(p, v, now+js.fragTTL)
 			}
 		}
 	}
 }
 
-// readAhead is ProcessBatch's first passes over a batch: it resets the
-// verdicts, parses the packets, makes their keys, and starts the reads of
-// the sender's and receiver's tables: the bucket heads, then the entries
-// those name, then the second entries of chains whose first holds
-// another flow.
-func (e *Engine) readAhead(from verdict.Port, pkts [][]byte, vs []verdict.Verdict, ps []packet.Parsed, keys []flowKey) {
-	s := e.snap.Load()
-	src := s.eni(from)
-	var dsts [BatchSize]*conntrack.Table
-	for i, b := range pkts {
-		p, v, k := &ps[i], &vs[i], &keys[i]
-		*v = verdict.Verdict{From: from, To: verdict.PortNone, Trace: v.Trace}
-		k.ready, k.prefetched, k.stage, dsts[i] = false, false, batchJudge, nil
-		if r := p.Decode(b); r != packet.OK {
-			v.Parse = r
-			v.Deny(verdict.StageParse, verdict.CodeMalformed)
-			k.stage = batchMalformed
-			continue
-		}
-		if p.IsLaterFragment() {
-			k.stage = batchFollow
-			continue
-		}
-		k.fromLo = k.pk.Set(p.Src, p.Dst, p.Proto, p.SrcPort, p.DstPort, p.ICMPType, p.ICMPCode, p.ICMPID)
-		k.ready, k.prefetched = true, true
-		if src != nil {
-			src.table.PrefetchBucket(&k.pk)
-		}
-		if d, ok := s.dests.get(p.Dst); ok && d.kind == destENI {
-			if dst := s.enis[d.slot]; dst != nil && dst != src {
-				dsts[i] = dst.table
-				dst.table.PrefetchBucket(&k.pk)
-			}
+// parseAhead is ProcessBatch's first step for a packet b entering at
+// from, under snapshot s, whose sender's table is src (nil if none): it
+// resets the verdict v, parses b into p, makes the key k, notes the
+// receiver's table, and starts the reads of the sender's and receiver's
+// bucket heads. (The pieces are arguments, not a struct: a struct holding
+// both the tables and the batch's keys would move the keys to the heap.)
+func parseAhead(s *Snapshot, from verdict.Port, src *conntrack.Table, b []byte, v *verdict.Verdict, p *packet.Parsed, k *flowKey) {
+	*v = verdict.Verdict{From: from, To: verdict.PortNone, Trace: v.Trace}
+	k.ready, k.prefetched, k.stage, k.dst = false, false, batchJudge, nil
+	if r := p.Decode(b); r != packet.OK {
+		v.Parse = r
+		v.Deny(verdict.StageParse, verdict.CodeMalformed)
+		k.stage = batchMalformed
+		return
+	}
+	if p.IsLaterFragment() {
+		k.stage = batchFollow
+		return
+	}
+	k.fromLo = k.pk.Set(p.Src, p.Dst, p.Proto, p.SrcPort, p.DstPort, p.ICMPType, p.ICMPCode, p.ICMPID)
+	k.ready, k.prefetched = true, true
+	if src != nil {
+		src.PrefetchBucket(&k.pk)
+	}
+	if d, ok := s.dests.get(p.Dst); ok && d.kind == destENI {
+		if dst := s.enis[d.slot]; dst != nil && dst.table != src {
+			k.dst = dst.table
+			k.dst.PrefetchBucket(&k.pk)
 		}
 	}
-	for i := range keys {
-		k := &keys[i]
-		if !k.ready {
-			continue
-		}
-		if src != nil {
-			src.table.PrefetchEntry(&k.pk)
-		}
-		if dsts[i] != nil {
-			dsts[i].PrefetchEntry(&k.pk)
-		}
+}
+
+// prefetchEntry starts reading the first entries of k's chains in the
+// sender's table src and the receiver's, whose bucket heads readAhead read.
+func (k *flowKey) prefetchEntry(src *conntrack.Table) {
+	if !k.ready {
+		return
 	}
-	for i := range keys {
-		k := &keys[i]
-		if !k.ready {
-			continue
-		}
-		if src != nil {
-			src.table.PrefetchChain(&k.pk)
-		}
-		if dsts[i] != nil {
-			dsts[i].PrefetchChain(&k.pk)
-		}
+	if src != nil {
+		src.PrefetchEntry(&k.pk)
+	}
+	if k.dst != nil {
+		k.dst.PrefetchEntry(&k.pk)
+	}
+}
+
+// prefetchChain starts reading the second entries of k's chains whose
+// first, which prefetchEntry read, holds another flow.
+func (k *flowKey) prefetchChain(src *conntrack.Table) {
+	if !k.ready {
+		return
+	}
+	if src != nil {
+		src.PrefetchChain(&k.pk)
+	}
+	if k.dst != nil {
+		k.dst.PrefetchChain(&k.pk)
 	}
 }
 
