@@ -153,22 +153,25 @@ func twoServers(tb testing.TB, extra []string) *dataplane.Engine {
 	return dataplane.New(l)
 }
 
-// captureSplit is capture10's SYNs laid out so that on two cores each
-// worker judges the flows of one server: a source whose flow to the server
-// the reader gives worker 0 goes to the server, one whose flow to server2
-// goes to worker 1 to server2, and other sources are drawn again.
-func captureSplit(tb testing.TB) []byte {
+// captureSplit is capture10's SYNs, each to the server or to server2 at
+// random: RunParallel shards by ENI, so on two cores each worker judges
+// the flows of one server (it fails if the lab e would not).
+func captureSplit(tb testing.TB, e *dataplane.Engine) []byte {
+	tb.Helper()
 	rng := rand.New(rand.NewPCG(7, 8))
 	pkts := make([][]byte, 0, replayFlows)
 	for len(pkts) < replayFlows {
 		a := 198<<24 | 18<<16 | rng.Uint32()&(1<<17-1)
 		src := netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)})
-		sport := uint16(1024 + rng.IntN(60000))
-		if p := tcp(src, server, sport, 5432, packet.TCPSyn); replay.ShardOf(p, 2) == 0 {
-			pkts = append(pkts, p)
-		} else if p := tcp(src, server2, sport, 5432, packet.TCPSyn); replay.ShardOf(p, 2) == 1 {
-			pkts = append(pkts, p)
+		dst := server
+		if rng.IntN(2) == 1 {
+			dst = server2
 		}
+		pkts = append(pkts, tcp(src, dst, uint16(1024+rng.IntN(60000)), 5432, packet.TCPSyn))
+	}
+	host := netip.MustParseAddr("198.18.0.1")
+	if replay.ShardOf(e, tcp(host, server, 1, 5432, packet.TCPSyn), 2) == replay.ShardOf(e, tcp(host, server2, 1, 5432, packet.TCPSyn), 2) {
+		tb.Fatal("the two servers' flows go to one worker of two")
 	}
 	return newFlowCapture(tb, pkts)
 }
@@ -180,7 +183,7 @@ func captureSplit(tb testing.TB) []byte {
 // cache lines) costs two cores.
 func BenchmarkReplayFile10TwoENIs(b *testing.B) {
 	extra := append([]string{replayRule}, TenRules...)
-	capture := captureSplit(b)
+	capture := captureSplit(b, twoServers(b, extra))
 	for _, cores := range []int{1, 2} {
 		b.Run(fmt.Sprintf("cores=%d", cores), func(b *testing.B) {
 			benchReplay(b, func() *dataplane.Engine { return twoServers(b, extra) }, capture, cores, func(b *testing.B, e *dataplane.Engine) {

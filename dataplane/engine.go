@@ -138,8 +138,12 @@ func (s *Snapshot) Addrs(p verdict.Port) []netip.Addr {
 
 // SourcePort returns where a packet with source address src enters: the
 // ENI that owns the address, the VPC's services, or the internet gateway.
-func (e *Engine) SourcePort(src netip.Addr) verdict.Port {
-	d, ok := e.snap.Load().dests.get(src)
+func (e *Engine) SourcePort(src netip.Addr) verdict.Port { return e.snap.Load().SourcePort(src) }
+
+// SourcePort returns where a packet with source address src enters: the
+// ENI that owns the address, the VPC's services, or the internet gateway.
+func (s *Snapshot) SourcePort(src netip.Addr) verdict.Port {
+	d, ok := s.dests.get(src)
 	switch {
 	case ok && d.kind == destENI:
 		return d.slot
@@ -262,45 +266,70 @@ const BatchSize = 64
 // It allocates nothing unless a verdict's Trace is set, and takes no lock
 // a single ProcessParsed would not.
 func (e *Engine) ProcessBatch(from verdict.Port, pkts [][]byte, now int64, vs []verdict.Verdict, ps []packet.Parsed) {
-	vs, ps = vs[:len(pkts)], ps[:len(pkts)]
-	var keys [BatchSize]flowKey
+	var froms [BatchSize]verdict.Port
+	var nows [BatchSize]int64
+	for i := range froms {
+		froms[i], nows[i] = from, now
+	}
 	for base := 0; base < len(pkts); base += BatchSize {
 		n := min(BatchSize, len(pkts)-base)
-		e.readAhead(from, pkts[base:base+n], vs[base:base+n], ps[base:base+n], keys[:n])
-		for i := range n {
-			p, v, k := &ps[base+i], &vs[base+i], &keys[i]
-			switch k.stage {
-			case batchMalformed:
-				continue
-			case batchFollow:
-				e.frags.follow(p, now, v)
-				continue
-			}
-			// The policy in force now, as ProcessParsed would: the read
-			// ahead is only a hint, which a policy change cannot make
-			// wrong (the key depends on the packet alone).
-			s := e.snap.Load()
-			s.judge(from, p, pkts[base+i], now, v, k)
-			if p.IsFirstFragment() {
-				e.frags.store(p, v, now+s.fragTTL)
-			}
+		e.processBatch(froms[:n], pkts[base:base+n], nows[:n], vs[base:base+n], ps[base:base+n])
+	}
+}
+
+// ProcessEach is ProcessBatch for packets that each enter at a port and
+// time of their own: pkts[i] enters at from[i] at now[i], as
+// ProcessParsed(from[i], pkts[i], now[i], &vs[i], &ps[i]) would judge it,
+// one packet after another in slice order. from, now, vs and ps must be
+// at least as long as pkts. Replay judges a capture's packets this way,
+// each at its own timestamp. It allocates nothing unless a verdict's
+// Trace is set.
+func (e *Engine) ProcessEach(from []verdict.Port, pkts [][]byte, now []int64, vs []verdict.Verdict, ps []packet.Parsed) {
+	for base := 0; base < len(pkts); base += BatchSize {
+		n := min(BatchSize, len(pkts)-base)
+		e.processBatch(from[base:base+n], pkts[base:base+n], now[base:base+n], vs[base:base+n], ps[base:base+n])
+	}
+}
+
+// processBatch judges at most BatchSize packets: pkts[i] entering at
+// from[i] at now[i].
+func (e *Engine) processBatch(from []verdict.Port, pkts [][]byte, now []int64, vs []verdict.Verdict, ps []packet.Parsed) {
+	var keys [BatchSize]flowKey
+	n := len(pkts)
+	from, now, vs, ps = from[:n], now[:n], vs[:n], ps[:n]
+	e.readAhead(from, pkts, vs, ps, keys[:n])
+	for i := range n {
+		p, v, k := &ps[i], &vs[i], &keys[i]
+		switch k.stage {
+		case batchMalformed:
+			continue
+		case batchFollow:
+			e.frags.follow(p, now[i], v)
+			continue
+		}
+		// The policy in force now, as ProcessParsed would: the read
+		// ahead is only a hint, which a policy change cannot make wrong
+		// (the key depends on the packet alone).
+		s := e.snap.Load()
+		s.judge(from[i], p, pkts[i], now[i], v, k)
+		if p.IsFirstFragment() {
+			e.frags.store(p, v, now[i]+s.fragTTL)
 		}
 	}
 }
 
-// readAhead is ProcessBatch's first passes over a batch: it resets the
+// readAhead is processBatch's first passes over a batch: it resets the
 // verdicts, parses the packets, makes their keys, and starts the reads of
 // the sender's and receiver's tables: the bucket heads, then the entries
 // those name, then the second entries of chains whose first holds
 // another flow.
-func (e *Engine) readAhead(from verdict.Port, pkts [][]byte, vs []verdict.Verdict, ps []packet.Parsed, keys []flowKey) {
+func (e *Engine) readAhead(from []verdict.Port, pkts [][]byte, vs []verdict.Verdict, ps []packet.Parsed, keys []flowKey) {
 	s := e.snap.Load()
-	src := s.eni(from)
-	var dsts [BatchSize]*conntrack.Table
+	var srcs, dsts [BatchSize]*conntrack.Table
 	for i, b := range pkts {
 		p, v, k := &ps[i], &vs[i], &keys[i]
-		*v = verdict.Verdict{From: from, To: verdict.PortNone, Trace: v.Trace}
-		k.ready, k.prefetched, k.stage, dsts[i] = false, false, batchJudge, nil
+		*v = verdict.Verdict{From: from[i], To: verdict.PortNone, Trace: v.Trace}
+		k.ready, k.prefetched, k.stage, srcs[i], dsts[i] = false, false, batchJudge, nil, nil
 		if r := p.Decode(b); r != packet.OK {
 			v.Parse = r
 			v.Deny(verdict.StageParse, verdict.CodeMalformed)
@@ -313,7 +342,9 @@ func (e *Engine) readAhead(from verdict.Port, pkts [][]byte, vs []verdict.Verdic
 		}
 		k.fromLo = k.pk.Set(p.Src, p.Dst, p.Proto, p.SrcPort, p.DstPort, p.ICMPType, p.ICMPCode, p.ICMPID)
 		k.ready, k.prefetched = true, true
+		src := s.eni(from[i])
 		if src != nil {
+			srcs[i] = src.table
 			src.table.PrefetchBucket(&k.pk)
 		}
 		if d, ok := s.dests.get(p.Dst); ok && d.kind == destENI {
@@ -328,8 +359,8 @@ func (e *Engine) readAhead(from verdict.Port, pkts [][]byte, vs []verdict.Verdic
 		if !k.ready {
 			continue
 		}
-		if src != nil {
-			src.table.PrefetchEntry(&k.pk)
+		if srcs[i] != nil {
+			srcs[i].PrefetchEntry(&k.pk)
 		}
 		if dsts[i] != nil {
 			dsts[i].PrefetchEntry(&k.pk)
@@ -340,8 +371,8 @@ func (e *Engine) readAhead(from verdict.Port, pkts [][]byte, vs []verdict.Verdic
 		if !k.ready {
 			continue
 		}
-		if src != nil {
-			src.table.PrefetchChain(&k.pk)
+		if srcs[i] != nil {
+			srcs[i].PrefetchChain(&k.pk)
 		}
 		if dsts[i] != nil {
 			dsts[i].PrefetchChain(&k.pk)

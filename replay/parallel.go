@@ -4,45 +4,54 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/vpclab/vpclab/dataplane"
-	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/pcap"
 	"github.com/vpclab/vpclab/verdict"
 )
 
-// batchLen is the most packets the reader hands a worker at a time,
-// batchBytes the most data they may hold (a batch is full at either): 256
-// small packets, or 40 of an Ethernet MTU. Small buffers keep the batches
-// in flight (4 per worker) in the CPUs' caches.
-const (
-	batchLen   = 256
-	batchBytes = 64 << 10
-)
-
-// batch is packets the reader copied for one worker; batches are reused,
-// so that sharding allocates nothing per packet.
-type batch struct {
-	n     int
-	data  []byte
-	ends  [batchLen]int32
-	times [batchLen]int64
+// ShardOf returns the worker, of workers, that RunParallel gives the IP
+// packet b with the policy of e in force (see shardOf): for benchmarks
+// and tests that lay flows out across workers.
+func ShardOf(e *dataplane.Engine, b []byte, workers int) int {
+	_, w := shardOf(e.Snapshot(), b, max(workers, 1))
+	return w
 }
 
-func (b *batch) full(n int) bool { return b.n == batchLen || len(b.data)+n > cap(b.data) }
+// shardOf returns the port an IP packet b enters at and the worker, of
+// workers, that judges it: the one that owns its ENI. A packet's ENI is
+// the one that sends or receives it, the lower port of the two when both
+// ends are ENIs, so that every packet of an ENI's conversation with
+// another host (both directions of its flows, their fragments, the ICMP
+// errors the host sends about them) is judged by one worker, in capture
+// order, and an ENI's conntrack table is written by one worker unless
+// the ENI talks to an ENI of another worker. ENIs go to workers round
+// the ring by port; packets with no ENI (between the internet and the
+// services, or malformed) by a hash of their two addresses, the same both
+// ways.
+func shardOf(s *dataplane.Snapshot, b []byte, workers int) (verdict.Port, int) {
+	from := sourcePort(s, b)
+	eni := verdict.PortNone
+	if dst := destAddr(b); dst.IsValid() {
+		if to := s.Owner(dst); to >= 0 {
+			eni = to
+		}
+	}
+	if from >= 0 && (eni < 0 || from < eni) {
+		eni = from
+	}
+	if eni >= 0 {
+		return from, int(eni) % workers
+	}
+	return from, hostShard(b, workers)
+}
 
-// ShardOf returns the worker, of workers, that RunParallel gives the IP
-// packet b (see shardOf): for benchmarks and tests that lay flows out
-// across workers.
-func ShardOf(b []byte, workers int) int { return shardOf(b, max(workers, 1)) }
-
-// shardOf returns the worker of an IP packet: a hash of its two addresses,
-// the same both ways, so that every packet between two hosts (both
-// directions of their flows, their fragments and the ICMP errors about
-// them) is judged by one worker, in capture order.
-func shardOf(b []byte, workers int) int {
+// hostShard returns a worker for an IP packet from a hash of its two
+// addresses, the same both ways.
+func hostShard(b []byte, workers int) int {
 	var x uint64
 	switch {
 	case len(b) >= 20 && b[0]>>4 == 4:
@@ -57,14 +66,39 @@ func shardOf(b []byte, workers int) int {
 	return int((x >> 32) % uint64(workers))
 }
 
+// destAddr returns the destination address of the IP packet b, as
+// SourceAddr does its source.
+func destAddr(b []byte) netip.Addr {
+	if len(b) == 0 {
+		return netip.Addr{}
+	}
+	switch b[0] >> 4 {
+	case 4:
+		if len(b) >= 20 {
+			return netip.AddrFrom4([4]byte(b[16:20]))
+		}
+	case 6:
+		if len(b) >= 40 {
+			return netip.AddrFrom16([16]byte(b[24:40]))
+		}
+	}
+	return netip.Addr{}
+}
+
 // RunParallel is Run on cores goroutines: the reader shards the packets by
-// their address pair (see shardOf) among cores workers that judge them with
-// e concurrently (the engine is safe for concurrent use). Every flow's
-// packets are judged in capture order by one worker, so the verdicts are
-// those of Run as long as no instance's conntrack allowance runs out (the
-// order in which flows of different workers take its last places is not
-// the capture's). It produces the summary only: per-packet outputs (opts
-// other than Progress) need capture order and are refused.
+// ENI (see shardOf) among cores workers that judge them with e
+// concurrently (the engine is safe for concurrent use), a batch at a
+// time. Every flow's packets are judged in capture order by one worker,
+// so the verdicts are those of Run as long as no instance's conntrack
+// allowance runs out (the order in which flows of different workers take
+// its last places is not the capture's). The ports and shards are those
+// of the policy in force when it starts. It produces the summary only:
+// per-packet outputs (opts other than Progress) need capture order and
+// are refused.
+//
+// Two workers scale only as far as the ENIs' traffic spreads over them:
+// the flows of one ENI are judged by one worker, which alone writes its
+// conntrack table.
 func RunParallel(e *dataplane.Engine, c *pcap.Reader, cores int, opts Options) (*Summary, error) {
 	if cores <= 1 {
 		return Run(e, c, opts)
@@ -79,7 +113,7 @@ func RunParallel(e *dataplane.Engine, c *pcap.Reader, cores int, opts Options) (
 	}
 	free := make(chan *batch, 4*cores)
 	for range 4 * cores {
-		free <- &batch{data: make([]byte, 0, batchBytes)}
+		free <- newBatch()
 	}
 	work := make([]chan *batch, cores)
 	cnts := make([]counters, cores)
@@ -87,33 +121,28 @@ func RunParallel(e *dataplane.Engine, c *pcap.Reader, cores int, opts Options) (
 	for w := range work {
 		work[w] = make(chan *batch, 2)
 		wg.Add(1)
-		go func(in <-chan *batch, cnt *counters) {
+		go func(in <-chan *batch, out *counters) {
 			defer wg.Done()
-			var (
-				v verdict.Verdict
-				p packet.Parsed
-			)
+			// The worker's counts and room stay its own until the end:
+			// no cache line of them is written by two cores.
+			var cnt counters
+			j := new(judging)
 			for b := range in {
-				start := int32(0)
+				j.judge(e, b)
 				for i := range b.n {
-					d := b.data[start:b.ends[i]]
-					start = b.ends[i]
-					from := verdict.PortNone
-					if src := SourceAddr(d); src.IsValid() {
-						from = e.SourcePort(src)
-					}
-					e.ProcessParsed(from, d, b.times[i], &v, &p)
-					cnt.count(&v, b.times[i])
+					cnt.count(&j.vs[i], b.times[i])
 				}
-				b.n, b.data = 0, b.data[:0]
+				b.reset()
 				free <- b
 			}
+			*out = cnt
 		}(work[w], &cnts[w])
 	}
 	cur := make([]*batch, cores)
 	for w := range cur {
 		cur[w] = <-free
 	}
+	snap := e.Snapshot()
 	var err error
 	var frames int64
 	for {
@@ -124,19 +153,14 @@ func RunParallel(e *dataplane.Engine, c *pcap.Reader, cores int, opts Options) (
 			}
 			break
 		}
-		w := shardOf(fr.Data, cores)
+		from, w := shardOf(snap, fr.Data, cores)
 		b := cur[w]
 		if b.full(len(fr.Data)) {
 			work[w] <- b
 			b = <-free
 			cur[w] = b
 		}
-		if len(fr.Data) > cap(b.data) {
-			b.data = make([]byte, 0, len(fr.Data)) // a jumbogram: rare
-		}
-		b.data = append(b.data, fr.Data...)
-		b.ends[b.n], b.times[b.n] = int32(len(b.data)), fr.Time
-		b.n++
+		b.add(&fr, from)
 		if frames++; prog != nil && frames&1023 == 0 {
 			prog.update(c, frames)
 		}

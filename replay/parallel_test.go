@@ -9,9 +9,11 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/pcap"
 	"github.com/vpclab/vpclab/pcap/pcaptest"
+	"github.com/vpclab/vpclab/verdict"
 )
 
 // manyFlows is a capture of the example lab: n TCP flows from the
@@ -116,4 +118,47 @@ func TestParallelAllocations(t *testing.T) {
 	if b-a > 20 {
 		t.Errorf("%.0f allocations for 200 packets, %.0f for 2000: RunParallel allocates per packet", a, b)
 	}
+}
+
+// TestShardByENI: RunParallel's workers own ENIs. Everything an ENI
+// exchanges with the internet goes to its worker, both ways; a flow
+// between two ENIs goes to the lower one's, both ways; and the ENIs of the
+// example lab spread over the workers.
+func TestShardByENI(t *testing.T) {
+	e := exampleEngine()
+	pw, pa := port(t, e, web1), port(t, e, app1)
+	for _, workers := range []int{2, 3} {
+		used := map[int]bool{}
+		for _, a := range []netip.Addr{web1, app1} {
+			w := ShardOf(e, ipPacket(t, tcp(office, a, 1024, 443, packet.TCPSyn)), workers)
+			used[w] = true
+			for i := range 50 {
+				host := netip.AddrFrom4([4]byte{198, 51, 100, byte(i)})
+				in := ipPacket(t, tcp(host, a, uint16(1024+i), 443, packet.TCPSyn))
+				out := ipPacket(t, tcp(a, host, 443, uint16(1024+i), packet.TCPSyn|packet.TCPAck))
+				if got, back := ShardOf(e, in, workers), ShardOf(e, out, workers); got != w || back != w {
+					t.Errorf("%d workers: %v↔%v goes to workers %d and %d, want %d (the ENI's)", workers, host, a, got, back, w)
+				}
+			}
+		}
+		if len(used) != 2 {
+			t.Errorf("%d workers: the two ENIs share one worker", workers)
+		}
+		lower := int(min(pw, pa)) % workers
+		there := ipPacket(t, tcp(web1, app1, 49152, 8080, packet.TCPSyn))
+		back := ipPacket(t, tcp(app1, web1, 8080, 49152, packet.TCPSyn|packet.TCPAck))
+		if a, b := ShardOf(e, there, workers), ShardOf(e, back, workers); a != lower || b != lower {
+			t.Errorf("%d workers: web1↔app1 goes to workers %d and %d, want %d", workers, a, b, lower)
+		}
+	}
+}
+
+// port returns the port of the ENI owning a.
+func port(t *testing.T, e *dataplane.Engine, a netip.Addr) verdict.Port {
+	t.Helper()
+	p := e.SourcePort(a)
+	if p < 0 {
+		t.Fatalf("%v is no ENI's", a)
+	}
+	return p
 }
