@@ -71,11 +71,19 @@ func (e *Engine) Apply(l *lab.Lab, now int64) {
 // MaxStoppable slots.
 const MaxStoppable = 1 << 14
 
-// stopFlags says which ENI ports belong to stopped instances, by slot.
-type stopFlags [MaxStoppable]atomic.Bool
+// stopFlags says which ENI ports belong to stopped instances, by slot,
+// and how many are: while none is, a packet reads one word, not the
+// flags of its two ENIs.
+type stopFlags struct {
+	n     atomic.Int32
+	ports [MaxStoppable]atomic.Bool
+}
+
+// any reports whether some port may be stopped.
+func (f *stopFlags) any() bool { return f != nil && f.n.Load() != 0 }
 
 func (f *stopFlags) get(p verdict.Port) bool {
-	return f != nil && p >= 0 && p < MaxStoppable && f[p].Load()
+	return f != nil && p >= 0 && p < MaxStoppable && f.ports[p].Load()
 }
 
 // SetStopped marks the ENI at port p stopped (its instance is off: the
@@ -86,7 +94,16 @@ func (e *Engine) SetStopped(p verdict.Port, stopped bool) (previous, ok bool) {
 	if p < 0 || p >= MaxStoppable {
 		return false, false
 	}
-	return e.stopped[p].Swap(stopped), true
+	previous = e.stopped.ports[p].Swap(stopped)
+	// The count follows the flag (each change is made by one Swap): a
+	// packet that reads it before the change is judged as if before it.
+	switch {
+	case stopped && !previous:
+		e.stopped.n.Add(1)
+	case !stopped && previous:
+		e.stopped.n.Add(-1)
+	}
+	return previous, true
 }
 
 // Stopped reports whether the ENI at port p is marked stopped: false for
@@ -238,6 +255,12 @@ type flowKey struct {
 	prefetched bool
 	// stage is what ProcessBatch's last pass does with the packet.
 	stage batchStage
+	// dstOf, when not nil, is the snapshot whose table of destinations
+	// gave dst and dstFound for the packet's destination address
+	// (ProcessBatch looked it up while reading ahead).
+	dstOf    *Snapshot
+	dst      dest
+	dstFound bool
 }
 
 type batchStage uint8
@@ -329,7 +352,7 @@ func (e *Engine) readAhead(from []verdict.Port, pkts [][]byte, vs []verdict.Verd
 	for i, b := range pkts {
 		p, v, k := &ps[i], &vs[i], &keys[i]
 		*v = verdict.Verdict{From: from[i], To: verdict.PortNone, Trace: v.Trace}
-		k.ready, k.prefetched, k.stage, srcs[i], dsts[i] = false, false, batchJudge, nil, nil
+		k.ready, k.prefetched, k.stage, k.dstOf, srcs[i], dsts[i] = false, false, batchJudge, nil, nil, nil
 		if r := p.Decode(b); r != packet.OK {
 			v.Parse = r
 			v.Deny(verdict.StageParse, verdict.CodeMalformed)
@@ -347,7 +370,9 @@ func (e *Engine) readAhead(from []verdict.Port, pkts [][]byte, vs []verdict.Verd
 			srcs[i] = src.table
 			src.table.PrefetchBucket(&k.pk)
 		}
-		if d, ok := s.dests.get(p.Dst); ok && d.kind == destENI {
+		d, ok := s.dests.get(p.Dst)
+		k.dstOf, k.dst, k.dstFound = s, d, ok
+		if ok && d.kind == destENI {
 			if dst := s.enis[d.slot]; dst != nil && dst != src {
 				dsts[i] = dst.table
 				dst.table.PrefetchBucket(&k.pk)
@@ -389,12 +414,12 @@ func (s *Snapshot) judge(from verdict.Port, p *packet.Parsed, b []byte, now int6
 	if !ok {
 		return
 	}
-	dst, dstSubnet, ok := s.route(from, p, v)
+	dst, dstSubnet, ok := s.route(from, p, v, k)
 	if !ok {
 		return
 	}
 	// A stopped instance neither sends nor receives (live labs).
-	if (src != nil && s.stopped.get(src.slot)) || (dst != nil && s.stopped.get(dst.slot)) {
+	if s.stopped.any() && ((src != nil && s.stopped.get(src.slot)) || (dst != nil && s.stopped.get(dst.slot))) {
 		v.Deny(verdict.StageRoute, verdict.CodeInstanceStopped)
 		return
 	}
@@ -578,8 +603,14 @@ func (s *Snapshot) source(from verdict.Port, p *packet.Parsed, v *verdict.Verdic
 // route finds where a packet goes and sets v.To: an ENI (returned with
 // its subnet's index), the services or the internet; it drops what the VPC
 // never delivers (broadcast, multicast, link-local, unassigned addresses).
-func (s *Snapshot) route(from verdict.Port, p *packet.Parsed, v *verdict.Verdict) (dst *eniPolicy, subnet int32, ok bool) {
-	if d, found := s.dests.get(p.Dst); found {
+//
+// k.dst is the destination's entry in s.dests when k.dstOf is s.
+func (s *Snapshot) route(from verdict.Port, p *packet.Parsed, v *verdict.Verdict, k *flowKey) (dst *eniPolicy, subnet int32, ok bool) {
+	d, found := k.dst, k.dstFound
+	if k.dstOf != s {
+		d, found = s.dests.get(p.Dst)
+	}
+	if found {
 		switch d.kind {
 		case destENI:
 			v.To = d.slot
