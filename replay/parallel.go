@@ -85,6 +85,11 @@ func destAddr(b []byte) netip.Addr {
 	return netip.Addr{}
 }
 
+// queueLen is how many full batches may wait for each worker. The reader
+// blocks when it fills one worker's queue, and the other workers starve
+// meanwhile: deep queues absorb the bursts of one ENI's packets.
+const queueLen = 8
+
 // RunParallel is Run on cores goroutines: the reader shards the packets by
 // ENI (see shardOf) among cores workers that judge them with e
 // concurrently (the engine is safe for concurrent use), a batch at a
@@ -111,15 +116,15 @@ func RunParallel(e *dataplane.Engine, c *pcap.Reader, cores int, opts Options) (
 	if opts.Progress != nil {
 		prog = newProgress(opts.Progress, start)
 	}
-	free := make(chan *batch, 4*cores)
-	for range 4 * cores {
+	free := make(chan *batch, (queueLen+2)*cores)
+	for range (queueLen + 2) * cores {
 		free <- newBatch()
 	}
 	work := make([]chan *batch, cores)
 	cnts := make([]counters, cores)
 	var wg sync.WaitGroup
 	for w := range work {
-		work[w] = make(chan *batch, 2)
+		work[w] = make(chan *batch, queueLen)
 		wg.Add(1)
 		go func(in <-chan *batch, out *counters) {
 			defer wg.Done()
@@ -176,11 +181,13 @@ func RunParallel(e *dataplane.Engine, c *pcap.Reader, cores int, opts Options) (
 		prog.done()
 	}
 	var total counters
+	perCore := make([]int64, cores)
 	for i := range cnts {
 		total.merge(&cnts[i])
+		perCore[i] = cnts[i].packets
 	}
 	s := total.summary(c, time.Since(start))
-	s.Cores = cores
+	s.Cores, s.CorePackets = cores, perCore
 	return s, err
 }
 

@@ -17,10 +17,12 @@ import (
 )
 
 // manyFlows is a capture of the example lab: n TCP flows from the
-// internet and between instances, each SYN, SYN-ACK, ACK, with ICMP and
+// internet and between instances (web1's and app1's, which RunParallel
+// gives different workers), each SYN, SYN-ACK, ACK, with ICMP and
 // denied packets among them, interleaved at random.
 func manyFlows(t testing.TB, n int) []byte {
 	rng := rand.New(rand.NewPCG(5, 6))
+	db1 := netip.MustParseAddr("10.0.3.10")
 	type flow struct{ pkts [][]byte }
 	var flows []flow
 	for i := range n {
@@ -31,6 +33,8 @@ func manyFlows(t testing.TB, n int) []byte {
 			src, dst, dport = web1, app1, 8080
 		case 2:
 			src, dst, dport = office, web1, uint16(22+i%3) // some denied
+		case 3:
+			src, dst, dport = app1, db1, 5432 // another ENI's worker
 		}
 		sport := uint16(1024 + i%60000)
 		flows = append(flows, flow{[][]byte{
@@ -53,7 +57,9 @@ func manyFlows(t testing.TB, n int) []byte {
 	return pcaptest.Pcap(t, layers.LinkTypeEthernet, recs)
 }
 
-func runCapture(t *testing.T, capture []byte, cores int) *Summary {
+// runCapture replays capture on cores cores; with spread, it checks that
+// at least two of them judged packets.
+func runCapture(t *testing.T, capture []byte, cores int, spread bool) *Summary {
 	t.Helper()
 	c, err := pcap.NewReader(bytes.NewReader(capture), "flows.pcap")
 	if err != nil {
@@ -66,7 +72,20 @@ func runCapture(t *testing.T, capture []byte, cores int) *Summary {
 	if s.Cores != max(cores, 1) {
 		t.Errorf("summary says %d cores, ran on %d", s.Cores, cores)
 	}
-	s.WallSeconds, s.PPS, s.Cores = 0, 0, 0
+	if cores > 1 {
+		var sum int64
+		busy := 0
+		for _, n := range s.CorePackets {
+			sum += n
+			if n > 0 {
+				busy++
+			}
+		}
+		if len(s.CorePackets) != cores || sum != s.Packets || spread && busy < 2 {
+			t.Errorf("on %d cores, packets per core %v: want %d cores, at least two busy, %d packets in all", cores, s.CorePackets, cores, s.Packets)
+		}
+	}
+	s.WallSeconds, s.PPS, s.Cores, s.CorePackets = 0, 0, 0, nil
 	return s
 }
 
@@ -78,12 +97,12 @@ func TestParallelSameVerdicts(t *testing.T) {
 		"flows":    manyFlows(t, 3000),
 		"scenario": pcaptest.Pcap(t, layers.LinkTypeEthernet, sc.recs),
 	} {
-		one := runCapture(t, capture, 1)
+		one := runCapture(t, capture, 1, false)
 		if one.Allowed == 0 || one.Denied == 0 {
 			t.Fatalf("%s: want allowed and denied packets: %s", name, mustJSON(t, one))
 		}
 		for _, cores := range []int{2, 3} {
-			if got := runCapture(t, capture, cores); !equalJSON(t, got, one) {
+			if got := runCapture(t, capture, cores, name == "flows"); !equalJSON(t, got, one) {
 				t.Errorf("%s on %d cores:\n%s\none core:\n%s", name, cores, mustJSON(t, got), mustJSON(t, one))
 			}
 		}
