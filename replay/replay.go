@@ -11,10 +11,15 @@
 // the reason.
 //
 // Run produces a Summary and, on request, a verdict per packet (JSON Lines)
-// and a pcap of the packets that were allowed. The loop allocates nothing
-// per packet: frames are read into a reused buffer, verdicts are written
-// with append-style encoders, and counters are arrays indexed by stage,
-// code and parse reason.
+// and a pcap of the packets that were allowed. It copies frames into
+// batches of up to 256 packets and judges each batch with
+// dataplane.Engine.ProcessEach, which reads the conntrack tables of a
+// batch's packets ahead so that their cache misses overlap; then it counts
+// and writes each verdict in capture order. RunParallel shards the
+// batches by ENI among several cores (summary only). The loop allocates
+// nothing per packet: batches are reused, verdicts are written with
+// append-style encoders, and counters are arrays indexed by stage, code
+// and parse reason.
 //
 // Packets loads a whole capture into memory, for benchmarks that replay it
 // without file I/O.
