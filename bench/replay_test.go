@@ -151,9 +151,10 @@ func BenchmarkReplayReader(b *testing.B) {
 // BenchmarkReplayFile10: a capture of 512k first packets of tracked flows
 // (from 128k internet hosts to the server, 10 rules), through the pcap
 // reader and the engine, on one core and on two. RunParallel shards by
-// ENI: one worker judges every flow of the one server, so two cores gain
-// only what the reader overlaps (BenchmarkReplayFile10TwoENIs spreads
-// flows over two).
+// ENI; the one server's flows are too many for one worker, so it splits
+// them over both, which then share its conntrack table (its writer lock
+// and cache lines: BenchmarkReplayFile10TwoENIs gives each worker a table
+// of its own).
 func BenchmarkReplayFile10(b *testing.B) {
 	extra := append([]string{replayRule}, TenRules...)
 	capture := capture10(b)

@@ -1,10 +1,12 @@
 package replay
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"io"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,27 +16,22 @@ import (
 )
 
 // ShardOf returns the worker, of workers, that RunParallel gives the IP
-// packet b with the policy of e in force (see shardOf): for benchmarks
-// and tests that lay flows out across workers.
+// packet b with the policy of e in force when its sample has no packet of
+// the packet's ENI (see plan): its ENI's port modulo workers. For
+// benchmarks and tests that lay flows out across workers.
 func ShardOf(e *dataplane.Engine, b []byte, workers int) int {
-	_, w := shardOf(e.Snapshot(), b, max(workers, 1))
-	return w
+	_, eni := packetENI(e.Snapshot(), b)
+	return (&plan{workers: max(workers, 1)}).worker(eni, b)
 }
 
-// shardOf returns the port an IP packet b enters at and the worker, of
-// workers, that judges it: the one that owns its ENI. A packet's ENI is
-// the one that sends or receives it, the lower port of the two when both
-// ends are ENIs, so that every packet of an ENI's conversation with
-// another host (both directions of its flows, their fragments, the ICMP
-// errors the host sends about them) is judged by one worker, in capture
-// order, and an ENI's conntrack table is written by one worker unless
-// the ENI talks to an ENI of another worker. ENIs go to workers round
-// the ring by port; packets with no ENI (between the internet and the
-// services, or malformed) by a hash of their two addresses, the same both
-// ways.
-func shardOf(s *dataplane.Snapshot, b []byte, workers int) (verdict.Port, int) {
-	from := sourcePort(s, b)
-	eni := verdict.PortNone
+// packetENI returns the port an IP packet b enters at and its ENI: the one
+// that sends or receives it, the lower port of the two when both ends are
+// ENIs, PortNone when neither is (between the internet and the services,
+// or malformed). Both directions of a flow, its fragments and the ICMP
+// errors either host sends about it have the same ENI.
+func packetENI(s *dataplane.Snapshot, b []byte) (from, eni verdict.Port) {
+	from = sourcePort(s, b)
+	eni = verdict.PortNone
 	if dst := destAddr(b); dst.IsValid() {
 		if to := s.Owner(dst); to >= 0 {
 			eni = to
@@ -43,10 +40,100 @@ func shardOf(s *dataplane.Snapshot, b []byte, workers int) (verdict.Port, int) {
 	if from >= 0 && (eni < 0 || from < eni) {
 		eni = from
 	}
-	if eni >= 0 {
-		return from, int(eni) % workers
+	return from, eni
+}
+
+// plan is how RunParallel shards packets among its workers: by ENI, so
+// that an ENI's conntrack table has one writer, except for an ENI busy
+// enough to need more than one worker, whose packets are split among all
+// of them by address pair (they then share its table). Either way every
+// packet between two hosts goes to one worker, in capture order, so the
+// verdicts are those of one core. The plan is made once, from the first
+// packets of the capture (newPlan), and is fixed for the rest of it.
+type plan struct {
+	workers int
+	// owner[p] is the worker of the ENI at port p, or splitENI; ports
+	// past its end (ENIs the sample did not see) go round the ring.
+	owner []int32
+}
+
+// splitENI is plan.owner for an ENI split among all the workers.
+const splitENI = -1
+
+// worker returns the worker of a packet b of ENI eni (packetENI).
+func (pl *plan) worker(eni verdict.Port, b []byte) int {
+	switch {
+	case eni < 0:
+		return hostShard(b, pl.workers)
+	case int(eni) >= len(pl.owner):
+		return int(eni) % pl.workers
+	case pl.owner[eni] == splitENI:
+		return hostShard(b, pl.workers)
 	}
-	return from, hostShard(b, workers)
+	return int(pl.owner[eni])
+}
+
+// splitCost is what a packet of an ENI split among workers costs, against
+// one judged by the ENI's only worker: the workers contend for the
+// ENI's table (its writer lock and cache lines). Measured with
+// BenchmarkReplayFile10 (one ENI): splitting its flows over two workers
+// made them about 1.3× one worker's rate, not 2×.
+const splitCost = 1.5
+
+// maxSplit bounds how many of the busiest ENIs newPlan considers
+// splitting.
+const maxSplit = 4
+
+// newPlan makes the plan for workers workers from a sample of the
+// capture: counts[p] packets of the ENI at port p, and other packets of
+// no ENI (which go by address pair). It assigns the ENIs, busiest first,
+// each to the least loaded worker (ties to the lowest), after splitting
+// the k busiest among all workers, for the k (0 to maxSplit) that leaves
+// the busiest worker least loaded, counting a split packet splitCost.
+func newPlan(counts []int64, other int64, workers int) *plan {
+	var order []verdict.Port
+	for p, n := range counts {
+		if n > 0 {
+			order = append(order, verdict.Port(p))
+		}
+	}
+	slices.SortStableFunc(order, func(a, b verdict.Port) int { return cmp.Compare(counts[b], counts[a]) })
+	best, bestLoad := -1, 0.0
+	owner, trial := make([]int32, len(counts)), make([]int32, len(counts))
+	loads := make([]float64, workers)
+	for k := 0; k <= min(maxSplit, len(order)); k++ {
+		for w := range loads {
+			loads[w] = float64(other) / float64(workers)
+		}
+		for i, p := range order {
+			if i < k {
+				trial[p] = splitENI
+				for w := range loads {
+					loads[w] += float64(counts[p]) * splitCost / float64(workers)
+				}
+				continue
+			}
+			w := 0
+			for x := range loads {
+				if loads[x] < loads[w] {
+					w = x
+				}
+			}
+			trial[p] = int32(w)
+			loads[w] += float64(counts[p])
+		}
+		if m := slices.Max(loads); best < 0 || m < bestLoad {
+			best, bestLoad = k, m
+			copy(owner, trial)
+		}
+	}
+	// ENIs the sample did not see keep the default: round the ring.
+	for p, n := range counts {
+		if n == 0 {
+			owner[p] = int32(p % workers)
+		}
+	}
+	return &plan{workers: workers, owner: owner}
 }
 
 // hostShard returns a worker for an IP packet from a hash of its two
@@ -91,7 +178,7 @@ func destAddr(b []byte) netip.Addr {
 const queueLen = 8
 
 // RunParallel is Run on cores goroutines: the reader shards the packets by
-// ENI (see shardOf) among cores workers that judge them with e
+// ENI (see plan) among cores workers that judge them with e
 // concurrently (the engine is safe for concurrent use), a batch at a
 // time. Every flow's packets are judged in capture order by one worker,
 // so the verdicts are those of Run as long as no instance's conntrack
@@ -101,9 +188,10 @@ const queueLen = 8
 // per-packet outputs (opts other than Progress) need capture order and
 // are refused.
 //
-// Two workers scale only as far as the ENIs' traffic spreads over them:
-// the flows of one ENI are judged by one worker, which alone writes its
-// conntrack table.
+// The plan comes from the first sampleLen packets: ENIs go to workers so
+// as to even out their packets, each table with one writer, and an ENI
+// too busy for one worker has its flows split among all of them, which
+// then share its table (its writer lock limits them).
 func RunParallel(e *dataplane.Engine, c *pcap.Reader, cores int, opts Options) (*Summary, error) {
 	if cores <= 1 {
 		return Run(e, c, opts)
@@ -143,14 +231,19 @@ func RunParallel(e *dataplane.Engine, c *pcap.Reader, cores int, opts Options) (
 			*out = cnt
 		}(work[w], &cnts[w])
 	}
-	cur := make([]*batch, cores)
-	for w := range cur {
-		cur[w] = <-free
+	sh := &sharder{snap: e.Snapshot(), cur: make([]*batch, cores), work: work, free: free}
+	for w := range sh.cur {
+		sh.cur[w] = <-free
 	}
-	snap := e.Snapshot()
-	var err error
-	var frames int64
-	for {
+	// The first packets are held back to make the plan, then sharded by it.
+	smp, done, err := takeSample(c, sh.snap)
+	sh.plan = newPlan(smp.counts, smp.other, cores)
+	for i := range smp.n {
+		fr := smp.frame(i)
+		sh.add(&fr)
+	}
+	frames := int64(smp.n)
+	for !done {
 		fr, rerr := c.Next()
 		if rerr != nil {
 			if !errors.Is(rerr, io.EOF) {
@@ -158,18 +251,12 @@ func RunParallel(e *dataplane.Engine, c *pcap.Reader, cores int, opts Options) (
 			}
 			break
 		}
-		from, w := shardOf(snap, fr.Data, cores)
-		b := cur[w]
-		if b.full(len(fr.Data)) {
-			work[w] <- b
-			b = <-free
-			cur[w] = b
-		}
-		b.add(&fr, from)
+		sh.add(&fr)
 		if frames++; prog != nil && frames&1023 == 0 {
 			prog.update(c, frames)
 		}
 	}
+	cur := sh.cur
 	for w, b := range cur {
 		if b.n > 0 {
 			work[w] <- b
@@ -189,6 +276,96 @@ func RunParallel(e *dataplane.Engine, c *pcap.Reader, cores int, opts Options) (
 	s := total.summary(c, time.Since(start))
 	s.Cores, s.CorePackets = cores, perCore
 	return s, err
+}
+
+// sharder puts each packet in the batch of its worker (plan.worker),
+// handing full batches over.
+type sharder struct {
+	snap *dataplane.Snapshot
+	plan *plan
+	cur  []*batch // by worker: the batch being filled
+	work []chan *batch
+	free chan *batch
+}
+
+func (sh *sharder) add(fr *pcap.Frame) {
+	from, eni := packetENI(sh.snap, fr.Data)
+	w := sh.plan.worker(eni, fr.Data)
+	b := sh.cur[w]
+	if b.full(len(fr.Data)) {
+		sh.work[w] <- b
+		b = <-sh.free
+		sh.cur[w] = b
+	}
+	b.add(fr, from)
+}
+
+// sampleLen is how many packets RunParallel reads before it makes its
+// plan, sampleBytes the most data they may hold.
+const (
+	sampleLen   = 4096
+	sampleBytes = 1 << 20
+)
+
+// sample is the first packets of a capture, held back while the plan is
+// made, with their count by ENI.
+type sample struct {
+	n       int
+	data    []byte
+	ends    []int32
+	times   []int64
+	numbers []int64
+	lengths []int32
+	counts  []int64 // packets by ENI port
+	other   int64   // packets of no ENI
+}
+
+// takeSample reads up to sampleLen packets of c (fewer once their data
+// reaches sampleBytes, or at the end of the capture: done, with err set
+// unless the capture ended cleanly) and counts them by ENI.
+func takeSample(c *pcap.Reader, snap *dataplane.Snapshot) (smp *sample, done bool, err error) {
+	smp = &sample{
+		ends: make([]int32, 0, sampleLen), times: make([]int64, 0, sampleLen),
+		numbers: make([]int64, 0, sampleLen), lengths: make([]int32, 0, sampleLen),
+	}
+	smp.data = make([]byte, 0, sampleBytes+64<<10)
+	for len(smp.ends) < sampleLen {
+		fr, rerr := c.Next()
+		if rerr != nil {
+			if !errors.Is(rerr, io.EOF) {
+				err = rerr
+			}
+			done = true
+			break
+		}
+		smp.data = append(smp.data, fr.Data...) // grows past sampleBytes for a jumbogram only
+		smp.ends = append(smp.ends, int32(len(smp.data)))
+		smp.times = append(smp.times, fr.Time)
+		smp.numbers = append(smp.numbers, fr.Number)
+		smp.lengths = append(smp.lengths, int32(fr.Length))
+		if _, eni := packetENI(snap, fr.Data); eni >= 0 {
+			for int(eni) >= len(smp.counts) {
+				smp.counts = append(smp.counts, 0)
+			}
+			smp.counts[eni]++
+		} else {
+			smp.other++
+		}
+		if len(smp.data) >= sampleBytes {
+			break
+		}
+	}
+	smp.n = len(smp.ends)
+	return smp, done, err
+}
+
+// frame returns packet i of the sample as the reader returned it.
+func (smp *sample) frame(i int) pcap.Frame {
+	start := int32(0)
+	if i > 0 {
+		start = smp.ends[i-1]
+	}
+	return pcap.Frame{Number: smp.numbers[i], Time: smp.times[i], Data: smp.data[start:smp.ends[i]], Length: int(smp.lengths[i])}
 }
 
 // merge adds o's counts to c.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -57,6 +58,37 @@ func manyFlows(t testing.TB, n int) []byte {
 	return pcaptest.Pcap(t, layers.LinkTypeEthernet, recs)
 }
 
+// oneENIFlows is manyFlows with every flow between web1 and the
+// internet: SYN, SYN-ACK, ACK, some to ports sg-web does not open.
+func oneENIFlows(t testing.TB, n int) []byte {
+	rng := rand.New(rand.NewPCG(11, 12))
+	type flow struct{ pkts [][]byte }
+	var flows []flow
+	for i := range n {
+		src := netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)})
+		sport, dport := uint16(1024+i%60000), uint16(443)
+		if i%5 == 0 {
+			dport = 8443 // denied
+		}
+		flows = append(flows, flow{[][]byte{
+			ipPacket(t, tcp(src, web1, sport, dport, packet.TCPSyn)),
+			ipPacket(t, tcp(web1, src, dport, sport, packet.TCPSyn|packet.TCPAck)),
+			ipPacket(t, tcp(src, web1, sport, dport, packet.TCPAck)),
+		}})
+	}
+	var recs []record
+	for len(flows) > 0 {
+		k := rng.IntN(len(flows))
+		f := &flows[k]
+		recs = append(recs, record{Time: baseTime.Add(time.Duration(len(recs)) * time.Microsecond), Data: pcaptest.Ethernet(t, f.pkts[0])})
+		if f.pkts = f.pkts[1:]; len(f.pkts) == 0 {
+			flows[k] = flows[len(flows)-1]
+			flows = flows[:len(flows)-1]
+		}
+	}
+	return pcaptest.Pcap(t, layers.LinkTypeEthernet, recs)
+}
+
 // runCapture replays capture on cores cores; with spread, it checks that
 // at least two of them judged packets.
 func runCapture(t *testing.T, capture []byte, cores int, spread bool) *Summary {
@@ -90,11 +122,14 @@ func runCapture(t *testing.T, capture []byte, cores int, spread bool) *Summary {
 }
 
 // TestParallelSameVerdicts: two and three cores count the same verdicts as
-// one, on a capture of interleaved flows and on the example scenario.
+// one, on a capture of interleaved flows of two ENIs (sharded by ENI on two
+// cores, web1's split on three), on flows of web1 alone (split among the
+// cores), and on the example scenario.
 func TestParallelSameVerdicts(t *testing.T) {
 	sc := exampleScenario(t)
 	for name, capture := range map[string][]byte{
 		"flows":    manyFlows(t, 3000),
+		"one ENI":  oneENIFlows(t, 3000),
 		"scenario": pcaptest.Pcap(t, layers.LinkTypeEthernet, sc.recs),
 	} {
 		one := runCapture(t, capture, 1, false)
@@ -102,7 +137,7 @@ func TestParallelSameVerdicts(t *testing.T) {
 			t.Fatalf("%s: want allowed and denied packets: %s", name, mustJSON(t, one))
 		}
 		for _, cores := range []int{2, 3} {
-			if got := runCapture(t, capture, cores, name == "flows"); !equalJSON(t, got, one) {
+			if got := runCapture(t, capture, cores, name != "scenario"); !equalJSON(t, got, one) {
 				t.Errorf("%s on %d cores:\n%s\none core:\n%s", name, cores, mustJSON(t, got), mustJSON(t, one))
 			}
 		}
@@ -180,4 +215,45 @@ func port(t *testing.T, e *dataplane.Engine, a netip.Addr) verdict.Port {
 		t.Fatalf("%v is no ENI's", a)
 	}
 	return p
+}
+
+// TestPlan: newPlan gives each ENI a worker of its own while that evens
+// out the load, and splits an ENI too busy for one worker among all.
+func TestPlan(t *testing.T) {
+	for _, c := range []struct {
+		counts  []int64
+		other   int64
+		workers int
+		want    []int32
+	}{
+		{[]int64{100}, 0, 2, []int32{splitENI}},              // one busy ENI: split
+		{[]int64{50, 50}, 0, 2, []int32{0, 1}},               // one each
+		{[]int64{0, 60, 40}, 0, 2, []int32{0, 0, 1}},         // unseen port 0 keeps its default
+		{[]int64{75, 25}, 0, 2, []int32{0, 1}},               // splitting 75 would cost more
+		{[]int64{10, 80, 10}, 0, 2, []int32{0, splitENI, 1}}, // the busy one split
+		{[]int64{30, 30, 30, 10}, 0, 3, []int32{0, 1, 2, 0}}, // busiest first, to the least loaded
+		{[]int64{5, 5}, 100, 2, []int32{0, 1}},               // packets of no ENI spread evenly
+	} {
+		p := newPlan(c.counts, c.other, c.workers)
+		if !slices.Equal(p.owner, c.want) {
+			t.Errorf("newPlan(%v, %d, %d) = %v, want %v", c.counts, c.other, c.workers, p.owner, c.want)
+		}
+	}
+	// A split ENI's packets go by address pair: both ways to one worker,
+	// and the pairs over every worker.
+	p := newPlan([]int64{100}, 0, 2)
+	used := map[int]bool{}
+	for i := range 64 {
+		host := netip.AddrFrom4([4]byte{198, 18, 0, byte(i)})
+		in := ipPacket(t, tcp(host, web1, 1024, 443, packet.TCPSyn))
+		out := ipPacket(t, tcp(web1, host, 443, 1024, packet.TCPSyn|packet.TCPAck))
+		w := p.worker(0, in)
+		if p.worker(0, out) != w {
+			t.Fatalf("%v↔web1: the two directions go to two workers", host)
+		}
+		used[w] = true
+	}
+	if len(used) != 2 {
+		t.Errorf("a split ENI's flows went to %d workers of 2", len(used))
+	}
 }

@@ -113,8 +113,7 @@ type Summary struct {
 	// Cores is the number of goroutines that judged packets (RunParallel).
 	Cores int `json:"cores"`
 	// CorePackets, on more than one core, is how many packets each of
-	// them judged: RunParallel shards by ENI, so the flows of one busy
-	// ENI keep one core busy and leave the others idle.
+	// them judged (RunParallel shards by ENI: see its plan).
 	CorePackets []int64 `json:"core_packets,omitempty"`
 	// ReaderPPS, when measured (ReaderRate, given with SetReaderPPS), is
 	// the frames per second the capture reader manages alone, judging

@@ -65,7 +65,6 @@ func (s *Summary) WriteText(w io.Writer) error {
 	fmt.Fprintf(b, "%-*s  %s\n", labelW, "wall time", seconds(s.WallSeconds))
 	fmt.Fprintf(b, "%-*s  %s packets/s on %d core(s)\n", labelW, "rate", human(s.PPS), max(s.Cores, 1))
 	if len(s.CorePackets) > 1 {
-		// Sharded by ENI: one busy ENI keeps one core busy.
 		fmt.Fprintf(b, "%-*s ", labelW, "packets by core")
 		for _, n := range s.CorePackets {
 			fmt.Fprintf(b, " %d", n)

@@ -374,7 +374,8 @@ time; its traffic mirror sessions with pcap targets are written too.
 
 --cores N judges on N goroutines, the packets sharded by ENI (every packet an
 ENI sends or receives goes to one core, in capture order; between two ENIs, to
-the lower one's); it writes the summary only. After the replay, the capture is read once more without judging
+the lower one's; an ENI too busy for one core is split among all by address
+pair); it writes the summary only. After the replay, the capture is read once more without judging
 anything, and the summary reports that reader-alone rate beside the replay's.`,
 		Example: `  vpclab replay --lab lab.yaml capture.pcap
   vpclab replay --lab lab.yaml capture.pcapng -o json
