@@ -110,6 +110,61 @@ func TestProcessBatchMatchesProcessParsed(t *testing.T) {
 	}
 }
 
+// ProcessEach judges packets of mixed ports and times as ProcessParsed
+// would one after another: the same verdicts, parsed packets and
+// conntrack entries, over slices of every length up to several times the
+// read-ahead. The clock moves fast enough that entries expire between
+// packets of one call.
+func TestProcessEachMatchesProcessParsed(t *testing.T) {
+	one, each := dataplane.New(mustLab(t, twoTier)), dataplane.New(mustLab(t, twoTier))
+	traffic := batchTraffic(t, one)
+	rng := rand.New(rand.NewPCG(9, 10))
+	times := make([]int64, len(traffic))
+	now := int64(1)
+	for i := range times {
+		now += rng.Int64N(3e9)
+		times[i] = now
+	}
+	want, wantP := make([]verdict.Verdict, len(traffic)), make([]packet.Parsed, len(traffic))
+	for i, s := range traffic {
+		one.ProcessParsed(s.from, s.pkt, times[i], &want[i], &wantP[i])
+	}
+	got, gotP := make([]verdict.Verdict, len(traffic)), make([]packet.Parsed, len(traffic))
+	froms, pkts := make([]verdict.Port, len(traffic)), make([][]byte, len(traffic))
+	for i, s := range traffic {
+		froms[i], pkts[i] = s.from, s.pkt
+	}
+	for i := 0; i < len(traffic); {
+		n := min(1+rng.IntN(3*dataplane.BatchSize), len(traffic)-i)
+		each.ProcessEach(froms[i:i+n], pkts[i:i+n], times[i:i+n], got[i:i+n], gotP[i:i+n])
+		i += n
+	}
+	allowed, codes := 0, map[verdict.Code]int{}
+	for i := range want {
+		if !sameVerdict(want[i], got[i]) {
+			t.Fatalf("packet %d: ProcessEach gave %+v, ProcessParsed %+v", i, got[i], want[i])
+		}
+		if want[i].Stage != verdict.StageParse && wantP[i] != gotP[i] {
+			t.Fatalf("packet %d: parsed %+v, want %+v", i, gotP[i], wantP[i])
+		}
+		if want[i].Allowed {
+			allowed++
+		}
+		codes[want[i].Code]++
+	}
+	t.Logf("%v", codes)
+	if allowed == 0 || allowed == len(want) {
+		t.Fatalf("%d of %d packets allowed: the traffic should mix verdicts", allowed, len(want))
+	}
+	for _, id := range []string{"eni-web", "eni-db"} {
+		a := one.Snapshot().Table(port(t, one, id)).Entries(now)
+		b := each.Snapshot().Table(port(t, each, id)).Entries(now)
+		if !sameEntries(a, b) {
+			t.Errorf("%s: the tables differ: %d entries one at a time, %d with ProcessEach", id, len(a), len(b))
+		}
+	}
+}
+
 // ProcessBatch allocates nothing, with its tables small or large enough
 // to be read ahead.
 func TestProcessBatchDoesNotAllocate(t *testing.T) {
@@ -129,6 +184,13 @@ func TestProcessBatchDoesNotAllocate(t *testing.T) {
 	vs, ps := make([]verdict.Verdict, len(pkts)), make([]packet.Parsed, len(pkts))
 	if n := testing.AllocsPerRun(100, func() { e.ProcessBatch(pw, pkts, 2, vs, ps) }); n != 0 {
 		t.Errorf("ProcessBatch: %v allocations per batch, want 0", n)
+	}
+	froms, nows := make([]verdict.Port, len(pkts)), make([]int64, len(pkts))
+	for i := range froms {
+		froms[i], nows[i] = pw, 2
+	}
+	if n := testing.AllocsPerRun(100, func() { e.ProcessEach(froms, pkts, nows, vs, ps) }); n != 0 {
+		t.Errorf("ProcessEach: %v allocations per batch, want 0", n)
 	}
 	for i := range vs {
 		if vs[i].Code != verdict.CodeConntrack {

@@ -71,11 +71,19 @@ func (e *Engine) Apply(l *lab.Lab, now int64) {
 // MaxStoppable slots.
 const MaxStoppable = 1 << 14
 
-// stopFlags says which ENI ports belong to stopped instances, by slot.
-type stopFlags [MaxStoppable]atomic.Bool
+// stopFlags says which ENI ports belong to stopped instances, by slot,
+// and how many are: while none is, a packet reads one word, not the
+// flags of its two ENIs.
+type stopFlags struct {
+	n     atomic.Int32
+	ports [MaxStoppable]atomic.Bool
+}
+
+// any reports whether some port may be stopped.
+func (f *stopFlags) any() bool { return f != nil && f.n.Load() != 0 }
 
 func (f *stopFlags) get(p verdict.Port) bool {
-	return f != nil && p >= 0 && p < MaxStoppable && f[p].Load()
+	return f != nil && p >= 0 && p < MaxStoppable && f.ports[p].Load()
 }
 
 // SetStopped marks the ENI at port p stopped (its instance is off: the
@@ -86,7 +94,16 @@ func (e *Engine) SetStopped(p verdict.Port, stopped bool) (previous, ok bool) {
 	if p < 0 || p >= MaxStoppable {
 		return false, false
 	}
-	return e.stopped[p].Swap(stopped), true
+	previous = e.stopped.ports[p].Swap(stopped)
+	// The count follows the flag (each change is made by one Swap): a
+	// packet that reads it before the change is judged as if before it.
+	switch {
+	case stopped && !previous:
+		e.stopped.n.Add(1)
+	case !stopped && previous:
+		e.stopped.n.Add(-1)
+	}
+	return previous, true
 }
 
 // Stopped reports whether the ENI at port p is marked stopped: false for
@@ -138,8 +155,12 @@ func (s *Snapshot) Addrs(p verdict.Port) []netip.Addr {
 
 // SourcePort returns where a packet with source address src enters: the
 // ENI that owns the address, the VPC's services, or the internet gateway.
-func (e *Engine) SourcePort(src netip.Addr) verdict.Port {
-	d, ok := e.snap.Load().dests.get(src)
+func (e *Engine) SourcePort(src netip.Addr) verdict.Port { return e.snap.Load().SourcePort(src) }
+
+// SourcePort returns where a packet with source address src enters: the
+// ENI that owns the address, the VPC's services, or the internet gateway.
+func (s *Snapshot) SourcePort(src netip.Addr) verdict.Port {
+	d, ok := s.dests.get(src)
 	switch {
 	case ok && d.kind == destENI:
 		return d.slot
@@ -234,9 +255,15 @@ type flowKey struct {
 	prefetched bool
 	// stage is what ProcessBatch's last pass does with the packet.
 	stage batchStage
-	// dst is the receiver's table if it is another ENI's: ProcessBatch
-	// reads ahead in it.
-	dst *conntrack.Table
+	// srcTable and dstTable are the sender's table and the receiver's if
+	// it is another ENI's (nil if none): ProcessBatch reads ahead in them.
+	srcTable, dstTable *conntrack.Table
+	// dstOf, when not nil, is the snapshot whose table of destinations
+	// gave dst and dstFound for the packet's destination address
+	// (ProcessBatch looked it up while reading ahead).
+	dstOf    *Snapshot
+	dst      dest
+	dstFound bool
 }
 
 type batchStage uint8
@@ -281,64 +308,86 @@ const (
 // It allocates nothing unless a verdict's Trace is set, and takes no lock
 // a single ProcessParsed would not.
 func (e *Engine) ProcessBatch(from verdict.Port, pkts [][]byte, now int64, vs []verdict.Verdict, ps []packet.Parsed) {
-	vs, ps = vs[:len(pkts)], ps[:len(pkts)]
-	var keys [BatchSize]flowKey
+	var froms [BatchSize]verdict.Port
+	var nows [BatchSize]int64
+	for i := range froms {
+		froms[i], nows[i] = from, now
+	}
 	for base := 0; base < len(pkts); base += BatchSize {
 		n := min(BatchSize, len(pkts)-base)
-		s := e.snap.Load() // for the read-ahead only
-		var src *conntrack.Table
-		if eni := s.eni(from); eni != nil {
-			src = eni.table
+		e.processBatch(froms[:n], pkts[base:base+n], nows[:n], vs[base:base+n], ps[base:base+n])
+	}
+}
+
+// ProcessEach is ProcessBatch for packets that each enter at a port and
+// time of their own: pkts[i] enters at from[i] at now[i], as
+// ProcessParsed(from[i], pkts[i], now[i], &vs[i], &ps[i]) would judge it,
+// one packet after another in slice order. from, now, vs and ps must be
+// at least as long as pkts. Replay judges a capture's packets this way,
+// each at its own timestamp. It allocates nothing unless a verdict's
+// Trace is set.
+func (e *Engine) ProcessEach(from []verdict.Port, pkts [][]byte, now []int64, vs []verdict.Verdict, ps []packet.Parsed) {
+	for base := 0; base < len(pkts); base += BatchSize {
+		n := min(BatchSize, len(pkts)-base)
+		e.processBatch(from[base:base+n], pkts[base:base+n], now[base:base+n], vs[base:base+n], ps[base:base+n])
+	}
+}
+
+// processBatch judges at most BatchSize packets: pkts[i] entering at
+// from[i] at now[i], as the pipeline ProcessBatch describes.
+func (e *Engine) processBatch(from []verdict.Port, pkts [][]byte, now []int64, vs []verdict.Verdict, ps []packet.Parsed) {
+	var keys [BatchSize]flowKey
+	n := len(pkts)
+	from, now, vs, ps = from[:n], now[:n], vs[:n], ps[:n]
+	s := e.snap.Load() // for the read-ahead only
+	for i := range min(parsingAhead, n) {
+		parseAhead(s, from[i], pkts[i], &vs[i], &ps[i], &keys[i])
+	}
+	for i := range min(entryAhead, n) {
+		keys[i].prefetchEntry()
+	}
+	for i := range min(chainAhead, n) {
+		keys[i].prefetchChain()
+	}
+	for i := range n {
+		if j := i + parsingAhead; j < n {
+			parseAhead(s, from[j], pkts[j], &vs[j], &ps[j], &keys[j])
 		}
-		bp, bv, bs := pkts[base:base+n], vs[base:base+n], ps[base:base+n]
-		for i := range min(parsingAhead, n) {
-			parseAhead(s, from, src, bp[i], &bv[i], &bs[i], &keys[i])
+		if j := i + entryAhead; j < n {
+			keys[j].prefetchEntry()
 		}
-		for i := range min(entryAhead, n) {
-			keys[i].prefetchEntry(src)
+		if j := i + chainAhead; j < n {
+			keys[j].prefetchChain()
 		}
-		for i := range min(chainAhead, n) {
-			keys[i].prefetchChain(src)
+		p, v, k := &ps[i], &vs[i], &keys[i]
+		switch k.stage {
+		case batchMalformed:
+			continue
+		case batchFollow:
+			e.frags.follow(p, now[i], v)
+			continue
 		}
-		for i := range n {
-			if j := i + parsingAhead; j < n {
-				parseAhead(s, from, src, bp[j], &bv[j], &bs[j], &keys[j])
-			}
-			if j := i + entryAhead; j < n {
-				keys[j].prefetchEntry(src)
-			}
-			if j := i + chainAhead; j < n {
-				keys[j].prefetchChain(src)
-			}
-			p, v, k := &ps[base+i], &vs[base+i], &keys[i]
-			switch k.stage {
-			case batchMalformed:
-				continue
-			case batchFollow:
-				e.frags.follow(p, now, v)
-				continue
-			}
-			// The policy in force now, as ProcessParsed would: the read
-			// ahead is only a hint, which a policy change cannot make
-			// wrong (the key depends on the packet alone).
-			js := e.snap.Load()
-			js.judge(from, p, pkts[base+i], now, v, k)
-			if p.IsFirstFragment() {
-				e.frags.store(p, v, now+js.fragTTL)
-			}
+		// The policy in force now, as ProcessParsed would: the read
+		// ahead is only a hint, which a policy change cannot make wrong
+		// (the key depends on the packet alone, and judge looks the
+		// destination up again unless it came from this snapshot).
+		js := e.snap.Load()
+		js.judge(from[i], p, pkts[i], now[i], v, k)
+		if p.IsFirstFragment() {
+			e.frags.store(p, v, now[i]+js.fragTTL)
 		}
 	}
 }
 
-// parseAhead is ProcessBatch's first step for a packet b entering at
-// from, under snapshot s, whose sender's table is src (nil if none): it
-// resets the verdict v, parses b into p, makes the key k, notes the
-// receiver's table, and starts the reads of the sender's and receiver's
-// bucket heads. (The pieces are arguments, not a struct: a struct holding
-// both the tables and the batch's keys would move the keys to the heap.)
-func parseAhead(s *Snapshot, from verdict.Port, src *conntrack.Table, b []byte, v *verdict.Verdict, p *packet.Parsed, k *flowKey) {
+// parseAhead is processBatch's first step for a packet b entering at
+// from, under snapshot s: it resets the verdict v, parses b into p, makes
+// the key k, looks the destination up, notes the sender's and receiver's
+// tables, and starts the reads of their bucket heads. (The pieces are
+// arguments, not a struct: a struct holding both the snapshot and the
+// batch's keys would move the keys to the heap.)
+func parseAhead(s *Snapshot, from verdict.Port, b []byte, v *verdict.Verdict, p *packet.Parsed, k *flowKey) {
 	*v = verdict.Verdict{From: from, To: verdict.PortNone, Trace: v.Trace}
-	k.ready, k.prefetched, k.stage, k.dst = false, false, batchJudge, nil
+	k.ready, k.prefetched, k.stage, k.srcTable, k.dstTable, k.dstOf = false, false, batchJudge, nil, nil, nil
 	if r := p.Decode(b); r != packet.OK {
 		v.Parse = r
 		v.Deny(verdict.StageParse, verdict.CodeMalformed)
@@ -351,42 +400,45 @@ func parseAhead(s *Snapshot, from verdict.Port, src *conntrack.Table, b []byte, 
 	}
 	k.fromLo = k.pk.Set(p.Src, p.Dst, p.Proto, p.SrcPort, p.DstPort, p.ICMPType, p.ICMPCode, p.ICMPID)
 	k.ready, k.prefetched = true, true
-	if src != nil {
-		src.PrefetchBucket(&k.pk)
+	if src := s.eni(from); src != nil {
+		k.srcTable = src.table
+		k.srcTable.PrefetchBucket(&k.pk)
 	}
-	if d, ok := s.dests.get(p.Dst); ok && d.kind == destENI {
-		if dst := s.enis[d.slot]; dst != nil && dst.table != src {
-			k.dst = dst.table
-			k.dst.PrefetchBucket(&k.pk)
+	d, ok := s.dests.get(p.Dst)
+	k.dstOf, k.dst, k.dstFound = s, d, ok
+	if ok && d.kind == destENI {
+		if dst := s.enis[d.slot]; dst != nil && dst.table != k.srcTable {
+			k.dstTable = dst.table
+			k.dstTable.PrefetchBucket(&k.pk)
 		}
 	}
 }
 
 // prefetchEntry starts reading the first entries of k's chains in the
-// sender's table src and the receiver's, whose bucket heads readAhead read.
-func (k *flowKey) prefetchEntry(src *conntrack.Table) {
+// sender's and receiver's tables, whose bucket heads parseAhead read.
+func (k *flowKey) prefetchEntry() {
 	if !k.ready {
 		return
 	}
-	if src != nil {
-		src.PrefetchEntry(&k.pk)
+	if k.srcTable != nil {
+		k.srcTable.PrefetchEntry(&k.pk)
 	}
-	if k.dst != nil {
-		k.dst.PrefetchEntry(&k.pk)
+	if k.dstTable != nil {
+		k.dstTable.PrefetchEntry(&k.pk)
 	}
 }
 
 // prefetchChain starts reading the second entries of k's chains whose
 // first, which prefetchEntry read, holds another flow.
-func (k *flowKey) prefetchChain(src *conntrack.Table) {
+func (k *flowKey) prefetchChain() {
 	if !k.ready {
 		return
 	}
-	if src != nil {
-		src.PrefetchChain(&k.pk)
+	if k.srcTable != nil {
+		k.srcTable.PrefetchChain(&k.pk)
 	}
-	if k.dst != nil {
-		k.dst.PrefetchChain(&k.pk)
+	if k.dstTable != nil {
+		k.dstTable.PrefetchChain(&k.pk)
 	}
 }
 
@@ -399,12 +451,12 @@ func (s *Snapshot) judge(from verdict.Port, p *packet.Parsed, b []byte, now int6
 	if !ok {
 		return
 	}
-	dst, dstSubnet, ok := s.route(from, p, v)
+	dst, dstSubnet, ok := s.route(from, p, v, k)
 	if !ok {
 		return
 	}
 	// A stopped instance neither sends nor receives (live labs).
-	if (src != nil && s.stopped.get(src.slot)) || (dst != nil && s.stopped.get(dst.slot)) {
+	if s.stopped.any() && ((src != nil && s.stopped.get(src.slot)) || (dst != nil && s.stopped.get(dst.slot))) {
 		v.Deny(verdict.StageRoute, verdict.CodeInstanceStopped)
 		return
 	}
@@ -588,8 +640,14 @@ func (s *Snapshot) source(from verdict.Port, p *packet.Parsed, v *verdict.Verdic
 // route finds where a packet goes and sets v.To: an ENI (returned with
 // its subnet's index), the services or the internet; it drops what the VPC
 // never delivers (broadcast, multicast, link-local, unassigned addresses).
-func (s *Snapshot) route(from verdict.Port, p *packet.Parsed, v *verdict.Verdict) (dst *eniPolicy, subnet int32, ok bool) {
-	if d, found := s.dests.get(p.Dst); found {
+//
+// k.dst is the destination's entry in s.dests when k.dstOf is s.
+func (s *Snapshot) route(from verdict.Port, p *packet.Parsed, v *verdict.Verdict, k *flowKey) (dst *eniPolicy, subnet int32, ok bool) {
+	d, found := k.dst, k.dstFound
+	if k.dstOf != s {
+		d, found = s.dests.get(p.Dst)
+	}
+	if found {
 		switch d.kind {
 		case destENI:
 			v.To = d.slot

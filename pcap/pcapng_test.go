@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"io"
 	"testing"
+	"time"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 )
 
@@ -61,5 +64,37 @@ func TestNgWritePacketNoAllocs(t *testing.T) {
 		}
 	}); n != 0 {
 		t.Errorf("WritePacket allocates %v times per packet", n)
+	}
+}
+
+// TestNgNextNoAllocs checks that reading a pcapng frame allocates
+// nothing when its enhanced packet block carries no options (as dumpcap
+// and gopacket write them). One with options (flags, comments: what
+// NgWriter writes) costs an allocation in pcapgo's option reader.
+func TestNgNextNoAllocs(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := pcapgo.NewNgWriter(&buf, layers.LinkTypeRaw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2000 {
+		ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, int64(i)), CaptureLength: len(ipv4), Length: len(ipv4)}
+		if err := w.WritePacket(ci, ipv4); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewReader(&buf, "t.pcapng")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(1000, func() {
+		if _, err := c.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("Next allocates %v times a pcapng frame", n)
 	}
 }

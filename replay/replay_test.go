@@ -505,6 +505,15 @@ rate                          495.0k packets/s on 1 core(s)
 	if got := b.String(); got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
+	s.Cores, s.CorePackets = 2, []int64{990, 0}
+	b.Reset()
+	if err := s.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	tail := "rate                          495.0k packets/s on 2 core(s)\npackets by core               990 0\n"
+	if got := b.String(); !strings.HasSuffix(got, tail) {
+		t.Errorf("on two cores, got:\n%s\nwant it to end:\n%s", got, tail)
+	}
 }
 
 func decodeVerdicts(t *testing.T, b []byte) []VerdictRecord {

@@ -64,6 +64,13 @@ func (s *Summary) WriteText(w io.Writer) error {
 	fmt.Fprintf(b, "\n%-*s  %s\n", labelW, "capture span", seconds(s.Seconds))
 	fmt.Fprintf(b, "%-*s  %s\n", labelW, "wall time", seconds(s.WallSeconds))
 	fmt.Fprintf(b, "%-*s  %s packets/s on %d core(s)\n", labelW, "rate", human(s.PPS), max(s.Cores, 1))
+	if len(s.CorePackets) > 1 {
+		fmt.Fprintf(b, "%-*s ", labelW, "packets by core")
+		for _, n := range s.CorePackets {
+			fmt.Fprintf(b, " %d", n)
+		}
+		b.WriteString("\n")
+	}
 	if s.ReaderPPS > 0 {
 		fmt.Fprintf(b, "%-*s  %s frames/s (the replay runs at %.2f× it)\n", labelW, "reader alone", human(s.ReaderPPS), s.PPS/s.ReaderPPS)
 	}

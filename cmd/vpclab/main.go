@@ -372,9 +372,10 @@ The lab's flow logs (flow_logs:, and --flow-logs DIR for one on the whole VPC)
 are written on the capture's clock, so a capture gives the same records every
 time; its traffic mirror sessions with pcap targets are written too.
 
---cores N judges on N goroutines, the packets sharded by their address pair
-(both directions of a flow go to one core, in capture order); it writes the
-summary only. After the replay, the capture is read once more without judging
+--cores N judges on N goroutines, the packets sharded by ENI (every packet an
+ENI sends or receives goes to one core, in capture order; between two ENIs, to
+the lower one's; an ENI too busy for one core is split among all by address
+pair); it writes the summary only. After the replay, the capture is read once more without judging
 anything, and the summary reports that reader-alone rate beside the replay's.`,
 		Example: `  vpclab replay --lab lab.yaml capture.pcap
   vpclab replay --lab lab.yaml capture.pcapng -o json
