@@ -9,14 +9,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
-	"runtime/metrics"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/vpclab/vpclab/internal/heappeak"
 
 	"github.com/vpclab/vpclab/authz"
 	"github.com/vpclab/vpclab/lab"
@@ -114,37 +111,6 @@ func TestLabBodyLimit(t *testing.T) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-// peakLive returns the most live heap, in bytes, seen while f runs, less
-// the heap before: the collector runs at every 5% of growth and a sampler
-// reads the live heap the last one marked.
-func peakLive(f func()) uint64 {
-	old := debug.SetGCPercent(5)
-	defer debug.SetGCPercent(old)
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	read := func() uint64 { metrics.Read(s); return s[0].Value.Uint64() }
-	runtime.GC()
-	base := read()
-	var peak atomic.Uint64
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			if v := read(); v > peak.Load() {
-				peak.Store(v)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(50 * time.Microsecond):
-			}
-		}
-	}()
-	f()
-	close(stop)
-	<-done
-	return max(peak.Load(), base) - base
-}
-
 // bigLab is a lab of groups groups of rules rules each, in flow style.
 func bigLab(groups, rules int) []byte {
 	b := []byte("vpc: {id: vpc-b, cidr: 10.0.0.0/16}\nsecurity_groups:\n")
@@ -180,7 +146,7 @@ func TestLabBodyPeakHeap(t *testing.T) {
 		body := bigLab(c.groups, 60)
 		x.l = labfile.ExampleLab()
 		var w *httptest.ResponseRecorder
-		peak := peakLive(func() {
+		peak := heappeak.Live(func() {
 			w = httptest.NewRecorder()
 			h.ServeHTTP(w, httptest.NewRequest(http.MethodPut, "/v1/lab", bytes.NewReader(body)))
 		})

@@ -8,14 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
-	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/vpclab/vpclab/internal/heappeak"
 
 	"github.com/vpclab/vpclab/lab"
 )
@@ -169,41 +167,6 @@ func BenchmarkParseAccepted(b *testing.B) {
 	b.ReportMetric(float64(alloc)/float64(b.N)/float64(len(data)), "alloc/byte")
 }
 
-// peakLive returns the most live heap, in bytes, seen while f runs: the
-// collector runs at every 5% of growth and a sampler reads the live heap
-// the last one marked (runtime/metrics /gc/heap/live), so the figure is
-// within about 5% of the true peak. It is the heap before f subtracted.
-func peakLive(f func()) uint64 {
-	old := debug.SetGCPercent(5)
-	defer debug.SetGCPercent(old)
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	read := func() uint64 { metrics.Read(s); return s[0].Value.Uint64() }
-	runtime.GC()
-	base := read()
-	var peak atomic.Uint64
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			if v := read(); v > peak.Load() {
-				peak.Store(v)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(50 * time.Microsecond):
-			}
-		}
-	}()
-	f()
-	close(stop)
-	<-done
-	if p := peak.Load(); p > base {
-		return p - base
-	}
-	return 0
-}
-
 // acceptedLab is a lab within the default quotas: 2,400 groups of
 // block-style rules, each with rules ingress rules and rules/3 egress
 // rules.
@@ -235,7 +198,7 @@ func TestAcceptedPeakHeap(t *testing.T) {
 	}
 	var l *lab.Lab
 	var err error
-	peak := peakLive(func() { l, err = Parse("ok.yaml", data) })
+	peak := heappeak.Live(func() { l, err = Parse("ok.yaml", data) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpclab/vpclab/internal/heappeak"
+
 	"github.com/vpclab/vpclab/lab"
 )
 
@@ -195,7 +197,7 @@ func TestShapesPeakHeap(t *testing.T) {
 			var l *lab.Lab
 			var err error
 			start := time.Now()
-			peak := peakLive(func() { l, err = Parse("ok.yaml", data) })
+			peak := heappeak.Live(func() { l, err = Parse("ok.yaml", data) })
 			took := time.Since(start)
 			ratio := float64(peak) / float64(len(data))
 			t.Logf("%-40s %9d bytes: peak live heap %10d (%5.1f×) in %v", c.name, len(data), peak, ratio, took.Round(time.Millisecond))
