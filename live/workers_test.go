@@ -196,12 +196,14 @@ func TestWorkerPPSAllowance(t *testing.T) {
 	const batch = 128
 	w, f, q, _ := fairWorker(t, batch)
 	fp := w.poll.(*fakePoller)
-	l, err := labfile.Parse("fair.yaml", []byte(strings.Replace(fairLab, "ip: 10.0.1.10}", "ip: 10.0.1.10, pps_allowance: 1000}", 1)))
+	l, err := labfile.Parse("fair.yaml", []byte(strings.Replace(fairLab, "ip: 10.0.1.10}", "ip: 10.0.1.10, pps_allowance: 10}", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.x.start = time.Now()         // the packets' clock from 0, not the saturated time since year 1
-	w.x.engine.Apply(l, w.x.Now()) // 1 ms a packet, a burst of MinPPSBurst
+	w.x.start = time.Now() // the packets' clock from 0, not the saturated time since year 1
+	// 100 ms a packet, a burst of MinPPSBurst: slow enough that the time
+	// the rounds take on a loaded machine adds no packet to the bucket.
+	w.x.engine.Apply(l, w.x.Now())
 	f.Queue(datagrams("10.0.1.10", 10000)...)
 	qd := &queueDrops{Device: f, n: 100}
 	w.fwd[0].d.dev = qd // f's device counts the kernel's drops at its queue
@@ -237,16 +239,16 @@ func TestWorkerPPSAllowance(t *testing.T) {
 	if err := w.wake(now); err != nil {
 		t.Fatal(err)
 	}
-	// Due when the bucket holds a batch: 128 packets at 1 ms each, from
-	// about now (the burst was used up at once).
+	// The bucket holds a batch only after 128 packets at 100 ms each, so
+	// the worker wakes at maxPause to look again.
 	due := time.Duration(w.resume[0])
 	if d := fp.deadline.Sub(w.x.start); d != due || due < 100*time.Millisecond || due > 100*time.Millisecond+time.Duration(now) {
 		t.Fatalf("the poller's deadline %v after start, f due at %v (now %v), want both at about 100 ms (maxPause, before the bucket holds a batch)", d, due, time.Duration(now))
 	}
 	// Due: resumed, the deadline gone, and read as far as the allowance
 	// admits.
-	w.x.start = w.x.start.Add(-2 * time.Duration(batch) * time.Millisecond) // the clock moved on
-	qd.n += 250                                                             // meanwhile the kernel dropped 250 of f's frames at its queue
+	w.x.start = w.x.start.Add(-2 * time.Duration(batch) * 100 * time.Millisecond) // the clock moved on
+	qd.n += 250                                                                   // meanwhile the kernel dropped 250 of f's frames at its queue
 	if err := w.wake(w.x.Now()); err != nil {
 		t.Fatal(err)
 	}
