@@ -13,9 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vpclab/vpclab/internal/heappeak"
-
 	"github.com/vpclab/vpclab/authz"
+	"github.com/vpclab/vpclab/internal/heappeak"
 	"github.com/vpclab/vpclab/lab"
 	"github.com/vpclab/vpclab/lab/labfile"
 )

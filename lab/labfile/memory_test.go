@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/vpclab/vpclab/internal/heappeak"
-
 	"github.com/vpclab/vpclab/lab"
 )
 

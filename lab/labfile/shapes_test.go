@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/vpclab/vpclab/internal/heappeak"
-
 	"github.com/vpclab/vpclab/lab"
 )
 
