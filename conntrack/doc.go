@@ -46,12 +46,15 @@
 // so a reader that followed a recycled entry into another chain walks again.
 //
 // A partitioned table (NewPartitionedTable) is 2ⁿ such tables, its parts:
-// a flow lives in the part its hash's top bits choose (the bucket index
-// takes the low bits), so writers of different parts never wait for one
+// a flow lives in the part that the top bits of a hash of its two
+// addresses choose, so that writers of different parts never wait for one
 // another and several cores can insert one ENI's flows; a lookup costs one
 // more load. The parts share the allowance, whose count is atomic, and each
-// is sized for its share of it. Packed.Shard splits flows between cores by
-// the same hash bits, so that each core writes its own parts only.
+// is sized for its share of it. PairShard (and Packed.Shard) splits work
+// between cores by the same bits, so that each core writes its own parts
+// only: by address pair rather than by the whole flow's hash, so that a
+// packet can be given its core from its IP header alone, and every flow
+// between two hosts, with its fragments and ICMP errors, is on one core.
 //
 // The bucket array doubles when the load passes 3/4, a little at a time and
 // without blocking anyone, until it has a bucket for every flow the

@@ -1,7 +1,10 @@
 package conntrack
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -211,6 +214,52 @@ func TestShard(t *testing.T) {
 	}
 	if s := (&Packed{}).Shard(0); s != 0 {
 		t.Errorf("Shard(0) = %d", s)
+	}
+}
+
+// PairShard, and PairShard4 and PairShard6 on the words of a packet's
+// header, agree with Shard on the flow between two addresses, whatever its
+// ports, protocol and direction: every flow between two hosts is in one
+// part.
+func TestPairShard(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	addr := func(v6 bool) netip.Addr {
+		if v6 {
+			var b [16]byte
+			for i := range b {
+				b[i] = byte(rng.Uint32())
+			}
+			return netip.AddrFrom16(b)
+		}
+		return netip.AddrFrom4([4]byte{10, byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())})
+	}
+	for i := range 10_000 {
+		v6 := i%2 == 1
+		a, b := addr(v6), addr(v6)
+		var p Packed
+		k, _ := MakeKey(a, b, packet.ProtoUDP, uint16(rng.Uint32()), uint16(rng.Uint32()), 0, 0, 0)
+		k.Pack(&p)
+		for _, n := range []int{1, 2, 3, 4, 8} {
+			want := p.Shard(n)
+			if got := PairShard(a, b, n); got != want {
+				t.Fatalf("PairShard(%v, %v, %d) = %d, Shard = %d", a, b, n, got, want)
+			}
+			if got := PairShard(b, a, n); got != want {
+				t.Fatalf("PairShard(%v, %v, %d) = %d, the other way %d", b, a, n, got, want)
+			}
+			var got int
+			if v6 {
+				x, y := a.As16(), b.As16()
+				got = PairShard6(binary.BigEndian.Uint64(x[:8])^binary.BigEndian.Uint64(x[8:])^
+					binary.BigEndian.Uint64(y[:8])^binary.BigEndian.Uint64(y[8:]), n)
+			} else {
+				x, y := a.As4(), b.As4()
+				got = PairShard4(binary.BigEndian.Uint32(x[:])^binary.BigEndian.Uint32(y[:]), n)
+			}
+			if got != want {
+				t.Fatalf("PairShard4/6 of %v and %v over %d = %d, Shard = %d", a, b, n, got, want)
+			}
+		}
 	}
 }
 

@@ -221,6 +221,54 @@ func initialBuckets(max int64) int {
 	return n
 }
 
+// Presize gives an empty table the bucket array it would have grown to by
+// the time it held flows flows (at most its allowance), so that a run
+// known to bring many new flows (a replay, whose sample estimates them)
+// does not pay for doubling the array again and again: the rehashing
+// that growth does a few slots per Insert, and the arrays it leaves for
+// the collector. A table whose slab has handed out a slot since it was
+// made or flushed keeps its array: Presize reports whether it made one. A partitioned table presizes each
+// part for its share of the flows.
+func (t *Table) Presize(flows int) bool {
+	if t.parts != nil {
+		share := (flows + len(t.parts) - 1) / len(t.parts)
+		done := false
+		for _, pt := range t.parts {
+			done = pt.Presize(share) || done
+		}
+		return done
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v := t.view.Load()
+	if t.used != 1 || t.growing != nil || t.maxBuckets != 0 {
+		return false
+	}
+	want, limit := min(int64(flows), t.maxFlows()), t.maxFlows()
+	n := len(v.heads)
+	for int64(n) < limit && int64(n)/4*3 < want && n < maxSlots/2 {
+		n *= 2
+	}
+	if n == len(v.heads) {
+		return false
+	}
+	t.view.Store(newView(n, v.link, v.chunks, t.mem))
+	return true
+}
+
+// Buckets returns the size of the table's bucket array (of every part's
+// together): the heads lookups start from, 4 bytes each.
+func (t *Table) Buckets() int {
+	if t.parts != nil {
+		n := 0
+		for _, pt := range t.parts {
+			n += pt.Buckets()
+		}
+		return n
+	}
+	return len(t.view.Load().heads)
+}
+
 // SetTimeouts replaces the idle timeouts. They apply to every entry, live
 // ones included, from the next packet or expiry scan on; it is safe to call
 // concurrently with Lookup.

@@ -734,3 +734,52 @@ func TestGrowthStopsAtAllowance(t *testing.T) {
 		t.Errorf("allowance raised: still %d buckets with %d flows", b, tb.Len())
 	}
 }
+
+// TestPresizeFor: Presize gives an empty table the bucket array it would
+// grow to for the flows it is told of (no more than its allowance), which
+// then holds them without doubling; a table holding flows keeps its array,
+// and a partitioned table presizes each part for its share.
+func TestPresizeFor(t *testing.T) {
+	for _, c := range []struct {
+		allowance, flows, buckets int
+	}{
+		{math.MaxInt, 100_000, 1 << 18},     // 3/4 of 2^17 is below 100,000
+		{math.MaxInt, 3000, presizeBuckets}, // no larger than it starts: no change
+		{20_000, 100_000, 1 << 15},          // the allowance's: growth stops there too
+	} {
+		tb := NewTable(NewAllowance(c.allowance), testTimeouts())
+		if got := tb.Presize(c.flows); got != (c.buckets != presizeBuckets) {
+			t.Errorf("allowance %d, Presize(%d) = %v", c.allowance, c.flows, got)
+		}
+		if b := len(tb.view.Load().heads); b != c.buckets {
+			t.Fatalf("allowance %d, Presize(%d): %d buckets, want %d", c.allowance, c.flows, b, c.buckets)
+		}
+		for i := range min(c.flows, c.allowance) {
+			k := manyKey(i)
+			if !insert(tb, &k, true, ack, 0) {
+				t.Fatalf("allowance %d: insert %d refused", c.allowance, i)
+			}
+			if tb.growing != nil {
+				t.Fatalf("allowance %d, presized for %d flows: doubling at flow %d", c.allowance, c.flows, i)
+			}
+		}
+		for i := range min(c.flows, c.allowance) {
+			k := manyKey(i)
+			if _, hit := tb.Lookup(packed(&k), true, ack, 1); !hit {
+				t.Fatalf("allowance %d: flow %d missing", c.allowance, i)
+			}
+		}
+		if tb.Presize(4 * c.flows) {
+			t.Errorf("allowance %d: Presize of a table holding flows: true", c.allowance)
+		}
+	}
+	pt := NewPartitionedTable(nil, testTimeouts(), 4)
+	if !pt.Presize(90_000) {
+		t.Fatal("Presize of a partitioned table: false")
+	}
+	for i, p := range pt.parts {
+		if b := len(p.view.Load().heads); b != 1<<15 { // 22,500 flows a part
+			t.Errorf("part %d: %d buckets, want %d", i, b, 1<<15)
+		}
+	}
+}

@@ -52,6 +52,32 @@ func New(l *lab.Lab) *Engine {
 func (e *Engine) Apply(l *lab.Lab, now int64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.apply(l, now)
+}
+
+// PartitionTable gives the ENI at port p a conntrack table of parts parts
+// (conntrack.NewPartitionedTable) from now on, so that several cores can
+// insert its flows without queueing on one writer lock: a replay's
+// workers when one ENI has too many packets for one core. It replaces
+// only a table that holds no flow yet (and has another number of parts),
+// and reports whether it did; the policy stays as it is.
+func (e *Engine) PartitionTable(p verdict.Port, parts int) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.snap.Load()
+	ep := s.eni(p)
+	if ep == nil || ep.table.Len() != 0 || ep.table.Parts() == conntrack.PartCount(parts) {
+		return false
+	}
+	if e.st.parts == nil {
+		e.st.parts = map[string]int{}
+	}
+	e.st.parts[ep.id] = parts
+	e.apply(s.Lab, 0)
+	return true
+}
+
+func (e *Engine) apply(l *lab.Lab, now int64) {
 	s, p := compile(l, &e.st)
 	p.commit(&e.st, now)
 	if e.gen == maxGen {

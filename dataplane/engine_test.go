@@ -260,3 +260,50 @@ func TestStopped(t *testing.T) {
 		t.Error("the internet port was stopped")
 	}
 }
+
+// PartitionTable gives an ENI that holds no flow a table of several parts,
+// which tracks flows as the plain one does, keeps its parts across Apply,
+// and is not replaced once it holds a flow.
+func TestPartitionTable(t *testing.T) {
+	e := dataplane.New(mustLab(t, twoTier))
+	pw, pd := port(t, e, "eni-web"), port(t, e, "eni-db")
+	if e.PartitionTable(verdict.Port(99), 4) {
+		t.Error("PartitionTable of a port no ENI has: true")
+	}
+	if !e.PartitionTable(pd, 3) {
+		t.Fatal("PartitionTable(eni-db, 3) of an empty table: false")
+	}
+	if n := e.Snapshot().Table(pd).Parts(); n != 4 {
+		t.Fatalf("eni-db's table has %d parts, want 3 rounded up to 4", n)
+	}
+	if e.PartitionTable(pd, 4) {
+		t.Error("PartitionTable(eni-db, 4) of a table of 4 parts: true")
+	}
+	if n := e.Snapshot().Table(pw).Parts(); n != 1 {
+		t.Errorf("eni-web's table has %d parts, want 1", n)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	var v verdict.Verdict
+	for i := range 100 {
+		e.Process(pw, tcp(web, db, uint16(40000+i), 5432, packet.TCPSyn), now, &v)
+		check(t, "syn", &v, true, verdict.StageSGIngress)
+	}
+	if n, in := e.Snapshot().Table(pd).Len(), e.Snapshot().Allowance(pd).InUse(); n != 100 || in != 100 {
+		t.Fatalf("after 100 flows, eni-db's table holds %d entries and its allowance %d in use, want 100", n, in)
+	}
+	if e.PartitionTable(pd, 8) {
+		t.Error("PartitionTable of a table holding flows: true")
+	}
+	e.Apply(mustLab(t, twoTierNoDB), now)
+	if n := e.Snapshot().Table(pd).Parts(); n != 4 {
+		t.Errorf("after Apply, eni-db's table has %d parts, want 4", n)
+	}
+	// db's rule is gone: only its partitioned table lets the flow on.
+	e.Process(pw, tcp(web, db, 40000, 5432, packet.TCPAck), now, &v)
+	check(t, "ack of a tracked flow after Apply", &v, true, verdict.StageSGIngress)
+	if v.Code != verdict.CodeConntrack {
+		t.Errorf("ack after apply: code %v, want %v", v.Code, verdict.CodeConntrack)
+	}
+	e.Process(pw, tcp(web, db, 41000, 5432, packet.TCPSyn), now, &v)
+	check(t, "new syn after apply", &v, false, verdict.StageSGIngress)
+}

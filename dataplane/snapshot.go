@@ -77,6 +77,9 @@ type state struct {
 	tables     []*conntrack.Table // by slot
 	allowances map[string]*conntrack.Allowance
 	pps        map[string]*PacketAllowance
+	// parts[id] is how many parts ENI id's table is to have
+	// (Engine.PartitionTable); absent, one.
+	parts map[string]int
 }
 
 func famIdx(a netip.Addr) int {
@@ -177,12 +180,18 @@ func compile(l *lab.Lab, st *state) (*Snapshot, *pending) {
 		for _, e := range inst.Interfaces {
 			slot, ok := st.slots[e.ID]
 			var table *conntrack.Table
-			if ok {
+			parts := conntrack.PartCount(st.parts[e.ID])
+			switch {
+			case ok && st.tables[slot].Parts() != parts && st.tables[slot].Len() == 0:
+				// Repartitioned before its first flow: a new table.
+				table = conntrack.NewPartitionedTable(a, Timeouts(l, e), parts)
+				p.replace = append(p.replace, namedTable{e.ID, slot, table})
+			case ok:
 				table = st.tables[slot]
 				p.retime = append(p.retime, retime{table, Timeouts(l, e), a})
-			} else {
+			default:
 				slot = verdict.Port(len(st.tables) + len(p.tables))
-				table = conntrack.NewTable(a, Timeouts(l, e))
+				table = conntrack.NewPartitionedTable(a, Timeouts(l, e), parts)
 				p.tables = append(p.tables, namedTable{e.ID, slot, table})
 			}
 			key := groupSetKey(e.SecurityGroups)
@@ -240,7 +249,8 @@ func compile(l *lab.Lab, st *state) (*Snapshot, *pending) {
 // pending holds the changes to state that a compiled snapshot needs; they
 // are applied only once the snapshot is accepted.
 type pending struct {
-	tables     []namedTable
+	tables     []namedTable // new slots
+	replace    []namedTable // empty tables of existing slots, repartitioned
 	allowances []namedAllowance
 	resize     []resize
 	retime     []retime
@@ -282,6 +292,9 @@ func (p *pending) commit(st *state, now int64) {
 		st.slots[t.id] = t.slot
 		st.tables = append(st.tables, t.table)
 	}
+	for _, t := range p.replace {
+		st.tables[t.slot] = t.table
+	}
 	for _, a := range p.allowances {
 		st.allowances[a.name] = a.a
 	}
@@ -309,6 +322,7 @@ func (p *pending) commit(st *state, now int64) {
 		for id, s := range st.slots {
 			if s == slot {
 				delete(st.slots, id)
+				delete(st.parts, id)
 			}
 		}
 	}

@@ -82,6 +82,9 @@ var (
 func NewReader(r io.Reader, name string) (*Reader, error) {
 	c := &Reader{name: name, skipped: newSkipCounts()}
 	c.count.r = r
+	if s, ok := r.(interface{ Size() int64 }); ok {
+		c.size = s.Size() // a bytes.Reader, an io.SectionReader: for Progress
+	}
 	// Classic pcap records are parsed in a larger buffer of their own,
 	// which reads through this one (directly, once what the magic number
 	// was peeked from is consumed).
@@ -144,7 +147,8 @@ func (c *Reader) Skipped() (total int64, by map[string]int64) {
 }
 
 // Progress returns how many bytes of the file have been consumed and the
-// file's size (0 when unknown).
+// file's size: a regular file's (Open), or what the reader NewReader was
+// given says with a Size method (a bytes.Reader's); 0 when unknown.
 func (c *Reader) Progress() (read, size int64) { return c.count.n, c.size }
 
 // Close closes the file opened by Open; it does nothing for a Reader made

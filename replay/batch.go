@@ -57,6 +57,15 @@ func (b *batch) frame(i int) pcap.Frame {
 	return pcap.Frame{Number: b.numbers[i], Time: b.times[i], Data: b.data[start:b.ends[i]], Length: int(b.lengths[i])}
 }
 
+// packets returns the packets of b, in a new slice.
+func (b *batch) packets() [][]byte {
+	pkts := make([][]byte, b.n)
+	for i := range pkts {
+		pkts[i] = b.frame(i).Data
+	}
+	return pkts
+}
+
 // judging is one worker's room to judge a batch in: the packets' slices,
 // verdicts and parsed forms, reused from batch to batch.
 type judging struct {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vpclab/vpclab/conntrack"
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/pcap"
 	"github.com/vpclab/vpclab/verdict"
@@ -46,7 +47,8 @@ func packetENI(s *dataplane.Snapshot, b []byte) (from, eni verdict.Port) {
 // plan is how RunParallel shards packets among its workers: by ENI, so
 // that an ENI's conntrack table has one writer, except for an ENI busy
 // enough to need more than one worker, whose packets are split among all
-// of them by address pair (they then share its table). Either way every
+// of them by address pair (they then share its table, partitioned so that
+// each writes its own parts: partitionSplit). Either way every
 // packet between two hosts goes to one worker, in capture order, so the
 // verdicts are those of one core. The plan is made once, from the first
 // packets of the capture (newPlan), and is fixed for the rest of it.
@@ -137,20 +139,18 @@ func newPlan(counts []int64, other int64, workers int) *plan {
 }
 
 // hostShard returns a worker for an IP packet from a hash of its two
-// addresses, the same both ways.
+// addresses, the same both ways: conntrack's PairShard, so that the
+// workers of a split ENI write the parts of its partitioned table
+// (partitionSplit) that are their own.
 func hostShard(b []byte, workers int) int {
-	var x uint64
 	switch {
 	case len(b) >= 20 && b[0]>>4 == 4:
-		x = uint64(binary.BigEndian.Uint32(b[12:16]) ^ binary.BigEndian.Uint32(b[16:20]))
+		return conntrack.PairShard4(binary.BigEndian.Uint32(b[12:16])^binary.BigEndian.Uint32(b[16:20]), workers)
 	case len(b) >= 40 && b[0]>>4 == 6:
-		x = binary.BigEndian.Uint64(b[8:16]) ^ binary.BigEndian.Uint64(b[16:24]) ^
-			binary.BigEndian.Uint64(b[24:32]) ^ binary.BigEndian.Uint64(b[32:40])
-	default:
-		return 0
+		return conntrack.PairShard6(binary.BigEndian.Uint64(b[8:16])^binary.BigEndian.Uint64(b[16:24])^
+			binary.BigEndian.Uint64(b[24:32])^binary.BigEndian.Uint64(b[32:40]), workers)
 	}
-	x *= 0x9e3779b97f4a7c15
-	return int((x >> 32) % uint64(workers))
+	return 0
 }
 
 // destAddr returns the destination address of the IP packet b, as
@@ -191,7 +191,8 @@ const queueLen = 8
 // The plan comes from the first sampleLen packets: ENIs go to workers so
 // as to even out their packets, each table with one writer, and an ENI
 // too busy for one worker has its flows split among all of them, which
-// then share its table (its writer lock limits them).
+// then share its table, which RunParallel partitions (e's table of that
+// ENI changes if it holds no flow yet: Engine.PartitionTable).
 func RunParallel(e *dataplane.Engine, c *pcap.Reader, cores int, opts Options) (*Summary, error) {
 	if cores <= 1 {
 		return Run(e, c, opts)
@@ -238,6 +239,13 @@ func RunParallel(e *dataplane.Engine, c *pcap.Reader, cores int, opts Options) (
 	// The first packets are held back to make the plan, then sharded by it.
 	smp, done, err := takeSample(c, sh.snap)
 	sh.plan = newPlan(smp.counts, smp.other, cores)
+	partitionSplit(e, sh.plan)
+	sh.snap = e.Snapshot()
+	pkts := make([][]byte, smp.n)
+	for i := range pkts {
+		pkts[i] = smp.frame(i).Data
+	}
+	presize(sh.snap, c, pkts)
 	for i := range smp.n {
 		fr := smp.frame(i)
 		sh.add(&fr)
@@ -276,6 +284,19 @@ func RunParallel(e *dataplane.Engine, c *pcap.Reader, cores int, opts Options) (
 	s := total.summary(c, time.Since(start))
 	s.Cores, s.CorePackets = cores, perCore
 	return s, err
+}
+
+// partitionSplit gives each ENI the plan splits among the workers a
+// table of as many parts as there are workers (rounded up to a power of
+// two): hostShard sends each worker the flows of its own parts, so the
+// workers do not queue on one writer lock nor pull one another's cache
+// lines. A table that already holds flows keeps its one part.
+func partitionSplit(e *dataplane.Engine, pl *plan) {
+	for p, o := range pl.owner {
+		if o == splitENI {
+			e.PartitionTable(verdict.Port(p), pl.workers)
+		}
+	}
 }
 
 // sharder puts each packet in the batch of its worker (plan.worker),

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bytes"
+	"io"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/vpclab/vpclab/conntrack"
 	"github.com/vpclab/vpclab/dataplane"
 	"github.com/vpclab/vpclab/packet"
 	"github.com/vpclab/vpclab/pcap"
@@ -255,5 +257,84 @@ func TestPlan(t *testing.T) {
 	}
 	if len(used) != 2 {
 		t.Errorf("a split ENI's flows went to %d workers of 2", len(used))
+	}
+}
+
+// A split ENI's workers write only their own parts of its table: the
+// worker hostShard gives a packet is conntrack's PairShard of its
+// addresses, which names the parts its flow is in; and RunParallel
+// partitions the table of the ENI it splits.
+func TestSplitENIPartitioned(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 2000 {
+		var src, dst netip.Addr
+		if i%2 == 0 {
+			src = netip.AddrFrom4([4]byte{198, 18, byte(rng.Uint32()), byte(rng.Uint32())})
+			dst = netip.AddrFrom4([4]byte{10, 0, 1, byte(rng.Uint32())})
+		} else {
+			var a, b [16]byte
+			for j := range a {
+				a[j], b[j] = byte(rng.Uint32()), byte(rng.Uint32())
+			}
+			src, dst = netip.AddrFrom16(a), netip.AddrFrom16(b)
+		}
+		b := ipPacket(t, tcp(src, dst, 1024, 53, packet.TCPSyn))
+		for _, n := range []int{2, 3, 4} {
+			if got, want := hostShard(b, n), conntrack.PairShard(src, dst, n); got != want {
+				t.Fatalf("%v→%v: hostShard(…, %d) = %d, conntrack.PairShard = %d", src, dst, n, got, want)
+			}
+		}
+	}
+	for _, cores := range []int{2, 3} {
+		e := exampleEngine()
+		c, err := pcap.NewReader(bytes.NewReader(oneENIFlows(t, 3000)), "one.pcap")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := RunParallel(e, c, cores, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		tb := e.Snapshot().Table(e.SourcePort(web1))
+		if want := conntrack.PartCount(cores); tb.Parts() != want || tb.Len() == 0 {
+			t.Errorf("on %d cores, web1's table has %d parts and %d entries, want %d parts and entries", cores, tb.Parts(), tb.Len(), want)
+		}
+	}
+}
+
+// presize sizes the tables for the flows the first packets promise: 20k
+// flows of web1, three packets each, get buckets for at least 20k flows
+// (not the 4 Ki a table starts with), and a capture of unknown size
+// (read from a pipe) none.
+func TestPresize(t *testing.T) {
+	capture := oneENIFlows(t, 20_000)
+	for _, sized := range []bool{true, false} {
+		var r io.Reader = bytes.NewReader(capture)
+		if !sized {
+			r = struct{ io.Reader }{r} // no Size method
+		}
+		c, err := pcap.NewReader(r, "flows.pcap")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := exampleEngine()
+		tb := e.Snapshot().Table(e.SourcePort(web1))
+		before := tb.Buckets()
+		var pkts [][]byte
+		for range batchLen {
+			fr, err := c.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pkts = append(pkts, bytes.Clone(fr.Data))
+		}
+		presize(e.Snapshot(), c, pkts)
+		got := tb.Buckets()
+		t.Logf("size known %v: %d buckets, %d before", sized, got, before)
+		switch {
+		case sized && (got < 20_000*4/3 || got > 1<<19):
+			t.Errorf("presized for 20k flows: %d buckets, want 32 Ki to 512 Ki", got)
+		case !sized && got != before:
+			t.Errorf("a capture of unknown size: %d buckets, was %d", got, before)
+		}
 	}
 }

@@ -209,6 +209,7 @@ func Run(e *dataplane.Engine, c *pcap.Reader, opts Options) (*Summary, error) {
 	out := &outputs{opts: &opts, cnt: &cnt, sh: sh, vw: vw, pw: pw, aw: aw, prog: prog, c: c}
 	b, j := newBatch(), new(judging)
 	snap := e.Snapshot()
+	first := true
 	for {
 		fr, rerr := c.Next()
 		if rerr != nil {
@@ -218,6 +219,10 @@ func Run(e *dataplane.Engine, c *pcap.Reader, opts Options) (*Summary, error) {
 			break
 		}
 		if b.full(len(fr.Data)) {
+			if first {
+				presize(snap, c, b.packets())
+				first = false
+			}
 			// fr stays valid: the reader is not called until it is added.
 			if err = out.judge(e, b, j); err != nil {
 				break
