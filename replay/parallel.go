@@ -79,7 +79,9 @@ func (pl *plan) worker(eni verdict.Port, b []byte) int {
 // one judged by the ENI's only worker: the workers contend for the
 // ENI's table (its writer lock and cache lines). Measured with
 // BenchmarkReplayFile10 (one ENI): splitting its flows over two workers
-// made them about 1.3× one worker's rate, not 2×.
+// made them about 1.3× one worker's rate, not 2×. That was before the
+// split ENI's table was partitioned (partitionSplit), which cut the
+// contention; the cost has not been measured again on a quiet machine.
 const splitCost = 1.5
 
 // maxSplit bounds how many of the busiest ENIs newPlan considers
