@@ -65,6 +65,9 @@ type ngBlocks struct {
 	haveFirst bool
 	big       []byte // the data of a packet too large for buf
 	failed    error  // the error every later call returns
+	// index is the interface index of the packet next returned last (0
+	// for a simple packet block), for tests.
+	index int
 }
 
 // ngInterface is what a packet needs of its interface description.
@@ -141,7 +144,7 @@ func (b *ngBlocks) packet() (data []byte, ts int64, length int, lt layers.LinkTy
 				err = b.noInterface(i)
 				return
 			}
-			ts, lt = b.ifaces[i].time(t), b.ifaces[i].linkType
+			ts, lt, b.index = b.ifaces[i].time(t), b.ifaces[i].linkType, i
 			found = true
 		case blockSPB:
 			var h []byte
@@ -158,7 +161,7 @@ func (b *ngBlocks) packet() (data []byte, ts int64, length int, lt layers.LinkTy
 			if n := b.ifaces[0].snaplen; n != 0 && uint32(caplen) > n {
 				caplen = int(n)
 			}
-			ts, lt = zeroTimeNs, b.ifaces[0].linkType
+			ts, lt, b.index = zeroTimeNs, b.ifaces[0].linkType, 0
 			found = true
 		case blockIDB:
 			err = b.interfaceDescription()
