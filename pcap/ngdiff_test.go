@@ -291,10 +291,10 @@ func ngHandBuilt() (names []string, inputs [][]byte) {
 		w.packet(0, 1_700_000_000_123_457, frameBytes(2, 61), w.opt(optComment, []byte("a comment")), w.opt(epbFlags, w.u32(1)), w.end())
 		w.packet(0, 3, frameBytes(3, 62), w.opt(optComment, []byte("no end of options")))
 		w.packet(0, 4, frameBytes(4, 63), w.opt(optComment, bytes.Repeat([]byte("long "), 400)), w.opt(0x2bad, nil), w.opt(0x8001, []byte{1, 2, 3}), w.end())
-		w.packet(0, 5, nil)                                                   // zero-length
-		w.packet(0, 6, nil, w.opt(optComment, []byte("empty")), w.end())      // zero-length, options
-		w.epb(0, 7, 20, 1500, frameBytes(7, 20))                              // snaplen-truncated
-		w.epb(0, 8, 30, 10, frameBytes(8, 30))                                // caplen > length
+		w.packet(0, 5, nil)                                                     // zero-length
+		w.packet(0, 6, nil, w.opt(optComment, []byte("empty")), w.end())        // zero-length, options
+		w.epb(0, 7, 20, 1500, frameBytes(7, 20))                                // snaplen-truncated
+		w.epb(0, 8, 30, 10, frameBytes(8, 30))                                  // caplen > length
 		w.epb(0, 9, 1, 1, frameBytes(9, 1), w.opt(epbFlags, w.u32(2)), w.end()) // 1 byte, padded, then options
 		add(e+" packets with options", w.bytes())
 		base := w.bytes()
@@ -310,9 +310,9 @@ func ngHandBuilt() (names []string, inputs [][]byte) {
 		w.idb(9999, 0, w.opt(ifTSResol, []byte{0}), w.opt(ifTSResol, []byte{12}), w.end()) // 0 means 6; the last wins
 		w.idb(1, 0, w.opt(ifTSResol, []byte{0x80 | 63}), w.end())
 		w.idb(1, 0, w.opt(ifTSResol, []byte{19}), w.end())
-		w.idb(1, 0, w.opt(ifTSResol, []byte{25}), w.end()) // 10^25 wraps in 64 bits, as pcapgo's does
+		w.idb(1, 0, w.opt(ifTSResol, []byte{25}), w.end())                              // 10^25 wraps in 64 bits, as pcapgo's does
 		w.idb(1, 0, w.opt(ifTSResol, nil), w.opt(ifTSOffset, []byte{1, 2, 3}), w.end()) // too short: ignored
-		w.idb(1, 0, w.opt(ifTSResol, []byte{0x80}), w.end()) // 2^0: seconds
+		w.idb(1, 0, w.opt(ifTSResol, []byte{0x80}), w.end())                            // 2^0: seconds
 		w.idb(1, 0, w.opt(ifTSResol, []byte{0}), w.end())
 		for i := range 12 {
 			for _, ts := range []uint64{0, 1, 999_999_999, 1_700_000_000_123_456_789, 1 << 63, ^uint64(0)} {
@@ -329,11 +329,11 @@ func ngHandBuilt() (names []string, inputs [][]byte) {
 			w.nrec(nrbIPv6, append(make([]byte, 16), "six\x00"...)),
 			w.nrec(nrbEUI48, make([]byte, 6)), w.nrec(nrbEUI64, make([]byte, 8)),
 			w.nrec(77, []byte("unknown record")), w.nrec(0, nil), w.opt(optComment, []byte("nrb option")), w.end())
-		w.nrb() // no records at all
-		w.block(0x0000000a, w.u32(0x5353484b), w.u32(4), []byte("keys"))        // decryption secrets
-		w.block(0x00000bad, w.u32(32473), []byte("custom"))                     // custom block
-		w.block(0x40000bad, w.u32(32473), []byte("custom, not to copy"))       // custom block
-		w.block(0x12345678, []byte("unknown"))                                  // unknown type
+		w.nrb()                                                          // no records at all
+		w.block(0x0000000a, w.u32(0x5353484b), w.u32(4), []byte("keys")) // decryption secrets
+		w.block(0x00000bad, w.u32(32473), []byte("custom"))              // custom block
+		w.block(0x40000bad, w.u32(32473), []byte("custom, not to copy")) // custom block
+		w.block(0x12345678, []byte("unknown"))                           // unknown type
 		w.packet(2, 77, frameBytes(77, 100))
 		add(e+" interfaces, resolutions, every block type", w.bytes())
 		mixed := w.bytes()
@@ -631,3 +631,66 @@ func TestNgLinkType(t *testing.T) {
 	}
 }
 
+// FuzzNgReaderMatchesGopacket is TestNgReaderMatchesGopacket's comparison
+// on any input, with the default read buffer and one of 20 bytes. An input
+// that starts with gzip's magic is skipped: pcapgo would decompress it,
+// where the Reader decompresses before ngBlocks and never hands it one.
+func FuzzNgReaderMatchesGopacket(f *testing.F) {
+	f.Add(ngWriterOutput(f))
+	_, in := ngHandBuilt()
+	for _, data := range in {
+		if len(data) <= 8192 {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if bytes.HasPrefix(data, magicGzip) {
+			return
+		}
+		want := readNgGopacket(data)
+		if d := ngDiff(readNgOurs(data, readBufSize, nil), want); d != "" {
+			t.Fatal(d)
+		}
+		if d := ngDiff(readNgOurs(data, 20, nil), want); d != "" {
+			t.Fatalf("read buffer of 20 bytes: %s", d)
+		}
+	})
+}
+
+// TestNgNextOptionsNoAllocs checks that reading pcapng frames allocates
+// nothing after the first, whatever blocks carry them: enhanced packet
+// blocks with options (comments, flags, a long comment), simple packet
+// blocks, and interface statistics and name resolution blocks between
+// them.
+func TestNgNextOptionsNoAllocs(t *testing.T) {
+	w := newNgBuilder(false)
+	w.shb().idb(uint16(layers.LinkTypeRaw), 0, w.opt(ifTSResol, []byte{9}), w.end())
+	for i := range 3000 {
+		switch i % 4 {
+		case 0:
+			w.packet(0, uint64(i), ipv4, w.opt(optComment, []byte("allow sg-web ingress #2")), w.opt(epbFlags, w.u32(1)), w.end())
+		case 1:
+			w.spb(uint32(len(ipv4)), ipv4)
+		case 2:
+			w.isb(0, uint64(i), w.opt(isbIfRecv, w.u64(uint64(i))), w.opt(optComment, bytes.Repeat([]byte("s"), 2000)), w.end())
+			w.packet(0, uint64(i), ipv4, w.opt(optComment, bytes.Repeat([]byte("long "), 300)), w.end())
+		case 3:
+			w.nrb(w.nrec(nrbIPv4, append([]byte{10, 0, 0, 1}, "web\x00"...)), w.nrec(0, nil))
+			w.packet(0, uint64(i), ipv4)
+		}
+	}
+	c, err := NewReader(bytes.NewReader(w.bytes()), "t.pcapng")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(2000, func() {
+		if _, err := c.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("Next allocates %v times a pcapng frame", n)
+	}
+}
