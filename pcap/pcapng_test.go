@@ -69,8 +69,8 @@ func TestNgWritePacketNoAllocs(t *testing.T) {
 
 // TestNgNextNoAllocs checks that reading a pcapng frame allocates
 // nothing when its enhanced packet block carries no options (as dumpcap
-// and gopacket write them). One with options (flags, comments: what
-// NgWriter writes) costs an allocation in pcapgo's option reader.
+// and gopacket write them); TestNgNextOptionsNoAllocs has options and
+// other blocks.
 func TestNgNextNoAllocs(t *testing.T) {
 	var buf bytes.Buffer
 	w, err := pcapgo.NewNgWriter(&buf, layers.LinkTypeRaw)

@@ -11,7 +11,6 @@ import (
 	"os"
 
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // Reader reads a pcap or pcapng capture, optionally gzip-compressed, and
@@ -27,8 +26,8 @@ type Reader struct {
 	count  countingReader
 	size   int64 // bytes in the file, 0 when unknown
 
-	rec *records // a classic pcap file
-	ng  *pcapgo.NgReader
+	rec *records  // a classic pcap file
+	ng  *ngBlocks // a pcapng file
 
 	frames  int64 // records read, including skipped ones
 	skipped skipCounts
@@ -105,7 +104,7 @@ func NewReader(r io.Reader, name string) (*Reader, error) {
 	var err error
 	if bytes.Equal(magic, magicPcapng) {
 		c.format = "pcapng"
-		c.ng, err = pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
+		c.ng, err = newNgBlocks(br, readBufSize)
 	} else {
 		c.format = "pcap"
 		c.rec, err = newRecords(br)
@@ -129,7 +128,7 @@ func (c *Reader) Format() string { return c.format }
 // for pcapng).
 func (c *Reader) LinkType() layers.LinkType {
 	if c.ng != nil {
-		return c.ng.LinkType()
+		return c.ng.linkType()
 	}
 	return c.rec.linkType
 }
@@ -177,15 +176,7 @@ func (c *Reader) Next() (Frame, error) {
 			data, ts, length, caplen, err = c.rec.next()
 			lt = c.rec.linkType
 		} else {
-			d, ci, e := c.ng.ZeroCopyReadPacketData()
-			data, err, length = d, e, ci.Length
-			ts = ci.Timestamp.Unix()*1e9 + int64(ci.Timestamp.Nanosecond())
-			lt = c.ng.LinkType()
-			if len(ci.AncillaryData) > 0 {
-				if t, ok := ci.AncillaryData[0].(layers.LinkType); ok {
-					lt = t
-				}
-			}
+			data, ts, length, lt, err = c.ng.next()
 		}
 		if err != nil {
 			// A file cut right after a frame's header reads as io.EOF

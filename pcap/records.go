@@ -34,32 +34,24 @@ func isPcapMagic(b []byte) bool {
 // that files read the same as they did through it.
 const eagerMax = 262144
 
-// readBufSize is the size of the buffer records are read into. A record
-// up to eagerMax bytes is returned as a view of it, with no copy; a larger
-// one (a file whose snap length exceeds libpcap's) is copied.
-const readBufSize = 512 << 10
-
 // records reads the records of a classic pcap file straight out of a
 // large read buffer, filled by reads of up to its size: the frame data it
 // returns is a view of the buffer, valid until the next call, and nothing
 // is copied or allocated per record. It accepts and refuses exactly what
 // pcapgo.Reader does, with the same errors.
 type records struct {
-	r          io.Reader
-	buf        []byte
-	start, end int   // the unread bytes: buf[start:end]
-	err        error // the error of the read that ended at end
-	bigEnd     bool
-	factor     uint32 // 1 for nanosecond timestamps, 1000 for microseconds
-	snaplen    uint32
-	maxCap     int // the largest captured length accepted
-	linkType   layers.LinkType
-	big        []byte // the data of a record too large for buf
+	readBuf
+	byteOrder
+	factor   uint32 // 1 for nanosecond timestamps, 1000 for microseconds
+	snaplen  uint32
+	maxCap   int // the largest captured length accepted
+	linkType layers.LinkType
+	big      []byte // the data of a record too large for buf
 }
 
 // newRecords reads the file header from r.
 func newRecords(r io.Reader) (*records, error) {
-	rec := &records{r: r, buf: make([]byte, readBufSize)}
+	rec := &records{readBuf: readBuf{r: r, buf: make([]byte, readBufSize)}}
 	if err := rec.need(24); err != nil {
 		return nil, rec.short(err)
 	}
@@ -87,55 +79,6 @@ func newRecords(r io.Reader) (*records, error) {
 	rec.linkType = layers.LinkType(rec.u32(h[20:]))
 	rec.maxCap = max(int(rec.snaplen), eagerMax)
 	return rec, nil
-}
-
-// need reads until n (at most len(buf)) unread bytes are buffered, and
-// returns the read error that prevents it.
-func (r *records) need(n int) error {
-	if r.end-r.start >= n {
-		return nil
-	}
-	if r.start+n > len(r.buf) {
-		r.end = copy(r.buf, r.buf[r.start:r.end])
-		r.start = 0
-	}
-	for empty := 0; r.end-r.start < n; {
-		if r.err != nil {
-			return r.err
-		}
-		m, err := r.r.Read(r.buf[r.end:])
-		r.end += m
-		r.err = err
-		if m == 0 && err == nil {
-			if empty++; empty == 100 {
-				r.err = io.ErrNoProgress
-			}
-		}
-	}
-	return nil
-}
-
-// short turns the error that cut a read short into io.ReadFull's: io.EOF
-// when nothing was left, io.ErrUnexpectedEOF when part of it was.
-func (r *records) short(err error) error {
-	if err == io.EOF && r.end > r.start {
-		return io.ErrUnexpectedEOF
-	}
-	return err
-}
-
-func (r *records) u16(b []byte) uint16 {
-	if r.bigEnd {
-		return binary.BigEndian.Uint16(b)
-	}
-	return binary.LittleEndian.Uint16(b)
-}
-
-func (r *records) u32(b []byte) uint32 {
-	if r.bigEnd {
-		return binary.BigEndian.Uint32(b)
-	}
-	return binary.LittleEndian.Uint32(b)
 }
 
 // next returns the next record: its data, its timestamp in nanoseconds
@@ -171,24 +114,10 @@ func (r *records) next() (data []byte, ts int64, length, caplen int, err error) 
 		r.start += n
 		return data, ts, length, caplen, nil
 	}
-	// A record larger than buf: copy it, growing the copy with the bytes
-	// actually read, so that a bogus length in a short file cannot make
-	// the reader allocate gigabytes.
-	r.start += 16
-	r.big = r.big[:0]
-	for len(r.big) < caplen {
-		if r.start == r.end {
-			r.start, r.end = 0, 0
-			if err := r.need(1); err != nil {
-				if err == io.EOF {
-					err = io.ErrUnexpectedEOF
-				}
-				return nil, ts, length, caplen, err
-			}
-		}
-		m := min(caplen-len(r.big), r.end-r.start)
-		r.big = append(r.big, r.buf[r.start:r.start+m]...)
-		r.start += m
+	r.start += 16 // a record larger than buf, copied
+	r.big, err = r.readLarge(r.big, caplen)
+	if err != nil {
+		return nil, ts, length, caplen, err
 	}
 	return r.big, ts, length, caplen, nil
 }
