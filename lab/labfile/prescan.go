@@ -103,6 +103,8 @@ type prescanner struct {
 	pos, line, bol int // offset, line (from 1) and offset of the line's start
 	stack          []frame
 	gaveUp         bool
+	// broken: the reading stopped at a syntax error (see breaks).
+	broken bool
 
 	countOnly bool // the first reading: the quotas only
 	quotas    lab.Quotas
@@ -117,7 +119,10 @@ type prescanner struct {
 	// spans are the collections read one item at a time (chunk.go), in
 	// file order; nil where one turned out not to qualify.
 	spans []*span
-	tok   int // the offset of the token that closes block collections
+	// lows are the offsets of the lines left of the block collection
+	// read one item at a time they are in, that do not end it (see low).
+	lows []int32
+	tok  int // the offset of the token that closes block collections
 	// flowValue: the flow collection starting is a flow mapping's value.
 	flowValue bool
 	// The line holds only ASCII up to asciiFrom, if asciiOK (ascii).
@@ -161,7 +166,12 @@ func prescanLayout(file string, data []byte) (yamlpos.ErrorList, *layout) {
 	}
 	var lay *layout
 	if len(spans) > 0 && len(data) <= math.MaxInt32 { // spanItem's offsets
-		lay = &layout{spans: spans}
+		lay = &layout{spans: spans, lows: s.lows}
+	}
+	if s.broken {
+		// The library refuses the file for its syntax, before the
+		// quotas: the count up to the error does not say more.
+		return nil, lay
 	}
 	var errs yamlpos.ErrorList
 	if quota := s.quotas.SGsPerVPC; s.groups > 2*quota {
@@ -237,8 +247,13 @@ func (s *prescanner) run() bool {
 		case c == '#':
 			s.skipLine()
 			continue
-		case c == '\t' || c == '%':
+		case c == '%':
 			return false
+		case c == '\t':
+			// A tab cannot indent a block collection: the library
+			// refuses the file at it, or before it.
+			s.breaks()
+			continue
 		case indent == 0 && s.startsWith("---") && s.endsToken(s.pos+3):
 			if !first {
 				return false // a second document: the library says so
@@ -251,10 +266,49 @@ func (s *prescanner) run() bool {
 		s.blockLine()
 	}
 	s.tok = s.pos
+	// At a syntax error, the collections still open end with the file.
+	// The item holding the error runs to it: read alone it fails as the
+	// file does (chunk.go). A flow collection blanked in a text holding
+	// it needs its closing brackets, and those of the flow collections
+	// it is in, up to the item or the top: its closers.
+	var closers []byte
+	var last *span
 	for len(s.stack) > 0 {
+		f := *s.top()
+		if s.broken && f.flow {
+			s.endItem(s.top())
+		}
 		s.pop()
+		if !s.broken {
+			continue
+		}
+		if f.span > 0 && s.spans[f.span-1] != nil {
+			if last != nil {
+				last.closers = string(closers)
+			}
+			last, closers = s.spans[f.span-1], closers[:0]
+			last.broken = true
+		}
+		if f.flow && f.seq {
+			closers = append(closers, ']')
+		} else if f.flow {
+			closers = append(closers, '}')
+		}
+	}
+	if last != nil {
+		last.closers = string(closers)
 	}
 	return !s.gaveUp
+}
+
+// breaks stops the reading at a syntax error, such as a quoted scalar
+// or a flow collection the file does not close, or a closing bracket of
+// the other kind: the library refuses the file there or before. The
+// layout found so far is kept, so that the file is read one item at a
+// time up to the error, which the item holding it reports (chunk.go).
+func (s *prescanner) breaks() {
+	s.broken = true
+	s.pos, s.bol = len(s.data), len(s.data)
 }
 
 // blockLine reads the rest of a line in block context, from its first
@@ -279,6 +333,7 @@ func (s *prescanner) blockLine() {
 			s.gaveUp = true
 			return
 		case c == '[' || c == '{':
+			s.low(s.bol, s.pos, col)
 			s.flow()
 			continue
 		case c == '|' || c == '>':
@@ -286,7 +341,7 @@ func (s *prescanner) blockLine() {
 			return
 		}
 		// A key or a single value.
-		line, start := s.line, s.pos
+		line, start, bol := s.line, s.pos, s.bol
 		text, _ := s.scalar(false)
 		if s.gaveUp {
 			return
@@ -297,6 +352,7 @@ func (s *prescanner) blockLine() {
 			s.blockKey(position{line, col}, start, text)
 			continue
 		}
+		s.low(bol, start, col)
 		s.value(text)
 		s.skipSpaces()
 		if c := s.peek(); c == '#' || c == '\n' || c == '\r' || s.pos >= len(s.data) {
@@ -305,6 +361,26 @@ func (s *prescanner) blockLine() {
 		// More of a plain value (a ": " inside it was not a key).
 		s.skipLine()
 		return
+	}
+}
+
+// low records the line (at bol) of a value starting at start, at col, when it is
+// the line's first and left of the block collection read one item at a
+// time it is in: not a key nor an item, it does not end the collection
+// for prescan, but it ends it for the library (an error, whatever
+// follows), and read alone the item holding it would not say what the
+// file's collections around it make of it (chunk.go's contextError).
+func (s *prescanner) low(bol, start, col int) {
+	if s.countOnly || !s.onlySpaces(bol, start) {
+		return
+	}
+	for j := len(s.stack) - 1; j >= 0; j-- {
+		if f := &s.stack[j]; f.span > 0 {
+			if !f.flow && col < f.indent {
+				s.lows = append(s.lows, int32(bol))
+			}
+			return
+		}
 	}
 }
 
@@ -418,7 +494,7 @@ func (s *prescanner) flow() {
 	depth := len(s.stack)
 	for !s.gaveUp {
 		if s.pos >= len(s.data) {
-			s.gaveUp = true // unterminated: the library says where
+			s.breaks() // unterminated: the library says where
 			return
 		}
 		c := s.data[s.pos]
@@ -427,7 +503,9 @@ func (s *prescanner) flow() {
 		case c == '\n':
 			s.pos++
 			s.line, s.bol = s.line+1, s.pos
-			s.continued(true)
+			if s.continued(true) {
+				s.unchunkAll()
+			}
 		case c == ' ' || c == '\t' || c == '\r':
 			s.pos++
 		case c == '#' && (s.pos == 0 || isSpace(s.data[s.pos-1]) || s.data[s.pos-1] == '\n' || s.data[s.pos-1] == '\r'):
@@ -442,7 +520,7 @@ func (s *prescanner) flow() {
 			s.pos++
 		case c == ']' || c == '}':
 			if t == nil || !t.flow || t.seq != (c == ']') {
-				s.gaveUp = true
+				s.breaks()
 				return
 			}
 			s.endItem(t)
@@ -454,7 +532,7 @@ func (s *prescanner) flow() {
 			}
 		case c == ',':
 			if t == nil || !t.flow {
-				s.gaveUp = true
+				s.breaks()
 				return
 			}
 			if !t.itemOpen {
@@ -519,6 +597,7 @@ func (s *prescanner) scalar(flow bool) (string, bool) {
 	start := s.pos
 	if q := s.peek(); q == '"' || q == '\'' {
 		s.pos++
+		under := false // a line no more indented than its block collection
 		for s.pos < len(s.data) {
 			c := s.data[s.pos]
 			switch {
@@ -526,16 +605,22 @@ func (s *prescanner) scalar(flow bool) (string, bool) {
 				s.pos++
 			case c == '\n':
 				s.line, s.bol = s.line+1, s.pos+1
-				s.continued(false)
+				under = s.continued(false) || under
 			case c == q && q == '\'' && s.at(s.pos+1) == '\'':
 				s.pos++
 			case c == q:
+				if under {
+					s.unchunkAll()
+				}
 				s.pos++
 				return string(s.data[start+1 : s.pos-1]), true
 			}
 			s.pos++
 		}
-		s.gaveUp = true // unterminated: the library says where
+		// Unterminated: the library says so at its quote, whatever its
+		// lines' indentation, and the item holding it, which runs to
+		// the end of the file, says so too.
+		s.breaks()
 		return "", true
 	}
 	for s.pos < len(s.data) {
@@ -713,25 +798,23 @@ func (s *prescanner) unchunk(t *frame) {
 // collection (flow) or a quoted scalar. One no more indented than the
 // block collection holding them is refused by the library, but read
 // alone (at the top, where any indentation goes) an item holding it
-// would not be: the file is then read whole. Closing brackets may stand
-// anywhere.
-func (s *prescanner) continued(flow bool) {
+// would not be: continued reports it, and the file is then read whole.
+// Closing brackets may stand anywhere.
+func (s *prescanner) continued(flow bool) bool {
 	i := s.bol
 	for i < len(s.data) && s.data[i] == ' ' {
 		i++
 	}
 	c := s.at(i)
 	if i >= len(s.data) || c == '\n' || c == '\r' || c == '#' || flow && (c == ']' || c == '}') {
-		return
+		return false
 	}
 	for j := len(s.stack) - 1; j >= 0; j-- {
 		if f := &s.stack[j]; !f.flow {
-			if i-s.bol+1 <= f.indent {
-				s.unchunkAll()
-			}
-			return
+			return i-s.bol+1 <= f.indent
 		}
 	}
+	return false
 }
 
 // unchunkAll gives up reading the collections open one item at a time.
