@@ -38,7 +38,6 @@ var chunkMin = 16 << 10
 // layout is where a file's spans are.
 type layout struct {
 	spans []*span // in file order
-	lows  []int32 // prescanner.lows
 }
 
 // span is a list (or the tags mapping) whose items are read one at a
@@ -72,7 +71,6 @@ type textLists struct {
 	file   string
 	data   []byte
 	spans  []*span
-	lows   []int32              // layout.lows
 	nodes  map[*yaml.Node]*span // the empty nodes standing for spans
 	failed bool                 // an item did not read on its own: parse the file whole
 	batch  batch
@@ -193,6 +191,12 @@ func (t *textLists) root(p *parser) *yaml.Node {
 	n := p.document(data)
 	if n == nil || len(p.Errs) > 0 || !t.attach(n, spans) {
 		t.failed = true
+		if n == nil && len(p.Errs) == 1 && strings.HasPrefix(p.Errs[0].Msg, "invalid YAML: ") {
+			// A syntax error outside the spans, or one the spans
+			// blanked whole hide (an item indented less than its
+			// siblings), or inside an item of theirs.
+			t.syntax = t.firstError(nil, 0, 0)
+		}
 		return nil
 	}
 	return n
@@ -287,22 +291,24 @@ func (t *textLists) parse(s *span, i, last int) (nodes []*yaml.Node, syntax bool
 
 // firstError returns the syntax error the parse of the whole file
 // reports, when one of items i to last of span s, which do not read
-// together, holds it; nil when it cannot say without the whole file.
+// together, fails on its own for one (s nil: when the file's text with
+// the spans blanked does); nil when it cannot say without the whole
+// file.
 //
 // The YAML library stops at a file's first error, and what it reports
-// depends on where it is: its line is often that of the collection the
-// error is in (the item, or the list, for an item out of place), and a
-// parser's error counts lines from 0. So the error is the one of the
-// first item, in the file's order, that does not read on its own,
-// parsed again placed as in the file (contextError). It is not, and
-// the file is read whole, when the items holding or inside that item
-// do not read either: which comes first is not known.
+// depends on where the error is and on the collections around it: its
+// line is often that of the collection the error is in (the item, the
+// list, or a mapping around it, for an item out of place). So the
+// library is given the file itself, the items before the first one that
+// fails on its own blanked (they read, and a blanked item changes
+// nothing of what the library makes of what follows), and from that
+// item on as it is (errorAt): it reports what it reports of the file.
 func (t *textLists) firstError(s *span, i, last int) *yamlpos.Error {
 	if yamlpos.TooDeep(t.data) {
 		return nil // the whole file's parse says so, reading nothing
 	}
 	k := -1
-	for j := i; j <= last && k < 0; j++ {
+	for j := i; s != nil && j <= last && k < 0; j++ {
 		if nodes, syntax := t.parse(s, j, j); nodes == nil {
 			if !syntax {
 				return nil
@@ -310,136 +316,124 @@ func (t *textLists) firstError(s *span, i, last int) *yamlpos.Error {
 			k = j
 		}
 	}
-	if k < 0 {
+	if s != nil && k < 0 {
 		return nil // the items read alone but not together
 	}
-	// Every item before it must read, and those inside it.
+	s, k, ok := t.failing(s, k)
+	if !ok {
+		return nil
+	}
+	return t.errorAt(s, k)
+}
+
+// failing returns the first item, in file order, that fails on its own
+// for a syntax error, starting from item k of span s (s nil: from the
+// end of the file), and holding none that does: every item of a span
+// before it reads. ok is false when one fails for another reason.
+//
+// The items before it are blanked for errorAt, so they must read; the
+// ones holding it do not, and are given as they are. That it holds no
+// failing item only keeps what errorAt gives as it is small.
+func (t *textLists) failing(s *span, k int) (_ *span, _ int, ok bool) {
+	const (
+		before = iota
+		inside
+		holding
+	)
 search:
 	for {
-		at := s.items[k]
+		from, to := len(t.data), len(t.data)
+		if s != nil {
+			from, to = int(s.items[k].off), int(s.items[k].end)
+		}
+		where := func(it spanItem) int {
+			switch {
+			case int(it.end) <= from:
+				return before
+			case int(it.off) >= from && int(it.end) <= to:
+				return inside
+			}
+			return holding
+		}
 		for _, sp := range t.spans {
+			if sp.from >= to {
+				break
+			}
 			for j := 0; j < len(sp.items); j++ {
 				it := sp.items[j]
-				if it.off >= at.end {
+				if int(it.off) >= to {
 					break
 				}
-				if it.read || sp == s && j == k {
+				w := where(it)
+				if it.read || sp == s && j == k || w == holding {
 					continue
 				}
 				// The items from j, up to batchBytes of them, that are
 				// not read, in the same place relative to the one failing.
 				end := j
-				for end+1 < len(sp.items) && !sp.items[end+1].read && !(sp == s && end+1 == k) &&
-					int(sp.items[end+1].end-it.off) <= batchBytes && (it.end <= at.off) == (sp.items[end+1].end <= at.off) {
+				for end+1 < len(sp.items) {
+					next := sp.items[end+1]
+					if next.read || sp == s && end+1 == k || int(next.off) >= to || where(next) != w || int(next.end-it.off) > batchBytes {
+						break
+					}
 					end++
 				}
 				if nodes, _ := t.parse(sp, j, end); nodes != nil {
 					j = end
 					continue
 				}
-				nodes, syntax := t.parse(sp, j, j)
-				switch {
+				switch nodes, syntax := t.parse(sp, j, j); {
 				case nodes != nil:
 					continue // the batch failed for another item: try from the next
-				case !syntax || it.end > at.off:
-					return nil // inside the failing one, or holding it
+				case !syntax:
+					return nil, 0, false
 				}
-				s, k = sp, j // before it: the file's error is there, or earlier
+				s, k = sp, j // before it, or inside it
 				continue search
 			}
 		}
-		return t.contextError(s, k)
+		return s, k, true
 	}
 }
 
-// contextLimit is how much of the file after an item contextError lets
-// the library read: the parser sees a token or so past an error.
+// contextLimit is how much of the file after the item failing errorAt
+// lets the library read: the parser sees a token or so past an error.
 const contextLimit = 16 << 10
 
-// contextError parses item k of span s placed as in the file: at its
-// lines, in a list (or mapping) starting where its own does, and
-// followed by the file's text up to the end of the collection (or
-// contextLimit bytes of it), so that the library's error reads as the
-// whole file's would. It returns nil when the item reads in that place,
-// or its error is not found before the limit.
-func (t *textLists) contextError(s *span, k int) *yamlpos.Error {
-	it := s.items[k]
-	text, spans, ok := t.text(int(it.off), int(it.end), 0, 0)
+// errorAt parses the file with the items of the spans before item k of
+// span s blanked (s nil: all of them), and returns the syntax error the
+// library finds, or nil when it finds none, or reads past contextLimit
+// bytes after the item.
+//
+// A block list whose items are blanked keeps one, "- _" at its first
+// item's '-' (a mapping, "_:" at its first key), so that the library
+// sees it start where the file's does (that is the line of its errors)
+// and, after it, what follows an item in the same collection: an item
+// indented less than its siblings, or a key at the column of the '-',
+// is an error after a block list's item and none after the key of no
+// value the list blanked whole leaves. Flow collections start at their
+// bracket, and their items blanked leave none: the commas go with them.
+func (t *textLists) errorAt(s *span, k int) *yamlpos.Error {
+	at, end := len(t.data), len(t.data)
+	if s != nil {
+		at, end = int(s.items[k].off), min(len(t.data), int(s.items[k].end)+contextLimit)
+	}
+	parts, ok := t.blanked(at)
 	if !ok {
 		return nil
 	}
-	for _, sp := range spans {
-		if !sp.flow && !t.endsBlock(sp) {
-			return nil
-		}
-	}
-	var parts []io.Reader
-	pad := func(c byte, n int) {
-		if n > 0 {
-			parts = append(parts, &repeatReader{c: c, n: n})
-		}
-	}
-	line := 1
-	if s.flow {
-		// The collection's bracket, at its place; blanks up to the item.
-		open := "["
-		if s.mapping {
-			open = "{"
-		}
-		pad('\n', s.at.line-1)
-		pad(' ', s.at.col-1)
-		parts = append(parts, strings.NewReader(open))
-		col := s.at.col + 1
-		if int(it.line) > s.at.line {
-			pad('\n', int(it.line)-s.at.line)
-			col = 1
-		}
-		pad(' ', int(it.col)-col)
-	} else {
-		// Block items start at their line's start. The collection
-		// starts at its first item: one of no value stands for it.
-		first := s.items[0]
-		if k > 0 {
-			indent := 0
-			for t.data[int(first.off)+indent] == ' ' {
-				indent++
-			}
-			pad('\n', int(first.line)-1)
-			pad(' ', indent)
-			if s.mapping {
-				parts = append(parts, strings.NewReader("_:"))
-			} else {
-				parts = append(parts, strings.NewReader("-"))
-			}
-			line = int(first.line)
-		}
-		pad('\n', int(it.line)-line)
-	}
-	// The library is given the text up to the end of the collection, to
-	// contextLimit bytes past the item, or to a line left of the
-	// collection, which the file's collections around it read.
-	end, cut := s.to, false
-	if s.flow && !s.broken {
-		end++ // the closing bracket
-	}
-	if limit := int(it.end) + contextLimit; limit < end {
-		end, cut = limit, true
-	}
-	if i := sort.Search(len(t.lows), func(i int) bool { return t.lows[i] > it.off }); i < len(t.lows) && int(t.lows[i]) < end {
-		end, cut = int(t.lows[i]), true
-	}
-	if end < int(it.end) {
-		text = text[:end-int(it.off)]
-	}
-	parts = append(parts, bytes.NewReader(text))
-	rest := &limitReader{cut: cut}
-	if end > int(it.end) {
-		rest.data = t.data[it.end:end]
-	}
-	parts = append(parts, rest)
+	rest := &limitReader{data: t.data[at:end], cut: end < len(t.data)}
+	dec := yaml.NewDecoder(io.MultiReader(append(parts, rest)...))
 	var doc yaml.Node
-	err := yaml.NewDecoder(io.MultiReader(parts...)).Decode(&doc)
-	if err == nil || rest.hit || errors.Is(err, io.EOF) {
+	err := dec.Decode(&doc)
+	if err == nil {
+		// As Document: an error past the document is the file's too.
+		var next yaml.Node
+		if err = dec.Decode(&next); err == nil {
+			return nil // a second document: not a syntax error
+		}
+	}
+	if rest.hit || errors.Is(err, io.EOF) {
 		return nil
 	}
 	d := yamlpos.Decoder{File: t.file}
@@ -447,47 +441,94 @@ func (t *textLists) contextError(s *span, k int) *yamlpos.Error {
 	return d.Errs[0]
 }
 
-// endsBlock reports whether the file's text after block collection sp
-// starts no further right than sp's key, or is blank: only then does its
-// key with no value, sp blanked, read as it does with sp. A line right
-// of it is in the collection's place for the library; in the file, with
-// sp, it may be an error of the collection's (a value where an item
-// belongs), which the text blanked does not have.
-func (t *textLists) endsBlock(sp *span) bool {
-	bol := sp.to
-	for i := sp.to; i < len(t.data); i++ {
-		switch t.data[i] {
-		case ' ', '\r':
-		case '\n':
-			bol = i + 1
-		case '#':
-			for i < len(t.data) && t.data[i] != '\n' {
-				i++
+// blanked returns readers of the file's text up to offset at, an item's
+// start or the end of the file, with the items of the spans before it
+// blanked, and those of the spans holding it before the item holding
+// it, as errorAt says. ok is false when a span's first token is not
+// where prescan saw it, or a blanked text holds a document marker: the
+// library would end the collection there.
+func (t *textLists) blanked(at int) (parts []io.Reader, ok bool) {
+	done := 0 // the text before done is in parts
+	blank := func(from, to int) bool {
+		if from >= to {
+			return true
+		}
+		text := t.data[from:to]
+		if bytes.Contains(text, []byte("\n---")) || bytes.Contains(text, []byte("\n...")) {
+			return false
+		}
+		if from > done {
+			parts = append(parts, bytes.NewReader(t.data[done:from]))
+		}
+		parts = append(parts, &blankReader{data: text})
+		done = to
+		return true
+	}
+	for _, sp := range t.spans {
+		if sp.from >= at {
+			break
+		}
+		if sp.from < done {
+			continue // inside one blanked
+		}
+		n, to := len(sp.items), sp.to // the items blanked, to the text's end
+		if sp.to > at {
+			n = sort.Search(len(sp.items), func(i int) bool { return int(sp.items[i].off) > at }) - 1
+			if n < 0 || int(sp.items[n].end) <= at {
+				return nil, false
 			}
-			bol = i + 1
-		default:
-			return i-bol+1 <= sp.key.col
+			to = int(sp.items[n].off)
+		}
+		if n == 0 {
+			continue
+		}
+		from := int(sp.items[0].off)
+		if !sp.flow {
+			tok := from
+			for tok < len(t.data) && t.data[tok] == ' ' {
+				tok++
+			}
+			if sp.mapping {
+				if tok+2 > len(t.data) || bytes.ContainsAny(t.data[tok:tok+2], "\r\n") {
+					return nil, false
+				}
+				parts = append(parts, bytes.NewReader(t.data[done:tok]), strings.NewReader("_:"))
+				done, from = tok+2, tok+2
+			} else {
+				// "- _": after a '-' of no value the library expects the
+				// item's, after the file's item the next one.
+				if tok+2 >= len(t.data) || t.data[tok] != '-' || t.data[tok+1] != ' ' || t.data[tok+2] == '\n' || t.data[tok+2] == '\r' {
+					return nil, false
+				}
+				parts = append(parts, bytes.NewReader(t.data[done:tok+2]), strings.NewReader("_"))
+				done, from = tok+3, tok+3
+			}
+		}
+		if !blank(from, to) {
+			return nil, false
 		}
 	}
-	return true
+	if at > done {
+		parts = append(parts, bytes.NewReader(t.data[done:at]))
+	}
+	return parts, true
 }
 
-// repeatReader reads as n bytes c.
-type repeatReader struct {
-	c byte
-	n int
-}
+// blankReader reads data with every byte but line ends a space.
+type blankReader struct{ data []byte }
 
-func (r *repeatReader) Read(b []byte) (int, error) {
-	if r.n == 0 {
+func (r *blankReader) Read(b []byte) (int, error) {
+	if len(r.data) == 0 {
 		return 0, io.EOF
 	}
-	b = b[:min(len(b), r.n)]
-	for i := range b {
-		b[i] = r.c
+	n := copy(b, r.data)
+	for i, c := range b[:n] {
+		if c != '\n' && c != '\r' {
+			b[i] = ' '
+		}
 	}
-	r.n -= len(b)
-	return len(b), nil
+	r.data = r.data[n:]
+	return n, nil
 }
 
 // limitReader reads data, then, if cut, fails: the library read past

@@ -270,6 +270,30 @@ func everyChunk(t testing.TB) {
 // the same errors.
 func TestChunkedAgrees(t *testing.T) {
 	everyChunk(t)
+	inputs := agreeInputs(t)
+	chunked := agreeChunked(t, inputs)
+	if chunked < 100 {
+		t.Errorf("only %d of %d inputs read their lists one item at a time", chunked, len(inputs))
+	}
+
+	// The same inputs cut, with lines repeated, moved or dropped, and
+	// indicators put in or taken out at random.
+	rng := rand.New(rand.NewPCG(7, 13))
+	var mutated [][]byte
+	for range 4000 {
+		data := inputs[rng.IntN(len(inputs))]
+		if len(data) > 20000 {
+			continue
+		}
+		mutated = append(mutated, mutate(rng, data))
+	}
+	if n := agreeChunked(t, mutated); n < len(mutated)/10 {
+		t.Errorf("only %d of %d mutated inputs read their lists one item at a time", n, len(mutated))
+	}
+}
+
+// agreeInputs are the inputs TestChunkedAgrees reads.
+func agreeInputs(t *testing.T) [][]byte {
 	files, _ := filepath.Glob("testdata/*.yaml")
 	jsonFiles, _ := filepath.Glob("testdata/*.json")
 	more, _ := filepath.Glob("../../testdata/policy/labs/*.yaml")
@@ -298,25 +322,7 @@ func TestChunkedAgrees(t *testing.T) {
 	if m, err := Marshal(ExampleLab()); err == nil {
 		inputs = append(inputs, m)
 	}
-	chunked := agreeChunked(t, inputs)
-	if chunked < 100 {
-		t.Errorf("only %d of %d inputs read their lists one item at a time", chunked, len(inputs))
-	}
-
-	// The same inputs cut, with lines repeated, moved or dropped, and
-	// indicators put in or taken out at random.
-	rng := rand.New(rand.NewPCG(7, 13))
-	var mutated [][]byte
-	for range 4000 {
-		data := inputs[rng.IntN(len(inputs))]
-		if len(data) > 20000 {
-			continue
-		}
-		mutated = append(mutated, mutate(rng, data))
-	}
-	if n := agreeChunked(t, mutated); n < len(mutated)/10 {
-		t.Errorf("only %d of %d mutated inputs read their lists one item at a time", n, len(mutated))
-	}
+	return inputs
 }
 
 // mutate returns a copy of data with a few random changes of the kinds

@@ -115,14 +115,12 @@ func readChunked(file string, data []byte, lay *layout, want map[string]bool) (*
 	if want != nil {
 		p.places = map[string][]place{}
 	}
-	p.lists = &textLists{file: file, data: data, spans: lay.spans, lows: lay.lows, nodes: map[*yaml.Node]*span{}}
-	root := p.lists.root(p)
-	if root == nil || p.lists.failed {
-		return nil, false
-	}
-	p.lab(root)
-	if want == nil {
-		p.lists.checkUnread() // once: the second reading reads the same text
+	p.lists = &textLists{file: file, data: data, spans: lay.spans, nodes: map[*yaml.Node]*span{}}
+	if root := p.lists.root(p); root != nil {
+		p.lab(root)
+		if want == nil {
+			p.lists.checkUnread() // once: the second reading reads the same text
+		}
 	}
 	if p.lists.syntax != nil {
 		// The whole file's parse reports that, and nothing else.

@@ -119,10 +119,7 @@ type prescanner struct {
 	// spans are the collections read one item at a time (chunk.go), in
 	// file order; nil where one turned out not to qualify.
 	spans []*span
-	// lows are the offsets of the lines left of the block collection
-	// read one item at a time they are in, that do not end it (see low).
-	lows []int32
-	tok  int // the offset of the token that closes block collections
+	tok   int // the offset of the token that closes block collections
 	// flowValue: the flow collection starting is a flow mapping's value.
 	flowValue bool
 	// The line holds only ASCII up to asciiFrom, if asciiOK (ascii).
@@ -166,7 +163,7 @@ func prescanLayout(file string, data []byte) (yamlpos.ErrorList, *layout) {
 	}
 	var lay *layout
 	if len(spans) > 0 && len(data) <= math.MaxInt32 { // spanItem's offsets
-		lay = &layout{spans: spans, lows: s.lows}
+		lay = &layout{spans: spans}
 	}
 	if s.broken {
 		// The library refuses the file for its syntax, before the
@@ -333,7 +330,6 @@ func (s *prescanner) blockLine() {
 			s.gaveUp = true
 			return
 		case c == '[' || c == '{':
-			s.low(s.bol, s.pos, col)
 			s.flow()
 			continue
 		case c == '|' || c == '>':
@@ -341,7 +337,7 @@ func (s *prescanner) blockLine() {
 			return
 		}
 		// A key or a single value.
-		line, start, bol := s.line, s.pos, s.bol
+		line, start := s.line, s.pos
 		text, _ := s.scalar(false)
 		if s.gaveUp {
 			return
@@ -352,7 +348,6 @@ func (s *prescanner) blockLine() {
 			s.blockKey(position{line, col}, start, text)
 			continue
 		}
-		s.low(bol, start, col)
 		s.value(text)
 		s.skipSpaces()
 		if c := s.peek(); c == '#' || c == '\n' || c == '\r' || s.pos >= len(s.data) {
@@ -361,26 +356,6 @@ func (s *prescanner) blockLine() {
 		// More of a plain value (a ": " inside it was not a key).
 		s.skipLine()
 		return
-	}
-}
-
-// low records the line (at bol) of a value starting at start, at col, when it is
-// the line's first and left of the block collection read one item at a
-// time it is in: not a key nor an item, it does not end the collection
-// for prescan, but it ends it for the library (an error, whatever
-// follows), and read alone the item holding it would not say what the
-// file's collections around it make of it (chunk.go's contextError).
-func (s *prescanner) low(bol, start, col int) {
-	if s.countOnly || !s.onlySpaces(bol, start) {
-		return
-	}
-	for j := len(s.stack) - 1; j >= 0; j-- {
-		if f := &s.stack[j]; f.span > 0 {
-			if !f.flow && col < f.indent {
-				s.lows = append(s.lows, int32(bol))
-			}
-			return
-		}
 	}
 }
 
