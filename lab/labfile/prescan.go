@@ -483,7 +483,10 @@ func (s *prescanner) flow() {
 			}
 		case c == ' ' || c == '\t' || c == '\r':
 			s.pos++
-		case c == '#' && (s.pos == 0 || isSpace(s.data[s.pos-1]) || s.data[s.pos-1] == '\n' || s.data[s.pos-1] == '\r'):
+		case c == '#':
+			// Between tokens, as here, the library starts a comment at
+			// any '#', after a quote or a flow indicator too ("a"#, [#):
+			// only inside a plain scalar does it need a space before it.
 			s.skipToEOL()
 		case c == '[' || c == '{':
 			if t != nil && t.flow && !t.seq && t.expectKey {
@@ -899,9 +902,7 @@ func (s *prescanner) blank(from, to int) bool {
 		switch c := s.data[i]; c {
 		case ' ', '\n', '\r':
 		case '#':
-			if i > from && s.data[i-1] != ' ' {
-				return false
-			}
+			// Only blanks before it: between tokens, a comment.
 			for i < to && s.data[i] != '\n' {
 				i++
 			}
