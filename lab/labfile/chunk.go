@@ -26,9 +26,14 @@ import (
 // lines and columns moved to the file's. What the parser keeps of a node
 // (place) is its position, so each item's tree is garbage once read.
 // At the first thing an item's text does not parse as it does in the
-// file (a syntax error, more than one item, a key not where prescan saw
-// it), the whole file is parsed again the usual way, which reports what
-// is wrong as ever.
+// file (more than one item, a key not where prescan saw it), the whole
+// file is parsed again the usual way, which reports what is wrong as
+// ever. At a syntax error of the library's inside an item (or in the
+// text around the spans), firstError finds the error the whole file's
+// parse reports without its tree: the library reads the file with the
+// items before the first failing one blanked, and from it on as it is,
+// up to contextLimit (16 KiB) past it (errorAt); where that cannot say,
+// the whole file is parsed.
 
 // chunkMin is the size of the smallest span read one item at a time:
 // below it, the item's tree costs less than the parses would. Tests set
