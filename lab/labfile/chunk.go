@@ -7,6 +7,7 @@ import (
 	"iter"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -312,6 +313,14 @@ func (t *textLists) firstError(s *span, i, last int) *yamlpos.Error {
 	if yamlpos.TooDeep(t.data) {
 		return nil // the whole file's parse says so, reading nothing
 	}
+	if !readable(t.data) {
+		// The library checks the characters of what it reads ahead, a
+		// buffer at a time, before it scans them: whether a control
+		// character or bad UTF-8 is reported before a syntax error
+		// depends on how far apart they are, and in a text of items
+		// blanked it is not there.
+		return nil
+	}
 	k := -1
 	for j := i; s != nil && j <= last && k < 0; j++ {
 		if nodes, syntax := t.parse(s, j, j); nodes == nil {
@@ -517,6 +526,32 @@ func (t *textLists) blanked(at int) (parts []io.Reader, ok bool) {
 		parts = append(parts, bytes.NewReader(t.data[done:at]))
 	}
 	return parts, true
+}
+
+// readable reports whether data is UTF-8 of the characters the YAML
+// library reads (its reader refuses the others, "control characters are
+// not allowed").
+func readable(data []byte) bool {
+	for len(data) > 0 {
+		c := data[0]
+		if c < 0x80 {
+			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
+				return false
+			}
+			data = data[1:]
+			continue
+		}
+		r, n := utf8.DecodeRune(data)
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			return false
+		case r == 0x85, r >= 0xa0 && r <= 0xd7ff, r >= 0xe000 && r <= 0xfffd, r >= 0x10000:
+		default:
+			return false
+		}
+		data = data[n:]
+	}
+	return true
 }
 
 // blankReader reads data with every byte but line ends a space.
