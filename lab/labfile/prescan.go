@@ -332,6 +332,11 @@ func (s *prescanner) blockLine() {
 		case c == '[' || c == '{':
 			s.flow()
 			continue
+		case c == ',' || c == ']' || c == '}' || c == '@' || c == '`':
+			// A flow indicator in block context, or a reserved one,
+			// starts no scalar: the library refuses the file there.
+			s.breaks()
+			return
 		case c == '|' || c == '>':
 			s.blockScalar()
 			return
