@@ -330,6 +330,14 @@ func (s *prescanner) blockLine() {
 			s.gaveUp = true
 			return
 		case c == '[' || c == '{':
+			if t := s.top(); t != nil && !t.flow && col <= t.indent && s.onlySpaces(s.bol, s.pos) {
+				// A collection at a line's start no more indented than
+				// the block collection around it is not the value of its
+				// last key: a key of it (the library reads "? [1]" in
+				// "a:\n[1]: 2") or an error. No lab file has one.
+				s.gaveUp = true
+				return
+			}
 			s.flow()
 			continue
 		case c == ',' || c == ']' || c == '}' || c == '@' || c == '`':
