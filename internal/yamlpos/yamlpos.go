@@ -65,7 +65,7 @@ func (d *Decoder) Document(data []byte, empty, oneDoc string) *yaml.Node {
 		if errors.Is(err, io.EOF) {
 			d.Errs = append(d.Errs, &Error{File: d.File, Msg: "the file is empty: " + empty})
 		} else {
-			d.syntaxError(err)
+			d.SyntaxError(err)
 		}
 		return nil
 	}
@@ -75,7 +75,7 @@ func (d *Decoder) Document(data []byte, empty, oneDoc string) *yaml.Node {
 		d.Errorf(&next, "", "a second YAML document: %s (remove the '---')", oneDoc)
 		return nil
 	case !errors.Is(err, io.EOF):
-		d.syntaxError(err)
+		d.SyntaxError(err)
 		return nil
 	}
 	if d.rejectAliases(&doc) {
@@ -84,8 +84,11 @@ func (d *Decoder) Document(data []byte, empty, oneDoc string) *yaml.Node {
 	return doc.Content[0]
 }
 
-// syntaxError records an error of the YAML parser.
-func (d *Decoder) syntaxError(err error) {
+// SyntaxError records err, an error of the YAML library's parser, as
+// Document does: at its line, when it names one. Readers that parse
+// part of a file themselves, placed as in the file, report the library's
+// errors through it so that they read as the whole file's would.
+func (d *Decoder) SyntaxError(err error) {
 	e := &Error{File: d.File, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
@@ -245,6 +248,14 @@ func (d *Decoder) Boolean(n *yaml.Node, field string) (bool, bool) {
 // check of ours, costing hundreds of bytes per byte of input; the files
 // read here need a few levels.
 const MaxDepth = 64
+
+// TooDeep reports whether Document refuses data for collections nested
+// deeper than MaxDepth: it says so before the YAML library reads
+// anything, whatever else is wrong with data.
+func TooDeep(data []byte) bool {
+	_, _, ok := tooDeep(data)
+	return ok
+}
 
 // tooDeep scans data for flow collections nested deeper than MaxDepth and
 // returns the position of the first opening past it. It tracks quoted

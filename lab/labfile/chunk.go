@@ -2,8 +2,12 @@ package labfile
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"iter"
 	"sort"
+	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -23,9 +27,14 @@ import (
 // lines and columns moved to the file's. What the parser keeps of a node
 // (place) is its position, so each item's tree is garbage once read.
 // At the first thing an item's text does not parse as it does in the
-// file (a syntax error, more than one item, a key not where prescan saw
-// it), the whole file is parsed again the usual way, which reports what
-// is wrong as ever.
+// file (more than one item, a key not where prescan saw it), the whole
+// file is parsed again the usual way, which reports what is wrong as
+// ever. At a syntax error of the library's inside an item (or in the
+// text around the spans), firstError finds the error the whole file's
+// parse reports without its tree: the library reads the file with the
+// items before the first failing one blanked, and from it on as it is,
+// up to contextLimit (16 KiB) past it (errorAt); where that cannot say,
+// the whole file is parsed.
 
 // chunkMin is the size of the smallest span read one item at a time:
 // below it, the item's tree costs less than the parses would. Tests set
@@ -46,6 +55,12 @@ type span struct {
 	flow     bool
 	mapping  bool
 	items    []spanItem
+	// broken: the file has a syntax error inside the collection, which
+	// runs to the end of the file (prescanner.breaks). A text blanking
+	// it then ends with closers: the brackets closing it and the flow
+	// collections it is in, up to the item or the top.
+	broken  bool
+	closers string
 }
 
 // spanItem is the text of one item: block items from the start of their
@@ -65,13 +80,15 @@ type textLists struct {
 	nodes  map[*yaml.Node]*span // the empty nodes standing for spans
 	failed bool                 // an item did not read on its own: parse the file whole
 	batch  batch
+	// syntax, when the reading failed, is the file's syntax error, as
+	// the whole file's parse reports it (firstError).
+	syntax *yamlpos.Error
 }
 
 // inside returns the spans directly inside data[from:to]: not inside
-// another one there.
-func (t *textLists) inside(from, to int) []*span {
+// another one there. ok is false when one runs past to.
+func (t *textLists) inside(from, to int) (spans []*span, ok bool) {
 	i := sort.Search(len(t.spans), func(i int) bool { return t.spans[i].from >= from })
-	var out []*span
 	end := from
 	for ; i < len(t.spans) && t.spans[i].from < to; i++ {
 		s := t.spans[i]
@@ -79,28 +96,35 @@ func (t *textLists) inside(from, to int) []*span {
 			continue // inside the last one, or the list of the item
 		}
 		if s.to > to {
-			t.failed = true
-			return nil
+			return nil, false
 		}
-		out = append(out, s)
+		spans = append(spans, s)
 		end = s.to
 	}
-	return out
+	return spans, true
 }
 
 // text returns data[from:to] with the spans directly inside it blanked,
 // line ends kept, and those spans; between open and close when they are
-// not 0.
-func (t *textLists) text(from, to int, open, close byte) ([]byte, []*span) {
-	spans := t.inside(from, to)
-	var out []byte
+// not 0. ok is false when a span runs past to.
+func (t *textLists) text(from, to int, open, close byte) (out []byte, spans []*span, ok bool) {
+	spans, ok = t.inside(from, to)
+	if !ok {
+		return nil, nil, false
+	}
+	closers := ""
+	if n := len(spans); n > 0 && spans[n-1].broken {
+		closers = spans[n-1].closers // it runs to the end of the file, and of the text
+	}
+	out = make([]byte, 0, to-from+len(closers)+2)
 	pad := 0
 	if open != 0 {
-		out = make([]byte, 0, to-from+2)
-		out = append(append(append(out, open), t.data[from:to]...), close)
+		out = append(out, open)
 		pad = 1
-	} else {
-		out = bytes.Clone(t.data[from:to])
+	}
+	out = append(append(out, t.data[from:to]...), closers...)
+	if close != 0 {
+		out = append(out, close)
 	}
 	for _, s := range spans {
 		for i := s.from - from + pad; i < s.to-from+pad; i++ {
@@ -109,19 +133,19 @@ func (t *textLists) text(from, to int, open, close byte) ([]byte, []*span) {
 			}
 		}
 	}
-	return out, spans
+	return out, spans, true
 }
 
 // attach finds in n the nodes of spans (by their keys' positions) and
 // puts in their place the empty nodes the parser reads one item at a
-// time; it fails the reading when one is not where prescan saw it.
-func (t *textLists) attach(n *yaml.Node, spans []*span) {
+// time; it returns false when one is not where prescan saw it.
+func (t *textLists) attach(n *yaml.Node, spans []*span) bool {
 	for _, s := range spans {
 		if !t.attachOne(n, s) {
-			t.failed = true
-			return
+			return false
 		}
 	}
+	return true
 }
 
 func (t *textLists) attachOne(n *yaml.Node, s *span) bool {
@@ -165,22 +189,29 @@ func (t *textLists) attachOne(n *yaml.Node, s *span) bool {
 
 // root parses the file with its outermost spans blanked.
 func (t *textLists) root(p *parser) *yaml.Node {
-	data, spans := t.text(0, len(t.data), 0, 0)
-	if t.failed {
-		return nil
-	}
-	n := p.document(data)
-	if n == nil || len(p.Errs) > 0 {
+	data, spans, ok := t.text(0, len(t.data), 0, 0)
+	if !ok {
 		t.failed = true
 		return nil
 	}
-	t.attach(n, spans)
+	n := p.document(data)
+	if n == nil || len(p.Errs) > 0 || !t.attach(n, spans) {
+		t.failed = true
+		if n == nil && len(p.Errs) == 1 && strings.HasPrefix(p.Errs[0].Msg, "invalid YAML: ") {
+			// A syntax error outside the spans, or one the spans
+			// blanked whole hide (an item indented less than its
+			// siblings), or inside an item of theirs.
+			t.syntax = t.firstError(nil, 0, 0)
+		}
+		return nil
+	}
 	return n
 }
 
 // item parses item i of span s: a list's item, or a mapping of the
 // tags' one entry. It returns nil, and fails the reading, when it does
-// not read on its own.
+// not read on its own; when that is for a syntax error inside it, the
+// reading records the error (firstError).
 func (t *textLists) item(s *span, i int) *yaml.Node {
 	if t.failed {
 		return nil
@@ -195,6 +226,22 @@ func (t *textLists) item(s *span, i int) *yaml.Node {
 	for last+1 < len(s.items) && int(s.items[last+1].end-s.items[i].off) <= batchBytes {
 		last++
 	}
+	nodes, syntax := t.parse(s, i, last)
+	if nodes == nil {
+		t.failed = true
+		if syntax {
+			t.syntax = t.firstError(s, i, last)
+		}
+		return nil
+	}
+	t.batch = batch{s: s, first: i, nodes: nodes}
+	return nodes[0]
+}
+
+// parse parses items i to last of span s together and marks them read.
+// It returns nil when they do not read on their own, with syntax true
+// when that is for a syntax error of the YAML library's.
+func (t *textLists) parse(s *span, i, last int) (nodes []*yaml.Node, syntax bool) {
 	first := s.items[i]
 	// Flow items are read in a collection of their own kind: alone, "-"
 	// or ">" would start a block list or text.
@@ -204,40 +251,37 @@ func (t *textLists) item(s *span, i int) *yaml.Node {
 		if s.mapping {
 			open, close = '{', '}'
 		}
+		if s.broken && last == len(s.items)-1 {
+			close = 0 // the file does not close it: nor does the item
+		}
 	}
-	data, spans := t.text(int(first.off), int(s.items[last].end), open, close)
-	if t.failed {
-		return nil
+	data, spans, ok := t.text(int(first.off), int(s.items[last].end), open, close)
+	if !ok {
+		return nil, false
 	}
 	if s.flow && (bytes.Contains(data, []byte("\n---")) || bytes.Contains(data, []byte("\n..."))) {
-		t.failed = true // a document marker at the start of a line of its own
-		return nil
+		return nil, false // a document marker at the start of a line of its own
 	}
 	d := yamlpos.Decoder{File: t.file}
 	n := d.Document(data, "", "")
 	count := last - i + 1
 	switch {
 	case n == nil || len(d.Errs) > 0:
-		n = nil
+		return nil, n == nil && len(d.Errs) == 1 && strings.HasPrefix(d.Errs[0].Msg, "invalid YAML: ")
 	case s.mapping && (n.Kind != yaml.MappingNode || len(n.Content) != 2*count):
-		n = nil
+		return nil, false
 	case !s.mapping && (n.Kind != yaml.SequenceNode || len(n.Content) != count):
-		n = nil
-	}
-	if n == nil {
-		t.failed = true
-		return nil
+		return nil, false
 	}
 	col := 0
 	if s.flow {
 		col = int(first.col) - 2 // the first item was at column 2, after the bracket
 	}
 	shift(n, int(first.line)-1, col)
-	t.attach(n, spans)
-	if t.failed {
-		return nil
+	if !t.attach(n, spans) {
+		return nil, false
 	}
-	nodes := n.Content
+	nodes = n.Content
 	if s.mapping {
 		// Each entry, as a mapping of its own.
 		nodes = make([]*yaml.Node, count)
@@ -248,8 +292,305 @@ func (t *textLists) item(s *span, i int) *yaml.Node {
 	for k := i; k <= last; k++ {
 		s.items[k].read = true
 	}
-	t.batch = batch{s: s, first: i, nodes: nodes}
-	return nodes[0]
+	return nodes, false
+}
+
+// firstError returns the syntax error the parse of the whole file
+// reports, when one of items i to last of span s, which do not read
+// together, fails on its own for one (s nil: when the file's text with
+// the spans blanked does); nil when it cannot say without the whole
+// file.
+//
+// The YAML library stops at a file's first error, and what it reports
+// depends on where the error is and on the collections around it: its
+// line is often that of the collection the error is in (the item, the
+// list, or a mapping around it, for an item out of place). So the
+// library is given the file itself, the items before the first one that
+// fails on its own blanked (they read, and a blanked item changes
+// nothing of what the library makes of what follows), and from that
+// item on as it is (errorAt): it reports what it reports of the file.
+func (t *textLists) firstError(s *span, i, last int) *yamlpos.Error {
+	if yamlpos.TooDeep(t.data) {
+		return nil // the whole file's parse says so, reading nothing
+	}
+	if !readable(t.data) {
+		// The library checks the characters of what it reads ahead, a
+		// buffer at a time, before it scans them: whether a control
+		// character or bad UTF-8 is reported before a syntax error
+		// depends on how far apart they are, and in a text of items
+		// blanked it is not there.
+		return nil
+	}
+	k := -1
+	for j := i; s != nil && j <= last && k < 0; j++ {
+		if nodes, syntax := t.parse(s, j, j); nodes == nil {
+			if !syntax {
+				return nil
+			}
+			k = j
+		}
+	}
+	if s != nil && k < 0 {
+		return nil // the items read alone but not together
+	}
+	s, k, ok := t.failing(s, k)
+	if !ok {
+		return nil
+	}
+	return t.errorAt(s, k)
+}
+
+// failing returns the first item, in file order, that fails on its own
+// for a syntax error, starting from item k of span s (s nil: from the
+// end of the file), and holding none that does: every item of a span
+// before it reads. ok is false when one fails for another reason.
+//
+// The items before it are blanked for errorAt, so they must read; the
+// ones holding it do not, and are given as they are. That it holds no
+// failing item only keeps what errorAt gives as it is small.
+func (t *textLists) failing(s *span, k int) (_ *span, _ int, ok bool) {
+	const (
+		before = iota
+		inside
+		holding
+	)
+search:
+	for {
+		from, to := len(t.data), len(t.data)
+		if s != nil {
+			from, to = int(s.items[k].off), int(s.items[k].end)
+		}
+		where := func(it spanItem) int {
+			switch {
+			case int(it.end) <= from:
+				return before
+			case int(it.off) >= from && int(it.end) <= to:
+				return inside
+			}
+			return holding
+		}
+		for _, sp := range t.spans {
+			if sp.from >= to {
+				break
+			}
+			for j := 0; j < len(sp.items); j++ {
+				it := sp.items[j]
+				if int(it.off) >= to {
+					break
+				}
+				w := where(it)
+				if it.read || sp == s && j == k || w == holding {
+					continue
+				}
+				// The items from j, up to batchBytes of them, that are
+				// not read, in the same place relative to the one failing.
+				end := j
+				for end+1 < len(sp.items) {
+					next := sp.items[end+1]
+					if next.read || sp == s && end+1 == k || int(next.off) >= to || where(next) != w || int(next.end-it.off) > batchBytes {
+						break
+					}
+					end++
+				}
+				if nodes, _ := t.parse(sp, j, end); nodes != nil {
+					j = end
+					continue
+				}
+				switch nodes, syntax := t.parse(sp, j, j); {
+				case nodes != nil:
+					continue // the batch failed for another item: try from the next
+				case !syntax:
+					return nil, 0, false
+				}
+				s, k = sp, j // before it, or inside it
+				continue search
+			}
+		}
+		return s, k, true
+	}
+}
+
+// contextLimit is how much of the file after the item failing errorAt
+// lets the library read: the parser sees a token or so past an error.
+const contextLimit = 16 << 10
+
+// errorAt parses the file with the items of the spans before item k of
+// span s blanked (s nil: all of them), and returns the syntax error the
+// library finds, or nil when it finds none, or reads past contextLimit
+// bytes after the item.
+//
+// A block list whose items are blanked keeps one, "- _" at its first
+// item's '-' (a mapping, "_:" at its first key), so that the library
+// sees it start where the file's does (that is the line of its errors)
+// and, after it, what follows an item in the same collection: an item
+// indented less than its siblings, or a key at the column of the '-',
+// is an error after a block list's item and none after the key of no
+// value the list blanked whole leaves. Flow collections start at their
+// bracket, and their items blanked leave none: the commas go with them.
+func (t *textLists) errorAt(s *span, k int) *yamlpos.Error {
+	at, end := len(t.data), len(t.data)
+	if s != nil {
+		at, end = int(s.items[k].off), min(len(t.data), int(s.items[k].end)+contextLimit)
+	}
+	parts, ok := t.blanked(at)
+	if !ok {
+		return nil
+	}
+	rest := &limitReader{data: t.data[at:end], cut: end < len(t.data)}
+	dec := yaml.NewDecoder(io.MultiReader(append(parts, rest)...))
+	var doc yaml.Node
+	err := dec.Decode(&doc)
+	if err == nil {
+		// As Document: an error past the document is the file's too.
+		var next yaml.Node
+		if err = dec.Decode(&next); err == nil {
+			return nil // a second document: not a syntax error
+		}
+	}
+	if rest.hit || errors.Is(err, io.EOF) {
+		return nil
+	}
+	d := yamlpos.Decoder{File: t.file}
+	d.SyntaxError(err)
+	return d.Errs[0]
+}
+
+// blanked returns readers of the file's text up to offset at, an item's
+// start or the end of the file, with the items of the spans before it
+// blanked, and those of the spans holding it before the item holding
+// it, as errorAt says. ok is false when a span's first token is not
+// where prescan saw it, or a blanked text holds a document marker: the
+// library would end the collection there.
+func (t *textLists) blanked(at int) (parts []io.Reader, ok bool) {
+	done := 0 // the text before done is in parts
+	blank := func(from, to int) bool {
+		if from >= to {
+			return true
+		}
+		text := t.data[from:to]
+		if bytes.Contains(text, []byte("\n---")) || bytes.Contains(text, []byte("\n...")) {
+			return false
+		}
+		if from > done {
+			parts = append(parts, bytes.NewReader(t.data[done:from]))
+		}
+		parts = append(parts, &blankReader{data: text})
+		done = to
+		return true
+	}
+	for _, sp := range t.spans {
+		if sp.from >= at {
+			break
+		}
+		if sp.from < done {
+			continue // inside one blanked
+		}
+		n, to := len(sp.items), sp.to // the items blanked, to the text's end
+		if sp.to > at {
+			n = sort.Search(len(sp.items), func(i int) bool { return int(sp.items[i].off) > at }) - 1
+			if n < 0 || int(sp.items[n].end) <= at {
+				return nil, false
+			}
+			to = int(sp.items[n].off)
+		}
+		if n == 0 {
+			continue
+		}
+		from := int(sp.items[0].off)
+		if !sp.flow {
+			tok := from
+			for tok < len(t.data) && t.data[tok] == ' ' {
+				tok++
+			}
+			if sp.mapping {
+				if tok+2 > len(t.data) || bytes.ContainsAny(t.data[tok:tok+2], "\r\n") {
+					return nil, false
+				}
+				parts = append(parts, bytes.NewReader(t.data[done:tok]), strings.NewReader("_:"))
+				done, from = tok+2, tok+2
+			} else {
+				// "- _": after a '-' of no value the library expects the
+				// item's, after the file's item the next one.
+				if tok+2 >= len(t.data) || t.data[tok] != '-' || t.data[tok+1] != ' ' || t.data[tok+2] == '\n' || t.data[tok+2] == '\r' {
+					return nil, false
+				}
+				parts = append(parts, bytes.NewReader(t.data[done:tok+2]), strings.NewReader("_"))
+				done, from = tok+3, tok+3
+			}
+		}
+		if !blank(from, to) {
+			return nil, false
+		}
+	}
+	if at > done {
+		parts = append(parts, bytes.NewReader(t.data[done:at]))
+	}
+	return parts, true
+}
+
+// readable reports whether data is UTF-8 of the characters the YAML
+// library reads (its reader refuses the others, "control characters are
+// not allowed").
+func readable(data []byte) bool {
+	for len(data) > 0 {
+		c := data[0]
+		if c < 0x80 {
+			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
+				return false
+			}
+			data = data[1:]
+			continue
+		}
+		r, n := utf8.DecodeRune(data)
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			return false
+		case r == 0x85, r >= 0xa0 && r <= 0xd7ff, r >= 0xe000 && r <= 0xfffd, r >= 0x10000:
+		default:
+			return false
+		}
+		data = data[n:]
+	}
+	return true
+}
+
+// blankReader reads data with every byte but line ends a space.
+type blankReader struct{ data []byte }
+
+func (r *blankReader) Read(b []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, r.data)
+	for i, c := range b[:n] {
+		if c != '\n' && c != '\r' {
+			b[i] = ' '
+		}
+	}
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// limitReader reads data, then, if cut, fails: the library read past
+// what it was given.
+type limitReader struct {
+	data     []byte
+	cut, hit bool
+}
+
+var errLimit = errors.New("past the text given")
+
+func (r *limitReader) Read(b []byte) (int, error) {
+	if len(r.data) == 0 {
+		if r.cut {
+			r.hit = true
+			return 0, errLimit
+		}
+		return 0, io.EOF
+	}
+	n := copy(b, r.data)
+	r.data = r.data[n:]
+	return n, nil
 }
 
 // batchBytes is the most text of items item parses together (when each

@@ -270,6 +270,64 @@ func everyChunk(t testing.TB) {
 // the same errors.
 func TestChunkedAgrees(t *testing.T) {
 	everyChunk(t)
+	inputs := agreeInputs(t)
+	chunked := agreeChunked(t, inputs)
+	if chunked < 100 {
+		t.Errorf("only %d of %d inputs read their lists one item at a time", chunked, len(inputs))
+	}
+
+	// The same inputs cut, with lines repeated, moved or dropped, and
+	// indicators put in or taken out at random.
+	rng := rand.New(rand.NewPCG(7, 13))
+	var mutated [][]byte
+	for range 4000 {
+		data := inputs[rng.IntN(len(inputs))]
+		if len(data) > 20000 {
+			continue
+		}
+		mutated = append(mutated, mutate(rng, data))
+	}
+	if n := agreeChunked(t, mutated); n < len(mutated)/10 {
+		t.Errorf("only %d of %d mutated inputs read their lists one item at a time", n, len(mutated))
+	}
+
+	// A '#' right after a quote or a flow indicator: between tokens the
+	// library starts a comment at it, space or not (a byte sweep of
+	// testdata/lab.json found the first four).
+	json, err := os.ReadFile("testdata/lab.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var comments [][]byte
+	for _, c := range []struct{ old, new string }{
+		{`"subnets": [`, `"subnets"#: [`},
+		{`"network_acls": [`, `"network_acls"#: [`},
+		{`"security_groups": [`, `"security_groups"#: [`},
+		{`"instances": [`, `"instances"#: [`},
+		{`"instances": [`, `"instances": [#`},
+		{`"ingress": [{`, `"ingress": [{#`},
+		{`"rule": 100,`, `"rule": 100,#`},
+		{`"rule": 100,`, `"rule":#`},
+		{`"sg-web"]`, `"sg-web"]#`},
+	} {
+		m := bytes.Replace(json, []byte(c.old), []byte(c.new), 1)
+		if bytes.Equal(m, json) {
+			t.Fatalf("testdata/lab.json has no %q", c.old)
+		}
+		comments = append(comments, m)
+	}
+	comments = append(comments,
+		[]byte(base+"security_groups:\n  - id: sg-a\n    \"ingress\":#\n      - {protocol: tcp, ports: 22, cidr: 10.0.0.0/8}\n"),
+		[]byte(base+"security_groups: [#\n  {id: sg-a, ingress: [{protocol: tcp, ports: 22, cidr: 10.0.0.0/8}]}]\n"),
+		[]byte(base+"security_groups:\n  - {id: sg-a, ingress: [{protocol: tcp,#\n    ports: 22, cidr: 10.0.0.0/8}]}\n"),
+	)
+	if n := agreeChunked(t, comments); n < len(comments)/2 {
+		t.Errorf("only %d of %d inputs with comments read their lists one item at a time", n, len(comments))
+	}
+}
+
+// agreeInputs are the inputs TestChunkedAgrees reads.
+func agreeInputs(t *testing.T) [][]byte {
 	files, _ := filepath.Glob("testdata/*.yaml")
 	jsonFiles, _ := filepath.Glob("testdata/*.json")
 	more, _ := filepath.Glob("../../testdata/policy/labs/*.yaml")
@@ -298,25 +356,7 @@ func TestChunkedAgrees(t *testing.T) {
 	if m, err := Marshal(ExampleLab()); err == nil {
 		inputs = append(inputs, m)
 	}
-	chunked := agreeChunked(t, inputs)
-	if chunked < 100 {
-		t.Errorf("only %d of %d inputs read their lists one item at a time", chunked, len(inputs))
-	}
-
-	// The same inputs cut, with lines repeated, moved or dropped, and
-	// indicators put in or taken out at random.
-	rng := rand.New(rand.NewPCG(7, 13))
-	var mutated [][]byte
-	for range 4000 {
-		data := inputs[rng.IntN(len(inputs))]
-		if len(data) > 20000 {
-			continue
-		}
-		mutated = append(mutated, mutate(rng, data))
-	}
-	if n := agreeChunked(t, mutated); n < len(mutated)/10 {
-		t.Errorf("only %d of %d mutated inputs read their lists one item at a time", n, len(mutated))
-	}
+	return inputs
 }
 
 // mutate returns a copy of data with a few random changes of the kinds
@@ -418,5 +458,109 @@ func TestMappingsBounded(t *testing.T) {
 		if _, err := parseTree("big.yaml", c.data); err == nil {
 			t.Errorf("%s: refused before the tree only", c.name)
 		}
+	}
+}
+
+// syntaxLab is a lab file with a syntax error at line.
+type syntaxLab struct {
+	name string
+	data []byte
+	line int
+}
+
+// syntaxLabs are labs within the quotas of groups groups of 60 ingress
+// and 20 egress rules (10 MB for 2,400 groups), in block style, flow
+// style and JSON, one rule a line, each with one syntax error in group
+// 3/4 of the way down the list, and the line the library gives: a key
+// indented past its mapping's in block style (at the key's line), a
+// missing comma after a rule in flow style and JSON (at the line of the
+// group holding it).
+func syntaxLabs(groups int) []syntaxLab {
+	bad := groups * 3 / 4
+	type lab = syntaxLab
+	lines := func(b []byte) int { return bytes.Count(b, []byte("\n")) + 1 }
+	var labs []lab
+	block := []byte(base + "security_groups:\n")
+	flow := []byte(base + "security_groups: [\n")
+	json := []byte(`{"vpc": {"id": "vpc-j", "cidr": "10.0.0.0/16"},` + "\n" + `"security_groups": [` + "\n")
+	var bl, fl, jl int
+	for g := range groups {
+		block = append(num(append(block, "  - id: sg-"...), g), "\n"...)
+		flow = append(num(append(flow, "  {id: sg-"...), g), ","...)
+		json = append(num(append(json, "\t{\"id\": \"sg-"...), g), "\","...)
+		for d, dir := range []string{"ingress", "egress"} {
+			block = append(block, "    "+dir+":\n"...)
+			if g == bad && d == 0 {
+				// The library gives a missing comma's error at the line of
+				// the group it is in.
+				fl, jl = lines(flow), lines(json)
+			}
+			flow = append(flow, "\n   "+dir+": [\n"...)
+			json = append(json, "\n\t \""+dir+"\": [\n"...)
+			n := 60 - 40*d
+			for j := range n {
+				if g == bad && d == 0 && j == 30 {
+					bl = lines(block) + 1
+					block = append(block, "      - protocol: tcp\n          ports: 22\n        cidr: 10.0.0.0/8\n"...)
+				} else {
+					block = append(num(append(block, "      - {protocol: tcp, ports: "...), 1+j), ", cidr: 10.0.0.0/8}\n"...)
+				}
+				flow = append(num(append(flow, "    {protocol: tcp, ports: "...), 1+j), ", cidr: 10.0.0.0/8}"...)
+				json = append(num(append(json, "\t\t{\"protocol\": \"tcp\", \"ports\": "...), 1+j), ", \"cidr\": \"10.0.0.0/8\"}"...)
+				switch {
+				case g == bad && d == 0 && j == 30:
+					flow, json = append(flow, '\n'), append(json, '\n') // no comma
+				case j < n-1:
+					flow, json = append(flow, ",\n"...), append(json, ",\n"...)
+				}
+			}
+			if d == 0 {
+				flow, json = append(flow, "],"...), append(json, "],"...)
+			} else {
+				flow, json = append(flow, "]},\n"...), append(json, "]},\n"...)
+			}
+		}
+	}
+	flow = append(flow, "]\n"...)
+	json = append(bytes.TrimSuffix(json, []byte(",\n")), "\n]}\n"...)
+	return append(labs, lab{"block", block, bl}, lab{"flow", flow, fl}, lab{"JSON", json, jl})
+}
+
+// TestSyntaxErrorPeakHeap: a 10 MB lab of 2,400 groups of 80 rules
+// (192,000), in block style, flow style and JSON, with a syntax error
+// deep inside the list of groups, is refused with the error the YAML
+// library gives (its file and line; on a smaller file, the same as the
+// whole tree's), in at most 10
+// times the file's size in live heap: the groups are read one at a time
+// and the error is found from the item failing (chunk.go), without the
+// file's tree.
+func TestSyntaxErrorPeakHeap(t *testing.T) {
+	groups := 2400
+	if testing.Short() {
+		groups = 240
+	}
+	small := syntaxLabs(24)
+	for i, c := range syntaxLabs(groups) {
+		t.Run(c.name, func(t *testing.T) {
+			if _, lay := prescanLayout("big.yaml", c.data); lay == nil {
+				t.Fatal("the groups are not read one at a time")
+			}
+			var err error
+			peak := heappeak.Live(func() { _, err = Parse("big.yaml", c.data) })
+			t.Logf("%d bytes: %.200v; peak live heap %d (%.2f×)", len(c.data), err, peak, float64(peak)/float64(len(c.data)))
+			want := fmt.Sprintf("big.yaml:%d: invalid YAML: ", c.line)
+			if err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("Parse = %.300v, want %q…", err, want)
+			}
+			// The whole tree's error, on a smaller file (its tree is 30
+			// times its size): the same.
+			_, serr := Parse("small.yaml", small[i].data)
+			if _, werr := parseTree("small.yaml", small[i].data); serr == nil || fmt.Sprint(werr) != fmt.Sprint(serr) {
+				t.Errorf("a smaller file: %v, the whole tree: %v", serr, werr)
+			}
+			if peak > 10*uint64(len(c.data)) {
+				t.Errorf("peak live heap %d for %d bytes of input, over 10×", peak, len(c.data))
+			}
+		})
 	}
 }

@@ -116,13 +116,16 @@ func readChunked(file string, data []byte, lay *layout, want map[string]bool) (*
 		p.places = map[string][]place{}
 	}
 	p.lists = &textLists{file: file, data: data, spans: lay.spans, nodes: map[*yaml.Node]*span{}}
-	root := p.lists.root(p)
-	if root == nil || p.lists.failed {
-		return nil, false
+	if root := p.lists.root(p); root != nil {
+		p.lab(root)
+		if want == nil {
+			p.lists.checkUnread() // once: the second reading reads the same text
+		}
 	}
-	p.lab(root)
-	if want == nil {
-		p.lists.checkUnread() // once: the second reading reads the same text
+	if p.lists.syntax != nil {
+		// The whole file's parse reports that, and nothing else.
+		p.l, p.Errs = nil, yamlpos.ErrorList{p.lists.syntax}
+		return p, true
 	}
 	if p.lists.failed {
 		return nil, false

@@ -103,6 +103,8 @@ type prescanner struct {
 	pos, line, bol int // offset, line (from 1) and offset of the line's start
 	stack          []frame
 	gaveUp         bool
+	// broken: the reading stopped at a syntax error (see breaks).
+	broken bool
 
 	countOnly bool // the first reading: the quotas only
 	quotas    lab.Quotas
@@ -162,6 +164,11 @@ func prescanLayout(file string, data []byte) (yamlpos.ErrorList, *layout) {
 	var lay *layout
 	if len(spans) > 0 && len(data) <= math.MaxInt32 { // spanItem's offsets
 		lay = &layout{spans: spans}
+	}
+	if s.broken {
+		// The library refuses the file for its syntax, before the
+		// quotas: the count up to the error does not say more.
+		return nil, lay
 	}
 	var errs yamlpos.ErrorList
 	if quota := s.quotas.SGsPerVPC; s.groups > 2*quota {
@@ -237,8 +244,13 @@ func (s *prescanner) run() bool {
 		case c == '#':
 			s.skipLine()
 			continue
-		case c == '\t' || c == '%':
+		case c == '%':
 			return false
+		case c == '\t':
+			// A tab cannot indent a block collection: the library
+			// refuses the file at it, or before it.
+			s.breaks()
+			continue
 		case indent == 0 && s.startsWith("---") && s.endsToken(s.pos+3):
 			if !first {
 				return false // a second document: the library says so
@@ -251,10 +263,49 @@ func (s *prescanner) run() bool {
 		s.blockLine()
 	}
 	s.tok = s.pos
+	// At a syntax error, the collections still open end with the file.
+	// The item holding the error runs to it: read alone it fails as the
+	// file does (chunk.go). A flow collection blanked in a text holding
+	// it needs its closing brackets, and those of the flow collections
+	// it is in, up to the item or the top: its closers.
+	var closers []byte
+	var last *span
 	for len(s.stack) > 0 {
+		f := *s.top()
+		if s.broken && f.flow {
+			s.endItem(s.top())
+		}
 		s.pop()
+		if !s.broken {
+			continue
+		}
+		if f.span > 0 && s.spans[f.span-1] != nil {
+			if last != nil {
+				last.closers = string(closers)
+			}
+			last, closers = s.spans[f.span-1], closers[:0]
+			last.broken = true
+		}
+		if f.flow && f.seq {
+			closers = append(closers, ']')
+		} else if f.flow {
+			closers = append(closers, '}')
+		}
+	}
+	if last != nil {
+		last.closers = string(closers)
 	}
 	return !s.gaveUp
+}
+
+// breaks stops the reading at a syntax error, such as a quoted scalar
+// or a flow collection the file does not close, or a closing bracket of
+// the other kind: the library refuses the file there or before. The
+// layout found so far is kept, so that the file is read one item at a
+// time up to the error, which the item holding it reports (chunk.go).
+func (s *prescanner) breaks() {
+	s.broken = true
+	s.pos, s.bol = len(s.data), len(s.data)
 }
 
 // blockLine reads the rest of a line in block context, from its first
@@ -279,8 +330,21 @@ func (s *prescanner) blockLine() {
 			s.gaveUp = true
 			return
 		case c == '[' || c == '{':
+			if t := s.top(); t != nil && !t.flow && col <= t.indent && s.onlySpaces(s.bol, s.pos) {
+				// A collection at a line's start no more indented than
+				// the block collection around it is not the value of its
+				// last key: a key of it (the library reads "? [1]" in
+				// "a:\n[1]: 2") or an error. No lab file has one.
+				s.gaveUp = true
+				return
+			}
 			s.flow()
 			continue
+		case c == ',' || c == ']' || c == '}' || c == '@' || c == '`':
+			// A flow indicator in block context, or a reserved one,
+			// starts no scalar: the library refuses the file there.
+			s.breaks()
+			return
 		case c == '|' || c == '>':
 			s.blockScalar()
 			return
@@ -418,7 +482,7 @@ func (s *prescanner) flow() {
 	depth := len(s.stack)
 	for !s.gaveUp {
 		if s.pos >= len(s.data) {
-			s.gaveUp = true // unterminated: the library says where
+			s.breaks() // unterminated: the library says where
 			return
 		}
 		c := s.data[s.pos]
@@ -427,10 +491,15 @@ func (s *prescanner) flow() {
 		case c == '\n':
 			s.pos++
 			s.line, s.bol = s.line+1, s.pos
-			s.continued(true)
+			if s.continued(true) {
+				s.unchunkAll()
+			}
 		case c == ' ' || c == '\t' || c == '\r':
 			s.pos++
-		case c == '#' && (s.pos == 0 || isSpace(s.data[s.pos-1]) || s.data[s.pos-1] == '\n' || s.data[s.pos-1] == '\r'):
+		case c == '#':
+			// Between tokens, as here, the library starts a comment at
+			// any '#', after a quote or a flow indicator too ("a"#, [#):
+			// only inside a plain scalar does it need a space before it.
 			s.skipToEOL()
 		case c == '[' || c == '{':
 			if t != nil && t.flow && !t.seq && t.expectKey {
@@ -442,7 +511,7 @@ func (s *prescanner) flow() {
 			s.pos++
 		case c == ']' || c == '}':
 			if t == nil || !t.flow || t.seq != (c == ']') {
-				s.gaveUp = true
+				s.breaks()
 				return
 			}
 			s.endItem(t)
@@ -454,7 +523,7 @@ func (s *prescanner) flow() {
 			}
 		case c == ',':
 			if t == nil || !t.flow {
-				s.gaveUp = true
+				s.breaks()
 				return
 			}
 			if !t.itemOpen {
@@ -519,6 +588,7 @@ func (s *prescanner) scalar(flow bool) (string, bool) {
 	start := s.pos
 	if q := s.peek(); q == '"' || q == '\'' {
 		s.pos++
+		under := false // a line no more indented than its block collection
 		for s.pos < len(s.data) {
 			c := s.data[s.pos]
 			switch {
@@ -526,16 +596,22 @@ func (s *prescanner) scalar(flow bool) (string, bool) {
 				s.pos++
 			case c == '\n':
 				s.line, s.bol = s.line+1, s.pos+1
-				s.continued(false)
+				under = s.continued(false) || under
 			case c == q && q == '\'' && s.at(s.pos+1) == '\'':
 				s.pos++
 			case c == q:
+				if under {
+					s.unchunkAll()
+				}
 				s.pos++
 				return string(s.data[start+1 : s.pos-1]), true
 			}
 			s.pos++
 		}
-		s.gaveUp = true // unterminated: the library says where
+		// Unterminated: the library says so at its quote, whatever its
+		// lines' indentation, and the item holding it, which runs to
+		// the end of the file, says so too.
+		s.breaks()
 		return "", true
 	}
 	for s.pos < len(s.data) {
@@ -713,25 +789,23 @@ func (s *prescanner) unchunk(t *frame) {
 // collection (flow) or a quoted scalar. One no more indented than the
 // block collection holding them is refused by the library, but read
 // alone (at the top, where any indentation goes) an item holding it
-// would not be: the file is then read whole. Closing brackets may stand
-// anywhere.
-func (s *prescanner) continued(flow bool) {
+// would not be: continued reports it, and the file is then read whole.
+// Closing brackets may stand anywhere.
+func (s *prescanner) continued(flow bool) bool {
 	i := s.bol
 	for i < len(s.data) && s.data[i] == ' ' {
 		i++
 	}
 	c := s.at(i)
 	if i >= len(s.data) || c == '\n' || c == '\r' || c == '#' || flow && (c == ']' || c == '}') {
-		return
+		return false
 	}
 	for j := len(s.stack) - 1; j >= 0; j-- {
 		if f := &s.stack[j]; !f.flow {
-			if i-s.bol+1 <= f.indent {
-				s.unchunkAll()
-			}
-			return
+			return i-s.bol+1 <= f.indent
 		}
 	}
+	return false
 }
 
 // unchunkAll gives up reading the collections open one item at a time.
@@ -841,9 +915,7 @@ func (s *prescanner) blank(from, to int) bool {
 		switch c := s.data[i]; c {
 		case ' ', '\n', '\r':
 		case '#':
-			if i > from && s.data[i-1] != ' ' {
-				return false
-			}
+			// Only blanks before it: between tokens, a comment.
 			for i < to && s.data[i] != '\n' {
 				i++
 			}
